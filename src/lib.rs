@@ -1,0 +1,15 @@
+//! kvflow: a key-value store whose every mutation is a timestamped update in a differential
+//! collection, and pipelines over it compiled into timely dataflows.
+//!
+//! The path of one mutation, and the modules that follow it:
+//!
+//! 1. [`change::Mutation`] arrives from a file, the generator or the network ([`source`]).
+//! 2. [`store`] — the shard that owns the key applies it, assigning the event kind and old value.
+//! 3. [`change`] — the resulting [`change::ChangeEvent`] feeds two views on one timeline:
+//!    `table` (live key/value state, with retractions) and `events` (append-only).
+//! 4. [`spec`] (dataflow files) and [`builder`] (Rust API) lower into one typed [`plan::Plan`].
+//! 5. [`render`] turns the plan into timely/differential operators ([`operators`]).
+//! 6. [`sinks`] write rows, late events and errors out; [`runtime`] drives workers and batches.
+pub mod expr;
+pub mod schema;
+pub mod value;

@@ -1,0 +1,283 @@
+//! The compact value type that flows through every pipeline, and rows of them.
+//!
+//! `Value` is JSON with one split: numbers are either `Int(i64)` or `Float`. It is totally
+//! ordered and hashable (floats compare with `total_cmp`), so it can be the key of a
+//! differential arrangement and cross process boundaries with serde.
+//!
+//! A `Row` is positional: the names of its fields live in a [`Schema`](crate::schema::Schema)
+//! fixed when a plan is built, so evaluating `value.amount` is an index and a map lookup,
+//! never a string search over field names.
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::hash::{Hash, Hasher};
+
+use serde::{Deserialize, Serialize};
+
+/// An `f64` with a total order (`f64::total_cmp`), so values can be keys.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
+pub struct F64(pub f64);
+
+impl PartialEq for F64 {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.total_cmp(&other.0) == Ordering::Equal
+    }
+}
+impl Eq for F64 {}
+impl PartialOrd for F64 {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for F64 {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+impl Hash for F64 {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.to_bits().hash(state)
+    }
+}
+
+/// A JSON-like value: null, bool, i64, f64, string, list, map.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Value {
+    #[default]
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(F64),
+    Str(String),
+    List(Vec<Value>),
+    Map(BTreeMap<String, Value>),
+}
+
+impl Value {
+    /// Converts parsed JSON into a `Value`; integral numbers that fit become `Int`.
+    pub fn from_json(json: serde_json::Value) -> Value {
+        match json {
+            serde_json::Value::Null => Value::Null,
+            serde_json::Value::Bool(b) => Value::Bool(b),
+            serde_json::Value::Number(n) => match n.as_i64() {
+                Some(i) => Value::Int(i),
+                None => Value::Float(F64(n.as_f64().unwrap_or(f64::NAN))),
+            },
+            serde_json::Value::String(s) => Value::Str(s),
+            serde_json::Value::Array(items) => {
+                Value::List(items.into_iter().map(Value::from_json).collect())
+            }
+            serde_json::Value::Object(map) => Value::Map(
+                map.into_iter()
+                    .map(|(k, v)| (k, Value::from_json(v)))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Parses a JSON text into a `Value`.
+    pub fn parse_json(text: &str) -> Result<Value, serde_json::Error> {
+        serde_json::from_str::<serde_json::Value>(text).map(Value::from_json)
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    /// A number as `f64`, if this is a number.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Int(i) => Some(*i as f64),
+            Value::Float(f) => Some(f.0),
+            _ => None,
+        }
+    }
+
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The name of this value's type, as used in error messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::Float(_) => "float",
+            Value::Str(_) => "string",
+            Value::List(_) => "list",
+            Value::Map(_) => "map",
+        }
+    }
+
+    /// Looks up `name` if this is a map; `Null` otherwise (JSON path semantics).
+    pub fn get(&self, name: &str) -> &Value {
+        match self {
+            Value::Map(map) => map.get(name).unwrap_or(&NULL),
+            _ => &NULL,
+        }
+    }
+
+    /// Writes this value as compact JSON. Non-finite floats become `null`.
+    pub fn write_json(&self, out: &mut String) {
+        match self {
+            Value::Null => out.push_str("null"),
+            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Value::Int(i) => {
+                let _ = write!(out, "{i}");
+            }
+            Value::Float(f) => write_float(f.0, out),
+            Value::Str(s) => write_json_string(s, out),
+            Value::List(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    item.write_json(out);
+                }
+                out.push(']');
+            }
+            Value::Map(map) => {
+                out.push('{');
+                for (i, (k, v)) in map.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write_json_string(k, out);
+                    out.push(':');
+                    v.write_json(out);
+                }
+                out.push('}');
+            }
+        }
+    }
+
+    /// This value as a compact JSON string.
+    pub fn to_json_string(&self) -> String {
+        let mut out = String::new();
+        self.write_json(&mut out);
+        out
+    }
+}
+
+static NULL: Value = Value::Null;
+
+fn write_float(f: f64, out: &mut String) {
+    if !f.is_finite() {
+        out.push_str("null");
+    } else if f == f.trunc() && f.abs() < 1e15 {
+        let _ = write!(out, "{f:.1}");
+    } else {
+        let _ = write!(out, "{f}");
+    }
+}
+
+/// Writes `s` as a JSON string literal with the escapes JSON requires.
+pub fn write_json_string(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Value::Int(v)
+    }
+}
+impl From<f64> for Value {
+    fn from(v: f64) -> Self {
+        Value::Float(F64(v))
+    }
+}
+impl From<bool> for Value {
+    fn from(v: bool) -> Self {
+        Value::Bool(v)
+    }
+}
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Value::Str(v.to_string())
+    }
+}
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Value::Str(v)
+    }
+}
+
+/// A positional row; field names live in the pipeline's schema.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Row(pub Vec<Value>);
+
+impl Row {
+    pub fn get(&self, index: usize) -> &Value {
+        self.0.get(index).unwrap_or(&NULL)
+    }
+
+    /// Writes the row as a flat JSON object with the given field names.
+    pub fn write_json_object(&self, names: &[String], out: &mut String) {
+        out.push('{');
+        self.write_json_fields(names, out);
+        out.push('}');
+    }
+
+    /// Writes `"name":value` pairs, comma separated, without braces.
+    pub fn write_json_fields(&self, names: &[String], out: &mut String) {
+        for (i, (name, value)) in names.iter().zip(self.0.iter()).enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            write_json_string(name, out);
+            out.push(':');
+            value.write_json(out);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_round_trip_keeps_ints_and_floats_apart() {
+        let v = Value::parse_json(r#"{"a":1,"b":1.5,"c":[true,null,"x\"y"],"d":2.0}"#).unwrap();
+        assert_eq!(v.get("a"), &Value::Int(1));
+        assert_eq!(v.get("b"), &Value::Float(F64(1.5)));
+        assert_eq!(
+            v.to_json_string(),
+            r#"{"a":1,"b":1.5,"c":[true,null,"x\"y"],"d":2.0}"#
+        );
+    }
+
+    #[test]
+    fn floats_are_totally_ordered() {
+        let mut v = vec![Value::from(2.0), Value::from(f64::NAN), Value::from(-1.0)];
+        v.sort();
+        assert_eq!(v[0], Value::from(-1.0));
+        assert_eq!(Value::from(f64::NAN).to_json_string(), "null");
+    }
+}
