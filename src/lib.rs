@@ -13,3 +13,12 @@
 pub mod expr;
 pub mod schema;
 pub mod value;
+pub mod change;
+pub mod operators;
+pub mod plan;
+pub mod store;
+pub mod source;
+pub mod workload;
+pub mod render;
+pub mod runtime;
+pub mod sinks;

@@ -1,16 +1,42 @@
 //! The expression language: SQL expression syntax, parsed once with `sqlparser`, type-checked
-//! against a [`Schema`] and compiled into a closure tree evaluated over a [`Row`].
+//! against a [`Schema`] and compiled into a tree of [`node::Node`]s evaluated over a [`Row`].
 //!
-//! (Interface fixed; implementation in progress.)
+//! Layout of the module:
+//! - `span.rs`: token table and byte ranges of `sqlparser` AST nodes (for error positions);
+//! - `parse.rs`: lowers the `sqlparser` AST into the typed node tree, reporting [`ExprError`]s;
+//! - `node.rs`: the compiled tree;
+//! - `eval.rs`: evaluates the tree over a row;
+//! - `ops.rs`: operator semantics shared by evaluation (arithmetic, comparison, casts, LIKE);
+//! - `functions.rs`: the built-in functions, their type checks and evaluation;
+//! - `suggest.rs`: "did you mean" by edit distance.
+//!
+//! Fields resolve by name to row positions when compiling, so evaluating `value.amount` is an
+//! index and a map lookup. A field name may contain dots (`orders.value` after a join): for a
+//! dotted identifier the longest prefix that names a field wins and the rest is a JSON path.
+
+mod eval;
+mod functions;
+mod node;
+mod ops;
+mod parse;
+mod span;
+mod suggest;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
 
 use crate::schema::{Schema, Type};
 use crate::value::{Row, Value};
 
+pub use suggest::{did_you_mean, edit_distance, suggest};
+
 /// A compiled expression. Cheap to clone; `Send + Sync`.
 #[derive(Clone, Debug)]
 pub struct Expr {
-    text: String,
+    text: Arc<str>,
     ty: Type,
+    root: Arc<node::Node>,
 }
 
 /// A load-time error: `offset`/`len` are a byte range in the expression text.
@@ -30,16 +56,82 @@ pub struct EvalError {
     pub message: String,
 }
 
+impl ExprError {
+    pub(crate) fn new(message: impl Into<String>, range: (usize, usize)) -> ExprError {
+        ExprError {
+            message: message.into(),
+            offset: range.0,
+            len: range.1.saturating_sub(range.0),
+            suggestion: None,
+        }
+    }
+
+    pub(crate) fn with_suggestion(mut self, suggestion: Option<String>) -> ExprError {
+        self.suggestion = suggestion;
+        self
+    }
+}
+
+impl EvalError {
+    pub(crate) fn new(message: impl Into<String>) -> EvalError {
+        EvalError {
+            message: message.into(),
+        }
+    }
+}
+
 impl Expr {
+    /// Parses `text`, resolves its fields against `schema` and type-checks it.
     pub fn compile(text: &str, schema: &Schema) -> Result<Expr, ExprError> {
-        let _ = schema;
-        Err(ExprError { message: format!("not yet: {text}"), offset: 0, len: 0, suggestion: None })
+        let (root, ty) = parse::compile(text, schema)?;
+        Ok(Expr {
+            text: Arc::from(text),
+            ty,
+            root: Arc::new(root),
+        })
     }
+
+    /// Evaluates the expression over one row (positions as in the compile-time schema).
     pub fn eval(&self, row: &Row) -> Result<Value, EvalError> {
-        let _ = row;
-        Err(EvalError { message: "not yet".into() })
+        match &*self.root {
+            node::Node::Field(i) => Ok(row.get(*i).clone()),
+            root => eval::eval(root, row).map(std::borrow::Cow::into_owned),
+        }
     }
-    pub fn ty(&self) -> Type { self.ty }
-    pub fn text(&self) -> &str { &self.text }
-    pub fn as_field(&self) -> Option<usize> { None }
+
+    /// Evaluates the expression as a filter predicate: true only for `Bool(true)`.
+    pub fn eval_predicate(&self, row: &Row) -> Result<bool, EvalError> {
+        eval::eval(&self.root, row).map(|v| is_true(&v))
+    }
+
+    /// The static result type.
+    pub fn ty(&self) -> Type {
+        self.ty
+    }
+
+    /// The source text the expression was compiled from.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// `Some(i)` if the expression is exactly a reference to field `i`.
+    pub fn as_field(&self) -> Option<usize> {
+        match &*self.root {
+            node::Node::Field(i) => Some(*i),
+            _ => None,
+        }
+    }
+
+    /// The value of the expression if it does not depend on the row (a literal).
+    pub fn as_constant(&self) -> Option<&Value> {
+        match &*self.root {
+            node::Node::Lit(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// True only for `Bool(true)`: how filters treat a predicate's value (NULL is not true).
+pub fn is_true(v: &Value) -> bool {
+    matches!(v, Value::Bool(true))
 }

@@ -1,0 +1,106 @@
+//! `Mutation`, `ChangeEvent` and `EventKind`, and their row forms for the two views.
+
+use serde::{Deserialize, Serialize};
+
+use crate::value::{Row, Value};
+
+/// What a mutation asks for. `insert`/`update` are spelled `put`: the store derives the kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Op {
+    Put,
+    Delete,
+}
+
+/// A client's request to change one key.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Mutation {
+    pub key: String,
+    pub op: Op,
+    pub value: Value,
+    /// Event time in ms; `None` takes the ingest clock's time.
+    pub ts: Option<u64>,
+}
+
+impl Mutation {
+    pub fn put(key: impl Into<String>, value: Value, ts: u64) -> Mutation {
+        Mutation {
+            key: key.into(),
+            op: Op::Put,
+            value,
+            ts: Some(ts),
+        }
+    }
+
+    pub fn delete(key: impl Into<String>, ts: u64) -> Mutation {
+        Mutation {
+            key: key.into(),
+            op: Op::Delete,
+            value: Value::Null,
+            ts: Some(ts),
+        }
+    }
+}
+
+/// The kind of a change, derived from the shard's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum EventKind {
+    Insert,
+    Update,
+    Delete,
+}
+
+impl EventKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::Insert => "insert",
+            EventKind::Update => "update",
+            EventKind::Delete => "delete",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<EventKind> {
+        match name {
+            "insert" => Some(EventKind::Insert),
+            "update" => Some(EventKind::Update),
+            "delete" => Some(EventKind::Delete),
+            _ => None,
+        }
+    }
+
+    pub const ALL: [EventKind; 3] = [EventKind::Insert, EventKind::Update, EventKind::Delete];
+}
+
+/// One applied change. `seq` is the mutation's position in its source (see `store::shard`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ChangeEvent {
+    pub seq: u64,
+    pub ts: u64,
+    pub kind: EventKind,
+    pub key: String,
+    pub old: Value,
+    pub new: Value,
+}
+
+impl ChangeEvent {
+    /// The row of the events view: `key, ts, kind, seq, value, old` (see `Schema::events`).
+    pub fn to_event_row(&self) -> Row {
+        Row(vec![
+            Value::Str(self.key.clone()),
+            Value::Int(self.ts as i64),
+            Value::Str(self.kind.name().to_string()),
+            Value::Int(self.seq as i64),
+            self.new.clone(),
+            self.old.clone(),
+        ])
+    }
+}
+
+/// The row of the table view for a live key: `key, ts, seq, value` (see `Schema::table`).
+pub fn table_row(key: &str, ts: u64, seq: u64, value: &Value) -> Row {
+    Row(vec![
+        Value::Str(key.to_string()),
+        Value::Int(ts as i64),
+        Value::Int(seq as i64),
+        value.clone(),
+    ])
+}

@@ -1,0 +1,138 @@
+//! The timeline: event time is data, the timely timestamp is the watermark (DESIGN §3).
+//!
+//! The input is cut into batches. A batch is stamped with the watermark at its start and the
+//! input then advances to the new watermark, so timely's frontier *is* the watermark and its
+//! progress tracking carries it to every operator, worker and process.
+//!
+//! Lateness is decided per event against the exact watermark before it, not against its
+//! batch's stamp: an event is late for a pipeline when `ts + max_out_of_orderness +
+//! allowed_lateness < max ts seen before it`. That is a function of the input order alone, so
+//! which events are late does not depend on the batch size or the number of workers; and an
+//! event that is not late always reaches its window before the window closes (its batch's
+//! stamp is at most that exact watermark).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The ingest clock, for mutations that carry no `ts`. Injected so tests are deterministic.
+pub trait Clock: Send + Sync {
+    fn now_ms(&self) -> u64;
+}
+
+/// Wall-clock time.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
+    }
+}
+
+/// A clock that only moves when told to.
+#[derive(Debug, Default)]
+pub struct ManualClock(AtomicU64);
+
+impl ManualClock {
+    pub fn new(start_ms: u64) -> ManualClock {
+        ManualClock(AtomicU64::new(start_ms))
+    }
+
+    pub fn set(&self, ms: u64) {
+        self.0.store(ms, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_ms(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Tracks the largest event time seen and decides batch boundaries.
+#[derive(Debug, Clone)]
+pub struct Timeline {
+    /// The watermark lags the largest ts by this much (the sources' out-of-orderness).
+    lag: u64,
+    /// A new batch starts once the watermark is this far past the current stamp.
+    batch_ms: u64,
+    max_seen: u64,
+    stamp: u64,
+}
+
+/// What observing one event did to the timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Observed {
+    /// The largest ts seen before this event (for the lateness test).
+    pub max_seen_before: u64,
+    /// `Some(new stamp)` when this event starts a new batch.
+    pub new_batch: Option<u64>,
+}
+
+impl Timeline {
+    pub fn new(lag: u64, batch_ms: u64) -> Timeline {
+        Timeline {
+            lag,
+            batch_ms: batch_ms.max(1),
+            max_seen: 0,
+            stamp: 0,
+        }
+    }
+
+    /// The current batch's timely timestamp.
+    pub fn stamp(&self) -> u64 {
+        self.stamp
+    }
+
+    pub fn watermark(&self) -> u64 {
+        self.max_seen.saturating_sub(self.lag)
+    }
+
+    /// Observes an event's ts (before it is sent).
+    pub fn observe(&mut self, ts: u64) -> Observed {
+        let max_seen_before = self.max_seen;
+        self.max_seen = self.max_seen.max(ts);
+        let watermark = self.watermark();
+        let new_batch = if watermark >= self.stamp.saturating_add(self.batch_ms) {
+            self.stamp = watermark;
+            Some(watermark)
+        } else {
+            None
+        };
+        Observed {
+            max_seen_before,
+            new_batch,
+        }
+    }
+}
+
+/// Whether an event is late for a pipeline whose bound is `max_out_of_orderness +
+/// allowed_lateness` (see the module doc).
+pub fn is_late(ts: u64, bound: u64, max_seen_before: u64) -> bool {
+    ts.saturating_add(bound) < max_seen_before
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_start_when_the_watermark_moves_far_enough() {
+        let mut timeline = Timeline::new(200, 100);
+        assert_eq!(timeline.observe(1000).new_batch, Some(800));
+        assert_eq!(timeline.observe(1050).new_batch, None);
+        let seen = timeline.observe(990);
+        assert_eq!(seen.max_seen_before, 1050);
+        assert_eq!(seen.new_batch, None);
+        assert_eq!(timeline.observe(1100).new_batch, Some(900));
+        assert_eq!(timeline.stamp(), 900);
+    }
+
+    #[test]
+    fn lateness_uses_the_exact_watermark() {
+        assert!(!is_late(800, 200, 1000));
+        assert!(is_late(799, 200, 1000));
+    }
+}

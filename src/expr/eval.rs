@@ -1,0 +1,282 @@
+//! Evaluation of a compiled [`Node`] tree over a row.
+//!
+//! Values are returned as `Cow` so that field references, paths into them and literals are
+//! borrowed from the row or the tree rather than cloned; only computed values are owned.
+
+use std::borrow::Cow;
+
+use crate::value::{Row, Value};
+
+use super::EvalError;
+use super::functions;
+use super::node::{IsTest, Like, Node, Step};
+use super::ops::{self, LikePattern};
+
+pub(crate) type Val<'r> = Cow<'r, Value>;
+
+static NULL: Value = Value::Null;
+
+/// Evaluates `node` over `row`.
+pub(crate) fn eval<'r>(node: &'r Node, row: &'r Row) -> Result<Val<'r>, EvalError> {
+    Ok(match node {
+        Node::Field(i) => Cow::Borrowed(row.get(*i)),
+        Node::Lit(v) => Cow::Borrowed(v),
+        Node::Path(base, steps) => path(eval(base, row)?, steps, row)?,
+        Node::Neg(x) => Cow::Owned(ops::negate(&*eval(x, row)?)?),
+        Node::Not(x) => match bool_of(&*eval(x, row)?, "NOT")? {
+            Some(b) => Cow::Owned(Value::Bool(!b)),
+            None => Cow::Borrowed(&NULL),
+        },
+        Node::Arith(op, a, b) => Cow::Owned(ops::arith(*op, &*eval(a, row)?, &*eval(b, row)?)?),
+        Node::Cmp(op, a, b) => Cow::Owned(ops::compare(*op, &*eval(a, row)?, &*eval(b, row)?)?),
+        Node::Concat(a, b) => {
+            let (a, b) = (eval(a, row)?, eval(b, row)?);
+            if a.is_null() || b.is_null() {
+                return Ok(Cow::Borrowed(&NULL));
+            }
+            let mut out = String::new();
+            ops::push_text(&a, &mut out);
+            ops::push_text(&b, &mut out);
+            Cow::Owned(Value::Str(out))
+        }
+        Node::And(a, b) => Cow::Owned(and(a, b, row)?),
+        Node::Or(a, b) => Cow::Owned(or(a, b, row)?),
+        Node::Is(test, negated, x) => {
+            let v = eval(x, row)?;
+            let hit = match test {
+                IsTest::Null => v.is_null(),
+                IsTest::True => matches!(*v, Value::Bool(true)),
+                IsTest::False => matches!(*v, Value::Bool(false)),
+            };
+            Cow::Owned(Value::Bool(hit != *negated))
+        }
+        Node::Distinct(negated, a, b) => {
+            let (a, b) = (eval(a, row)?, eval(b, row)?);
+            let same = match (a.is_null(), b.is_null()) {
+                (true, true) => true,
+                (false, false) => ops::sql_eq(&a, &b) == Some(true),
+                _ => false,
+            };
+            Cow::Owned(Value::Bool(same == *negated))
+        }
+        Node::In {
+            expr,
+            list,
+            negated,
+        } => in_list(expr, list, *negated, row)?,
+        Node::Between {
+            expr,
+            low,
+            high,
+            negated,
+        } => {
+            let x = eval(expr, row)?;
+            let ge = ops::sql_cmp(&x, &*eval(low, row)?)?.map(|o| o.is_ge());
+            let le = ops::sql_cmp(&x, &*eval(high, row)?)?.map(|o| o.is_le());
+            let r = match (ge, le) {
+                (Some(false), _) | (_, Some(false)) => Some(false),
+                (Some(true), Some(true)) => Some(true),
+                _ => None,
+            };
+            bool_or_null(r.map(|b| b != *negated))
+        }
+        Node::Like {
+            expr,
+            pattern,
+            negated,
+        } => like(expr, pattern, *negated, row)?,
+        Node::Case {
+            operand,
+            arms,
+            default,
+        } => case(operand.as_deref(), arms, default.as_deref(), row)?,
+        Node::Cast { expr, to, lenient } => {
+            let v = eval(expr, row)?;
+            match ops::cast(&v, *to) {
+                Ok(c) => Cow::Owned(c),
+                Err(_) if *lenient => Cow::Borrowed(&NULL),
+                Err(e) => return Err(e),
+            }
+        }
+        Node::Call(func, args) => functions::call_eval(func, args, row)?,
+        Node::Text(x) => match eval(x, row)? {
+            Cow::Borrowed(Value::Null) | Cow::Owned(Value::Null) => Cow::Borrowed(&NULL),
+            Cow::Borrowed(Value::Str(s)) => Cow::Owned(Value::Str(s.clone())),
+            v @ Cow::Owned(Value::Str(_)) => v,
+            v => Cow::Owned(Value::Str(ops::to_text(&v))),
+        },
+    })
+}
+
+/// `Some(b)` for a boolean, `None` for NULL; an error naming `op` otherwise.
+pub(crate) fn bool_of(v: &Value, op: &str) -> Result<Option<bool>, EvalError> {
+    match v {
+        Value::Bool(b) => Ok(Some(*b)),
+        Value::Null => Ok(None),
+        other => Err(EvalError::new(format!(
+            "{op} expects a bool, got {}",
+            other.type_name()
+        ))),
+    }
+}
+
+fn bool_or_null(b: Option<bool>) -> Val<'static> {
+    match b {
+        Some(b) => Cow::Owned(Value::Bool(b)),
+        None => Cow::Borrowed(&NULL),
+    }
+}
+
+/// Three-valued AND; the right side is skipped when the left is false.
+fn and(a: &Node, b: &Node, row: &Row) -> Result<Value, EvalError> {
+    let l = bool_of(&*eval(a, row)?, "AND")?;
+    if l == Some(false) {
+        return Ok(Value::Bool(false));
+    }
+    let r = bool_of(&*eval(b, row)?, "AND")?;
+    Ok(match (l, r) {
+        (_, Some(false)) => Value::Bool(false),
+        (Some(true), Some(true)) => Value::Bool(true),
+        _ => Value::Null,
+    })
+}
+
+/// Three-valued OR; the right side is skipped when the left is true.
+fn or(a: &Node, b: &Node, row: &Row) -> Result<Value, EvalError> {
+    let l = bool_of(&*eval(a, row)?, "OR")?;
+    if l == Some(true) {
+        return Ok(Value::Bool(true));
+    }
+    let r = bool_of(&*eval(b, row)?, "OR")?;
+    Ok(match (l, r) {
+        (_, Some(true)) => Value::Bool(true),
+        (Some(false), Some(false)) => Value::Bool(false),
+        _ => Value::Null,
+    })
+}
+
+/// Follows `steps` from `base`, staying borrowed when `base` is.
+fn path<'r>(base: Val<'r>, steps: &'r [Step], row: &'r Row) -> Result<Val<'r>, EvalError> {
+    match base {
+        Cow::Borrowed(mut v) => {
+            for step in steps {
+                v = step_into(v, step, row)?;
+            }
+            Ok(Cow::Borrowed(v))
+        }
+        Cow::Owned(v) => {
+            let mut cur = &v;
+            for step in steps {
+                cur = step_into(cur, step, row)?;
+            }
+            Ok(Cow::Owned(cur.clone()))
+        }
+    }
+}
+
+/// One path step; a missing key, an out-of-range index or a scalar yields NULL.
+fn step_into<'v>(v: &'v Value, step: &Step, row: &Row) -> Result<&'v Value, EvalError> {
+    Ok(match step {
+        Step::Key(k) => v.get(k),
+        Step::Index(i) => index(v, *i),
+        Step::Dyn(node) => match &*eval(node, row)? {
+            Value::Int(i) => index(v, *i),
+            Value::Str(k) => v.get(k),
+            Value::Null => &NULL,
+            other => {
+                return Err(EvalError::new(format!(
+                    "a subscript must be an int or a string, got {}",
+                    other.type_name()
+                )));
+            }
+        },
+    })
+}
+
+fn index(v: &Value, i: i64) -> &Value {
+    match v {
+        Value::List(items) => usize::try_from(i)
+            .ok()
+            .and_then(|i| items.get(i))
+            .unwrap_or(&NULL),
+        _ => &NULL,
+    }
+}
+
+/// `x [NOT] IN (list)` with SQL NULL semantics.
+fn in_list<'r>(x: &Node, list: &[Node], negated: bool, row: &'r Row) -> Result<Val<'r>, EvalError> {
+    let x = eval(x, row)?;
+    if x.is_null() {
+        return Ok(Cow::Borrowed(&NULL));
+    }
+    let mut saw_null = false;
+    for item in list {
+        match ops::sql_eq(&x, &*eval(item, row)?) {
+            Some(true) => return Ok(Cow::Owned(Value::Bool(!negated))),
+            Some(false) => {}
+            None => saw_null = true,
+        }
+    }
+    Ok(if saw_null {
+        Cow::Borrowed(&NULL)
+    } else {
+        Cow::Owned(Value::Bool(negated))
+    })
+}
+
+fn like<'r>(x: &Node, pattern: &Like, negated: bool, row: &'r Row) -> Result<Val<'r>, EvalError> {
+    let x = eval(x, row)?;
+    let text = match &*x {
+        Value::Null => return Ok(Cow::Borrowed(&NULL)),
+        Value::Str(s) => s.as_str(),
+        other => {
+            return Err(EvalError::new(format!(
+                "LIKE expects a string, got {}",
+                other.type_name()
+            )));
+        }
+    };
+    let hit = match pattern {
+        Like::Static(p) => p.matches(text),
+        Like::Dynamic {
+            pattern,
+            escape,
+            case_insensitive,
+        } => match &*eval(pattern, row)? {
+            Value::Null => return Ok(Cow::Borrowed(&NULL)),
+            Value::Str(p) => LikePattern::new(p, *escape, *case_insensitive)
+                .map_err(EvalError::new)?
+                .matches(text),
+            other => {
+                return Err(EvalError::new(format!(
+                    "a LIKE pattern must be a string, got {}",
+                    other.type_name()
+                )));
+            }
+        },
+    };
+    Ok(Cow::Owned(Value::Bool(hit != negated)))
+}
+
+fn case<'r>(
+    operand: Option<&'r Node>,
+    arms: &'r [(Node, Node)],
+    default: Option<&'r Node>,
+    row: &'r Row,
+) -> Result<Val<'r>, EvalError> {
+    let operand = operand.map(|o| eval(o, row)).transpose()?;
+    for (when, then) in arms {
+        let w = eval(when, row)?;
+        let hit = match &operand {
+            Some(o) => ops::sql_eq(o, &w) == Some(true),
+            None => bool_of(&w, "CASE WHEN")? == Some(true),
+        };
+        if hit {
+            return eval(then, row);
+        }
+    }
+    match default {
+        Some(d) => eval(d, row),
+        None => Ok(Cow::Borrowed(&NULL)),
+    }
+}

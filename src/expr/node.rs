@@ -1,0 +1,154 @@
+//! The compiled expression tree: fields are row positions, literals are values, LIKE patterns
+//! and regular expressions are compiled, and functions are resolved, so evaluation never
+//! parses or looks up a name.
+
+use crate::value::Value;
+
+use super::functions::Func;
+use super::ops::LikePattern;
+
+/// One node of a compiled expression.
+#[derive(Clone, Debug)]
+pub(crate) enum Node {
+    /// The value of field `i` of the row.
+    Field(usize),
+    /// A constant.
+    Lit(Value),
+    /// A JSON path into the value of `base`; a missing key or index yields NULL.
+    Path(Box<Node>, Box<[Step]>),
+    /// Unary minus.
+    Neg(Box<Node>),
+    /// Logical NOT (NULL stays NULL).
+    Not(Box<Node>),
+    Arith(ArithOp, Box<Node>, Box<Node>),
+    Cmp(CmpOp, Box<Node>, Box<Node>),
+    /// `a || b`: text concatenation, NULL if either side is NULL.
+    Concat(Box<Node>, Box<Node>),
+    And(Box<Node>, Box<Node>),
+    Or(Box<Node>, Box<Node>),
+    /// `x IS [NOT] NULL/TRUE/FALSE`.
+    Is(IsTest, bool, Box<Node>),
+    /// `a IS [NOT] DISTINCT FROM b`: NULL-safe inequality (`negated` = NOT DISTINCT).
+    Distinct(bool, Box<Node>, Box<Node>),
+    In {
+        expr: Box<Node>,
+        list: Box<[Node]>,
+        negated: bool,
+    },
+    Between {
+        expr: Box<Node>,
+        low: Box<Node>,
+        high: Box<Node>,
+        negated: bool,
+    },
+    Like {
+        expr: Box<Node>,
+        pattern: Like,
+        negated: bool,
+    },
+    /// Searched CASE (`operand` None) or simple CASE (`CASE x WHEN v ...`).
+    Case {
+        operand: Option<Box<Node>>,
+        arms: Box<[(Node, Node)]>,
+        default: Option<Box<Node>>,
+    },
+    Cast {
+        expr: Box<Node>,
+        to: CastTo,
+        /// TRY_CAST: a failed conversion yields NULL instead of an error.
+        lenient: bool,
+    },
+    Call(Func, Box<[Node]>),
+    /// `->>`-style access: the text of a path value (NULL stays NULL).
+    Text(Box<Node>),
+}
+
+/// One step of a JSON path.
+#[derive(Clone, Debug)]
+pub(crate) enum Step {
+    /// `.name` or `['name']`.
+    Key(String),
+    /// `[i]`, 0-based.
+    Index(i64),
+    /// `[expr]`: an integer indexes a list, a string keys a map.
+    Dyn(Node),
+}
+
+/// A LIKE pattern: compiled once when it is a literal.
+#[derive(Clone, Debug)]
+pub(crate) enum Like {
+    Static(LikePattern),
+    Dynamic {
+        pattern: Box<Node>,
+        escape: Option<char>,
+        case_insensitive: bool,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ArithOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Rem,
+}
+
+impl ArithOp {
+    pub(crate) fn symbol(self) -> &'static str {
+        match self {
+            ArithOp::Add => "+",
+            ArithOp::Sub => "-",
+            ArithOp::Mul => "*",
+            ArithOp::Div => "/",
+            ArithOp::Rem => "%",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl CmpOp {
+    pub(crate) fn symbol(self) -> &'static str {
+        match self {
+            CmpOp::Eq => "=",
+            CmpOp::Ne => "<>",
+            CmpOp::Lt => "<",
+            CmpOp::Le => "<=",
+            CmpOp::Gt => ">",
+            CmpOp::Ge => ">=",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum IsTest {
+    Null,
+    True,
+    False,
+}
+
+/// The target of a CAST.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CastTo {
+    Int,
+    Float,
+    Str,
+    Bool,
+}
+
+/// A compiled sub-expression with its static type and its byte range in the text.
+#[derive(Debug)]
+pub(crate) struct Typed {
+    pub node: Node,
+    pub ty: crate::schema::Type,
+    pub range: super::span::Range,
+}

@@ -1,0 +1,222 @@
+//! Session windows: a dedicated operator with per-group open-session state.
+//!
+//! Each group (routed to one worker by its hash) keeps its open sessions and their rows. When
+//! the frontier passes a time, the updates at that time are applied in order: an insert joins
+//! or merges the sessions it touches (a bridging event merges two), a retraction (table view)
+//! may shrink or split one. Each change to a row's session is emitted as a contribution pair
+//! (see [`WindowTiming`]): inserted at the session's emit time and retracted at its expiry,
+//! or the negation of that pair when a row leaves a session. So the sessions' aggregates are
+//! computed by the same aggregation as fixed windows, and a closed session's state is dropped
+//! here once no future row can touch it.
+
+use std::collections::{BTreeMap, HashMap};
+
+use differential_dataflow::{AsCollection, VecCollection};
+use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::operators::Capability;
+use timely::dataflow::operators::generic::operator::Operator;
+
+use super::WindowTiming;
+use crate::store::stable_hash;
+use crate::value::{Row, Value};
+
+/// A row entering the session operator: its group, its event time and its aggregate args.
+pub type SessionRow = (Row, u64, Row);
+
+#[derive(Clone, Debug)]
+struct Session {
+    start: u64,
+    last: u64,
+    rows: Vec<(u64, Row, i64)>,
+}
+
+/// The open sessions of one group, sorted by start.
+#[derive(Debug, Default)]
+struct GroupSessions {
+    sessions: Vec<Session>,
+}
+
+/// Emits contribution pairs for rows as they join or leave sessions.
+struct Emitter<'a> {
+    group: &'a Row,
+    gap: u64,
+    timing: WindowTiming,
+    time: u64,
+    out: &'a mut Vec<((Row, Row), u64, i64)>,
+}
+
+impl Emitter<'_> {
+    fn emit_session(&mut self, session: &Session, sign: i64) {
+        let end = session.last + self.gap;
+        let (insert, retract) = self.timing.contribution_times(self.time, end);
+        let mut key = Vec::with_capacity(self.group.0.len() + 2);
+        key.push(Value::Int(session.start as i64));
+        key.push(Value::Int(end as i64));
+        key.extend(self.group.0.iter().cloned());
+        let key = Row(key);
+        for (_, args, d) in &session.rows {
+            self.emit_row(&key, args, d * sign, insert, retract);
+        }
+    }
+
+    fn emit_row(&mut self, key: &Row, args: &Row, diff: i64, insert: u64, retract: u64) {
+        if insert != retract {
+            self.out.push(((key.clone(), args.clone()), insert, diff));
+            self.out.push(((key.clone(), args.clone()), retract, -diff));
+        }
+    }
+
+    fn emit_one(&mut self, session: &Session, args: &Row, diff: i64) {
+        let end = session.last + self.gap;
+        let (insert, retract) = self.timing.contribution_times(self.time, end);
+        let mut key = vec![Value::Int(session.start as i64), Value::Int(end as i64)];
+        key.extend(self.group.0.iter().cloned());
+        self.emit_row(&Row(key), args, diff, insert, retract);
+    }
+}
+
+impl GroupSessions {
+    fn insert(&mut self, ts: u64, args: Row, diff: i64, emit: &mut Emitter) {
+        let gap = emit.gap;
+        let touching: Vec<usize> = (0..self.sessions.len())
+            .filter(|&i| {
+                let s = &self.sessions[i];
+                s.start <= ts.saturating_add(gap) && ts <= s.last.saturating_add(gap)
+            })
+            .collect();
+        if let [only] = touching[..] {
+            let s = &self.sessions[only];
+            if s.start <= ts && ts <= s.last {
+                emit.emit_one(s, &args, diff);
+                self.sessions[only].rows.push((ts, args, diff));
+                return;
+            }
+        }
+        let mut merged = Session {
+            start: ts,
+            last: ts,
+            rows: vec![(ts, args, diff)],
+        };
+        for &i in touching.iter().rev() {
+            let old = self.sessions.remove(i);
+            emit.emit_session(&old, -1);
+            merged.start = merged.start.min(old.start);
+            merged.last = merged.last.max(old.last);
+            merged.rows.extend(old.rows);
+        }
+        emit.emit_session(&merged, 1);
+        let at = self.sessions.partition_point(|s| s.start < merged.start);
+        self.sessions.insert(at, merged);
+    }
+
+    fn retract(&mut self, ts: u64, args: &Row, diff: i64, emit: &mut Emitter) {
+        let Some(index) = self
+            .sessions
+            .iter()
+            .position(|s| s.start <= ts && ts <= s.last)
+        else {
+            return;
+        };
+        let old = self.sessions.remove(index);
+        emit.emit_session(&old, -1);
+        let mut rows = old.rows;
+        if let Some(pos) = rows.iter().position(|(t, a, _)| *t == ts && a == args) {
+            rows[pos].2 += diff;
+            if rows[pos].2 <= 0 {
+                rows.remove(pos);
+            }
+        }
+        rows.sort_by_key(|r| r.0);
+        for session in split_by_gap(rows, emit.gap) {
+            emit.emit_session(&session, 1);
+            let at = self.sessions.partition_point(|s| s.start < session.start);
+            self.sessions.insert(at, session);
+        }
+    }
+
+    /// Drops sessions no future row can touch; true when none is left.
+    fn release(&mut self, frontier: u64, gap: u64, lateness: u64) -> bool {
+        self.sessions
+            .retain(|s| s.last.saturating_add(gap).saturating_add(lateness) >= frontier);
+        self.sessions.is_empty()
+    }
+}
+
+/// Splits rows sorted by ts into sessions: a difference of more than `gap` starts a new one.
+fn split_by_gap(rows: Vec<(u64, Row, i64)>, gap: u64) -> Vec<Session> {
+    let mut sessions: Vec<Session> = Vec::new();
+    for row in rows {
+        match sessions.last_mut() {
+            Some(s) if row.0 <= s.last.saturating_add(gap) => {
+                s.last = s.last.max(row.0);
+                s.rows.push(row);
+            }
+            _ => sessions.push(Session {
+                start: row.0,
+                last: row.0,
+                rows: vec![row],
+            }),
+        }
+    }
+    sessions
+}
+
+/// Assigns rows to per-group sessions. Output: `((window_start, window_end, group..), args)`.
+pub fn sessionize<'scope>(
+    rows: VecCollection<'scope, u64, SessionRow, i64>,
+    gap: u64,
+    timing: WindowTiming,
+) -> VecCollection<'scope, u64, (Row, Row), i64> {
+    let exchange = Exchange::new(|(row, _, _): &(SessionRow, u64, i64)| row_hash(&row.0));
+    rows.inner
+        .unary_frontier(exchange, "SessionWindow", move |_cap, _info| {
+            let mut pending: BTreeMap<u64, (Capability<u64>, Vec<(SessionRow, i64)>)> =
+                BTreeMap::new();
+            let mut groups: HashMap<Row, GroupSessions> = HashMap::new();
+            let mut out = Vec::new();
+            move |(input, frontier), output| {
+                input.for_each(|cap, data| {
+                    for (row, t, d) in data.drain(..) {
+                        pending
+                            .entry(t)
+                            .or_insert_with(|| (cap.delayed(&t, 0), Vec::new()))
+                            .1
+                            .push((row, d));
+                    }
+                });
+                while let Some(entry) = pending.first_entry() {
+                    let time = *entry.key();
+                    if frontier.less_equal(&time) {
+                        break;
+                    }
+                    let (cap, mut updates) = entry.remove();
+                    // NB: retractions first, so a row updated in place never merges with itself.
+                    updates.sort_by_key(|(_, d)| *d > 0);
+                    for ((group, ts, args), diff) in updates {
+                        let state = groups.entry(group.clone()).or_default();
+                        let mut emitter = Emitter {
+                            group: &group,
+                            gap,
+                            timing,
+                            time,
+                            out: &mut out,
+                        };
+                        if diff > 0 {
+                            state.insert(ts, args, diff, &mut emitter);
+                        } else {
+                            state.retract(ts, &args, diff, &mut emitter);
+                        }
+                    }
+                    output.session(&cap).give_iterator(out.drain(..));
+                }
+                if let Some(&f) = frontier.frontier().first() {
+                    groups.retain(|_, s| !s.release(f, gap, timing.allowed_lateness));
+                }
+            }
+        })
+        .as_collection()
+}
+
+fn row_hash(row: &Row) -> u64 {
+    stable_hash(row)
+}

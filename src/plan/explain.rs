@@ -1,0 +1,149 @@
+//! `kvflow explain`: a plan as indented text or as a Mermaid graph.
+
+use std::fmt::Write as _;
+
+use super::{Node, Plan, WindowKind};
+
+/// The plan as indented text, one operator a line, inputs below their consumer.
+pub fn explain_text(plan: &Plan) -> String {
+    let mut out = String::new();
+    for source in &plan.sources {
+        let _ = writeln!(
+            out,
+            "source {} view={} kinds={} keys={} max_out_of_orderness={}ms",
+            source.name,
+            source.view.name(),
+            if source.kinds.is_empty() {
+                "all".to_string()
+            } else {
+                source.kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(",")
+            },
+            source.key_regex.as_ref().map_or("*", |r| r.as_str()),
+            source.max_out_of_orderness,
+        );
+    }
+    for pipeline in &plan.pipelines {
+        let _ = writeln!(
+            out,
+            "\npipeline {} -> [{}]",
+            pipeline.name,
+            pipeline.schema().names().join(", ")
+        );
+        write_node(&pipeline.node, 1, &mut out);
+    }
+    out
+}
+
+fn write_node(node: &Node, depth: usize, out: &mut String) {
+    let _ = writeln!(out, "{}{}", "  ".repeat(depth), describe(node));
+    for input in node.inputs() {
+        write_node(input, depth + 1, out);
+    }
+}
+
+/// One line describing a node: its operator name and arguments.
+pub fn describe(node: &Node) -> String {
+    match node {
+        Node::Source {
+            source,
+            view,
+            lateness,
+            ..
+        } => match lateness {
+            Some(bound) => format!("Source {source} ({}) late if ts + {bound}ms < max ts seen", view.name()),
+            None => format!("Source {source} ({})", view.name()),
+        },
+        Node::Pipeline { name, .. } => format!("PipelineRef {name}"),
+        Node::Filter { predicate, .. } => format!("Filter {}", predicate.text()),
+        Node::Map { fields, .. } => format!(
+            "Map {}",
+            fields
+                .iter()
+                .map(|(n, e)| format!("{n} = {}", e.text()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Node::FlatMap { name, expr, .. } => format!("FlatMap {name} in {}", expr.text()),
+        Node::Aggregate {
+            window,
+            group_by,
+            aggs,
+            ..
+        } => {
+            let groups: Vec<String> = group_by
+                .iter()
+                .map(|(n, e)| format!("{n} = {}", e.text()))
+                .collect();
+            let aggs: Vec<String> = aggs
+                .iter()
+                .map(|a| {
+                    let arg = a.arg.as_ref().map_or("*", |e| e.text());
+                    format!("{} = {}({arg})", a.name, a.func.name())
+                })
+                .collect();
+            let window = window.map_or(String::new(), |w| {
+                let kind = match w.kind {
+                    WindowKind::Tumbling { size } => format!("tumbling {size}ms"),
+                    WindowKind::Sliding { size, slide } => format!("sliding {size}ms every {slide}ms"),
+                    WindowKind::Session { gap } => format!("session gap {gap}ms"),
+                };
+                format!(
+                    " window={kind} emit={:?} allowed_lateness={}ms",
+                    w.emission, w.allowed_lateness
+                )
+            });
+            format!(
+                "{} by [{}] aggs [{}]{window}",
+                node.op_name(),
+                groups.join(", "),
+                aggs.join(", ")
+            )
+        }
+        Node::Join {
+            left_name,
+            right_name,
+            left_keys,
+            right_keys,
+            kind,
+            ..
+        } => {
+            let on: Vec<String> = left_keys
+                .iter()
+                .zip(right_keys)
+                .map(|(l, r)| format!("{left_name}.{} = {right_name}.{}", l.text(), r.text()))
+                .collect();
+            format!("Join {kind:?} on {}", on.join(" AND "))
+        }
+    }
+}
+
+/// The plan as a Mermaid flowchart.
+pub fn explain_mermaid(plan: &Plan) -> String {
+    let mut out = String::from("flowchart LR\n");
+    for source in &plan.sources {
+        let _ = writeln!(out, "  src_{0}[(\"{0} ({1})\")]", source.name, source.view.name());
+    }
+    for pipeline in &plan.pipelines {
+        let mut counter = 0;
+        let root = mermaid_node(&pipeline.name, &pipeline.node, &mut counter, &mut out);
+        let _ = writeln!(out, "  {root} --> out_{0}[/\"{0}\"/]", pipeline.name);
+    }
+    out
+}
+
+fn mermaid_node(pipeline: &str, node: &Node, counter: &mut usize, out: &mut String) -> String {
+    match node {
+        Node::Source { source, .. } => return format!("src_{source}"),
+        Node::Pipeline { name, .. } => return format!("out_{name}"),
+        _ => {}
+    }
+    *counter += 1;
+    let id = format!("{pipeline}_{counter}");
+    let label = describe(node).replace('"', "'");
+    let _ = writeln!(out, "  {id}[\"{label}\"]");
+    for input in node.inputs() {
+        let input_id = mermaid_node(pipeline, input, counter, out);
+        let _ = writeln!(out, "  {input_id} --> {id}");
+    }
+    id
+}

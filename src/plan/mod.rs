@@ -1,0 +1,9 @@
+//! The typed plan every front end lowers into, and that render turns into a dataflow.
+//!
+//! A [`Plan`] is fully resolved: expressions are compiled against the schema of their input,
+//! every node knows its output schema, and references between pipelines are checked. Render
+//! never sees raw configuration; `kvflow explain` prints exactly what render will build.
+pub mod explain;
+pub mod node;
+
+pub use node::*;

@@ -1,0 +1,325 @@
+//! Plan nodes: sources, the row-at-a-time steps, aggregates (optionally windowed) and joins.
+
+use crate::change::EventKind;
+use crate::expr::Expr;
+use crate::schema::{Schema, Type};
+
+/// The two views of the store on one timeline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum View {
+    /// Every change, append-only: fields `key, ts, kind, seq, value, old`.
+    Events,
+    /// The live state of each key, with retractions: fields `key, ts, seq, value`.
+    Table,
+}
+
+impl View {
+    pub fn schema(self) -> Schema {
+        match self {
+            View::Events => Schema::events(),
+            View::Table => Schema::table(),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            View::Events => "events",
+            View::Table => "table",
+        }
+    }
+}
+
+/// A named, filtered view of the store's changes.
+#[derive(Clone, Debug)]
+pub struct SourceDef {
+    pub name: String,
+    pub view: View,
+    /// Event kinds to keep; empty keeps all.
+    pub kinds: Vec<EventKind>,
+    /// Keys to keep (a regex, matched anywhere; anchor it with `^...$`).
+    pub key_regex: Option<regex::Regex>,
+    /// How far behind the largest ts seen an event may be and still be on time.
+    pub max_out_of_orderness: u64,
+}
+
+impl SourceDef {
+    pub fn new(name: impl Into<String>, view: View) -> SourceDef {
+        SourceDef {
+            name: name.into(),
+            view,
+            kinds: Vec::new(),
+            key_regex: None,
+            max_out_of_orderness: 0,
+        }
+    }
+
+    /// Whether a change of `kind` to `key` belongs to this source.
+    pub fn admits(&self, kind: EventKind, key: &str) -> bool {
+        (self.kinds.is_empty() || self.kinds.contains(&kind))
+            && self.key_regex.as_ref().is_none_or(|re| re.is_match(key))
+    }
+}
+
+/// Event-time windows (DESIGN §4: epoch-aligned, half-open, Flink's conventions).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum WindowKind {
+    Tumbling { size: u64 },
+    Sliding { size: u64, slide: u64 },
+    /// Per group key; events at most `gap` apart share a session.
+    Session { gap: u64 },
+}
+
+/// When a window's rows are emitted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Emission {
+    /// One row per window when it closes, plus corrections within the allowed lateness.
+    #[default]
+    Final,
+    /// An update every time the window's aggregate changes (a changelog).
+    Continuous,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct WindowDef {
+    pub kind: WindowKind,
+    pub emission: Emission,
+    pub allowed_lateness: u64,
+    /// Position of the event-time field (`ts`) in the aggregate's input.
+    pub ts_field: usize,
+}
+
+/// Aggregate functions (DESIGN §5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AggFunc {
+    Count,
+    Sum,
+    Min,
+    Max,
+    Avg,
+    CountDistinct,
+    First,
+    Last,
+    /// Collects values into a sorted list of at most `limit` entries.
+    Collect { limit: usize },
+}
+
+impl AggFunc {
+    pub fn name(self) -> &'static str {
+        match self {
+            AggFunc::Count => "count",
+            AggFunc::Sum => "sum",
+            AggFunc::Min => "min",
+            AggFunc::Max => "max",
+            AggFunc::Avg => "avg",
+            AggFunc::CountDistinct => "count_distinct",
+            AggFunc::First => "first",
+            AggFunc::Last => "last",
+            AggFunc::Collect { .. } => "collect",
+        }
+    }
+
+    /// Count, sum and avg form an abelian group: they can travel as differences and
+    /// retract by negation, without keeping the values they summarise.
+    pub fn is_abelian(self) -> bool {
+        matches!(self, AggFunc::Count | AggFunc::Sum | AggFunc::Avg)
+    }
+
+    pub fn output_type(self, arg: Option<Type>) -> Type {
+        match self {
+            AggFunc::Count | AggFunc::CountDistinct => Type::Int,
+            AggFunc::Avg => Type::Float,
+            AggFunc::Sum => match arg {
+                Some(Type::Int) => Type::Int,
+                Some(Type::Float) => Type::Float,
+                _ => Type::Json,
+            },
+            AggFunc::Collect { .. } => Type::List,
+            AggFunc::Min | AggFunc::Max | AggFunc::First | AggFunc::Last => {
+                arg.unwrap_or(Type::Json)
+            }
+        }
+    }
+}
+
+/// One output column of an aggregate: `name = func(arg)`. `arg` is `None` for `count(*)`.
+#[derive(Clone, Debug)]
+pub struct AggDef {
+    pub name: String,
+    pub func: AggFunc,
+    pub arg: Option<Expr>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum JoinKind {
+    Inner,
+    LeftOuter,
+}
+
+/// A plan node. Every node carries its output schema.
+#[derive(Clone, Debug)]
+pub enum Node {
+    /// Rows of a source. `lateness` is `Some(bound)` in windowed pipelines: a row whose
+    /// `ts + bound` is below the largest ts seen before it goes to the late output.
+    Source {
+        source: String,
+        view: View,
+        lateness: Option<u64>,
+        schema: Schema,
+    },
+    /// The output of another pipeline (used as a join input).
+    Pipeline { name: String, schema: Schema },
+    Filter {
+        input: Box<Node>,
+        predicate: Expr,
+    },
+    /// Projection: the output row is exactly `fields`.
+    Map {
+        input: Box<Node>,
+        fields: Vec<(String, Expr)>,
+        schema: Schema,
+    },
+    /// One output row per element of the list `expr`, the element as field `name`
+    /// appended to the input row (a null or empty list gives no row).
+    FlatMap {
+        input: Box<Node>,
+        name: String,
+        expr: Expr,
+        schema: Schema,
+    },
+    /// Group-by with aggregates, optionally per event-time window. Output fields:
+    /// `window_start, window_end` (when windowed), the group fields, the aggregates.
+    Aggregate {
+        input: Box<Node>,
+        window: Option<WindowDef>,
+        group_by: Vec<(String, Expr)>,
+        aggs: Vec<AggDef>,
+        schema: Schema,
+    },
+    /// Equi-join on key expressions. Output fields are the left fields then the right
+    /// fields, each named `<side name>.<field>`.
+    Join {
+        left: Box<Node>,
+        right: Box<Node>,
+        left_name: String,
+        right_name: String,
+        left_keys: Vec<Expr>,
+        right_keys: Vec<Expr>,
+        kind: JoinKind,
+        schema: Schema,
+    },
+}
+
+impl Node {
+    pub fn schema(&self) -> &Schema {
+        match self {
+            Node::Source { schema, .. }
+            | Node::Pipeline { schema, .. }
+            | Node::Map { schema, .. }
+            | Node::FlatMap { schema, .. }
+            | Node::Aggregate { schema, .. }
+            | Node::Join { schema, .. } => schema,
+            Node::Filter { input, .. } => input.schema(),
+        }
+    }
+
+    /// The stable operator name shown in plans and logs.
+    pub fn op_name(&self) -> &'static str {
+        match self {
+            Node::Source { .. } => "Source",
+            Node::Pipeline { .. } => "PipelineRef",
+            Node::Filter { .. } => "Filter",
+            Node::Map { .. } => "Map",
+            Node::FlatMap { .. } => "FlatMap",
+            Node::Aggregate { window: None, .. } => "Aggregate",
+            Node::Aggregate { window: Some(_), .. } => "WindowAggregate",
+            Node::Join { .. } => "Join",
+        }
+    }
+
+    pub fn inputs(&self) -> Vec<&Node> {
+        match self {
+            Node::Source { .. } | Node::Pipeline { .. } => vec![],
+            Node::Filter { input, .. }
+            | Node::Map { input, .. }
+            | Node::FlatMap { input, .. }
+            | Node::Aggregate { input, .. } => vec![input],
+            Node::Join { left, right, .. } => vec![left, right],
+        }
+    }
+
+    /// Whether the rows this node emits are ever retracted (a changelog) or only appended.
+    pub fn is_append_only(&self) -> bool {
+        match self {
+            Node::Source { view, .. } => *view == View::Events,
+            Node::Pipeline { .. } | Node::Join { .. } => false,
+            Node::Aggregate { window, .. } => match window {
+                Some(w) => w.emission == Emission::Final && self.inputs()[0].is_append_only(),
+                None => false,
+            },
+            Node::Filter { input, .. } | Node::Map { input, .. } | Node::FlatMap { input, .. } => {
+                input.is_append_only()
+            }
+        }
+    }
+}
+
+/// Where a pipeline's rows go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SinkDef {
+    /// The run's default output: `--output DIR` files or stdout.
+    Default,
+}
+
+/// A named pipeline: a tree of nodes ending in sinks.
+#[derive(Clone, Debug)]
+pub struct PipelineDef {
+    pub name: String,
+    pub node: Node,
+    pub sinks: Vec<SinkDef>,
+    /// Also write the final state (the consolidated output) at the end of a bounded run.
+    pub final_state: bool,
+}
+
+impl PipelineDef {
+    pub fn schema(&self) -> &Schema {
+        self.node.schema()
+    }
+
+    /// The fields that identify a row of a changelog: group and window fields of an
+    /// aggregate; the whole row otherwise.
+    pub fn key_fields(&self) -> usize {
+        match &self.node {
+            Node::Aggregate {
+                window, group_by, ..
+            } => group_by.len() + if window.is_some() { 2 } else { 0 },
+            node => node.schema().len(),
+        }
+    }
+}
+
+/// A validated plan: sources and the pipelines over them, in dependency order.
+#[derive(Clone, Debug, Default)]
+pub struct Plan {
+    pub sources: Vec<SourceDef>,
+    pub pipelines: Vec<PipelineDef>,
+}
+
+impl Plan {
+    pub fn source(&self, name: &str) -> Option<&SourceDef> {
+        self.sources.iter().find(|s| s.name == name)
+    }
+
+    pub fn pipeline(&self, name: &str) -> Option<&PipelineDef> {
+        self.pipelines.iter().find(|p| p.name == name)
+    }
+
+    /// The input's watermark lag: the largest `max_out_of_orderness` of any source, so the
+    /// shared timeline never closes a window that some source still considers on time.
+    pub fn watermark_lag(&self) -> u64 {
+        self.sources
+            .iter()
+            .map(|s| s.max_out_of_orderness)
+            .max()
+            .unwrap_or(0)
+    }
+}

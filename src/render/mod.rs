@@ -1,0 +1,156 @@
+//! Plan -> timely/differential operators, one file per family of plan nodes.
+//!
+//! [`render_plan`] gets the stream of applied changes and returns, per pipeline, its rows (a
+//! differential collection at watermark times), its late events and its errors. Errors and
+//! late events travel as data on side streams, so one bad record never stops a worker.
+
+mod join;
+mod map_filter;
+mod reduce;
+mod source;
+
+use std::collections::HashMap;
+
+use timely::dataflow::Stream;
+use timely::dataflow::operators::Concatenate;
+
+use crate::operators::fallible::{Lines, Rows};
+use crate::plan::{Node, PipelineDef, Plan};
+use crate::store::Change;
+
+/// What render builds for one pipeline.
+pub struct RenderedPipeline<'scope> {
+    pub name: String,
+    pub rows: Rows<'scope>,
+    pub late: Lines<'scope>,
+    pub errors: Lines<'scope>,
+}
+
+/// The side outputs a pipeline's nodes add to while it is rendered.
+struct SideOutputs<'scope> {
+    late: Vec<Lines<'scope>>,
+    errors: Vec<Lines<'scope>>,
+}
+
+/// Renders every pipeline of `plan` over the store's `changes`.
+pub fn render_plan<'scope>(
+    plan: &Plan,
+    changes: Stream<'scope, u64, Vec<Change>>,
+) -> Vec<RenderedPipeline<'scope>> {
+    let mut rendered: HashMap<String, Rows<'scope>> = HashMap::new();
+    let mut out = Vec::new();
+    for pipeline in &plan.pipelines {
+        let result = render_pipeline(plan, pipeline, &changes, &rendered);
+        rendered.insert(pipeline.name.clone(), result.rows.clone());
+        out.push(result);
+    }
+    out
+}
+
+fn render_pipeline<'scope>(
+    plan: &Plan,
+    pipeline: &PipelineDef,
+    changes: &Stream<'scope, u64, Vec<Change>>,
+    rendered: &HashMap<String, Rows<'scope>>,
+) -> RenderedPipeline<'scope> {
+    let scope = changes.scope();
+    let mut side = SideOutputs {
+        late: Vec::new(),
+        errors: Vec::new(),
+    };
+    let context = Context {
+        plan,
+        changes,
+        rendered,
+    };
+    let rows = context.render_node(&pipeline.node, &mut side);
+    RenderedPipeline {
+        name: pipeline.name.clone(),
+        rows,
+        late: scope.concatenate(side.late),
+        errors: scope.concatenate(side.errors),
+    }
+}
+
+struct Context<'a, 'scope> {
+    plan: &'a Plan,
+    changes: &'a Stream<'scope, u64, Vec<Change>>,
+    rendered: &'a HashMap<String, Rows<'scope>>,
+}
+
+impl<'scope> Context<'_, 'scope> {
+    fn render_node(&self, node: &Node, side: &mut SideOutputs<'scope>) -> Rows<'scope> {
+        match node {
+            Node::Source {
+                source, lateness, ..
+            } => {
+                // NB: validation guarantees the source exists.
+                let def = self.plan.source(source).expect("validated source");
+                let (rows, late) = source::render_source(self.changes.clone(), def, *lateness);
+                side.late.push(late);
+                rows
+            }
+            Node::Pipeline { name, .. } => self.rendered[name].clone(),
+            Node::Filter { input, predicate } => {
+                let rows = self.render_node(input, side);
+                let (rows, errors) = map_filter::render_filter(rows, input.schema(), predicate);
+                side.errors.push(errors);
+                rows
+            }
+            Node::Map { input, fields, .. } => {
+                let rows = self.render_node(input, side);
+                let (rows, errors) = map_filter::render_map(rows, input.schema(), fields);
+                side.errors.push(errors);
+                rows
+            }
+            Node::FlatMap { input, expr, .. } => {
+                let rows = self.render_node(input, side);
+                let (rows, errors) = map_filter::render_flat_map(rows, input.schema(), expr);
+                side.errors.push(errors);
+                rows
+            }
+            Node::Aggregate {
+                input,
+                window,
+                group_by,
+                aggs,
+                ..
+            } => {
+                let rows = self.render_node(input, side);
+                let spec = reduce::AggregateSpec::new(input.schema(), *window, group_by, aggs);
+                let (rows, errors) = reduce::render_aggregate(rows, spec);
+                side.errors.push(errors);
+                rows
+            }
+            Node::Join {
+                left,
+                right,
+                left_keys,
+                right_keys,
+                kind,
+                ..
+            } => {
+                let left_rows = self.render_node(left, side);
+                let right_rows = self.render_node(right, side);
+                let spec = join::JoinSpec {
+                    left_schema: left.schema().clone(),
+                    right_schema: right.schema().clone(),
+                    left_keys: left_keys.clone(),
+                    right_keys: right_keys.clone(),
+                    kind: *kind,
+                    left_append_only: left.is_append_only(),
+                };
+                let (rows, errors) = join::render_join(left_rows, right_rows, spec);
+                side.errors.push(errors);
+                rows
+            }
+        }
+    }
+}
+
+/// A row as a JSON object with its schema's names, for error and late lines.
+pub(crate) fn row_json(row: &crate::value::Row, schema: &crate::schema::Schema) -> String {
+    let mut out = String::new();
+    row.write_json_object(&schema.names(), &mut out);
+    out
+}

@@ -1,0 +1,217 @@
+//! Feeding the input into the dataflow: who reads what, and how it is cut into batches.
+//!
+//! Results must be a function of the input alone (DESIGN §7), which needs two things: each
+//! key's mutations reach its shard in input order, and every batch's timestamp is the same
+//! whoever computes it. Files, the generator and in-memory inputs are therefore read by
+//! *every* worker: each one sees every line's `ts` (so all compute the same watermark and
+//! the same batch boundaries) and sends on only the lines whose key it owns, which the
+//! exchange into the store then keeps local. The cost is that every worker parses every
+//! line; the alternative — each worker parses a share and exchanges it with its line number,
+//! the owner re-sorting by line within a batch — needs a second exchange to agree on each
+//! batch's watermark, and parsing is cheap next to the dataflow (see BENCHMARKS.md).
+//!
+//! Stdin can only be read once, so there worker 0 reads everything and the exchange routes
+//! each mutation to its owner; the other workers close their inputs at once.
+//!
+//! Batches follow `change::time::Timeline`: the input advances to the new watermark once it
+//! moved `batch_ms` past the current stamp, and then waits until the batch before has been
+//! processed (one batch in flight), so memory stays bounded however long the input.
+
+use std::borrow::Cow;
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::InputHandle;
+use timely::dataflow::ProbeHandle;
+use timely::worker::Worker;
+
+use super::{Metrics, RunError, RunOptions};
+use crate::change::Mutation;
+use crate::change::time::Timeline;
+use crate::plan::Plan;
+use crate::source::jsonl::{JsonlReader, LineError};
+use crate::store::{Ingest, owner_of};
+use crate::workload::{GenConfig, Workload, generate};
+
+/// Where a run's mutations come from.
+pub enum InputSource {
+    /// Pre-generated mutations, shared by the process's workers.
+    Memory(Arc<Vec<Mutation>>),
+    /// A JSON Lines file.
+    Jsonl(PathBuf),
+    /// JSON Lines on stdin.
+    Stdin,
+    /// The built-in generator.
+    Generate { workload: Workload, config: GenConfig },
+}
+
+/// What to do with a line that is not a valid mutation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BadInputPolicy {
+    /// Stop the run with the file and line number.
+    Fail,
+    /// Write it to the bad-input output with its line number, count it, go on.
+    Skip,
+}
+
+type InputHandleOf = InputHandle<u64, CapacityContainerBuilder<Vec<Ingest>>>;
+
+/// One item of input: the mutation's sequence number (line number for files) and itself.
+type Item<'a> = Result<(u64, Cow<'a, Mutation>), LineError>;
+
+struct Feeder<'w, 'h> {
+    worker: &'w mut Worker,
+    handle: &'h mut InputHandleOf,
+    probe: &'w ProbeHandle<u64>,
+    timeline: Timeline,
+    options: &'w RunOptions,
+    metrics: &'w Metrics,
+    /// This worker reports shared counts (events in, bad lines) for its process.
+    reports: bool,
+    /// `Some(index)` when only owned keys are sent (every worker reads everything).
+    owner_index: Option<usize>,
+    source_name: String,
+}
+
+/// Feeds this worker's part of `input`, then returns (the caller closes the input).
+pub fn feed_worker(
+    worker: &mut Worker,
+    handle: &mut InputHandleOf,
+    probe: &ProbeHandle<u64>,
+    plan: &Plan,
+    input: &InputSource,
+    options: &RunOptions,
+    metrics: &Metrics,
+) -> Result<(), RunError> {
+    let index = worker.index();
+    let reports = index % options.workers.max(1) == 0;
+    let mut feeder = Feeder {
+        worker,
+        handle,
+        probe,
+        timeline: Timeline::new(plan.watermark_lag(), options.batch_ms),
+        options,
+        metrics,
+        reports,
+        owner_index: Some(index),
+        source_name: String::new(),
+    };
+    match input {
+        InputSource::Memory(mutations) => {
+            feeder.source_name = "memory".into();
+            let items = mutations.iter().enumerate().map(|(i, m)| Ok((i as u64, Cow::Borrowed(m))));
+            feeder.feed(items)
+        }
+        InputSource::Jsonl(path) => {
+            feeder.source_name = path.display().to_string();
+            let file = std::fs::File::open(path).map_err(|source| RunError::Io {
+                path: path.display().to_string(),
+                source,
+            })?;
+            let reader = std::io::BufReader::with_capacity(1 << 16, file);
+            feeder.feed(jsonl_items(reader))
+        }
+        InputSource::Stdin => {
+            if index != 0 {
+                return Ok(());
+            }
+            feeder.source_name = "<stdin>".into();
+            feeder.owner_index = None;
+            let stdin = std::io::stdin().lock();
+            feeder.feed(jsonl_items(stdin))
+        }
+        InputSource::Generate { workload, config } => {
+            feeder.source_name = format!("generator {}", workload.name());
+            let items = generate(workload, config)
+                .enumerate()
+                .map(|(i, m)| Ok((i as u64, Cow::Owned(m))));
+            feeder.feed(items)
+        }
+    }
+}
+
+fn jsonl_items<'a>(reader: impl BufRead + 'a) -> impl Iterator<Item = Item<'a>> + 'a {
+    JsonlReader::new(reader).map(|item| item.map(|(line, m)| (line, Cow::Owned(m))))
+}
+
+impl Feeder<'_, '_> {
+    fn feed<'a>(&mut self, items: impl Iterator<Item = Item<'a>>) -> Result<(), RunError> {
+        let peers = self.worker.peers();
+        let mut since_step = 0usize;
+        let mut previous_stamp = 0;
+        for item in items {
+            let (seq, mutation) = match item {
+                Ok(item) => item,
+                Err(error) => {
+                    self.bad_line(error)?;
+                    continue;
+                }
+            };
+            if self.reports {
+                self.metrics.events_in.fetch_add(1, Ordering::Relaxed);
+            }
+            let ts = mutation.ts.unwrap_or_else(|| self.options.clock.now_ms());
+            let observed = self.timeline.observe(ts);
+            if let Some(stamp) = observed.new_batch {
+                self.handle.advance_to(stamp);
+                self.wait_until_processed(previous_stamp);
+                previous_stamp = stamp;
+            }
+            let owned = self
+                .owner_index
+                .is_none_or(|index| owner_of(&mutation.key, peers) == index);
+            if owned {
+                self.handle.send(Ingest {
+                    seq,
+                    max_seen: observed.max_seen_before,
+                    ts,
+                    mutation: mutation.into_owned(),
+                });
+            }
+            since_step += 1;
+            if since_step >= 4096 {
+                since_step = 0;
+                self.worker.step();
+            }
+        }
+        Ok(())
+    }
+
+    /// Steps the worker until every time before `stamp` is done everywhere.
+    fn wait_until_processed(&mut self, stamp: u64) {
+        while self.probe.less_than(&stamp) {
+            self.worker.step();
+        }
+    }
+
+    fn bad_line(&mut self, error: LineError) -> Result<(), RunError> {
+        match self.options.on_bad_input {
+            BadInputPolicy::Fail => Err(RunError::BadInput {
+                file: self.source_name.clone(),
+                line: error.line,
+                message: error.message,
+            }),
+            BadInputPolicy::Skip => {
+                if self.reports {
+                    self.metrics.bad_lines.fetch_add(1, Ordering::Relaxed);
+                    if let Some(sink) = &self.options.bad_input {
+                        sink.write(&bad_line_json(&error));
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+fn bad_line_json(error: &LineError) -> String {
+    let mut line = format!("{{\"line\":{},\"error\":", error.line);
+    crate::value::write_json_string(&error.message, &mut line);
+    line.push_str(",\"text\":");
+    crate::value::write_json_string(&error.text, &mut line);
+    line.push_str("}\n");
+    line
+}

@@ -1,0 +1,196 @@
+//! Running a plan: workers, the input feed, sinks, probes and the run's summary.
+//!
+//! [`run`] starts timely workers (threads, or processes of a cluster), builds the same
+//! dataflow on each — store shard, rendered pipelines, sinks — and feeds it from the input
+//! (see [`feed`] for how input is split between workers and cut into batches). It returns a
+//! [`RunSummary`] once every pipeline's frontier is empty.
+
+pub mod cluster;
+pub mod feed;
+pub mod metrics;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use timely::dataflow::ProbeHandle;
+use timely::dataflow::operators::Input;
+use timely::dataflow::operators::Probe;
+
+use crate::change::Mutation;
+use crate::change::time::{Clock, SystemClock};
+use crate::plan::Plan;
+use crate::render::render_plan;
+use crate::sinks::{LineSink, OutputFactory, OutputKind, RowFormat, sink_lines, sink_rows};
+use crate::store::shard::shard_operator;
+use crate::store::Ingest;
+
+pub use cluster::ClusterConfig;
+pub use feed::{BadInputPolicy, InputSource};
+pub use metrics::{Metrics, PipelineStats, RunSummary};
+
+/// Errors that stop a run.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{file}:{line}: {message}")]
+    BadInput {
+        file: String,
+        line: u64,
+        message: String,
+    },
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cluster: {0}")]
+    Cluster(String),
+    #[error("worker failed: {0}")]
+    Worker(String),
+}
+
+/// How a run is executed.
+#[derive(Clone)]
+pub struct RunOptions {
+    /// Worker threads per process.
+    pub workers: usize,
+    pub cluster: Option<ClusterConfig>,
+    /// A new batch (timely time) starts once the watermark moved this far.
+    pub batch_ms: u64,
+    pub on_bad_input: BadInputPolicy,
+    pub clock: Arc<dyn Clock>,
+    /// Where skipped bad input lines go (`--on-bad-input skip`).
+    pub bad_input: Option<Arc<dyn LineSink>>,
+    /// Write rows in the raw differential form (`diff`, `time`).
+    pub raw_output: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            workers: 1,
+            cluster: None,
+            batch_ms: 100,
+            on_bad_input: BadInputPolicy::Fail,
+            clock: Arc::new(SystemClock),
+            bad_input: None,
+            raw_output: false,
+        }
+    }
+}
+
+impl RunOptions {
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.workers = workers.max(1);
+        self
+    }
+
+    pub fn batch_ms(mut self, batch_ms: u64) -> Self {
+        self.batch_ms = batch_ms.max(1);
+        self
+    }
+
+    fn timely_config(&self) -> Result<timely::Config, RunError> {
+        let communication = match &self.cluster {
+            Some(cluster) => cluster.communication(self.workers)?,
+            None if self.workers <= 1 => timely::CommunicationConfig::Thread,
+            None => timely::CommunicationConfig::Process(self.workers),
+        };
+        Ok(timely::Config {
+            communication,
+            worker: timely::WorkerConfig::default(),
+        })
+    }
+}
+
+/// Runs every pipeline of `plan` over `input`, writing to `outputs`.
+pub fn run(
+    plan: Arc<Plan>,
+    input: InputSource,
+    options: RunOptions,
+    outputs: Arc<dyn OutputFactory>,
+) -> Result<RunSummary, RunError> {
+    let names: Vec<String> = plan.pipelines.iter().map(|p| p.name.clone()).collect();
+    let metrics = Arc::new(Metrics::new(&names));
+    let config = options.timely_config()?;
+    let started = Instant::now();
+    let worker_metrics = metrics.clone();
+    let worker_outputs = outputs.clone();
+    let input = Arc::new(input);
+    let guards = timely::execute(config, move |worker| {
+        run_worker(worker, &plan, &input, &options, &*worker_outputs, &worker_metrics)
+    })
+    .map_err(RunError::Cluster)?;
+    let mut first_error = None;
+    for result in guards.join() {
+        let outcome = result.map_err(RunError::Worker).and_then(|r| r);
+        if let (Err(e), None) = (outcome, &first_error) {
+            first_error = Some(e);
+        }
+    }
+    outputs.finish();
+    match first_error {
+        Some(error) => Err(error),
+        None => Ok(metrics.summary(started.elapsed())),
+    }
+}
+
+fn run_worker(
+    worker: &mut timely::worker::Worker,
+    plan: &Plan,
+    input: &InputSource,
+    options: &RunOptions,
+    outputs: &dyn OutputFactory,
+    metrics: &Arc<Metrics>,
+) -> Result<(), RunError> {
+    let probe = ProbeHandle::new();
+    let missing = metrics.clone();
+    let mut handle = worker.dataflow::<u64, _, _>(|scope| {
+        let (handle, ingest) = scope.new_input::<Vec<Ingest>>();
+        let changes = shard_operator(ingest, move |n| missing.add_missing_deletes(n));
+        for (index, pipeline) in render_plan(plan, changes).into_iter().enumerate() {
+            let def = &plan.pipelines[index];
+            let stats = &metrics.pipelines[index];
+            let mut format = RowFormat::for_pipeline(def);
+            if options.raw_output {
+                format = format.raw();
+            }
+            let final_sink = def
+                .final_state
+                .then(|| outputs.open(&pipeline.name, OutputKind::Final));
+            let rows_sink = outputs.open(&pipeline.name, OutputKind::Rows);
+            sink_rows(pipeline.rows, format, rows_sink, final_sink, stats.rows.clone())
+                .probe_with(&probe);
+            let late_sink = outputs.open(&pipeline.name, OutputKind::Late);
+            sink_lines(pipeline.late, late_sink, stats.late.clone()).probe_with(&probe);
+            let errors_sink = outputs.open(&pipeline.name, OutputKind::Errors);
+            sink_lines(pipeline.errors, errors_sink, stats.errors.clone()).probe_with(&probe);
+        }
+        handle
+    });
+    let fed = feed::feed_worker(worker, &mut handle, &probe, plan, input, options, metrics);
+    handle.close();
+    while !probe.done() {
+        worker.step();
+    }
+    fed
+}
+
+/// Reads a whole input into memory (for benchmarks and tests that reuse one input).
+pub fn collect_input(path: &PathBuf) -> Result<Vec<Mutation>, RunError> {
+    let file = std::fs::File::open(path).map_err(|source| RunError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let reader = crate::source::jsonl::JsonlReader::new(std::io::BufReader::new(file));
+    let mut out = Vec::new();
+    for item in reader {
+        let (_, m) = item.map_err(|e| RunError::BadInput {
+            file: path.display().to_string(),
+            line: e.line,
+            message: e.message,
+        })?;
+        out.push(m);
+    }
+    Ok(out)
+}

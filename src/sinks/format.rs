@@ -1,0 +1,189 @@
+//! Output rows as JSON Lines, in the flat format of DESIGN §8.
+//!
+//! A pipeline's updates at one time are consolidated first, so a row that appears and
+//! disappears within a batch is never shown. Then:
+//!
+//! - **append-only** pipelines (events through map/filter) write each row as it is;
+//! - **keyed** pipelines (aggregates; the key is the window and group fields) write a
+//!   changelog: `{"op":"upsert",..}` for a key's new row, `{"op":"delete",..}` when a key's
+//!   row goes away. A `final` window's first emission at its close is written as the plain
+//!   row, since that is its result; a correction within the allowed lateness is an upsert;
+//! - anything else (a map over the table view, a join) writes `op` `upsert`/`delete` per row.
+
+use std::fmt::Write as _;
+
+use crate::operators::window::WindowTiming;
+use crate::plan::{Emission, Node, PipelineDef};
+use crate::value::Row;
+
+/// How a pipeline's updates become lines.
+#[derive(Clone, Debug)]
+pub struct RowFormat {
+    names: Vec<String>,
+    mode: Mode,
+    raw: bool,
+}
+
+#[derive(Clone, Debug)]
+enum Mode {
+    Append,
+    Keyed {
+        key_len: usize,
+        final_window: Option<WindowTiming>,
+    },
+    RowChangelog,
+}
+
+impl RowFormat {
+    pub fn for_pipeline(pipeline: &PipelineDef) -> RowFormat {
+        let names = pipeline.schema().names();
+        let mode = match &pipeline.node {
+            Node::Aggregate { window, .. } => Mode::Keyed {
+                key_len: pipeline.key_fields(),
+                final_window: window
+                    .filter(|w| w.emission == Emission::Final)
+                    .map(|w| WindowTiming::of(&w)),
+            },
+            node if node.is_append_only() => Mode::Append,
+            _ => Mode::RowChangelog,
+        };
+        RowFormat {
+            names,
+            mode,
+            raw: false,
+        }
+    }
+
+    /// Writes every update as `{"diff":..,"time":..,<row>}` instead (the raw form).
+    pub fn raw(mut self) -> RowFormat {
+        self.raw = true;
+        self
+    }
+
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Appends the lines for the updates at `time` (consolidated here) to `out`; returns how
+    /// many lines it wrote.
+    pub fn format_time(&self, time: u64, updates: &mut Vec<(Row, i64)>, out: &mut String) -> usize {
+        consolidate(updates);
+        if self.raw {
+            for (row, diff) in updates.iter() {
+                let _ = write!(out, "{{\"diff\":{diff},\"time\":{time},");
+                row.write_json_fields(&self.names, out);
+                out.push_str("}\n");
+            }
+            return updates.len();
+        }
+        match &self.mode {
+            Mode::Append => self.append_lines(updates, out),
+            Mode::RowChangelog => {
+                for (row, diff) in updates.iter() {
+                    let op = if *diff > 0 { "upsert" } else { "delete" };
+                    self.op_line(op, row, out);
+                }
+                updates.len()
+            }
+            Mode::Keyed {
+                key_len,
+                final_window,
+            } => self.keyed_lines(time, *key_len, final_window.as_ref(), updates, out),
+        }
+    }
+
+    fn append_lines(&self, updates: &[(Row, i64)], out: &mut String) -> usize {
+        let mut lines = 0;
+        for (row, diff) in updates {
+            if *diff < 0 {
+                self.op_line("delete", row, out);
+                lines += 1;
+                continue;
+            }
+            for _ in 0..*diff {
+                row.write_json_object(&self.names, out);
+                out.push('\n');
+                lines += 1;
+            }
+        }
+        lines
+    }
+
+    fn keyed_lines(
+        &self,
+        time: u64,
+        key_len: usize,
+        final_window: Option<&WindowTiming>,
+        updates: &[(Row, i64)],
+        out: &mut String,
+    ) -> usize {
+        let mut lines = 0;
+        let mut i = 0;
+        while i < updates.len() {
+            let key = &updates[i].0.0[..key_len.min(updates[i].0.0.len())];
+            let mut j = i;
+            while j < updates.len() && updates[j].0.0.starts_with(key) {
+                j += 1;
+            }
+            let group = &updates[i..j];
+            let inserted = group.iter().rev().find(|(_, d)| *d > 0);
+            let retracted = group.iter().any(|(_, d)| *d < 0);
+            match inserted {
+                Some((row, _)) => {
+                    let first_emission = !retracted
+                        && final_window.is_some_and(|w| {
+                            let end = row.get(1).as_i64().unwrap_or(0).max(0) as u64;
+                            w.emit_time(end) == time
+                        });
+                    if first_emission {
+                        row.write_json_object(&self.names, out);
+                        out.push('\n');
+                    } else {
+                        self.op_line("upsert", row, out);
+                    }
+                }
+                None => self.op_line("delete", &group[0].0, out),
+            }
+            lines += 1;
+            i = j;
+        }
+        lines
+    }
+
+    fn op_line(&self, op: &str, row: &Row, out: &mut String) {
+        let _ = write!(out, "{{\"op\":\"{op}\",");
+        row.write_json_fields(&self.names, out);
+        out.push_str("}\n");
+    }
+}
+
+/// Sorts updates and sums the diffs of equal rows, dropping zeros.
+pub fn consolidate(updates: &mut Vec<(Row, i64)>) {
+    updates.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut write = 0;
+    for read in 0..updates.len() {
+        if write > 0 && updates[write - 1].0 == updates[read].0 {
+            updates[write - 1].1 += updates[read].1;
+        } else {
+            updates.swap(write, read);
+            write += 1;
+        }
+    }
+    updates.truncate(write);
+    updates.retain(|(_, d)| *d != 0);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::Value;
+
+    #[test]
+    fn consolidation_cancels_and_sums() {
+        let a = Row(vec![Value::Int(1)]);
+        let b = Row(vec![Value::Int(2)]);
+        let mut updates = vec![(b.clone(), 1), (a.clone(), 1), (b.clone(), 2), (a.clone(), -1)];
+        consolidate(&mut updates);
+        assert_eq!(updates, vec![(b, 3)]);
+    }
+}

@@ -1,0 +1,141 @@
+//! Where rows, late events and errors go: the sink operators and the line outputs they write.
+//!
+//! A sink operator waits until the frontier passes a time, consolidates that time's updates
+//! and formats them ([`format`]); it then hands whole lines to a [`LineSink`]. Line sinks are
+//! opened per pipeline by an [`OutputFactory`] — a plain value passed to the run, never a
+//! global — so tests capture in memory what the command line writes to files or stdout.
+
+pub mod capture;
+pub mod file;
+pub mod format;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::Stream;
+use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::operators::Capability;
+use timely::dataflow::operators::generic::operator::Operator;
+
+use crate::operators::fallible::{Lines, Rows};
+use crate::value::Row;
+
+pub use format::RowFormat;
+
+/// A destination for complete JSON lines (each ending in `\n`). Shared by a process's workers.
+pub trait LineSink: Send + Sync {
+    fn write(&self, lines: &str);
+    fn flush(&self) {}
+}
+
+/// Which of a pipeline's outputs a sink is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum OutputKind {
+    Rows,
+    Late,
+    Errors,
+    /// The consolidated final state, written once at the end of a bounded run.
+    Final,
+}
+
+impl OutputKind {
+    /// The file name suffix: `<pipeline><suffix>.jsonl`.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            OutputKind::Rows => "",
+            OutputKind::Late => ".late",
+            OutputKind::Errors => ".errors",
+            OutputKind::Final => ".final",
+        }
+    }
+}
+
+/// Opens line sinks for a run's pipelines.
+pub trait OutputFactory: Send + Sync {
+    fn open(&self, pipeline: &str, kind: OutputKind) -> Arc<dyn LineSink>;
+    /// Flushes everything; called once after the workers finish.
+    fn finish(&self) {}
+}
+
+/// Writes a pipeline's rows: per time, once the frontier has passed it. With `final_sink`,
+/// also writes the consolidated state when the input ends. Counts lines in `written`.
+pub fn sink_rows<'scope>(
+    rows: Rows<'scope>,
+    format: RowFormat,
+    sink: Arc<dyn LineSink>,
+    final_sink: Option<Arc<dyn LineSink>>,
+    written: Arc<AtomicU64>,
+) -> Stream<'scope, u64, Vec<()>> {
+    rows.inner.unary_frontier::<CapacityContainerBuilder<Vec<()>>, _, _, _>(Pipeline, "SinkRows", move |_cap, _info| {
+        let mut pending: BTreeMap<u64, (Capability<u64>, Vec<(Row, i64)>)> = BTreeMap::new();
+        let mut state: Vec<(Row, i64)> = Vec::new();
+        let mut text = String::new();
+        let mut final_written = false;
+        move |(input, frontier), _output| {
+            input.for_each(|cap, data| {
+                for (row, t, d) in data.drain(..) {
+                    pending
+                        .entry(t)
+                        .or_insert_with(|| (cap.delayed(&t, 0), Vec::new()))
+                        .1
+                        .push((row, d));
+                }
+            });
+            while let Some(entry) = pending.first_entry() {
+                if frontier.less_equal(entry.key()) {
+                    break;
+                }
+                let time = *entry.key();
+                let (_cap, mut updates) = entry.remove();
+                if final_sink.is_some() {
+                    state.extend(updates.iter().cloned());
+                }
+                let lines = format.format_time(time, &mut updates, &mut text);
+                written.fetch_add(lines as u64, Ordering::Relaxed);
+                sink.write(&text);
+                text.clear();
+            }
+            if frontier.is_empty()
+                && !final_written
+                && let Some(final_sink) = &final_sink
+            {
+                final_written = true;
+                format::consolidate(&mut state);
+                for (row, diff) in &state {
+                    for _ in 0..(*diff).max(0) {
+                        row.write_json_object(format.names(), &mut text);
+                        text.push('\n');
+                    }
+                }
+                final_sink.write(&text);
+                text.clear();
+            }
+        }
+    })
+}
+
+/// Writes side-output lines (late events, errors) as they come, counting them.
+pub fn sink_lines<'scope>(
+    lines: Lines<'scope>,
+    sink: Arc<dyn LineSink>,
+    written: Arc<AtomicU64>,
+) -> Stream<'scope, u64, Vec<()>> {
+    lines.unary::<CapacityContainerBuilder<Vec<()>>, _, _, _>(Pipeline, "SinkLines", move |_cap, _info| {
+        let mut text = String::new();
+        move |input, _output| {
+            input.for_each(|_cap, data| {
+                for line in data.drain(..) {
+                    text.push_str(&line);
+                    text.push('\n');
+                    written.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+            if !text.is_empty() {
+                sink.write(&text);
+                text.clear();
+            }
+        }
+    })
+}

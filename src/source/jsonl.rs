@@ -1,0 +1,489 @@
+//! JSON Lines input of mutations, and its exact inverse.
+//!
+//! One mutation per line:
+//! `{"ts": 1700000000123, "op": "put", "key": "user_17", "value": {"name": "Ada"}}`.
+//! - `key`: required, a non-empty string.
+//! - `op`: `put` (default when omitted), `insert` and `update` (both mean `put`), or `delete`.
+//! - `ts`: optional event time, a non-negative integer of ms; omitted or `null` means `None`.
+//! - `value`: any JSON; omitted means `null`; ignored (`Null`) for a delete.
+//!
+//! Any other field is an error, to catch typos. Blank lines are skipped but counted, so
+//! [`LineError::line`] is the line number an editor shows. CRLF line ends and a UTF-8 byte
+//! order mark on the first line are accepted. Parsing never panics.
+
+use std::borrow::Cow;
+use std::fmt::{self, Write as _};
+use std::io::BufRead;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, Unexpected, Visitor};
+
+use super::json_value::JsonValue;
+use crate::change::{Mutation, Op};
+use crate::value::{Value, write_json_string};
+
+/// A line that could not be read or parsed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LineError {
+    /// 1-based line number.
+    pub line: u64,
+    pub message: String,
+    /// The raw line, truncated to 1000 characters.
+    pub text: String,
+}
+
+impl fmt::Display for LineError {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
+}
+
+impl std::error::Error for LineError {}
+
+const MAX_TEXT_CHARS: usize = 1000;
+
+fn truncate(text: &str) -> String {
+    match text.char_indices().nth(MAX_TEXT_CHARS) {
+        Some((end, _)) => text[..end].to_string(),
+        None => text.to_string(),
+    }
+}
+
+/// Parses one line into a mutation; the error is a message without the line number.
+pub fn parse_mutation(line: &str) -> Result<Mutation, String> {
+    let parsed: Line = serde_json::from_str(line).map_err(|e| message(&e))?;
+    let key = parsed.key.ok_or("missing field `key`")?;
+    if key.is_empty() {
+        return Err("`key` must be a non-empty string".to_string());
+    }
+    let op = parsed.op.unwrap_or(Op::Put);
+    let value = match op {
+        Op::Put => parsed.value,
+        Op::Delete => Value::Null,
+    };
+    Ok(Mutation {
+        key: key.into_owned(),
+        op,
+        value,
+        ts: parsed.ts,
+    })
+}
+
+/// serde_json's message with "line 1 column N" shortened to "column N".
+fn message(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let position = format!(" at line {} column {}", e.line(), e.column());
+    match text.strip_suffix(&position) {
+        Some(bare) if e.column() > 0 => format!("{bare} at column {}", e.column()),
+        Some(bare) => bare.to_string(),
+        None => text,
+    }
+}
+
+/// One line's fields; `key` borrows from the line unless it has escapes.
+struct Line<'a> {
+    ts: Option<u64>,
+    op: Option<Op>,
+    key: Option<Cow<'a, str>>,
+    value: Value,
+}
+
+const FIELDS: &[&str] = &["ts", "op", "key", "value"];
+
+impl<'de> Deserialize<'de> for Line<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(LineVisitor)
+    }
+}
+
+struct LineVisitor;
+
+impl<'de> Visitor<'de> for LineVisitor {
+    type Value = Line<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object with `key` and optional `ts`, `op`, `value`")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Line<'de>, A::Error> {
+        let mut line = Line {
+            ts: None,
+            op: None,
+            key: None,
+            value: Value::Null,
+        };
+        let mut seen = [false; 4];
+        while let Some(field) = map.next_key::<Str<'de>>()? {
+            let index = FIELDS
+                .iter()
+                .position(|f| *f == field.0)
+                .ok_or_else(|| de::Error::unknown_field(&field.0, FIELDS))?;
+            if std::mem::replace(&mut seen[index], true) {
+                return Err(de::Error::duplicate_field(FIELDS[index]));
+            }
+            match index {
+                0 => line.ts = map.next_value::<Ts>()?.0,
+                1 => line.op = Some(map.next_value::<OpName>()?.0),
+                2 => line.key = Some(map.next_value::<Str<'de>>()?.0),
+                _ => line.value = map.next_value::<JsonValue>()?.0,
+            }
+        }
+        Ok(line)
+    }
+}
+
+/// A string that borrows from the input when it can.
+struct Str<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Str<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Str<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Str<'de>, E> {
+                Ok(Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Str<'de>, E> {
+                Ok(Str(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Str<'de>, E> {
+                Ok(Str(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(V)
+    }
+}
+
+/// `ts`: a non-negative integer, or `null`.
+struct Ts(Option<u64>);
+
+impl<'de> Deserialize<'de> for Ts {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Ts;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("`ts` as a non-negative integer of milliseconds")
+            }
+            fn visit_unit<E>(self) -> Result<Ts, E> {
+                Ok(Ts(None))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Ts, E> {
+                Ok(Ts(Some(v)))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Ts, E> {
+                u64::try_from(v)
+                    .map(|v| Ts(Some(v)))
+                    .map_err(|_| E::invalid_value(Unexpected::Signed(v), &self))
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
+/// `op`: `put`, `insert`, `update` or `delete`.
+struct OpName(Op);
+
+impl<'de> Deserialize<'de> for OpName {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = OpName;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("`op` as one of \"put\", \"insert\", \"update\", \"delete\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<OpName, E> {
+                match v {
+                    "put" | "insert" | "update" => Ok(OpName(Op::Put)),
+                    "delete" => Ok(OpName(Op::Delete)),
+                    _ => Err(E::invalid_value(Unexpected::Str(v), &self)),
+                }
+            }
+        }
+        deserializer.deserialize_str(V)
+    }
+}
+
+/// Reads JSON Lines, yielding `(line number, mutation)` and skipping blank lines.
+///
+/// A read error is reported once, as a [`LineError`] on the line being read, and ends the
+/// iteration; a parse error does not.
+pub struct JsonlReader<R: BufRead> {
+    reader: R,
+    buf: Vec<u8>,
+    line: u64,
+    done: bool,
+}
+
+impl<R: BufRead> JsonlReader<R> {
+    pub fn new(reader: R) -> Self {
+        JsonlReader {
+            reader,
+            buf: Vec::with_capacity(256),
+            line: 0,
+            done: false,
+        }
+    }
+
+    /// The number of lines read so far, blank ones included.
+    pub fn lines_read(&self) -> u64 {
+        self.line
+    }
+}
+
+impl<R: BufRead> Iterator for JsonlReader<R> {
+    type Item = Result<(u64, Mutation), LineError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.done {
+            self.buf.clear();
+            let error = |line, message: String, text: String| LineError {
+                line,
+                message,
+                text,
+            };
+            match self.reader.read_until(b'\n', &mut self.buf) {
+                Ok(0) => self.done = true,
+                Ok(_) => {
+                    self.line += 1;
+                    let raw = self.buf.strip_suffix(b"\n").unwrap_or(&self.buf);
+                    let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+                    let raw = match self.line {
+                        1 => raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw),
+                        _ => raw,
+                    };
+                    if raw.iter().all(u8::is_ascii_whitespace) {
+                        continue;
+                    }
+                    let result = match std::str::from_utf8(raw) {
+                        Ok(text) => parse_mutation(text)
+                            .map(|m| (self.line, m))
+                            .map_err(|message| error(self.line, message, truncate(text))),
+                        Err(e) => Err(error(
+                            self.line,
+                            format!("invalid UTF-8 at byte {}", e.valid_up_to()),
+                            truncate(&String::from_utf8_lossy(raw)),
+                        )),
+                    };
+                    return Some(result);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(error(
+                        self.line + 1,
+                        format!("read error: {e}"),
+                        String::new(),
+                    )));
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Appends `m` as one line, the exact inverse of [`parse_mutation`]:
+/// `{"ts":..,"op":"put","key":"..","value":..}\n`, `ts` omitted when `None`, and no `value`
+/// for a delete.
+pub fn write_mutation(m: &Mutation, out: &mut String) {
+    out.push('{');
+    if let Some(ts) = m.ts {
+        let _ = write!(out, "\"ts\":{ts},");
+    }
+    out.push_str(match m.op {
+        Op::Put => "\"op\":\"put\",\"key\":",
+        Op::Delete => "\"op\":\"delete\",\"key\":",
+    });
+    write_json_string(&m.key, out);
+    if m.op == Op::Put {
+        out.push_str(",\"value\":");
+        m.value.write_json(out);
+    }
+    out.push_str("}\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::F64;
+    use crate::workload::rng::Rng;
+    use std::collections::BTreeMap;
+
+    fn ok(line: &str) -> Mutation {
+        parse_mutation(line).unwrap_or_else(|e| panic!("{line}: {e}"))
+    }
+
+    fn err(line: &str) -> String {
+        parse_mutation(line).unwrap_err()
+    }
+
+    #[test]
+    fn parses_each_shape() {
+        let m =
+            ok(r#"{"ts": 1700000000123, "op": "put", "key": "user_17", "value": {"a": [1, 2.5]}}"#);
+        assert_eq!(m.key, "user_17");
+        assert_eq!((m.op, m.ts), (Op::Put, Some(1_700_000_000_123)));
+        assert_eq!(m.value.to_json_string(), r#"{"a":[1,2.5]}"#);
+        let m = ok(r#"{"key":"k"}"#);
+        assert_eq!((m.op, m.ts, m.value), (Op::Put, None, Value::Null));
+        assert_eq!(ok(r#"{"key":"k","op":"insert","value":1}"#).op, Op::Put);
+        assert_eq!(
+            ok(r#"{"key":"k","op":"update","value":1}"#).value,
+            Value::Int(1)
+        );
+        let m = ok(r#" {"op":"delete","key":"k","value":{"x":1},"ts":null} "#);
+        assert_eq!((m.op, m.value, m.ts), (Op::Delete, Value::Null, None));
+        assert_eq!(ok(r#"{"key":"a\"\u00e9\n"}"#).key, "a\"é\n");
+        assert_eq!(ok(r#"{"key":"k","ts":0}"#).ts, Some(0));
+        assert_eq!(
+            ok(r#"{"key":"k","ts":18446744073709551615}"#).ts,
+            Some(u64::MAX)
+        );
+    }
+
+    #[test]
+    fn reports_each_error() {
+        let cases = [
+            (r#"{"key": "k""#, "EOF while parsing an object at column 11"),
+            ("not json", "expected ident at column 2"),
+            (r#"{"op": "put"}"#, "missing field `key`"),
+            (r#"{"key": ""}"#, "`key` must be a non-empty string"),
+            (
+                r#"{"key": 5}"#,
+                "invalid type: integer `5`, expected a string at column 9",
+            ),
+            (
+                r#"{"key": "k", "op": "upsert"}"#,
+                r#"invalid value: string "upsert", expected `op` as one of "put""#,
+            ),
+            (
+                r#"{"key": "k", "ts": -5}"#,
+                "invalid value: integer `-5`, expected `ts` as a non-negative",
+            ),
+            (
+                r#"{"key": "k", "ts": 1.5}"#,
+                "invalid type: floating point `1.5`, expected `ts`",
+            ),
+            (
+                r#"{"key": "k", "ts": 1e30}"#,
+                "invalid type: floating point",
+            ),
+            (r#"{"key": "k", "ts": "5"}"#, r#"invalid type: string "5""#),
+            (
+                r#"{"key": "k", "valeu": 1}"#,
+                "unknown field `valeu`, expected one of `ts`, `op`, `key`, `value`",
+            ),
+            (r#"{"key": "k", "key": "j"}"#, "duplicate field `key`"),
+            (r#"{"key": "k"} x"#, "trailing characters at column 14"),
+            (r#"["k"]"#, "invalid type: sequence, expected a JSON object"),
+            (r#"{"key": "k", "value": 1e999}"#, "number out of range"),
+            ("", "EOF while parsing a value"),
+        ];
+        for (line, want) in cases {
+            let got = err(line);
+            assert!(got.starts_with(want), "{line}: got {got:?}, want {want:?}");
+        }
+        let deep = format!(r#"{{"key":"k","value":{}}}"#, "[".repeat(50_000));
+        assert!(err(&deep).contains("recursion limit"));
+    }
+
+    #[test]
+    fn reader_numbers_lines_and_keeps_going() {
+        let mut input = b"\n{\"key\":\"a\"}\r\n  \n{\"key\":}\n".to_vec();
+        input.extend_from_slice(b"{\"key\":\"\xff\"}\n\n{\"op\":\"delete\",\"key\":\"b\"}");
+        let items: Vec<_> = JsonlReader::new(&input[..]).collect();
+        assert_eq!(items.len(), 4);
+        let bom = "\u{feff}{\"key\":\"a\"}\n\u{feff}{\"key\":\"b\"}";
+        let bom: Vec<_> = JsonlReader::new(bom.as_bytes()).collect();
+        assert!(bom[0].is_ok() && bom[1].is_err());
+        assert_eq!(items[0].as_ref().unwrap().0, 2);
+        assert_eq!(items[0].as_ref().unwrap().1.key, "a");
+        let e = items[1].as_ref().unwrap_err();
+        assert_eq!((e.line, e.text.as_str()), (4, "{\"key\":}"));
+        assert!(
+            e.message.starts_with("expected value at column 8"),
+            "{}",
+            e.message
+        );
+        let e = items[2].as_ref().unwrap_err();
+        assert_eq!(e.line, 5);
+        assert_eq!(e.message, "invalid UTF-8 at byte 8");
+        assert_eq!(e.text, "{\"key\":\"\u{fffd}\"}");
+        assert_eq!(items[3].as_ref().unwrap().0, 7);
+        assert_eq!(items[3].as_ref().unwrap().1.op, Op::Delete);
+        let long = format!("{}\n", "é".repeat(5000));
+        let e = JsonlReader::new(long.as_bytes())
+            .next()
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(e.text.chars().count(), 1000);
+    }
+
+    fn random_string(rng: &mut Rng) -> String {
+        const CHARS: [char; 10] = [
+            'a', 'z', '"', '\\', '\n', '\u{1}', '\u{7f}', 'é', '中', '😀',
+        ];
+        (0..rng.below(6)).map(|_| *rng.pick(&CHARS)).collect()
+    }
+
+    fn random_value(rng: &mut Rng, depth: u32) -> Value {
+        match rng.below(if depth > 2 { 5 } else { 7 }) {
+            0 => Value::Null,
+            1 => Value::Bool(rng.percent(50)),
+            2 => {
+                let any = rng.next_u64() as i64;
+                Value::Int(*rng.pick(&[0, -1, i64::MIN, i64::MAX, any]))
+            }
+            // Floats with short exact decimal forms, and integral ones below 1e15.
+            3 => Value::Float(F64((rng.below(1 << 40) as f64 - (1u64 << 39) as f64) / 8.0)),
+            4 => Value::Str(random_string(rng)),
+            5 => Value::List(
+                (0..rng.below(4))
+                    .map(|_| random_value(rng, depth + 1))
+                    .collect(),
+            ),
+            _ => Value::Map(
+                (0..rng.below(4))
+                    .map(|_| (random_string(rng), random_value(rng, depth + 1)))
+                    .collect::<BTreeMap<_, _>>(),
+            ),
+        }
+    }
+
+    #[test]
+    fn write_then_parse_round_trips() {
+        let mut rng = Rng::new(3, 0);
+        let mut text = String::new();
+        let mut written = Vec::new();
+        for _ in 0..2000 {
+            let mut key = random_string(&mut rng);
+            key.push('k');
+            let delete = rng.percent(20);
+            let m = Mutation {
+                key,
+                op: if delete { Op::Delete } else { Op::Put },
+                value: if delete {
+                    Value::Null
+                } else {
+                    random_value(&mut rng, 0)
+                },
+                ts: rng.percent(80).then(|| rng.next_u64()),
+            };
+            let mut line = String::new();
+            write_mutation(&m, &mut line);
+            assert!(line.ends_with('\n') && !line[..line.len() - 1].contains('\n'));
+            assert_eq!(parse_mutation(&line), Ok(m.clone()), "{line}");
+            text.push_str(&line);
+            written.push(m);
+        }
+        let read: Vec<Mutation> = JsonlReader::new(text.as_bytes())
+            .map(|r| r.unwrap().1)
+            .collect();
+        assert_eq!(read, written);
+        let mut line = String::new();
+        write_mutation(&Mutation::delete("k", 5), &mut line);
+        assert_eq!(line, "{\"ts\":5,\"op\":\"delete\",\"key\":\"k\"}\n");
+    }
+}

@@ -1,0 +1,223 @@
+//! A store shard: the live state of the keys one worker owns, and the operator around it.
+//!
+//! `seq` is the mutation's position in its source (line number for files, arrival order for
+//! the network), not a per-shard counter: it is then a function of the input alone, so rows
+//! that show it are the same with 1 worker or 4. It still increases within every shard, so
+//! `(shard, seq)` works as a resume token.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use timely::dataflow::Stream;
+use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::operators::generic::operator::Operator;
+
+use crate::change::{ChangeEvent, EventKind, Mutation, Op};
+use crate::value::Value;
+
+/// A mutation on its way to its shard: its position in the source, the largest event time
+/// seen before it (for lateness, see `change::time`) and the mutation with `ts` filled in.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Ingest {
+    pub seq: u64,
+    pub max_seen: u64,
+    pub ts: u64,
+    pub mutation: Mutation,
+}
+
+/// What a shard emits for one applied mutation.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Change {
+    pub event: ChangeEvent,
+    /// `(ts, seq)` of the value this change replaced, if any (to retract its table row).
+    pub prev: Option<(u64, u64)>,
+    pub max_seen: u64,
+}
+
+/// FNV-1a: stable across processes and releases, so every process agrees on owners.
+pub fn key_hash(key: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in key.as_bytes() {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
+/// A stable FNV-1a hasher for any `Hash` value (std's default hasher is seeded per process).
+#[derive(Default)]
+pub struct StableHasher(u64);
+
+impl std::hash::Hasher for StableHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut hash = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for byte in bytes {
+            hash ^= u64::from(*byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = hash;
+    }
+}
+
+/// The stable hash of any `Hash` value, the same in every process.
+pub fn stable_hash<T: std::hash::Hash + ?Sized>(value: &T) -> u64 {
+    let mut hasher = StableHasher::default();
+    value.hash(&mut hasher);
+    std::hash::Hasher::finish(&hasher)
+}
+
+/// The worker that owns `key` among `peers` workers.
+pub fn owner_of(key: &str, peers: usize) -> usize {
+    (key_hash(key) % peers as u64) as usize
+}
+
+#[derive(Clone, Debug)]
+struct Entry {
+    value: Value,
+    ts: u64,
+    seq: u64,
+}
+
+/// The live keys of one shard.
+#[derive(Debug, Default)]
+pub struct ShardState {
+    entries: HashMap<String, Entry>,
+    /// Deletes of keys that did not exist: no event, counted.
+    pub missing_deletes: u64,
+}
+
+impl ShardState {
+    /// Applies one mutation; `None` for a delete of a missing key.
+    pub fn apply(&mut self, ingest: Ingest) -> Option<Change> {
+        let Ingest {
+            seq,
+            max_seen,
+            ts,
+            mutation: Mutation { key, op, value, .. },
+        } = ingest;
+        let (kind, old, prev) = match op {
+            Op::Put => {
+                let entry = Entry {
+                    value: value.clone(),
+                    ts,
+                    seq,
+                };
+                match self.entries.get_mut(&key) {
+                    Some(slot) => {
+                        let old = std::mem::replace(slot, entry);
+                        (EventKind::Update, old.value, Some((old.ts, old.seq)))
+                    }
+                    None => {
+                        self.entries.insert(key.clone(), entry);
+                        (EventKind::Insert, Value::Null, None)
+                    }
+                }
+            }
+            Op::Delete => match self.entries.remove(&key) {
+                Some(old) => (EventKind::Delete, old.value, Some((old.ts, old.seq))),
+                None => {
+                    self.missing_deletes += 1;
+                    return None;
+                }
+            },
+        };
+        let new = if op == Op::Put { value } else { Value::Null };
+        Some(Change {
+            event: ChangeEvent {
+                seq,
+                ts,
+                kind,
+                key,
+                old,
+                new,
+            },
+            prev,
+            max_seen,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.entries.get(key).map(|e| &e.value)
+    }
+}
+
+/// Routes each mutation to the shard that owns its key and applies it there.
+/// `on_missing_delete` is told how many deletes of missing keys each step saw.
+pub fn shard_operator<'scope>(
+    ingest: Stream<'scope, u64, Vec<Ingest>>,
+    mut on_missing_delete: impl FnMut(u64) + 'static,
+) -> Stream<'scope, u64, Vec<Change>> {
+    let peers = ingest.scope().peers();
+    ingest.unary(
+        Exchange::new(move |i: &Ingest| key_hash(&i.mutation.key) % peers as u64),
+        "StoreShard",
+        |_cap, _info| {
+            let mut state = ShardState::default();
+            move |input, output| {
+                input.for_each(|cap, data| {
+                    let before = state.missing_deletes;
+                    let mut session = output.session(&cap);
+                    for ingest in data.drain(..) {
+                        if let Some(change) = state.apply(ingest) {
+                            session.give(change);
+                        }
+                    }
+                    if state.missing_deletes > before {
+                        on_missing_delete(state.missing_deletes - before);
+                    }
+                });
+            }
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ingest(seq: u64, m: Mutation) -> Ingest {
+        let ts = m.ts.unwrap_or(0);
+        Ingest {
+            seq,
+            max_seen: 0,
+            ts,
+            mutation: m,
+        }
+    }
+
+    #[test]
+    fn kinds_follow_the_shard_state() {
+        let mut shard = ShardState::default();
+        let a = shard.apply(ingest(0, Mutation::put("k", Value::Int(1), 10))).unwrap();
+        assert_eq!(a.event.kind, EventKind::Insert);
+        assert_eq!(a.prev, None);
+        let b = shard.apply(ingest(1, Mutation::put("k", Value::Int(2), 20))).unwrap();
+        assert_eq!(b.event.kind, EventKind::Update);
+        assert_eq!(b.event.old, Value::Int(1));
+        assert_eq!(b.prev, Some((10, 0)));
+        let c = shard.apply(ingest(2, Mutation::delete("k", 30))).unwrap();
+        assert_eq!(c.event.kind, EventKind::Delete);
+        assert_eq!((c.event.old.clone(), c.event.new.clone()), (Value::Int(2), Value::Null));
+        assert!(shard.apply(ingest(3, Mutation::delete("k", 40))).is_none());
+        assert_eq!(shard.missing_deletes, 1);
+        assert!(shard.is_empty());
+    }
+
+    #[test]
+    fn owners_are_stable() {
+        assert_eq!(key_hash("user_17"), key_hash("user_17"));
+        assert!(owner_of("user_17", 4) < 4);
+    }
+}
