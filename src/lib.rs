@@ -13,6 +13,7 @@
 pub mod expr;
 pub mod schema;
 pub mod value;
+pub mod builder;
 pub mod change;
 pub mod operators;
 pub mod plan;

@@ -126,6 +126,8 @@ fn pathable(t: Type) -> bool {
 
 impl Compiler<'_> {
     fn expr(&mut self, e: &SqlExpr) -> Result<Typed, ExprError> {
+        let marker = 0u8;
+        if std::env::var("PROBE_ADDR").is_ok() { eprintln!("depth {} addr {:p}", self.depth, &marker); }
         self.depth += 1;
         let r = if self.depth > MAX_DEPTH {
             Err(ExprError::new(

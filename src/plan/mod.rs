@@ -4,6 +4,7 @@
 //! every node knows its output schema, and references between pipelines are checked. Render
 //! never sees raw configuration; `kvflow explain` prints exactly what render will build.
 pub mod explain;
+pub mod lower;
 pub mod node;
 
 pub use node::*;
