@@ -23,3 +23,4 @@ pub mod workload;
 pub mod render;
 pub mod runtime;
 pub mod sinks;
+pub mod spec;

@@ -8,8 +8,8 @@ use std::borrow::Cow;
 use crate::value::{Row, Value};
 
 use super::EvalError;
-use super::functions;
-use super::node::{IsTest, Like, Node, Step};
+use super::builtins;
+use super::node::{ArithOp, CastTo, CmpOp, IsTest, Like, Node, Step};
 use super::ops::{self, LikePattern};
 
 pub(crate) type Val<'r> = Cow<'r, Value>;
@@ -17,94 +17,138 @@ pub(crate) type Val<'r> = Cow<'r, Value>;
 static NULL: Value = Value::Null;
 
 /// Evaluates `node` over `row`.
+///
+/// Each arm hands off to a function and returns its result directly, which keeps this
+/// recursive frame small in unoptimized builds.
 pub(crate) fn eval<'r>(node: &'r Node, row: &'r Row) -> Result<Val<'r>, EvalError> {
-    Ok(match node {
-        Node::Field(i) => Cow::Borrowed(row.get(*i)),
-        Node::Lit(v) => Cow::Borrowed(v),
-        Node::Path(base, steps) => path(eval(base, row)?, steps, row)?,
-        Node::Neg(x) => Cow::Owned(ops::negate(&*eval(x, row)?)?),
-        Node::Not(x) => match bool_of(&*eval(x, row)?, "NOT")? {
-            Some(b) => Cow::Owned(Value::Bool(!b)),
-            None => Cow::Borrowed(&NULL),
-        },
-        Node::Arith(op, a, b) => Cow::Owned(ops::arith(*op, &*eval(a, row)?, &*eval(b, row)?)?),
-        Node::Cmp(op, a, b) => Cow::Owned(ops::compare(*op, &*eval(a, row)?, &*eval(b, row)?)?),
-        Node::Concat(a, b) => {
-            let (a, b) = (eval(a, row)?, eval(b, row)?);
-            if a.is_null() || b.is_null() {
-                return Ok(Cow::Borrowed(&NULL));
-            }
-            let mut out = String::new();
-            ops::push_text(&a, &mut out);
-            ops::push_text(&b, &mut out);
-            Cow::Owned(Value::Str(out))
-        }
-        Node::And(a, b) => Cow::Owned(and(a, b, row)?),
-        Node::Or(a, b) => Cow::Owned(or(a, b, row)?),
-        Node::Is(test, negated, x) => {
-            let v = eval(x, row)?;
-            let hit = match test {
-                IsTest::Null => v.is_null(),
-                IsTest::True => matches!(*v, Value::Bool(true)),
-                IsTest::False => matches!(*v, Value::Bool(false)),
-            };
-            Cow::Owned(Value::Bool(hit != *negated))
-        }
-        Node::Distinct(negated, a, b) => {
-            let (a, b) = (eval(a, row)?, eval(b, row)?);
-            let same = match (a.is_null(), b.is_null()) {
-                (true, true) => true,
-                (false, false) => ops::sql_eq(&a, &b) == Some(true),
-                _ => false,
-            };
-            Cow::Owned(Value::Bool(same == *negated))
-        }
+    match node {
+        Node::Field(i) => Ok(Cow::Borrowed(row.get(*i))),
+        Node::Lit(v) => Ok(Cow::Borrowed(v)),
+        Node::Path(base, steps) => path(base, steps, row),
+        Node::Neg(x) => neg(x, row),
+        Node::Not(x) => not(x, row),
+        Node::Arith(op, a, b) => arith(*op, a, b, row),
+        Node::Cmp(op, a, b) => compare(*op, a, b, row),
+        Node::Concat(a, b) => concat(a, b, row),
+        Node::And(list) => and(list, row),
+        Node::Or(list) => or(list, row),
+        Node::Is(test, negated, x) => is(*test, *negated, x, row),
+        Node::Distinct(negated, a, b) => distinct(*negated, a, b, row),
         Node::In {
             expr,
             list,
             negated,
-        } => in_list(expr, list, *negated, row)?,
+        } => in_list(expr, list, *negated, row),
         Node::Between {
             expr,
             low,
             high,
             negated,
-        } => {
-            let x = eval(expr, row)?;
-            let ge = ops::sql_cmp(&x, &*eval(low, row)?)?.map(|o| o.is_ge());
-            let le = ops::sql_cmp(&x, &*eval(high, row)?)?.map(|o| o.is_le());
-            let r = match (ge, le) {
-                (Some(false), _) | (_, Some(false)) => Some(false),
-                (Some(true), Some(true)) => Some(true),
-                _ => None,
-            };
-            bool_or_null(r.map(|b| b != *negated))
-        }
+        } => between(expr, low, high, *negated, row),
         Node::Like {
             expr,
             pattern,
             negated,
-        } => like(expr, pattern, *negated, row)?,
+        } => like(expr, pattern, *negated, row),
         Node::Case {
             operand,
             arms,
             default,
-        } => case(operand.as_deref(), arms, default.as_deref(), row)?,
-        Node::Cast { expr, to, lenient } => {
-            let v = eval(expr, row)?;
-            match ops::cast(&v, *to) {
-                Ok(c) => Cow::Owned(c),
-                Err(_) if *lenient => Cow::Borrowed(&NULL),
-                Err(e) => return Err(e),
-            }
-        }
-        Node::Call(func, args) => functions::call_eval(func, args, row)?,
-        Node::Text(x) => match eval(x, row)? {
-            Cow::Borrowed(Value::Null) | Cow::Owned(Value::Null) => Cow::Borrowed(&NULL),
-            Cow::Borrowed(Value::Str(s)) => Cow::Owned(Value::Str(s.clone())),
-            v @ Cow::Owned(Value::Str(_)) => v,
-            v => Cow::Owned(Value::Str(ops::to_text(&v))),
-        },
+        } => case(operand.as_deref(), arms, default.as_deref(), row),
+        Node::Cast { expr, to, lenient } => cast(expr, *to, *lenient, row),
+        Node::Call(func, args) => builtins::call_eval(func, args, row),
+        Node::Text(x) => text(x, row),
+    }
+}
+
+fn owned(v: Value) -> Val<'static> {
+    Cow::Owned(v)
+}
+
+fn neg<'r>(x: &'r Node, row: &'r Row) -> Result<Val<'r>, EvalError> {
+    ops::negate(&*eval(x, row)?).map(owned)
+}
+
+fn not<'r>(x: &'r Node, row: &'r Row) -> Result<Val<'r>, EvalError> {
+    Ok(bool_or_null(bool_of(&*eval(x, row)?, "NOT")?.map(|b| !b)))
+}
+
+fn arith<'r>(op: ArithOp, a: &'r Node, b: &'r Node, row: &'r Row) -> Result<Val<'r>, EvalError> {
+    ops::arith(op, &*eval(a, row)?, &*eval(b, row)?).map(owned)
+}
+
+fn compare<'r>(op: CmpOp, a: &'r Node, b: &'r Node, row: &'r Row) -> Result<Val<'r>, EvalError> {
+    ops::compare(op, &*eval(a, row)?, &*eval(b, row)?).map(owned)
+}
+
+fn concat<'r>(a: &'r Node, b: &'r Node, row: &'r Row) -> Result<Val<'r>, EvalError> {
+    let (a, b) = (eval(a, row)?, eval(b, row)?);
+    if a.is_null() || b.is_null() {
+        return Ok(Cow::Borrowed(&NULL));
+    }
+    let mut out = String::new();
+    ops::push_text(&a, &mut out);
+    ops::push_text(&b, &mut out);
+    Ok(Cow::Owned(Value::Str(out)))
+}
+
+fn is<'r>(test: IsTest, negated: bool, x: &'r Node, row: &'r Row) -> Result<Val<'r>, EvalError> {
+    let v = eval(x, row)?;
+    let hit = match test {
+        IsTest::Null => v.is_null(),
+        IsTest::True => matches!(*v, Value::Bool(true)),
+        IsTest::False => matches!(*v, Value::Bool(false)),
+    };
+    Ok(Cow::Owned(Value::Bool(hit != negated)))
+}
+
+fn distinct<'r>(
+    negated: bool,
+    a: &'r Node,
+    b: &'r Node,
+    row: &'r Row,
+) -> Result<Val<'r>, EvalError> {
+    let (a, b) = (eval(a, row)?, eval(b, row)?);
+    let same = match (a.is_null(), b.is_null()) {
+        (true, true) => true,
+        (false, false) => ops::sql_eq(&a, &b) == Some(true),
+        _ => false,
+    };
+    Ok(Cow::Owned(Value::Bool(same == negated)))
+}
+
+fn between<'r>(
+    x: &'r Node,
+    low: &'r Node,
+    high: &'r Node,
+    negated: bool,
+    row: &'r Row,
+) -> Result<Val<'r>, EvalError> {
+    let x = eval(x, row)?;
+    let ge = ops::sql_cmp(&x, &*eval(low, row)?)?.map(|o| o.is_ge());
+    let le = ops::sql_cmp(&x, &*eval(high, row)?)?.map(|o| o.is_le());
+    let r = match (ge, le) {
+        (Some(false), _) | (_, Some(false)) => Some(false),
+        (Some(true), Some(true)) => Some(true),
+        _ => None,
+    };
+    Ok(bool_or_null(r.map(|b| b != negated)))
+}
+
+fn cast<'r>(x: &'r Node, to: CastTo, lenient: bool, row: &'r Row) -> Result<Val<'r>, EvalError> {
+    match ops::cast(&*eval(x, row)?, to) {
+        Ok(c) => Ok(Cow::Owned(c)),
+        Err(_) if lenient => Ok(Cow::Borrowed(&NULL)),
+        Err(e) => Err(e),
+    }
+}
+
+/// The text of a value (`->>`): strings as they are, NULL stays NULL, others as JSON.
+fn text<'r>(x: &'r Node, row: &'r Row) -> Result<Val<'r>, EvalError> {
+    let v = eval(x, row)?;
+    Ok(match &*v {
+        Value::Null | Value::Str(_) => v,
+        other => Cow::Owned(Value::Str(ops::to_text(other))),
     })
 }
 
@@ -127,37 +171,35 @@ fn bool_or_null(b: Option<bool>) -> Val<'static> {
     }
 }
 
-/// Three-valued AND; the right side is skipped when the left is false.
-fn and(a: &Node, b: &Node, row: &Row) -> Result<Value, EvalError> {
-    let l = bool_of(&*eval(a, row)?, "AND")?;
-    if l == Some(false) {
-        return Ok(Value::Bool(false));
+/// Three-valued AND, left to right, stopping at the first false.
+fn and<'r>(list: &'r [Node], row: &'r Row) -> Result<Val<'r>, EvalError> {
+    let mut unknown = false;
+    for n in list {
+        match bool_of(&*eval(n, row)?, "AND")? {
+            Some(false) => return Ok(Cow::Owned(Value::Bool(false))),
+            Some(true) => {}
+            None => unknown = true,
+        }
     }
-    let r = bool_of(&*eval(b, row)?, "AND")?;
-    Ok(match (l, r) {
-        (_, Some(false)) => Value::Bool(false),
-        (Some(true), Some(true)) => Value::Bool(true),
-        _ => Value::Null,
-    })
+    Ok(bool_or_null((!unknown).then_some(true)))
 }
 
-/// Three-valued OR; the right side is skipped when the left is true.
-fn or(a: &Node, b: &Node, row: &Row) -> Result<Value, EvalError> {
-    let l = bool_of(&*eval(a, row)?, "OR")?;
-    if l == Some(true) {
-        return Ok(Value::Bool(true));
+/// Three-valued OR, left to right, stopping at the first true.
+fn or<'r>(list: &'r [Node], row: &'r Row) -> Result<Val<'r>, EvalError> {
+    let mut unknown = false;
+    for n in list {
+        match bool_of(&*eval(n, row)?, "OR")? {
+            Some(true) => return Ok(Cow::Owned(Value::Bool(true))),
+            Some(false) => {}
+            None => unknown = true,
+        }
     }
-    let r = bool_of(&*eval(b, row)?, "OR")?;
-    Ok(match (l, r) {
-        (_, Some(true)) => Value::Bool(true),
-        (Some(false), Some(false)) => Value::Bool(false),
-        _ => Value::Null,
-    })
+    Ok(bool_or_null((!unknown).then_some(false)))
 }
 
 /// Follows `steps` from `base`, staying borrowed when `base` is.
-fn path<'r>(base: Val<'r>, steps: &'r [Step], row: &'r Row) -> Result<Val<'r>, EvalError> {
-    match base {
+fn path<'r>(base: &'r Node, steps: &'r [Step], row: &'r Row) -> Result<Val<'r>, EvalError> {
+    match eval(base, row)? {
         Cow::Borrowed(mut v) => {
             for step in steps {
                 v = step_into(v, step, row)?;

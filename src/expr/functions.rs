@@ -1,20 +1,14 @@
-//! The built-in functions: name lookup, compile-time arity and type checks, and evaluation.
-//!
-//! Functions are strict (a NULL argument gives NULL) except `coalesce`, `concat` (which skips
-//! NULLs, as in PostgreSQL) and `nullif`. String positions are 1-based and count chars.
-
-use std::borrow::Cow;
+//! The catalogue of built-in functions: name lookup, arity and argument type checks, result
+//! types. Evaluation is in `builtins.rs`.
 
 use regex::Regex;
 
 use crate::schema::Type;
-use crate::value::{F64, Row, Value};
+use crate::value::Value;
 
-use super::eval::{Val, eval};
 use super::node::{CastTo, Node, Typed};
-use super::ops;
 use super::span::Range;
-use super::{EvalError, ExprError, suggest};
+use super::{ExprError, suggest};
 
 /// A resolved built-in function.
 #[derive(Clone, Debug)]
@@ -73,7 +67,7 @@ pub(crate) const NAMES: &[&str] = &[
 ];
 
 impl Func {
-    fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             Func::Lower => "lower",
             Func::Upper => "upper",
@@ -305,238 +299,4 @@ fn regexp_like(mut args: Vec<Typed>, range: Range) -> Result<Typed, ExprError> {
         Type::Bool,
         range,
     ))
-}
-
-static NULL: Value = Value::Null;
-
-/// Evaluates a call.
-pub(crate) fn call_eval<'r>(
-    func: &'r Func,
-    args: &'r [Node],
-    row: &'r Row,
-) -> Result<Val<'r>, EvalError> {
-    match func {
-        Func::Coalesce => {
-            for a in args {
-                let v = eval(a, row)?;
-                if !v.is_null() {
-                    return Ok(v);
-                }
-            }
-            return Ok(Cow::Borrowed(&NULL));
-        }
-        Func::Concat => {
-            let mut out = String::new();
-            for a in args {
-                let v = eval(a, row)?;
-                if !v.is_null() {
-                    ops::push_text(&v, &mut out);
-                }
-            }
-            return Ok(Cow::Owned(Value::Str(out)));
-        }
-        Func::NullIf => {
-            let a = eval_arg(args, 0, row)?;
-            let b = eval_arg(args, 1, row)?;
-            return Ok(if ops::sql_eq(&a, &b) == Some(true) {
-                Cow::Borrowed(&NULL)
-            } else {
-                a
-            });
-        }
-        _ => {}
-    }
-    // Strict functions: any NULL argument gives NULL.
-    let mut v: [Val<'r>; 3] = [
-        Cow::Borrowed(&NULL),
-        Cow::Borrowed(&NULL),
-        Cow::Borrowed(&NULL),
-    ];
-    for (slot, a) in v.iter_mut().zip(args) {
-        *slot = eval(a, row)?;
-        if slot.is_null() {
-            return Ok(Cow::Borrowed(&NULL));
-        }
-    }
-    let n = args.len();
-    let f = func.name();
-    let out = match func {
-        Func::Lower => Value::Str(text(f, &v[0])?.to_lowercase()),
-        Func::Upper => Value::Str(text(f, &v[0])?.to_uppercase()),
-        Func::Length => match &*v[0] {
-            Value::Str(s) => Value::Int(len_i64(s.chars().count())),
-            Value::List(l) => Value::Int(len_i64(l.len())),
-            other => return Err(runtime_type(f, "a string or list", other)),
-        },
-        Func::Abs => match &*v[0] {
-            Value::Int(i) => Value::Int(
-                i.checked_abs()
-                    .ok_or_else(|| EvalError::new(format!("integer overflow in abs({i})")))?,
-            ),
-            Value::Float(x) => Value::Float(F64(x.0.abs())),
-            other => return Err(runtime_type(f, "a number", other)),
-        },
-        Func::Floor | Func::Ceil => match &*v[0] {
-            Value::Int(i) => Value::Int(*i),
-            Value::Float(x) if matches!(func, Func::Floor) => Value::Float(F64(x.0.floor())),
-            Value::Float(x) => Value::Float(F64(x.0.ceil())),
-            other => return Err(runtime_type(f, "a number", other)),
-        },
-        Func::Round => {
-            let digits = if n > 1 { int(f, &v[1])? } else { 0 };
-            round(&v[0], digits)?
-        }
-        Func::Substr => {
-            let s = text(f, &v[0])?;
-            let start = int(f, &v[1])?;
-            let len = if n > 2 { Some(int(f, &v[2])?) } else { None };
-            Value::Str(substr(s, start, len)?)
-        }
-        Func::Trim(side) => {
-            let s = text(f, &v[0])?;
-            let out = if n > 1 {
-                let set = text(f, &v[1])?;
-                let strip = |c: char| set.contains(c);
-                match side {
-                    Side::Both => s.trim_matches(strip),
-                    Side::Leading => s.trim_start_matches(strip),
-                    Side::Trailing => s.trim_end_matches(strip),
-                }
-            } else {
-                match side {
-                    Side::Both => s.trim(),
-                    Side::Leading => s.trim_start(),
-                    Side::Trailing => s.trim_end(),
-                }
-            };
-            Value::Str(out.to_string())
-        }
-        Func::Replace => {
-            let (s, from, to) = (text(f, &v[0])?, text(f, &v[1])?, text(f, &v[2])?);
-            if from.is_empty() {
-                Value::Str(s.to_string())
-            } else {
-                Value::Str(s.replace(from, to))
-            }
-        }
-        Func::StartsWith => Value::Bool(text(f, &v[0])?.starts_with(text(f, &v[1])?)),
-        Func::EndsWith => Value::Bool(text(f, &v[0])?.ends_with(text(f, &v[1])?)),
-        Func::SplitPart => {
-            let (s, delim, i) = (text(f, &v[0])?, text(f, &v[1])?, int(f, &v[2])?);
-            Value::Str(split_part(s, delim, i)?.to_string())
-        }
-        Func::RegexpLike(re) => Value::Bool(re.is_match(text(f, &v[0])?)),
-        Func::Coalesce | Func::Concat | Func::NullIf => Value::Null, // handled above
-    };
-    Ok(Cow::Owned(out))
-}
-
-fn eval_arg<'r>(args: &'r [Node], i: usize, row: &'r Row) -> Result<Val<'r>, EvalError> {
-    match args.get(i) {
-        Some(a) => eval(a, row),
-        None => Ok(Cow::Borrowed(&NULL)),
-    }
-}
-
-fn len_i64(n: usize) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-fn runtime_type(f: &str, want: &str, got: &Value) -> EvalError {
-    EvalError::new(format!("{f} expects {want}, got {}", got.type_name()))
-}
-
-fn text<'a>(f: &str, v: &'a Value) -> Result<&'a str, EvalError> {
-    v.as_str().ok_or_else(|| runtime_type(f, "a string", v))
-}
-
-/// An integer argument; an integral float is accepted too.
-fn int(f: &str, v: &Value) -> Result<i64, EvalError> {
-    match v {
-        Value::Int(i) => Ok(*i),
-        Value::Float(x) if x.0.fract() == 0.0 && x.0.abs() < 9.0e18 => Ok(x.0 as i64),
-        other => Err(runtime_type(f, "an int", other)),
-    }
-}
-
-/// `round(x, digits)`, halves away from zero; negative digits round to tens, hundreds...
-fn round(x: &Value, digits: i64) -> Result<Value, EvalError> {
-    match x {
-        Value::Int(i) if digits >= 0 => Ok(Value::Int(*i)),
-        Value::Int(i) => {
-            let Some(p) = u32::try_from(digits.unsigned_abs())
-                .ok()
-                .and_then(|d| 10i64.checked_pow(d))
-            else {
-                return Ok(Value::Int(0));
-            };
-            let (q, r) = (i / p, i % p);
-            let q = if r.unsigned_abs() * 2 >= p.unsigned_abs() {
-                q + i.signum()
-            } else {
-                q
-            };
-            q.checked_mul(p)
-                .map(Value::Int)
-                .ok_or_else(|| EvalError::new(format!("integer overflow in round({i}, {digits})")))
-        }
-        Value::Float(f) => {
-            let f = f.0;
-            let out = if digits == 0 {
-                f.round()
-            } else if digits > 15 || !f.is_finite() {
-                f
-            } else if digits < -308 {
-                0.0
-            } else {
-                // Both powers are finite for |digits| <= 308.
-                let p = 10f64.powi(digits.unsigned_abs() as i32);
-                if digits > 0 {
-                    (f * p).round() / p
-                } else {
-                    (f / p).round() * p
-                }
-            };
-            Ok(Value::Float(F64(out)))
-        }
-        other => Err(runtime_type("round", "a number", other)),
-    }
-}
-
-/// PostgreSQL `substr`: chars `[start, start + len)`, 1-based, clipped to the string.
-fn substr(s: &str, start: i64, len: Option<i64>) -> Result<String, EvalError> {
-    let end = match len {
-        Some(l) if l < 0 => return Err(EvalError::new("negative substring length not allowed")),
-        Some(l) => start.saturating_add(l),
-        None => i64::MAX,
-    };
-    let from = start.max(1);
-    if end <= from {
-        return Ok(String::new());
-    }
-    let skip = usize::try_from(from - 1).unwrap_or(usize::MAX);
-    let take = usize::try_from(end - from).unwrap_or(usize::MAX);
-    Ok(s.chars().skip(skip).take(take).collect())
-}
-
-/// PostgreSQL `split_part`: field `n` (1-based; negative counts from the end); '' if absent.
-fn split_part<'a>(s: &'a str, delim: &str, n: i64) -> Result<&'a str, EvalError> {
-    if n == 0 {
-        return Err(EvalError::new(
-            "split_part: field position must not be zero",
-        ));
-    }
-    if delim.is_empty() {
-        return Ok(if n == 1 || n == -1 { s } else { "" });
-    }
-    let part = if n > 0 {
-        usize::try_from(n - 1)
-            .ok()
-            .and_then(|i| s.split(delim).nth(i))
-    } else {
-        usize::try_from(-(n + 1))
-            .ok()
-            .and_then(|i| s.rsplit(delim).nth(i))
-    };
-    Ok(part.unwrap_or(""))
 }

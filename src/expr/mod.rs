@@ -3,19 +3,26 @@
 //!
 //! Layout of the module:
 //! - `span.rs`: token table and byte ranges of `sqlparser` AST nodes (for error positions);
-//! - `parse.rs`: lowers the `sqlparser` AST into the typed node tree, reporting [`ExprError`]s;
+//! - `parse.rs`: parses with `sqlparser` and lowers the AST into the typed node tree, with
+//!   `lower_fields.rs` (names, JSON paths), `lower_ops.rs` (operators) and `lower_calls.rs`
+//!   (CASE, CAST, function calls); every error is an [`ExprError`] with a byte range;
 //! - `node.rs`: the compiled tree;
 //! - `eval.rs`: evaluates the tree over a row;
 //! - `ops.rs`: operator semantics shared by evaluation (arithmetic, comparison, casts, LIKE);
-//! - `functions.rs`: the built-in functions, their type checks and evaluation;
+//! - `functions.rs`: the built-in functions' catalogue and type checks; `builtins.rs`: their
+//!   evaluation;
 //! - `suggest.rs`: "did you mean" by edit distance.
 //!
 //! Fields resolve by name to row positions when compiling, so evaluating `value.amount` is an
 //! index and a map lookup. A field name may contain dots (`orders.value` after a join): for a
 //! dotted identifier the longest prefix that names a field wins and the rest is a JSON path.
 
+mod builtins;
 mod eval;
 mod functions;
+mod lower_calls;
+mod lower_fields;
+mod lower_ops;
 mod node;
 mod ops;
 mod parse;
@@ -23,6 +30,8 @@ mod span;
 mod suggest;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_errors;
 
 use std::sync::Arc;
 

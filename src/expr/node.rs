@@ -24,8 +24,10 @@ pub(crate) enum Node {
     Cmp(CmpOp, Box<Node>, Box<Node>),
     /// `a || b`: text concatenation, NULL if either side is NULL.
     Concat(Box<Node>, Box<Node>),
-    And(Box<Node>, Box<Node>),
-    Or(Box<Node>, Box<Node>),
+    /// Three-valued AND of all operands (a chain `a AND b AND c` is one node).
+    And(Box<[Node]>),
+    /// Three-valued OR of all operands.
+    Or(Box<[Node]>),
     /// `x IS [NOT] NULL/TRUE/FALSE`.
     Is(IsTest, bool, Box<Node>),
     /// `a IS [NOT] DISTINCT FROM b`: NULL-safe inequality (`negated` = NOT DISTINCT).

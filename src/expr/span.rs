@@ -21,18 +21,29 @@ struct Tok {
 /// The tokens of an expression text, with byte positions.
 pub(crate) struct Spans<'a> {
     text: &'a str,
-    line_starts: Vec<usize>,
+    /// The byte offset of each char, then the text's length.
+    char_bytes: Vec<usize>,
+    /// The char index at which each line starts (lines end at `\n`, as in the tokenizer).
+    line_chars: Vec<usize>,
     toks: Vec<Tok>,
 }
 
 impl<'a> Spans<'a> {
     /// Indexes `tokens`, which must come from tokenizing `text`.
     pub(crate) fn new(text: &'a str, tokens: &[TokenWithSpan]) -> Spans<'a> {
-        let mut line_starts = vec![0];
-        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        let mut char_bytes = Vec::with_capacity(text.len() + 1);
+        let mut line_chars = vec![0];
+        for (n, (i, c)) in text.char_indices().enumerate() {
+            char_bytes.push(i);
+            if c == '\n' {
+                line_chars.push(n + 1);
+            }
+        }
+        char_bytes.push(text.len());
         let mut spans = Spans {
             text,
-            line_starts,
+            char_bytes,
+            line_chars,
             toks: Vec::with_capacity(tokens.len()),
         };
         for t in tokens {
@@ -62,18 +73,17 @@ impl<'a> Spans<'a> {
 
     /// The byte offset of a 1-based line/column (in chars) location, clamped to the text.
     pub(crate) fn byte(&self, loc: Location) -> usize {
-        let Some(line_start) = usize::try_from(loc.line)
+        let line = usize::try_from(loc.line)
             .ok()
-            .and_then(|l| l.checked_sub(1))
-            .and_then(|l| self.line_starts.get(l))
-        else {
-            return self.text.len();
-        };
-        let col = usize::try_from(loc.column.saturating_sub(1)).unwrap_or(usize::MAX);
-        let rest = self.text.get(*line_start..).unwrap_or("");
-        rest.char_indices()
-            .nth(col)
-            .map_or(self.text.len(), |(i, _)| line_start + i)
+            .and_then(|l| l.checked_sub(1));
+        let col = usize::try_from(loc.column)
+            .ok()
+            .and_then(|c| c.checked_sub(1));
+        line.and_then(|l| self.line_chars.get(l))
+            .zip(col)
+            .and_then(|(start, col)| start.checked_add(col))
+            .and_then(|c| self.char_bytes.get(c))
+            .map_or(self.text.len(), |b| *b)
     }
 
     /// The byte range of a `sqlparser` span; `None` for the empty (unknown) span.
@@ -311,6 +321,28 @@ impl<'a> Spans<'a> {
                     };
                 }
                 r
+            }
+            SqlExpr::Tuple(_) => self.parens_around(self.span(e.span())?),
+            SqlExpr::Array(_) => {
+                let r = self.bracket_after(self.span(e.span())?);
+                // Widen over `[` and a preceding ARRAY keyword.
+                let Some(open) = self
+                    .tok_starting(r.0)
+                    .and_then(|i| i.checked_sub(1))
+                    .filter(|&i| self.is(i, &Token::LBracket))
+                else {
+                    return Some(r);
+                };
+                let start = match open.checked_sub(1).map(|i| &self.toks[i].token) {
+                    Some(Token::Word(w)) if w.value.eq_ignore_ascii_case("ARRAY") => {
+                        self.toks[open - 1].start
+                    }
+                    _ => self.toks[open].start,
+                };
+                (start, r.1)
+            }
+            SqlExpr::TypedString(_) | SqlExpr::Interval(_) => {
+                self.prefix_before(self.span(e.span())?)
             }
             other => self.span(other.span())?,
         };

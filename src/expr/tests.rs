@@ -1,14 +1,14 @@
-//! Tests of the expression language: operators, functions, NULL semantics, JSON paths,
-//! dotted (join) field names, types, error positions and suggestions, and robustness.
+//! Tests of the expression language's semantics: operators, functions, NULL handling, JSON
+//! paths, dotted (join) field names and static types. Errors and robustness: `tests_errors.rs`.
 
 use super::*;
 use crate::value::F64;
 
-fn schema() -> Schema {
+pub(super) fn schema() -> Schema {
     Schema::events()
 }
 
-fn row() -> Row {
+pub(super) fn row() -> Row {
     let value = Value::parse_json(
         r#"{"amount": 5, "price": 2.5, "name": "Widget", "tags": ["a", "b"],
             "nested": {"x": {"y": 1}}, "n": null, "flag": true, "big": 9223372036854775807,
@@ -30,7 +30,7 @@ fn eval_with(text: &str, schema: &Schema, row: &Row) -> Result<Value, EvalError>
     e.eval(row)
 }
 
-fn ev(text: &str) -> Value {
+pub(super) fn ev(text: &str) -> Value {
     eval_with(text, &schema(), &row()).unwrap_or_else(|e| panic!("eval {text:?}: {e:?}"))
 }
 
@@ -41,7 +41,7 @@ fn ev_err(text: &str) -> String {
     }
 }
 
-fn err(text: &str) -> ExprError {
+pub(super) fn err(text: &str) -> ExprError {
     match Expr::compile(text, &schema()) {
         Ok(e) => panic!("expected a compile error for {text:?}, got {e:?}"),
         Err(e) => e,
@@ -49,7 +49,7 @@ fn err(text: &str) -> ExprError {
 }
 
 /// The text an error's span covers.
-fn at(text: &str) -> String {
+pub(super) fn at(text: &str) -> String {
     let e = err(text);
     text[e.offset..e.offset + e.len].to_string()
 }
@@ -177,7 +177,9 @@ fn comparisons() {
     assert_eq!(ev("2 = 2.0"), T);
     assert_eq!(ev("value.amount = 5.0"), T);
     assert_eq!(ev("value.price > value.amount"), F);
-    assert_eq!(ev("9223372036854775807 > 9223372036854775806.0"), T);
+    // Int against Float compares exactly, beyond f64's 53-bit precision.
+    assert_eq!(ev("9007199254740993 > 9007199254740992.0"), T);
+    assert_eq!(ev("9223372036854775807 < 9223372036854775807.0"), T);
     assert_eq!(ev("'apple' < 'banana'"), T);
     assert_eq!(ev("'b' > 'abc'"), T);
     assert_eq!(ev("key = 'user:1'"), T);
@@ -560,131 +562,6 @@ fn dotted_field_names() {
 }
 
 #[test]
-fn unknown_field_and_function_suggestions() {
-    let text = "vlaue.amount > 1";
-    let e = err(text);
-    assert_eq!(e.message, "unknown field `vlaue`");
-    assert_eq!((e.offset, e.len), (0, 5));
-    assert_eq!(e.suggestion.as_deref(), Some("did you mean `value`?"));
-    let e = err("KEY = 'x'");
-    assert_eq!(e.message, "unknown field `KEY`");
-    assert_eq!(e.suggestion.as_deref(), Some("did you mean `key`?"));
-    let e = err("zzzzzz");
-    assert_eq!(e.suggestion, None);
-    let text = "lowr(key)";
-    let e = err(text);
-    assert_eq!(e.message, "unknown function `lowr`");
-    assert_eq!(&text[e.offset..e.offset + e.len], "lowr");
-    assert_eq!(e.suggestion.as_deref(), Some("did you mean `lower`?"));
-    assert_eq!(
-        err("splitpart(key, ':', 1)").suggestion.as_deref(),
-        Some("did you mean `split_part`?")
-    );
-    assert_eq!(err("frobnicate(1)").suggestion, None);
-}
-
-#[test]
-fn error_spans() {
-    // The offending argument of a call.
-    let text = "value.amount > 1 AND lower(5) = 'x'";
-    let e = err(text);
-    assert_eq!(e.message, "lower expects a string, got int");
-    assert_eq!(at(text), "5");
-    // An arithmetic operand that is not a number, with a hint for strings.
-    let e = err("'a' + 1");
-    assert_eq!(e.message, "`+` expects numbers, got string");
-    assert_eq!(at("'a' + 1"), "'a'");
-    assert_eq!(
-        e.suggestion.as_deref(),
-        Some("use `||` to concatenate strings")
-    );
-    assert_eq!(at("ts * (kind)"), "(kind)");
-    assert_eq!(at("lower(key) - 1"), "lower(key)");
-    assert_eq!(at("1 + CAST(ts AS VARCHAR)"), "CAST(ts AS VARCHAR)");
-    assert_eq!(at("1 + ts::VARCHAR"), "ts::VARCHAR");
-    assert_eq!(at("1 + -(ts > 1)"), "(ts > 1)");
-    assert_eq!(at("NOT (ts IS NULL) + 1"), "(ts IS NULL)");
-    assert_eq!(at("1 + (ts IS NOT NULL)"), "(ts IS NOT NULL)");
-    assert_eq!(
-        at("1 + CASE WHEN TRUE THEN 'a' END"),
-        "CASE WHEN TRUE THEN 'a' END"
-    );
-    assert_eq!(at("1 + upper( key )"), "upper( key )");
-    assert_eq!(at("1 + trim(key)"), "trim(key)");
-    assert_eq!(at("1 + substr(key, 1)"), "substr(key, 1)");
-    assert_eq!(at("1 + ('a' || 'b')"), "('a' || 'b')");
-    assert_eq!(
-        at("TRUE AND (kind IN ('a', 'b')) + 1"),
-        "(kind IN ('a', 'b'))"
-    );
-    assert_eq!(at("TRUE AND kind LIKE 'a%' AND 5"), "5");
-    assert_eq!(at("value['x'] = 1 AND ts"), "ts");
-    // Comparisons of incompatible types point at the comparison.
-    assert_eq!(at("ts > 1 AND key < 5"), "key < 5");
-    // Byte offsets count multi-byte characters and newlines.
-    let text = "'héllo' = vlaue";
-    let e = err(text);
-    assert_eq!((e.offset, e.len), (11, 5));
-    let text = "ts > 1\n  AND lower(ts) = 'x'";
-    assert_eq!(at(text), "ts");
-    assert_eq!(err(text).offset, text.rfind("ts").unwrap());
-    // regexp_like: the pattern must be a valid literal.
-    let text = "regexp_like(key, '[a-')";
-    let e = err(text);
-    assert!(
-        e.message.starts_with("invalid regular expression"),
-        "{}",
-        e.message
-    );
-    assert_eq!(at(text), "'[a-'");
-    assert_eq!(at("regexp_like(key, kind)"), "kind");
-    // Arity.
-    let text = "ts > 1 AND lower(key, key) = 'a'";
-    assert_eq!(err(text).message, "lower takes 1 argument, got 2");
-    assert_eq!(at(text), "lower(key, key)");
-    assert_eq!(
-        err("split_part('a')").message,
-        "split_part takes 3 arguments, got 1"
-    );
-}
-
-#[test]
-fn syntax_errors() {
-    let e = err("1 = = 2");
-    assert!(e.message.starts_with("syntax error"), "{}", e.message);
-    assert_eq!((e.offset, e.len), (4, 1));
-    let e = err("key kind");
-    assert!(e.message.contains("unexpected `kind`"), "{}", e.message);
-    assert_eq!((e.offset, e.len), (4, 4));
-    let e = err("ts +");
-    assert!(e.message.contains("end of the expression"), "{}", e.message);
-    assert_eq!((e.offset, e.len), (4, 0));
-    let e = err("");
-    assert_eq!(e.offset, 0);
-    let e = err("'unterminated");
-    assert!(e.message.starts_with("syntax error"), "{}", e.message);
-    let e = err("ts\n  + )");
-    assert_eq!(e.offset, 7);
-    assert!(err("(SELECT 1)").message.contains("unsupported"));
-    assert!(err("ts & 1").message.contains("unsupported operator"));
-    assert!(err("ts LIKE ANY ('a')").message.starts_with(""));
-}
-
-#[test]
-fn limits() {
-    let deep = format!("{}1{}", "(".repeat(5000), ")".repeat(5000));
-    assert!(err(&deep).message.contains("deeply nested"));
-    let long_chain = format!("1{}", " + 1".repeat(2000));
-    assert!(err(&long_chain).message.contains("deeply nested"));
-    let ok_chain = format!("1{}", " + 1".repeat(200));
-    assert_eq!(ev(&ok_chain), Value::Int(201));
-    let huge = format!("ts IN ({})", vec!["1"; 20_000].join(","));
-    assert!(err(&huge).message.contains("too long"));
-    let many = format!("ts IN ({})", vec!["1"; 5_000].join(","));
-    assert_eq!(ev(&many), F);
-}
-
-#[test]
 fn is_true_only_for_true() {
     assert!(is_true(&T));
     assert!(!is_true(&F));
@@ -697,27 +574,6 @@ fn is_true_only_for_true() {
 }
 
 #[test]
-fn suggest_by_edit_distance() {
-    let c = ["key", "ts", "kind", "seq", "value", "old"];
-    assert_eq!(suggest("vlaue", &c).as_deref(), Some("value"));
-    assert_eq!(suggest("valeu", &c).as_deref(), Some("value"));
-    assert_eq!(suggest("values", &c).as_deref(), Some("value"));
-    assert_eq!(suggest("VALUE", &c).as_deref(), Some("value"));
-    assert_eq!(suggest("kinds", &c).as_deref(), Some("kind"));
-    assert_eq!(suggest("xyzzy", &c), None);
-    assert_eq!(suggest("x", &c), None);
-    assert_eq!(suggest("value", &c), None);
-    assert_eq!(
-        did_you_mean("tss", &c).as_deref(),
-        Some("did you mean `ts`?")
-    );
-    assert_eq!(edit_distance("kitten", "sitting"), 3);
-    assert_eq!(edit_distance("ab", "ba"), 1);
-    assert_eq!(edit_distance("", "abc"), 3);
-    assert_eq!(edit_distance("héllo", "hello"), 1);
-}
-
-#[test]
 fn expr_is_send_sync_and_cheap_to_clone() {
     fn check<T: Send + Sync + Clone + std::fmt::Debug>() {}
     check::<Expr>();
@@ -725,207 +581,4 @@ fn expr_is_send_sync_and_cheap_to_clone() {
     let e2 = e.clone();
     assert!(Arc::ptr_eq(&e.root, &e2.root));
     assert_eq!(e2.eval(&row()).unwrap(), F);
-}
-
-/// A tiny deterministic generator (xorshift64*), so the test needs no dependencies.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
-#[test]
-fn compile_and_eval_never_panic_on_garbled_text() {
-    const FRAGMENTS: &[&str] = &[
-        "value",
-        ".",
-        "amount",
-        "tags",
-        "[0]",
-        "[",
-        "]",
-        "(",
-        ")",
-        "'",
-        "'x'",
-        "'%a_'",
-        "1",
-        "0",
-        "2.5",
-        "-",
-        "+",
-        "*",
-        "/",
-        "%",
-        " AND ",
-        " OR ",
-        "NOT ",
-        "=",
-        "<",
-        ">=",
-        "<>",
-        "||",
-        " IS ",
-        "NULL",
-        " IN ",
-        " BETWEEN ",
-        " LIKE ",
-        " ILIKE ",
-        "CASE ",
-        " WHEN ",
-        " THEN ",
-        " ELSE ",
-        " END",
-        "CAST(",
-        " AS ",
-        "INT",
-        "VARCHAR",
-        ",",
-        "lower(",
-        "split_part(",
-        "regexp_like(",
-        "coalesce(",
-        "substr(",
-        "round(",
-        "concat(",
-        "trim(",
-        "key",
-        "ts",
-        "old",
-        "kind",
-        "\"",
-        "é",
-        "\n",
-        " ",
-        "::",
-        "->",
-        "->>",
-        "TRUE",
-        "9223372036854775807",
-        "1e308",
-        "'['",
-        "ESCAPE",
-        "'\\'",
-        "$$",
-        "@",
-        "?",
-        "`",
-        "{",
-        "}",
-        ";",
-        "--",
-        "/*",
-        "E'\\x'",
-        "\u{1F600}",
-        "\t",
-        "SELECT",
-        "orders.value",
-        "users",
-        "[-1]",
-        "['k']",
-        "FROM",
-    ];
-    const VALID: &[&str] = &[
-        "value.amount > 1 AND lower(value.name) = 'widget'",
-        "CASE kind WHEN 'insert' THEN value.tags[0] ELSE coalesce(old.x, 'n') END",
-        "CAST(split_part(key, ':', 2) AS INT) BETWEEN 1 AND 10",
-        "regexp_like(key, '^user:[0-9]+$') OR value['x'] IN (1, 2.5, NULL)",
-        "round(value.price * 1.1, 2) || ' ' || substr(kind, 2, 3) LIKE '%a_'",
-        "NOT (ts % 7 = 0) AND value.mixed[2].three IS NOT NULL",
-    ];
-    let schema = schema();
-    let rows = [
-        row(),
-        Row(vec![]),
-        Row(vec![Value::Int(1); 6]),
-        Row(vec![
-            Value::Null,
-            Value::from("x"),
-            Value::Bool(true),
-            Value::Float(F64(f64::NAN)),
-            Value::parse_json(r#"{"amount": "NaN", "tags": {}, "price": null}"#).unwrap(),
-            Value::List(vec![Value::Null]),
-        ]),
-    ];
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-    let mut compiled = 0;
-    for i in 0..4000 {
-        let text: String = match i % 3 {
-            0 => (0..rng.below(12) + 1)
-                .map(|_| FRAGMENTS[rng.below(FRAGMENTS.len())])
-                .collect(),
-            1 => {
-                // A valid expression, cut and with a few characters replaced.
-                let base = VALID[rng.below(VALID.len())];
-                let mut chars: Vec<char> = base.chars().collect();
-                chars.truncate(rng.below(chars.len() + 1));
-                for _ in 0..rng.below(3) {
-                    if !chars.is_empty() {
-                        let at = rng.below(chars.len());
-                        chars[at] = char::from(b" ()[]'\".,x1%_"[rng.below(13)]);
-                    }
-                }
-                chars.into_iter().collect()
-            }
-            _ => (0..rng.below(20))
-                .map(|_| char::from_u32(rng.below(0x250) as u32).unwrap_or('?'))
-                .collect(),
-        };
-        let result = std::panic::catch_unwind(|| {
-            if let Ok(e) = Expr::compile(&text, &schema) {
-                for r in &rows {
-                    let _ = e.eval(r);
-                }
-                true
-            } else {
-                false
-            }
-        });
-        match result {
-            Ok(true) => compiled += 1,
-            Ok(false) => {}
-            Err(_) => panic!("panicked on {text:?}"),
-        }
-        // Error positions always lie within the text, on char boundaries.
-        if let Err(e) = Expr::compile(&text, &schema) {
-            assert!(e.offset + e.len <= text.len(), "{text:?}: {e:?}");
-            assert!(text.is_char_boundary(e.offset), "{text:?}: {e:?}");
-            assert!(text.is_char_boundary(e.offset + e.len), "{text:?}: {e:?}");
-        }
-    }
-    assert!(compiled > 50, "only {compiled} random texts compiled");
-}
-
-#[test]
-fn tmp_probe_depth() {
-    for stack_kb in [256usize, 512, 1024, 2048] {
-        for n in [25usize, 50, 100, 150, 200, 250] {
-            let text = format!("1{}", " + 1".repeat(n));
-            let child = std::process::Command::new(std::env::current_exe().unwrap())
-                .args(["--exact", "expr::tests::tmp_probe_child", "--nocapture"])
-                .env("PROBE_TEXT", &text)
-                .env("PROBE_STACK", stack_kb.to_string())
-                .output()
-                .unwrap();
-            eprintln!("stack {stack_kb}KB chain {n}: {}", if child.status.success() { "ok" } else { "OVERFLOW" });
-        }
-    }
-}
-
-#[test]
-fn tmp_probe_child() {
-    let Ok(text) = std::env::var("PROBE_TEXT") else { return };
-    let kb: usize = std::env::var("PROBE_STACK").unwrap().parse().unwrap();
-    std::thread::Builder::new().stack_size(kb << 10).spawn(move || {
-        let e = Expr::compile(&text, &schema());
-        if let Ok(e) = e { let _ = e.eval(&row()); }
-    }).unwrap().join().unwrap();
 }

@@ -112,6 +112,18 @@ pub fn run(
 ) -> Result<RunSummary, RunError> {
     let names: Vec<String> = plan.pipelines.iter().map(|p| p.name.clone()).collect();
     let metrics = Arc::new(Metrics::new(&names));
+    run_observed(plan, input, options, outputs, metrics)
+}
+
+/// As [`run`], counting into `metrics` (made with `Metrics::new(pipeline names)`), which the
+/// caller can watch while the run goes on (a progress bar).
+pub fn run_observed(
+    plan: Arc<Plan>,
+    input: InputSource,
+    options: RunOptions,
+    outputs: Arc<dyn OutputFactory>,
+    metrics: Arc<Metrics>,
+) -> Result<RunSummary, RunError> {
     let config = options.timely_config()?;
     let started = Instant::now();
     let worker_metrics = metrics.clone();

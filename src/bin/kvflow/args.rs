@@ -1,0 +1,115 @@
+//! Raw command-line arguments (clap derive). Validation into a run happens in `commands`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "kvflow", version, about = "A key-value store whose every change flows through timely/differential dataflows.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run every pipeline of a dataflow file.
+    #[command(
+        disable_help_flag = true,
+        after_help = "Examples:\n  kvflow run dataflows/quickstart.toml\n  kvflow run dataflows/window_counts.toml --input events.jsonl --output out/ -w 4\n  kvflow generate users-orders --events 10000 --seed 1 | kvflow run dataflows/orders_join.toml --input -\n  kvflow run FILE -n 2 -p 0 -h hosts.txt   (and -p 1 on the other process)"
+    )]
+    Run(RunArgs),
+    /// Validate a dataflow file without running it.
+    #[command(after_help = "Example:\n  kvflow check dataflows/window_counts.toml")]
+    Check {
+        file: PathBuf,
+    },
+    /// Print the plan of a dataflow file.
+    #[command(after_help = "Examples:\n  kvflow explain dataflows/orders_join.toml\n  kvflow explain dataflows/orders_join.toml --mermaid")]
+    Explain {
+        file: PathBuf,
+        /// Print a Mermaid flowchart instead of text.
+        #[arg(long)]
+        mermaid: bool,
+    },
+    /// Write a deterministic mutation stream as JSON Lines.
+    #[command(after_help = "Examples:\n  kvflow generate users-orders --events 10000 --seed 7 > input.jsonl\n  kvflow generate zipf --events 1000000 --keys 10000 --skew 1.2 --disorder-ms 200 -o zipf.jsonl")]
+    Generate(GenerateArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The dataflow file.
+    pub file: PathBuf,
+    /// Mutations as JSON Lines; `-` reads stdin.
+    #[arg(long, conflicts_with = "generate")]
+    pub input: Option<String>,
+    /// Use the built-in generator: uniform, zipf, users-orders, nexmark.
+    #[arg(long)]
+    pub generate: Option<String>,
+    #[command(flatten)]
+    pub generator: GenOptions,
+    /// Write DIR/<pipeline>.jsonl (and .late/.errors/.final) instead of stdout.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// Worker threads per process.
+    #[arg(short = 'w', long, default_value_t = 1)]
+    pub workers: usize,
+    /// Number of processes in a cluster.
+    #[arg(short = 'n', long, default_value_t = 1)]
+    pub processes: usize,
+    /// This process's index in the cluster.
+    #[arg(short = 'p', long, default_value_t = 0)]
+    pub process: usize,
+    /// Hostfile: one host:port per process (default 127.0.0.1:2101, :2102, ...).
+    #[arg(short = 'h', long)]
+    pub hostfile: Option<PathBuf>,
+    /// Start a new batch (timely time) when the watermark moved this many ms.
+    #[arg(long, default_value_t = 100)]
+    pub batch_ms: u64,
+    /// What to do with a line that is not a valid mutation.
+    #[arg(long, value_enum, default_value_t = OnBadInput::Fail)]
+    pub on_bad_input: OnBadInput,
+    /// Write rows in the raw differential form: {"diff":..,"time":..,<row>}.
+    #[arg(long)]
+    pub raw: bool,
+    /// Print help.
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnBadInput {
+    Fail,
+    Skip,
+}
+
+#[derive(Debug, Default, clap::Args)]
+pub struct GenOptions {
+    /// How many mutations to generate.
+    #[arg(long)]
+    pub events: Option<u64>,
+    /// Generator seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Maximum out-of-orderness of generated event times, in ms.
+    #[arg(long)]
+    pub disorder_ms: Option<u64>,
+    /// Key space size (uniform, zipf).
+    #[arg(long)]
+    pub keys: Option<u64>,
+    /// Zipf skew.
+    #[arg(long)]
+    pub skew: Option<f64>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GenerateArgs {
+    /// uniform, zipf, users-orders or nexmark.
+    pub workload: String,
+    #[command(flatten)]
+    pub generator: GenOptions,
+    /// Write to this file instead of stdout.
+    #[arg(short = 'o', long)]
+    pub out: Option<PathBuf>,
+}

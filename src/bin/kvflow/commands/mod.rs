@@ -1,0 +1,37 @@
+//! One module per subcommand, and the error type that decides the exit code.
+
+pub mod check;
+pub mod generate;
+pub mod run;
+
+use std::fmt;
+
+/// A command's failure: a usage or file problem (exit 2) or a runtime failure (exit 1).
+#[derive(Debug)]
+pub enum CliError {
+    File(String),
+    Runtime(String),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::File(_) => 2,
+            CliError::Runtime(_) => 1,
+        }
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CliError::File(m) | CliError::Runtime(m) => f.write_str(m),
+        }
+    }
+}
+
+impl From<kvflow::spec::SpecError> for CliError {
+    fn from(error: kvflow::spec::SpecError) -> Self {
+        CliError::File(error.to_string())
+    }
+}

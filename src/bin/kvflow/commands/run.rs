@@ -1,0 +1,128 @@
+//! `kvflow run`: validates the arguments into a run, runs it, prints the summary.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use kvflow::runtime::{
+    BadInputPolicy, ClusterConfig, InputSource, Metrics, RunError, RunOptions, run_observed,
+};
+use kvflow::sinks::file::{DirOutputs, StdoutOutputs};
+use kvflow::sinks::{LineSink, OutputFactory};
+use kvflow::spec::DefaultInput;
+
+use super::CliError;
+use super::generate::workload_config;
+use crate::args::{OnBadInput, RunArgs};
+
+pub fn run(args: RunArgs) -> Result<(), CliError> {
+    let loaded = kvflow::spec::load_file(&args.file)?;
+    let input = choose_input(&args, loaded.input)?;
+    let cluster = match args.processes {
+        0 | 1 => None,
+        n => Some(
+            ClusterConfig::new(n, args.process, args.hostfile.as_deref())
+                .map_err(|e| CliError::File(e.to_string()))?,
+        ),
+    };
+    let part = cluster.as_ref().map(|c| c.process);
+    let (outputs, bad_input): (Arc<dyn OutputFactory>, Option<Arc<dyn LineSink>>) = match &args.output {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| CliError::File(format!("cannot create {}: {e}", dir.display())))?;
+            let outputs = Arc::new(DirOutputs::new(dir, part));
+            let bad = outputs.open_named("bad-input");
+            (outputs, Some(bad))
+        }
+        None => (Arc::new(StdoutOutputs), None),
+    };
+    let options = RunOptions {
+        workers: args.workers.max(1),
+        cluster,
+        batch_ms: args.batch_ms.max(1),
+        on_bad_input: match args.on_bad_input {
+            OnBadInput::Fail => BadInputPolicy::Fail,
+            OnBadInput::Skip => BadInputPolicy::Skip,
+        },
+        bad_input,
+        raw_output: args.raw,
+        ..RunOptions::default()
+    };
+    let plan = Arc::new(loaded.plan);
+    let names: Vec<String> = plan.pipelines.iter().map(|p| p.name.clone()).collect();
+    let metrics = Arc::new(Metrics::new(&names));
+    let progress = Progress::start(metrics.clone());
+    let result = run_observed(plan, input, options, outputs, metrics);
+    progress.stop();
+    match result {
+        Ok(summary) => {
+            eprint!("{summary}");
+            Ok(())
+        }
+        Err(error @ (RunError::BadInput { .. } | RunError::Io { .. })) => Err(CliError::File(error.to_string())),
+        Err(error) => Err(CliError::Runtime(error.to_string())),
+    }
+}
+
+/// `--input`, `--generate`, or the file's own default input, in that order.
+fn choose_input(args: &RunArgs, default: Option<DefaultInput>) -> Result<InputSource, CliError> {
+    if let Some(path) = &args.input {
+        if path == "-" {
+            return Ok(InputSource::Stdin);
+        }
+        let path = PathBuf::from(path);
+        if !path.is_file() {
+            return Err(CliError::File(format!("no input file {}", path.display())));
+        }
+        return Ok(InputSource::Jsonl(path));
+    }
+    if let Some(name) = &args.generate {
+        let (workload, config) = workload_config(name, &args.generator)?;
+        return Ok(InputSource::Generate { workload, config });
+    }
+    match default {
+        Some(DefaultInput::File(path)) => Ok(InputSource::Jsonl(path)),
+        Some(DefaultInput::Generate { workload, config }) => Ok(InputSource::Generate { workload, config }),
+        None => Err(CliError::File(format!(
+            "{} has no [input] section: give --input FILE, --input - or --generate WORKLOAD",
+            args.file.display()
+        ))),
+    }
+}
+
+/// A spinner with the events read so far, on stderr when it is a terminal.
+struct Progress {
+    done: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Progress {
+    fn start(metrics: Arc<Metrics>) -> Progress {
+        let done = Arc::new(AtomicBool::new(false));
+        let thread = std::io::stderr().is_terminal().then(|| {
+            let done = done.clone();
+            std::thread::spawn(move || {
+                let bar = indicatif::ProgressBar::new_spinner();
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template("{spinner} {pos} events read ({per_sec}) {elapsed}")
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+                );
+                while !done.load(Ordering::Relaxed) {
+                    bar.set_position(metrics.events_in.load(Ordering::Relaxed));
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                bar.finish_and_clear();
+            })
+        });
+        Progress { done, thread }
+    }
+
+    fn stop(mut self) {
+        self.done.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,298 @@
+//! Raw structs into the lowering API's [`SourceSpec`]s and [`PipelineSpec`]s and the default
+//! input: names of views, event kinds, window kinds, emissions, join kinds and workloads
+//! (with did-you-mean), window parameters, group-by names and output-field clashes.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use super::DefaultInput;
+use super::agg;
+use super::error::Fail;
+use super::raw::{GroupBy, RawFile, RawInput, RawPipeline, RawSource, RawStep, RawWindow, Str};
+use crate::change::EventKind;
+use crate::expr::suggest;
+use crate::plan::lower::{Origin, PipelineSpec, SourceSpec, StepSpec, Text, WindowSpec};
+use crate::plan::{Emission, JoinKind, View, WindowKind};
+use crate::workload::{GenConfig, Workload};
+
+pub(super) struct Specs {
+    pub sources: Vec<SourceSpec>,
+    pub pipelines: Vec<PipelineSpec>,
+    pub input: Option<DefaultInput>,
+}
+
+pub(super) fn convert(raw: &RawFile, base_dir: &Path) -> Result<Specs, Fail> {
+    let sources = raw.sources.iter().map(source).collect::<Result<_, _>>()?;
+    if raw.pipelines.is_empty() {
+        return Err(match &raw.pipelines_key {
+            Some(key) => Fail::at(key.at, "no pipelines: `pipelines` is empty"),
+            None => Fail::at(
+                0,
+                "no pipelines: a dataflow file needs at least one [[pipelines]]",
+            ),
+        });
+    }
+    Ok(Specs {
+        sources,
+        pipelines: raw
+            .pipelines
+            .iter()
+            .map(pipeline)
+            .collect::<Result<_, _>>()?,
+        input: raw.input.as_ref().map(|i| input(i, base_dir)).transpose()?,
+    })
+}
+
+fn text(s: &Str) -> Text {
+    Text::at(s.value.clone(), Some(s.at))
+}
+
+/// `s` as one of `names`, or an "unknown {what}" error with a suggestion.
+fn one_of<T: Copy>(s: &Str, what: &str, names: &[(&str, T)]) -> Result<T, Fail> {
+    if let Some((_, v)) = names.iter().find(|(n, _)| *n == s.value) {
+        return Ok(*v);
+    }
+    let all: Vec<&str> = names.iter().map(|(n, _)| *n).collect();
+    Err(Fail::at(
+        s.at,
+        format!(
+            "unknown {what} `{}`, expected one of: {}",
+            s.value,
+            all.join(", ")
+        ),
+    )
+    .suggest(suggest(&s.value, &all)))
+}
+
+fn source(raw: &RawSource) -> Result<SourceSpec, Fail> {
+    let view = one_of(
+        &raw.view,
+        "view",
+        &[("events", View::Events), ("table", View::Table)],
+    )?;
+    let mut kinds = Vec::new();
+    if let Some((key, names)) = &raw.kinds {
+        if view == View::Table {
+            return Err(Fail::at(
+                key.at,
+                "a table view has no event kinds to filter (use view = \"events\")",
+            ));
+        }
+        let all = EventKind::ALL.map(|k| (k.name(), k));
+        for name in names {
+            kinds.push(one_of(name, "event kind", &all)?);
+        }
+    }
+    Ok(SourceSpec {
+        name: text(&raw.name),
+        view,
+        kinds,
+        key_regex: raw.key_regex.as_ref().map(text),
+        max_out_of_orderness: raw.max_out_of_orderness,
+    })
+}
+
+fn pipeline(raw: &RawPipeline) -> Result<PipelineSpec, Fail> {
+    Ok(PipelineSpec {
+        name: text(&raw.name),
+        from: text(&raw.from),
+        steps: raw.steps.iter().map(step).collect::<Result<_, _>>()?,
+        final_state: raw.final_state,
+    })
+}
+
+fn step(raw: &RawStep) -> Result<StepSpec, Fail> {
+    Ok(match raw {
+        RawStep::Filter(s) => StepSpec::Filter(text(s)),
+        RawStep::Map(fields) => {
+            StepSpec::Map(fields.iter().map(|(n, e)| (text(n), text(e))).collect())
+        }
+        RawStep::FlatMap(name, expr) => StepSpec::FlatMap {
+            name: text(name),
+            expr: text(expr),
+        },
+        RawStep::Join {
+            with,
+            left_on,
+            right_on,
+            kind,
+        } => StepSpec::Join {
+            with: text(with),
+            left_on: left_on.iter().map(text).collect(),
+            right_on: right_on.iter().map(text).collect(),
+            kind: match kind {
+                Some(k) => one_of(
+                    k,
+                    "join kind",
+                    &[("inner", JoinKind::Inner), ("left", JoinKind::LeftOuter)],
+                )?,
+                None => JoinKind::Inner,
+            },
+        },
+        RawStep::Aggregate {
+            key,
+            window,
+            group_by,
+            aggregates,
+        } => {
+            let group_by: Vec<(Text, Text)> = match group_by {
+                GroupBy::Paths(paths) => paths.iter().map(path_group).collect::<Result<_, _>>()?,
+                GroupBy::Named(named) => named.iter().map(|(n, e)| (text(n), text(e))).collect(),
+            };
+            let aggs: Vec<_> = aggregates
+                .iter()
+                .map(|(n, e)| agg::parse(n, e))
+                .collect::<Result<_, _>>()?;
+            let mut names: HashSet<&str> = HashSet::new();
+            if window.is_some() {
+                names.extend(["window_start", "window_end"]);
+            }
+            for name in group_by
+                .iter()
+                .map(|(n, _)| n)
+                .chain(aggs.iter().map(|a| &a.name))
+            {
+                if !names.insert(&name.text) {
+                    return Err(Fail::at(
+                        name.origin.offset.unwrap_or(key.at),
+                        format!("output field `{}` appears twice", name.text),
+                    ));
+                }
+            }
+            StepSpec::Aggregate {
+                window: window.as_ref().map(window_spec).transpose()?,
+                group_by,
+                aggs,
+                origin: Origin {
+                    offset: Some(window.as_ref().map_or(key.at, |w| w.key.at)),
+                },
+            }
+        }
+    })
+}
+
+/// A group-by path `a.b.c`: the expression, named after its last segment (`c`).
+fn path_group(path: &Str) -> Result<(Text, Text), Fail> {
+    let start = path.value.rfind('.').map_or(0, |i| i + 1);
+    let last = &path.value[start..];
+    if last.is_empty() || !last.chars().all(|c| c.is_alphanumeric() || c == '_') {
+        return Err(Fail::at(
+            path.at,
+            format!(
+                "`{}` is not a field name or path: name an expression with a table, group_by = {{ name = \"expression\" }}",
+                path.value
+            ),
+        ));
+    }
+    Ok((Text::at(last, Some(path.at + start)), text(path)))
+}
+
+fn window_spec(w: &RawWindow) -> Result<WindowSpec, Fail> {
+    let Some(kind) = &w.kind else {
+        return Err(Fail::at(
+            w.at,
+            "a window needs a `kind`: tumbling, sliding or session",
+        ));
+    };
+    let kind_name = kind.value.as_str();
+    let kinds = [("tumbling", 0), ("sliding", 1), ("session", 2)];
+    let needs = |param: &str| {
+        let what = if param == "gap" {
+            "(milliseconds between sessions)"
+        } else {
+            "(milliseconds)"
+        };
+        Fail::at(w.at, format!("a {kind_name} window needs `{param}` {what}"))
+    };
+    let unused = [("size", w.size), ("slide", w.slide), ("gap", w.gap)];
+    let allowed: &[&str] = match one_of(kind, "window kind", &kinds)? {
+        0 => &["size"],
+        1 => &["size", "slide"],
+        _ => &["gap"],
+    };
+    if let Some((param, Some(n))) = unused
+        .iter()
+        .find(|(p, n)| n.is_some() && !allowed.contains(p))
+    {
+        return Err(Fail::at(
+            n.at,
+            format!("a {kind_name} window has no `{param}`"),
+        ));
+    }
+    let kind = match (kind_name, w.size, w.slide, w.gap) {
+        ("tumbling", Some(size), _, _) => WindowKind::Tumbling { size: size.value },
+        ("sliding", Some(size), Some(slide), _) => WindowKind::Sliding {
+            size: size.value,
+            slide: slide.value,
+        },
+        ("session", _, _, Some(gap)) => WindowKind::Session { gap: gap.value },
+        ("session", ..) => return Err(needs("gap")),
+        (_, None, ..) => return Err(needs("size")),
+        _ => return Err(needs("slide")),
+    };
+    let emission = match &w.emit {
+        Some(e) => one_of(
+            e,
+            "emit",
+            &[
+                ("final", Emission::Final),
+                ("continuous", Emission::Continuous),
+            ],
+        )?,
+        None => Emission::Final,
+    };
+    Ok(WindowSpec {
+        kind,
+        emission,
+        allowed_lateness: w.allowed_lateness.map_or(0, |n| n.value),
+    })
+}
+
+fn input(raw: &RawInput, base_dir: &Path) -> Result<DefaultInput, Fail> {
+    if let Some(file) = &raw.file {
+        if file.value.is_empty() {
+            return Err(Fail::at(file.at, "`file` must not be empty"));
+        }
+        return Ok(DefaultInput::File(base_dir.join(&file.value)));
+    }
+    let Some(name) = &raw.generate else {
+        return Err(Fail::at(raw.at, "[input] needs `file` or `generate`"));
+    };
+    if !Workload::names().contains(&name.value.as_str()) && name.value != "users_orders" {
+        let names = Workload::names();
+        return Err(Fail::at(
+            name.at,
+            format!(
+                "unknown workload `{}`, expected one of: {}",
+                name.value,
+                names.join(", ")
+            ),
+        )
+        .suggest(suggest(&name.value, names)));
+    }
+    let workload = Workload::parse(
+        &name.value,
+        raw.keys.map(|k| k.value),
+        raw.skew.map(|s| s.0),
+    )
+    .map_err(|message| {
+        let at = match message.as_str() {
+            m if m.starts_with("`keys`") => raw.keys.map(|k| k.at),
+            m if m.starts_with("`skew`") => raw.skew.map(|s| s.1),
+            _ => None,
+        };
+        Fail::at(at.unwrap_or(name.at), message)
+    })?;
+    let defaults = GenConfig::default();
+    let get = |n: Option<super::raw::Num>, default: u64| n.map_or(default, |n| n.value);
+    Ok(DefaultInput::Generate {
+        workload,
+        config: GenConfig {
+            events: get(raw.events, defaults.events),
+            seed: get(raw.seed, defaults.seed),
+            disorder_ms: get(raw.disorder_ms, defaults.disorder_ms),
+            start_ts: get(raw.start_ts, defaults.start_ts),
+            rate_per_sec: get(raw.rate_per_sec, defaults.rate_per_sec),
+        },
+    })
+}

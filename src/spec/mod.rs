@@ -1,0 +1,140 @@
+//! Dataflow files (`dataflows/*.toml`): TOML into a validated [`Plan`].
+//!
+//! A file names its sources, then its pipelines in order; a pipeline reads a source or an
+//! earlier pipeline and applies its steps one after the other:
+//!
+//! ```toml
+//! # optional: the default input, used when the command line gives no --input/--generate
+//! [input]
+//! file = "window_counts.input.jsonl"  # relative to this file
+//! # or: generate = "users-orders", events = 2000, seed = 7, disorder_ms = 0,
+//! #     keys = 1000, skew = 1.1, start_ts = 1700000000000, rate_per_sec = 10000
+//!
+//! [sources.events]                  # a named source; several pipelines can share it
+//! view = "events"                   # "events" (every change) or "table" (live state); required
+//! kinds = ["insert", "update"]      # optional, events view only
+//! key_regex = "^order_"             # optional
+//! max_out_of_orderness = 200        # ms, default 0
+//!
+//! [sources.users]
+//! view = "table"
+//! key_regex = "^user_"
+//!
+//! [[pipelines]]
+//! name = "tumbling"
+//! from = "events"                   # a source or an EARLIER pipeline
+//! final_state = false               # optional: also write the consolidated final state
+//!
+//! [[pipelines.steps]]
+//! filter = "value.amount > 10"
+//!
+//! [[pipelines.steps]]               # the output row is exactly these fields, in this order
+//! map = { prefix = "split_part(key, '_', 1)", ts = "ts", v = "CAST(value.amount AS INT)" }
+//!
+//! [[pipelines.steps]]               # tumbling: size; sliding: size, slide; session: gap
+//! window = { kind = "tumbling", size = 1000, emit = "final", allowed_lateness = 0 }
+//! group_by = ["prefix"]             # paths (named by their last segment) or { name = "expr" }
+//! aggregates = { count = "count(*)", sum = "sum(v)" }
+//!
+//! [[pipelines]]
+//! name = "enriched"
+//! from = "events"
+//! steps = [
+//!   { flat_map = { item = "value.items" } },  # one row per element, appended as `item`
+//!   { join = "users", left_on = ["value.user_id"], right_on = ["key"], kind = "left" },
+//! ]
+//! ```
+//!
+//! A step has exactly one of `filter`, `map`, `flat_map`, `join` (with `left_on`, `right_on`
+//! and optionally `kind` = "inner" | "left") or `aggregates` (optionally with `group_by` and
+//! `window`). Aggregates are `name = "func(arg)"` with func one of count (`count(*)` counts
+//! rows), sum, min, max, avg, count_distinct (or `count(DISTINCT x)`), first, last and collect
+//! (`collect(x)` or `collect(x, limit)`, limit default 100). Output fields of an aggregate are
+//! `window_start, window_end` (when windowed), the group fields, then the aggregates; `map`,
+//! `group_by` and `aggregates` keep the file's order. Steps may equally be written as
+//! `[[pipelines.steps]]` tables or as an inline `steps = [...]` array.
+//!
+//! Every problem, from a TOML syntax error to a type error inside an expression, is a
+//! [`SpecError`] at `file:line:column`, with a "did you mean" where a near name exists.
+//!
+//! Layout: `raw.rs` reads the spanned TOML document into raw structs (keys and TOML types),
+//! `convert.rs` and `agg.rs` turn them into the lowering API's specs, `lower` resolves and
+//! type-checks them, and `error.rs`/`literal.rs` map byte offsets to lines and columns.
+
+mod agg;
+mod convert;
+mod error;
+mod literal;
+mod raw;
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+
+use crate::plan::Plan;
+use crate::plan::lower::lower;
+use crate::workload::{GenConfig, Workload};
+
+use error::Fail;
+pub use error::{SpecError, offset_to_line_col};
+use literal::Escaped;
+
+/// The input a file asks for when the command line names none.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DefaultInput {
+    /// A JSONL file, resolved relative to the dataflow file's directory.
+    File(PathBuf),
+    /// Generated mutations.
+    Generate {
+        workload: Workload,
+        config: GenConfig,
+    },
+}
+
+/// A loaded dataflow file: its plan and its default input, if it names one.
+#[derive(Clone, Debug)]
+pub struct LoadedFile {
+    pub plan: Plan,
+    pub input: Option<DefaultInput>,
+}
+
+/// Reads and loads the dataflow file at `path` (see the module docs).
+pub fn load_file(path: &Path) -> Result<LoadedFile, SpecError> {
+    let file_name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| SpecError {
+        file: file_name.clone(),
+        line: 1,
+        column: 1,
+        message: format!("cannot read the file: {e}"),
+        suggestion: None,
+        source_line: String::new(),
+    })?;
+    let base_dir = path.parent().unwrap_or(Path::new(""));
+    load_str(&text, &file_name, base_dir)
+}
+
+/// Loads dataflow file text; `file_name` is used in errors, `base_dir` resolves the input file.
+pub fn load_str(text: &str, file_name: &str, base_dir: &Path) -> Result<LoadedFile, SpecError> {
+    let mut escaped = Vec::new();
+    load(text, base_dir, &mut escaped).map_err(|fail| fail.into_error(text, file_name, &escaped))
+}
+
+fn load(text: &str, base_dir: &Path, escaped: &mut Vec<Escaped>) -> Result<LoadedFile, Fail> {
+    let doc = toml::de::DeTable::parse(text).map_err(|e| {
+        let offset = e.span().map_or(0, |s| s.start);
+        Fail::at(offset, format!("invalid TOML: {}", e.message()))
+    })?;
+    let mut reader = raw::Reader::new(text);
+    let raw = reader.file(doc.get_ref());
+    *escaped = reader.escaped;
+    let specs = convert::convert(&raw?, base_dir)?;
+    let plan = lower(&specs.sources, &specs.pipelines).map_err(|e| Fail {
+        offset: e.offset.unwrap_or(0),
+        message: e.message,
+        suggestion: e.suggestion,
+    })?;
+    Ok(LoadedFile {
+        plan,
+        input: specs.input,
+    })
+}

@@ -1,0 +1,305 @@
+//! Tumbling, sliding and session windows over random streams, against brute-force oracles.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use kvflow::builder::{Agg, Pipeline, PlanBuilder, Source, Window};
+use kvflow::sinks::OutputKind;
+
+use crate::common::*;
+
+const SEEDS: [u64; 4] = [21, 22, 23, 24];
+
+fn prefix_ts_v() -> [(&'static str, &'static str); 3] {
+    [("prefix", "split_part(key, '_', 1)"), ("ts", "ts"), ("v", "value")]
+}
+
+fn fixed_rows(events: &[&Ev], size: u64, slide: u64) -> Vec<String> {
+    let mut windows: BTreeMap<(u64, u64, String), Group> = BTreeMap::new();
+    for e in events {
+        for (s, end) in fixed_windows(e.ts, size, slide) {
+            windows.entry((s, end, e.prefix())).or_default().push(e.ts, e.value.clone());
+        }
+    }
+    windows.iter().map(|((s, e, p), g)| window_row(*s, *e, p, g)).collect()
+}
+
+/// Final emission, no late data: every window and group appears exactly once, as a plain
+/// row, whatever the number of workers or the batch size.
+#[test]
+fn windows_match_oracle() {
+    let d = 250;
+    let gap = 300;
+    let plan = PlanBuilder::new()
+        .source(Source::events("events").max_out_of_orderness(d))
+        .pipeline(
+            Pipeline::from_events("w_tumble")
+                .map(prefix_ts_v())
+                .window(Window::tumbling(1000))
+                .group_by(["prefix"])
+                .aggregate([Agg::count("count"), Agg::sum("sum", "v")]),
+        )
+        .pipeline(
+            Pipeline::from_events("w_slide")
+                .map(prefix_ts_v())
+                .window(Window::sliding(1000, 250))
+                .group_by(["prefix"])
+                .aggregate([Agg::count("count"), Agg::sum("sum", "v")]),
+        )
+        .pipeline(
+            Pipeline::from_events("w_gaps")
+                .map(prefix_ts_v())
+                .window(Window::sliding(300, 700))
+                .group_by(["prefix"])
+                .aggregate([Agg::count("count"), Agg::sum("sum", "v")]),
+        )
+        .pipeline(
+            Pipeline::from_events("w_ses_prefix")
+                .map(prefix_ts_v())
+                .window(Window::session(gap))
+                .group_by(["prefix"])
+                .aggregate([Agg::count("count"), Agg::sum("sum", "v")]),
+        )
+        .pipeline(
+            Pipeline::from_events("w_ses_key")
+                .map([("key", "key"), ("ts", "ts"), ("v", "value")])
+                .window(Window::session(gap))
+                .group_by(["key"])
+                .aggregate([Agg::count("count"), Agg::sum("sum", "v")]),
+        )
+        .pipeline(
+            Pipeline::from_events("w_global")
+                .window(Window::tumbling(2000))
+                .aggregate([Agg::count("count"), Agg::min("min", "value"), Agg::max("max", "value")]),
+        )
+        .pipeline(
+            Pipeline::from_events("w_cont")
+                .map(prefix_ts_v())
+                .window(Window::tumbling(1000).continuous())
+                .group_by(["prefix"])
+                .aggregate([Agg::count("count"), Agg::sum("sum", "v")]),
+        )
+        .pipeline(
+            Pipeline::from_events("w_ses_cont")
+                .map(prefix_ts_v())
+                .window(Window::session(gap).continuous())
+                .group_by(["prefix"])
+                .aggregate([Agg::count("count"), Agg::sum("sum", "v")]),
+        )
+        .build()
+        .unwrap();
+    let final_pipelines = ["w_tumble", "w_slide", "w_gaps", "w_ses_prefix", "w_ses_key", "w_global"];
+    for seed in SEEDS {
+        let muts = Gen {
+            disorder: d,
+            ..Gen::default()
+        }
+        .generate(seed);
+        let replay = replay(&muts);
+        assert!(replay.events.iter().all(|e| !e.is_late(d)));
+        let events: Vec<&Ev> = replay.events.iter().collect();
+        let runs = run_all(&plan, &muts);
+
+        let mut want: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        want.insert("w_tumble", fixed_rows(&events, 1000, 1000));
+        want.insert("w_slide", fixed_rows(&events, 1000, 250));
+        want.insert("w_gaps", fixed_rows(&events, 300, 700));
+        want.insert("w_ses_prefix", session_rows(&replay.events, gap, |e| e.prefix()));
+        want.insert("w_ses_key", session_rows_as(&replay.events, gap, "key", |e| e.key.clone()));
+        let mut global: BTreeMap<u64, Group> = BTreeMap::new();
+        for e in &events {
+            global.entry(e.ts - e.ts % 2000).or_default().push(e.ts, e.value.clone());
+        }
+        want.insert(
+            "w_global",
+            global
+                .iter()
+                .map(|(s, g)| {
+                    obj(&[
+                        ("window_start", J::from(*s)),
+                        ("window_end", J::from(s + 2000)),
+                        ("count", g.count()),
+                        ("min", g.min()),
+                        ("max", g.max()),
+                    ])
+                })
+                .collect(),
+        );
+        // Sessions really are split and merged in these streams.
+        let sessions = &want["w_ses_prefix"];
+        assert!(sessions.len() > 6, "seed {seed}: only {} sessions", sessions.len());
+
+        for (cfg, rec) in &runs {
+            for p in final_pipelines {
+                let context = format!("seed {seed} {cfg:?} {p}");
+                assert_lines(&context, &rec.rows(p), &want[p]);
+                assert_eq!(rec.sorted(p, OutputKind::Late), Vec::<String>::new(), "{context} late");
+                assert_eq!(rec.sorted(p, OutputKind::Errors), Vec::<String>::new(), "{context} errors");
+            }
+            // Continuous windows: a changelog whose final state is the same set of rows.
+            let context = format!("seed {seed} {cfg:?}");
+            let folded = fold_keyed(&rec.ordered("w_cont", OutputKind::Rows), 3);
+            assert_lines(&format!("{context} w_cont folded"), &folded, &want["w_tumble"]);
+            let folded = fold_keyed(&rec.ordered("w_ses_cont", OutputKind::Rows), 3);
+            assert_lines(&format!("{context} w_ses_cont folded"), &folded, &want["w_ses_prefix"]);
+        }
+        for p in final_pipelines {
+            assert_same_across(&runs, p, OutputKind::Rows, &format!("seed {seed}"));
+        }
+        for p in ["w_cont", "w_ses_cont"] {
+            assert_same_per_batch(&runs, p, OutputKind::Rows, &format!("seed {seed}"));
+        }
+    }
+}
+
+/// With allowed lateness and deliberately late events: late events (by the documented rule)
+/// go to the late output in every configuration, and the folded changelog of every window
+/// (first emission, corrections, deletes of merged sessions) is the oracle over on-time
+/// events.
+#[test]
+fn windows_with_late_events_match_oracle() {
+    let d = 150;
+    let lateness = 400;
+    let gap = 250;
+    let plan = PlanBuilder::new()
+        .source(Source::events("events").max_out_of_orderness(d))
+        .pipeline(
+            Pipeline::from_events("l_tumble")
+                .map(prefix_ts_v())
+                .window(Window::tumbling(1000).allowed_lateness(lateness))
+                .group_by(["prefix"])
+                .aggregate([Agg::count("count"), Agg::sum("sum", "v")]),
+        )
+        .pipeline(
+            Pipeline::from_events("l_slide")
+                .map(prefix_ts_v())
+                .window(Window::sliding(1000, 500).allowed_lateness(lateness))
+                .group_by(["prefix"])
+                .aggregate([Agg::count("count"), Agg::sum("sum", "v")]),
+        )
+        .pipeline(
+            Pipeline::from_events("l_session")
+                .map(prefix_ts_v())
+                .window(Window::session(gap).allowed_lateness(lateness))
+                .group_by(["prefix"])
+                .aggregate([Agg::count("count"), Agg::sum("sum", "v")]),
+        )
+        .pipeline(
+            Pipeline::from_events("l_strict")
+                .map(prefix_ts_v())
+                .window(Window::tumbling(1000))
+                .group_by(["prefix"])
+                .aggregate([Agg::count("count"), Agg::sum("sum", "v")]),
+        )
+        .build()
+        .unwrap();
+    for seed in SEEDS {
+        let muts = Gen {
+            disorder: d,
+            late_percent: 12,
+            late_by: 900,
+            ..Gen::default()
+        }
+        .generate(seed + 50);
+        let replay = replay(&muts);
+        let runs = run_all(&plan, &muts);
+        for (pipelines, bound) in [(&["l_tumble", "l_slide", "l_session"][..], d + lateness), (&["l_strict"][..], d)] {
+            let on_time: Vec<&Ev> = replay.events.iter().filter(|e| !e.is_late(bound)).collect();
+            let late: Vec<String> = replay.events.iter().filter(|e| e.is_late(bound)).map(Ev::late_line).collect();
+            assert!(!late.is_empty(), "seed {seed}: some late events");
+            let on_time_owned: Vec<Ev> = on_time.iter().map(|e| (*e).clone()).collect();
+            for p in pipelines {
+                let want = match *p {
+                    "l_tumble" | "l_strict" => fixed_rows(&on_time, 1000, 1000),
+                    "l_slide" => fixed_rows(&on_time, 1000, 500),
+                    _ => session_rows(&on_time_owned, gap, |e| e.prefix()),
+                };
+                for (cfg, rec) in &runs {
+                    let context = format!("seed {seed} {cfg:?} {p}");
+                    assert_lines(&format!("{context} late"), &rec.sorted(p, OutputKind::Late), &late);
+                    let folded = fold_keyed(&rec.ordered(p, OutputKind::Rows), 3);
+                    assert_lines(&format!("{context} folded"), &folded, &want);
+                }
+                assert_same_per_batch(&runs, p, OutputKind::Rows, &format!("seed {seed}"));
+            }
+        }
+        // Without allowed lateness there is nothing to correct: one plain row per window.
+        for (cfg, rec) in &runs {
+            let rows = rec.rows("l_strict");
+            assert!(rows.iter().all(|l| !l.starts_with("{\"op\"")), "seed {seed} {cfg:?}: {rows:?}");
+        }
+    }
+}
+
+/// A windowed pipeline over the TABLE view: a window's row, emitted when it closes, counts
+/// the rows with a ts in the window that are live in the table as of the window's end (the
+/// batches stamped at or before it), re-derived per batch size.
+#[test]
+fn windowed_table_view_matches_oracle_at_close() {
+    let d = 100;
+    let size = 1000;
+    let plan = Arc::new(
+        PlanBuilder::new()
+            .source(Source::table("table").max_out_of_orderness(d))
+            .pipeline(
+                Pipeline::from_table("tw")
+                    .map(prefix_ts_v())
+                    .window(Window::tumbling(size))
+                    .group_by(["prefix"])
+                    .aggregate([Agg::count("count"), Agg::sum("sum", "v")]),
+            )
+            .build()
+            .unwrap(),
+    );
+    for seed in SEEDS {
+        let muts = Gen {
+            disorder: d,
+            keys_per_prefix: 4,
+            delete_percent: 25,
+            max_step: 60,
+            ..Gen::default()
+        }
+        .generate(seed + 70);
+        assert!(replay(&muts).events.iter().all(|e| !e.is_late(d)));
+        let input = to_input(&muts);
+        let mut outputs: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+        for (workers, batch_ms) in CONFIGS {
+            let rec = run_plan(
+                &plan,
+                &input,
+                RunCfg {
+                    workers,
+                    batch_ms,
+                    raw: false,
+                },
+            );
+            let stamps = batch_stamps(&muts, d, batch_ms);
+            let max_ts = muts.iter().map(|m| m.ts).max().unwrap();
+            let mut want = Vec::new();
+            for start in (0..=max_ts).step_by(size as usize) {
+                let end = start + size;
+                let upto: Vec<Mut> = muts
+                    .iter()
+                    .zip(&stamps)
+                    .filter(|(_, s)| **s <= end)
+                    .map(|(m, _)| m.clone())
+                    .collect();
+                let table = replay(&upto).table;
+                let mut groups: BTreeMap<String, Group> = BTreeMap::new();
+                for (key, live) in &table {
+                    if (start..end).contains(&live.ts) {
+                        groups.entry(prefix_of(key)).or_default().push(live.ts, live.value.clone());
+                    }
+                }
+                want.extend(groups.iter().map(|(p, g)| window_row(start, end, p, g)));
+            }
+            let context = format!("seed {seed} ({workers}, {batch_ms}) tw");
+            assert_lines(&context, &rec.rows("tw"), &want);
+            assert_eq!(rec.sorted("tw", OutputKind::Late), Vec::<String>::new(), "{context} late");
+            if let Some(previous) = outputs.get(&batch_ms) {
+                assert_lines(&format!("{context} vs 1 worker"), &rec.rows("tw"), previous);
+            }
+            outputs.insert(batch_ms, rec.rows("tw"));
+        }
+    }
+}
