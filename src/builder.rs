@@ -24,7 +24,9 @@
 //! same [`Plan`] as dataflow files do.
 
 use crate::change::EventKind;
-use crate::plan::lower::{AggSpec, LowerError, Origin, PipelineSpec, SourceSpec, StepSpec, Text, WindowSpec, lower};
+use crate::plan::lower::{
+    AggSpec, LowerError, Origin, PipelineSpec, SourceSpec, StepSpec, Text, WindowSpec, lower,
+};
 use crate::plan::{AggFunc, Emission, JoinKind, Plan, View, WindowKind};
 
 /// Collects sources and pipelines, then lowers them into a [`Plan`].
@@ -49,7 +51,8 @@ impl PlanBuilder {
         if let Some(view) = implicit
             && !self.sources.iter().any(|s| s.name.text == spec.from.text)
         {
-            self.sources.push(Source::new(spec.from.text.clone(), view).0);
+            self.sources
+                .push(Source::new(spec.from.text.clone(), view).0);
         }
         self.pipelines.push(spec);
         self
@@ -275,7 +278,10 @@ impl Pipeline {
     }
 
     /// Groups the next aggregate by `(name, expression)` pairs.
-    pub fn group_by_exprs<'a>(mut self, fields: impl IntoIterator<Item = (&'a str, &'a str)>) -> Pipeline {
+    pub fn group_by_exprs<'a>(
+        mut self,
+        fields: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Pipeline {
         let fields: Vec<(Text, Text)> = fields
             .into_iter()
             .map(|(n, e)| (Text::from(n), Text::from(e)))
@@ -310,17 +316,33 @@ impl Pipeline {
     }
 
     /// Inner join with a table source or a pipeline, on pairs of key expressions.
-    pub fn join<'a>(self, with: &str, on: impl IntoIterator<Item = (&'a str, &'a str)>) -> Pipeline {
+    pub fn join<'a>(
+        self,
+        with: &str,
+        on: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Pipeline {
         self.join_kind(with, on, JoinKind::Inner)
     }
 
     /// Left outer join: unmatched left rows are kept with nulls on the right.
-    pub fn left_join<'a>(self, with: &str, on: impl IntoIterator<Item = (&'a str, &'a str)>) -> Pipeline {
+    pub fn left_join<'a>(
+        self,
+        with: &str,
+        on: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Pipeline {
         self.join_kind(with, on, JoinKind::LeftOuter)
     }
 
-    fn join_kind<'a>(self, with: &str, on: impl IntoIterator<Item = (&'a str, &'a str)>, kind: JoinKind) -> Pipeline {
-        let (left_on, right_on) = on.into_iter().map(|(l, r)| (Text::from(l), Text::from(r))).unzip();
+    fn join_kind<'a>(
+        self,
+        with: &str,
+        on: impl IntoIterator<Item = (&'a str, &'a str)>,
+        kind: JoinKind,
+    ) -> Pipeline {
+        let (left_on, right_on) = on
+            .into_iter()
+            .map(|(l, r)| (Text::from(l), Text::from(r)))
+            .unzip();
         self.step(StepSpec::Join {
             with: Text::from(with),
             left_on,

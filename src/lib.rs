@@ -10,17 +10,17 @@
 //! 4. [`spec`] (dataflow files) and [`builder`] (Rust API) lower into one typed [`plan::Plan`].
 //! 5. [`render`] turns the plan into timely/differential operators ([`operators`]).
 //! 6. [`sinks`] write rows, late events and errors out; [`runtime`] drives workers and batches.
-pub mod expr;
-pub mod schema;
-pub mod value;
 pub mod builder;
 pub mod change;
+pub mod expr;
 pub mod operators;
 pub mod plan;
-pub mod store;
-pub mod source;
-pub mod workload;
 pub mod render;
 pub mod runtime;
+pub mod schema;
 pub mod sinks;
+pub mod source;
 pub mod spec;
+pub mod store;
+pub mod value;
+pub mod workload;

@@ -275,7 +275,7 @@ mod tests {
 
     #[test]
     fn floats_are_totally_ordered() {
-        let mut v = vec![Value::from(2.0), Value::from(f64::NAN), Value::from(-1.0)];
+        let mut v = [Value::from(2.0), Value::from(f64::NAN), Value::from(-1.0)];
         v.sort();
         assert_eq!(v[0], Value::from(-1.0));
         assert_eq!(Value::from(f64::NAN).to_json_string(), "null");

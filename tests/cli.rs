@@ -34,13 +34,20 @@ fn read_outputs(dir: &Path) -> Vec<(String, Vec<String>)> {
     let mut by_name: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     for entry in std::fs::read_dir(dir).expect("output dir") {
         let path = entry.expect("entry").path();
-        let file = path.file_name().expect("name").to_string_lossy().to_string();
+        let file = path
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .to_string();
         let name = match file.find(".part-") {
             Some(at) => file[..at].to_string(),
             None => file.trim_end_matches(".jsonl").to_string(),
         };
         let text = std::fs::read_to_string(&path).expect("read output");
-        by_name.entry(name).or_default().extend(text.lines().map(str::to_string));
+        by_name
+            .entry(name)
+            .or_default()
+            .extend(text.lines().map(str::to_string));
     }
     by_name
         .into_iter()
@@ -65,7 +72,13 @@ fn workers_and_a_two_process_cluster_give_identical_output() {
     for workers in ["1", "4"] {
         let dir = scratch(&format!("w{workers}"));
         let output = kvflow()
-            .args(["run", file.to_str().expect("path"), "-w", workers, "--output"])
+            .args([
+                "run",
+                file.to_str().expect("path"),
+                "-w",
+                workers,
+                "--output",
+            ])
             .arg(&dir)
             .output()
             .expect("run kvflow");
@@ -74,12 +87,26 @@ fn workers_and_a_two_process_cluster_give_identical_output() {
     }
     let dir = scratch("cluster");
     let hosts = dir.join("hosts.txt");
-    std::fs::write(&hosts, format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port())).expect("hostfile");
+    std::fs::write(
+        &hosts,
+        format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port()),
+    )
+    .expect("hostfile");
     let out = dir.join("out");
     let children: Vec<_> = (0..2)
         .map(|p| {
             kvflow()
-                .args(["run", file.to_str().expect("path"), "-w", "2", "-n", "2", "-p", &p.to_string(), "-h"])
+                .args([
+                    "run",
+                    file.to_str().expect("path"),
+                    "-w",
+                    "2",
+                    "-n",
+                    "2",
+                    "-p",
+                    &p.to_string(),
+                    "-h",
+                ])
                 .arg(&hosts)
                 .arg("--output")
                 .arg(&out)
@@ -92,7 +119,11 @@ fn workers_and_a_two_process_cluster_give_identical_output() {
         assert_success(&child.wait_with_output().expect("cluster process"));
     }
     results.push(read_outputs(&out));
-    assert!(results[0].iter().any(|(name, lines)| name == "tumbling" && !lines.is_empty()));
+    assert!(
+        results[0]
+            .iter()
+            .any(|(name, lines)| name == "tumbling" && !lines.is_empty())
+    );
     assert_eq!(results[0], results[1], "1 worker vs 4 workers");
     assert_eq!(results[0], results[2], "1 worker vs a 2-process cluster");
 }
@@ -131,7 +162,13 @@ fn a_bad_input_line_names_its_file_and_line() {
 
     let out = dir.join("out");
     let output = kvflow()
-        .args(["run", file.to_str().expect("path"), "--on-bad-input", "skip", "--input"])
+        .args([
+            "run",
+            file.to_str().expect("path"),
+            "--on-bad-input",
+            "skip",
+            "--input",
+        ])
         .arg(&input)
         .arg("--output")
         .arg(&out)

@@ -11,7 +11,12 @@ use kvflow::sinks::OutputKind;
 use kvflow::sinks::capture::Capture;
 use kvflow::spec::{DefaultInput, load_file};
 
-const KINDS: [OutputKind; 4] = [OutputKind::Rows, OutputKind::Late, OutputKind::Errors, OutputKind::Final];
+const KINDS: [OutputKind; 4] = [
+    OutputKind::Rows,
+    OutputKind::Late,
+    OutputKind::Errors,
+    OutputKind::Final,
+];
 
 fn dataflow_files() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("dataflows");
@@ -33,8 +38,13 @@ fn run_file(path: &Path, workers: usize) -> Vec<(String, Vec<String>)> {
     };
     let capture = Capture::new();
     let plan = Arc::new(loaded.plan);
-    run(plan.clone(), input, RunOptions::default().workers(workers), Arc::new(capture.clone()))
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    run(
+        plan.clone(),
+        input,
+        RunOptions::default().workers(workers),
+        Arc::new(capture.clone()),
+    )
+    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut outputs = Vec::new();
     for pipeline in &plan.pipelines {
         for kind in KINDS {
@@ -46,7 +56,11 @@ fn run_file(path: &Path, workers: usize) -> Vec<(String, Vec<String>)> {
 }
 
 fn expected_dir(path: &Path) -> PathBuf {
-    let stem = path.file_stem().expect("stem").to_string_lossy().to_string();
+    let stem = path
+        .file_stem()
+        .expect("stem")
+        .to_string_lossy()
+        .to_string();
     path.parent().expect("dir").join("expected").join(stem)
 }
 
@@ -75,6 +89,11 @@ fn shipped_dataflows_match_their_expected_output() {
             assert_eq!(lines, &expected, "{} differs from {}", name, file.display());
         }
         let four = run_file(&path, 4);
-        assert_eq!(outputs, four, "{}: 1 worker and 4 workers differ", path.display());
+        assert_eq!(
+            outputs,
+            four,
+            "{}: 1 worker and 4 workers differ",
+            path.display()
+        );
     }
 }

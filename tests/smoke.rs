@@ -11,7 +11,11 @@ fn smoke() {
     let plan = PlanBuilder::new()
         .pipeline(
             Pipeline::from_events("w")
-                .map([("prefix", "split_part(key, '_', 1)"), ("ts", "ts"), ("v", "CAST(value AS INT)")])
+                .map([
+                    ("prefix", "split_part(key, '_', 1)"),
+                    ("ts", "ts"),
+                    ("v", "CAST(value AS INT)"),
+                ])
                 .window(Window::tumbling(1000))
                 .group_by(["prefix"])
                 .aggregate([Agg::count("count"), Agg::sum("sum", "v")]),
@@ -44,6 +48,9 @@ fn smoke() {
         println!("{summary}");
         println!("{:#?}", capture.rows("w"));
         println!("{:#?}", capture.rows("t"));
-        println!("{:#?}", capture.sorted("t", kvflow::sinks::OutputKind::Final));
+        println!(
+            "{:#?}",
+            capture.sorted("t", kvflow::sinks::OutputKind::Final)
+        );
     }
 }

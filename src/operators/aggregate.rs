@@ -21,7 +21,9 @@ use crate::value::{F64, Row, Value};
 const FIXED_SCALE: f64 = 1e9;
 
 /// The sum of one numeric argument, exact and order-independent.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct SumSlot {
     pub ints: i128,
     pub fixed: i128,
@@ -215,7 +217,11 @@ pub fn finish_from_multiset(
                 for (row, d) in live() {
                     slot.add(row.get(i + 1), *d)?;
                 }
-                if *func == AggFunc::Sum { slot.sum() } else { slot.avg() }
+                if *func == AggFunc::Sum {
+                    slot.sum()
+                } else {
+                    slot.avg()
+                }
             }
             AggFunc::Min => non_null()
                 .map(|(row, _)| arg(row))
@@ -226,7 +232,8 @@ pub fn finish_from_multiset(
                 .max_by(compare_values)
                 .unwrap_or(Value::Null),
             AggFunc::CountDistinct => {
-                let distinct: BTreeSet<&Value> = non_null().map(|(row, _)| row.get(i + 1)).collect();
+                let distinct: BTreeSet<&Value> =
+                    non_null().map(|(row, _)| row.get(i + 1)).collect();
                 Value::Int(distinct.len() as i64)
             }
             AggFunc::First => live()
@@ -261,8 +268,10 @@ mod tests {
         let funcs = [AggFunc::Count, AggFunc::Sum, AggFunc::Avg];
         let rows = [true, false, false];
         let mut acc = AggDiff::zero();
-        let a = AggDiff::of_row(&funcs, &[Value::Null, Value::Int(5), Value::from(0.1)], 1).unwrap();
-        let b = AggDiff::of_row(&funcs, &[Value::Null, Value::Int(7), Value::from(0.2)], 1).unwrap();
+        let a =
+            AggDiff::of_row(&funcs, &[Value::Null, Value::Int(5), Value::from(0.1)], 1).unwrap();
+        let b =
+            AggDiff::of_row(&funcs, &[Value::Null, Value::Int(7), Value::from(0.2)], 1).unwrap();
         acc.plus_equals(&a);
         acc.plus_equals(&b);
         assert_eq!(
@@ -295,14 +304,48 @@ mod tests {
 
     #[test]
     fn multiset_aggregates() {
-        let funcs = [AggFunc::Min, AggFunc::Max, AggFunc::CountDistinct, AggFunc::First, AggFunc::Last];
-        let r1 = Row(vec![Value::Int(30), Value::Int(3), Value::Int(3), Value::Int(3), Value::Int(3), Value::Int(3)]);
-        let r2 = Row(vec![Value::Int(10), Value::from(2.5), Value::from(2.5), Value::from(2.5), Value::from(2.5), Value::from(2.5)]);
-        let r3 = Row(vec![Value::Int(20), Value::Int(3), Value::Int(3), Value::Int(3), Value::Int(3), Value::Int(3)]);
-        let out = finish_from_multiset(&funcs, &[false; 5], &[(&r1, 1), (&r2, 1), (&r3, 2)]).unwrap();
+        let funcs = [
+            AggFunc::Min,
+            AggFunc::Max,
+            AggFunc::CountDistinct,
+            AggFunc::First,
+            AggFunc::Last,
+        ];
+        let r1 = Row(vec![
+            Value::Int(30),
+            Value::Int(3),
+            Value::Int(3),
+            Value::Int(3),
+            Value::Int(3),
+            Value::Int(3),
+        ]);
+        let r2 = Row(vec![
+            Value::Int(10),
+            Value::from(2.5),
+            Value::from(2.5),
+            Value::from(2.5),
+            Value::from(2.5),
+            Value::from(2.5),
+        ]);
+        let r3 = Row(vec![
+            Value::Int(20),
+            Value::Int(3),
+            Value::Int(3),
+            Value::Int(3),
+            Value::Int(3),
+            Value::Int(3),
+        ]);
+        let out =
+            finish_from_multiset(&funcs, &[false; 5], &[(&r1, 1), (&r2, 1), (&r3, 2)]).unwrap();
         assert_eq!(
             out,
-            vec![Value::from(2.5), Value::Int(3), Value::Int(2), Value::from(2.5), Value::Int(3)]
+            vec![
+                Value::from(2.5),
+                Value::Int(3),
+                Value::Int(2),
+                Value::from(2.5),
+                Value::Int(3)
+            ]
         );
     }
 }

@@ -106,17 +106,20 @@ impl<'scope> FlatMapFallible<'scope> for Rows<'scope> {
     {
         let name = format!("FlatMapFallible({step})");
         let mut produced = Vec::new();
-        let (oks, errs) = split_fallible(self.inner, &name, move |(row, time, diff), _, out| {
-            match logic(row, &mut produced) {
-                Ok(()) => out.ok.extend(produced.drain(..).map(|r| (r, time, diff))),
-                Err(error) => {
-                    produced.clear();
-                    if diff > 0 {
-                        out.side.push(error_line(&step, &error));
+        let (oks, errs) =
+            split_fallible(
+                self.inner,
+                &name,
+                move |(row, time, diff), _, out| match logic(row, &mut produced) {
+                    Ok(()) => out.ok.extend(produced.drain(..).map(|r| (r, time, diff))),
+                    Err(error) => {
+                        produced.clear();
+                        if diff > 0 {
+                            out.side.push(error_line(&step, &error));
+                        }
                     }
-                }
-            }
-        });
+                },
+            );
         (oks.as_collection(), errs)
     }
 }

@@ -16,7 +16,12 @@ pub fn explain_text(plan: &Plan) -> String {
             if source.kinds.is_empty() {
                 "all".to_string()
             } else {
-                source.kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(",")
+                source
+                    .kinds
+                    .iter()
+                    .map(|k| k.name())
+                    .collect::<Vec<_>>()
+                    .join(",")
             },
             source.key_regex.as_ref().map_or("*", |r| r.as_str()),
             source.max_out_of_orderness,
@@ -50,7 +55,10 @@ pub fn describe(node: &Node) -> String {
             lateness,
             ..
         } => match lateness {
-            Some(bound) => format!("Source {source} ({}) late if ts + {bound}ms < max ts seen", view.name()),
+            Some(bound) => format!(
+                "Source {source} ({}) late if ts + {bound}ms < max ts seen",
+                view.name()
+            ),
             None => format!("Source {source} ({})", view.name()),
         },
         Node::Pipeline { name, .. } => format!("PipelineRef {name}"),
@@ -84,7 +92,9 @@ pub fn describe(node: &Node) -> String {
             let window = window.map_or(String::new(), |w| {
                 let kind = match w.kind {
                     WindowKind::Tumbling { size } => format!("tumbling {size}ms"),
-                    WindowKind::Sliding { size, slide } => format!("sliding {size}ms every {slide}ms"),
+                    WindowKind::Sliding { size, slide } => {
+                        format!("sliding {size}ms every {slide}ms")
+                    }
                     WindowKind::Session { gap } => format!("session gap {gap}ms"),
                 };
                 format!(
@@ -121,7 +131,12 @@ pub fn describe(node: &Node) -> String {
 pub fn explain_mermaid(plan: &Plan) -> String {
     let mut out = String::from("flowchart LR\n");
     for source in &plan.sources {
-        let _ = writeln!(out, "  src_{0}[(\"{0} ({1})\")]", source.name, source.view.name());
+        let _ = writeln!(
+            out,
+            "  src_{0}[(\"{0} ({1})\")]",
+            source.name,
+            source.view.name()
+        );
     }
     for pipeline in &plan.pipelines {
         let mut counter = 0;

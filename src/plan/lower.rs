@@ -11,8 +11,8 @@ use std::collections::HashSet;
 use crate::change::EventKind;
 use crate::expr::{Expr, suggest};
 use crate::plan::{
-    AggDef, AggFunc, Emission, JoinKind, Node, PipelineDef, Plan, SinkDef, SourceDef, View, WindowDef,
-    WindowKind,
+    AggDef, AggFunc, Emission, JoinKind, Node, PipelineDef, Plan, SinkDef, SourceDef, View,
+    WindowDef, WindowKind,
 };
 use crate::schema::{Field, Schema, Type};
 
@@ -96,7 +96,10 @@ pub struct AggSpec {
 pub enum StepSpec {
     Filter(Text),
     Map(Vec<(Text, Text)>),
-    FlatMap { name: Text, expr: Text },
+    FlatMap {
+        name: Text,
+        expr: Text,
+    },
     Aggregate {
         window: Option<WindowSpec>,
         group_by: Vec<(Text, Text)>,
@@ -145,11 +148,17 @@ fn check_new_name(names: &mut HashSet<String>, name: &Text) -> Result<(), LowerE
     if !valid {
         return Err(LowerError::at(
             name.origin,
-            format!("`{}` is not a valid name (letters, digits, `_`, `-`)", name.text),
+            format!(
+                "`{}` is not a valid name (letters, digits, `_`, `-`)",
+                name.text
+            ),
         ));
     }
     if !names.insert(name.text.clone()) {
-        return Err(LowerError::at(name.origin, format!("`{}` is defined twice", name.text)));
+        return Err(LowerError::at(
+            name.origin,
+            format!("`{}` is defined twice", name.text),
+        ));
     }
     Ok(())
 }
@@ -157,7 +166,10 @@ fn check_new_name(names: &mut HashSet<String>, name: &Text) -> Result<(), LowerE
 fn lower_source(spec: &SourceSpec) -> Result<SourceDef, LowerError> {
     let key_regex = match &spec.key_regex {
         Some(text) => Some(regex::Regex::new(&text.text).map_err(|e| {
-            LowerError::at(text.origin, format!("bad key regex: {}", first_line(&e.to_string())))
+            LowerError::at(
+                text.origin,
+                format!("bad key regex: {}", first_line(&e.to_string())),
+            )
         })?),
         None => None,
     };
@@ -250,7 +262,10 @@ fn lower_step(plan: &Plan, input: Node, step: &StepSpec, from: &Text) -> Result<
             let mut names = HashSet::new();
             for (name, text) in fields {
                 if !names.insert(name.text.clone()) {
-                    return Err(LowerError::at(name.origin, format!("field `{}` is set twice", name.text)));
+                    return Err(LowerError::at(
+                        name.origin,
+                        format!("field `{}` is set twice", name.text),
+                    ));
                 }
                 out.push((name.text.clone(), compile(text, &schema)?));
             }
@@ -272,7 +287,10 @@ fn lower_step(plan: &Plan, input: Node, step: &StepSpec, from: &Text) -> Result<
         StepSpec::FlatMap { name, expr } => {
             let expr = compile(expr, &schema)?;
             if schema.index_of(&name.text).is_some() {
-                return Err(LowerError::at(name.origin, format!("field `{}` already exists", name.text)));
+                return Err(LowerError::at(
+                    name.origin,
+                    format!("field `{}` already exists", name.text),
+                ));
             }
             let mut out = schema.clone();
             out.fields.push(Field {
@@ -301,10 +319,17 @@ fn lower_step(plan: &Plan, input: Node, step: &StepSpec, from: &Text) -> Result<
     })
 }
 
-fn lower_window(spec: &WindowSpec, schema: &Schema, origin: Origin) -> Result<WindowDef, LowerError> {
+fn lower_window(
+    spec: &WindowSpec,
+    schema: &Schema,
+    origin: Origin,
+) -> Result<WindowDef, LowerError> {
     let positive = |value: u64, what: &str| {
         if value == 0 {
-            Err(LowerError::at(origin, format!("window {what} must be a positive number of milliseconds")))
+            Err(LowerError::at(
+                origin,
+                format!("window {what} must be a positive number of milliseconds"),
+            ))
         } else {
             Ok(())
         }
@@ -318,7 +343,10 @@ fn lower_window(spec: &WindowSpec, schema: &Schema, origin: Origin) -> Result<Wi
         WindowKind::Session { gap } => positive(gap, "gap")?,
     }
     let ts_field = schema.index_of("ts").ok_or_else(|| {
-        LowerError::at(origin, "a window needs the event time field `ts` in its input (keep it in the map)")
+        LowerError::at(
+            origin,
+            "a window needs the event time field `ts` in its input (keep it in the map)",
+        )
     })?;
     Ok(WindowDef {
         kind: spec.kind,
@@ -342,17 +370,29 @@ fn lower_aggregate(
     };
     let mut fields = Vec::new();
     if window.is_some() {
-        fields.push(Field { name: "window_start".into(), ty: Type::Int });
-        fields.push(Field { name: "window_end".into(), ty: Type::Int });
+        fields.push(Field {
+            name: "window_start".into(),
+            ty: Type::Int,
+        });
+        fields.push(Field {
+            name: "window_end".into(),
+            ty: Type::Int,
+        });
     }
     let mut groups = Vec::new();
     for (name, text) in group_by {
         let expr = compile(text, &schema)?;
-        fields.push(Field { name: name.text.clone(), ty: expr.ty() });
+        fields.push(Field {
+            name: name.text.clone(),
+            ty: expr.ty(),
+        });
         groups.push((name.text.clone(), expr));
     }
     if aggs.is_empty() {
-        return Err(LowerError::at(origin, "an aggregate step needs at least one aggregate"));
+        return Err(LowerError::at(
+            origin,
+            "an aggregate step needs at least one aggregate",
+        ));
     }
     let mut defs = Vec::new();
     for agg in aggs {
@@ -360,7 +400,10 @@ fn lower_aggregate(
             Some(text) => Some(compile(text, &schema)?),
             None if agg.func == AggFunc::Count => None,
             None => {
-                return Err(LowerError::at(agg.name.origin, format!("{} needs an argument", agg.func.name())));
+                return Err(LowerError::at(
+                    agg.name.origin,
+                    format!("{} needs an argument", agg.func.name()),
+                ));
             }
         };
         if matches!(agg.func, AggFunc::Sum | AggFunc::Avg)
@@ -369,19 +412,30 @@ fn lower_aggregate(
         {
             return Err(LowerError::at(
                 agg.arg.as_ref().map_or(agg.name.origin, |t| t.origin),
-                format!("{} needs a number, got {}", agg.func.name(), expr.ty().name()),
+                format!(
+                    "{} needs a number, got {}",
+                    agg.func.name(),
+                    expr.ty().name()
+                ),
             ));
         }
         fields.push(Field {
             name: agg.name.text.clone(),
             ty: agg.func.output_type(arg.as_ref().map(Expr::ty)),
         });
-        defs.push(AggDef { name: agg.name.text.clone(), func: agg.func, arg });
+        defs.push(AggDef {
+            name: agg.name.text.clone(),
+            func: agg.func,
+            arg,
+        });
     }
     let mut seen = HashSet::new();
     for field in &fields {
         if !seen.insert(field.name.clone()) {
-            return Err(LowerError::at(origin, format!("output field `{}` appears twice", field.name)));
+            return Err(LowerError::at(
+                origin,
+                format!("output field `{}` appears twice", field.name),
+            ));
         }
     }
     let mut input = input;
@@ -422,7 +476,10 @@ fn lower_join(
     if right.is_append_only() {
         return Err(LowerError::at(
             with.origin,
-            format!("`{}` is append-only: the right side of a join must be a table or an aggregate", with.text),
+            format!(
+                "`{}` is append-only: the right side of a join must be a table or an aggregate",
+                with.text
+            ),
         ));
     }
     if left_on.is_empty() || left_on.len() != right_on.len() {
@@ -442,7 +499,10 @@ fn lower_join(
     let left_name = from.text.clone();
     let right_name = with.text.clone();
     if left_name == right_name {
-        return Err(LowerError::at(with.origin, "a join of an input with itself is not supported"));
+        return Err(LowerError::at(
+            with.origin,
+            "a join of an input with itself is not supported",
+        ));
     }
     let mut fields = qualified(&left_name, left.schema());
     fields.extend(qualified(&right_name, right.schema()));

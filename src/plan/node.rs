@@ -63,10 +63,17 @@ impl SourceDef {
 /// Event-time windows (DESIGN §4: epoch-aligned, half-open, Flink's conventions).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum WindowKind {
-    Tumbling { size: u64 },
-    Sliding { size: u64, slide: u64 },
+    Tumbling {
+        size: u64,
+    },
+    Sliding {
+        size: u64,
+        slide: u64,
+    },
     /// Per group key; events at most `gap` apart share a session.
-    Session { gap: u64 },
+    Session {
+        gap: u64,
+    },
 }
 
 /// When a window's rows are emitted.
@@ -100,7 +107,9 @@ pub enum AggFunc {
     First,
     Last,
     /// Collects values into a sorted list of at most `limit` entries.
-    Collect { limit: usize },
+    Collect {
+        limit: usize,
+    },
 }
 
 impl AggFunc {
@@ -167,7 +176,10 @@ pub enum Node {
         schema: Schema,
     },
     /// The output of another pipeline (used as a join input).
-    Pipeline { name: String, schema: Schema },
+    Pipeline {
+        name: String,
+        schema: Schema,
+    },
     Filter {
         input: Box<Node>,
         predicate: Expr,
@@ -231,7 +243,9 @@ impl Node {
             Node::Map { .. } => "Map",
             Node::FlatMap { .. } => "FlatMap",
             Node::Aggregate { window: None, .. } => "Aggregate",
-            Node::Aggregate { window: Some(_), .. } => "WindowAggregate",
+            Node::Aggregate {
+                window: Some(_), ..
+            } => "WindowAggregate",
             Node::Join { .. } => "Join",
         }
     }

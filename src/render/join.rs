@@ -30,34 +30,48 @@ pub struct JoinSpec {
 
 /// A side's rows keyed by their join key; the value carries the time the row was stamped
 /// with (for the instant lookup) or 0.
-type Keyed<'scope> = VecCollection<'scope, u64, (Row, (u64, Row)), i64>;
+type Keyed<'scope> = VecCollection<'scope, u64, KeyedRow, i64>;
+type KeyedRow = (Row, (u64, Row));
 
-fn key_rows<'scope>(rows: Rows<'scope>, keys: Vec<Expr>, schema: Schema, instant: bool, side: &str) -> (Keyed<'scope>, Lines<'scope>) {
+fn key_rows<'scope>(
+    rows: Rows<'scope>,
+    keys: Vec<Expr>,
+    schema: Schema,
+    instant: bool,
+    side: &str,
+) -> (Keyed<'scope>, Lines<'scope>) {
     let step = format!("Join key ({side})");
     let name = step.clone();
-    let (keyed, errors) = split_fallible(rows.inner, &name, move |(row, t, d): (Row, u64, i64), _, out: &mut Outputs<((Row, (u64, Row)), u64, i64)>| {
-        let mut key = Vec::with_capacity(keys.len());
-        for expr in &keys {
-            match expr.eval(&row) {
-                Ok(value) => key.push(value),
-                Err(e) => {
-                    if d > 0 {
-                        let error = RecordError { message: e.message, record: row_json(&row, &schema) };
-                        out.side.push(error_line(&step, &error));
+    let (keyed, errors) = split_fallible(
+        rows.inner,
+        &name,
+        move |(row, t, d): (Row, u64, i64), _, out: &mut Outputs<(KeyedRow, u64, i64)>| {
+            let mut key = Vec::with_capacity(keys.len());
+            for expr in &keys {
+                match expr.eval(&row) {
+                    Ok(value) => key.push(value),
+                    Err(e) => {
+                        if d > 0 {
+                            let error = RecordError {
+                                message: e.message,
+                                record: row_json(&row, &schema),
+                            };
+                            out.side.push(error_line(&step, &error));
+                        }
+                        return;
                     }
-                    return;
                 }
             }
-        }
-        // SQL: a null key joins nothing (it still appears, padded, in a left outer join).
-        let key = Row(key);
-        if instant {
-            out.ok.push(((key.clone(), (t, row.clone())), t, d));
-            out.ok.push(((key, (t, row)), t + 1, -d));
-        } else {
-            out.ok.push(((key, (0, row)), t, d));
-        }
-    });
+            // SQL: a null key joins nothing (it still appears, padded, in a left outer join).
+            let key = Row(key);
+            if instant {
+                out.ok.push(((key.clone(), (t, row.clone())), t, d));
+                out.ok.push(((key, (t, row)), t + 1, -d));
+            } else {
+                out.ok.push(((key, (0, row)), t, d));
+            }
+        },
+    );
     (keyed.as_collection(), errors)
 }
 
@@ -65,11 +79,17 @@ fn has_null(key: &Row) -> bool {
     key.0.iter().any(Value::is_null)
 }
 
-pub fn render_join<'scope>(left: Rows<'scope>, right: Rows<'scope>, spec: JoinSpec) -> (Rows<'scope>, Lines<'scope>) {
+pub fn render_join<'scope>(
+    left: Rows<'scope>,
+    right: Rows<'scope>,
+    spec: JoinSpec,
+) -> (Rows<'scope>, Lines<'scope>) {
     let instant = spec.left_append_only;
     let right_width = spec.right_schema.len();
-    let (left_keyed, left_errors) = key_rows(left, spec.left_keys, spec.left_schema, instant, "left");
-    let (right_keyed, right_errors) = key_rows(right, spec.right_keys, spec.right_schema, false, "right");
+    let (left_keyed, left_errors) =
+        key_rows(left, spec.left_keys, spec.left_schema, instant, "left");
+    let (right_keyed, right_errors) =
+        key_rows(right, spec.right_keys, spec.right_schema, false, "right");
     let right_keyed = right_keyed.filter(|(key, _)| !has_null(key));
     let matched = left_keyed
         .clone()
@@ -83,16 +103,22 @@ pub fn render_join<'scope>(left: Rows<'scope>, right: Rows<'scope>, spec: JoinSp
         JoinKind::Inner => matched,
         JoinKind::LeftOuter => {
             let right_keys = right_keyed.map(|(key, _)| key).distinct_core::<i64>();
-            let unmatched = left_keyed.antijoin(right_keys).map(move |(_key, (stamp, l))| {
-                let mut values = l.0;
-                values.extend(std::iter::repeat_n(Value::Null, right_width));
-                (stamp, Row(values))
-            });
+            let unmatched = left_keyed
+                .antijoin(right_keys)
+                .map(move |(_key, (stamp, l))| {
+                    let mut values = l.0;
+                    values.extend(std::iter::repeat_n(Value::Null, right_width));
+                    (stamp, Row(values))
+                });
             matched.concat(unmatched)
         }
     };
     let rows = if instant {
-        joined.inner.filter(|((stamp, _), t, _)| stamp == t).as_collection().map(|(_, row)| row)
+        joined
+            .inner
+            .filter(|((stamp, _), t, _)| stamp == t)
+            .as_collection()
+            .map(|(_, row)| row)
     } else {
         joined.map(|(_, row)| row)
     };

@@ -24,9 +24,9 @@ use timely::dataflow::operators::vec::Filter;
 use crate::expr::Expr;
 use crate::operators::aggregate::{AggDiff, finish_from_multiset};
 use crate::operators::fallible::{Lines, Outputs, RecordError, Rows, error_line, split_fallible};
+use crate::operators::window::WindowTiming;
 use crate::operators::window::fixed::for_each_window;
 use crate::operators::window::session::{SessionRow, sessionize};
-use crate::operators::window::WindowTiming;
 use crate::plan::{AggDef, AggFunc, WindowDef, WindowKind};
 use crate::schema::Schema;
 use crate::value::{Row, Value};
@@ -63,7 +63,11 @@ impl AggregateSpec {
             ts_index: window.map(|w| w.ts_field).or_else(|| schema.index_of("ts")),
             step: format!(
                 "Aggregate by [{}]",
-                group_by.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
+                group_by
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         }
     }
@@ -91,7 +95,10 @@ impl AggregateSpec {
             (Value::Int(ts), _) if *ts >= 0 => *ts as u64,
             (_, false) => 0,
             (other, true) => {
-                return Err(fail(format!("window needs a non-negative integer ts, got {}", other.type_name())));
+                return Err(fail(format!(
+                    "window needs a non-negative integer ts, got {}",
+                    other.type_name()
+                )));
             }
         };
         let mut args = Vec::with_capacity(self.arg_exprs.len() + 1);
@@ -103,7 +110,11 @@ impl AggregateSpec {
             };
             let numeric = matches!(value, Value::Null | Value::Int(_) | Value::Float(_));
             if matches!(func, AggFunc::Sum | AggFunc::Avg) && !numeric {
-                return Err(fail(format!("{} needs a number, got {}", func.name(), value.type_name())));
+                return Err(fail(format!(
+                    "{} needs a number, got {}",
+                    func.name(),
+                    value.type_name()
+                )));
             }
             args.push(value);
         }
@@ -114,21 +125,35 @@ impl AggregateSpec {
 type Keyed = (Row, Row);
 
 /// Renders an aggregate node: prepare, assign windows, aggregate, drop releases.
-pub fn render_aggregate<'scope>(rows: Rows<'scope>, spec: AggregateSpec) -> (Rows<'scope>, Lines<'scope>) {
+pub fn render_aggregate<'scope>(
+    rows: Rows<'scope>,
+    spec: AggregateSpec,
+) -> (Rows<'scope>, Lines<'scope>) {
     let (keyed, errors) = match spec.window.map(|w| w.kind) {
         Some(WindowKind::Session { gap }) => {
-            let (session_rows, errors) = prepare(rows, &spec, |group, ts, args, t, d, out: &mut Vec<(SessionRow, u64, i64)>| {
-                out.push(((group, ts, args), t, d));
-            });
+            let (session_rows, errors) = prepare(
+                rows,
+                &spec,
+                |group, ts, args, t, d, out: &mut Vec<(SessionRow, u64, i64)>| {
+                    out.push(((group, ts, args), t, d));
+                },
+            );
             let timing = spec.timing().expect("windowed");
-            (sessionize(session_rows.as_collection(), gap, timing), errors)
+            (
+                sessionize(session_rows.as_collection(), gap, timing),
+                errors,
+            )
         }
         Some(WindowKind::Tumbling { size }) => fixed_windows(rows, &spec, size, size),
         Some(WindowKind::Sliding { size, slide }) => fixed_windows(rows, &spec, size, slide),
         None => {
-            let (keyed, errors) = prepare(rows, &spec, |group, _ts, args, t, d, out: &mut Vec<(Keyed, u64, i64)>| {
-                out.push(((group, args), t, d));
-            });
+            let (keyed, errors) = prepare(
+                rows,
+                &spec,
+                |group, _ts, args, t, d, out: &mut Vec<(Keyed, u64, i64)>| {
+                    out.push(((group, args), t, d));
+                },
+            );
             (keyed.as_collection(), errors)
         }
     };
@@ -145,42 +170,60 @@ pub fn render_aggregate<'scope>(rows: Rows<'scope>, spec: AggregateSpec) -> (Row
 }
 
 /// Evaluates rows and hands each `(group, ts, args)` to `emit` with its time and diff.
-fn prepare<'scope, O, E>(rows: Rows<'scope>, spec: &AggregateSpec, mut emit: E) -> (Stream<'scope, u64, Vec<O>>, Lines<'scope>)
+fn prepare<'scope, O, E>(
+    rows: Rows<'scope>,
+    spec: &AggregateSpec,
+    mut emit: E,
+) -> (Stream<'scope, u64, Vec<O>>, Lines<'scope>)
 where
     O: Clone + 'static,
     E: FnMut(Row, u64, Row, u64, i64, &mut Vec<O>) + 'static,
 {
     let spec = spec.clone();
     let name = spec.step.clone();
-    split_fallible(rows.inner, &name, move |(row, t, d): (Row, u64, i64), _, out: &mut Outputs<O>| {
-        match spec.evaluate(&row) {
+    split_fallible(
+        rows.inner,
+        &name,
+        move |(row, t, d): (Row, u64, i64), _, out: &mut Outputs<O>| match spec.evaluate(&row) {
             Ok((group, ts, args)) => emit(group, ts, args, t, d, out.ok),
             Err(error) if d > 0 => out.side.push(error_line(&spec.step, &error)),
             Err(_) => {}
-        }
-    })
+        },
+    )
 }
 
 /// Assigns rows to fixed windows: one contribution pair per window (see `WindowTiming`).
-fn fixed_windows<'scope>(rows: Rows<'scope>, spec: &AggregateSpec, size: u64, slide: u64) -> (VecCollection<'scope, u64, Keyed, i64>, Lines<'scope>) {
+fn fixed_windows<'scope>(
+    rows: Rows<'scope>,
+    spec: &AggregateSpec,
+    size: u64,
+    slide: u64,
+) -> (VecCollection<'scope, u64, Keyed, i64>, Lines<'scope>) {
     let timing = spec.timing().expect("windowed");
-    let (keyed, errors) = prepare(rows, spec, move |group, ts, args, t, d, out: &mut Vec<(Keyed, u64, i64)>| {
-        for_each_window(ts, size, slide, |start, end| {
-            let (insert, release) = timing.contribution_times(t, end);
-            let mut key = Vec::with_capacity(group.0.len() + 2);
-            key.push(Value::Int(start as i64));
-            key.push(Value::Int(end as i64));
-            key.extend(group.0.iter().cloned());
-            let key = Row(key);
-            out.push(((key.clone(), args.clone()), insert, d));
-            out.push(((key, args.clone()), release, -d));
-        });
-    });
+    let (keyed, errors) = prepare(
+        rows,
+        spec,
+        move |group, ts, args, t, d, out: &mut Vec<(Keyed, u64, i64)>| {
+            for_each_window(ts, size, slide, |start, end| {
+                let (insert, release) = timing.contribution_times(t, end);
+                let mut key = Vec::with_capacity(group.0.len() + 2);
+                key.push(Value::Int(start as i64));
+                key.push(Value::Int(end as i64));
+                key.extend(group.0.iter().cloned());
+                let key = Row(key);
+                out.push(((key.clone(), args.clone()), insert, d));
+                out.push(((key, args.clone()), release, -d));
+            });
+        },
+    );
     (keyed.as_collection(), errors)
 }
 
 /// Count, sum and avg as differences, pre-aggregated per batch and accumulated per key.
-fn aggregate_abelian<'scope>(keyed: VecCollection<'scope, u64, Keyed, i64>, spec: &AggregateSpec) -> Rows<'scope> {
+fn aggregate_abelian<'scope>(
+    keyed: VecCollection<'scope, u64, Keyed, i64>,
+    spec: &AggregateSpec,
+) -> Rows<'scope> {
     let funcs = spec.funcs.clone();
     let counts_rows = spec.counts_rows.clone();
     pre_aggregate(keyed.inner, funcs.clone())
@@ -227,17 +270,22 @@ fn pre_aggregate<'scope>(
 }
 
 /// Every aggregate from each key's multiset of argument rows.
-fn aggregate_multiset<'scope>(keyed: VecCollection<'scope, u64, Keyed, i64>, spec: &AggregateSpec) -> Rows<'scope> {
+fn aggregate_multiset<'scope>(
+    keyed: VecCollection<'scope, u64, Keyed, i64>,
+    spec: &AggregateSpec,
+) -> Rows<'scope> {
     let funcs = spec.funcs.clone();
     let counts_rows = spec.counts_rows.clone();
     keyed
-        .reduce(move |_key, input: &[(&Row, i64)], output: &mut Vec<(Row, i64)>| {
-            if let Ok(values) = finish_from_multiset(&funcs, &counts_rows, input)
-                && input.iter().any(|(_, d)| *d > 0)
-            {
-                output.push((Row(values), 1));
-            }
-        })
+        .reduce(
+            move |_key, input: &[(&Row, i64)], output: &mut Vec<(Row, i64)>| {
+                if let Ok(values) = finish_from_multiset(&funcs, &counts_rows, input)
+                    && input.iter().any(|(_, d)| *d > 0)
+                {
+                    output.push((Row(values), 1));
+                }
+            },
+        )
         .map(|(key, aggs)| {
             let mut values = key.0;
             values.extend(aggs.0);

@@ -46,7 +46,8 @@ pub fn render_source<'scope>(
                     insert(table_row(&event.key, event.ts, event.seq, &event.new));
                 }
                 if let Some((ts, seq)) = change.prev {
-                    out.ok.push((table_row(&event.key, ts, seq, &event.old), time, -1));
+                    out.ok
+                        .push((table_row(&event.key, ts, seq, &event.old), time, -1));
                 }
             }
         }

@@ -16,7 +16,11 @@ pub struct ClusterConfig {
 impl ClusterConfig {
     /// Reads a hostfile: one `host:port` a line; blank lines and `#` comments are skipped.
     /// Without a hostfile, processes listen on 127.0.0.1 from port 2101 up.
-    pub fn new(processes: usize, process: usize, hostfile: Option<&Path>) -> Result<ClusterConfig, RunError> {
+    pub fn new(
+        processes: usize,
+        process: usize,
+        hostfile: Option<&Path>,
+    ) -> Result<ClusterConfig, RunError> {
         if process >= processes {
             return Err(RunError::Cluster(format!(
                 "process index {process} is not below the number of processes {processes}"
@@ -30,7 +34,9 @@ impl ClusterConfig {
                 })?;
                 parse_hostfile(&text)
             }
-            None => (0..processes).map(|i| format!("127.0.0.1:{}", 2101 + i)).collect(),
+            None => (0..processes)
+                .map(|i| format!("127.0.0.1:{}", 2101 + i))
+                .collect(),
         };
         if addresses.len() < processes {
             return Err(RunError::Cluster(format!(
@@ -45,7 +51,10 @@ impl ClusterConfig {
         })
     }
 
-    pub(super) fn communication(&self, threads: usize) -> Result<timely::CommunicationConfig, RunError> {
+    pub(super) fn communication(
+        &self,
+        threads: usize,
+    ) -> Result<timely::CommunicationConfig, RunError> {
         Ok(timely::CommunicationConfig::Cluster {
             threads: threads.max(1),
             process: self.process,

@@ -45,7 +45,10 @@ pub enum InputSource {
     /// JSON Lines on stdin.
     Stdin,
     /// The built-in generator.
-    Generate { workload: Workload, config: GenConfig },
+    Generate {
+        workload: Workload,
+        config: GenConfig,
+    },
 }
 
 /// What to do with a line that is not a valid mutation.
@@ -87,7 +90,7 @@ pub fn feed_worker(
     metrics: &Metrics,
 ) -> Result<(), RunError> {
     let index = worker.index();
-    let reports = index % options.workers.max(1) == 0;
+    let reports = index.is_multiple_of(options.workers.max(1));
     let mut feeder = Feeder {
         worker,
         handle,
@@ -102,7 +105,10 @@ pub fn feed_worker(
     match input {
         InputSource::Memory(mutations) => {
             feeder.source_name = "memory".into();
-            let items = mutations.iter().enumerate().map(|(i, m)| Ok((i as u64, Cow::Borrowed(m))));
+            let items = mutations
+                .iter()
+                .enumerate()
+                .map(|(i, m)| Ok((i as u64, Cow::Borrowed(m))));
             feeder.feed(items)
         }
         InputSource::Jsonl(path) => {

@@ -22,8 +22,8 @@ use crate::change::time::{Clock, SystemClock};
 use crate::plan::Plan;
 use crate::render::render_plan;
 use crate::sinks::{LineSink, OutputFactory, OutputKind, RowFormat, sink_lines, sink_rows};
-use crate::store::shard::shard_operator;
 use crate::store::Ingest;
+use crate::store::shard::shard_operator;
 
 pub use cluster::ClusterConfig;
 pub use feed::{BadInputPolicy, InputSource};
@@ -130,7 +130,14 @@ pub fn run_observed(
     let worker_outputs = outputs.clone();
     let input = Arc::new(input);
     let guards = timely::execute(config, move |worker| {
-        run_worker(worker, &plan, &input, &options, &*worker_outputs, &worker_metrics)
+        run_worker(
+            worker,
+            &plan,
+            &input,
+            &options,
+            &*worker_outputs,
+            &worker_metrics,
+        )
     })
     .map_err(RunError::Cluster)?;
     let mut first_error = None;
@@ -171,8 +178,14 @@ fn run_worker(
                 .final_state
                 .then(|| outputs.open(&pipeline.name, OutputKind::Final));
             let rows_sink = outputs.open(&pipeline.name, OutputKind::Rows);
-            sink_rows(pipeline.rows, format, rows_sink, final_sink, stats.rows.clone())
-                .probe_with(&probe);
+            sink_rows(
+                pipeline.rows,
+                format,
+                rows_sink,
+                final_sink,
+                stats.rows.clone(),
+            )
+            .probe_with(&probe);
             let late_sink = outputs.open(&pipeline.name, OutputKind::Late);
             sink_lines(pipeline.late, late_sink, stats.late.clone()).probe_with(&probe);
             let errors_sink = outputs.open(&pipeline.name, OutputKind::Errors);

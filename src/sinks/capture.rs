@@ -6,9 +6,11 @@ use std::sync::{Arc, Mutex};
 use super::{LineSink, OutputFactory, OutputKind};
 
 /// Captures lines in memory; clone it to read what a run wrote.
+type Sinks = BTreeMap<(String, OutputKind), Arc<CaptureSink>>;
+
 #[derive(Clone, Default)]
 pub struct Capture {
-    lines: Arc<Mutex<BTreeMap<(String, OutputKind), Arc<CaptureSink>>>>,
+    lines: Arc<Mutex<Sinks>>,
 }
 
 #[derive(Default)]
@@ -27,9 +29,7 @@ impl LineSink for CaptureSink {
 impl OutputFactory for Capture {
     fn open(&self, pipeline: &str, kind: OutputKind) -> Arc<dyn LineSink> {
         let mut map = self.lines.lock().expect("capture lock");
-        map.entry((pipeline.to_string(), kind))
-            .or_default()
-            .clone()
+        map.entry((pipeline.to_string(), kind)).or_default().clone()
     }
 }
 

@@ -30,7 +30,8 @@ impl DirOutputs {
 
     pub fn path(&self, name: &str, kind: OutputKind) -> PathBuf {
         let part = self.part.map_or(String::new(), |p| format!(".part-{p}"));
-        self.dir.join(format!("{name}{}{part}.jsonl", kind.suffix()))
+        self.dir
+            .join(format!("{name}{}{part}.jsonl", kind.suffix()))
     }
 
     /// A sink for a file that is not a pipeline output (e.g. `bad-input.jsonl`).

@@ -182,7 +182,12 @@ mod tests {
     fn consolidation_cancels_and_sums() {
         let a = Row(vec![Value::Int(1)]);
         let b = Row(vec![Value::Int(2)]);
-        let mut updates = vec![(b.clone(), 1), (a.clone(), 1), (b.clone(), 2), (a.clone(), -1)];
+        let mut updates = vec![
+            (b.clone(), 1),
+            (a.clone(), 1),
+            (b.clone(), 2),
+            (a.clone(), -1),
+        ];
         consolidate(&mut updates);
         assert_eq!(updates, vec![(b, 3)]);
     }

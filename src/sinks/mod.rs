@@ -59,6 +59,9 @@ pub trait OutputFactory: Send + Sync {
     fn finish(&self) {}
 }
 
+/// Updates held until the frontier passes their time, with a capability for that time.
+pub type Pending<D> = (Capability<u64>, Vec<(D, i64)>);
+
 /// Writes a pipeline's rows: per time, once the frontier has passed it. With `final_sink`,
 /// also writes the consolidated state when the input ends. Counts lines in `written`.
 pub fn sink_rows<'scope>(
@@ -68,52 +71,57 @@ pub fn sink_rows<'scope>(
     final_sink: Option<Arc<dyn LineSink>>,
     written: Arc<AtomicU64>,
 ) -> Stream<'scope, u64, Vec<()>> {
-    rows.inner.unary_frontier::<CapacityContainerBuilder<Vec<()>>, _, _, _>(Pipeline, "SinkRows", move |_cap, _info| {
-        let mut pending: BTreeMap<u64, (Capability<u64>, Vec<(Row, i64)>)> = BTreeMap::new();
-        let mut state: Vec<(Row, i64)> = Vec::new();
-        let mut text = String::new();
-        let mut final_written = false;
-        move |(input, frontier), _output| {
-            input.for_each(|cap, data| {
-                for (row, t, d) in data.drain(..) {
-                    pending
-                        .entry(t)
-                        .or_insert_with(|| (cap.delayed(&t, 0), Vec::new()))
-                        .1
-                        .push((row, d));
-                }
-            });
-            while let Some(entry) = pending.first_entry() {
-                if frontier.less_equal(entry.key()) {
-                    break;
-                }
-                let time = *entry.key();
-                let (_cap, mut updates) = entry.remove();
-                if final_sink.is_some() {
-                    state.extend(updates.iter().cloned());
-                }
-                let lines = format.format_time(time, &mut updates, &mut text);
-                written.fetch_add(lines as u64, Ordering::Relaxed);
-                sink.write(&text);
-                text.clear();
-            }
-            if frontier.is_empty()
-                && !final_written
-                && let Some(final_sink) = &final_sink
-            {
-                final_written = true;
-                format::consolidate(&mut state);
-                for (row, diff) in &state {
-                    for _ in 0..(*diff).max(0) {
-                        row.write_json_object(format.names(), &mut text);
-                        text.push('\n');
+    rows.inner
+        .unary_frontier::<CapacityContainerBuilder<Vec<()>>, _, _, _>(
+            Pipeline,
+            "SinkRows",
+            move |_cap, _info| {
+                let mut pending: BTreeMap<u64, Pending<Row>> = BTreeMap::new();
+                let mut state: Vec<(Row, i64)> = Vec::new();
+                let mut text = String::new();
+                let mut final_written = false;
+                move |(input, frontier), _output| {
+                    input.for_each(|cap, data| {
+                        for (row, t, d) in data.drain(..) {
+                            pending
+                                .entry(t)
+                                .or_insert_with(|| (cap.delayed(&t, 0), Vec::new()))
+                                .1
+                                .push((row, d));
+                        }
+                    });
+                    while let Some(entry) = pending.first_entry() {
+                        if frontier.less_equal(entry.key()) {
+                            break;
+                        }
+                        let time = *entry.key();
+                        let (_cap, mut updates) = entry.remove();
+                        if final_sink.is_some() {
+                            state.extend(updates.iter().cloned());
+                        }
+                        let lines = format.format_time(time, &mut updates, &mut text);
+                        written.fetch_add(lines as u64, Ordering::Relaxed);
+                        sink.write(&text);
+                        text.clear();
+                    }
+                    if frontier.is_empty()
+                        && !final_written
+                        && let Some(final_sink) = &final_sink
+                    {
+                        final_written = true;
+                        format::consolidate(&mut state);
+                        for (row, diff) in &state {
+                            for _ in 0..(*diff).max(0) {
+                                row.write_json_object(format.names(), &mut text);
+                                text.push('\n');
+                            }
+                        }
+                        final_sink.write(&text);
+                        text.clear();
                     }
                 }
-                final_sink.write(&text);
-                text.clear();
-            }
-        }
-    })
+            },
+        )
 }
 
 /// Writes side-output lines (late events, errors) as they come, counting them.
@@ -122,20 +130,24 @@ pub fn sink_lines<'scope>(
     sink: Arc<dyn LineSink>,
     written: Arc<AtomicU64>,
 ) -> Stream<'scope, u64, Vec<()>> {
-    lines.unary::<CapacityContainerBuilder<Vec<()>>, _, _, _>(Pipeline, "SinkLines", move |_cap, _info| {
-        let mut text = String::new();
-        move |input, _output| {
-            input.for_each(|_cap, data| {
-                for line in data.drain(..) {
-                    text.push_str(&line);
-                    text.push('\n');
-                    written.fetch_add(1, Ordering::Relaxed);
+    lines.unary::<CapacityContainerBuilder<Vec<()>>, _, _, _>(
+        Pipeline,
+        "SinkLines",
+        move |_cap, _info| {
+            let mut text = String::new();
+            move |input, _output| {
+                input.for_each(|_cap, data| {
+                    for line in data.drain(..) {
+                        text.push_str(&line);
+                        text.push('\n');
+                        written.fetch_add(1, Ordering::Relaxed);
+                    }
+                });
+                if !text.is_empty() {
+                    sink.write(&text);
+                    text.clear();
                 }
-            });
-            if !text.is_empty() {
-                sink.write(&text);
-                text.clear();
             }
-        }
-    })
+        },
+    )
 }

@@ -54,7 +54,11 @@ impl std::hash::Hasher for StableHasher {
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        let mut hash = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        let mut hash = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
         for byte in bytes {
             hash ^= u64::from(*byte);
             hash = hash.wrapping_mul(0x0100_0000_01b3);
@@ -200,16 +204,23 @@ mod tests {
     #[test]
     fn kinds_follow_the_shard_state() {
         let mut shard = ShardState::default();
-        let a = shard.apply(ingest(0, Mutation::put("k", Value::Int(1), 10))).unwrap();
+        let a = shard
+            .apply(ingest(0, Mutation::put("k", Value::Int(1), 10)))
+            .unwrap();
         assert_eq!(a.event.kind, EventKind::Insert);
         assert_eq!(a.prev, None);
-        let b = shard.apply(ingest(1, Mutation::put("k", Value::Int(2), 20))).unwrap();
+        let b = shard
+            .apply(ingest(1, Mutation::put("k", Value::Int(2), 20)))
+            .unwrap();
         assert_eq!(b.event.kind, EventKind::Update);
         assert_eq!(b.event.old, Value::Int(1));
         assert_eq!(b.prev, Some((10, 0)));
         let c = shard.apply(ingest(2, Mutation::delete("k", 30))).unwrap();
         assert_eq!(c.event.kind, EventKind::Delete);
-        assert_eq!((c.event.old.clone(), c.event.new.clone()), (Value::Int(2), Value::Null));
+        assert_eq!(
+            (c.event.old.clone(), c.event.new.clone()),
+            (Value::Int(2), Value::Null)
+        );
         assert!(shard.apply(ingest(3, Mutation::delete("k", 40))).is_none());
         assert_eq!(shard.missing_deletes, 1);
         assert!(shard.is_empty());

@@ -20,13 +20,27 @@ fn with_sources(d: u64) -> PlanBuilder {
 /// `Final` output and the folded changelog) is the oracle's, and nothing went to the late
 /// or error outputs unless expected.
 #[track_caller]
-fn check_final(runs: &[((usize, u64), Recorder)], pipeline: &str, key_len: usize, want: &[String], seed: u64) {
+fn check_final(
+    runs: &[((usize, u64), Recorder)],
+    pipeline: &str,
+    key_len: usize,
+    want: &[String],
+    seed: u64,
+) {
     for (cfg, rec) in runs {
         let context = format!("seed {seed} {cfg:?} {pipeline}");
-        assert_lines(&format!("{context} final"), &rec.sorted(pipeline, OutputKind::Final), want);
+        assert_lines(
+            &format!("{context} final"),
+            &rec.sorted(pipeline, OutputKind::Final),
+            want,
+        );
         let folded = fold_keyed(&rec.ordered(pipeline, OutputKind::Rows), key_len);
         assert_lines(&format!("{context} folded changelog"), &folded, want);
-        assert_eq!(rec.sorted(pipeline, OutputKind::Late), Vec::<String>::new(), "{context} late");
+        assert_eq!(
+            rec.sorted(pipeline, OutputKind::Late),
+            Vec::<String>::new(),
+            "{context} late"
+        );
     }
     assert_same_across(runs, pipeline, OutputKind::Final, &format!("seed {seed}"));
     assert_same_per_batch(runs, pipeline, OutputKind::Rows, &format!("seed {seed}"));
@@ -35,7 +49,11 @@ fn check_final(runs: &[((usize, u64), Recorder)], pipeline: &str, key_len: usize
 #[track_caller]
 fn check_no_errors(runs: &[((usize, u64), Recorder)], pipeline: &str) {
     for (cfg, rec) in runs {
-        assert_eq!(rec.sorted(pipeline, OutputKind::Errors), Vec::<String>::new(), "{cfg:?} {pipeline} errors");
+        assert_eq!(
+            rec.sorted(pipeline, OutputKind::Errors),
+            Vec::<String>::new(),
+            "{cfg:?} {pipeline} errors"
+        );
     }
 }
 
@@ -48,7 +66,11 @@ fn by_prefix(rows: impl IntoIterator<Item = (String, u64, J)>) -> BTreeMap<Strin
 }
 
 fn events_plan(d: u64) -> Plan {
-    let prefix_v = [("prefix", "split_part(key, '_', 1)"), ("ts", "ts"), ("v", "value")];
+    let prefix_v = [
+        ("prefix", "split_part(key, '_', 1)"),
+        ("ts", "ts"),
+        ("v", "value"),
+    ];
     with_sources(d)
         .pipeline(
             Pipeline::from_events("ev_stats")
@@ -69,22 +91,38 @@ fn events_plan(d: u64) -> Plan {
             Pipeline::from_events("ev_abelian")
                 .map(prefix_v)
                 .group_by(["prefix"])
-                .aggregate([Agg::count("count"), Agg::sum("sum", "v"), Agg::avg("avg", "v")])
+                .aggregate([
+                    Agg::count("count"),
+                    Agg::sum("sum", "v"),
+                    Agg::avg("avg", "v"),
+                ])
                 .with_final_state(),
         )
         .pipeline(
             Pipeline::from_events("ev_first_last")
                 .map(prefix_v)
                 .group_by(["prefix"])
-                .aggregate([Agg::count("count"), Agg::first("first", "v"), Agg::last("last", "v")])
+                .aggregate([
+                    Agg::count("count"),
+                    Agg::first("first", "v"),
+                    Agg::last("last", "v"),
+                ])
                 .with_final_state(),
         )
         .pipeline(
             Pipeline::from_events("ev_updates")
                 .filter("kind = 'update'")
-                .map([("prefix", "split_part(key, '_', 1)"), ("old", "old"), ("new", "value")])
+                .map([
+                    ("prefix", "split_part(key, '_', 1)"),
+                    ("old", "old"),
+                    ("new", "value"),
+                ])
                 .group_by(["prefix"])
-                .aggregate([Agg::count("updates"), Agg::sum("old_sum", "old"), Agg::sum("new_sum", "new")])
+                .aggregate([
+                    Agg::count("updates"),
+                    Agg::sum("old_sum", "old"),
+                    Agg::sum("new_sum", "new"),
+                ])
                 .with_final_state(),
         )
         .pipeline(
@@ -113,11 +151,22 @@ fn events_view_aggregates_match_oracle() {
         }
         .generate(seed);
         let replay = replay(&muts);
-        assert!(replay.events.iter().all(|e| !e.is_late(d)), "generator: no late events");
-        assert!(replay.missing_deletes > 0, "seed {seed}: some deletes of missing keys");
+        assert!(
+            replay.events.iter().all(|e| !e.is_late(d)),
+            "generator: no late events"
+        );
+        assert!(
+            replay.missing_deletes > 0,
+            "seed {seed}: some deletes of missing keys"
+        );
         let runs = run_all(&plan, &muts);
 
-        let groups = by_prefix(replay.events.iter().map(|e| (e.prefix(), e.ts, e.value.clone())));
+        let groups = by_prefix(
+            replay
+                .events
+                .iter()
+                .map(|e| (e.prefix(), e.ts, e.value.clone())),
+        );
         let want: Vec<String> = groups
             .iter()
             .map(|(p, g)| {
@@ -137,17 +186,35 @@ fn events_view_aggregates_match_oracle() {
 
         let want: Vec<String> = groups
             .iter()
-            .map(|(p, g)| obj(&[("prefix", J::str(p)), ("count", g.count()), ("sum", g.sum()), ("avg", g.avg())]))
+            .map(|(p, g)| {
+                obj(&[
+                    ("prefix", J::str(p)),
+                    ("count", g.count()),
+                    ("sum", g.sum()),
+                    ("avg", g.avg()),
+                ])
+            })
             .collect();
         check_final(&runs, "ev_abelian", 1, &want, seed);
 
         let want: Vec<String> = groups
             .iter()
-            .map(|(p, g)| obj(&[("prefix", J::str(p)), ("count", g.count()), ("first", g.first()), ("last", g.last())]))
+            .map(|(p, g)| {
+                obj(&[
+                    ("prefix", J::str(p)),
+                    ("count", g.count()),
+                    ("first", g.first()),
+                    ("last", g.last()),
+                ])
+            })
             .collect();
         check_final(&runs, "ev_first_last", 1, &want, seed);
 
-        let updates: Vec<&Ev> = replay.events.iter().filter(|e| e.kind == "update").collect();
+        let updates: Vec<&Ev> = replay
+            .events
+            .iter()
+            .filter(|e| e.kind == "update")
+            .collect();
         let olds = by_prefix(updates.iter().map(|e| (e.prefix(), e.ts, e.old.clone())));
         let news = by_prefix(updates.iter().map(|e| (e.prefix(), e.ts, e.value.clone())));
         let want: Vec<String> = olds
@@ -177,22 +244,43 @@ fn events_view_aggregates_match_oracle() {
         for e in &replay.events {
             all.push(e.ts, e.value.clone());
         }
-        check_final(&runs, "ev_global", 0, &[obj(&[("n", all.count()), ("total", all.sum())])], seed);
+        check_final(
+            &runs,
+            "ev_global",
+            0,
+            &[obj(&[("n", all.count()), ("total", all.sum())])],
+            seed,
+        );
 
-        for p in ["ev_stats", "ev_abelian", "ev_first_last", "ev_updates", "ev_kinds", "ev_global"] {
+        for p in [
+            "ev_stats",
+            "ev_abelian",
+            "ev_first_last",
+            "ev_updates",
+            "ev_kinds",
+            "ev_global",
+        ] {
             check_no_errors(&runs, p);
         }
     }
 }
 
 fn table_plan(d: u64) -> Plan {
-    let prefix_v = [("prefix", "split_part(key, '_', 1)"), ("ts", "ts"), ("v", "value")];
+    let prefix_v = [
+        ("prefix", "split_part(key, '_', 1)"),
+        ("ts", "ts"),
+        ("v", "value"),
+    ];
     with_sources(d)
         .pipeline(
             Pipeline::from_table("tbl_sum")
                 .map(prefix_v)
                 .group_by(["prefix"])
-                .aggregate([Agg::count("n"), Agg::sum("total", "v"), Agg::avg("mean", "v")])
+                .aggregate([
+                    Agg::count("n"),
+                    Agg::sum("total", "v"),
+                    Agg::avg("mean", "v"),
+                ])
                 .with_final_state(),
         )
         .pipeline(
@@ -237,11 +325,23 @@ fn table_view_aggregates_match_oracle() {
         .generate(seed + 100);
         let replay = replay(&muts);
         let runs = run_all(&plan, &muts);
-        let groups = by_prefix(replay.table.iter().map(|(k, l)| (prefix_of(k), l.ts, l.value.clone())));
+        let groups = by_prefix(
+            replay
+                .table
+                .iter()
+                .map(|(k, l)| (prefix_of(k), l.ts, l.value.clone())),
+        );
 
         let want: Vec<String> = groups
             .iter()
-            .map(|(p, g)| obj(&[("prefix", J::str(p)), ("n", g.count()), ("total", g.sum()), ("mean", g.avg())]))
+            .map(|(p, g)| {
+                obj(&[
+                    ("prefix", J::str(p)),
+                    ("n", g.count()),
+                    ("total", g.sum()),
+                    ("mean", g.avg()),
+                ])
+            })
             .collect();
         check_final(&runs, "tbl_sum", 1, &want, seed);
 
@@ -261,7 +361,13 @@ fn table_view_aggregates_match_oracle() {
 
         let want: Vec<String> = groups
             .iter()
-            .map(|(p, g)| obj(&[("prefix", J::str(p)), ("first", g.first()), ("last", g.last())]))
+            .map(|(p, g)| {
+                obj(&[
+                    ("prefix", J::str(p)),
+                    ("first", g.first()),
+                    ("last", g.last()),
+                ])
+            })
             .collect();
         check_final(&runs, "tbl_first_last", 1, &want, seed);
 
@@ -292,7 +398,11 @@ fn mixed_values_errors_and_aggregates() {
             Pipeline::from_events("mx_sum")
                 .map([("prefix", "split_part(key, '_', 1)"), ("v", "value")])
                 .group_by(["prefix"])
-                .aggregate([Agg::count("count"), Agg::sum("sum", "v"), Agg::avg("avg", "v")])
+                .aggregate([
+                    Agg::count("count"),
+                    Agg::sum("sum", "v"),
+                    Agg::avg("avg", "v"),
+                ])
                 .with_final_state(),
         )
         .pipeline(
@@ -343,7 +453,14 @@ fn mixed_values_errors_and_aggregates() {
         );
         let want: Vec<String> = numeric
             .iter()
-            .map(|(p, g)| obj(&[("prefix", J::str(p)), ("count", g.count()), ("sum", g.sum()), ("avg", g.avg())]))
+            .map(|(p, g)| {
+                obj(&[
+                    ("prefix", J::str(p)),
+                    ("count", g.count()),
+                    ("sum", g.sum()),
+                    ("avg", g.avg()),
+                ])
+            })
             .collect();
         check_final(&runs, "mx_sum", 1, &want, seed);
         let want_errors: Vec<String> = replay
@@ -361,7 +478,12 @@ fn mixed_values_errors_and_aggregates() {
             );
         }
 
-        let all = by_prefix(replay.events.iter().map(|e| (e.prefix(), e.ts, e.value.clone())));
+        let all = by_prefix(
+            replay
+                .events
+                .iter()
+                .map(|e| (e.prefix(), e.ts, e.value.clone())),
+        );
         let want: Vec<String> = all
             .iter()
             .map(|(p, g)| {
@@ -428,14 +550,22 @@ fn raw_output_matches_oracle_at_every_batch() {
         )
         .pipeline(
             Pipeline::from_events("win_cont")
-                .map([("prefix", "split_part(key, '_', 1)"), ("ts", "ts"), ("v", "value")])
+                .map([
+                    ("prefix", "split_part(key, '_', 1)"),
+                    ("ts", "ts"),
+                    ("v", "value"),
+                ])
                 .window(Window::tumbling(size).continuous())
                 .group_by(["prefix"])
                 .aggregate([Agg::count("count"), Agg::sum("sum", "v")]),
         )
         .pipeline(
             Pipeline::from_events("ses_cont")
-                .map([("prefix", "split_part(key, '_', 1)"), ("ts", "ts"), ("v", "value")])
+                .map([
+                    ("prefix", "split_part(key, '_', 1)"),
+                    ("ts", "ts"),
+                    ("v", "value"),
+                ])
                 .window(Window::session(gap).continuous())
                 .group_by(["prefix"])
                 .aggregate([Agg::count("count"), Agg::sum("sum", "v")]),
@@ -464,13 +594,20 @@ fn raw_output_matches_oracle_at_every_batch() {
             let stamps = batch_stamps(&muts, d, batch_ms);
             let distinct: BTreeSet<u64> = stamps.iter().copied().collect();
             let raw = |p: &str| -> Vec<(i64, u64, String)> {
-                rec.ordered(p, OutputKind::Rows).iter().map(|l| parse_raw(l)).collect()
+                rec.ordered(p, OutputKind::Rows)
+                    .iter()
+                    .map(|l| parse_raw(l))
+                    .collect()
             };
             let pipelines = ["tbl_sum", "ev_minmax", "win_cont", "ses_cont"];
-            let raws: BTreeMap<&str, Vec<(i64, u64, String)>> = pipelines.iter().map(|p| (*p, raw(p))).collect();
+            let raws: BTreeMap<&str, Vec<(i64, u64, String)>> =
+                pipelines.iter().map(|p| (*p, raw(p))).collect();
             for (p, lines) in &raws {
                 for (_, t, _) in lines {
-                    assert!(distinct.contains(t), "seed {seed} {p}: output time {t} is not a batch stamp");
+                    assert!(
+                        distinct.contains(t),
+                        "seed {seed} {p}: output time {t} is not a batch stamp"
+                    );
                 }
             }
             for &stamp in &distinct {
@@ -481,35 +618,74 @@ fn raw_output_matches_oracle_at_every_batch() {
                     .map(|(m, _)| m.clone())
                     .collect();
                 let replay = replay(&upto);
-                let context = |p: &str| format!("seed {seed} ({workers}, {batch_ms}) {p} at {stamp}");
+                let context =
+                    |p: &str| format!("seed {seed} ({workers}, {batch_ms}) {p} at {stamp}");
 
-                let groups = by_prefix(replay.table.iter().map(|(k, l)| (prefix_of(k), l.ts, l.value.clone())));
+                let groups = by_prefix(
+                    replay
+                        .table
+                        .iter()
+                        .map(|(k, l)| (prefix_of(k), l.ts, l.value.clone())),
+                );
                 let want: Vec<String> = groups
                     .iter()
-                    .map(|(p, g)| obj(&[("prefix", J::str(p)), ("n", g.count()), ("total", g.sum())]))
+                    .map(|(p, g)| {
+                        obj(&[("prefix", J::str(p)), ("n", g.count()), ("total", g.sum())])
+                    })
                     .collect();
-                assert_lines(&context("tbl_sum"), &accumulate_raw(&raws["tbl_sum"], stamp), &want);
+                assert_lines(
+                    &context("tbl_sum"),
+                    &accumulate_raw(&raws["tbl_sum"], stamp),
+                    &want,
+                );
 
-                let groups = by_prefix(replay.events.iter().map(|e| (e.prefix(), e.ts, e.value.clone())));
+                let groups = by_prefix(
+                    replay
+                        .events
+                        .iter()
+                        .map(|e| (e.prefix(), e.ts, e.value.clone())),
+                );
                 let want: Vec<String> = groups
                     .iter()
-                    .map(|(p, g)| obj(&[("prefix", J::str(p)), ("n", g.count()), ("min", g.min()), ("max", g.max())]))
+                    .map(|(p, g)| {
+                        obj(&[
+                            ("prefix", J::str(p)),
+                            ("n", g.count()),
+                            ("min", g.min()),
+                            ("max", g.max()),
+                        ])
+                    })
                     .collect();
-                assert_lines(&context("ev_minmax"), &accumulate_raw(&raws["ev_minmax"], stamp), &want);
+                assert_lines(
+                    &context("ev_minmax"),
+                    &accumulate_raw(&raws["ev_minmax"], stamp),
+                    &want,
+                );
 
                 let mut windows: BTreeMap<(u64, String), Group> = BTreeMap::new();
                 for e in &replay.events {
                     let start = e.ts - e.ts % size;
-                    windows.entry((start, e.prefix())).or_default().push(e.ts, e.value.clone());
+                    windows
+                        .entry((start, e.prefix()))
+                        .or_default()
+                        .push(e.ts, e.value.clone());
                 }
                 let want: Vec<String> = windows
                     .iter()
                     .map(|((s, p), g)| window_row(*s, s + size, p, g))
                     .collect();
-                assert_lines(&context("win_cont"), &accumulate_raw(&raws["win_cont"], stamp), &want);
+                assert_lines(
+                    &context("win_cont"),
+                    &accumulate_raw(&raws["win_cont"], stamp),
+                    &want,
+                );
 
                 let want = session_rows(&replay.events, gap, |e| e.prefix());
-                assert_lines(&context("ses_cont"), &accumulate_raw(&raws["ses_cont"], stamp), &want);
+                assert_lines(
+                    &context("ses_cont"),
+                    &accumulate_raw(&raws["ses_cont"], stamp),
+                    &want,
+                );
             }
         }
     }

@@ -77,7 +77,12 @@ impl J {
     }
 
     pub fn map<'a>(fields: impl IntoIterator<Item = (&'a str, J)>) -> J {
-        J::Map(fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+        J::Map(
+            fields
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+        )
     }
 
     pub fn is_null(&self) -> bool {
@@ -475,7 +480,10 @@ impl Ev {
     /// `{"late":true,<events row>}`.
     pub fn late_line(&self) -> String {
         let fields = self.fields(None);
-        let borrowed: Vec<(&str, J)> = fields.iter().map(|(n, v)| (n.as_str(), v.clone())).collect();
+        let borrowed: Vec<(&str, J)> = fields
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.clone()))
+            .collect();
         let mut out = String::from("{\"late\":true,");
         write_fields(&borrowed, &mut out);
         out.push('}');
@@ -694,11 +702,17 @@ impl Group {
     }
 
     pub fn min(&self) -> J {
-        self.non_null().min_by(|a, b| a.value_cmp(b)).cloned().unwrap_or(J::Null)
+        self.non_null()
+            .min_by(|a, b| a.value_cmp(b))
+            .cloned()
+            .unwrap_or(J::Null)
     }
 
     pub fn max(&self) -> J {
-        self.non_null().max_by(|a, b| a.value_cmp(b)).cloned().unwrap_or(J::Null)
+        self.non_null()
+            .max_by(|a, b| a.value_cmp(b))
+            .cloned()
+            .unwrap_or(J::Null)
     }
 
     pub fn count_distinct(&self) -> J {
@@ -828,7 +842,9 @@ pub struct RunCfg {
 
 pub fn run_plan(plan: &Arc<Plan>, input: &Arc<Vec<Mutation>>, cfg: RunCfg) -> Recorder {
     let recorder = Recorder::default();
-    let mut options = RunOptions::default().workers(cfg.workers).batch_ms(cfg.batch_ms);
+    let mut options = RunOptions::default()
+        .workers(cfg.workers)
+        .batch_ms(cfg.batch_ms);
     options.raw_output = cfg.raw;
     run(
         plan.clone(),
@@ -899,7 +915,12 @@ pub fn assert_lines(context: &str, got: &[String], want: &[String]) {
             (None, None) => break,
         }
     }
-    let show = |v: &[&String]| v.iter().take(12).map(|s| format!("\n    {s}")).collect::<String>();
+    let show = |v: &[&String]| {
+        v.iter()
+            .take(12)
+            .map(|s| format!("\n    {s}"))
+            .collect::<String>()
+    };
     panic!(
         "{context}: {} lines, expected {}\n  missing ({}):{}\n  unexpected ({}):{}",
         got.len(),
@@ -913,7 +934,12 @@ pub fn assert_lines(context: &str, got: &[String], want: &[String]) {
 
 /// Asserts that the sorted lines of `pipeline`'s `kind` output are the same in every run.
 #[track_caller]
-pub fn assert_same_across(runs: &[((usize, u64), Recorder)], pipeline: &str, kind: OutputKind, context: &str) {
+pub fn assert_same_across(
+    runs: &[((usize, u64), Recorder)],
+    pipeline: &str,
+    kind: OutputKind,
+    context: &str,
+) {
     let (first_cfg, first) = &runs[0];
     let reference = first.sorted(pipeline, kind);
     for (cfg, rec) in &runs[1..] {
@@ -927,7 +953,12 @@ pub fn assert_same_across(runs: &[((usize, u64), Recorder)], pipeline: &str, kin
 
 /// Asserts that runs with the same batch size wrote the same sorted lines (1 vs 4 workers).
 #[track_caller]
-pub fn assert_same_per_batch(runs: &[((usize, u64), Recorder)], pipeline: &str, kind: OutputKind, context: &str) {
+pub fn assert_same_per_batch(
+    runs: &[((usize, u64), Recorder)],
+    pipeline: &str,
+    kind: OutputKind,
+    context: &str,
+) {
     for (i, (cfg_a, a)) in runs.iter().enumerate() {
         for (cfg_b, b) in &runs[i + 1..] {
             if cfg_a.1 == cfg_b.1 {
@@ -957,8 +988,8 @@ pub fn split_op(line: &str) -> (Option<&'static str>, String) {
 
 /// The values of the first `n` fields of a flat JSON row, as text (the changelog key).
 pub fn key_of(row: &str, n: usize) -> String {
-    let parsed: serde_json::Map<String, serde_json::Value> = serde_json::from_str(row)
-        .unwrap_or_else(|e| panic!("bad row {row}: {e}"));
+    let parsed: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(row).unwrap_or_else(|e| panic!("bad row {row}: {e}"));
     // serde_json's map is sorted; take the field order from the text instead.
     let mut names = Vec::new();
     let mut rest = row;
@@ -1011,7 +1042,10 @@ pub fn fold_keyed(lines: &[String], key_len: usize) -> Vec<String> {
         let key = key_of(&row, key_len);
         match op {
             Some("delete") => {
-                assert!(state.remove(&key).is_some(), "delete of an absent key: {line}");
+                assert!(
+                    state.remove(&key).is_some(),
+                    "delete of an absent key: {line}"
+                );
             }
             _ => {
                 state.insert(key, row);
@@ -1047,7 +1081,9 @@ pub fn fold_rows(lines: &[String]) -> Vec<String> {
 
 /// A raw output line `{"diff":d,"time":t,<row>}` as `(diff, time, plain row)`.
 pub fn parse_raw(line: &str) -> (i64, u64, String) {
-    let rest = line.strip_prefix("{\"diff\":").unwrap_or_else(|| panic!("not raw: {line}"));
+    let rest = line
+        .strip_prefix("{\"diff\":")
+        .unwrap_or_else(|| panic!("not raw: {line}"));
     let comma = rest.find(',').unwrap();
     let diff: i64 = rest[..comma].parse().unwrap();
     let rest = rest[comma + 1..].strip_prefix("\"time\":").unwrap();
@@ -1066,7 +1102,10 @@ pub fn accumulate_raw(lines: &[(i64, u64, String)], time: u64) -> Vec<String> {
     }
     let mut rows = Vec::new();
     for (row, count) in acc {
-        assert!((0..=1).contains(&count), "accumulated count {count} at {time}: {row}");
+        assert!(
+            (0..=1).contains(&count),
+            "accumulated count {count} at {time}: {row}"
+        );
         if count == 1 {
             rows.push(row.to_string());
         }
@@ -1097,10 +1136,18 @@ pub fn session_rows(events: &[Ev], gap: u64, group: impl Fn(&Ev) -> String) -> V
     session_rows_as(events, gap, "prefix", group)
 }
 
-pub fn session_rows_as(events: &[Ev], gap: u64, group_name: &str, group: impl Fn(&Ev) -> String) -> Vec<String> {
+pub fn session_rows_as(
+    events: &[Ev],
+    gap: u64,
+    group_name: &str,
+    group: impl Fn(&Ev) -> String,
+) -> Vec<String> {
     let mut groups: BTreeMap<String, Vec<(u64, J)>> = BTreeMap::new();
     for e in events {
-        groups.entry(group(e)).or_default().push((e.ts, e.value.clone()));
+        groups
+            .entry(group(e))
+            .or_default()
+            .push((e.ts, e.value.clone()));
     }
     let mut out = Vec::new();
     for (name, rows) in &groups {

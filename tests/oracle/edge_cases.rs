@@ -38,8 +38,16 @@ impl<'a> Expect<'a> {
     fn check(&self, plan: &Plan, muts: &[Mut]) {
         for (cfg, rec) in run_all(plan, muts) {
             let context = format!("{cfg:?} {}", self.pipeline);
-            assert_lines(&format!("{context} rows"), &rec.rows(self.pipeline), &self.rows);
-            assert_lines(&format!("{context} late"), &rec.sorted(self.pipeline, OutputKind::Late), &self.late);
+            assert_lines(
+                &format!("{context} rows"),
+                &rec.rows(self.pipeline),
+                &self.rows,
+            );
+            assert_lines(
+                &format!("{context} late"),
+                &rec.sorted(self.pipeline, OutputKind::Late),
+                &self.late,
+            );
             assert_lines(
                 &format!("{context} errors"),
                 &rec.sorted(self.pipeline, OutputKind::Errors),
@@ -51,7 +59,11 @@ impl<'a> Expect<'a> {
 
 fn windowed(view_d: (bool, u64), window: Window) -> Plan {
     let (table, d) = view_d;
-    let map = [("prefix", "split_part(key, '_', 1)"), ("ts", "ts"), ("v", "value")];
+    let map = [
+        ("prefix", "split_part(key, '_', 1)"),
+        ("ts", "ts"),
+        ("v", "value"),
+    ];
     let (builder, pipeline) = if table {
         (
             PlanBuilder::new().source(Source::table("table").max_out_of_orderness(d)),
@@ -177,7 +189,11 @@ fn bridging_event_merges_two_open_sessions() {
     ];
     for batch_ms in [1, 500] {
         let stamps = batch_stamps(&muts, d, batch_ms);
-        assert_eq!(&stamps[..4], &[0, 0, 1500, 1500], "the bridge is in a later batch");
+        assert_eq!(
+            &stamps[..4],
+            &[0, 0, 1500, 1500],
+            "the bridge is in a later batch"
+        );
     }
     Expect::rows(
         "w",
@@ -206,7 +222,14 @@ fn late_event_goes_to_late_output_and_leaves_the_window_unchanged() {
             row(5000, 6000, "c", 1, J::Int(1)),
         ],
     )
-    .late(vec![late_event("a_2", 600, "insert", 2, J::Int(5), J::Null)])
+    .late(vec![late_event(
+        "a_2",
+        600,
+        "insert",
+        2,
+        J::Int(5),
+        J::Null,
+    )])
     .check(&events_plan(0, Window::tumbling(1000)), &muts);
 }
 
@@ -223,9 +246,19 @@ fn lateness_bound_is_exact() {
     ];
     Expect::rows(
         "w",
-        vec![row(0, 1000, "a", 1, J::Int(2)), row(1000, 2000, "a", 2, J::Int(9))],
+        vec![
+            row(0, 1000, "a", 1, J::Int(2)),
+            row(1000, 2000, "a", 2, J::Int(9)),
+        ],
     )
-    .late(vec![late_event("a_3", 799, "insert", 2, J::Int(4), J::Null)])
+    .late(vec![late_event(
+        "a_3",
+        799,
+        "insert",
+        2,
+        J::Int(4),
+        J::Null,
+    )])
     .check(&events_plan(200, Window::tumbling(1000)), &muts);
 }
 
@@ -241,7 +274,10 @@ fn allowed_lateness_corrects_a_closed_window() {
         Mut::put("a_3", 7, 800),
     ];
     for batch_ms in [1, 500] {
-        assert_eq!(batch_stamps(&muts, 0, batch_ms), [500, 1500, 1500, 5000, 5000]);
+        assert_eq!(
+            batch_stamps(&muts, 0, batch_ms),
+            [500, 1500, 1500, 5000, 5000]
+        );
     }
     Expect::rows(
         "w",
@@ -252,8 +288,18 @@ fn allowed_lateness_corrects_a_closed_window() {
             row(5000, 6000, "c", 1, J::Int(1)),
         ],
     )
-    .late(vec![late_event("a_3", 800, "insert", 4, J::Int(7), J::Null)])
-    .check(&events_plan(0, Window::tumbling(1000).allowed_lateness(1000)), &muts);
+    .late(vec![late_event(
+        "a_3",
+        800,
+        "insert",
+        4,
+        J::Int(7),
+        J::Null,
+    )])
+    .check(
+        &events_plan(0, Window::tumbling(1000).allowed_lateness(1000)),
+        &muts,
+    );
 }
 
 #[test]
@@ -313,7 +359,10 @@ fn runtime_error_goes_to_errors_and_the_rest_aggregates() {
     ];
     Expect::rows(
         "w",
-        vec![row(0, 1000, "a", 2, J::Float(3.5)), row(0, 1000, "b", 1, J::Null)],
+        vec![
+            row(0, 1000, "a", 2, J::Float(3.5)),
+            row(0, 1000, "b", 1, J::Null),
+        ],
     )
     .errors(vec![
         "{\"error\":\"sum needs a number, got string\",\"step\":\"Aggregate by [prefix]\",\
@@ -363,7 +412,12 @@ fn events_and_table_views_of_a_short_history() {
         assert_lines(
             &format!("{cfg:?} tb final"),
             &rec.sorted("tb", OutputKind::Final),
-            &[obj(&[("key", J::str("a_1")), ("ts", J::Int(350)), ("seq", J::Int(5)), ("value", J::Int(3))])],
+            &[obj(&[
+                ("key", J::str("a_1")),
+                ("ts", J::Int(350)),
+                ("seq", J::Int(5)),
+                ("value", J::Int(3)),
+            ])],
         );
     }
 }
@@ -375,7 +429,12 @@ fn events_and_table_views_of_a_short_history() {
 fn late_table_row(key: &str, ts: u64, seq: u64, value: J) -> String {
     format!(
         "{{\"late\":true,{}",
-        &obj(&[("key", J::str(key)), ("ts", J::from(ts)), ("seq", J::from(seq)), ("value", value)])[1..]
+        &obj(&[
+            ("key", J::str(key)),
+            ("ts", J::from(ts)),
+            ("seq", J::from(seq)),
+            ("value", value)
+        ])[1..]
     )
 }
 

@@ -14,7 +14,10 @@ const SEEDS: [u64; 4] = [31, 32, 33, 34];
 const USERS: u64 = 8;
 
 fn user_value(rng: &mut Rng) -> J {
-    J::map([("name", J::Str(format!("n{}", rng.below(5)))), ("tier", J::Int(rng.range(0, 3)))])
+    J::map([
+        ("name", J::Str(format!("n{}", rng.below(5)))),
+        ("tier", J::Int(rng.range(0, 3))),
+    ])
 }
 
 fn order_value(rng: &mut Rng) -> J {
@@ -23,7 +26,10 @@ fn order_value(rng: &mut Rng) -> J {
         return J::map([("amount", amount)]);
     }
     // u_8 and u_9 never exist: orders that match nothing.
-    J::map([("amount", amount), ("user", J::Str(format!("u_{}", rng.below(USERS + 2))))])
+    J::map([
+        ("amount", amount),
+        ("user", J::Str(format!("u_{}", rng.below(USERS + 2)))),
+    ])
 }
 
 /// Users and orders mixed, with updates and deletes on both sides.
@@ -59,7 +65,11 @@ fn users_first_stream(seed: u64, d: u64) -> Vec<Mut> {
     let mut out = Vec::new();
     for i in 0..USERS {
         if rng.chance(80) {
-            out.push(Mut::put_j(&format!("u_{i}"), user_value(&mut rng), rng.below(100)));
+            out.push(Mut::put_j(
+                &format!("u_{i}"),
+                user_value(&mut rng),
+                rng.below(100),
+            ));
         }
     }
     // An update and a delete of users, still in the first batch.
@@ -81,13 +91,28 @@ fn users_first_stream(seed: u64, d: u64) -> Vec<Mut> {
 
 fn sources(d: u64) -> PlanBuilder {
     PlanBuilder::new()
-        .source(Source::table("orders").key_regex("^o_").max_out_of_orderness(d))
-        .source(Source::table("users").key_regex("^u_").max_out_of_orderness(d))
-        .source(Source::events("order_events").key_regex("^o_").max_out_of_orderness(d))
+        .source(
+            Source::table("orders")
+                .key_regex("^o_")
+                .max_out_of_orderness(d),
+        )
+        .source(
+            Source::table("users")
+                .key_regex("^u_")
+                .max_out_of_orderness(d),
+        )
+        .source(
+            Source::events("order_events")
+                .key_regex("^o_")
+                .max_out_of_orderness(d),
+        )
 }
 
 fn fields_line(fields: &[(String, J)], op: Option<&str>) -> String {
-    let borrowed: Vec<(&str, J)> = fields.iter().map(|(n, v)| (n.as_str(), v.clone())).collect();
+    let borrowed: Vec<(&str, J)> = fields
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.clone()))
+        .collect();
     match op {
         Some(op) => op_line(op, &borrowed),
         None => obj(&borrowed),
@@ -95,16 +120,27 @@ fn fields_line(fields: &[(String, J)], op: Option<&str>) -> String {
 }
 
 fn null_fields(side: &str, names: &[&str]) -> Vec<(String, J)> {
-    names.iter().map(|n| (format!("{side}.{n}"), J::Null)).collect()
+    names
+        .iter()
+        .map(|n| (format!("{side}.{n}"), J::Null))
+        .collect()
 }
 
 const TABLE_FIELDS: [&str; 4] = ["key", "ts", "seq", "value"];
 
 /// The joined rows of `left` rows (their fields and join key) with the `users` table.
-fn join_rows(left: Vec<(Vec<(String, J)>, J)>, users: &Table, outer: bool, op: Option<&str>) -> Vec<String> {
+fn join_rows(
+    left: Vec<(Vec<(String, J)>, J)>,
+    users: &Table,
+    outer: bool,
+    op: Option<&str>,
+) -> Vec<String> {
     let mut out = Vec::new();
     for (mut fields, user) in left {
-        match user.as_str().and_then(|u| users.get(u).map(|live| (u, live))) {
+        match user
+            .as_str()
+            .and_then(|u| users.get(u).map(|live| (u, live)))
+        {
             Some((u, live)) => fields.extend(live.fields(u, Some("users"))),
             None if outer => fields.extend(null_fields("users", &TABLE_FIELDS)),
             None => continue,
@@ -129,7 +165,10 @@ fn table_join_plan(d: u64) -> Plan {
         .pipeline(
             Pipeline::from_source("tt_by_tier", "orders")
                 .join("users", [("value.user", "key")])
-                .map([("tier", "users.value.tier"), ("amount", "orders.value.amount")])
+                .map([
+                    ("tier", "users.value.tier"),
+                    ("amount", "orders.value.amount"),
+                ])
                 .group_by(["tier"])
                 .aggregate([Agg::count("orders"), Agg::sum("amount", "amount")])
                 .with_final_state(),
@@ -155,7 +194,11 @@ fn table_table_joins_match_oracle() {
     for seed in SEEDS {
         let muts = mixed_stream(seed, 300, d);
         let replay = replay(&muts);
-        let orders: Vec<(&String, &Live)> = replay.table.iter().filter(|(k, _)| k.starts_with("o_")).collect();
+        let orders: Vec<(&String, &Live)> = replay
+            .table
+            .iter()
+            .filter(|(k, _)| k.starts_with("o_"))
+            .collect();
         let users: Table = replay
             .table
             .iter()
@@ -177,21 +220,33 @@ fn table_table_joins_match_oracle() {
         let mut tiers: BTreeMap<J, Group> = BTreeMap::new();
         for (_, order) in &orders {
             if let Some(user) = order.value.get("user").as_str().and_then(|u| users.get(u)) {
-                tiers.entry(user.value.get("tier")).or_default().push(0, order.value.get("amount"));
+                tiers
+                    .entry(user.value.get("tier"))
+                    .or_default()
+                    .push(0, order.value.get("amount"));
             }
         }
         want.insert(
             "tt_by_tier",
             tiers
                 .iter()
-                .map(|(tier, g)| obj(&[("tier", tier.clone()), ("orders", g.count()), ("amount", g.sum())]))
+                .map(|(tier, g)| {
+                    obj(&[
+                        ("tier", tier.clone()),
+                        ("orders", g.count()),
+                        ("amount", g.sum()),
+                    ])
+                })
                 .collect(),
         );
 
         let mut totals: BTreeMap<String, Group> = BTreeMap::new();
         for (_, order) in &orders {
             if let J::Str(u) = order.value.get("user") {
-                totals.entry(u).or_default().push(0, order.value.get("amount"));
+                totals
+                    .entry(u)
+                    .or_default()
+                    .push(0, order.value.get("amount"));
             }
         }
         want.insert(
@@ -206,7 +261,9 @@ fn table_table_joins_match_oracle() {
                             ("user_totals.orders".to_string(), g.count()),
                             ("user_totals.amount".to_string(), g.sum()),
                         ]),
-                        None => fields.extend(null_fields("user_totals", &["uid", "orders", "amount"])),
+                        None => {
+                            fields.extend(null_fields("user_totals", &["uid", "orders", "amount"]))
+                        }
                     }
                     fields_line(&fields, None)
                 })
@@ -216,14 +273,22 @@ fn table_table_joins_match_oracle() {
         for (cfg, rec) in &runs {
             for (p, want) in &want {
                 let context = format!("seed {seed} {cfg:?} {p}");
-                assert_lines(&format!("{context} final"), &rec.sorted(p, OutputKind::Final), want);
+                assert_lines(
+                    &format!("{context} final"),
+                    &rec.sorted(p, OutputKind::Final),
+                    want,
+                );
                 let folded = if *p == "tt_by_tier" {
                     fold_keyed(&rec.ordered(p, OutputKind::Rows), 1)
                 } else {
                     fold_rows(&rec.ordered(p, OutputKind::Rows))
                 };
                 assert_lines(&format!("{context} folded changelog"), &folded, want);
-                assert_eq!(rec.sorted(p, OutputKind::Errors), Vec::<String>::new(), "{context} errors");
+                assert_eq!(
+                    rec.sorted(p, OutputKind::Errors),
+                    Vec::<String>::new(),
+                    "{context} errors"
+                );
             }
         }
         for p in want.keys() {
@@ -235,15 +300,24 @@ fn table_table_joins_match_oracle() {
 fn event_join_plan(d: u64) -> Arc<Plan> {
     Arc::new(
         sources(d)
-            .pipeline(Pipeline::from_source("et_inner", "order_events").join("users", [("value.user", "key")]))
-            .pipeline(Pipeline::from_source("et_left", "order_events").left_join("users", [("value.user", "key")]))
+            .pipeline(
+                Pipeline::from_source("et_inner", "order_events")
+                    .join("users", [("value.user", "key")]),
+            )
+            .pipeline(
+                Pipeline::from_source("et_left", "order_events")
+                    .left_join("users", [("value.user", "key")]),
+            )
             .build()
             .unwrap(),
     )
 }
 
 fn event_left(events: &[&Ev]) -> Vec<(Vec<(String, J)>, J)> {
-    events.iter().map(|e| (e.fields(Some("order_events")), e.value.get("user"))).collect()
+    events
+        .iter()
+        .map(|e| (e.fields(Some("order_events")), e.value.get("user")))
+        .collect()
 }
 
 /// Users fully loaded in earlier batches: each order event is joined with the final users.
@@ -260,14 +334,22 @@ fn events_table_join_users_first() {
             .filter(|(k, _)| k.starts_with("u_"))
             .map(|(k, l)| (k.clone(), l.clone()))
             .collect();
-        let orders: Vec<&Ev> = replay.events.iter().filter(|e| e.key.starts_with("o_")).collect();
+        let orders: Vec<&Ev> = replay
+            .events
+            .iter()
+            .filter(|e| e.key.starts_with("o_"))
+            .collect();
         let inner = join_rows(event_left(&orders), &users, false, Some("upsert"));
         let left = join_rows(event_left(&orders), &users, true, Some("upsert"));
         assert!(inner.len() > 10 && left.len() > inner.len());
         let runs = run_all(&plan, &muts);
         for (cfg, rec) in &runs {
             let context = format!("seed {seed} {cfg:?}");
-            assert_lines(&format!("{context} et_inner"), &rec.rows("et_inner"), &inner);
+            assert_lines(
+                &format!("{context} et_inner"),
+                &rec.rows("et_inner"),
+                &inner,
+            );
             assert_lines(&format!("{context} et_left"), &rec.rows("et_left"), &left);
         }
     }
@@ -303,11 +385,23 @@ fn events_table_join_as_of_batch() {
                 },
             );
             let context = format!("seed {seed} ({workers}, {batch_ms})");
-            assert_lines(&format!("{context} et_inner"), &rec.rows("et_inner"), &inner);
+            assert_lines(
+                &format!("{context} et_inner"),
+                &rec.rows("et_inner"),
+                &inner,
+            );
             assert_lines(&format!("{context} et_left"), &rec.rows("et_left"), &left);
             if let Some((i, l)) = previous.get(&batch_ms) {
-                assert_lines(&format!("{context} et_inner vs 1 worker"), &rec.rows("et_inner"), i);
-                assert_lines(&format!("{context} et_left vs 1 worker"), &rec.rows("et_left"), l);
+                assert_lines(
+                    &format!("{context} et_inner vs 1 worker"),
+                    &rec.rows("et_inner"),
+                    i,
+                );
+                assert_lines(
+                    &format!("{context} et_left vs 1 worker"),
+                    &rec.rows("et_left"),
+                    l,
+                );
             }
             previous.insert(batch_ms, (rec.rows("et_inner"), rec.rows("et_left")));
         }

@@ -11,17 +11,27 @@ use crate::common::*;
 const SEEDS: [u64; 4] = [21, 22, 23, 24];
 
 fn prefix_ts_v() -> [(&'static str, &'static str); 3] {
-    [("prefix", "split_part(key, '_', 1)"), ("ts", "ts"), ("v", "value")]
+    [
+        ("prefix", "split_part(key, '_', 1)"),
+        ("ts", "ts"),
+        ("v", "value"),
+    ]
 }
 
 fn fixed_rows(events: &[&Ev], size: u64, slide: u64) -> Vec<String> {
     let mut windows: BTreeMap<(u64, u64, String), Group> = BTreeMap::new();
     for e in events {
         for (s, end) in fixed_windows(e.ts, size, slide) {
-            windows.entry((s, end, e.prefix())).or_default().push(e.ts, e.value.clone());
+            windows
+                .entry((s, end, e.prefix()))
+                .or_default()
+                .push(e.ts, e.value.clone());
         }
     }
-    windows.iter().map(|((s, e, p), g)| window_row(*s, *e, p, g)).collect()
+    windows
+        .iter()
+        .map(|((s, e, p), g)| window_row(*s, *e, p, g))
+        .collect()
 }
 
 /// Final emission, no late data: every window and group appears exactly once, as a plain
@@ -70,7 +80,11 @@ fn windows_match_oracle() {
         .pipeline(
             Pipeline::from_events("w_global")
                 .window(Window::tumbling(2000))
-                .aggregate([Agg::count("count"), Agg::min("min", "value"), Agg::max("max", "value")]),
+                .aggregate([
+                    Agg::count("count"),
+                    Agg::min("min", "value"),
+                    Agg::max("max", "value"),
+                ]),
         )
         .pipeline(
             Pipeline::from_events("w_cont")
@@ -88,7 +102,14 @@ fn windows_match_oracle() {
         )
         .build()
         .unwrap();
-    let final_pipelines = ["w_tumble", "w_slide", "w_gaps", "w_ses_prefix", "w_ses_key", "w_global"];
+    let final_pipelines = [
+        "w_tumble",
+        "w_slide",
+        "w_gaps",
+        "w_ses_prefix",
+        "w_ses_key",
+        "w_global",
+    ];
     for seed in SEEDS {
         let muts = Gen {
             disorder: d,
@@ -104,11 +125,20 @@ fn windows_match_oracle() {
         want.insert("w_tumble", fixed_rows(&events, 1000, 1000));
         want.insert("w_slide", fixed_rows(&events, 1000, 250));
         want.insert("w_gaps", fixed_rows(&events, 300, 700));
-        want.insert("w_ses_prefix", session_rows(&replay.events, gap, |e| e.prefix()));
-        want.insert("w_ses_key", session_rows_as(&replay.events, gap, "key", |e| e.key.clone()));
+        want.insert(
+            "w_ses_prefix",
+            session_rows(&replay.events, gap, |e| e.prefix()),
+        );
+        want.insert(
+            "w_ses_key",
+            session_rows_as(&replay.events, gap, "key", |e| e.key.clone()),
+        );
         let mut global: BTreeMap<u64, Group> = BTreeMap::new();
         for e in &events {
-            global.entry(e.ts - e.ts % 2000).or_default().push(e.ts, e.value.clone());
+            global
+                .entry(e.ts - e.ts % 2000)
+                .or_default()
+                .push(e.ts, e.value.clone());
         }
         want.insert(
             "w_global",
@@ -127,21 +157,41 @@ fn windows_match_oracle() {
         );
         // Sessions really are split and merged in these streams.
         let sessions = &want["w_ses_prefix"];
-        assert!(sessions.len() > 6, "seed {seed}: only {} sessions", sessions.len());
+        assert!(
+            sessions.len() > 6,
+            "seed {seed}: only {} sessions",
+            sessions.len()
+        );
 
         for (cfg, rec) in &runs {
             for p in final_pipelines {
                 let context = format!("seed {seed} {cfg:?} {p}");
                 assert_lines(&context, &rec.rows(p), &want[p]);
-                assert_eq!(rec.sorted(p, OutputKind::Late), Vec::<String>::new(), "{context} late");
-                assert_eq!(rec.sorted(p, OutputKind::Errors), Vec::<String>::new(), "{context} errors");
+                assert_eq!(
+                    rec.sorted(p, OutputKind::Late),
+                    Vec::<String>::new(),
+                    "{context} late"
+                );
+                assert_eq!(
+                    rec.sorted(p, OutputKind::Errors),
+                    Vec::<String>::new(),
+                    "{context} errors"
+                );
             }
             // Continuous windows: a changelog whose final state is the same set of rows.
             let context = format!("seed {seed} {cfg:?}");
             let folded = fold_keyed(&rec.ordered("w_cont", OutputKind::Rows), 3);
-            assert_lines(&format!("{context} w_cont folded"), &folded, &want["w_tumble"]);
+            assert_lines(
+                &format!("{context} w_cont folded"),
+                &folded,
+                &want["w_tumble"],
+            );
             let folded = fold_keyed(&rec.ordered("w_ses_cont", OutputKind::Rows), 3);
-            assert_lines(&format!("{context} w_ses_cont folded"), &folded, &want["w_ses_prefix"]);
+            assert_lines(
+                &format!("{context} w_ses_cont folded"),
+                &folded,
+                &want["w_ses_prefix"],
+            );
         }
         for p in final_pipelines {
             assert_same_across(&runs, p, OutputKind::Rows, &format!("seed {seed}"));
@@ -203,9 +253,17 @@ fn windows_with_late_events_match_oracle() {
         .generate(seed + 50);
         let replay = replay(&muts);
         let runs = run_all(&plan, &muts);
-        for (pipelines, bound) in [(&["l_tumble", "l_slide", "l_session"][..], d + lateness), (&["l_strict"][..], d)] {
+        for (pipelines, bound) in [
+            (&["l_tumble", "l_slide", "l_session"][..], d + lateness),
+            (&["l_strict"][..], d),
+        ] {
             let on_time: Vec<&Ev> = replay.events.iter().filter(|e| !e.is_late(bound)).collect();
-            let late: Vec<String> = replay.events.iter().filter(|e| e.is_late(bound)).map(Ev::late_line).collect();
+            let late: Vec<String> = replay
+                .events
+                .iter()
+                .filter(|e| e.is_late(bound))
+                .map(Ev::late_line)
+                .collect();
             assert!(!late.is_empty(), "seed {seed}: some late events");
             let on_time_owned: Vec<Ev> = on_time.iter().map(|e| (*e).clone()).collect();
             for p in pipelines {
@@ -216,7 +274,11 @@ fn windows_with_late_events_match_oracle() {
                 };
                 for (cfg, rec) in &runs {
                     let context = format!("seed {seed} {cfg:?} {p}");
-                    assert_lines(&format!("{context} late"), &rec.sorted(p, OutputKind::Late), &late);
+                    assert_lines(
+                        &format!("{context} late"),
+                        &rec.sorted(p, OutputKind::Late),
+                        &late,
+                    );
                     let folded = fold_keyed(&rec.ordered(p, OutputKind::Rows), 3);
                     assert_lines(&format!("{context} folded"), &folded, &want);
                 }
@@ -226,7 +288,10 @@ fn windows_with_late_events_match_oracle() {
         // Without allowed lateness there is nothing to correct: one plain row per window.
         for (cfg, rec) in &runs {
             let rows = rec.rows("l_strict");
-            assert!(rows.iter().all(|l| !l.starts_with("{\"op\"")), "seed {seed} {cfg:?}: {rows:?}");
+            assert!(
+                rows.iter().all(|l| !l.starts_with("{\"op\"")),
+                "seed {seed} {cfg:?}: {rows:?}"
+            );
         }
     }
 }
@@ -288,14 +353,21 @@ fn windowed_table_view_matches_oracle_at_close() {
                 let mut groups: BTreeMap<String, Group> = BTreeMap::new();
                 for (key, live) in &table {
                     if (start..end).contains(&live.ts) {
-                        groups.entry(prefix_of(key)).or_default().push(live.ts, live.value.clone());
+                        groups
+                            .entry(prefix_of(key))
+                            .or_default()
+                            .push(live.ts, live.value.clone());
                     }
                 }
                 want.extend(groups.iter().map(|(p, g)| window_row(start, end, p, g)));
             }
             let context = format!("seed {seed} ({workers}, {batch_ms}) tw");
             assert_lines(&context, &rec.rows("tw"), &want);
-            assert_eq!(rec.sorted("tw", OutputKind::Late), Vec::<String>::new(), "{context} late");
+            assert_eq!(
+                rec.sorted("tw", OutputKind::Late),
+                Vec::<String>::new(),
+                "{context} late"
+            );
             if let Some(previous) = outputs.get(&batch_ms) {
                 assert_lines(&format!("{context} vs 1 worker"), &rec.rows("tw"), previous);
             }

@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "kvflow", version, about = "A key-value store whose every change flows through timely/differential dataflows.")]
+#[command(
+    name = "kvflow",
+    version,
+    about = "A key-value store whose every change flows through timely/differential dataflows."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -21,11 +25,11 @@ pub enum Command {
     Run(RunArgs),
     /// Validate a dataflow file without running it.
     #[command(after_help = "Example:\n  kvflow check dataflows/window_counts.toml")]
-    Check {
-        file: PathBuf,
-    },
+    Check { file: PathBuf },
     /// Print the plan of a dataflow file.
-    #[command(after_help = "Examples:\n  kvflow explain dataflows/orders_join.toml\n  kvflow explain dataflows/orders_join.toml --mermaid")]
+    #[command(
+        after_help = "Examples:\n  kvflow explain dataflows/orders_join.toml\n  kvflow explain dataflows/orders_join.toml --mermaid"
+    )]
     Explain {
         file: PathBuf,
         /// Print a Mermaid flowchart instead of text.
@@ -33,7 +37,9 @@ pub enum Command {
         mermaid: bool,
     },
     /// Write a deterministic mutation stream as JSON Lines.
-    #[command(after_help = "Examples:\n  kvflow generate users-orders --events 10000 --seed 7 > input.jsonl\n  kvflow generate zipf --events 1000000 --keys 10000 --skew 1.2 --disorder-ms 200 -o zipf.jsonl")]
+    #[command(
+        after_help = "Examples:\n  kvflow generate users-orders --events 10000 --seed 7 > input.jsonl\n  kvflow generate zipf --events 1000000 --keys 10000 --skew 1.2 --disorder-ms 200 -o zipf.jsonl"
+    )]
     Generate(GenerateArgs),
 }
 

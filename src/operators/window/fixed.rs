@@ -43,7 +43,11 @@ mod tests {
                     .map(|k| (k * slide, k * slide + size))
                     .filter(|(s, e)| *s <= ts && ts < *e)
                     .collect();
-                assert_eq!(windows(ts, size, slide), expected, "ts {ts} size {size} slide {slide}");
+                assert_eq!(
+                    windows(ts, size, slide),
+                    expected,
+                    "ts {ts} size {size} slide {slide}"
+                );
             }
         }
     }

@@ -13,10 +13,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use differential_dataflow::{AsCollection, VecCollection};
 use timely::dataflow::channels::pact::Exchange;
-use timely::dataflow::operators::Capability;
 use timely::dataflow::operators::generic::operator::Operator;
 
 use super::WindowTiming;
+use crate::sinks::Pending;
 use crate::store::stable_hash;
 use crate::value::{Row, Value};
 
@@ -170,8 +170,7 @@ pub fn sessionize<'scope>(
     let exchange = Exchange::new(|(row, _, _): &(SessionRow, u64, i64)| row_hash(&row.0));
     rows.inner
         .unary_frontier(exchange, "SessionWindow", move |_cap, _info| {
-            let mut pending: BTreeMap<u64, (Capability<u64>, Vec<(SessionRow, i64)>)> =
-                BTreeMap::new();
+            let mut pending: BTreeMap<u64, Pending<SessionRow>> = BTreeMap::new();
             let mut groups: HashMap<Row, GroupSessions> = HashMap::new();
             let mut out = Vec::new();
             move |(input, frontier), output| {

@@ -9,7 +9,10 @@ use super::CliError;
 use crate::args::{GenOptions, GenerateArgs};
 
 /// The workload and generator settings given on the command line.
-pub fn workload_config(name: &str, options: &GenOptions) -> Result<(Workload, GenConfig), CliError> {
+pub fn workload_config(
+    name: &str,
+    options: &GenOptions,
+) -> Result<(Workload, GenConfig), CliError> {
     let workload = Workload::parse(name, options.keys, options.skew).map_err(CliError::File)?;
     let mut config = GenConfig::default();
     if let Some(events) = options.events {
@@ -27,9 +30,10 @@ pub fn workload_config(name: &str, options: &GenOptions) -> Result<(Workload, Ge
 pub fn generate(args: GenerateArgs) -> Result<(), CliError> {
     let (workload, config) = workload_config(&args.workload, &args.generator)?;
     let out: Box<dyn Write> = match &args.out {
-        Some(path) => Box::new(std::fs::File::create(path).map_err(|e| {
-            CliError::File(format!("cannot create {}: {e}", path.display()))
-        })?),
+        Some(path) => Box::new(
+            std::fs::File::create(path)
+                .map_err(|e| CliError::File(format!("cannot create {}: {e}", path.display())))?,
+        ),
         None => Box::new(std::io::stdout().lock()),
     };
     let mut out = std::io::BufWriter::with_capacity(1 << 16, out);

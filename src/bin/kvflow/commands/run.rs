@@ -28,16 +28,17 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
         ),
     };
     let part = cluster.as_ref().map(|c| c.process);
-    let (outputs, bad_input): (Arc<dyn OutputFactory>, Option<Arc<dyn LineSink>>) = match &args.output {
-        Some(dir) => {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| CliError::File(format!("cannot create {}: {e}", dir.display())))?;
-            let outputs = Arc::new(DirOutputs::new(dir, part));
-            let bad = outputs.open_named("bad-input");
-            (outputs, Some(bad))
-        }
-        None => (Arc::new(StdoutOutputs), None),
-    };
+    let (outputs, bad_input): (Arc<dyn OutputFactory>, Option<Arc<dyn LineSink>>) =
+        match &args.output {
+            Some(dir) => {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| CliError::File(format!("cannot create {}: {e}", dir.display())))?;
+                let outputs = Arc::new(DirOutputs::new(dir, part));
+                let bad = outputs.open_named("bad-input");
+                (outputs, Some(bad))
+            }
+            None => (Arc::new(StdoutOutputs), None),
+        };
     let options = RunOptions {
         workers: args.workers.max(1),
         cluster,
@@ -61,7 +62,9 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
             eprint!("{summary}");
             Ok(())
         }
-        Err(error @ (RunError::BadInput { .. } | RunError::Io { .. })) => Err(CliError::File(error.to_string())),
+        Err(error @ (RunError::BadInput { .. } | RunError::Io { .. })) => {
+            Err(CliError::File(error.to_string()))
+        }
         Err(error) => Err(CliError::Runtime(error.to_string())),
     }
 }
@@ -84,7 +87,9 @@ fn choose_input(args: &RunArgs, default: Option<DefaultInput>) -> Result<InputSo
     }
     match default {
         Some(DefaultInput::File(path)) => Ok(InputSource::Jsonl(path)),
-        Some(DefaultInput::Generate { workload, config }) => Ok(InputSource::Generate { workload, config }),
+        Some(DefaultInput::Generate { workload, config }) => {
+            Ok(InputSource::Generate { workload, config })
+        }
         None => Err(CliError::File(format!(
             "{} has no [input] section: give --input FILE, --input - or --generate WORKLOAD",
             args.file.display()
@@ -106,8 +111,10 @@ impl Progress {
             std::thread::spawn(move || {
                 let bar = indicatif::ProgressBar::new_spinner();
                 bar.set_style(
-                    indicatif::ProgressStyle::with_template("{spinner} {pos} events read ({per_sec}) {elapsed}")
-                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+                    indicatif::ProgressStyle::with_template(
+                        "{spinner} {pos} events read ({per_sec}) {elapsed}",
+                    )
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
                 );
                 while !done.load(Ordering::Relaxed) {
                     bar.set_position(metrics.events_in.load(Ordering::Relaxed));
