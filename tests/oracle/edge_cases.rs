@@ -310,10 +310,10 @@ fn table_view_window_counts_only_the_live_row() {
         Mut::put("a_1", 10, 300),
         Mut::delete("a_2", 400),
         Mut::put("a_3", 4, 500),
-        // a_3 moves to the next window.
+        // a_3 moves to the next window while [0, 1000) is still open (watermark 700).
         Mut::put("a_3", 6, 1200),
         Mut::put("b_1", 7, 1500),
-        // After [0, 1000) closed: its row stays as emitted.
+        // Watermark 2000: [0, 1000) closed long ago; its row stays as emitted.
         Mut::put("a_1", 3, 2500),
         Mut::put("x_1", 0, 5000),
     ];
@@ -327,7 +327,7 @@ fn table_view_window_counts_only_the_live_row() {
             row(5000, 6000, "x", 1, J::Int(0)),
         ],
     )
-    .check(&table_plan(0, Window::tumbling(1000)), &muts);
+    .check(&table_plan(500, Window::tumbling(1000)), &muts);
 }
 
 #[test]
@@ -491,6 +491,7 @@ fn late_table_row_then_delete_in_a_session() {
     let muts = vec![
         Mut::put("a_1", 5, 500),
         Mut::put("b_1", 2, 900),
+        // Late, and equal to a_1's row in the session `[500, 1500)`, still open.
         Mut::put("a_2", 5, 500),
         Mut::delete("a_2", 950),
         Mut::put("x_1", 0, 5000),
@@ -498,11 +499,11 @@ fn late_table_row_then_delete_in_a_session() {
     Expect::rows(
         "w",
         vec![
-            row(500, 600, "a", 1, J::Int(5)),
-            row(900, 1000, "b", 1, J::Int(2)),
-            row(5000, 5100, "x", 1, J::Int(0)),
+            row(500, 1500, "a", 1, J::Int(5)),
+            row(900, 1900, "b", 1, J::Int(2)),
+            row(5000, 6000, "x", 1, J::Int(0)),
         ],
     )
     .late(vec![late_table_row("a_2", 500, 2, J::Int(5))])
-    .check(&table_plan(0, Window::session(100)), &muts);
+    .check(&table_plan(0, Window::session(1000)), &muts);
 }
