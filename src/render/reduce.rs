@@ -19,14 +19,14 @@ use timely::dataflow::Stream;
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::Capability;
 use timely::dataflow::operators::generic::operator::Operator;
-use timely::dataflow::operators::vec::Filter;
+use timely::dataflow::operators::vec::{Filter, Map};
 
 use crate::expr::Expr;
 use crate::operators::aggregate::{AggDiff, finish_from_multiset};
 use crate::operators::fallible::{Lines, Outputs, RecordError, Rows, error_line, split_fallible};
 use crate::operators::window::WindowTiming;
 use crate::operators::window::fixed::for_each_window;
-use crate::operators::window::session::{SessionRow, sessionize};
+use crate::operators::window::session::{SessionOut, SessionRow, sessionize};
 use crate::plan::{AggDef, AggFunc, WindowDef, WindowKind};
 use crate::schema::Schema;
 use crate::value::{Row, Value};
@@ -129,24 +129,13 @@ pub fn render_aggregate<'scope>(
     rows: Rows<'scope>,
     spec: AggregateSpec,
 ) -> (Rows<'scope>, Lines<'scope>) {
+    if let Some(WindowKind::Session { gap }) = spec.window.map(|w| w.kind) {
+        return render_sessions(rows, &spec, gap);
+    }
     let (keyed, errors) = match spec.window.map(|w| w.kind) {
-        Some(WindowKind::Session { gap }) => {
-            let (session_rows, errors) = prepare(
-                rows,
-                &spec,
-                |group, ts, args, t, d, out: &mut Vec<(SessionRow, u64, i64)>| {
-                    out.push(((group, ts, args), t, d));
-                },
-            );
-            let timing = spec.timing().expect("windowed");
-            (
-                sessionize(session_rows.as_collection(), gap, timing),
-                errors,
-            )
-        }
         Some(WindowKind::Tumbling { size }) => fixed_windows(rows, &spec, size, size),
         Some(WindowKind::Sliding { size, slide }) => fixed_windows(rows, &spec, size, slide),
-        None => {
+        _ => {
             let (keyed, errors) = prepare(
                 rows,
                 &spec,
@@ -167,6 +156,41 @@ pub fn render_aggregate<'scope>(
         None => aggregated,
     };
     (rows, errors)
+}
+
+/// Session windows: the session operator assigns rows (or, for abelian aggregates, emits
+/// per-session accumulators), then the shared aggregation and release filter follow.
+fn render_sessions<'scope>(
+    rows: Rows<'scope>,
+    spec: &AggregateSpec,
+    gap: u64,
+) -> (Rows<'scope>, Lines<'scope>) {
+    let timing = spec.timing().expect("windowed");
+    let (session_rows, errors) = prepare(
+        rows,
+        spec,
+        |group, ts, args, t, d, out: &mut Vec<(SessionRow, u64, i64)>| {
+            out.push(((group, ts, args), t, d));
+        },
+    );
+    let abelian = spec.is_abelian().then(|| spec.funcs.clone());
+    let sessions = sessionize(session_rows.as_collection(), gap, timing, abelian.clone());
+    let aggregated = if abelian.is_some() {
+        let accs = sessions.flat_map(|out| match out {
+            SessionOut::Acc(key, t, acc) => Some((key, t, acc)),
+            SessionOut::Row(..) => None,
+        });
+        accumulate_abelian(accs, spec)
+    } else {
+        let keyed = sessions
+            .flat_map(|out| match out {
+                SessionOut::Row(keyed, t, d) => Some((keyed, t, d)),
+                SessionOut::Acc(..) => None,
+            })
+            .as_collection();
+        aggregate_multiset(keyed, spec)
+    };
+    (drop_releases(aggregated, timing), errors)
 }
 
 /// Evaluates rows and hands each `(group, ts, args)` to `emit` with its time and diff.
@@ -224,9 +248,17 @@ fn aggregate_abelian<'scope>(
     keyed: VecCollection<'scope, u64, Keyed, i64>,
     spec: &AggregateSpec,
 ) -> Rows<'scope> {
+    accumulate_abelian(pre_aggregate(keyed.inner, spec.funcs.clone()), spec)
+}
+
+/// Accumulates per-key differences with `count_total` and finishes the aggregate values.
+fn accumulate_abelian<'scope>(
+    diffs: Stream<'scope, u64, Vec<(Row, u64, AggDiff)>>,
+    spec: &AggregateSpec,
+) -> Rows<'scope> {
     let funcs = spec.funcs.clone();
     let counts_rows = spec.counts_rows.clone();
-    pre_aggregate(keyed.inner, funcs.clone())
+    diffs
         .as_collection()
         .count_total_core::<i64>()
         .map(move |(key, acc)| {

@@ -383,7 +383,7 @@ impl Default for Gen {
         Gen {
             prefixes: vec!["a", "b", "c"],
             keys_per_prefix: 10,
-            len: 300,
+            len: 160,
             disorder: 200,
             late_percent: 0,
             late_by: 0,

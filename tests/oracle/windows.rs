@@ -8,7 +8,7 @@ use kvflow::sinks::OutputKind;
 
 use crate::common::*;
 
-const SEEDS: [u64; 4] = [21, 22, 23, 24];
+const SEEDS: [u64; 3] = [21, 22, 23];
 
 fn prefix_ts_v() -> [(&'static str, &'static str); 3] {
     [

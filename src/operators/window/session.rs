@@ -11,11 +11,15 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use differential_dataflow::{AsCollection, VecCollection};
+use differential_dataflow::VecCollection;
+use differential_dataflow::difference::{Abelian, Semigroup};
+use timely::dataflow::Stream;
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::operator::Operator;
 
 use super::WindowTiming;
+use crate::operators::aggregate::AggDiff;
+use crate::plan::AggFunc;
 use crate::sinks::Pending;
 use crate::store::stable_hash;
 use crate::value::{Row, Value};
@@ -23,11 +27,22 @@ use crate::value::{Row, Value};
 /// A row entering the session operator: its group, its event time and its aggregate args.
 pub type SessionRow = (Row, u64, Row);
 
+/// What the session operator emits: rows assigned to sessions, or, when every aggregate is
+/// abelian, one accumulated difference per session change (so a growing session costs O(1)
+/// per event instead of re-emitting its rows).
+#[derive(Clone, Debug)]
+pub enum SessionOut {
+    Row((Row, Row), u64, i64),
+    Acc(Row, u64, AggDiff),
+}
+
 #[derive(Clone, Debug)]
 struct Session {
     start: u64,
     last: u64,
     rows: Vec<(u64, Row, i64)>,
+    /// The session's aggregate, kept when every aggregate is abelian.
+    acc: AggDiff,
 }
 
 /// The open sessions of one group, sorted by start.
@@ -42,37 +57,79 @@ struct Emitter<'a> {
     gap: u64,
     timing: WindowTiming,
     time: u64,
-    out: &'a mut Vec<((Row, Row), u64, i64)>,
+    /// `Some` when aggregates are abelian: emit accumulators, not rows.
+    funcs: Option<&'a [AggFunc]>,
+    out: &'a mut Vec<SessionOut>,
 }
 
 impl Emitter<'_> {
-    fn emit_session(&mut self, session: &Session, sign: i64) {
+    fn key(&self, session: &Session) -> (Row, u64, u64) {
         let end = session.last + self.gap;
-        let (insert, retract) = self.timing.contribution_times(self.time, end);
+        let (insert, release) = self.timing.contribution_times(self.time, end);
         let mut key = Vec::with_capacity(self.group.0.len() + 2);
         key.push(Value::Int(session.start as i64));
         key.push(Value::Int(end as i64));
         key.extend(self.group.0.iter().cloned());
-        let key = Row(key);
-        for (_, args, d) in &session.rows {
-            self.emit_row(&key, args, d * sign, insert, retract);
+        (Row(key), insert, release)
+    }
+
+    fn emit_session(&mut self, session: &Session, sign: i64) {
+        let (key, insert, release) = self.key(session);
+        if insert == release {
+            return;
+        }
+        if self.funcs.is_some() {
+            let mut acc = session.acc.clone();
+            if sign < 0 {
+                acc.negate();
+            }
+            self.emit_acc(key, acc, insert, release);
+        } else {
+            for (_, args, d) in &session.rows {
+                self.emit_row(&key, args, d * sign, insert, release);
+            }
         }
     }
 
-    fn emit_row(&mut self, key: &Row, args: &Row, diff: i64, insert: u64, retract: u64) {
-        if insert != retract {
-            self.out.push(((key.clone(), args.clone()), insert, diff));
-            self.out.push(((key.clone(), args.clone()), retract, -diff));
-        }
+    fn emit_acc(&mut self, key: Row, acc: AggDiff, insert: u64, release: u64) {
+        let mut negated = acc.clone();
+        negated.negate();
+        self.out.push(SessionOut::Acc(key.clone(), insert, acc));
+        self.out.push(SessionOut::Acc(key, release, negated));
     }
 
+    fn emit_row(&mut self, key: &Row, args: &Row, diff: i64, insert: u64, release: u64) {
+        self.out
+            .push(SessionOut::Row((key.clone(), args.clone()), insert, diff));
+        self.out
+            .push(SessionOut::Row((key.clone(), args.clone()), release, -diff));
+    }
+
+    /// One row joins (or leaves) a session whose bounds do not change.
     fn emit_one(&mut self, session: &Session, args: &Row, diff: i64) {
-        let end = session.last + self.gap;
-        let (insert, retract) = self.timing.contribution_times(self.time, end);
-        let mut key = vec![Value::Int(session.start as i64), Value::Int(end as i64)];
-        key.extend(self.group.0.iter().cloned());
-        self.emit_row(&Row(key), args, diff, insert, retract);
+        let (key, insert, release) = self.key(session);
+        if insert == release {
+            return;
+        }
+        match self.funcs {
+            Some(funcs) => {
+                let mut acc = AggDiff::default();
+                acc.add_row(funcs, &args.0[1..], diff);
+                self.emit_acc(key, acc, insert, release);
+            }
+            None => self.emit_row(&key, args, diff, insert, release),
+        }
     }
+}
+
+fn accumulate(rows: &[(u64, Row, i64)], funcs: Option<&[AggFunc]>) -> AggDiff {
+    let mut acc = AggDiff::default();
+    if let Some(funcs) = funcs {
+        for (_, args, d) in rows {
+            acc.add_row(funcs, &args.0[1..], *d);
+        }
+    }
+    acc
 }
 
 impl GroupSessions {
@@ -85,16 +142,20 @@ impl GroupSessions {
             })
             .collect();
         if let [only] = touching[..] {
-            let s = &self.sessions[only];
+            let s = &mut self.sessions[only];
             if s.start <= ts && ts <= s.last {
                 emit.emit_one(s, &args, diff);
-                self.sessions[only].rows.push((ts, args, diff));
+                if let Some(funcs) = emit.funcs {
+                    s.acc.add_row(funcs, &args.0[1..], diff);
+                }
+                s.rows.push((ts, args, diff));
                 return;
             }
         }
         let mut merged = Session {
             start: ts,
             last: ts,
+            acc: accumulate(&[(ts, args.clone(), diff)], emit.funcs),
             rows: vec![(ts, args, diff)],
         };
         for &i in touching.iter().rev() {
@@ -102,6 +163,7 @@ impl GroupSessions {
             emit.emit_session(&old, -1);
             merged.start = merged.start.min(old.start);
             merged.last = merged.last.max(old.last);
+            merged.acc.plus_equals(&old.acc);
             merged.rows.extend(old.rows);
         }
         emit.emit_session(&merged, 1);
@@ -127,7 +189,7 @@ impl GroupSessions {
             }
         }
         rows.sort_by_key(|r| r.0);
-        for session in split_by_gap(rows, emit.gap) {
+        for session in split_by_gap(rows, emit.gap, emit.funcs) {
             emit.emit_session(&session, 1);
             let at = self.sessions.partition_point(|s| s.start < session.start);
             self.sessions.insert(at, session);
@@ -143,7 +205,7 @@ impl GroupSessions {
 }
 
 /// Splits rows sorted by ts into sessions: a difference of more than `gap` starts a new one.
-fn split_by_gap(rows: Vec<(u64, Row, i64)>, gap: u64) -> Vec<Session> {
+fn split_by_gap(rows: Vec<(u64, Row, i64)>, gap: u64, funcs: Option<&[AggFunc]>) -> Vec<Session> {
     let mut sessions: Vec<Session> = Vec::new();
     for row in rows {
         match sessions.last_mut() {
@@ -155,18 +217,25 @@ fn split_by_gap(rows: Vec<(u64, Row, i64)>, gap: u64) -> Vec<Session> {
                 start: row.0,
                 last: row.0,
                 rows: vec![row],
+                acc: AggDiff::default(),
             }),
         }
+    }
+    for session in &mut sessions {
+        session.acc = accumulate(&session.rows, funcs);
     }
     sessions
 }
 
-/// Assigns rows to per-group sessions. Output: `((window_start, window_end, group..), args)`.
+/// Assigns rows to per-group sessions. With `abelian_funcs`, emits one accumulated
+/// difference per session change keyed by `(window_start, window_end, group..)`; otherwise
+/// the rows themselves as `((window_start, window_end, group..), args)`.
 pub fn sessionize<'scope>(
     rows: VecCollection<'scope, u64, SessionRow, i64>,
     gap: u64,
     timing: WindowTiming,
-) -> VecCollection<'scope, u64, (Row, Row), i64> {
+    abelian_funcs: Option<Vec<AggFunc>>,
+) -> Stream<'scope, u64, Vec<SessionOut>> {
     let exchange = Exchange::new(|(row, _, _): &(SessionRow, u64, i64)| row_hash(&row.0));
     rows.inner
         .unary_frontier(exchange, "SessionWindow", move |_cap, _info| {
@@ -198,6 +267,7 @@ pub fn sessionize<'scope>(
                             gap,
                             timing,
                             time,
+                            funcs: abelian_funcs.as_deref(),
                             out: &mut out,
                         };
                         if diff > 0 {
@@ -213,7 +283,6 @@ pub fn sessionize<'scope>(
                 }
             }
         })
-        .as_collection()
 }
 
 fn row_hash(row: &Row) -> u64 {
