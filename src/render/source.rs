@@ -45,9 +45,12 @@ pub fn render_source<'scope>(
                 if event.kind != EventKind::Delete {
                     insert(table_row(&event.key, event.ts, event.seq, &event.new));
                 }
-                if let Some((ts, seq)) = change.prev {
-                    out.ok
-                        .push((table_row(&event.key, ts, seq, &event.old), time, -1));
+                // NB: a row that was late never entered this view, so it is not retracted.
+                if let Some(prev) = change.prev
+                    && bound.is_none_or(|b| !is_late(prev.ts, b, prev.max_seen))
+                {
+                    let row = table_row(&event.key, prev.ts, prev.seq, &event.old);
+                    out.ok.push((row, time, -1));
                 }
             }
         }

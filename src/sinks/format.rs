@@ -60,6 +60,16 @@ impl RowFormat {
         self
     }
 
+    /// How many leading fields identify a row for consolidation: the key of a keyed
+    /// changelog, the whole row otherwise. The sink routes rows by their hash, so every update
+    /// of one key meets on one worker (a join's retraction may be computed elsewhere).
+    pub fn identity_len(&self) -> usize {
+        match &self.mode {
+            Mode::Keyed { key_len, .. } => *key_len,
+            Mode::Append | Mode::RowChangelog => self.names.len(),
+        }
+    }
+
     pub fn names(&self) -> &[String] {
         &self.names
     }
@@ -79,11 +89,16 @@ impl RowFormat {
         match &self.mode {
             Mode::Append => self.append_lines(updates, out),
             Mode::RowChangelog => {
+                // NB: equal rows (two keys mapped alike) keep their multiplicity, a line each.
+                let mut lines = 0;
                 for (row, diff) in updates.iter() {
                     let op = if *diff > 0 { "upsert" } else { "delete" };
-                    self.op_line(op, row, out);
+                    for _ in 0..diff.unsigned_abs() {
+                        self.op_line(op, row, out);
+                        lines += 1;
+                    }
                 }
-                updates.len()
+                lines
             }
             Mode::Keyed {
                 key_len,

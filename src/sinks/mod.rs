@@ -15,11 +15,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::Stream;
-use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::Capability;
 use timely::dataflow::operators::generic::operator::Operator;
 
 use crate::operators::fallible::{Lines, Rows};
+use crate::store::stable_hash;
 use crate::value::Row;
 
 pub use format::RowFormat;
@@ -71,9 +72,13 @@ pub fn sink_rows<'scope>(
     final_sink: Option<Arc<dyn LineSink>>,
     written: Arc<AtomicU64>,
 ) -> Stream<'scope, u64, Vec<()>> {
+    let identity = format.identity_len();
+    let route = Exchange::new(move |(row, _, _): &(Row, u64, i64)| {
+        stable_hash(&row.0[..identity.min(row.0.len())])
+    });
     rows.inner
         .unary_frontier::<CapacityContainerBuilder<Vec<()>>, _, _, _>(
-            Pipeline,
+            route,
             "SinkRows",
             move |_cap, _info| {
                 let mut pending: BTreeMap<u64, Pending<Row>> = BTreeMap::new();

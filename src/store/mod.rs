@@ -4,4 +4,4 @@
 //! an update (with the old value) or a delete. Nothing else in kvflow decides event kinds.
 pub mod shard;
 
-pub use shard::{Change, Ingest, ShardState, key_hash, owner_of, stable_hash};
+pub use shard::{Change, Ingest, Previous, ShardState, key_hash, owner_of, stable_hash};

@@ -29,8 +29,17 @@ pub struct Ingest {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Change {
     pub event: ChangeEvent,
-    /// `(ts, seq)` of the value this change replaced, if any (to retract its table row).
-    pub prev: Option<(u64, u64)>,
+    /// The value this change replaced, if any (to retract its table row).
+    pub prev: Option<Previous>,
+    pub max_seen: u64,
+}
+
+/// The row a change replaced: its `ts`, `seq`, and the largest ts seen before it was written
+/// (so a view can tell whether that row was late, and then not retract what it never took).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Previous {
+    pub ts: u64,
+    pub seq: u64,
     pub max_seen: u64,
 }
 
@@ -84,6 +93,17 @@ struct Entry {
     value: Value,
     ts: u64,
     seq: u64,
+    max_seen: u64,
+}
+
+impl Entry {
+    fn previous(&self) -> Previous {
+        Previous {
+            ts: self.ts,
+            seq: self.seq,
+            max_seen: self.max_seen,
+        }
+    }
 }
 
 /// The live keys of one shard.
@@ -109,11 +129,13 @@ impl ShardState {
                     value: value.clone(),
                     ts,
                     seq,
+                    max_seen,
                 };
                 match self.entries.get_mut(&key) {
                     Some(slot) => {
                         let old = std::mem::replace(slot, entry);
-                        (EventKind::Update, old.value, Some((old.ts, old.seq)))
+                        let previous = old.previous();
+                        (EventKind::Update, old.value, Some(previous))
                     }
                     None => {
                         self.entries.insert(key.clone(), entry);
@@ -122,7 +144,10 @@ impl ShardState {
                 }
             }
             Op::Delete => match self.entries.remove(&key) {
-                Some(old) => (EventKind::Delete, old.value, Some((old.ts, old.seq))),
+                Some(old) => {
+                    let previous = old.previous();
+                    (EventKind::Delete, old.value, Some(previous))
+                }
                 None => {
                     self.missing_deletes += 1;
                     return None;
@@ -214,7 +239,7 @@ mod tests {
             .unwrap();
         assert_eq!(b.event.kind, EventKind::Update);
         assert_eq!(b.event.old, Value::Int(1));
-        assert_eq!(b.prev, Some((10, 0)));
+        assert_eq!(b.prev.map(|p| (p.ts, p.seq)), Some((10, 0)));
         let c = shard.apply(ingest(2, Mutation::delete("k", 30))).unwrap();
         assert_eq!(c.event.kind, EventKind::Delete);
         assert_eq!(

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use kvflow::builder::{Agg, Pipeline, PlanBuilder, Source, Window};
+use kvflow::change::EventKind;
 use kvflow::plan::Plan;
 use kvflow::sinks::OutputKind;
 
@@ -136,6 +137,18 @@ fn events_plan(d: u64) -> Plan {
                 .aggregate([Agg::count("n"), Agg::sum("total", "value")])
                 .with_final_state(),
         )
+        .source(
+            Source::events("ab_changes")
+                .kinds([EventKind::Update, EventKind::Delete])
+                .key_regex("^(a|b)_")
+                .max_out_of_orderness(d),
+        )
+        .pipeline(
+            Pipeline::from_source("ev_ab_changes", "ab_changes")
+                .group_by_exprs([("prefix", "split_part(key, '_', 1)"), ("kind", "kind")])
+                .aggregate([Agg::count("n"), Agg::sum("old_sum", "old")])
+                .with_final_state(),
+        )
         .build()
         .unwrap()
 }
@@ -252,6 +265,29 @@ fn events_view_aggregates_match_oracle() {
             seed,
         );
 
+        // A source keeping updates and deletes of `a_*` and `b_*` keys only.
+        let mut changes: BTreeMap<(String, &str), Group> = BTreeMap::new();
+        for e in &replay.events {
+            if e.kind != "insert" && ["a", "b"].contains(&e.prefix().as_str()) {
+                changes
+                    .entry((e.prefix(), e.kind))
+                    .or_default()
+                    .push(e.ts, e.old.clone());
+            }
+        }
+        let want: Vec<String> = changes
+            .iter()
+            .map(|((p, k), g)| {
+                obj(&[
+                    ("prefix", J::str(p)),
+                    ("kind", J::str(k)),
+                    ("n", g.count()),
+                    ("old_sum", g.sum()),
+                ])
+            })
+            .collect();
+        check_final(&runs, "ev_ab_changes", 2, &want, seed);
+
         for p in [
             "ev_stats",
             "ev_abelian",
@@ -259,6 +295,7 @@ fn events_view_aggregates_match_oracle() {
             "ev_updates",
             "ev_kinds",
             "ev_global",
+            "ev_ab_changes",
         ] {
             check_no_errors(&runs, p);
         }
@@ -305,6 +342,14 @@ fn table_plan(d: u64) -> Plan {
         .pipeline(
             Pipeline::from_table("tbl_global")
                 .aggregate([Agg::count("n"), Agg::sum("total", "value")])
+                .with_final_state(),
+        )
+        .pipeline(
+            Pipeline::from_table("tbl_big")
+                .filter("value > 4")
+                .map([("prefix", "split_part(key, '_', 1)"), ("v", "value")])
+                .group_by(["prefix"])
+                .aggregate([Agg::count("n"), Agg::sum("total", "v")])
                 .with_final_state(),
         )
         .build()
@@ -382,7 +427,27 @@ fn table_view_aggregates_match_oracle() {
         };
         check_final(&runs, "tbl_global", 0, &want, seed);
 
-        for p in ["tbl_sum", "tbl_multi", "tbl_first_last", "tbl_global"] {
+        // Filtered on the value: an update across the threshold enters or leaves.
+        let big = by_prefix(
+            replay
+                .table
+                .iter()
+                .filter(|(_, l)| matches!(l.value, J::Int(v) if v > 4))
+                .map(|(k, l)| (prefix_of(k), l.ts, l.value.clone())),
+        );
+        let want: Vec<String> = big
+            .iter()
+            .map(|(p, g)| obj(&[("prefix", J::str(p)), ("n", g.count()), ("total", g.sum())]))
+            .collect();
+        check_final(&runs, "tbl_big", 1, &want, seed);
+
+        for p in [
+            "tbl_sum",
+            "tbl_multi",
+            "tbl_first_last",
+            "tbl_global",
+            "tbl_big",
+        ] {
             check_no_errors(&runs, p);
         }
     }

@@ -10,7 +10,7 @@ use kvflow::sinks::OutputKind;
 
 use crate::common::*;
 
-const SEEDS: [u64; 3] = [31, 32, 33];
+const SEEDS: [u64; 2] = [31, 32];
 const USERS: u64 = 8;
 
 fn user_value(rng: &mut Rng) -> J {
@@ -38,7 +38,9 @@ fn mixed_stream(seed: u64, len: usize, d: u64) -> Vec<Mut> {
     let mut clock = 0;
     let mut out = Vec::new();
     for _ in 0..len {
-        clock += rng.below(80);
+        if rng.chance(35) {
+            clock += 1 + rng.below(220);
+        }
         let ts = clock - rng.below(d.min(clock) + 1);
         if rng.chance(30) {
             let key = format!("u_{}", rng.below(USERS));
@@ -77,7 +79,9 @@ fn users_first_stream(seed: u64, d: u64) -> Vec<Mut> {
     out.push(Mut::delete("u_1", 95));
     let mut clock = 10_000;
     for _ in 0..120 {
-        clock += rng.below(60);
+        if rng.chance(35) {
+            clock += 1 + rng.below(170);
+        }
         let ts = clock - rng.below(d + 1);
         let key = format!("o_{}", rng.below(25));
         if rng.chance(15) {
@@ -309,7 +313,6 @@ fn table_table_inner_joins_match_oracle() {
 }
 
 #[test]
-#[ignore = "bug: left join writes a matched row's antijoin +/- on different workers (padded rows in 4-worker output)"]
 fn table_table_left_joins_match_oracle() {
     check_table_joins(true);
 }
@@ -368,7 +371,6 @@ fn events_table_inner_join_users_first() {
 }
 
 #[test]
-#[ignore = "bug: left join writes a matched row's antijoin +/- on different workers (padded rows in 4-worker output)"]
 fn events_table_left_join_users_first() {
     check_users_first(true);
 }
@@ -416,7 +418,6 @@ fn events_table_inner_join_as_of_batch() {
 }
 
 #[test]
-#[ignore = "bug: left join writes a matched row's antijoin +/- on different workers (padded rows in 4-worker output)"]
 fn events_table_left_join_as_of_batch() {
     check_as_of_batch(true);
 }

@@ -47,7 +47,8 @@ fn windows_match_oracle() {
                 .map(prefix_ts_v())
                 .window(Window::tumbling(1000))
                 .group_by(["prefix"])
-                .aggregate([Agg::count("count"), Agg::sum("sum", "v")]),
+                .aggregate([Agg::count("count"), Agg::sum("sum", "v")])
+                .with_final_state(),
         )
         .pipeline(
             Pipeline::from_events("w_slide")
@@ -68,7 +69,8 @@ fn windows_match_oracle() {
                 .map(prefix_ts_v())
                 .window(Window::session(gap))
                 .group_by(["prefix"])
-                .aggregate([Agg::count("count"), Agg::sum("sum", "v")]),
+                .aggregate([Agg::count("count"), Agg::sum("sum", "v")])
+                .with_final_state(),
         )
         .pipeline(
             Pipeline::from_events("w_ses_key")
@@ -180,6 +182,10 @@ fn windows_match_oracle() {
             }
             // Continuous windows: a changelog whose final state is the same set of rows.
             let context = format!("seed {seed} {cfg:?}");
+            for p in ["w_tumble", "w_ses_prefix"] {
+                let finals = rec.sorted(p, OutputKind::Final);
+                assert_lines(&format!("{context} {p} final"), &finals, &want[p]);
+            }
             let folded = fold_keyed(&rec.ordered("w_cont", OutputKind::Rows), 3);
             assert_lines(
                 &format!("{context} w_cont folded"),
@@ -218,7 +224,8 @@ fn windows_with_late_events_match_oracle() {
                 .map(prefix_ts_v())
                 .window(Window::tumbling(1000).allowed_lateness(lateness))
                 .group_by(["prefix"])
-                .aggregate([Agg::count("count"), Agg::sum("sum", "v")]),
+                .aggregate([Agg::count("count"), Agg::sum("sum", "v")])
+                .with_final_state(),
         )
         .pipeline(
             Pipeline::from_events("l_slide")
@@ -232,7 +239,15 @@ fn windows_with_late_events_match_oracle() {
                 .map(prefix_ts_v())
                 .window(Window::session(gap).allowed_lateness(lateness))
                 .group_by(["prefix"])
-                .aggregate([Agg::count("count"), Agg::sum("sum", "v")]),
+                .aggregate([Agg::count("count"), Agg::sum("sum", "v")])
+                .with_final_state(),
+        )
+        .pipeline(
+            Pipeline::from_events("l_all")
+                .map([("prefix", "split_part(key, '_', 1)"), ("v", "value")])
+                .group_by(["prefix"])
+                .aggregate([Agg::count("count"), Agg::sum("sum", "v")])
+                .with_final_state(),
         )
         .pipeline(
             Pipeline::from_events("l_strict")
@@ -281,9 +296,39 @@ fn windows_with_late_events_match_oracle() {
                     );
                     let folded = fold_keyed(&rec.ordered(p, OutputKind::Rows), 3);
                     assert_lines(&format!("{context} folded"), &folded, &want);
+                    if matches!(*p, "l_tumble" | "l_session") {
+                        let finals = rec.sorted(p, OutputKind::Final);
+                        assert_lines(&format!("{context} final"), &finals, &want);
+                    }
                 }
                 assert_same_per_batch(&runs, p, OutputKind::Rows, &format!("seed {seed}"));
             }
+        }
+        // A pipeline without a window takes every event, late or not.
+        let mut all: BTreeMap<String, Group> = BTreeMap::new();
+        for e in &replay.events {
+            all.entry(e.prefix())
+                .or_default()
+                .push(e.ts, e.value.clone());
+        }
+        let want: Vec<String> = all
+            .iter()
+            .map(|(p, g)| {
+                obj(&[
+                    ("prefix", J::str(p)),
+                    ("count", g.count()),
+                    ("sum", g.sum()),
+                ])
+            })
+            .collect();
+        for (cfg, rec) in &runs {
+            let context = format!("seed {seed} {cfg:?} l_all");
+            assert_lines(&context, &rec.sorted("l_all", OutputKind::Final), &want);
+            assert_eq!(
+                rec.sorted("l_all", OutputKind::Late),
+                Vec::<String>::new(),
+                "{context}"
+            );
         }
         // Without allowed lateness there is nothing to correct: one plain row per window.
         for (cfg, rec) in &runs {
@@ -321,7 +366,7 @@ fn windowed_table_view_matches_oracle_at_close() {
             disorder: d,
             keys_per_prefix: 4,
             delete_percent: 25,
-            max_step: 60,
+            max_step: 170,
             ..Gen::default()
         }
         .generate(seed + 70);
