@@ -258,7 +258,10 @@ pub fn sessionize<'scope>(
                         break;
                     }
                     let (cap, mut updates) = entry.remove();
-                    // NB: retractions first, so a row updated in place never merges with itself.
+                    // NB: consolidate first (a row inserted and retracted within one batch
+                    // cancels), then retractions before insertions, so a row updated in place
+                    // never merges with itself.
+                    consolidate_updates(&mut updates);
                     updates.sort_by_key(|(_, d)| *d > 0);
                     for ((group, ts, args), diff) in updates {
                         let state = groups.entry(group.clone()).or_default();
@@ -283,6 +286,20 @@ pub fn sessionize<'scope>(
                 }
             }
         })
+}
+
+/// Sums the diffs of equal rows and drops those that cancel.
+fn consolidate_updates(updates: &mut Vec<(SessionRow, i64)>) {
+    updates.sort();
+    let mut merged: Vec<(SessionRow, i64)> = Vec::with_capacity(updates.len());
+    for (row, diff) in updates.drain(..) {
+        match merged.last_mut() {
+            Some((last, d)) if *last == row => *d += diff,
+            _ => merged.push((row, diff)),
+        }
+    }
+    merged.retain(|(_, d)| *d != 0);
+    *updates = merged;
 }
 
 fn row_hash(row: &Row) -> u64 {
