@@ -329,9 +329,11 @@ fn aggregate_multiset<'scope>(
 /// appear and be corrected, not disappear when its state is freed.
 fn drop_releases(rows: Rows<'_>, timing: WindowTiming) -> Rows<'_> {
     rows.inner
-        .filter(move |(row, t, _)| {
+        .filter(move |(row, t, d)| {
             let end = row.get(1).as_i64().unwrap_or(0).max(0) as u64;
-            *t < timing.expire_time(end)
+            // NB: a row that appears at or after its window's expiry is not a release but a
+            // session split off closed at birth (see `window::session`): keep it.
+            *t < timing.expire_time(end) || *d > 0
         })
         .as_collection()
 }

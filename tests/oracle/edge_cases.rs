@@ -621,3 +621,122 @@ fn table_map_changelog_keeps_duplicate_rows() {
         );
     }
 }
+
+/// Table-view sessions: a key written and rewritten (or deleted) within one batch counts
+/// once, with its last value (the batch's insert and retraction of the first row cancel).
+#[test]
+fn table_view_session_update_within_a_batch() {
+    let muts = vec![
+        // All in batch 0 (the watermark lags by 1000).
+        Mut::put("a_1", 1, 100),
+        Mut::put("a_1", 2, 150),
+        Mut::put("b_1", 5, 120),
+        Mut::delete("b_1", 130),
+        Mut::put("c_1", 3, 200),
+        Mut::put("x_1", 0, 5000),
+    ];
+    for batch_ms in [1, 500] {
+        assert_eq!(&batch_stamps(&muts, 1000, batch_ms)[..5], &[0; 5]);
+    }
+    Expect::rows(
+        "w",
+        vec![
+            row(150, 250, "a", 1, J::Int(2)),
+            row(200, 300, "c", 1, J::Int(3)),
+            row(5000, 5100, "x", 1, J::Int(0)),
+        ],
+    )
+    .check(&table_plan(1000, Window::session(100)), &muts);
+}
+
+/// Table-view sessions: deleting the middle row of an open session splits it; a part that
+/// ends before the current watermark is closed at birth and must still be emitted (as a
+/// correction), not dropped with its on-time rows.
+#[test]
+fn table_view_session_split_part_closed_at_birth() {
+    let muts = vec![
+        Mut::put("a_1", 1, 100),
+        Mut::put("a_2", 2, 1000),
+        Mut::put("a_3", 4, 1900),
+        // Watermark 1600: the session [100, 2900) is open, a part [100, 1100) would be closed.
+        Mut::put("z_1", 0, 2600),
+        Mut::delete("a_2", 2600),
+        Mut::put("x_1", 0, 10_000),
+    ];
+    for batch_ms in [1, 500] {
+        assert_eq!(
+            &batch_stamps(&muts, 1000, batch_ms)[..5],
+            &[0, 0, 900, 1600, 1600]
+        );
+    }
+    Expect::rows(
+        "w",
+        vec![
+            upsert(100, 1100, "a", 1, J::Int(1)),
+            row(1900, 2900, "a", 1, J::Int(4)),
+            row(2600, 3600, "z", 1, J::Int(0)),
+            row(10_000, 11_000, "x", 1, J::Int(0)),
+        ],
+    )
+    .check(&table_plan(1000, Window::session(1000)), &muts);
+}
+
+/// `flat_map` over list values, on both views; a global aggregate whose group empties is
+/// deleted from the changelog.
+#[test]
+fn flat_map_and_an_emptied_global_group() {
+    let list = |items: &[i64]| J::List(items.iter().map(|i| J::Int(*i)).collect());
+    let plan = PlanBuilder::new()
+        .pipeline(
+            Pipeline::from_events("ev_items")
+                .flat_map("item", "value")
+                .group_by(["item"])
+                .aggregate([Agg::count("n")])
+                .with_final_state(),
+        )
+        .pipeline(
+            Pipeline::from_table("tb_items")
+                .flat_map("item", "value")
+                .group_by(["item"])
+                .aggregate([Agg::count("n")])
+                .with_final_state(),
+        )
+        .pipeline(
+            Pipeline::from_table("tb_global")
+                .filter("key = 'g_1'")
+                .aggregate([Agg::count("n"), Agg::sum("total", "value")]),
+        )
+        .build()
+        .unwrap();
+    let muts = vec![
+        Mut::put_j("a_1", list(&[1, 2]), 100),
+        Mut::put_j("a_2", list(&[2, 3]), 200),
+        Mut::put_j("a_1", list(&[5]), 300),
+        Mut::put("g_1", 5, 400),
+        Mut::delete("g_1", 2000),
+    ];
+    let counts = |pairs: &[(i64, i64)]| -> Vec<String> {
+        pairs
+            .iter()
+            .map(|(item, n)| obj(&[("item", J::Int(*item)), ("n", J::Int(*n))]))
+            .collect()
+    };
+    for (cfg, rec) in run_all(&plan, &muts) {
+        assert_lines(
+            &format!("{cfg:?} ev_items final"),
+            &rec.sorted("ev_items", OutputKind::Final),
+            &counts(&[(1, 1), (2, 2), (3, 1), (5, 1)]),
+        );
+        assert_lines(
+            &format!("{cfg:?} tb_items final"),
+            &rec.sorted("tb_items", OutputKind::Final),
+            &counts(&[(2, 1), (3, 1), (5, 1)]),
+        );
+        let g = [("n", J::Int(1)), ("total", J::Int(5))];
+        assert_lines(
+            &format!("{cfg:?} tb_global"),
+            &rec.rows("tb_global"),
+            &[op_line("upsert", &g), op_line("delete", &g)],
+        );
+    }
+}

@@ -341,23 +341,50 @@ fn windows_with_late_events_match_oracle() {
     }
 }
 
-/// A windowed pipeline over the TABLE view: a window's row, emitted when it closes, counts
-/// the rows with a ts in the window that are live in the table as of the window's end (the
-/// batches stamped at or before it), re-derived per batch size.
+/// Fixed windows over the TABLE view, brute force: a window's row, emitted when it closes,
+/// counts the rows with a ts in the window that are live in the table as of the window's
+/// end (after the batches stamped at or before it).
+fn table_windows_at_close(muts: &[Mut], stamps: &[u64], size: u64, slide: u64) -> Vec<String> {
+    let tables = table_at_stamps(muts, stamps);
+    let max_ts = muts.iter().map(|m| m.ts).max().unwrap();
+    let mut out = Vec::new();
+    for start in (0..=max_ts).step_by(slide as usize) {
+        let end = start + size;
+        let Some((_, table)) = tables.range(..=end).next_back() else {
+            continue;
+        };
+        let mut groups: BTreeMap<String, Group> = BTreeMap::new();
+        for (key, live) in table {
+            if (start..end).contains(&live.ts) {
+                groups
+                    .entry(prefix_of(key))
+                    .or_default()
+                    .push(live.ts, live.value.clone());
+            }
+        }
+        out.extend(groups.iter().map(|(p, g)| window_row(start, end, p, g)));
+    }
+    out
+}
+
+/// Windowed pipelines over the TABLE view (updates and deletes move and remove rows while
+/// their windows are open), re-derived per batch size.
 #[test]
 fn windowed_table_view_matches_oracle_at_close() {
     let d = 100;
-    let size = 1000;
+    let windowed = |name: &str, window: Window| {
+        Pipeline::from_table(name)
+            .map(prefix_ts_v())
+            .window(window)
+            .group_by(["prefix"])
+            .aggregate([Agg::count("count"), Agg::sum("sum", "v")])
+    };
     let plan = Arc::new(
         PlanBuilder::new()
             .source(Source::table("table").max_out_of_orderness(d))
-            .pipeline(
-                Pipeline::from_table("tw")
-                    .map(prefix_ts_v())
-                    .window(Window::tumbling(size))
-                    .group_by(["prefix"])
-                    .aggregate([Agg::count("count"), Agg::sum("sum", "v")]),
-            )
+            .pipeline(windowed("tw", Window::tumbling(1000)))
+            .pipeline(windowed("tws", Window::sliding(1000, 500)))
+            .pipeline(windowed("twc", Window::tumbling(1000).continuous()))
             .build()
             .unwrap(),
     );
@@ -372,7 +399,7 @@ fn windowed_table_view_matches_oracle_at_close() {
         .generate(seed + 70);
         assert!(replay(&muts).events.iter().all(|e| !e.is_late(d)));
         let input = to_input(&muts);
-        let mut outputs: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+        let mut outputs: BTreeMap<(u64, &str), Vec<String>> = BTreeMap::new();
         for (workers, batch_ms) in CONFIGS {
             let rec = run_plan(
                 &plan,
@@ -384,39 +411,195 @@ fn windowed_table_view_matches_oracle_at_close() {
                 },
             );
             let stamps = batch_stamps(&muts, d, batch_ms);
-            let max_ts = muts.iter().map(|m| m.ts).max().unwrap();
-            let mut want = Vec::new();
-            for start in (0..=max_ts).step_by(size as usize) {
-                let end = start + size;
-                let upto: Vec<Mut> = muts
-                    .iter()
-                    .zip(&stamps)
-                    .filter(|(_, s)| **s <= end)
-                    .map(|(m, _)| m.clone())
-                    .collect();
-                let table = replay(&upto).table;
-                let mut groups: BTreeMap<String, Group> = BTreeMap::new();
-                for (key, live) in &table {
-                    if (start..end).contains(&live.ts) {
-                        groups
-                            .entry(prefix_of(key))
-                            .or_default()
-                            .push(live.ts, live.value.clone());
-                    }
+            let tumbling = table_windows_at_close(&muts, &stamps, 1000, 1000);
+            let sliding = table_windows_at_close(&muts, &stamps, 1000, 500);
+            let context = format!("seed {seed} ({workers}, {batch_ms})");
+            assert_lines(&format!("{context} tw"), &rec.rows("tw"), &tumbling);
+            assert_lines(&format!("{context} tws"), &rec.rows("tws"), &sliding);
+            // Continuous: every change shows, and the last one is the row at close.
+            let folded = fold_keyed(&rec.ordered("twc", OutputKind::Rows), 3);
+            assert_lines(&format!("{context} twc folded"), &folded, &tumbling);
+            for p in ["tw", "tws", "twc"] {
+                assert_eq!(
+                    rec.sorted(p, OutputKind::Late),
+                    Vec::<String>::new(),
+                    "{context} {p} late"
+                );
+                if let Some(previous) = outputs.get(&(batch_ms, p)) {
+                    assert_lines(
+                        &format!("{context} {p} vs 1 worker"),
+                        &rec.rows(p),
+                        previous,
+                    );
                 }
-                want.extend(groups.iter().map(|(p, g)| window_row(start, end, p, g)));
+                outputs.insert((batch_ms, p), rec.rows(p));
             }
-            let context = format!("seed {seed} ({workers}, {batch_ms}) tw");
-            assert_lines(&context, &rec.rows("tw"), &want);
-            assert_eq!(
-                rec.sorted("tw", OutputKind::Late),
-                Vec::<String>::new(),
-                "{context} late"
+        }
+    }
+}
+
+/// An open table row of the session model: `(ts, value, seq)`.
+type OpenRow = (u64, J, u64);
+/// A session of the model: `(first ts, last ts)` and its rows.
+type ModelSession = ((u64, u64), Vec<OpenRow>);
+
+/// Sessions over the TABLE view, brute force: batch by batch (stamps re-derived from the
+/// batching rule), apply the batch's table changes to each group's open rows (a change to a
+/// row whose session already closed is ignored), recompute the sessions of the open rows
+/// and close those that no future row can reach (`last + gap + lateness` below the next
+/// batch's stamp). The result is every closed session plus the ones open at the end.
+fn table_sessions_oracle(
+    muts: &[Mut],
+    stamps: &[u64],
+    gap: u64,
+    lateness: u64,
+) -> Vec<(u64, u64, String, Group)> {
+    let changes = replay(muts).table_changes;
+    let mut distinct: Vec<u64> = stamps.to_vec();
+    distinct.dedup();
+    // Open rows per group: (ts, value, seq).
+    let mut open: BTreeMap<String, Vec<OpenRow>> = BTreeMap::new();
+    let mut closed = Vec::new();
+    let split = |rows: &[OpenRow]| -> Vec<ModelSession> {
+        let mut sorted = rows.to_vec();
+        sorted.sort_by_key(|r| r.0);
+        let mut out: Vec<ModelSession> = Vec::new();
+        for row in sorted {
+            match out.last_mut() {
+                Some(((_, last), members)) if row.0 <= *last + gap => {
+                    *last = row.0;
+                    members.push(row);
+                }
+                _ => out.push(((row.0, row.0), vec![row])),
+            }
+        }
+        out
+    };
+    let group_of = |rows: &[OpenRow]| {
+        let mut g = Group::default();
+        for (ts, v, _) in rows {
+            g.push(*ts, v.clone());
+        }
+        g
+    };
+    for (i, stamp) in distinct.iter().enumerate() {
+        for change in changes.iter().filter(|c| stamps[c.seq as usize] == *stamp) {
+            let rows = open.entry(prefix_of(&change.key)).or_default();
+            if let Some(old) = &change.removed
+                && let Some(pos) = rows.iter().position(|r| r.2 == old.seq)
+            {
+                rows.remove(pos);
+            }
+            if let Some(new) = &change.added {
+                rows.push((new.ts, new.value.clone(), new.seq));
+            }
+        }
+        let Some(next) = distinct.get(i + 1) else {
+            break;
+        };
+        for (group, rows) in open.iter_mut() {
+            for ((start, last), members) in split(rows) {
+                if last + gap + lateness < *next {
+                    closed.push((start, last + gap, group.clone(), group_of(&members)));
+                    rows.retain(|r| !members.iter().any(|m| m.2 == r.2));
+                }
+            }
+        }
+    }
+    for (group, rows) in &open {
+        for ((start, last), members) in split(rows) {
+            closed.push((start, last + gap, group.clone(), group_of(&members)));
+        }
+    }
+    closed
+}
+
+/// Session windows over the table view (updates and deletes split and shrink sessions),
+/// against the batch-by-batch model above: the `Final` output and the folded changelog.
+#[test]
+fn table_view_sessions_match_oracle() {
+    let d = 150;
+    let gap = 200;
+    let lateness = 300;
+    let session = |name: &str, window: Window, max: bool| {
+        let agg = if max {
+            Agg::max("sum", "v")
+        } else {
+            Agg::sum("sum", "v")
+        };
+        Pipeline::from_table(name)
+            .map(prefix_ts_v())
+            .window(window)
+            .group_by(["prefix"])
+            .aggregate([Agg::count("count"), agg])
+            .with_final_state()
+    };
+    let plan = Arc::new(
+        PlanBuilder::new()
+            .source(Source::table("table").max_out_of_orderness(d))
+            .pipeline(session("ts_sum", Window::session(gap), false))
+            .pipeline(session("ts_max", Window::session(gap), true))
+            .pipeline(session(
+                "ts_late",
+                Window::session(gap).allowed_lateness(lateness),
+                false,
+            ))
+            .build()
+            .unwrap(),
+    );
+    for seed in SEEDS {
+        let muts = Gen {
+            disorder: d,
+            keys_per_prefix: 3,
+            delete_percent: 25,
+            max_step: 250,
+            ..Gen::default()
+        }
+        .generate(seed + 90);
+        assert!(replay(&muts).events.iter().all(|e| !e.is_late(d)));
+        let input = to_input(&muts);
+        let mut previous: BTreeMap<(u64, &str), Vec<String>> = BTreeMap::new();
+        for (workers, batch_ms) in CONFIGS {
+            let rec = run_plan(
+                &plan,
+                &input,
+                RunCfg {
+                    workers,
+                    batch_ms,
+                    raw: false,
+                },
             );
-            if let Some(previous) = outputs.get(&batch_ms) {
-                assert_lines(&format!("{context} vs 1 worker"), &rec.rows("tw"), previous);
+            let stamps = batch_stamps(&muts, d, batch_ms);
+            for (p, lateness, max) in [
+                ("ts_sum", 0, false),
+                ("ts_max", 0, true),
+                ("ts_late", lateness, false),
+            ] {
+                let want: Vec<String> = table_sessions_oracle(&muts, &stamps, gap, lateness)
+                    .iter()
+                    .map(|(s, e, p, g)| {
+                        obj(&[
+                            ("window_start", J::from(*s)),
+                            ("window_end", J::from(*e)),
+                            ("prefix", J::str(p)),
+                            ("count", g.count()),
+                            ("sum", if max { g.max() } else { g.sum() }),
+                        ])
+                    })
+                    .collect();
+                let context = format!("seed {seed} ({workers}, {batch_ms}) {p}");
+                assert_lines(
+                    &format!("{context} final"),
+                    &rec.sorted(p, OutputKind::Final),
+                    &want,
+                );
+                let folded = fold_keyed(&rec.ordered(p, OutputKind::Rows), 3);
+                assert_lines(&format!("{context} folded"), &folded, &want);
+                if let Some(rows) = previous.get(&(batch_ms, p)) {
+                    assert_lines(&format!("{context} vs 1 worker"), &rec.rows(p), rows);
+                }
+                previous.insert((batch_ms, p), rec.rows(p));
             }
-            outputs.insert(batch_ms, rec.rows("tw"));
         }
     }
 }

@@ -78,6 +78,36 @@ impl Emitter<'_> {
         if insert == release {
             return;
         }
+        self.emit_session_at(session, sign, key, insert, release);
+    }
+
+    /// A session split off an open one by a retraction may already be past its expiry:
+    /// closed at birth. Its rows are on time and in no other session, so it is emitted now
+    /// (a correction) and released an instant later, instead of being dropped.
+    fn emit_split(&mut self, session: &Session) {
+        let (key, insert, release) = self.key(session);
+        let (insert, release) = if insert == release {
+            (self.time, self.time + 1)
+        } else {
+            (insert, release)
+        };
+        self.emit_session_at(session, 1, key, insert, release);
+    }
+
+    /// Whether a session is past its expiry (changes to it are no longer shown).
+    fn is_expired(&self, session: &Session) -> bool {
+        let (_, insert, release) = self.key(session);
+        insert == release
+    }
+
+    fn emit_session_at(
+        &mut self,
+        session: &Session,
+        sign: i64,
+        key: Row,
+        insert: u64,
+        release: u64,
+    ) {
         if self.funcs.is_some() {
             let mut acc = session.acc.clone();
             if sign < 0 {
@@ -180,6 +210,9 @@ impl GroupSessions {
             return;
         };
         let old = self.sessions.remove(index);
+        // A retraction from an expired session changes nothing visible (as for fixed
+        // windows); the parts of an open one are all emitted, even those expired at birth.
+        let expired = emit.is_expired(&old);
         emit.emit_session(&old, -1);
         let mut rows = old.rows;
         if let Some(pos) = rows.iter().position(|(t, a, _)| *t == ts && a == args) {
@@ -190,7 +223,11 @@ impl GroupSessions {
         }
         rows.sort_by_key(|r| r.0);
         for session in split_by_gap(rows, emit.gap, emit.funcs) {
-            emit.emit_session(&session, 1);
+            if expired {
+                emit.emit_session(&session, 1);
+            } else {
+                emit.emit_split(&session);
+            }
             let at = self.sessions.partition_point(|s| s.start < session.start);
             self.sessions.insert(at, session);
         }
