@@ -7,7 +7,7 @@ use kvflow::sinks::capture::Capture;
 use kvflow::value::Value;
 
 #[test]
-fn smoke() {
+fn builder_pipelines_window_and_retract_on_any_worker_count() {
     let plan = PlanBuilder::new()
         .pipeline(
             Pipeline::from_events("w")
@@ -45,12 +45,23 @@ fn smoke() {
             Arc::new(capture.clone()),
         )
         .unwrap();
-        println!("{summary}");
-        println!("{:#?}", capture.rows("w"));
-        println!("{:#?}", capture.rows("t"));
-        println!(
-            "{:#?}",
-            capture.sorted("t", kvflow::sinks::OutputKind::Final)
+        assert_eq!(summary.events_in, 5);
+        assert_eq!(
+            capture.rows("w"),
+            [
+                r#"{"window_start":0,"window_end":1000,"prefix":"a","count":2,"sum":3}"#,
+                r#"{"window_start":0,"window_end":1000,"prefix":"b","count":1,"sum":5}"#,
+                r#"{"window_start":1000,"window_end":2000,"prefix":"a","count":2,"sum":10}"#,
+            ],
+            "{workers} workers"
+        );
+        assert_eq!(
+            capture.sorted("t", kvflow::sinks::OutputKind::Final),
+            [
+                r#"{"prefix":"a","n":1,"total":10}"#,
+                r#"{"prefix":"b","n":1,"total":5}"#,
+            ],
+            "{workers} workers"
         );
     }
 }
