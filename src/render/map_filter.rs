@@ -2,7 +2,6 @@
 
 use crate::expr::{Expr, is_true};
 use crate::operators::fallible::{FlatMapFallible, Lines, RecordError, Rows};
-use crate::plan::explain::describe;
 use crate::schema::Schema;
 use crate::value::{Row, Value};
 
@@ -70,7 +69,6 @@ pub fn render_flat_map<'scope>(
     let expr = expr.clone();
     let schema = schema.clone();
     let step = format!("FlatMap {}", expr.text());
-    let _ = describe;
     rows.flat_map_fallible(step, move |row, out| match expr.eval(&row) {
         Ok(Value::Null) => Ok(()),
         Ok(Value::List(items)) => {
