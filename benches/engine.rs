@@ -20,6 +20,10 @@ use kvflow::sinks::{LineSink, OutputFactory, OutputKind};
 use kvflow::value::Value;
 use kvflow::workload::{GenConfig, Workload, generate};
 
+/// The same allocator as the `kvflow` binary, for every program measured here.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const EVENTS: u64 = 200_000;
 const BATCH_MS: u64 = 100;
 

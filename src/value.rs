@@ -12,6 +12,7 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -42,6 +43,10 @@ impl Hash for F64 {
 }
 
 /// A JSON-like value: null, bool, i64, f64, string, list, map.
+///
+/// Strings, lists and maps are shared (`Arc`): a value is cloned at every step of a pipeline
+/// (shard state, change event, rows, group keys), and a clone must not copy a document.
+/// Serde writes them as plain strings, sequences and maps.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Value {
     #[default]
@@ -49,9 +54,9 @@ pub enum Value {
     Bool(bool),
     Int(i64),
     Float(F64),
-    Str(String),
-    List(Vec<Value>),
-    Map(BTreeMap<String, Value>),
+    Str(Arc<str>),
+    List(Arc<Vec<Value>>),
+    Map(Arc<BTreeMap<String, Value>>),
 }
 
 impl Value {
@@ -64,11 +69,11 @@ impl Value {
                 Some(i) => Value::Int(i),
                 None => Value::Float(F64(n.as_f64().unwrap_or(f64::NAN))),
             },
-            serde_json::Value::String(s) => Value::Str(s),
+            serde_json::Value::String(s) => Value::from(s),
             serde_json::Value::Array(items) => {
-                Value::List(items.into_iter().map(Value::from_json).collect())
+                Value::list(items.into_iter().map(Value::from_json).collect())
             }
-            serde_json::Value::Object(map) => Value::Map(
+            serde_json::Value::Object(map) => Value::map(
                 map.into_iter()
                     .map(|(k, v)| (k, Value::from_json(v)))
                     .collect(),
@@ -79,6 +84,21 @@ impl Value {
     /// Parses a JSON text into a `Value`.
     pub fn parse_json(text: &str) -> Result<Value, serde_json::Error> {
         serde_json::from_str::<serde_json::Value>(text).map(Value::from_json)
+    }
+
+    /// A string value.
+    pub fn str(s: impl Into<Arc<str>>) -> Value {
+        Value::Str(s.into())
+    }
+
+    /// A list value.
+    pub fn list(items: Vec<Value>) -> Value {
+        Value::List(Arc::new(items))
+    }
+
+    /// A map value.
+    pub fn map(entries: BTreeMap<String, Value>) -> Value {
+        Value::Map(Arc::new(entries))
     }
 
     pub fn is_null(&self) -> bool {
@@ -220,11 +240,16 @@ impl From<bool> for Value {
 }
 impl From<&str> for Value {
     fn from(v: &str) -> Self {
-        Value::Str(v.to_string())
+        Value::Str(v.into())
     }
 }
 impl From<String> for Value {
     fn from(v: String) -> Self {
+        Value::Str(v.into())
+    }
+}
+impl From<Arc<str>> for Value {
+    fn from(v: Arc<str>) -> Self {
         Value::Str(v)
     }
 }

@@ -1,5 +1,7 @@
 //! `Mutation`, `ChangeEvent` and `EventKind`, and their row forms for the two views.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::value::{Row, Value};
@@ -14,7 +16,7 @@ pub enum Op {
 /// A client's request to change one key.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Mutation {
-    pub key: String,
+    pub key: Arc<str>,
     pub op: Op,
     pub value: Value,
     /// Event time in ms; `None` takes the ingest clock's time.
@@ -22,7 +24,7 @@ pub struct Mutation {
 }
 
 impl Mutation {
-    pub fn put(key: impl Into<String>, value: Value, ts: u64) -> Mutation {
+    pub fn put(key: impl Into<Arc<str>>, value: Value, ts: u64) -> Mutation {
         Mutation {
             key: key.into(),
             op: Op::Put,
@@ -31,7 +33,7 @@ impl Mutation {
         }
     }
 
-    pub fn delete(key: impl Into<String>, ts: u64) -> Mutation {
+    pub fn delete(key: impl Into<Arc<str>>, ts: u64) -> Mutation {
         Mutation {
             key: key.into(),
             op: Op::Delete,
@@ -58,6 +60,13 @@ impl EventKind {
         }
     }
 
+    /// The kind's name as a shared string value (no allocation per event).
+    pub fn name_value(self) -> Value {
+        static NAMES: std::sync::LazyLock<[Value; 3]> =
+            std::sync::LazyLock::new(|| EventKind::ALL.map(|kind| Value::from(kind.name())));
+        NAMES[self as usize].clone()
+    }
+
     pub fn parse(name: &str) -> Option<EventKind> {
         match name {
             "insert" => Some(EventKind::Insert),
@@ -76,7 +85,7 @@ pub struct ChangeEvent {
     pub seq: u64,
     pub ts: u64,
     pub kind: EventKind,
-    pub key: String,
+    pub key: Arc<str>,
     pub old: Value,
     pub new: Value,
 }
@@ -87,7 +96,7 @@ impl ChangeEvent {
         Row(vec![
             Value::Str(self.key.clone()),
             Value::Int(self.ts as i64),
-            Value::Str(self.kind.name().to_string()),
+            self.kind.name_value(),
             Value::Int(self.seq as i64),
             self.new.clone(),
             self.old.clone(),
@@ -96,9 +105,9 @@ impl ChangeEvent {
 }
 
 /// The row of the table view for a live key: `key, ts, seq, value` (see `Schema::table`).
-pub fn table_row(key: &str, ts: u64, seq: u64, value: &Value) -> Row {
+pub fn table_row(key: &Arc<str>, ts: u64, seq: u64, value: &Value) -> Row {
     Row(vec![
-        Value::Str(key.to_string()),
+        Value::Str(key.clone()),
         Value::Int(ts as i64),
         Value::Int(seq as i64),
         value.clone(),

@@ -38,7 +38,7 @@ pub(crate) fn call_eval<'r>(
                     ops::push_text(&v, &mut out);
                 }
             }
-            return Ok(Cow::Owned(Value::Str(out)));
+            return Ok(Cow::Owned(Value::from(out)));
         }
         Func::NullIf => {
             let a = eval_arg(args, 0, row)?;
@@ -66,8 +66,8 @@ pub(crate) fn call_eval<'r>(
     let n = args.len();
     let f = func.name();
     let out = match func {
-        Func::Lower => Value::Str(text(f, &v[0])?.to_lowercase()),
-        Func::Upper => Value::Str(text(f, &v[0])?.to_uppercase()),
+        Func::Lower => Value::from(text(f, &v[0])?.to_lowercase()),
+        Func::Upper => Value::from(text(f, &v[0])?.to_uppercase()),
         Func::Length => match &*v[0] {
             Value::Str(s) => Value::Int(len_i64(s.chars().count())),
             Value::List(l) => Value::Int(len_i64(l.len())),
@@ -95,7 +95,7 @@ pub(crate) fn call_eval<'r>(
             let s = text(f, &v[0])?;
             let start = int(f, &v[1])?;
             let len = if n > 2 { Some(int(f, &v[2])?) } else { None };
-            Value::Str(substr(s, start, len)?)
+            Value::from(substr(s, start, len)?)
         }
         Func::Trim(side) => {
             let s = text(f, &v[0])?;
@@ -114,21 +114,21 @@ pub(crate) fn call_eval<'r>(
                     Side::Trailing => s.trim_end(),
                 }
             };
-            Value::Str(out.to_string())
+            Value::from(out)
         }
         Func::Replace => {
             let (s, from, to) = (text(f, &v[0])?, text(f, &v[1])?, text(f, &v[2])?);
             if from.is_empty() {
-                Value::Str(s.to_string())
+                Value::from(s)
             } else {
-                Value::Str(s.replace(from, to))
+                Value::from(s.replace(from, to))
             }
         }
         Func::StartsWith => Value::Bool(text(f, &v[0])?.starts_with(text(f, &v[1])?)),
         Func::EndsWith => Value::Bool(text(f, &v[0])?.ends_with(text(f, &v[1])?)),
         Func::SplitPart => {
             let (s, delim, i) = (text(f, &v[0])?, text(f, &v[1])?, int(f, &v[2])?);
-            Value::Str(split_part(s, delim, i)?.to_string())
+            Value::from(split_part(s, delim, i)?)
         }
         Func::RegexpLike(re) => Value::Bool(re.is_match(text(f, &v[0])?)),
         Func::Coalesce | Func::Concat | Func::NullIf => Value::Null, // handled above
@@ -234,14 +234,21 @@ fn split_part<'a>(s: &'a str, delim: &str, n: i64) -> Result<&'a str, EvalError>
     if delim.is_empty() {
         return Ok(if n == 1 || n == -1 { s } else { "" });
     }
-    let part = if n > 0 {
-        usize::try_from(n - 1)
-            .ok()
-            .and_then(|i| s.split(delim).nth(i))
-    } else {
-        usize::try_from(-(n + 1))
-            .ok()
-            .and_then(|i| s.rsplit(delim).nth(i))
+    let mut chars = delim.chars();
+    let single = match (chars.next(), chars.next()) {
+        (Some(c), None) => Some(c),
+        _ => None,
+    };
+    let part = match (n > 0, single) {
+        (true, Some(c)) => nth_part(s.split(c), n - 1),
+        (true, None) => nth_part(s.split(delim), n - 1),
+        (false, Some(c)) => nth_part(s.rsplit(c), -(n + 1)),
+        (false, None) => nth_part(s.rsplit(delim), -(n + 1)),
     };
     Ok(part.unwrap_or(""))
+}
+
+/// The `index`th item of `parts` (a one-character delimiter splits with a byte search).
+fn nth_part<'a>(mut parts: impl Iterator<Item = &'a str>, index: i64) -> Option<&'a str> {
+    usize::try_from(index).ok().and_then(|i| parts.nth(i))
 }

@@ -89,7 +89,7 @@ fn concat<'r>(a: &'r Node, b: &'r Node, row: &'r Row) -> Result<Val<'r>, EvalErr
     let mut out = String::new();
     ops::push_text(&a, &mut out);
     ops::push_text(&b, &mut out);
-    Ok(Cow::Owned(Value::Str(out)))
+    Ok(Cow::Owned(Value::from(out)))
 }
 
 fn is<'r>(test: IsTest, negated: bool, x: &'r Node, row: &'r Row) -> Result<Val<'r>, EvalError> {
@@ -148,7 +148,7 @@ fn text<'r>(x: &'r Node, row: &'r Row) -> Result<Val<'r>, EvalError> {
     let v = eval(x, row)?;
     Ok(match &*v {
         Value::Null | Value::Str(_) => v,
-        other => Cow::Owned(Value::Str(ops::to_text(other))),
+        other => Cow::Owned(Value::from(ops::to_text(other))),
     })
 }
 
@@ -270,7 +270,7 @@ fn like<'r>(x: &Node, pattern: &Like, negated: bool, row: &'r Row) -> Result<Val
     let x = eval(x, row)?;
     let text = match &*x {
         Value::Null => return Ok(Cow::Borrowed(&NULL)),
-        Value::Str(s) => s.as_str(),
+        Value::Str(s) => &**s,
         other => {
             return Err(EvalError::new(format!(
                 "LIKE expects a string, got {}",

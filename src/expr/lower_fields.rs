@@ -154,7 +154,7 @@ impl Compiler<'_> {
         let t = self.expr(index)?;
         Ok(match t.node {
             Node::Lit(Value::Int(i)) => Step::Index(i),
-            Node::Lit(Value::Str(s)) => Step::Key(s),
+            Node::Lit(Value::Str(s)) => Step::Key(s.to_string()),
             node if matches!(t.ty, Type::Int | Type::Str | Type::Json | Type::Null) => {
                 Step::Dyn(node)
             }

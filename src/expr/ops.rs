@@ -147,7 +147,7 @@ pub(crate) fn push_text(v: &Value, out: &mut String) {
 /// The text form of a value (see [`push_text`]).
 pub(crate) fn to_text(v: &Value) -> String {
     match v {
-        Value::Str(s) => s.clone(),
+        Value::Str(s) => s.to_string(),
         other => other.to_json_string(),
     }
 }
@@ -181,7 +181,7 @@ pub(crate) fn cast(v: &Value, to: CastTo) -> Result<Value, EvalError> {
             Ok(f) => Value::Float(F64(f)),
             Err(_) => return Err(fail()),
         },
-        (CastTo::Str, other) => Value::Str(to_text(other)),
+        (CastTo::Str, other) => Value::from(to_text(other)),
         (CastTo::Bool, Value::Int(i)) => Value::Bool(*i != 0),
         (CastTo::Bool, Value::Str(s)) => match s.trim().to_ascii_lowercase().as_str() {
             "true" | "t" | "yes" | "y" | "on" | "1" => Value::Bool(true),

@@ -352,7 +352,7 @@ impl Compiler<'_> {
                 ));
             }
             other => match other.clone().into_string() {
-                Some(s) => (Value::Str(s), Type::Str),
+                Some(s) => (Value::from(s), Type::Str),
                 None => {
                     return Err(ExprError::new(
                         format!("unsupported literal `{other}`"),

@@ -325,7 +325,7 @@ fn compile_and_eval_never_panic_on_garbled_text() {
             Value::Bool(true),
             Value::Float(F64(f64::NAN)),
             Value::parse_json(r#"{"amount": "NaN", "tags": {}, "price": null}"#).unwrap(),
-            Value::List(vec![Value::Null]),
+            Value::list(vec![Value::Null]),
         ]),
     ];
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);

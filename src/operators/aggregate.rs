@@ -251,7 +251,7 @@ pub fn finish_from_multiset(
                 }
                 items.sort_by(compare_values);
                 items.truncate(*limit);
-                Value::List(items)
+                Value::list(items)
             }
         };
         out.push(value);

@@ -72,7 +72,7 @@ pub fn render_flat_map<'scope>(
     rows.flat_map_fallible(step, move |row, out| match expr.eval(&row) {
         Ok(Value::Null) => Ok(()),
         Ok(Value::List(items)) => {
-            for item in items {
+            for item in items.iter().cloned() {
                 let mut values = row.0.clone();
                 values.push(item);
                 out.push(Row(values));

@@ -10,7 +10,7 @@
 //! sees each key's multiset of argument rows and computes every aggregate from it. Both
 //! retract exactly: an update replaces its old contribution, a delete removes it.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use differential_dataflow::difference::IsZero;
 use differential_dataflow::operators::CountTotal;

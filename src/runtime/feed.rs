@@ -90,6 +90,7 @@ pub fn feed_worker(
     metrics: &Metrics,
 ) -> Result<(), RunError> {
     let index = worker.index();
+    let peers = worker.peers();
     let reports = index.is_multiple_of(options.workers.max(1));
     let mut feeder = Feeder {
         worker,
@@ -99,7 +100,8 @@ pub fn feed_worker(
         options,
         metrics,
         reports,
-        owner_index: Some(index),
+        // With one worker everything is owned: skip hashing every key.
+        owner_index: (peers > 1).then_some(index),
         source_name: String::new(),
     };
     match input {

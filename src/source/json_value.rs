@@ -61,11 +61,11 @@ impl<'de> Visitor<'de> for ValueVisitor {
     }
 
     fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::Str(v.to_string()))
+        Ok(Value::from(v))
     }
 
     fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::Str(v))
+        Ok(Value::from(v))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
@@ -73,7 +73,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
         while let Some(JsonValue(item)) = seq.next_element()? {
             items.push(item);
         }
-        Ok(Value::List(items))
+        Ok(Value::list(items))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
@@ -81,7 +81,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
         while let Some((key, JsonValue(value))) = access.next_entry::<String, JsonValue>()? {
             map.insert(key, value);
         }
-        Ok(Value::Map(map))
+        Ok(Value::map(map))
     }
 }
 

@@ -61,7 +61,7 @@ pub fn parse_mutation(line: &str) -> Result<Mutation, String> {
         Op::Delete => Value::Null,
     };
     Ok(Mutation {
-        key: key.into_owned(),
+        key: key.into(),
         op,
         value,
         ts: parsed.ts,
@@ -323,7 +323,7 @@ mod tests {
     fn parses_each_shape() {
         let m =
             ok(r#"{"ts": 1700000000123, "op": "put", "key": "user_17", "value": {"a": [1, 2.5]}}"#);
-        assert_eq!(m.key, "user_17");
+        assert_eq!(&*m.key, "user_17");
         assert_eq!((m.op, m.ts), (Op::Put, Some(1_700_000_000_123)));
         assert_eq!(m.value.to_json_string(), r#"{"a":[1,2.5]}"#);
         let m = ok(r#"{"key":"k"}"#);
@@ -335,7 +335,7 @@ mod tests {
         );
         let m = ok(r#" {"op":"delete","key":"k","value":{"x":1},"ts":null} "#);
         assert_eq!((m.op, m.value, m.ts), (Op::Delete, Value::Null, None));
-        assert_eq!(ok(r#"{"key":"a\"\u00e9\n"}"#).key, "a\"é\n");
+        assert_eq!(ok(r#"{"key":"a\"\u00e9\n"}"#).key.as_ref(), "a\"é\n");
         assert_eq!(ok(r#"{"key":"k","ts":0}"#).ts, Some(0));
         assert_eq!(
             ok(r#"{"key":"k","ts":18446744073709551615}"#).ts,
@@ -399,7 +399,7 @@ mod tests {
         let bom: Vec<_> = JsonlReader::new(bom.as_bytes()).collect();
         assert!(bom[0].is_ok() && bom[1].is_err());
         assert_eq!(items[0].as_ref().unwrap().0, 2);
-        assert_eq!(items[0].as_ref().unwrap().1.key, "a");
+        assert_eq!(&*items[0].as_ref().unwrap().1.key, "a");
         let e = items[1].as_ref().unwrap_err();
         assert_eq!((e.line, e.text.as_str()), (4, "{\"key\":}"));
         assert!(
@@ -438,13 +438,13 @@ mod tests {
             }
             // Floats with short exact decimal forms, and integral ones below 1e15.
             3 => Value::Float(F64((rng.below(1 << 40) as f64 - (1u64 << 39) as f64) / 8.0)),
-            4 => Value::Str(random_string(rng)),
-            5 => Value::List(
+            4 => Value::from(random_string(rng)),
+            5 => Value::list(
                 (0..rng.below(4))
                     .map(|_| random_value(rng, depth + 1))
                     .collect(),
             ),
-            _ => Value::Map(
+            _ => Value::map(
                 (0..rng.below(4))
                     .map(|_| (random_string(rng), random_value(rng, depth + 1)))
                     .collect::<BTreeMap<_, _>>(),
@@ -462,7 +462,7 @@ mod tests {
             key.push('k');
             let delete = rng.percent(20);
             let m = Mutation {
-                key,
+                key: key.into(),
                 op: if delete { Op::Delete } else { Op::Put },
                 value: if delete {
                     Value::Null

@@ -5,7 +5,8 @@
 //! that show it are the same with 1 worker or 4. It still increases within every shard, so
 //! `(shard, seq)` works as a resume token.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use timely::dataflow::Stream;
@@ -109,7 +110,7 @@ impl Entry {
 /// The live keys of one shard.
 #[derive(Debug, Default)]
 pub struct ShardState {
-    entries: HashMap<String, Entry>,
+    entries: HashMap<Arc<str>, Entry>,
     /// Deletes of keys that did not exist: no event, counted.
     pub missing_deletes: u64,
 }
@@ -131,7 +132,7 @@ impl ShardState {
                     seq,
                     max_seen,
                 };
-                match self.entries.get_mut(&key) {
+                match self.entries.get_mut(&*key) {
                     Some(slot) => {
                         let old = std::mem::replace(slot, entry);
                         let previous = old.previous();
@@ -143,7 +144,7 @@ impl ShardState {
                     }
                 }
             }
-            Op::Delete => match self.entries.remove(&key) {
+            Op::Delete => match self.entries.remove(&*key) {
                 Some(old) => {
                     let previous = old.previous();
                     (EventKind::Delete, old.value, Some(previous))

@@ -218,7 +218,7 @@ impl ExactSizeIterator for Generator {}
 
 /// A JSON map value from `(field, value)` pairs.
 fn map<const N: usize>(fields: [(&str, Value); N]) -> Value {
-    Value::Map(
+    Value::map(
         fields
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))

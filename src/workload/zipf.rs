@@ -127,11 +127,11 @@ mod tests {
             keys: 1000,
             skew: 1.1,
         };
-        let mut counts: HashMap<String, u64> = HashMap::new();
+        let mut counts: HashMap<std::sync::Arc<str>, u64> = HashMap::new();
         for m in generate(&w, &config(100_000, 4, 0)) {
             *counts.entry(m.key).or_default() += 1;
         }
-        let count = |rank: u64| counts.get(&key_of(rank - 1)).copied().unwrap_or(0);
+        let count = |rank: u64| counts.get(key_of(rank - 1).as_str()).copied().unwrap_or(0);
         assert!(
             count(1) > count(10) && count(10) > count(100),
             "{:?}",

@@ -208,9 +208,9 @@ impl J {
             J::Null => Value::Null,
             J::Int(i) => Value::Int(*i),
             J::Float(f) => Value::from(*f),
-            J::Str(s) => Value::Str(s.clone()),
-            J::List(items) => Value::List(items.iter().map(J::to_value).collect()),
-            J::Map(m) => Value::Map(m.iter().map(|(k, v)| (k.clone(), v.to_value())).collect()),
+            J::Str(s) => Value::from(s.as_str()),
+            J::List(items) => Value::list(items.iter().map(J::to_value).collect()),
+            J::Map(m) => Value::map(m.iter().map(|(k, v)| (k.clone(), v.to_value())).collect()),
         }
     }
 }

@@ -9,7 +9,9 @@
 //! computed by the same aggregation as fixed windows, and a closed session's state is dropped
 //! here once no future row can touch it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashMapExt};
 
 use differential_dataflow::VecCollection;
 use differential_dataflow::difference::{Abelian, Semigroup};
