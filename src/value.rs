@@ -258,6 +258,14 @@ impl From<Arc<str>> for Value {
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Row(pub Vec<Value>);
 
+/// A row hashes and compares as its slice of values, so maps keyed by rows can be probed
+/// with a borrowed `&[Value]` buffer.
+impl std::borrow::Borrow<[Value]> for Row {
+    fn borrow(&self) -> &[Value] {
+        &self.0
+    }
+}
+
 impl Row {
     pub fn get(&self, index: usize) -> &Value {
         self.0.get(index).unwrap_or(&NULL)

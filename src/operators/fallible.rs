@@ -9,6 +9,7 @@
 use differential_dataflow::{AsCollection, VecCollection};
 use timely::dataflow::Stream;
 use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::operators::Concat;
 use timely::dataflow::operators::generic::OutputBuilder;
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 
@@ -38,20 +39,38 @@ pub fn error_line(step: &str, error: &RecordError) -> String {
     line
 }
 
-/// The outcome of one record: push outputs to `ok`, lines to `side`.
+/// The outcome of one record: push outputs to `ok`, side lines (late events) to `side`,
+/// error lines to `errors`.
 pub struct Outputs<'a, O> {
     pub ok: &'a mut Vec<O>,
     pub side: &'a mut Vec<String>,
+    pub errors: &'a mut Vec<String>,
 }
 
-/// Applies `logic` to every record and the time of the message it came in; it pushes outputs
-/// and side lines (errors, late events). Output records may carry later times than their
-/// input: data may be at any time at or after the capability it travels under.
+/// Applies `logic` to every record and the time of the message it came in; it pushes outputs,
+/// side lines and error lines, which come out as one stream of lines. Output records may
+/// carry later times than their input: data may be at any time at or after the capability it
+/// travels under.
 pub fn split_fallible<'scope, I, O, L>(
     input: Stream<'scope, u64, Vec<I>>,
     name: &str,
-    mut logic: L,
+    logic: L,
 ) -> (Stream<'scope, u64, Vec<O>>, Lines<'scope>)
+where
+    I: Clone + 'static,
+    O: Clone + 'static,
+    L: FnMut(I, u64, &mut Outputs<O>) + 'static,
+{
+    let (oks, sides, errors) = split_fallible3(input, name, logic);
+    (oks, sides.concat(errors))
+}
+
+/// [`split_fallible`] with side lines and error lines as separate streams.
+pub fn split_fallible3<'scope, I, O, L>(
+    input: Stream<'scope, u64, Vec<I>>,
+    name: &str,
+    mut logic: L,
+) -> (Stream<'scope, u64, Vec<O>>, Lines<'scope>, Lines<'scope>)
 where
     I: Clone + 'static,
     O: Clone + 'static,
@@ -61,19 +80,22 @@ where
     let mut input = builder.new_input(input, Pipeline);
     let (ok_output, oks) = builder.new_output::<Vec<O>>();
     let (side_output, sides) = builder.new_output::<Vec<String>>();
+    let (error_output, errors) = builder.new_output::<Vec<String>>();
     let mut ok_output = OutputBuilder::from(ok_output);
     let mut side_output = OutputBuilder::from(side_output);
+    let mut error_output = OutputBuilder::from(error_output);
     builder.build(move |_capabilities| {
-        let mut ok = Vec::new();
-        let mut side = Vec::new();
+        let (mut ok, mut side, mut error) = (Vec::new(), Vec::new(), Vec::new());
         move |_frontiers| {
             let mut ok_handle = ok_output.activate();
             let mut side_handle = side_output.activate();
+            let mut error_handle = error_output.activate();
             input.for_each(|cap, data| {
                 let time = cap.least().copied().unwrap_or_default();
                 let mut outputs = Outputs {
                     ok: &mut ok,
                     side: &mut side,
+                    errors: &mut error,
                 };
                 for record in data.drain(..) {
                     logic(record, time, &mut outputs);
@@ -84,10 +106,13 @@ where
                 if !side.is_empty() {
                     side_handle.session(&cap).give_iterator(side.drain(..));
                 }
+                if !error.is_empty() {
+                    error_handle.session(&cap).give_iterator(error.drain(..));
+                }
             });
         }
     });
-    (oks, sides)
+    (oks, sides, errors)
 }
 
 /// Extension trait: a flat map over rows whose logic may fail per record.
@@ -115,7 +140,7 @@ impl<'scope> FlatMapFallible<'scope> for Rows<'scope> {
                     Err(error) => {
                         produced.clear();
                         if diff > 0 {
-                            out.side.push(error_line(&step, &error));
+                            out.errors.push(error_line(&step, &error));
                         }
                     }
                 },

@@ -56,7 +56,7 @@ fn key_rows<'scope>(
                                 message: e.message,
                                 record: row_json(&row, &schema),
                             };
-                            out.side.push(error_line(&step, &error));
+                            out.errors.push(error_line(&step, &error));
                         }
                         return;
                     }

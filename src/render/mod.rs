@@ -4,6 +4,8 @@
 //! differential collection at watermark times), its late events and its errors. Errors and
 //! late events travel as data on side streams, so one bad record never stops a worker.
 
+mod chain;
+mod fold;
 mod join;
 mod map_filter;
 mod reduce;
@@ -14,6 +16,7 @@ use std::collections::HashMap;
 use timely::dataflow::Stream;
 use timely::dataflow::operators::Concatenate;
 
+use self::chain::RowChain;
 use crate::operators::fallible::{Lines, Rows};
 use crate::plan::{Node, PipelineDef, Plan};
 use crate::store::Change;
@@ -83,29 +86,18 @@ impl<'scope> Context<'_, 'scope> {
         match node {
             Node::Source {
                 source, lateness, ..
-            } => {
-                // NB: validation guarantees the source exists.
-                let def = self.plan.source(source).expect("validated source");
-                let (rows, late) = source::render_source(self.changes.clone(), def, *lateness);
-                side.late.push(late);
-                rows
-            }
+            } => self.render_source(source, *lateness, &RowChain::default(), side),
             Node::Pipeline { name, .. } => self.rendered[name].clone(),
-            Node::Filter { input, predicate } => {
-                let rows = self.render_node(input, side);
-                let (rows, errors) = map_filter::render_filter(rows, input.schema(), predicate);
-                side.errors.push(errors);
-                rows
-            }
-            Node::Map { input, fields, .. } => {
-                let rows = self.render_node(input, side);
-                let (rows, errors) = map_filter::render_map(rows, input.schema(), fields);
-                side.errors.push(errors);
-                rows
-            }
-            Node::FlatMap { input, expr, .. } => {
-                let rows = self.render_node(input, side);
-                let (rows, errors) = map_filter::render_flat_map(rows, input.schema(), expr);
+            Node::Filter { .. } | Node::Map { .. } | Node::FlatMap { .. } => {
+                let (base, chain) = RowChain::split(node);
+                if let Node::Source {
+                    source, lateness, ..
+                } = base
+                {
+                    return self.render_source(source, *lateness, &chain, side);
+                }
+                let rows = self.render_node(base, side);
+                let (rows, errors) = map_filter::render_chain(rows, &chain);
                 side.errors.push(errors);
                 rows
             }
@@ -116,8 +108,10 @@ impl<'scope> Context<'_, 'scope> {
                 aggs,
                 ..
             } => {
-                let rows = self.render_node(input, side);
-                let spec = reduce::AggregateSpec::new(input.schema(), *window, group_by, aggs);
+                let (base, chain) = RowChain::split(input);
+                let rows = self.render_node(base, side);
+                let spec =
+                    reduce::AggregateSpec::new(input.schema(), *window, group_by, aggs, chain);
                 let (rows, errors) = reduce::render_aggregate(rows, spec);
                 side.errors.push(errors);
                 rows
@@ -145,6 +139,25 @@ impl<'scope> Context<'_, 'scope> {
                 rows
             }
         }
+    }
+}
+
+impl<'scope> Context<'_, 'scope> {
+    /// A source node's rows with `chain` applied in the same operator.
+    fn render_source(
+        &self,
+        source: &str,
+        lateness: Option<u64>,
+        chain: &RowChain,
+        side: &mut SideOutputs<'scope>,
+    ) -> Rows<'scope> {
+        // NB: validation guarantees the source exists.
+        let def = self.plan.source(source).expect("validated source");
+        let (rows, late, errors) =
+            source::render_source(self.changes.clone(), def, lateness, chain);
+        side.late.push(late);
+        side.errors.push(errors);
+        rows
     }
 }
 

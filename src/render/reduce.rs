@@ -10,19 +10,13 @@
 //! sees each key's multiset of argument rows and computes every aggregate from it. Both
 //! retract exactly: an update replaces its old contribution, a delete removes it.
 
-use foldhash::{HashMap, HashMapExt};
-
-use differential_dataflow::difference::IsZero;
 use differential_dataflow::operators::CountTotal;
 use differential_dataflow::{AsCollection, VecCollection};
 use timely::dataflow::Stream;
-use timely::dataflow::channels::pact::Pipeline;
-use timely::dataflow::operators::Capability;
-use timely::dataflow::operators::generic::operator::Operator;
 use timely::dataflow::operators::vec::{Filter, Map};
 
 use crate::expr::Expr;
-use crate::operators::aggregate::{AggDiff, finish_from_multiset};
+use crate::operators::aggregate::finish_from_multiset;
 use crate::operators::fallible::{Lines, Outputs, RecordError, Rows, error_line, split_fallible};
 use crate::operators::window::WindowTiming;
 use crate::operators::window::fixed::for_each_window;
@@ -31,6 +25,8 @@ use crate::plan::{AggDef, AggFunc, WindowDef, WindowKind};
 use crate::schema::Schema;
 use crate::value::{Row, Value};
 
+use super::chain::RowChain;
+use super::fold::{Diffs, FixedWindows, fold_abelian};
 use super::row_json;
 
 /// Everything render needs to know about one aggregate node.
@@ -44,6 +40,8 @@ pub struct AggregateSpec {
     counts_rows: Vec<bool>,
     ts_index: Option<usize>,
     step: String,
+    /// Row-local steps between the aggregate's input and itself (see `render::chain`).
+    chain: RowChain,
 }
 
 impl AggregateSpec {
@@ -52,6 +50,7 @@ impl AggregateSpec {
         window: Option<WindowDef>,
         group_by: &[(String, Expr)],
         aggs: &[AggDef],
+        chain: RowChain,
     ) -> AggregateSpec {
         AggregateSpec {
             schema: schema.clone(),
@@ -69,7 +68,20 @@ impl AggregateSpec {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
+            chain,
         }
+    }
+
+    pub(super) fn step(&self) -> &str {
+        &self.step
+    }
+
+    pub(super) fn chain(&self) -> &RowChain {
+        &self.chain
+    }
+
+    pub(super) fn funcs(&self) -> &[AggFunc] {
+        &self.funcs
     }
 
     fn is_abelian(&self) -> bool {
@@ -82,11 +94,25 @@ impl AggregateSpec {
 
     /// Evaluates a row's group key, event time and argument row `[ts, arg_0, ..]`.
     fn evaluate(&self, row: &Row) -> Result<(Row, u64, Row), RecordError> {
+        let (mut group, mut args) = (Vec::new(), Vec::new());
+        let ts = self.evaluate_into(row, &mut group, &mut args)?;
+        Ok((Row(group), ts, Row(args)))
+    }
+
+    /// [`Self::evaluate`] into reusable buffers: the group key into `group`, the arguments
+    /// `[ts, arg_0, ..]` into `args`; returns the event time.
+    pub(super) fn evaluate_into(
+        &self,
+        row: &Row,
+        group: &mut Vec<Value>,
+        args: &mut Vec<Value>,
+    ) -> Result<u64, RecordError> {
         let fail = |message: String| RecordError {
             message,
             record: row_json(row, &self.schema),
         };
-        let mut group = Vec::with_capacity(self.group_exprs.len());
+        group.clear();
+        args.clear();
         for expr in &self.group_exprs {
             group.push(expr.eval(row).map_err(|e| fail(e.message))?);
         }
@@ -101,7 +127,6 @@ impl AggregateSpec {
                 )));
             }
         };
-        let mut args = Vec::with_capacity(self.arg_exprs.len() + 1);
         args.push(ts_value);
         for (expr, func) in self.arg_exprs.iter().zip(&self.funcs) {
             let value = match expr {
@@ -118,7 +143,7 @@ impl AggregateSpec {
             }
             args.push(value);
         }
-        Ok((Row(group), ts, Row(args)))
+        Ok(ts)
     }
 }
 
@@ -129,29 +154,44 @@ pub fn render_aggregate<'scope>(
     rows: Rows<'scope>,
     spec: AggregateSpec,
 ) -> (Rows<'scope>, Lines<'scope>) {
-    if let Some(WindowKind::Session { gap }) = spec.window.map(|w| w.kind) {
-        return render_sessions(rows, &spec, gap);
+    let kind = spec.window.map(|w| w.kind);
+    let timing = spec.timing();
+    if let (Some(WindowKind::Session { gap }), Some(timing)) = (kind, timing) {
+        return render_sessions(rows, &spec, gap, timing);
     }
-    let (keyed, errors) = match spec.window.map(|w| w.kind) {
-        Some(WindowKind::Tumbling { size }) => fixed_windows(rows, &spec, size, size),
-        Some(WindowKind::Sliding { size, slide }) => fixed_windows(rows, &spec, size, slide),
-        _ => {
-            let (keyed, errors) = prepare(
-                rows,
-                &spec,
-                |group, _ts, args, t, d, out: &mut Vec<(Keyed, u64, i64)>| {
-                    out.push(((group, args), t, d));
-                },
-            );
-            (keyed.as_collection(), errors)
-        }
-    };
-    let aggregated = if spec.is_abelian() {
-        aggregate_abelian(keyed, &spec)
+    let windows = timing.and_then(|timing| match kind {
+        Some(WindowKind::Tumbling { size }) => Some(FixedWindows {
+            size,
+            slide: size,
+            timing,
+        }),
+        Some(WindowKind::Sliding { size, slide }) => Some(FixedWindows {
+            size,
+            slide,
+            timing,
+        }),
+        _ => None,
+    });
+    let (aggregated, errors) = if spec.is_abelian() {
+        let (diffs, errors) = fold_abelian(rows, &spec, windows);
+        (accumulate_abelian(diffs, &spec), errors)
     } else {
-        aggregate_multiset(keyed, &spec)
+        let (keyed, errors) = match windows {
+            Some(windows) => fixed_windows(rows, &spec, windows),
+            None => {
+                let (keyed, errors) = prepare(
+                    rows,
+                    &spec,
+                    |group, _ts, args, t, d, out: &mut Vec<(Keyed, u64, i64)>| {
+                        out.push(((group, args), t, d));
+                    },
+                );
+                (keyed.as_collection(), errors)
+            }
+        };
+        (aggregate_multiset(keyed, &spec), errors)
     };
-    let rows = match spec.timing() {
+    let rows = match timing {
         Some(timing) => drop_releases(aggregated, timing),
         None => aggregated,
     };
@@ -164,8 +204,8 @@ fn render_sessions<'scope>(
     rows: Rows<'scope>,
     spec: &AggregateSpec,
     gap: u64,
+    timing: WindowTiming,
 ) -> (Rows<'scope>, Lines<'scope>) {
-    let timing = spec.timing().expect("windowed");
     let (session_rows, errors) = prepare(
         rows,
         spec,
@@ -205,13 +245,19 @@ where
 {
     let spec = spec.clone();
     let name = spec.step.clone();
+    let mut failures = Vec::new();
     split_fallible(
         rows.inner,
         &name,
-        move |(row, t, d): (Row, u64, i64), _, out: &mut Outputs<O>| match spec.evaluate(&row) {
-            Ok((group, ts, args)) => emit(group, ts, args, t, d, out.ok),
-            Err(error) if d > 0 => out.side.push(error_line(&spec.step, &error)),
-            Err(_) => {}
+        move |(row, t, d): (Row, u64, i64), _, out: &mut Outputs<O>| {
+            let ok = &mut *out.ok;
+            let mut evaluate = |row: Row| match spec.evaluate(&row) {
+                Ok((group, ts, args)) => emit(group, ts, args, t, d, ok),
+                Err(error) if d > 0 => failures.push(error_line(&spec.step, &error)),
+                Err(_) => {}
+            };
+            spec.chain.apply(row, d > 0, &mut evaluate, out.errors);
+            out.errors.append(&mut failures);
         },
     )
 }
@@ -220,10 +266,13 @@ where
 fn fixed_windows<'scope>(
     rows: Rows<'scope>,
     spec: &AggregateSpec,
-    size: u64,
-    slide: u64,
+    windows: FixedWindows,
 ) -> (VecCollection<'scope, u64, Keyed, i64>, Lines<'scope>) {
-    let timing = spec.timing().expect("windowed");
+    let FixedWindows {
+        size,
+        slide,
+        timing,
+    } = windows;
     let (keyed, errors) = prepare(
         rows,
         spec,
@@ -243,19 +292,8 @@ fn fixed_windows<'scope>(
     (keyed.as_collection(), errors)
 }
 
-/// Count, sum and avg as differences, pre-aggregated per batch and accumulated per key.
-fn aggregate_abelian<'scope>(
-    keyed: VecCollection<'scope, u64, Keyed, i64>,
-    spec: &AggregateSpec,
-) -> Rows<'scope> {
-    accumulate_abelian(pre_aggregate(keyed.inner, spec.funcs.clone()), spec)
-}
-
 /// Accumulates per-key differences with `count_total` and finishes the aggregate values.
-fn accumulate_abelian<'scope>(
-    diffs: Stream<'scope, u64, Vec<(Row, u64, AggDiff)>>,
-    spec: &AggregateSpec,
-) -> Rows<'scope> {
+fn accumulate_abelian<'scope>(diffs: Diffs<'scope>, spec: &AggregateSpec) -> Rows<'scope> {
     let funcs = spec.funcs.clone();
     let counts_rows = spec.counts_rows.clone();
     diffs
@@ -266,39 +304,6 @@ fn accumulate_abelian<'scope>(
             values.extend(acc.finish(&funcs, &counts_rows));
             Row(values)
         })
-}
-
-/// Folds each activation's contributions per (key, time) before they reach `count_total`.
-fn pre_aggregate<'scope>(
-    keyed: Stream<'scope, u64, Vec<(Keyed, u64, i64)>>,
-    funcs: Vec<AggFunc>,
-) -> Stream<'scope, u64, Vec<(Row, u64, AggDiff)>> {
-    keyed.unary(Pipeline, "PreAggregate", move |_cap, _info| {
-        let mut folded: HashMap<(Row, u64), AggDiff> = HashMap::new();
-        move |input, output| {
-            let mut least: Option<Capability<u64>> = None;
-            input.for_each(|cap, data| {
-                if let Some(cap) = cap.retain_least(0)
-                    && least.as_ref().is_none_or(|l| cap.time() < l.time())
-                {
-                    least = Some(cap);
-                }
-                for ((key, args), t, d) in data.drain(..) {
-                    folded
-                        .entry((key, t))
-                        .or_default()
-                        .add_row(&funcs, &args.0[1..], d);
-                }
-            });
-            if let Some(cap) = least {
-                let updates = folded
-                    .drain()
-                    .filter(|(_, diff)| !diff.is_zero())
-                    .map(|((key, t), diff)| (key, t, diff));
-                output.session(&cap).give_iterator(updates);
-            }
-        }
-    })
 }
 
 /// Every aggregate from each key's multiset of argument rows.

@@ -8,33 +8,50 @@
 use differential_dataflow::AsCollection;
 use timely::dataflow::Stream;
 
+use super::chain::RowChain;
 use crate::change::EventKind;
 use crate::change::event::table_row;
 use crate::change::time::is_late;
-use crate::operators::fallible::{Lines, Rows, split_fallible};
+use crate::operators::fallible::{Lines, Rows, split_fallible3};
 use crate::plan::{SourceDef, View};
 use crate::store::Change;
 use crate::value::Row;
 
-/// Rows of `def`'s view, and its late events when `lateness` is `Some(allowed_lateness)`.
+/// Rows of `def`'s view through `chain` (the row-local steps that follow the source), its
+/// late events when `lateness` is `Some(allowed_lateness)`, and the chain's error lines.
 pub fn render_source<'scope>(
     changes: Stream<'scope, u64, Vec<Change>>,
     def: &SourceDef,
     lateness: Option<u64>,
-) -> (Rows<'scope>, Lines<'scope>) {
+    chain: &RowChain,
+) -> (Rows<'scope>, Lines<'scope>, Lines<'scope>) {
     let def = def.clone();
+    let chain = chain.clone();
     let names = def.view.schema().names();
     let bound = lateness.map(|l| l.saturating_add(def.max_out_of_orderness));
-    let name = format!("Source({})", def.name);
-    let (rows, late) = split_fallible(changes, &name, move |change: Change, time, out| {
+    let name = if chain.is_empty() {
+        format!("Source({})", def.name)
+    } else {
+        format!("Source({}) | {}", def.name, chain.describe())
+    };
+    let (rows, late, errors) = split_fallible3(changes, &name, move |change: Change, time, out| {
         let event = &change.event;
         if !def.admits(event.kind, &event.key) {
             return;
         }
         let on_time = bound.is_none_or(|b| !is_late(event.ts, b, change.max_seen));
+        let mut emit = |row: Row, diff: i64| {
+            let ok = &mut *out.ok;
+            chain.apply(
+                row,
+                diff > 0,
+                &mut |row| ok.push((row, time, diff)),
+                out.errors,
+            );
+        };
         let mut insert = |row: Row| {
             if on_time {
-                out.ok.push((row, time, 1));
+                emit(row, 1);
             } else {
                 out.side.push(late_line(&row, &names));
             }
@@ -49,13 +66,12 @@ pub fn render_source<'scope>(
                 if let Some(prev) = change.prev
                     && bound.is_none_or(|b| !is_late(prev.ts, b, prev.max_seen))
                 {
-                    let row = table_row(&event.key, prev.ts, prev.seq, &event.old);
-                    out.ok.push((row, time, -1));
+                    emit(table_row(&event.key, prev.ts, prev.seq, &event.old), -1);
                 }
             }
         }
     });
-    (rows.as_collection(), late)
+    (rows.as_collection(), late, errors)
 }
 
 fn late_line(row: &Row, names: &[String]) -> String {

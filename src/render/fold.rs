@@ -1,0 +1,192 @@
+//! The abelian aggregation front half in one operator: row-local steps, evaluation, window
+//! assignment and per-batch pre-aggregation.
+//!
+//! For count, sum and avg every row becomes an [`AggDiff`] difference. Rather than pass each
+//! row through an operator per stage (chain, prepare, windows, pre-aggregate), this operator
+//! does all four per row and folds the difference straight into a map keyed by time and
+//! group, reusing its key and argument buffers, so a row that falls into an existing group
+//! allocates nothing. Each activation ends by handing the folded differences to
+//! `count_total` at the least capability it held.
+
+use differential_dataflow::difference::IsZero;
+use foldhash::HashMap;
+use timely::dataflow::Stream;
+use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::operators::Capability;
+use timely::dataflow::operators::generic::OutputBuilder;
+use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
+
+use crate::operators::aggregate::AggDiff;
+use crate::operators::fallible::{Lines, RecordError, Rows, error_line};
+use crate::operators::window::WindowTiming;
+use crate::operators::window::fixed::for_each_window;
+use crate::plan::AggFunc;
+use crate::value::{Row, Value};
+
+use super::chain::RowChain;
+use super::reduce::AggregateSpec;
+
+/// Fixed windows to assign rows to: `size`, `slide` and their timing.
+#[derive(Clone, Copy)]
+pub struct FixedWindows {
+    pub size: u64,
+    pub slide: u64,
+    pub timing: WindowTiming,
+}
+
+/// Aggregate differences per group key, at differential times.
+pub type Diffs<'scope> = Stream<'scope, u64, Vec<(Row, u64, AggDiff)>>;
+
+/// Differences per (group, time) for `spec`'s abelian aggregates, and error lines.
+pub fn fold_abelian<'scope>(
+    rows: Rows<'scope>,
+    spec: &AggregateSpec,
+    windows: Option<FixedWindows>,
+) -> (Diffs<'scope>, Lines<'scope>) {
+    let name = format!("Fold({})", spec.step());
+    let mut builder = OperatorBuilder::new(name, rows.inner.scope());
+    let mut input = builder.new_input(rows.inner, Pipeline);
+    let (diff_output, diffs) = builder.new_output::<Vec<(Row, u64, AggDiff)>>();
+    let (error_output, errors) = builder.new_output::<Vec<String>>();
+    let mut diff_output = OutputBuilder::from(diff_output);
+    let mut error_output = OutputBuilder::from(error_output);
+    let mut folder = Folder::new(spec.clone(), windows);
+    builder.build(move |_capabilities| {
+        let mut lines = Vec::new();
+        move |_frontiers| {
+            let mut diff_handle = diff_output.activate();
+            let mut error_handle = error_output.activate();
+            let mut least: Option<Capability<u64>> = None;
+            input.for_each(|cap, data| {
+                for (row, t, d) in data.drain(..) {
+                    folder.add(row, t, d, &mut lines);
+                }
+                if !lines.is_empty() {
+                    error_handle.session(&cap).give_iterator(lines.drain(..));
+                }
+                if let Some(cap) = cap.retain_least(0)
+                    && least.as_ref().is_none_or(|l| cap.time() < l.time())
+                {
+                    least = Some(cap);
+                }
+            });
+            if let Some(cap) = least {
+                diff_handle.session(&cap).give_iterator(folder.drain());
+            }
+        }
+    });
+    (diffs, errors)
+}
+
+/// The row-local chain, and what its rows are folded into.
+struct Folder {
+    chain: RowChain,
+    fold: Fold,
+}
+
+/// Per-activation state: the folded differences and reusable buffers.
+struct Fold {
+    spec: AggregateSpec,
+    windows: Option<FixedWindows>,
+    group: Vec<Value>,
+    args: Vec<Value>,
+    key: Vec<Value>,
+    folded: HashMap<u64, HashMap<Row, AggDiff>>,
+}
+
+impl Folder {
+    fn new(spec: AggregateSpec, windows: Option<FixedWindows>) -> Folder {
+        Folder {
+            chain: spec.chain().clone(),
+            fold: Fold {
+                spec,
+                windows,
+                group: Vec::new(),
+                args: Vec::new(),
+                key: Vec::new(),
+                folded: HashMap::default(),
+            },
+        }
+    }
+
+    /// Runs `row` (at time `t`, multiplicity `d`) through the chain and folds what comes out.
+    fn add(&mut self, row: Row, t: u64, d: i64, lines: &mut Vec<String>) {
+        let fold = &mut self.fold;
+        let mut failures = Vec::new();
+        self.chain.apply(
+            row,
+            d > 0,
+            &mut |row| {
+                if let Err(error) = fold.fold_row(&row, t, d)
+                    && d > 0
+                {
+                    failures.push(error_line(fold.spec.step(), &error));
+                }
+            },
+            lines,
+        );
+        lines.append(&mut failures);
+    }
+
+    fn drain(&mut self) -> impl Iterator<Item = (Row, u64, AggDiff)> + '_ {
+        self.fold.drain()
+    }
+}
+
+impl Fold {
+    fn fold_row(&mut self, row: &Row, t: u64, d: i64) -> Result<(), RecordError> {
+        let Fold {
+            spec,
+            windows,
+            group,
+            args,
+            key,
+            folded,
+        } = self;
+        let ts = spec.evaluate_into(row, group, args)?;
+        let funcs = spec.funcs();
+        let args = &args[1..];
+        match windows {
+            None => fold(folded, t, group, funcs, args, d),
+            Some(w) => for_each_window(ts, w.size, w.slide, |start, end| {
+                key.clear();
+                key.push(Value::Int(start as i64));
+                key.push(Value::Int(end as i64));
+                key.extend(group.iter().cloned());
+                let (insert, release) = w.timing.contribution_times(t, end);
+                fold(folded, insert, key, funcs, args, d);
+                fold(folded, release, key, funcs, args, -d);
+            }),
+        }
+        Ok(())
+    }
+
+    /// The folded differences that are not zero, leaving the folder empty.
+    fn drain(&mut self) -> impl Iterator<Item = (Row, u64, AggDiff)> + '_ {
+        self.folded.drain().flat_map(|(t, groups)| {
+            groups
+                .into_iter()
+                .filter(|(_, diff)| !diff.is_zero())
+                .map(move |(key, diff)| (key, t, diff))
+        })
+    }
+}
+
+fn fold(
+    folded: &mut HashMap<u64, HashMap<Row, AggDiff>>,
+    t: u64,
+    key: &[Value],
+    funcs: &[AggFunc],
+    args: &[Value],
+    d: i64,
+) {
+    let groups = folded.entry(t).or_default();
+    match groups.get_mut(key) {
+        Some(acc) => acc.add_row(funcs, args, d),
+        None => {
+            let mut acc = AggDiff::default();
+            acc.add_row(funcs, args, d);
+            groups.insert(Row(key.to_vec()), acc);
+        }
+    }
+}
