@@ -110,8 +110,14 @@ impl<'scope> Context<'_, 'scope> {
             } => {
                 let (base, chain) = RowChain::split(input);
                 let rows = self.render_node(base, side);
-                let spec =
-                    reduce::AggregateSpec::new(input.schema(), *window, group_by, aggs, chain);
+                let spec = reduce::AggregateSpec::new(
+                    input.schema(),
+                    *window,
+                    group_by,
+                    aggs,
+                    chain,
+                    input.is_append_only(),
+                );
                 let (rows, errors) = reduce::render_aggregate(rows, spec);
                 side.errors.push(errors);
                 rows

@@ -42,6 +42,8 @@ pub struct AggregateSpec {
     step: String,
     /// Row-local steps between the aggregate's input and itself (see `render::chain`).
     chain: RowChain,
+    /// The input never retracts (the events view, and steps over it).
+    append_only: bool,
 }
 
 impl AggregateSpec {
@@ -51,6 +53,7 @@ impl AggregateSpec {
         group_by: &[(String, Expr)],
         aggs: &[AggDef],
         chain: RowChain,
+        append_only: bool,
     ) -> AggregateSpec {
         AggregateSpec {
             schema: schema.clone(),
@@ -69,6 +72,7 @@ impl AggregateSpec {
                     .join(", ")
             ),
             chain,
+            append_only,
         }
     }
 
@@ -214,7 +218,14 @@ fn render_sessions<'scope>(
         },
     );
     let abelian = spec.is_abelian().then(|| spec.funcs.clone());
-    let sessions = sessionize(session_rows.as_collection(), gap, timing, abelian.clone());
+    let append_only = spec.append_only;
+    let sessions = sessionize(
+        session_rows.as_collection(),
+        gap,
+        timing,
+        abelian.clone(),
+        append_only,
+    );
     let aggregated = if abelian.is_some() {
         let accs = sessions.flat_map(|out| match out {
             SessionOut::Acc(key, t, acc) => Some((key, t, acc)),

@@ -17,6 +17,7 @@
 //! A session `[first, last + gap)` can still grow while an event at `ts = end` may arrive (a
 //! difference of exactly `gap` merges), so it is emitted at `end + 1` and released one later.
 pub mod fixed;
+pub mod future;
 pub mod session;
 
 use crate::plan::{Emission, WindowDef, WindowKind};

@@ -20,6 +20,7 @@ use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::operator::Operator;
 
 use super::WindowTiming;
+use super::future::FutureFold;
 use crate::operators::aggregate::AggDiff;
 use crate::plan::AggFunc;
 use crate::sinks::Pending;
@@ -61,6 +62,8 @@ struct Emitter<'a> {
     time: u64,
     /// `Some` when aggregates are abelian: emit accumulators, not rows.
     funcs: Option<&'a [AggFunc]>,
+    /// Sessions keep their rows (needed to emit rows, or to split on a retraction).
+    keep_rows: bool,
     out: &'a mut Vec<SessionOut>,
 }
 
@@ -180,15 +183,26 @@ impl GroupSessions {
                 if let Some(funcs) = emit.funcs {
                     s.acc.add_row(funcs, &args.0[1..], diff);
                 }
-                s.rows.push((ts, args, diff));
+                if emit.keep_rows {
+                    s.rows.push((ts, args, diff));
+                }
                 return;
             }
         }
+        let mut acc = AggDiff::default();
+        if let Some(funcs) = emit.funcs {
+            acc.add_row(funcs, &args.0[1..], diff);
+        }
+        let rows = if emit.keep_rows {
+            vec![(ts, args, diff)]
+        } else {
+            Vec::new()
+        };
         let mut merged = Session {
             start: ts,
             last: ts,
-            acc: accumulate(&[(ts, args.clone(), diff)], emit.funcs),
-            rows: vec![(ts, args, diff)],
+            acc,
+            rows,
         };
         for &i in touching.iter().rev() {
             let old = self.sessions.remove(i);
@@ -268,18 +282,22 @@ fn split_by_gap(rows: Vec<(u64, Row, i64)>, gap: u64, funcs: Option<&[AggFunc]>)
 
 /// Assigns rows to per-group sessions. With `abelian_funcs`, emits one accumulated
 /// difference per session change keyed by `(window_start, window_end, group..)`; otherwise
-/// the rows themselves as `((window_start, window_end, group..), args)`.
+/// the rows themselves as `((window_start, window_end, group..), args)`. An `append_only`
+/// input never retracts, so with abelian aggregates sessions keep no rows.
 pub fn sessionize<'scope>(
     rows: VecCollection<'scope, u64, SessionRow, i64>,
     gap: u64,
     timing: WindowTiming,
     abelian_funcs: Option<Vec<AggFunc>>,
+    append_only: bool,
 ) -> Stream<'scope, u64, Vec<SessionOut>> {
     let exchange = Exchange::new(|(row, _, _): &(SessionRow, u64, i64)| row_hash(&row.0));
+    let keep_rows = abelian_funcs.is_none() || !append_only;
     rows.inner
         .unary_frontier(exchange, "SessionWindow", move |_cap, _info| {
             let mut pending: BTreeMap<u64, Pending<SessionRow>> = BTreeMap::new();
             let mut groups: HashMap<Row, GroupSessions> = HashMap::new();
+            let mut future = FutureFold::default();
             let mut out = Vec::new();
             move |(input, frontier), output| {
                 input.for_each(|cap, data| {
@@ -297,19 +315,27 @@ pub fn sessionize<'scope>(
                         break;
                     }
                     let (cap, mut updates) = entry.remove();
-                    // NB: consolidate first (a row inserted and retracted within one batch
-                    // cancels), then retractions before insertions, so a row updated in place
-                    // never merges with itself.
-                    consolidate_updates(&mut updates);
-                    updates.sort_by_key(|(_, d)| *d > 0);
+                    if !append_only {
+                        // NB: consolidate first (a row inserted and retracted within one
+                        // batch cancels), then retractions before insertions, so a row
+                        // updated in place never merges with itself.
+                        consolidate_updates(&mut updates);
+                        updates.sort_by_key(|(_, d)| *d > 0);
+                    }
                     for ((group, ts, args), diff) in updates {
-                        let state = groups.entry(group.clone()).or_default();
+                        if !groups.contains_key(&group) {
+                            groups.insert(group.clone(), GroupSessions::default());
+                        }
+                        let Some(state) = groups.get_mut(&group) else {
+                            continue;
+                        };
                         let mut emitter = Emitter {
                             group: &group,
                             gap,
                             timing,
                             time,
                             funcs: abelian_funcs.as_deref(),
+                            keep_rows,
                             out: &mut out,
                         };
                         if diff > 0 {
@@ -318,7 +344,12 @@ pub fn sessionize<'scope>(
                             state.retract(ts, &args, diff, &mut emitter);
                         }
                     }
-                    output.session(&cap).give_iterator(out.drain(..));
+                    for update in out.drain(..) {
+                        future.add(&cap, update);
+                    }
+                }
+                for (cap, updates) in future.take_complete(|t| !frontier.less_equal(&t)) {
+                    output.session(&cap).give_iterator(updates.into_iter());
                 }
                 if let Some(&f) = frontier.frontier().first() {
                     groups.retain(|_, s| !s.release(f, gap, timing.allowed_lateness));
