@@ -147,8 +147,8 @@ impl Recorder {
     }
 }
 
-/// Outputs that count (the sinks do) but keep nothing.
-struct Discard;
+/// Outputs that keep nothing (the sinks still format and count every line).
+pub struct Discard;
 
 impl LineSink for Discard {
     fn write(&self, _lines: &str) {}
