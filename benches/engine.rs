@@ -12,11 +12,11 @@ use differential_dataflow::operators::CountTotal;
 use timely::dataflow::ProbeHandle;
 use timely::dataflow::operators::{Input, Probe};
 
+use kvflow::bench::run::Discard;
 use kvflow::builder::{Agg, Pipeline, PlanBuilder, Window};
 use kvflow::change::{Mutation, Op};
 use kvflow::plan::Plan;
 use kvflow::runtime::{InputSource, RunOptions, run};
-use kvflow::sinks::{LineSink, OutputFactory, OutputKind};
 use kvflow::value::Value;
 use kvflow::workload::{GenConfig, Workload, generate};
 
@@ -26,16 +26,6 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const EVENTS: u64 = 200_000;
 const BATCH_MS: u64 = 100;
-
-struct Discard;
-impl LineSink for Discard {
-    fn write(&self, _lines: &str) {}
-}
-impl OutputFactory for Discard {
-    fn open(&self, _pipeline: &str, _kind: OutputKind) -> Arc<dyn LineSink> {
-        Arc::new(Discard)
-    }
-}
 
 fn events() -> Arc<Vec<Mutation>> {
     let config = GenConfig {

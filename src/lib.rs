@@ -10,6 +10,9 @@
 //! 4. [`spec`] (dataflow files) and [`builder`] (Rust API) lower into one typed [`plan::Plan`].
 //! 5. [`render`] turns the plan into timely/differential operators ([`operators`]).
 //! 6. [`sinks`] write rows, late events and errors out; [`runtime`] drives workers and batches.
+//!
+//! [`workload`] generates inputs and [`bench`] measures runs over them (`kvflow bench`).
+pub mod bench;
 pub mod builder;
 pub mod change;
 pub mod expr;

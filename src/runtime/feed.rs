@@ -28,6 +28,7 @@ use timely::dataflow::InputHandle;
 use timely::dataflow::ProbeHandle;
 use timely::worker::Worker;
 
+use super::observe::FrontierWatch;
 use super::{Metrics, RunError, RunOptions};
 use crate::change::Mutation;
 use crate::change::time::Timeline;
@@ -77,10 +78,13 @@ struct Feeder<'w, 'h> {
     /// `Some(index)` when only owned keys are sent (every worker reads everything).
     owner_index: Option<usize>,
     source_name: String,
+    /// Reports batches and the outputs' frontier when the run is observed.
+    watch: Option<&'w mut FrontierWatch>,
 }
 
 /// Feeds this worker's part of `input`, then returns (the caller closes the input).
-pub fn feed_worker(
+#[allow(clippy::too_many_arguments)]
+pub(super) fn feed_worker(
     worker: &mut Worker,
     handle: &mut InputHandleOf,
     probe: &ProbeHandle<u64>,
@@ -88,6 +92,7 @@ pub fn feed_worker(
     input: &InputSource,
     options: &RunOptions,
     metrics: &Metrics,
+    watch: Option<&mut FrontierWatch>,
 ) -> Result<(), RunError> {
     let index = worker.index();
     let peers = worker.peers();
@@ -103,6 +108,7 @@ pub fn feed_worker(
         // With one worker everything is owned: skip hashing every key.
         owner_index: (peers > 1).then_some(index),
         source_name: String::new(),
+        watch,
     };
     match input {
         InputSource::Memory(mutations) => {
@@ -167,6 +173,9 @@ impl Feeder<'_, '_> {
                 self.handle.advance_to(stamp);
                 self.wait_until_processed(previous_stamp);
                 previous_stamp = stamp;
+                if let Some(watch) = &self.watch {
+                    watch.batch_opened(stamp, seq);
+                }
             }
             let owned = self
                 .owner_index
@@ -182,7 +191,7 @@ impl Feeder<'_, '_> {
             since_step += 1;
             if since_step >= 4096 {
                 since_step = 0;
-                self.worker.step();
+                self.step();
             }
         }
         Ok(())
@@ -191,7 +200,15 @@ impl Feeder<'_, '_> {
     /// Steps the worker until every time before `stamp` is done everywhere.
     fn wait_until_processed(&mut self, stamp: u64) {
         while self.probe.less_than(&stamp) {
-            self.worker.step();
+            self.step();
+        }
+    }
+
+    /// One worker step, then a look at the outputs' frontier when the run is observed.
+    fn step(&mut self) {
+        self.worker.step();
+        if let Some(watch) = self.watch.as_deref_mut() {
+            watch.check(self.probe);
         }
     }
 

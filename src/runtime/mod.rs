@@ -8,6 +8,7 @@
 pub mod cluster;
 pub mod feed;
 pub mod metrics;
+pub mod observe;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -28,6 +29,7 @@ use crate::store::shard::shard_operator;
 pub use cluster::ClusterConfig;
 pub use feed::{BadInputPolicy, InputSource};
 pub use metrics::{Metrics, PipelineStats, RunSummary};
+pub use observe::RunObserver;
 
 /// Errors that stop a run.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +65,8 @@ pub struct RunOptions {
     pub bad_input: Option<Arc<dyn LineSink>>,
     /// Write rows in the raw differential form (`diff`, `time`).
     pub raw_output: bool,
+    /// Told when batches are sent and when the outputs close them (for benchmarks).
+    pub observer: Option<Arc<dyn RunObserver>>,
 }
 
 impl Default for RunOptions {
@@ -75,6 +79,7 @@ impl Default for RunOptions {
             clock: Arc::new(SystemClock),
             bad_input: None,
             raw_output: false,
+            observer: None,
         }
     }
 }
@@ -193,10 +198,23 @@ fn run_worker(
         }
         handle
     });
-    let fed = feed::feed_worker(worker, &mut handle, &probe, plan, input, options, metrics);
+    let mut watch = observe::FrontierWatch::for_worker(options.observer.as_ref(), worker.index());
+    let fed = feed::feed_worker(
+        worker,
+        &mut handle,
+        &probe,
+        plan,
+        input,
+        options,
+        metrics,
+        watch.as_mut(),
+    );
     handle.close();
     while !probe.done() {
         worker.step();
+        if let Some(watch) = watch.as_mut() {
+            watch.check(&probe);
+        }
     }
     fed
 }

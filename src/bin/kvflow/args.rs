@@ -41,6 +41,37 @@ pub enum Command {
         after_help = "Examples:\n  kvflow generate users-orders --events 10000 --seed 7 > input.jsonl\n  kvflow generate zipf --events 1000000 --keys 10000 --skew 1.2 --disorder-ms 200 -o zipf.jsonl"
     )]
     Generate(GenerateArgs),
+    /// Measure a dataflow file over a pre-generated workload: throughput, latency, memory.
+    #[command(
+        after_help = "Examples:\n  kvflow bench dataflows/nexmark/q0.toml --workload nexmark --events 1000000 -w 1,2 --repeat 3 --out bench/q0\n  kvflow bench dataflows/window_counts.toml --workload zipf --keys 10000 --skew 1.2 --events 500000"
+    )]
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// The dataflow file.
+    pub file: PathBuf,
+    /// The workload: uniform, zipf, users-orders or nexmark.
+    #[arg(long)]
+    pub workload: String,
+    #[command(flatten)]
+    pub generator: GenOptions,
+    /// Worker counts to measure, e.g. 1,2,4.
+    #[arg(short = 'w', long, value_delimiter = ',', default_value = "1")]
+    pub workers: Vec<usize>,
+    /// Measured runs per worker count.
+    #[arg(long, default_value_t = 3)]
+    pub repeat: usize,
+    /// Directory for results.jsonl, results.csv, runs.jsonl and the plots.
+    #[arg(long, default_value = "bench-results")]
+    pub out: PathBuf,
+    /// Start a new batch (timely time) when the watermark moved this many ms.
+    #[arg(long, default_value_t = 100)]
+    pub batch_ms: u64,
+    /// Internal: measure one run with this many workers and print it as JSON.
+    #[arg(long, hide = true)]
+    pub child_run: Option<usize>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -18,6 +18,7 @@ fn main() {
         args::Command::Check { file } => commands::check::check(&file),
         args::Command::Explain { file, mermaid } => commands::check::explain(&file, mermaid),
         args::Command::Generate(generate) => commands::generate::generate(generate),
+        args::Command::Bench(bench) => commands::bench::bench(bench),
     };
     if let Err(error) = outcome {
         eprintln!("error: {error}");

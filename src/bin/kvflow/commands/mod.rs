@@ -1,5 +1,6 @@
 //! One module per subcommand, and the error type that decides the exit code.
 
+pub mod bench;
 pub mod check;
 pub mod generate;
 pub mod run;
