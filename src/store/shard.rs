@@ -88,15 +88,16 @@ pub fn owner_of(key: &str, peers: usize) -> usize {
     (key_hash(key) % peers as u64) as usize
 }
 
-#[derive(Clone, Debug)]
-struct Entry {
-    value: Value,
-    ts: u64,
-    seq: u64,
-    max_seen: u64,
+/// A live key's value and where it came from (what a snapshot keeps per key).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stored {
+    pub value: Value,
+    pub ts: u64,
+    pub seq: u64,
+    pub max_seen: u64,
 }
 
-impl Entry {
+impl Stored {
     fn previous(&self) -> Previous {
         Previous {
             ts: self.ts,
@@ -109,7 +110,7 @@ impl Entry {
 /// The live keys of one shard.
 #[derive(Debug, Default)]
 pub struct ShardState {
-    entries: HashMap<String, Entry>,
+    entries: HashMap<String, Stored>,
     /// Deletes of keys that did not exist: no event, counted.
     pub missing_deletes: u64,
 }
@@ -125,7 +126,7 @@ impl ShardState {
         } = ingest;
         let (kind, old, prev) = match op {
             Op::Put => {
-                let entry = Entry {
+                let entry = Stored {
                     value: value.clone(),
                     ts,
                     seq,
@@ -179,6 +180,16 @@ impl ShardState {
 
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.entries.get(key).map(|e| &e.value)
+    }
+
+    /// Every live key, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Stored)> {
+        self.entries.iter()
+    }
+
+    /// Puts a key back as a snapshot recorded it (no event).
+    pub fn restore(&mut self, key: String, stored: Stored) {
+        self.entries.insert(key, stored);
     }
 }
 
