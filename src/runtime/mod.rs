@@ -6,6 +6,7 @@
 //! [`RunSummary`] once every pipeline's frontier is empty.
 
 pub mod cluster;
+pub mod durable;
 pub mod feed;
 pub mod metrics;
 
@@ -26,6 +27,7 @@ use crate::store::Ingest;
 use crate::store::shard::shard_operator;
 
 pub use cluster::ClusterConfig;
+pub use durable::{DurableConfig, DurableRun, Resumed};
 pub use feed::{BadInputPolicy, InputSource};
 pub use metrics::{Metrics, PipelineStats, RunSummary};
 
@@ -47,6 +49,8 @@ pub enum RunError {
     Cluster(String),
     #[error("worker failed: {0}")]
     Worker(String),
+    #[error("data directory: {0}")]
+    Durable(String),
 }
 
 /// How a run is executed.
@@ -63,6 +67,8 @@ pub struct RunOptions {
     pub bad_input: Option<Arc<dyn LineSink>>,
     /// Write rows in the raw differential form (`diff`, `time`).
     pub raw_output: bool,
+    /// Log to a data directory and resume from its checkpoint (`--data-dir`).
+    pub durable: Option<Arc<DurableRun>>,
 }
 
 impl Default for RunOptions {
@@ -75,6 +81,7 @@ impl Default for RunOptions {
             clock: Arc::new(SystemClock),
             bad_input: None,
             raw_output: false,
+            durable: None,
         }
     }
 }
@@ -125,6 +132,12 @@ pub fn run_observed(
     metrics: Arc<Metrics>,
 ) -> Result<RunSummary, RunError> {
     let config = options.timely_config()?;
+    if options.durable.is_some() && options.cluster.is_some() {
+        return Err(RunError::Durable(
+            "a data directory is for single-process runs".into(),
+        ));
+    }
+    let durable = options.durable.clone();
     let started = Instant::now();
     let worker_metrics = metrics.clone();
     let worker_outputs = outputs.clone();
@@ -148,6 +161,9 @@ pub fn run_observed(
         }
     }
     outputs.finish();
+    if let (None, Some(durable)) = (&first_error, &durable) {
+        first_error = durable.complete(&*outputs).err();
+    }
     match first_error {
         Some(error) => Err(error),
         None => Ok(metrics.summary(started.elapsed())),
@@ -164,9 +180,21 @@ fn run_worker(
 ) -> Result<(), RunError> {
     let probe = ProbeHandle::new();
     let missing = metrics.clone();
+    let durable = options.durable.clone();
+    let shard_log = durable.as_ref().and_then(|d| d.shard_log(worker.index()));
+    let open = |pipeline: &str, kind: OutputKind| -> Arc<dyn LineSink> {
+        let sink = outputs.open(pipeline, kind);
+        match &durable {
+            Some(run) => Arc::new(Resumed {
+                inner: sink,
+                run: run.clone(),
+            }),
+            None => sink,
+        }
+    };
     let mut handle = worker.dataflow::<u64, _, _>(|scope| {
         let (handle, ingest) = scope.new_input::<Vec<Ingest>>();
-        let changes = shard_operator(ingest, move |n| missing.add_missing_deletes(n));
+        let changes = shard_operator(ingest, move |n| missing.add_missing_deletes(n), shard_log);
         for (index, pipeline) in render_plan(plan, changes).into_iter().enumerate() {
             let def = &plan.pipelines[index];
             let stats = &metrics.pipelines[index];
@@ -176,8 +204,8 @@ fn run_worker(
             }
             let final_sink = def
                 .final_state
-                .then(|| outputs.open(&pipeline.name, OutputKind::Final));
-            let rows_sink = outputs.open(&pipeline.name, OutputKind::Rows);
+                .then(|| open(&pipeline.name, OutputKind::Final));
+            let rows_sink = open(&pipeline.name, OutputKind::Rows);
             sink_rows(
                 pipeline.rows,
                 format,
@@ -186,14 +214,21 @@ fn run_worker(
                 stats.rows.clone(),
             )
             .probe_with(&probe);
-            let late_sink = outputs.open(&pipeline.name, OutputKind::Late);
+            let late_sink = open(&pipeline.name, OutputKind::Late);
             sink_lines(pipeline.late, late_sink, stats.late.clone()).probe_with(&probe);
-            let errors_sink = outputs.open(&pipeline.name, OutputKind::Errors);
+            let errors_sink = open(&pipeline.name, OutputKind::Errors);
             sink_lines(pipeline.errors, errors_sink, stats.errors.clone()).probe_with(&probe);
         }
         handle
     });
-    let fed = feed::feed_worker(worker, &mut handle, &probe, plan, input, options, metrics);
+    let fed = feed::feed_worker(
+        worker,
+        &mut handle,
+        &probe,
+        (plan, input),
+        options,
+        (metrics, outputs),
+    );
     handle.close();
     while !probe.done() {
         worker.step();

@@ -4,6 +4,7 @@
 //! an update (with the old value) or a delete. Nothing else in kvflow decides event kinds.
 //! With a data directory each shard also logs what it applies ([`wal`]) and snapshots its
 //! state ([`snapshot`]).
+pub mod data_dir;
 pub mod faults;
 pub mod shard;
 pub mod snapshot;

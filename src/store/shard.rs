@@ -12,6 +12,7 @@ use timely::dataflow::Stream;
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::operator::Operator;
 
+use super::data_dir::ShardLog;
 use crate::change::{ChangeEvent, EventKind, Mutation, Op};
 use crate::value::Value;
 
@@ -195,9 +196,11 @@ impl ShardState {
 
 /// Routes each mutation to the shard that owns its key and applies it there.
 /// `on_missing_delete` is told how many deletes of missing keys each step saw.
+/// With `log`, each batch is logged (one commit) before it is applied.
 pub fn shard_operator<'scope>(
     ingest: Stream<'scope, u64, Vec<Ingest>>,
     mut on_missing_delete: impl FnMut(u64) + 'static,
+    mut log: Option<ShardLog>,
 ) -> Stream<'scope, u64, Vec<Change>> {
     let peers = ingest.scope().peers();
     ingest.unary(
@@ -207,6 +210,10 @@ pub fn shard_operator<'scope>(
             let mut state = ShardState::default();
             move |input, output| {
                 input.for_each(|cap, data| {
+                    let time = cap.least().copied().unwrap_or_default();
+                    if let Some(log) = log.as_mut() {
+                        log.log(time, data);
+                    }
                     let before = state.missing_deletes;
                     let mut session = output.session(&cap);
                     for ingest in data.drain(..) {
@@ -216,6 +223,9 @@ pub fn shard_operator<'scope>(
                     }
                     if state.missing_deletes > before {
                         on_missing_delete(state.missing_deletes - before);
+                    }
+                    if let Some(log) = log.as_mut() {
+                        log.maybe_snapshot(time, &state);
                     }
                 });
             }

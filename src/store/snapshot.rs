@@ -11,15 +11,13 @@
 //! point leaves either the old set of snapshots or the new one, plus maybe a `.tmp` that the
 //! next write or open removes.
 
-use std::fs::{self, File};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::faults::crash_point;
 use super::shard::Stored;
 use super::wal::WalError;
 use super::wal::record::{Frame, HEADER_LEN, LogRecord, check_frame, encode_frame};
-use super::wal::segment::{list_numbered, sync_dir};
+use super::wal::segment::{list_numbered, sync_dir, write_atomic};
 use crate::change::Op;
 
 const MAGIC: &[u8; 7] = b"KVSNAP1";
@@ -52,7 +50,6 @@ pub fn write_snapshot<'a>(
     entries: impl Iterator<Item = (&'a String, &'a Stored)>,
 ) -> Result<PathBuf, WalError> {
     let path = dir.join(snapshot_name(seq));
-    let tmp = path.with_extension("tmp");
     let mut bytes = Vec::with_capacity(64 + count * 64);
     let mut header = MAGIC.to_vec();
     for word in [seq, time, count as u64] {
@@ -72,16 +69,7 @@ pub fn write_snapshot<'a>(
         };
         record.encode(&mut bytes, &mut scratch);
     }
-    let mut file = File::create(&tmp).map_err(|e| WalError::io(&tmp, e))?;
-    let half = bytes.len() / 2;
-    file.write_all(&bytes[..half])
-        .map_err(|e| WalError::io(&tmp, e))?;
-    crash_point("snapshot");
-    file.write_all(&bytes[half..])
-        .and_then(|()| file.sync_all())
-        .map_err(|e| WalError::io(&tmp, e))?;
-    fs::rename(&tmp, &path).map_err(|e| WalError::io(&path, e))?;
-    sync_dir(dir)?;
+    write_atomic(&path, &bytes, "snapshot")?;
     Ok(path)
 }
 

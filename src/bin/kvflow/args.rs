@@ -79,6 +79,8 @@ pub struct RunArgs {
     /// Write rows in the raw differential form: {"diff":..,"time":..,<row>}.
     #[arg(long)]
     pub raw: bool,
+    #[command(flatten)]
+    pub durability: DurabilityArgs,
     /// Print help.
     #[arg(long, action = clap::ArgAction::Help)]
     pub help: Option<bool>,
@@ -118,4 +120,24 @@ pub struct GenerateArgs {
     /// Write to this file instead of stdout.
     #[arg(short = 'o', long)]
     pub out: Option<PathBuf>,
+}
+
+/// Durable runs: `--data-dir` and its options.
+#[derive(Debug, Default, clap::Args)]
+pub struct DurabilityArgs {
+    /// Log every shard to DIR, checkpoint, and resume from DIR after a crash.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// WAL fsync policy: always, never or interval:<ms>.
+    #[arg(long, default_value = "interval:10")]
+    pub fsync: String,
+    /// Truncate a corrupt log at its last good record instead of refusing to start.
+    #[arg(long)]
+    pub repair: bool,
+    /// Snapshot each shard every N logged mutations.
+    #[arg(long, default_value_t = 100_000)]
+    pub snapshot_every: u64,
+    /// Checkpoint at the first batch boundary N input positions after the last one.
+    #[arg(long, default_value_t = 50_000)]
+    pub checkpoint_every: u64,
 }

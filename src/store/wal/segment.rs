@@ -57,6 +57,26 @@ pub fn sync_dir(dir: &Path) -> Result<(), WalError> {
         .map_err(|e| WalError::io(dir, e))
 }
 
+/// Writes `bytes` to `path` atomically: a `.tmp` beside it, fsync, rename, directory fsync.
+/// The crash point `point` (see `store::faults`) sits half-way through the write.
+pub fn write_atomic(path: &Path, bytes: &[u8], point: &str) -> Result<(), WalError> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let mut file = fs::File::create(&tmp).map_err(|e| WalError::io(&tmp, e))?;
+    let half = bytes.len() / 2;
+    file.write_all(&bytes[..half])
+        .map_err(|e| WalError::io(&tmp, e))?;
+    crate::store::faults::crash_point(point);
+    file.write_all(&bytes[half..])
+        .and_then(|()| file.sync_all())
+        .map_err(|e| WalError::io(&tmp, e))?;
+    fs::rename(&tmp, path).map_err(|e| WalError::io(path, e))?;
+    match path.parent() {
+        Some(dir) => sync_dir(dir),
+        None => Ok(()),
+    }
+}
+
 /// Reads a whole file, naming it in the error.
 pub fn read_file(path: &Path) -> Result<Vec<u8>, WalError> {
     fs::read(path).map_err(|e| WalError::io(path, e))

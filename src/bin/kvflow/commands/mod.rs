@@ -1,6 +1,7 @@
 //! One module per subcommand, and the error type that decides the exit code.
 
 pub mod check;
+pub mod durable;
 pub mod generate;
 pub mod run;
 
