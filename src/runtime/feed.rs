@@ -28,13 +28,14 @@ use timely::dataflow::InputHandle;
 use timely::dataflow::ProbeHandle;
 use timely::worker::Worker;
 
-use super::durable::{DurableRun, FeedPosition};
+use super::durable::FeedPosition;
 use super::{Metrics, RunError, RunOptions};
 use crate::change::Mutation;
 use crate::change::time::Timeline;
 use crate::plan::Plan;
 use crate::sinks::OutputFactory;
 use crate::source::jsonl::{JsonlReader, LineError};
+use crate::store::data_dir::History;
 use crate::store::{Ingest, owner_of};
 use crate::workload::{GenConfig, Workload, generate};
 
@@ -51,6 +52,8 @@ pub enum InputSource {
         workload: Workload,
         config: GenConfig,
     },
+    /// The logged history of a data directory, at its logged batch stamps (replay).
+    Logged(PathBuf),
 }
 
 /// What to do with a line that is not a valid mutation.
@@ -122,7 +125,8 @@ pub fn feed_worker(
     };
     if let Some(durable) = options.durable.as_deref() {
         if index == 0 {
-            feeder.replay(durable)?;
+            let until = feeder.skip_before;
+            feeder.send_history(durable.history()?, until)?;
         }
         if start.stamp > *feeder.handle.time() {
             feeder.handle.advance_to(start.stamp);
@@ -170,6 +174,14 @@ impl Feeder<'_, '_> {
                 let stdin = std::io::stdin().lock();
                 feeder.feed(jsonl_items(stdin))
             }
+            InputSource::Logged(dir) => {
+                if index != 0 {
+                    return Ok(());
+                }
+                let history =
+                    History::open(dir, None).map_err(|e| RunError::Durable(e.to_string()))?;
+                feeder.send_history(history, u64::MAX)
+            }
             InputSource::Generate { workload, config } => {
                 feeder.source_name = format!("generator {}", workload.name());
                 let items = generate(workload, config)
@@ -180,13 +192,14 @@ impl Feeder<'_, '_> {
         }
     }
 
-    /// Sends the logged history at its logged batch stamps (worker 0 of a resumed run).
-    fn replay(&mut self, durable: &DurableRun) -> Result<(), RunError> {
+    /// Sends logged history before seq `until` at its logged batch stamps (worker 0 of a
+    /// resumed run, or of a replay).
+    fn send_history(&mut self, history: History, until: u64) -> Result<(), RunError> {
         let mut previous = *self.handle.time();
         let mut since_step = 0usize;
-        for item in durable.history()? {
+        for item in history {
             let (_, record) = item.map_err(|e| RunError::Durable(e.to_string()))?;
-            if record.seq >= self.skip_before {
+            if record.seq >= until {
                 break;
             }
             if record.time > *self.handle.time() {

@@ -8,6 +8,7 @@ pub mod data_dir;
 pub mod faults;
 pub mod shard;
 pub mod snapshot;
+pub mod stream;
 pub mod wal;
 
 pub use shard::{Change, Ingest, Previous, ShardState, Stored, key_hash, owner_of, stable_hash};

@@ -41,6 +41,48 @@ pub enum Command {
         after_help = "Examples:\n  kvflow generate users-orders --events 10000 --seed 7 > input.jsonl\n  kvflow generate zipf --events 1000000 --keys 10000 --skew 1.2 --disorder-ms 200 -o zipf.jsonl"
     )]
     Generate(GenerateArgs),
+    /// Print a data directory's change events as JSON Lines, each with its resume token.
+    #[command(
+        after_help = "Examples:\n  kvflow watch --data-dir data/\n  kvflow watch --data-dir data/ --from 0:1234 --kinds update,delete --keys '^user_'"
+    )]
+    Watch(WatchArgs),
+    /// Run a dataflow file over a data directory's stored history.
+    #[command(
+        after_help = "Example:\n  kvflow replay --data-dir data/ dataflows/window_counts.toml --output replayed/"
+    )]
+    Replay(ReplayArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct WatchArgs {
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// Resume after this token (<shard>:<seq>, as printed with each event).
+    #[arg(long, conflicts_with = "since")]
+    pub from: Option<String>,
+    /// Only events whose event time (ms) is at least this.
+    #[arg(long)]
+    pub since: Option<u64>,
+    /// Comma-separated kinds to show: insert, update, delete.
+    #[arg(long)]
+    pub kinds: Option<String>,
+    /// Only keys matching this regular expression.
+    #[arg(long)]
+    pub keys: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    /// The dataflow file.
+    pub file: PathBuf,
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// Write DIR/<pipeline>.jsonl instead of stdout.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// Worker threads.
+    #[arg(short = 'w', long, default_value_t = 1)]
+    pub workers: usize,
 }
 
 #[derive(Debug, clap::Args)]

@@ -13,6 +13,8 @@ fn main() {
         args::Command::Check { file } => commands::check::check(&file),
         args::Command::Explain { file, mermaid } => commands::check::explain(&file, mermaid),
         args::Command::Generate(generate) => commands::generate::generate(generate),
+        args::Command::Watch(watch) => commands::watch::watch(watch),
+        args::Command::Replay(replay) => commands::watch::replay(replay),
     };
     if let Err(error) = outcome {
         eprintln!("error: {error}");

@@ -36,6 +36,7 @@ fn input_id(input: &InputSource) -> Result<String, CliError> {
             Ok(format!("generator {} {config:?}", workload.name()))
         }
         InputSource::Memory(m) => Ok(format!("memory ({} mutations)", m.len())),
+        InputSource::Logged(dir) => Ok(format!("the log of {}", dir.display())),
         InputSource::Stdin => Err(CliError::File(
             "--data-dir needs an input that can be read again after a crash: a file or \
              --generate, not stdin"

@@ -4,6 +4,7 @@ pub mod check;
 pub mod durable;
 pub mod generate;
 pub mod run;
+pub mod watch;
 
 use std::fmt;
 
