@@ -81,6 +81,20 @@ impl Timeline {
         }
     }
 
+    /// A timeline that continues from a recorded state (a resumed run).
+    pub fn resume(lag: u64, batch_ms: u64, max_seen: u64, stamp: u64) -> Timeline {
+        Timeline {
+            max_seen,
+            stamp,
+            ..Timeline::new(lag, batch_ms)
+        }
+    }
+
+    /// The largest event time seen so far.
+    pub fn max_seen(&self) -> u64 {
+        self.max_seen
+    }
+
     /// The current batch's timely timestamp.
     pub fn stamp(&self) -> u64 {
         self.stamp

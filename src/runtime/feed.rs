@@ -28,12 +28,15 @@ use timely::dataflow::InputHandle;
 use timely::dataflow::ProbeHandle;
 use timely::worker::Worker;
 
+use super::durable::FeedPosition;
 use super::observe::FrontierWatch;
 use super::{Metrics, RunError, RunOptions};
 use crate::change::Mutation;
 use crate::change::time::Timeline;
 use crate::plan::Plan;
+use crate::sinks::OutputFactory;
 use crate::source::jsonl::{JsonlReader, LineError};
+use crate::store::data_dir::History;
 use crate::store::{Ingest, owner_of};
 use crate::workload::{GenConfig, Workload, generate};
 
@@ -50,6 +53,8 @@ pub enum InputSource {
         workload: Workload,
         config: GenConfig,
     },
+    /// The logged history of a data directory, at its logged batch stamps (replay).
+    Logged(PathBuf),
 }
 
 /// What to do with a line that is not a valid mutation.
@@ -73,6 +78,11 @@ struct Feeder<'w, 'h> {
     timeline: Timeline,
     options: &'w RunOptions,
     metrics: &'w Metrics,
+    outputs: &'w dyn OutputFactory,
+    /// Positions before this were covered by the checkpoint resumed from.
+    skip_before: u64,
+    since_checkpoint: u64,
+    last_seq: Option<u64>,
     /// This worker reports shared counts (events in, bad lines) for its process.
     reports: bool,
     /// `Some(index)` when only owned keys are sent (every worker reads everything).
@@ -83,67 +93,151 @@ struct Feeder<'w, 'h> {
 }
 
 /// Feeds this worker's part of `input`, then returns (the caller closes the input).
+/// With a data directory, worker 0 first replays the logged history and every worker then
+/// resumes the input after the checkpoint (see `runtime::durable`).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn feed_worker(
     worker: &mut Worker,
     handle: &mut InputHandleOf,
     probe: &ProbeHandle<u64>,
-    plan: &Plan,
-    input: &InputSource,
+    (plan, input): (&Plan, &InputSource),
     options: &RunOptions,
-    metrics: &Metrics,
+    (metrics, outputs): (&Metrics, &dyn OutputFactory),
     watch: Option<&mut FrontierWatch>,
 ) -> Result<(), RunError> {
     let index = worker.index();
     let peers = worker.peers();
     let reports = index.is_multiple_of(options.workers.max(1));
+    let start = options
+        .durable
+        .as_ref()
+        .map(|d| d.start())
+        .unwrap_or_default();
+    let lag = plan.watermark_lag();
     let mut feeder = Feeder {
         worker,
         handle,
         probe,
-        timeline: Timeline::new(plan.watermark_lag(), options.batch_ms),
+        timeline: Timeline::resume(lag, options.batch_ms, start.max_seen, start.stamp),
         options,
         metrics,
+        outputs,
+        skip_before: start.next_seq,
+        since_checkpoint: 0,
+        last_seq: None,
         reports,
         // With one worker everything is owned: skip hashing every key.
         owner_index: (peers > 1).then_some(index),
         source_name: String::new(),
         watch,
     };
-    match input {
-        InputSource::Memory(mutations) => {
-            feeder.source_name = "memory".into();
-            let items = mutations
-                .iter()
-                .enumerate()
-                .map(|(i, m)| Ok((i as u64, Cow::Borrowed(m))));
-            feeder.feed(items)
+    if let Some(durable) = options.durable.as_deref() {
+        if index == 0 {
+            let until = feeder.skip_before;
+            feeder.send_history(durable.history()?, until)?;
         }
-        InputSource::Jsonl(path) => {
-            feeder.source_name = path.display().to_string();
-            let file = std::fs::File::open(path).map_err(|source| RunError::Io {
-                path: path.display().to_string(),
-                source,
-            })?;
-            let reader = std::io::BufReader::with_capacity(1 << 16, file);
-            feeder.feed(jsonl_items(reader))
+        if start.stamp > *feeder.handle.time() {
+            feeder.handle.advance_to(start.stamp);
         }
-        InputSource::Stdin => {
-            if index != 0 {
-                return Ok(());
+    }
+    let fed = feeder.feed_input(input);
+    if let (Some(durable), 0, Ok(())) = (options.durable.as_deref(), index, &fed) {
+        durable.set_end(FeedPosition {
+            next_seq: feeder.last_seq.map_or(start.next_seq, |s| s + 1),
+            max_seen: feeder.timeline.max_seen(),
+            stamp: feeder.timeline.stamp(),
+        });
+    }
+    fed
+}
+
+impl Feeder<'_, '_> {
+    fn feed_input(&mut self, input: &InputSource) -> Result<(), RunError> {
+        let index = self.worker.index();
+        let feeder = self;
+        match input {
+            InputSource::Memory(mutations) => {
+                feeder.source_name = "memory".into();
+                let items = mutations
+                    .iter()
+                    .enumerate()
+                    .map(|(i, m)| Ok((i as u64, Cow::Borrowed(m))));
+                feeder.feed(items)
             }
-            feeder.source_name = "<stdin>".into();
-            feeder.owner_index = None;
-            let stdin = std::io::stdin().lock();
-            feeder.feed(jsonl_items(stdin))
+            InputSource::Jsonl(path) => {
+                feeder.source_name = path.display().to_string();
+                let file = std::fs::File::open(path).map_err(|source| RunError::Io {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                let reader = std::io::BufReader::with_capacity(1 << 16, file);
+                feeder.feed(jsonl_items(reader))
+            }
+            InputSource::Stdin => {
+                if index != 0 {
+                    return Ok(());
+                }
+                feeder.source_name = "<stdin>".into();
+                feeder.owner_index = None;
+                let stdin = std::io::stdin().lock();
+                feeder.feed(jsonl_items(stdin))
+            }
+            InputSource::Logged(dir) => {
+                if index != 0 {
+                    return Ok(());
+                }
+                let history =
+                    History::open(dir, None).map_err(|e| RunError::Durable(e.to_string()))?;
+                feeder.send_history(history, u64::MAX)
+            }
+            InputSource::Generate { workload, config } => {
+                feeder.source_name = format!("generator {}", workload.name());
+                let items = generate(workload, config)
+                    .enumerate()
+                    .map(|(i, m)| Ok((i as u64, Cow::Owned(m))));
+                feeder.feed(items)
+            }
         }
-        InputSource::Generate { workload, config } => {
-            feeder.source_name = format!("generator {}", workload.name());
-            let items = generate(workload, config)
-                .enumerate()
-                .map(|(i, m)| Ok((i as u64, Cow::Owned(m))));
-            feeder.feed(items)
+    }
+
+    /// Sends logged history before seq `until` at its logged batch stamps (worker 0 of a
+    /// resumed run, or of a replay).
+    fn send_history(&mut self, history: History, until: u64) -> Result<(), RunError> {
+        let mut previous = *self.handle.time();
+        let mut since_step = 0usize;
+        for item in history {
+            let (_, record) = item.map_err(|e| RunError::Durable(e.to_string()))?;
+            if record.seq >= until {
+                break;
+            }
+            if record.time > *self.handle.time() {
+                self.handle.advance_to(record.time);
+                self.wait_until_processed(previous);
+                previous = record.time;
+            }
+            self.handle.send(record.to_ingest());
+            since_step += 1;
+            if since_step >= 4096 {
+                since_step = 0;
+                self.worker.step();
+            }
         }
+        Ok(())
+    }
+
+    /// At a batch boundary (the input just advanced to `stamp`): worker 0 of a durable run
+    /// takes a checkpoint when one is due, once every time before `stamp` is done.
+    fn at_batch_boundary(&mut self, position: FeedPosition, stamp: u64) -> Result<bool, RunError> {
+        let Some(durable) = self.options.durable.as_deref() else {
+            return Ok(false);
+        };
+        if self.worker.index() != 0 || self.since_checkpoint < durable.checkpoint_every() {
+            return Ok(false);
+        }
+        self.since_checkpoint = 0;
+        self.wait_until_processed(stamp);
+        durable.checkpoint(position, Some(stamp), self.outputs)?;
+        Ok(true)
     }
 }
 
@@ -155,15 +249,20 @@ impl Feeder<'_, '_> {
     fn feed<'a>(&mut self, items: impl Iterator<Item = Item<'a>>) -> Result<(), RunError> {
         let peers = self.worker.peers();
         let mut since_step = 0usize;
-        let mut previous_stamp = 0;
+        let mut previous_stamp = self.timeline.stamp();
         for item in items {
             let (seq, mutation) = match item {
                 Ok(item) => item,
+                Err(error) if error.line < self.skip_before => continue,
                 Err(error) => {
                     self.bad_line(error)?;
                     continue;
                 }
             };
+            if seq < self.skip_before {
+                continue;
+            }
+            self.refuse_after_completion(seq)?;
             if self.reports {
                 self.metrics.events_in.fetch_add(1, Ordering::Relaxed);
             }
@@ -171,12 +270,21 @@ impl Feeder<'_, '_> {
             let observed = self.timeline.observe(ts);
             if let Some(stamp) = observed.new_batch {
                 self.handle.advance_to(stamp);
-                self.wait_until_processed(previous_stamp);
+                let position = FeedPosition {
+                    next_seq: seq,
+                    max_seen: observed.max_seen_before,
+                    stamp: previous_stamp,
+                };
+                if !self.at_batch_boundary(position, stamp)? {
+                    self.wait_until_processed(previous_stamp);
+                }
                 previous_stamp = stamp;
                 if let Some(watch) = &self.watch {
                     watch.batch_opened(stamp, seq);
                 }
             }
+            self.last_seq = Some(seq);
+            self.since_checkpoint += 1;
             let owned = self
                 .owner_index
                 .is_none_or(|index| owner_of(&mutation.key, peers) == index);
@@ -195,6 +303,18 @@ impl Feeder<'_, '_> {
             }
         }
         Ok(())
+    }
+
+    /// A run whose checkpoint says it completed takes no more input.
+    fn refuse_after_completion(&self, seq: u64) -> Result<(), RunError> {
+        match self.options.durable.as_deref() {
+            Some(durable) if durable.completed() => Err(RunError::Durable(format!(
+                "the run in {} completed before position {seq} of its input, which has grown \
+                 since: start a new data directory for the longer input",
+                durable.dir().display()
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// Steps the worker until every time before `stamp` is done everywhere.

@@ -6,6 +6,7 @@
 //! [`RunSummary`] once every pipeline's frontier is empty.
 
 pub mod cluster;
+pub mod durable;
 pub mod feed;
 pub mod metrics;
 pub mod observe;
@@ -27,6 +28,7 @@ use crate::store::Ingest;
 use crate::store::shard::shard_operator;
 
 pub use cluster::ClusterConfig;
+pub use durable::{DurableConfig, DurableRun, Resumed};
 pub use feed::{BadInputPolicy, InputSource};
 pub use metrics::{Metrics, PipelineStats, RunSummary};
 pub use observe::RunObserver;
@@ -49,6 +51,8 @@ pub enum RunError {
     Cluster(String),
     #[error("worker failed: {0}")]
     Worker(String),
+    #[error("data directory: {0}")]
+    Durable(String),
 }
 
 /// How a run is executed.
@@ -67,6 +71,8 @@ pub struct RunOptions {
     pub raw_output: bool,
     /// Told when batches are sent and when the outputs close them (for benchmarks).
     pub observer: Option<Arc<dyn RunObserver>>,
+    /// Log to a data directory and resume from its checkpoint (`--data-dir`).
+    pub durable: Option<Arc<DurableRun>>,
 }
 
 impl Default for RunOptions {
@@ -80,6 +86,7 @@ impl Default for RunOptions {
             bad_input: None,
             raw_output: false,
             observer: None,
+            durable: None,
         }
     }
 }
@@ -130,6 +137,12 @@ pub fn run_observed(
     metrics: Arc<Metrics>,
 ) -> Result<RunSummary, RunError> {
     let config = options.timely_config()?;
+    if options.durable.is_some() && options.cluster.is_some() {
+        return Err(RunError::Durable(
+            "a data directory is for single-process runs".into(),
+        ));
+    }
+    let durable = options.durable.clone();
     let started = Instant::now();
     let worker_metrics = metrics.clone();
     let worker_outputs = outputs.clone();
@@ -153,6 +166,9 @@ pub fn run_observed(
         }
     }
     outputs.finish();
+    if let (None, Some(durable)) = (&first_error, &durable) {
+        first_error = durable.complete(&*outputs).err();
+    }
     match first_error {
         Some(error) => Err(error),
         None => Ok(metrics.summary(started.elapsed())),
@@ -169,9 +185,21 @@ fn run_worker(
 ) -> Result<(), RunError> {
     let probe = ProbeHandle::new();
     let missing = metrics.clone();
+    let durable = options.durable.clone();
+    let shard_log = durable.as_ref().and_then(|d| d.shard_log(worker.index()));
+    let open = |pipeline: &str, kind: OutputKind| -> Arc<dyn LineSink> {
+        let sink = outputs.open(pipeline, kind);
+        match &durable {
+            Some(run) => Arc::new(Resumed {
+                inner: sink,
+                run: run.clone(),
+            }),
+            None => sink,
+        }
+    };
     let mut handle = worker.dataflow::<u64, _, _>(|scope| {
         let (handle, ingest) = scope.new_input::<Vec<Ingest>>();
-        let changes = shard_operator(ingest, move |n| missing.add_missing_deletes(n));
+        let changes = shard_operator(ingest, move |n| missing.add_missing_deletes(n), shard_log);
         for (index, pipeline) in render_plan(plan, changes).into_iter().enumerate() {
             let def = &plan.pipelines[index];
             let stats = &metrics.pipelines[index];
@@ -181,8 +209,8 @@ fn run_worker(
             }
             let final_sink = def
                 .final_state
-                .then(|| outputs.open(&pipeline.name, OutputKind::Final));
-            let rows_sink = outputs.open(&pipeline.name, OutputKind::Rows);
+                .then(|| open(&pipeline.name, OutputKind::Final));
+            let rows_sink = open(&pipeline.name, OutputKind::Rows);
             sink_rows(
                 pipeline.rows,
                 format,
@@ -191,9 +219,9 @@ fn run_worker(
                 stats.rows.clone(),
             )
             .probe_with(&probe);
-            let late_sink = outputs.open(&pipeline.name, OutputKind::Late);
+            let late_sink = open(&pipeline.name, OutputKind::Late);
             sink_lines(pipeline.late, late_sink, stats.late.clone()).probe_with(&probe);
-            let errors_sink = outputs.open(&pipeline.name, OutputKind::Errors);
+            let errors_sink = open(&pipeline.name, OutputKind::Errors);
             sink_lines(pipeline.errors, errors_sink, stats.errors.clone()).probe_with(&probe);
         }
         handle
@@ -203,10 +231,9 @@ fn run_worker(
         worker,
         &mut handle,
         &probe,
-        plan,
-        input,
+        (plan, input),
         options,
-        metrics,
+        (metrics, outputs),
         watch.as_mut(),
     );
     handle.close();

@@ -4,8 +4,8 @@
 //! `.late.jsonl`. In a cluster every process writes the rows of its own workers; when several
 //! processes share a directory each writes `<pipeline>.part-<process>.jsonl`.
 
-use std::collections::HashMap;
-use std::fs::File;
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -58,6 +58,30 @@ impl OutputFactory for DirOutputs {
             file.flush();
         }
     }
+
+    fn resume(&self, lengths: &BTreeMap<String, u64>) -> Result<(), String> {
+        let mut open = self.open.lock().map_err(|_| "outputs lock poisoned")?;
+        for (path, len) in lengths {
+            let path = PathBuf::from(path);
+            if !path.starts_with(&self.dir) {
+                continue;
+            }
+            let file = LazyFile::resumed(path.clone(), *len)?;
+            open.insert(path, Arc::new(file));
+        }
+        Ok(())
+    }
+
+    fn checkpoint(&self) -> Result<BTreeMap<String, u64>, String> {
+        let open = self.open.lock().map_err(|_| "outputs lock poisoned")?;
+        let mut lengths = BTreeMap::new();
+        for (path, file) in open.iter() {
+            if let Some(len) = file.synced_len()? {
+                lengths.insert(path.display().to_string(), len);
+            }
+        }
+        Ok(lengths)
+    }
 }
 
 /// A file created on first write. A write error is reported once and then remembered.
@@ -65,6 +89,8 @@ pub struct LazyFile {
     path: PathBuf,
     writer: Mutex<Option<BufWriter<File>>>,
     failed: Mutex<Option<String>>,
+    /// The first write appends instead of truncating (a resumed output).
+    append: bool,
 }
 
 impl LazyFile {
@@ -73,6 +99,37 @@ impl LazyFile {
             path,
             writer: Mutex::new(None),
             failed: Mutex::new(None),
+            append: false,
+        }
+    }
+
+    /// An existing output cut back to `len` bytes; writes go on after them.
+    pub fn resumed(path: PathBuf, len: u64) -> Result<LazyFile, String> {
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .and_then(|f| f.set_len(len).and_then(|()| f.sync_all()))
+            .map_err(|e| format!("cannot resume {}: {e}", path.display()))?;
+        Ok(LazyFile {
+            append: true,
+            ..LazyFile::new(path)
+        })
+    }
+
+    /// Flushes and fsyncs, returning the file's length (`None` if it was never created).
+    pub fn synced_len(&self) -> Result<Option<u64>, String> {
+        let context = |e: std::io::Error| format!("cannot sync {}: {e}", self.path.display());
+        let mut writer = self.writer.lock().map_err(|_| "output lock poisoned")?;
+        match writer.as_mut() {
+            Some(w) => {
+                w.flush().map_err(context)?;
+                w.get_ref().sync_data().map_err(context)?;
+                Ok(Some(w.get_ref().metadata().map_err(context)?.len()))
+            }
+            None if self.append => Ok(Some(std::fs::metadata(&self.path).map_err(context)?.len())),
+            None => Ok(None),
         }
     }
 
@@ -101,7 +158,11 @@ impl LineSink for LazyFile {
             return;
         };
         if writer.is_none() {
-            match File::create(&self.path) {
+            let opened = match self.append {
+                true => OpenOptions::new().append(true).open(&self.path),
+                false => File::create(&self.path),
+            };
+            match opened {
                 Ok(file) => *writer = Some(BufWriter::with_capacity(1 << 16, file)),
                 Err(e) => return self.fail(e),
             }

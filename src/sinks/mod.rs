@@ -28,6 +28,11 @@ pub use format::RowFormat;
 /// A destination for complete JSON lines (each ending in `\n`). Shared by a process's workers.
 pub trait LineSink: Send + Sync {
     fn write(&self, lines: &str);
+    /// Writes the output of timely time `time` (`None`: the final state). A sink that
+    /// resumes a durable run drops what it delivered before (see `runtime::durable`).
+    fn write_at(&self, _time: Option<u64>, lines: &str) {
+        self.write(lines);
+    }
     fn flush(&self) {}
 }
 
@@ -58,6 +63,14 @@ pub trait OutputFactory: Send + Sync {
     fn open(&self, pipeline: &str, kind: OutputKind) -> Arc<dyn LineSink>;
     /// Flushes everything; called once after the workers finish.
     fn finish(&self) {}
+    /// Cuts outputs back to the lengths a checkpoint recorded (by path), before any write.
+    fn resume(&self, _lengths: &BTreeMap<String, u64>) -> Result<(), String> {
+        Ok(())
+    }
+    /// Flushes and syncs every output, returning each file's length (for a checkpoint).
+    fn checkpoint(&self) -> Result<BTreeMap<String, u64>, String> {
+        Ok(BTreeMap::new())
+    }
 }
 
 /// Updates held until the frontier passes their time, with a capability for that time.
@@ -106,7 +119,7 @@ pub fn sink_rows<'scope>(
                         }
                         let lines = format.format_time(time, &mut updates, &mut text);
                         written.fetch_add(lines as u64, Ordering::Relaxed);
-                        sink.write(&text);
+                        sink.write_at(Some(time), &text);
                         text.clear();
                     }
                     if frontier.is_empty()
@@ -121,7 +134,7 @@ pub fn sink_rows<'scope>(
                                 text.push('\n');
                             }
                         }
-                        final_sink.write(&text);
+                        final_sink.write_at(None, &text);
                         text.clear();
                     }
                 }
@@ -129,28 +142,38 @@ pub fn sink_rows<'scope>(
         )
 }
 
-/// Writes side-output lines (late events, errors) as they come, counting them.
+/// Writes side-output lines (late events, errors) per time, once the frontier has passed
+/// it (so a checkpoint at a batch boundary knows exactly what was written), counting them.
 pub fn sink_lines<'scope>(
     lines: Lines<'scope>,
     sink: Arc<dyn LineSink>,
     written: Arc<AtomicU64>,
 ) -> Stream<'scope, u64, Vec<()>> {
-    lines.unary::<CapacityContainerBuilder<Vec<()>>, _, _, _>(
+    lines.unary_frontier::<CapacityContainerBuilder<Vec<()>>, _, _, _>(
         Pipeline,
         "SinkLines",
         move |_cap, _info| {
-            let mut text = String::new();
-            move |input, _output| {
-                input.for_each(|_cap, data| {
+            let mut pending: BTreeMap<u64, (Capability<u64>, String)> = BTreeMap::new();
+            move |(input, frontier), _output| {
+                input.for_each(|cap, data| {
+                    let time = cap.least().copied().unwrap_or_default();
+                    let text = &mut pending
+                        .entry(time)
+                        .or_insert_with(|| (cap.delayed(&time, 0), String::new()))
+                        .1;
                     for line in data.drain(..) {
                         text.push_str(&line);
                         text.push('\n');
                         written.fetch_add(1, Ordering::Relaxed);
                     }
                 });
-                if !text.is_empty() {
-                    sink.write(&text);
-                    text.clear();
+                while let Some(entry) = pending.first_entry() {
+                    if frontier.less_equal(entry.key()) {
+                        break;
+                    }
+                    let time = *entry.key();
+                    let (_cap, text) = entry.remove();
+                    sink.write_at(Some(time), &text);
                 }
             }
         },

@@ -2,6 +2,13 @@
 //!
 //! A shard applies mutations in arrival order and decides what each one means: an insert,
 //! an update (with the old value) or a delete. Nothing else in kvflow decides event kinds.
+//! With a data directory each shard also logs what it applies ([`wal`]) and snapshots its
+//! state ([`snapshot`]).
+pub mod data_dir;
+pub mod faults;
 pub mod shard;
+pub mod snapshot;
+pub mod stream;
+pub mod wal;
 
-pub use shard::{Change, Ingest, Previous, ShardState, key_hash, owner_of, stable_hash};
+pub use shard::{Change, Ingest, Previous, ShardState, Stored, key_hash, owner_of, stable_hash};

@@ -13,6 +13,7 @@ use timely::dataflow::Stream;
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::operator::Operator;
 
+use super::data_dir::ShardLog;
 use crate::change::{ChangeEvent, EventKind, Mutation, Op};
 use crate::value::Value;
 
@@ -89,15 +90,16 @@ pub fn owner_of(key: &str, peers: usize) -> usize {
     (key_hash(key) % peers as u64) as usize
 }
 
-#[derive(Clone, Debug)]
-struct Entry {
-    value: Value,
-    ts: u64,
-    seq: u64,
-    max_seen: u64,
+/// A live key's value and where it came from (what a snapshot keeps per key).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stored {
+    pub value: Value,
+    pub ts: u64,
+    pub seq: u64,
+    pub max_seen: u64,
 }
 
-impl Entry {
+impl Stored {
     fn previous(&self) -> Previous {
         Previous {
             ts: self.ts,
@@ -110,7 +112,7 @@ impl Entry {
 /// The live keys of one shard.
 #[derive(Debug, Default)]
 pub struct ShardState {
-    entries: HashMap<Arc<str>, Entry>,
+    entries: HashMap<Arc<str>, Stored>,
     /// Deletes of keys that did not exist: no event, counted.
     pub missing_deletes: u64,
 }
@@ -126,7 +128,7 @@ impl ShardState {
         } = ingest;
         let (kind, old, prev) = match op {
             Op::Put => {
-                let entry = Entry {
+                let entry = Stored {
                     value: value.clone(),
                     ts,
                     seq,
@@ -181,13 +183,25 @@ impl ShardState {
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.entries.get(key).map(|e| &e.value)
     }
+
+    /// Every live key, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&Arc<str>, &Stored)> {
+        self.entries.iter()
+    }
+
+    /// Puts a key back as a snapshot recorded it (no event).
+    pub fn restore(&mut self, key: Arc<str>, stored: Stored) {
+        self.entries.insert(key, stored);
+    }
 }
 
 /// Routes each mutation to the shard that owns its key and applies it there.
 /// `on_missing_delete` is told how many deletes of missing keys each step saw.
+/// With `log`, each batch is logged (one commit) before it is applied.
 pub fn shard_operator<'scope>(
     ingest: Stream<'scope, u64, Vec<Ingest>>,
     mut on_missing_delete: impl FnMut(u64) + 'static,
+    mut log: Option<ShardLog>,
 ) -> Stream<'scope, u64, Vec<Change>> {
     let peers = ingest.scope().peers();
     ingest.unary(
@@ -197,6 +211,10 @@ pub fn shard_operator<'scope>(
             let mut state = ShardState::default();
             move |input, output| {
                 input.for_each(|cap, data| {
+                    let time = cap.least().copied().unwrap_or_default();
+                    if let Some(log) = log.as_mut() {
+                        log.log(time, data);
+                    }
                     let before = state.missing_deletes;
                     let mut session = output.session(&cap);
                     for ingest in data.drain(..) {
@@ -206,6 +224,9 @@ pub fn shard_operator<'scope>(
                     }
                     if state.missing_deletes > before {
                         on_missing_delete(state.missing_deletes - before);
+                    }
+                    if let Some(log) = log.as_mut() {
+                        log.maybe_snapshot(time, &state);
                     }
                 });
             }

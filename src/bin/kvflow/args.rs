@@ -46,6 +46,16 @@ pub enum Command {
         after_help = "Examples:\n  kvflow bench dataflows/nexmark/q0.toml --workload nexmark --events 1000000 -w 1,2 --repeat 3 --out bench/q0\n  kvflow bench dataflows/window_counts.toml --workload zipf --keys 10000 --skew 1.2 --events 500000"
     )]
     Bench(BenchArgs),
+    /// Print a data directory's change events as JSON Lines, each with its resume token.
+    #[command(
+        after_help = "Examples:\n  kvflow watch --data-dir data/\n  kvflow watch --data-dir data/ --from 0:1234 --kinds update,delete --keys '^user_'"
+    )]
+    Watch(WatchArgs),
+    /// Run a dataflow file over a data directory's stored history.
+    #[command(
+        after_help = "Example:\n  kvflow replay --data-dir data/ dataflows/window_counts.toml --output replayed/"
+    )]
+    Replay(ReplayArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -72,6 +82,38 @@ pub struct BenchArgs {
     /// Internal: measure one run with this many workers and print it as JSON.
     #[arg(long, hide = true)]
     pub child_run: Option<usize>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct WatchArgs {
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// Resume after this token (<shard>:<seq>, as printed with each event).
+    #[arg(long, conflicts_with = "since")]
+    pub from: Option<String>,
+    /// Only events whose event time (ms) is at least this.
+    #[arg(long)]
+    pub since: Option<u64>,
+    /// Comma-separated kinds to show: insert, update, delete.
+    #[arg(long)]
+    pub kinds: Option<String>,
+    /// Only keys matching this regular expression.
+    #[arg(long)]
+    pub keys: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    /// The dataflow file.
+    pub file: PathBuf,
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// Write DIR/<pipeline>.jsonl instead of stdout.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// Worker threads.
+    #[arg(short = 'w', long, default_value_t = 1)]
+    pub workers: usize,
 }
 
 #[derive(Debug, clap::Args)]
@@ -110,6 +152,8 @@ pub struct RunArgs {
     /// Write rows in the raw differential form: {"diff":..,"time":..,<row>}.
     #[arg(long)]
     pub raw: bool,
+    #[command(flatten)]
+    pub durability: DurabilityArgs,
     /// Print help.
     #[arg(long, action = clap::ArgAction::Help)]
     pub help: Option<bool>,
@@ -149,4 +193,24 @@ pub struct GenerateArgs {
     /// Write to this file instead of stdout.
     #[arg(short = 'o', long)]
     pub out: Option<PathBuf>,
+}
+
+/// Durable runs: `--data-dir` and its options.
+#[derive(Debug, Default, clap::Args)]
+pub struct DurabilityArgs {
+    /// Log every shard to DIR, checkpoint, and resume from DIR after a crash.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// WAL fsync policy: always, never or interval:<ms>.
+    #[arg(long, default_value = "interval:10")]
+    pub fsync: String,
+    /// Truncate a corrupt log at its last good record instead of refusing to start.
+    #[arg(long)]
+    pub repair: bool,
+    /// Snapshot each shard every N logged mutations.
+    #[arg(long, default_value_t = 100_000)]
+    pub snapshot_every: u64,
+    /// Checkpoint at the first batch boundary N input positions after the last one.
+    #[arg(long, default_value_t = 50_000)]
+    pub checkpoint_every: u64,
 }

@@ -19,6 +19,8 @@ fn main() {
         args::Command::Explain { file, mermaid } => commands::check::explain(&file, mermaid),
         args::Command::Generate(generate) => commands::generate::generate(generate),
         args::Command::Bench(bench) => commands::bench::bench(bench),
+        args::Command::Watch(watch) => commands::watch::watch(watch),
+        args::Command::Replay(replay) => commands::watch::replay(replay),
     };
     if let Err(error) = outcome {
         eprintln!("error: {error}");

@@ -2,8 +2,10 @@
 
 pub mod bench;
 pub mod check;
+pub mod durable;
 pub mod generate;
 pub mod run;
+pub mod watch;
 
 use std::fmt;
 

@@ -39,7 +39,15 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
             }
             None => (Arc::new(StdoutOutputs), None),
         };
+    let durable = super::durable::prepare(
+        &args.durability,
+        &args.file,
+        &input,
+        args.workers.max(1),
+        &*outputs,
+    )?;
     let options = RunOptions {
+        durable,
         workers: args.workers.max(1),
         cluster,
         batch_ms: args.batch_ms.max(1),

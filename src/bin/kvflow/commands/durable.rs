@@ -1,0 +1,82 @@
+//! `--data-dir` for `kvflow run`: the durable run's settings, its identity checks, and the
+//! recovery warnings printed before the run starts.
+
+use std::io::Read;
+use std::path::Path;
+use std::sync::Arc;
+
+use kvflow::runtime::{DurableConfig, DurableRun, InputSource};
+use kvflow::sinks::OutputFactory;
+use kvflow::store::wal::{FsyncPolicy, WalOptions};
+
+use super::CliError;
+use crate::args::DurabilityArgs;
+
+/// A hex CRC32C of the first 64 KiB of a file.
+fn head_checksum(path: &Path) -> Result<String, CliError> {
+    let mut head = Vec::with_capacity(1 << 16);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(1 << 16).read_to_end(&mut head))
+        .map_err(|e| CliError::File(format!("cannot read {}: {e}", path.display())))?;
+    Ok(format!("{:08x}", crc32c::crc32c(&head)))
+}
+
+/// What identifies an input across restarts (see `runtime::durable`).
+fn input_id(input: &InputSource) -> Result<String, CliError> {
+    match input {
+        InputSource::Jsonl(path) => {
+            let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+            Ok(format!(
+                "{} (head crc32c {})",
+                canonical.display(),
+                head_checksum(path)?
+            ))
+        }
+        InputSource::Generate { workload, config } => {
+            Ok(format!("generator {} {config:?}", workload.name()))
+        }
+        InputSource::Memory(m) => Ok(format!("memory ({} mutations)", m.len())),
+        InputSource::Logged(dir) => Ok(format!("the log of {}", dir.display())),
+        InputSource::Stdin => Err(CliError::File(
+            "--data-dir needs an input that can be read again after a crash: a file or \
+             --generate, not stdin"
+                .into(),
+        )),
+    }
+}
+
+/// Opens the data directory named by `args`, if any, printing what recovery found.
+pub fn prepare(
+    args: &DurabilityArgs,
+    dataflow: &Path,
+    input: &InputSource,
+    workers: usize,
+    outputs: &dyn OutputFactory,
+) -> Result<Option<Arc<DurableRun>>, CliError> {
+    let Some(dir) = &args.data_dir else {
+        return Ok(None);
+    };
+    let fsync: FsyncPolicy = args
+        .fsync
+        .parse()
+        .map_err(|e: kvflow::store::wal::WalError| CliError::File(e.to_string()))?;
+    let config = DurableConfig {
+        dir: dir.clone(),
+        wal: WalOptions {
+            fsync,
+            repair: args.repair,
+            ..WalOptions::default()
+        },
+        snapshot_every: args.snapshot_every,
+        checkpoint_every: args.checkpoint_every,
+        dataflow_id: head_checksum(dataflow)?,
+        input_id: input_id(input)?,
+    };
+    let (run, warnings) =
+        DurableRun::prepare(config, workers, outputs).map_err(|e| CliError::File(e.to_string()))?;
+    for warning in warnings {
+        tracing::warn!("{warning}");
+        eprintln!("warning: {warning}");
+    }
+    Ok(Some(Arc::new(run)))
+}

@@ -1,0 +1,113 @@
+//! `kvflow watch` (a data directory's change stream as JSON Lines) and `kvflow replay`
+//! (a dataflow file over the stored history).
+
+use std::io::Write;
+use std::sync::Arc;
+
+use kvflow::change::EventKind;
+use kvflow::runtime::{InputSource, RunOptions, run};
+use kvflow::sinks::OutputFactory;
+use kvflow::sinks::file::{DirOutputs, StdoutOutputs};
+use kvflow::store::stream::{ChangeStream, Start, StreamEvent};
+
+use super::CliError;
+use crate::args::{ReplayArgs, WatchArgs};
+
+fn kinds_filter(kinds: Option<&str>) -> Result<Vec<EventKind>, CliError> {
+    let Some(kinds) = kinds else {
+        return Ok(EventKind::ALL.to_vec());
+    };
+    kinds
+        .split(',')
+        .map(|k| {
+            EventKind::parse(k.trim()).ok_or_else(|| {
+                CliError::File(format!(
+                    "bad kind `{k}` in --kinds: expected insert, update or delete"
+                ))
+            })
+        })
+        .collect()
+}
+
+fn event_json(item: &StreamEvent, line: &mut String) {
+    let event = &item.event;
+    line.clear();
+    line.push_str("{\"token\":\"");
+    line.push_str(&item.token.to_string());
+    line.push_str(&format!(
+        "\",\"shard\":{},\"seq\":{},\"ts\":{},\"kind\":\"{}\",\"key\":",
+        item.token.shard,
+        event.seq,
+        event.ts,
+        event.kind.name()
+    ));
+    kvflow::value::write_json_string(&event.key, line);
+    line.push_str(",\"value\":");
+    event.new.write_json(line);
+    line.push_str(",\"old\":");
+    event.old.write_json(line);
+    line.push_str("}\n");
+}
+
+pub fn watch(args: WatchArgs) -> Result<(), CliError> {
+    let start = match (&args.from, args.since) {
+        (Some(token), _) => {
+            Start::After(token.parse().map_err(|e| CliError::File(format!("{e}")))?)
+        }
+        (None, Some(ts)) => Start::Since(ts),
+        (None, None) => Start::Beginning,
+    };
+    let kinds = kinds_filter(args.kinds.as_deref())?;
+    let keys = match &args.keys {
+        Some(pattern) => Some(
+            regex::Regex::new(pattern)
+                .map_err(|e| CliError::File(format!("bad --keys regex: {e}")))?,
+        ),
+        None => None,
+    };
+    let stream =
+        ChangeStream::open(&args.data_dir, start).map_err(|e| CliError::File(e.to_string()))?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut line = String::new();
+    for item in stream {
+        let item = item.map_err(|e| CliError::Runtime(e.to_string()))?;
+        let kind_ok = kinds.contains(&item.event.kind);
+        if !kind_ok
+            || keys
+                .as_ref()
+                .is_some_and(|re| !re.is_match(&item.event.key))
+        {
+            continue;
+        }
+        event_json(&item, &mut line);
+        if out.write_all(line.as_bytes()).is_err() {
+            return Ok(()); // a closed pipe (`| head`) ends the command quietly
+        }
+    }
+    let _ = out.flush();
+    Ok(())
+}
+
+pub fn replay(args: ReplayArgs) -> Result<(), CliError> {
+    if !args.data_dir.join("shard-0").is_dir() {
+        return Err(CliError::File(format!(
+            "{} holds no shard logs",
+            args.data_dir.display()
+        )));
+    }
+    let loaded = kvflow::spec::load_file(&args.file)?;
+    let outputs: Arc<dyn OutputFactory> = match &args.output {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| CliError::File(format!("cannot create {}: {e}", dir.display())))?;
+            Arc::new(DirOutputs::new(dir, None))
+        }
+        None => Arc::new(StdoutOutputs),
+    };
+    let options = RunOptions::default().workers(args.workers);
+    let input = InputSource::Logged(args.data_dir.clone());
+    let summary = run(Arc::new(loaded.plan), input, options, outputs)
+        .map_err(|e| CliError::Runtime(e.to_string()))?;
+    eprint!("{summary}");
+    Ok(())
+}

@@ -1,0 +1,258 @@
+//! Durable runs (`kvflow run --data-dir`): logging, checkpoints, restart by replay.
+//!
+//! Decisions:
+//! - **Where the input resumes.** `seq` is the mutation's position in its source (the line
+//!   number of a file, the index of a generated event), so it increases along the input and
+//!   across restarts of the same input. The checkpoint records `next_seq`, the first position
+//!   not covered, and the input's identity (see [`DurableConfig::input_id`]); a restarted run
+//!   with the same input skips everything before `next_seq` and goes on. A file that grew
+//!   since an unfinished run continues with the new lines at their line numbers. A run
+//!   whose checkpoint says it completed only replays: more input afterwards is refused
+//!   (its end-of-input results were final), and so is a different input or dataflow file —
+//!   start a new data directory, or use `kvflow replay` for another dataflow.
+//! - **Restart.** Each shard's log is cut back to `next_seq` (records past the checkpoint
+//!   come again from the input), worker 0 replays the merged history at the logged batch
+//!   stamps — the same timely times as live, so every operator rebuilds the same state — and
+//!   sinks suppress every time before the checkpoint's frontier, whose output the files,
+//!   truncated to their recorded lengths, already hold. Output is then byte-for-byte what
+//!   an uninterrupted run writes (with one worker; with more, lines within a time may
+//!   interleave differently, as in any run).
+//! - **Durable outputs need `--output DIR`**: stdout cannot be truncated, so there only
+//!   suppression applies and lines written after the last checkpoint may repeat.
+//! - Only single-process runs have a data directory (shard k is worker k of this process).
+
+pub mod checkpoint;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use checkpoint::{Checkpoint, read_checkpoint, write_checkpoint};
+
+use super::RunError;
+use crate::sinks::{LineSink, OutputFactory};
+use crate::store::data_dir::{DataDir, History, ShardLog};
+use crate::store::wal::{WalError, WalOptions};
+
+/// What `--data-dir` and its options ask for.
+#[derive(Clone, Debug)]
+pub struct DurableConfig {
+    pub dir: PathBuf,
+    pub wal: WalOptions,
+    /// A shard snapshots its state every this many logged records.
+    pub snapshot_every: u64,
+    /// A checkpoint is taken at the first batch boundary this many input positions after
+    /// the last one.
+    pub checkpoint_every: u64,
+    /// Identifies the dataflow file (e.g. a checksum of its text).
+    pub dataflow_id: String,
+    /// Identifies the input: a file's canonical path and a checksum of its first 64 KiB, or
+    /// the generator and its settings.
+    pub input_id: String,
+}
+
+/// Where the timeline and input stand at a checkpoint.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FeedPosition {
+    pub next_seq: u64,
+    pub max_seen: u64,
+    pub stamp: u64,
+}
+
+/// A durable run's shared state: the shard logs, where it resumes, what was delivered.
+pub struct DurableRun {
+    config: DurableConfig,
+    data: DataDir,
+    shards: usize,
+    start: FeedPosition,
+    /// Sinks suppress times before this (`None`: nothing delivered; `Some(None)`: all).
+    delivered: Option<Option<u64>>,
+    completed: bool,
+    outputs: std::collections::BTreeMap<String, u64>,
+    failure: Arc<Mutex<Option<String>>>,
+    end: Mutex<Option<FeedPosition>>,
+}
+
+fn durable_error(error: WalError) -> RunError {
+    RunError::Durable(error.to_string())
+}
+
+impl DurableRun {
+    /// Opens the data directory, recovers the logs, and readies the outputs for a resume.
+    /// Returns the run and the recovery warnings to print.
+    pub fn prepare(
+        config: DurableConfig,
+        shards: usize,
+        outputs: &dyn OutputFactory,
+    ) -> Result<(DurableRun, Vec<String>), RunError> {
+        let (data, recoveries) =
+            DataDir::open(&config.dir, shards, &config.wal).map_err(durable_error)?;
+        let warnings = recoveries.iter().flat_map(|r| r.warnings()).collect();
+        let previous = read_checkpoint(&config.dir).map_err(durable_error)?;
+        let mut run = DurableRun {
+            config,
+            data,
+            shards,
+            start: FeedPosition::default(),
+            delivered: None,
+            completed: false,
+            outputs: Default::default(),
+            failure: Arc::new(Mutex::new(None)),
+            end: Mutex::new(None),
+        };
+        if let Some(checkpoint) = previous {
+            run.resume_from(checkpoint, outputs)?;
+        }
+        run.data
+            .truncate_from(run.start.next_seq)
+            .map_err(durable_error)?;
+        Ok((run, warnings))
+    }
+
+    fn resume_from(
+        &mut self,
+        checkpoint: Checkpoint,
+        outputs: &dyn OutputFactory,
+    ) -> Result<(), RunError> {
+        let dir = self.config.dir.display();
+        if checkpoint.dataflow != self.config.dataflow_id {
+            return Err(RunError::Durable(format!(
+                "{dir} was written by another dataflow file; use a new data directory, or \
+                 `kvflow replay` to run another dataflow over its history"
+            )));
+        }
+        if checkpoint.input != self.config.input_id {
+            return Err(RunError::Durable(format!(
+                "{dir} was fed from {}; this run reads {}: use the same input or a new \
+                 data directory",
+                checkpoint.input, self.config.input_id
+            )));
+        }
+        outputs
+            .resume(&checkpoint.outputs)
+            .map_err(RunError::Durable)?;
+        self.start = FeedPosition {
+            next_seq: checkpoint.next_seq,
+            max_seen: checkpoint.max_seen,
+            stamp: checkpoint.stamp,
+        };
+        self.delivered = Some(checkpoint.frontier);
+        self.completed = checkpoint.frontier.is_none();
+        self.outputs = checkpoint.outputs;
+        Ok(())
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.config.dir
+    }
+
+    pub fn checkpoint_every(&self) -> u64 {
+        self.config.checkpoint_every.max(1)
+    }
+
+    /// Where the input resumes (all zero for a new directory).
+    pub fn start(&self) -> FeedPosition {
+        self.start
+    }
+
+    /// Whether the checkpoint says the run already completed.
+    pub fn completed(&self) -> bool {
+        self.completed
+    }
+
+    /// The logged history to replay (everything before the resume position).
+    pub fn history(&self) -> Result<History, RunError> {
+        History::open(&self.config.dir, None).map_err(durable_error)
+    }
+
+    /// The logging hook of shard `shard`.
+    pub fn shard_log(&self, shard: usize) -> Option<ShardLog> {
+        let wal = self.data.shard(shard)?;
+        Some(ShardLog::new(
+            wal,
+            self.start.next_seq,
+            self.config.snapshot_every,
+            self.failure.clone(),
+        ))
+    }
+
+    /// Whether the output at `time` (`None`: the final state) was delivered before a crash.
+    pub fn delivered(&self, time: Option<u64>) -> bool {
+        match (self.delivered, time) {
+            (None, _) => false,
+            (Some(None), _) => true,
+            (Some(Some(frontier)), Some(time)) => time < frontier,
+            (Some(Some(_)), None) => false,
+        }
+    }
+
+    /// A logging or snapshot failure of any shard.
+    pub fn failure(&self) -> Result<(), RunError> {
+        match self.failure.lock().ok().and_then(|f| f.clone()) {
+            Some(message) => Err(RunError::Durable(message)),
+            None => Ok(()),
+        }
+    }
+
+    /// Records where worker 0's feed ended (for the final checkpoint).
+    pub fn set_end(&self, position: FeedPosition) {
+        if let Ok(mut end) = self.end.lock() {
+            *end = Some(position);
+        }
+    }
+
+    /// Writes a checkpoint at `position`; `frontier` `None` marks the run complete.
+    pub fn checkpoint(
+        &self,
+        position: FeedPosition,
+        frontier: Option<u64>,
+        outputs: &dyn OutputFactory,
+    ) -> Result<(), RunError> {
+        self.failure()?;
+        self.data.sync_all().map_err(durable_error)?;
+        let mut lengths = self.outputs.clone();
+        lengths.extend(outputs.checkpoint().map_err(RunError::Durable)?);
+        let checkpoint = Checkpoint {
+            version: 1,
+            shards: self.shards,
+            dataflow: self.config.dataflow_id.clone(),
+            input: self.config.input_id.clone(),
+            next_seq: position.next_seq,
+            max_seen: position.max_seen,
+            stamp: position.stamp,
+            frontier,
+            outputs: lengths,
+        };
+        write_checkpoint(&self.config.dir, &checkpoint).map_err(durable_error)
+    }
+
+    /// The final checkpoint once every worker finished and outputs were flushed.
+    pub fn complete(&self, outputs: &dyn OutputFactory) -> Result<(), RunError> {
+        let end = self.end.lock().ok().and_then(|e| *e);
+        match end {
+            Some(position) => self.checkpoint(position, None, outputs),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A line sink that drops output the run had delivered before it was restarted.
+pub struct Resumed {
+    pub inner: Arc<dyn LineSink>,
+    pub run: Arc<DurableRun>,
+}
+
+impl LineSink for Resumed {
+    fn write(&self, lines: &str) {
+        self.inner.write(lines);
+    }
+
+    fn write_at(&self, time: Option<u64>, lines: &str) {
+        if !self.run.delivered(time) {
+            self.inner.write(lines);
+        }
+    }
+
+    fn flush(&self) {
+        self.inner.flush();
+    }
+}

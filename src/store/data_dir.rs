@@ -1,0 +1,202 @@
+//! A data directory: one log and its snapshots per shard (`DATA_DIR/shard-<k>/`), the
+//! logging hook the shard operator calls, and the merged history of every shard.
+//!
+//! `seq` is the mutation's position in its source and so unique and increasing across the
+//! whole store; the merged history is every shard's records in seq order, which is input
+//! order, and its batch stamps (`time`) never go backwards.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use super::shard::{Ingest, ShardState};
+use super::snapshot::{remove_snapshots, write_snapshot};
+use super::wal::{LogReader, LogRecord, Recovery, Wal, WalError, WalOptions};
+
+/// `DATA_DIR/shard-<k>`.
+pub fn shard_dir(root: &Path, shard: usize) -> PathBuf {
+    root.join(format!("shard-{shard}"))
+}
+
+/// How many shard directories `root` holds.
+pub fn count_shards(root: &Path) -> usize {
+    (0..).take_while(|k| shard_dir(root, *k).is_dir()).count()
+}
+
+/// The shared handle of one shard's log.
+pub type SharedWal = Arc<Mutex<Wal>>;
+
+/// Every shard's log of a data directory, open for appending.
+pub struct DataDir {
+    root: PathBuf,
+    shards: Vec<SharedWal>,
+}
+
+impl DataDir {
+    /// Opens (creating) `shards` shard logs; a directory made with another shard count is
+    /// refused (keys would move between shards).
+    pub fn open(
+        root: &Path,
+        shards: usize,
+        options: &WalOptions,
+    ) -> Result<(DataDir, Vec<Recovery>), WalError> {
+        let existing = count_shards(root);
+        if existing != 0 && existing != shards {
+            return Err(WalError::Invalid(format!(
+                "{} holds {existing} shards; run it with {existing} workers in all",
+                root.display()
+            )));
+        }
+        let mut wals = Vec::new();
+        let mut recoveries = Vec::new();
+        for shard in 0..shards {
+            let (wal, recovery) = Wal::open(&shard_dir(root, shard), options)?;
+            wals.push(Arc::new(Mutex::new(wal)));
+            recoveries.push(recovery);
+        }
+        let dir = DataDir {
+            root: root.to_path_buf(),
+            shards: wals,
+        };
+        Ok((dir, recoveries))
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn shard(&self, shard: usize) -> Option<SharedWal> {
+        self.shards.get(shard).cloned()
+    }
+
+    fn each(&self, mut f: impl FnMut(&mut Wal) -> Result<(), WalError>) -> Result<(), WalError> {
+        for wal in &self.shards {
+            let mut wal = wal
+                .lock()
+                .map_err(|_| WalError::Invalid("a shard log's lock is poisoned".into()))?;
+            f(&mut wal)?;
+        }
+        Ok(())
+    }
+
+    /// Forces every shard's committed records to disk.
+    pub fn sync_all(&self) -> Result<(), WalError> {
+        self.each(|wal| wal.sync())
+    }
+
+    /// Drops every record and snapshot at or past `seq` in every shard.
+    pub fn truncate_from(&self, seq: u64) -> Result<u64, WalError> {
+        let mut removed = 0;
+        self.each(|wal| {
+            removed += wal.truncate_from(seq)?;
+            remove_snapshots(wal.dir(), |covered| covered >= seq)
+        })?;
+        Ok(removed)
+    }
+}
+
+/// Every shard's records with seq > `after`, merged in seq order.
+pub struct History {
+    readers: Vec<std::iter::Peekable<LogReader>>,
+}
+
+impl History {
+    pub fn open(root: &Path, after: Option<u64>) -> Result<History, WalError> {
+        let readers = (0..count_shards(root))
+            .map(|k| LogReader::open(&shard_dir(root, k), after).map(Iterator::peekable))
+            .collect::<Result<_, _>>()?;
+        Ok(History { readers })
+    }
+}
+
+impl Iterator for History {
+    type Item = Result<(usize, LogRecord), WalError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut best: Option<(u64, usize)> = None;
+        for (shard, reader) in self.readers.iter_mut().enumerate() {
+            match reader.peek() {
+                Some(Ok(record)) if best.is_none_or(|(seq, _)| record.seq < seq) => {
+                    best = Some((record.seq, shard));
+                }
+                Some(Err(_)) => return reader.next().map(|r| r.map(|rec| (shard, rec))),
+                _ => {}
+            }
+        }
+        let (_, shard) = best?;
+        self.readers[shard]
+            .next()
+            .map(|r| r.map(|rec| (shard, rec)))
+    }
+}
+
+/// What a shard operator does with a data directory: log each batch before applying it and
+/// snapshot its state every so many records. A failure is kept for the feeder to report
+/// (an operator cannot return an error); the run then stops before its next checkpoint.
+pub struct ShardLog {
+    wal: SharedWal,
+    /// Records with a smaller seq are replayed history, already logged.
+    logged_from: u64,
+    snapshot_every: u64,
+    since_snapshot: u64,
+    failure: Arc<Mutex<Option<String>>>,
+}
+
+impl ShardLog {
+    pub fn new(
+        wal: SharedWal,
+        logged_from: u64,
+        snapshot_every: u64,
+        failure: Arc<Mutex<Option<String>>>,
+    ) -> ShardLog {
+        ShardLog {
+            wal,
+            logged_from,
+            snapshot_every: snapshot_every.max(1),
+            since_snapshot: 0,
+            failure,
+        }
+    }
+
+    fn fail(&self, error: WalError) {
+        if let Ok(mut slot) = self.failure.lock() {
+            slot.get_or_insert(error.to_string());
+        }
+    }
+
+    /// Logs the new records of one batch at `time` with one commit.
+    pub fn log(&mut self, time: u64, batch: &[Ingest]) {
+        let Ok(mut wal) = self.wal.lock() else { return };
+        let before = self.since_snapshot;
+        for ingest in batch.iter().filter(|i| i.seq >= self.logged_from) {
+            wal.append(&LogRecord::from_ingest(ingest, time));
+            self.since_snapshot += 1;
+        }
+        if self.since_snapshot > before
+            && let Err(e) = wal.commit()
+        {
+            drop(wal);
+            self.fail(e);
+        }
+    }
+
+    /// Writes a snapshot of `state` once enough records were logged since the last one.
+    pub fn maybe_snapshot(&mut self, time: u64, state: &ShardState) {
+        if self.since_snapshot < self.snapshot_every {
+            return;
+        }
+        self.since_snapshot = 0;
+        let Ok(wal) = self.wal.lock() else { return };
+        let Some(seq) = wal.last_seq() else { return };
+        let dir = wal.dir().to_path_buf();
+        drop(wal);
+        let written = write_snapshot(&dir, seq, time, state.len(), state.iter())
+            .and_then(|_| remove_snapshots(&dir, |covered| covered < seq));
+        if let Err(e) = written {
+            self.fail(e);
+        }
+    }
+}
+
+/// Output file lengths by path, as a checkpoint records them.
+pub type OutputLengths = BTreeMap<String, u64>;
