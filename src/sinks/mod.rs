@@ -16,8 +16,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::Stream;
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
-use timely::dataflow::operators::Capability;
 use timely::dataflow::operators::generic::operator::Operator;
+use timely::dataflow::operators::{Capability, InputCapability};
 
 use crate::operators::fallible::{Lines, Rows};
 use crate::store::stable_hash;
@@ -76,6 +76,21 @@ pub trait OutputFactory: Send + Sync {
 /// Updates held until the frontier passes their time, with a capability for that time.
 pub type Pending<D> = (Capability<u64>, Vec<(D, i64)>);
 
+/// Files a batch of updates under their times, each time with a capability for it.
+pub fn stash_by_time<D>(
+    pending: &mut BTreeMap<u64, Pending<D>>,
+    cap: &InputCapability<u64>,
+    data: &mut Vec<(D, u64, i64)>,
+) {
+    for (row, t, d) in data.drain(..) {
+        pending
+            .entry(t)
+            .or_insert_with(|| (cap.delayed(&t, 0), Vec::new()))
+            .1
+            .push((row, d));
+    }
+}
+
 /// Writes a pipeline's rows: per time, once the frontier has passed it. With `final_sink`,
 /// also writes the consolidated state when the input ends. Counts lines in `written`.
 pub fn sink_rows<'scope>(
@@ -99,15 +114,7 @@ pub fn sink_rows<'scope>(
                 let mut text = String::new();
                 let mut final_written = false;
                 move |(input, frontier), _output| {
-                    input.for_each(|cap, data| {
-                        for (row, t, d) in data.drain(..) {
-                            pending
-                                .entry(t)
-                                .or_insert_with(|| (cap.delayed(&t, 0), Vec::new()))
-                                .1
-                                .push((row, d));
-                        }
-                    });
+                    input.for_each(|cap, data| stash_by_time(&mut pending, &cap, data));
                     while let Some(entry) = pending.first_entry() {
                         if frontier.less_equal(entry.key()) {
                             break;

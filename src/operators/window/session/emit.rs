@@ -1,0 +1,139 @@
+//! Emitting session contributions: each session change becomes a pair of updates (the
+//! session's aggregate inserted at its emit time, retracted at its expiry), or is held back
+//! until its emit time when the window emits `final`, so a growing session emits once.
+
+use differential_dataflow::difference::Abelian;
+
+use super::SessionOut;
+use super::groups::Session;
+use crate::operators::aggregate::AggDiff;
+use crate::operators::window::WindowTiming;
+use crate::plan::AggFunc;
+use crate::value::{Row, Value};
+
+/// Emits contribution pairs for rows as they join or leave sessions.
+pub(super) struct Emitter<'a> {
+    pub(super) group: &'a Row,
+    pub(super) gap: u64,
+    pub(super) timing: WindowTiming,
+    pub(super) time: u64,
+    /// `Some` when aggregates are abelian: emit accumulators, not rows.
+    pub(super) funcs: Option<&'a [AggFunc]>,
+    /// Sessions keep their rows (needed to emit rows, or to split on a retraction).
+    pub(super) keep_rows: bool,
+    pub(super) out: &'a mut Vec<SessionOut>,
+    /// The earliest emit time of a session held back during this step.
+    pub(super) held_back: Option<u64>,
+}
+
+impl Emitter<'_> {
+    pub(super) fn key(&self, session: &Session) -> (Row, u64, u64) {
+        let end = session.last + self.gap;
+        let (insert, release) = self.timing.contribution_times(self.time, end);
+        let mut key = Vec::with_capacity(self.group.0.len() + 2);
+        key.push(Value::Int(session.start as i64));
+        key.push(Value::Int(end as i64));
+        key.extend(self.group.0.iter().cloned());
+        (Row(key), insert, release)
+    }
+
+    /// Adds (`sign` 1) or withdraws (-1) a session's contribution. An addition whose
+    /// insertion lies in the future is held back: the operator emits it once its time is
+    /// complete (`emit_due`), so a session that keeps growing emits once.
+    pub(super) fn emit_session(&mut self, session: &mut Session, sign: i64) {
+        let (key, insert, release) = self.key(session);
+        if insert == release || (sign < 0 && !session.emitted) {
+            // NB: past its expiry a session shows nothing, and is not held back either.
+            session.emitted |= sign > 0;
+            return;
+        }
+        if sign > 0 && insert > self.time {
+            session.emitted = false;
+            self.held_back = Some(self.held_back.map_or(insert, |h| h.min(insert)));
+            return;
+        }
+        self.emit_session_at(session, sign, key, insert, release);
+        session.emitted = sign > 0;
+    }
+
+    /// Emits a held-back session at its emit time.
+    pub(super) fn emit_due(&mut self, session: &mut Session) {
+        let end = session.last + self.gap;
+        let due = self.timing.emit_time(end);
+        let (insert, release) = self.timing.contribution_times(due, end);
+        let (key, _, _) = self.key(session);
+        self.emit_session_at(session, 1, key, insert, release);
+        session.emitted = true;
+    }
+
+    /// A session split off an open one by a retraction may already be past its expiry:
+    /// closed at birth. Its rows are on time and in no other session, so it is emitted now
+    /// (a correction) and released an instant later, instead of being dropped.
+    pub(super) fn emit_split(&mut self, session: &mut Session) {
+        let (key, insert, release) = self.key(session);
+        if insert == release {
+            self.emit_session_at(session, 1, key, self.time, self.time + 1);
+            session.emitted = true;
+        } else {
+            self.emit_session(session, 1);
+        }
+    }
+
+    /// Whether a session is past its expiry (changes to it are no longer shown).
+    pub(super) fn is_expired(&self, session: &Session) -> bool {
+        let (_, insert, release) = self.key(session);
+        insert == release
+    }
+
+    pub(super) fn emit_session_at(
+        &mut self,
+        session: &Session,
+        sign: i64,
+        key: Row,
+        insert: u64,
+        release: u64,
+    ) {
+        if self.funcs.is_some() {
+            let mut acc = session.acc.clone();
+            if sign < 0 {
+                acc.negate();
+            }
+            self.emit_acc(key, acc, insert, release);
+        } else {
+            for (_, args, d) in &session.rows {
+                self.emit_row(&key, args, d * sign, insert, release);
+            }
+        }
+    }
+
+    pub(super) fn emit_acc(&mut self, key: Row, acc: AggDiff, insert: u64, release: u64) {
+        let mut negated = acc.clone();
+        negated.negate();
+        self.out.push(SessionOut::Acc(key.clone(), insert, acc));
+        self.out.push(SessionOut::Acc(key, release, negated));
+    }
+
+    pub(super) fn emit_row(&mut self, key: &Row, args: &Row, diff: i64, insert: u64, release: u64) {
+        self.out
+            .push(SessionOut::Row((key.clone(), args.clone()), insert, diff));
+        self.out
+            .push(SessionOut::Row((key.clone(), args.clone()), release, -diff));
+    }
+
+    /// One row joins (or leaves) a session whose bounds do not change.
+    pub(super) fn emit_one(&mut self, session: &Session, args: &Row, diff: i64) {
+        let (key, insert, release) = self.key(session);
+        // NB: a held-back session is emitted whole when due; it takes no deltas before.
+        if insert == release || !session.emitted {
+            return;
+        }
+        match self.funcs {
+            Some(funcs) => {
+                let mut acc = AggDiff::default();
+                acc.add_row(funcs, &args.0[1..], diff);
+                self.emit_acc(key, acc, insert, release);
+            }
+            None => self.emit_row(&key, args, diff, insert, release),
+        }
+    }
+}
