@@ -17,8 +17,12 @@ use kvflow::builder::{Agg, Pipeline, PlanBuilder, Window};
 use kvflow::change::{Mutation, Op};
 use kvflow::plan::Plan;
 use kvflow::runtime::{InputSource, RunOptions, run};
-use kvflow::value::Value;
 use kvflow::workload::{GenConfig, Workload, generate};
+
+#[path = "engine/join.rs"]
+mod join;
+#[path = "engine/session.rs"]
+mod session;
 
 /// The same allocator as the `kvflow` binary, for every program measured here.
 #[global_allocator]
@@ -27,13 +31,28 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const EVENTS: u64 = 200_000;
 const BATCH_MS: u64 = 100;
 
-fn events() -> Arc<Vec<Mutation>> {
+fn events(workload: &Workload) -> Arc<Vec<Mutation>> {
     let config = GenConfig {
         events: EVENTS,
         seed: 1,
         ..GenConfig::default()
     };
-    Arc::new(generate(&Workload::Uniform { keys: 1000 }, &config).collect())
+    Arc::new(generate(workload, &config).collect())
+}
+
+/// The input cut into batches as the engine cuts it: a new batch (timely time) starts once
+/// event time moved `BATCH_MS` past the last one. Yields each mutation with its batch's
+/// stamp and whether it opens a new batch.
+pub fn batches(input: &[Mutation]) -> impl Iterator<Item = (u64, bool, &Mutation)> {
+    let mut stamp = 0;
+    input.iter().map(move |m| {
+        let ts = m.ts.unwrap_or(0);
+        let opens = ts >= stamp + BATCH_MS;
+        if opens {
+            stamp = ts;
+        }
+        (stamp, opens, m)
+    })
 }
 
 fn prefix(key: &str) -> &str {
@@ -120,16 +139,13 @@ fn run_dd(input: &Arc<Vec<Mutation>>, window: Option<u64>) {
             .probe_with(&probe);
             handle
         });
-        let mut stamp = 0;
-        for m in input.iter() {
-            let ts = m.ts.unwrap_or(0);
-            if ts >= stamp + BATCH_MS {
-                stamp = ts;
+        for (stamp, opens, m) in batches(&input) {
+            if opens {
                 handle.advance_to(stamp);
                 worker.step_while(|| probe.less_than(&stamp));
             }
-            let t = *handle.time();
-            handle.send(((prefix(&m.key).to_string(), value_v(m), ts), t, 1));
+            let ts = m.ts.unwrap_or(0);
+            handle.send(((prefix(&m.key).to_string(), value_v(m), ts), stamp, 1));
         }
         handle.close();
         worker.step_while(|| !probe.done());
@@ -178,7 +194,8 @@ fn hashmap_sessions(input: &[Mutation]) -> usize {
 }
 
 fn bench(c: &mut Criterion) {
-    let input = events();
+    let input = events(&Workload::Uniform { keys: 1000 });
+    let shop = events(&Workload::UsersOrders);
     let mut group = c.benchmark_group("engine");
     group.sample_size(10);
     group.throughput(Throughput::Elements(EVENTS));
@@ -198,6 +215,19 @@ fn bench(c: &mut Criterion) {
     group.bench_with_input(BenchmarkId::new("dd", "tumbling"), &input, |b, input| {
         b.iter(|| run_dd(input, Some(1000)))
     });
+    group.bench_with_input(BenchmarkId::new("dd", "session"), &input, |b, input| {
+        b.iter(|| session::run_dd_sessions(input, 500))
+    });
+    let join_plan = join::join_plan();
+    group.bench_with_input(BenchmarkId::new("kvflow", "join"), &shop, |b, input| {
+        b.iter(|| run_engine(&join_plan, input))
+    });
+    group.bench_with_input(BenchmarkId::new("dd", "join"), &shop, |b, input| {
+        b.iter(|| join::run_dd_join(input))
+    });
+    group.bench_with_input(BenchmarkId::new("hashmap", "join"), &shop, |b, input| {
+        b.iter(|| join::hashmap_join(input))
+    });
     group.bench_with_input(
         BenchmarkId::new("hashmap", "group_by"),
         &input,
@@ -214,7 +244,6 @@ fn bench(c: &mut Criterion) {
         |b, input| b.iter(|| hashmap_sessions(input)),
     );
     group.finish();
-    let _ = Value::Null;
 }
 
 criterion_group!(benches, bench);

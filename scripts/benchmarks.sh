@@ -60,7 +60,7 @@ def m(v):
 
 engine = ["| case | kvflow (1 worker) | hand-written differential | HashMap loop | kvflow / differential |",
           "|---|---:|---:|---:|---:|"]
-for case in ["group_by", "tumbling", "session"]:
+for case in ["group_by", "tumbling", "session", "join"]:
     k, d, h = rate("kvflow", case), rate("dd", case), rate("hashmap", case)
     ratio = f"{k / d:.2f}" if k and d else "–"
     engine.append(f"| {case} | {m(k)} | {m(d)} | {m(h)} | {ratio} |")

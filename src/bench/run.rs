@@ -66,7 +66,7 @@ pub fn measure(
         Arc::new(Discard),
         metrics,
     )?;
-    let peak_rss_bytes = proc_status_kib("VmHWM:").map(|kib| kib * 1024);
+    let peak_rss_bytes = peak_rss_bytes();
     let batches = recorder.latencies(started, events);
     let elapsed_s = summary.elapsed.as_secs_f64().max(1e-9);
     let events_per_s = events as f64 / elapsed_s;
@@ -98,6 +98,12 @@ pub fn reset_peak_rss() -> Option<u64> {
     // peaked lower; the current RSS is reported apart either way.
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     proc_status_kib("VmRSS:").map(|kib| kib * 1024)
+}
+
+/// The process's peak resident set size in bytes (`VmHWM`); `None` where `/proc` is not
+/// available.
+pub fn peak_rss_bytes() -> Option<u64> {
+    proc_status_kib("VmHWM:").map(|kib| kib * 1024)
 }
 
 /// A `kB` field of `/proc/self/status`.

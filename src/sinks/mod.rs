@@ -6,6 +6,7 @@
 //! global — so tests capture in memory what the command line writes to files or stdout.
 
 pub mod capture;
+pub mod cut;
 pub mod file;
 pub mod format;
 

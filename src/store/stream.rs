@@ -12,7 +12,7 @@ use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
-use super::data_dir::{count_shards, shard_dir};
+use super::data_dir::{History, count_shards, shard_dir};
 use super::shard::ShardState;
 use super::snapshot::load_latest;
 use super::wal::{LogReader, WalError};
@@ -70,6 +70,11 @@ pub enum StreamError {
     },
     #[error("{0} holds no shard logs")]
     NoData(String),
+    #[error(
+        "shard {shard}'s log was cut by retention through seq {floor}: a replay needs the \
+         whole history"
+    )]
+    CutLog { shard: usize, floor: u64 },
 }
 
 /// One event of the stream.
@@ -205,4 +210,40 @@ impl Iterator for ChangeStream {
             Err(e) => Some(Err(e)),
         }
     }
+}
+
+/// The logged batch stamp at which a stream from `start` begins: that of the first change
+/// after the token, or of the first change whose event time is at least `since`. `None`
+/// when no change qualifies. A replay cut there writes what the live run wrote from then on.
+pub fn first_stamp(root: &Path, start: Start) -> Result<Option<u64>, StreamError> {
+    refuse_cut_logs(root)?;
+    let first = match start {
+        Start::Beginning => History::open(root, None)?.next(),
+        Start::After(token) => {
+            let dir = shard_dir(root, token.shard);
+            if !dir.is_dir() {
+                return Err(StreamError::NoData(dir.display().to_string()));
+            }
+            LogReader::open(&dir, Some(token.seq))?
+                .next()
+                .map(|r| r.map(|record| (token.shard, record)))
+        }
+        Start::Since(ts) => History::open(root, None)?
+            .find(|r| r.as_ref().map_or(true, |(_, record)| record.ts >= ts)),
+    };
+    Ok(first.transpose()?.map(|(_, record)| record.time))
+}
+
+/// A replay needs every shard's whole history: a log cut by retention is refused.
+pub fn refuse_cut_logs(root: &Path) -> Result<(), StreamError> {
+    let count = count_shards(root);
+    if count == 0 {
+        return Err(StreamError::NoData(root.display().to_string()));
+    }
+    for shard in 0..count {
+        if let Some(floor) = read_floor(&shard_dir(root, shard))? {
+            return Err(StreamError::CutLog { shard, floor });
+        }
+    }
+    Ok(())
 }

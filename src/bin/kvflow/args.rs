@@ -114,6 +114,17 @@ pub struct ReplayArgs {
     /// Worker threads.
     #[arg(short = 'w', long, default_value_t = 1)]
     pub workers: usize,
+    /// Write only what the live run wrote from the batch of the first change after this
+    /// resume token (<shard>:<seq>) on.
+    #[arg(long, conflicts_with = "since")]
+    pub from: Option<String>,
+    /// Write only what the live run wrote from the batch of the first change whose event
+    /// time (ms) is at least this on.
+    #[arg(long)]
+    pub since: Option<u64>,
+    /// Write rows in the raw differential form: {"diff":..,"time":..,<row>}.
+    #[arg(long)]
+    pub raw: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -68,6 +68,9 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
     match result {
         Ok(summary) => {
             eprint!("{summary}");
+            if let Some(bytes) = kvflow::bench::run::peak_rss_bytes() {
+                eprintln!("peak RSS: {} kB", bytes / 1024);
+            }
             Ok(())
         }
         Err(error @ (RunError::BadInput { .. } | RunError::Io { .. })) => {

@@ -1,5 +1,6 @@
 //! `kvflow watch` (a data directory's change stream as JSON Lines) and `kvflow replay`
-//! (a dataflow file over the stored history).
+//! (a dataflow file over the stored history; with `--from`/`--since`, only the output the
+//! live run wrote from that point on, see `sinks::cut`).
 
 use std::io::Write;
 use std::sync::Arc;
@@ -7,8 +8,9 @@ use std::sync::Arc;
 use kvflow::change::EventKind;
 use kvflow::runtime::{InputSource, RunOptions, run};
 use kvflow::sinks::OutputFactory;
+use kvflow::sinks::cut::FromTime;
 use kvflow::sinks::file::{DirOutputs, StdoutOutputs};
-use kvflow::store::stream::{ChangeStream, Start, StreamEvent};
+use kvflow::store::stream::{ChangeStream, Start, StreamEvent, first_stamp, refuse_cut_logs};
 
 use super::CliError;
 use crate::args::{ReplayArgs, WatchArgs};
@@ -49,14 +51,19 @@ fn event_json(item: &StreamEvent, line: &mut String) {
     line.push_str("}\n");
 }
 
-pub fn watch(args: WatchArgs) -> Result<(), CliError> {
-    let start = match (&args.from, args.since) {
+/// `--from TOKEN` or `--since TS` (or neither).
+fn start_of(from: Option<&str>, since: Option<u64>) -> Result<Start, CliError> {
+    Ok(match (from, since) {
         (Some(token), _) => {
             Start::After(token.parse().map_err(|e| CliError::File(format!("{e}")))?)
         }
         (None, Some(ts)) => Start::Since(ts),
         (None, None) => Start::Beginning,
-    };
+    })
+}
+
+pub fn watch(args: WatchArgs) -> Result<(), CliError> {
+    let start = start_of(args.from.as_deref(), args.since)?;
     let kinds = kinds_filter(args.kinds.as_deref())?;
     let keys = match &args.keys {
         Some(pattern) => Some(
@@ -95,6 +102,7 @@ pub fn replay(args: ReplayArgs) -> Result<(), CliError> {
             args.data_dir.display()
         )));
     }
+    refuse_cut_logs(&args.data_dir).map_err(|e| CliError::File(e.to_string()))?;
     let loaded = kvflow::spec::load_file(&args.file)?;
     let outputs: Arc<dyn OutputFactory> = match &args.output {
         Some(dir) => {
@@ -104,7 +112,22 @@ pub fn replay(args: ReplayArgs) -> Result<(), CliError> {
         }
         None => Arc::new(StdoutOutputs),
     };
-    let options = RunOptions::default().workers(args.workers);
+    let outputs = match start_of(args.from.as_deref(), args.since)? {
+        Start::Beginning => outputs,
+        start => {
+            let from = first_stamp(&args.data_dir, start)
+                .map_err(|e| CliError::File(e.to_string()))?
+                .unwrap_or(u64::MAX);
+            Arc::new(FromTime {
+                inner: outputs,
+                from,
+            })
+        }
+    };
+    let options = RunOptions {
+        raw_output: args.raw,
+        ..RunOptions::default().workers(args.workers)
+    };
     let input = InputSource::Logged(args.data_dir.clone());
     let summary = run(Arc::new(loaded.plan), input, options, outputs)
         .map_err(|e| CliError::Runtime(e.to_string()))?;
