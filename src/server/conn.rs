@@ -196,14 +196,18 @@ impl Conn {
         }
     }
 
-    /// Moves published messages to the output (or closes a subscriber past its limit).
-    pub fn deliver_pushes(&mut self) {
+    /// Moves published messages to the output, and closes a subscriber whose unread
+    /// messages (queued or unwritten) pass `limit`.
+    pub fn deliver_pushes(&mut self, limit: usize) {
         if self.session.outbox.killed.load(Ordering::Relaxed) {
             self.dead = true;
             return;
         }
         self.session.outbox.take_into(&mut self.out);
         self.flush();
+        if self.out.len() - self.written > limit {
+            self.dead = true;
+        }
     }
 
     /// Retries a blocked `XREAD`: answers it when changes arrived or its deadline passed,

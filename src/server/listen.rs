@@ -183,7 +183,7 @@ impl EventLoop {
             .collect();
         for token in tokens {
             if let Some(conn) = self.conns.get_mut(&token) {
-                conn.deliver_pushes();
+                conn.deliver_pushes(self.server.config.pubsub_limit);
             }
             self.reap(token);
         }
@@ -298,7 +298,7 @@ impl EventLoop {
     /// Shutdown: write what is pending and close every connection.
     fn close_all(&mut self) {
         for (_, mut conn) in self.conns.drain() {
-            conn.deliver_pushes();
+            conn.deliver_pushes(self.server.config.pubsub_limit);
             conn.flush();
             conn.close(&self.server);
         }
