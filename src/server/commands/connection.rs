@@ -14,10 +14,11 @@ pub(super) fn run(name: &str, ctx: &mut Ctx, args: Args) -> bool {
         "hello" => hello(ctx, args),
         "auth" => auth(ctx, args),
         "client" => client(ctx, args),
-        "select" => match args.get(1) {
-            b"0" if args.len() == 2 => ctx.reply.ok(),
-            _ if args.len() != 2 => ctx.wrong_args("select"),
-            _ => ctx.reply.error("ERR DB index is out of range"),
+        "select" if args.len() != 2 => ctx.wrong_args("select"),
+        "select" => match args.int(1) {
+            Ok(0) => ctx.reply.ok(),
+            Ok(_) => ctx.reply.error("ERR DB index is out of range"),
+            Err(error) => ctx.reply.error(error),
         },
         "quit" => {
             ctx.reply.ok();
