@@ -171,7 +171,7 @@ fn keys(ctx: &mut Ctx, args: Args) -> Result<(), &'static str> {
 }
 
 fn scan(ctx: &mut Ctx, args: Args) -> Result<(), &'static str> {
-    if args.len() < 2 || args.len() % 2 != 0 {
+    if args.len() < 2 || !args.len().is_multiple_of(2) {
         ctx.wrong_args("scan");
         return Ok(());
     }

@@ -30,6 +30,10 @@ impl<'a> Args<'a> {
         self.ranges.len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+
     pub fn get(&self, index: usize) -> &'a [u8] {
         self.ranges
             .get(index)

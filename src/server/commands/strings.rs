@@ -173,7 +173,7 @@ fn mget(ctx: &mut Ctx, args: Args) -> Result<(), &'static str> {
 }
 
 fn mset(ctx: &mut Ctx, args: Args) -> Result<(), &'static str> {
-    if args.len() < 3 || args.len() % 2 == 0 {
+    if args.len() < 3 || args.len().is_multiple_of(2) {
         ctx.wrong_args("mset");
         return Ok(());
     }

@@ -44,7 +44,7 @@ fn xread(ctx: &mut Ctx, args: Args) -> Result<(), &'static str> {
         index += 2;
     }
     let streams = args.len().saturating_sub(index + 1);
-    if index >= args.len() || streams == 0 || streams % 2 != 0 {
+    if index >= args.len() || streams == 0 || !streams.is_multiple_of(2) {
         return Err(
             "ERR Unbalanced 'xread' list of streams: for each stream key an ID or '$' must be \
              specified.",
