@@ -383,3 +383,49 @@ fn requirepass_and_resp3() {
     assert!(text.contains("$5\r\nproto\r\n:3\r\n"), "{text}");
     assert!(text.ends_with("_\r\n+OK\r\n+OK\r\n"), "{text}");
 }
+
+/// A change-stream reader that keeps asking and never reads is cut off at the output limit.
+#[test]
+fn a_change_stream_reader_that_never_reads_is_disconnected() {
+    let dir = tmp();
+    let serve = Serve::start(&["--client-output-limit", "200000"], dir.path());
+    let mut c = serve.client();
+    let value = "v".repeat(100);
+    for chunk in 0..10 {
+        let mut pipe = redis::pipe();
+        for i in 0..500 {
+            pipe.set(format!("k{chunk}-{i}"), &value).ignore();
+        }
+        let _: () = pipe.query(&mut c).unwrap();
+    }
+    let mut reader = std::net::TcpStream::connect(("127.0.0.1", serve.port)).unwrap();
+    let request = b"XREAD STREAMS __changes 0\r\n".repeat(200);
+    let mut closed = false;
+    for _ in 0..200 {
+        if std::io::Write::write_all(&mut reader, &request).is_err() {
+            closed = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(closed, "the reader was never disconnected");
+    let info: String = redis::cmd("INFO").arg("clients").query(&mut c).unwrap();
+    assert!(info.contains("connected_clients:1\r\n"), "{info}");
+}
+
+#[test]
+fn a_public_address_without_a_password_warns() {
+    let port = serve_support::free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kvflow"))
+        .args(["serve", "--listen", &format!("0.0.0.0:{port}")])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    eventually("the server to listen", || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+    });
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("warning: listening on 0.0.0.0"), "{text}");
+}

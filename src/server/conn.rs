@@ -38,10 +38,12 @@ pub struct Conn {
     pub closing: bool,
     /// Close now (peer gone, limit passed, write error).
     pub dead: bool,
+    /// Most unwritten reply bytes before the client is disconnected.
+    output_limit: usize,
 }
 
 impl Conn {
-    pub fn new(stream: TcpStream, outbox: Arc<Outbox>, authed: bool) -> Conn {
+    pub fn new(stream: TcpStream, outbox: Arc<Outbox>, authed: bool, output_limit: usize) -> Conn {
         Conn {
             stream,
             inbuf: Vec::new(),
@@ -53,6 +55,7 @@ impl Conn {
             last_active: Instant::now(),
             closing: false,
             dead: false,
+            output_limit,
         }
     }
 
@@ -173,9 +176,16 @@ impl Conn {
                 Ok(0) => self.dead = true,
                 Ok(n) => self.written += n,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(_) => self.dead = true,
             }
+        }
+        let unwritten = self.out.len() - self.written;
+        if unwritten > self.output_limit {
+            self.dead = true;
+        }
+        if unwritten > 0 {
+            return;
         }
         self.out.clear();
         self.written = 0;

@@ -215,7 +215,9 @@ impl EventLoop {
             .stats
             .connections_received
             .fetch_add(1, Ordering::Relaxed);
-        self.conns.insert(token, Conn::new(stream, outbox, authed));
+        let limit = self.server.config.output_limit;
+        self.conns
+            .insert(token, Conn::new(stream, outbox, authed, limit));
     }
 
     fn on_socket(&mut self, token: Token, readable: bool, writable: bool) {

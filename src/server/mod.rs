@@ -52,6 +52,9 @@ pub struct ServeConfig {
     pub idle_timeout: Option<Duration>,
     /// Most bytes of unread pub/sub messages a subscriber may have.
     pub pubsub_limit: usize,
+    /// Most bytes of unwritten replies any client may have (a change-stream reader that
+    /// asks for more than it reads is disconnected at this point).
+    pub output_limit: usize,
     /// Event-loop threads.
     pub io_threads: usize,
     /// Recent changes kept in memory for `XREAD`.
@@ -69,6 +72,7 @@ impl Default for ServeConfig {
             limits: Limits::default(),
             idle_timeout: None,
             pubsub_limit: 32 << 20,
+            output_limit: 1 << 30,
             io_threads: 1,
             change_ring: 100_000,
             view_prefixes: Vec::new(),

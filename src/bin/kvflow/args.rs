@@ -147,6 +147,9 @@ pub struct ServeArgs {
     /// Most bytes of unread pub/sub messages per subscriber before it is disconnected.
     #[arg(long, default_value_t = 32 << 20)]
     pub pubsub_buffer_limit: usize,
+    /// Most bytes of unwritten replies per client before it is disconnected.
+    #[arg(long, default_value_t = 1 << 30)]
+    pub client_output_limit: usize,
     /// Recent changes kept in memory for XREAD.
     #[arg(long, default_value_t = 100_000)]
     pub change_buffer: usize,

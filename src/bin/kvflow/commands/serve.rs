@@ -176,6 +176,7 @@ fn server_config(
         },
         idle_timeout: (args.timeout > 0).then(|| Duration::from_secs(args.timeout)),
         pubsub_limit: args.pubsub_buffer_limit,
+        output_limit: args.client_output_limit,
         io_threads: args.io_threads.max(1),
         change_ring: args.change_buffer.max(1),
         view_prefixes,
