@@ -26,9 +26,11 @@ const READ_CHUNK: usize = 16 << 10;
 
 pub struct Conn {
     pub stream: TcpStream,
+    /// Read buffer: `inbuf[parsed..filled]` is unparsed input; the rest is room for reads
+    /// (kept allocated and initialised, so a read costs no zeroing).
     inbuf: Vec<u8>,
-    /// Bytes of `inbuf` already parsed.
     parsed: usize,
+    filled: usize,
     out: Vec<u8>,
     written: usize,
     frame: Frame,
@@ -48,6 +50,7 @@ impl Conn {
             stream,
             inbuf: Vec::new(),
             parsed: 0,
+            filled: 0,
             out: Vec::new(),
             written: 0,
             frame: Frame::default(),
@@ -63,25 +66,24 @@ impl Conn {
     pub fn on_readable(&mut self, server: &Server) {
         self.last_active = Instant::now();
         loop {
-            let start = self.inbuf.len();
-            self.inbuf.resize(start + READ_CHUNK, 0);
-            match self.stream.read(&mut self.inbuf[start..]) {
+            if self.inbuf.len() - self.filled < READ_CHUNK {
+                self.inbuf.resize(self.filled + READ_CHUNK, 0);
+            }
+            match self.stream.read(&mut self.inbuf[self.filled..]) {
                 Ok(0) => {
-                    self.inbuf.truncate(start);
                     self.dead = true;
                     break;
                 }
                 Ok(n) => {
-                    self.inbuf.truncate(start + n);
-                    if self.inbuf.len() - self.parsed > server.config.limits.max_query_buffer {
+                    self.filled += n;
+                    if self.filled - self.parsed > server.config.limits.max_query_buffer {
                         self.dead = true;
                         break;
                     }
                     self.process(server);
                 }
-                Err(e) if e.kind() == ErrorKind::Interrupted => self.inbuf.truncate(start),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => {
-                    self.inbuf.truncate(start);
                     self.dead |= e.kind() != ErrorKind::WouldBlock;
                     break;
                 }
@@ -99,7 +101,7 @@ impl Conn {
             if self.out.len() - self.written > OUTPUT_BACKLOG {
                 break;
             }
-            let buf = &self.inbuf[self.parsed..];
+            let buf = &self.inbuf[self.parsed..self.filled];
             let resp3 = self.session.resp3;
             match parse_frame(buf, &limits, &mut self.frame) {
                 Ok(false) => break,
@@ -157,15 +159,17 @@ impl Conn {
     }
 
     fn compact(&mut self) {
-        if self.parsed == self.inbuf.len() {
-            self.inbuf.clear();
+        if self.parsed == self.filled {
             self.parsed = 0;
+            self.filled = 0;
         } else if self.parsed > READ_CHUNK {
-            self.inbuf.drain(..self.parsed);
+            self.inbuf.copy_within(self.parsed..self.filled, 0);
+            self.filled -= self.parsed;
             self.parsed = 0;
         }
-        if self.inbuf.capacity() > 1 << 20 && self.inbuf.len() < READ_CHUNK {
-            self.inbuf.shrink_to(READ_CHUNK * 2);
+        if self.inbuf.len() > 1 << 20 && self.filled < READ_CHUNK {
+            self.inbuf.truncate(READ_CHUNK * 2);
+            self.inbuf.shrink_to_fit();
         }
     }
 
@@ -200,7 +204,7 @@ impl Conn {
     /// The socket can take more: write, then run requests held back by a full output.
     pub fn on_writable(&mut self, server: &Server) {
         self.flush();
-        if self.written == 0 && self.parsed < self.inbuf.len() {
+        if self.written == 0 && self.parsed < self.filled {
             self.process(server);
             self.flush();
         }

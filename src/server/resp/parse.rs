@@ -64,8 +64,16 @@ pub fn parse_frame(buf: &[u8], limits: &Limits, frame: &mut Frame) -> Result<boo
 }
 
 /// Finds `\r\n` at or after `from`; returns the index of `\r`.
-fn line_end(buf: &[u8], from: usize) -> Option<usize> {
-    memchr::memmem::find(&buf[from..], b"\r\n").map(|i| from + i)
+fn line_end(buf: &[u8], mut from: usize) -> Option<usize> {
+    // NB: length lines are a few bytes; memchr for `\r` beats a substring search there.
+    loop {
+        let cr = from + memchr::memchr(b'\r', &buf[from..])?;
+        match buf.get(cr + 1) {
+            Some(b'\n') => return Some(cr),
+            Some(_) => from = cr + 1,
+            None => return None,
+        }
+    }
 }
 
 /// Parses a signed decimal the way Redis's `string2ll` does (no `+`, no spaces).
