@@ -126,3 +126,41 @@ fn sigterm_keeps_every_acknowledged_write() {
     let lines = String::from_utf8_lossy(&watch.stdout).lines().count();
     assert_eq!(lines as i64, n);
 }
+
+/// TTLs survive a restart: kept, replaced by a plain SET, removed by PERSIST, and a key
+/// whose deadline passes after the restart expires with a delete event.
+#[test]
+fn expiries_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let args = ["--data-dir", data.to_str().unwrap()];
+    let serve = Serve::start(&args, dir.path());
+    let mut c = serve.client();
+    let set = |c: &mut redis::Connection, args: &[&str]| {
+        let _: Value = redis::cmd("SET").arg(args).query(c).unwrap();
+    };
+    set(&mut c, &["kept", "1", "EX", "1000"]);
+    set(&mut c, &["soon", "2", "PX", "1500"]);
+    set(&mut c, &["plain", "3"]);
+    let _: i64 = c.expire("plain", 1000).unwrap();
+    set(&mut c, &["replaced", "4", "EX", "1000"]);
+    set(&mut c, &["replaced", "5"]);
+    set(&mut c, &["persisted", "6", "EX", "1000"]);
+    let _: i64 = c.persist("persisted").unwrap();
+    drop(c);
+    assert!(serve.terminate().success());
+
+    let serve = Serve::start(&args, dir.path());
+    let mut c = serve.client();
+    let ttl = |c: &mut redis::Connection, key: &str| -> i64 { c.ttl(key).unwrap() };
+    assert!((990..=1000).contains(&ttl(&mut c, "kept")));
+    assert!((990..=1000).contains(&ttl(&mut c, "plain")));
+    assert_eq!(ttl(&mut c, "replaced"), -1);
+    assert_eq!(ttl(&mut c, "persisted"), -1);
+    serve_support::eventually("`soon` to expire", || {
+        (c.exists::<_, i64>("soon").unwrap() == 0).then_some(())
+    });
+    let changes = read_after(&mut c, "0");
+    let last = changes.last().unwrap();
+    assert_eq!(last.1, ["kind", "delete", "key", "soon", "old", "2"]);
+}

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use foldhash::HashMap;
 
 use super::changes::{ChangeEntry, ChangeRing, StreamId};
+use super::expiry_log::ExpiryLog;
 use super::keyspace::{Entry, Keyspace, value_of};
 use super::notify::PubSub;
 use crate::change::{EventKind, Mutation};
@@ -31,6 +32,8 @@ pub struct Db {
     now: u64,
     pending: Vec<LiveItem>,
     pub expired_keys: u64,
+    /// Where expiries are kept across restarts (with a data directory).
+    pub expiry_log: Option<ExpiryLog>,
 }
 
 impl Db {
@@ -51,6 +54,7 @@ impl Db {
             now: last_ts,
             pending: Vec::new(),
             expired_keys: 0,
+            expiry_log: None,
         }
     }
 
@@ -65,6 +69,9 @@ impl Db {
 
     /// Hands the writes of this request to the dataflow; true when there were any.
     pub fn flush_writes(&mut self, queue: &LiveQueue) -> bool {
+        if let Some(log) = self.expiry_log.as_mut() {
+            log.flush();
+        }
         if self.pending.is_empty() {
             return false;
         }
@@ -106,6 +113,10 @@ impl Db {
             },
         );
         let value = value_of(&text);
+        let had_expiry = old.as_ref().is_some_and(|o| o.expires_at.is_some());
+        if let (Some(log), true) = (self.expiry_log.as_mut(), had_expiry || expires_at.is_some()) {
+            log.record(self.next_seq, key, expires_at);
+        }
         let kind = match old {
             Some(_) => EventKind::Update,
             None => EventKind::Insert,
@@ -154,6 +165,17 @@ impl Db {
             old,
             new,
         });
+    }
+
+    /// Sets or clears an existing key's expiry; false when the key does not exist.
+    pub fn set_expiry(&mut self, key: &str, at: Option<u64>) -> bool {
+        if !self.keys.set_expiry(key, at) {
+            return false;
+        }
+        if let Some(log) = self.expiry_log.as_mut() {
+            log.record(self.next_seq.saturating_sub(1), key, at);
+        }
+        true
     }
 
     /// Publishes an event about a key that is not a write (`expire`, `persist`).

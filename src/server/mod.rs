@@ -18,6 +18,7 @@ pub mod changes;
 pub mod commands;
 pub mod conn;
 pub mod db;
+pub mod expiry_log;
 pub mod glob;
 pub mod info;
 pub mod keyspace;

@@ -109,7 +109,7 @@ fn expire(ctx: &mut Ctx, args: Args, name: &str, unit_ms: i64) -> Result<(), &'s
     if at <= now {
         ctx.db.delete(key, "del");
     } else {
-        ctx.db.keys.set_expiry(key, Some(at as u64));
+        ctx.db.set_expiry(key, Some(at as u64));
         ctx.db.notify("expire", key);
     }
     ctx.reply.int(1);
@@ -139,7 +139,7 @@ fn persist(ctx: &mut Ctx, args: Args) -> Result<(), &'static str> {
     let key = args.text(1)?;
     let had = ctx.db.live(key).is_some_and(|e| e.expires_at.is_some());
     if had {
-        ctx.db.keys.set_expiry(key, None);
+        ctx.db.set_expiry(key, None);
         ctx.db.notify("persist", key);
     }
     ctx.reply.int(i64::from(had));

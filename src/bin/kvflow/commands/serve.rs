@@ -3,6 +3,7 @@
 //! on SIGTERM or SIGINT shuts down in order: stop taking requests, hand every acknowledged
 //! write to the dataflow, let it log and process them, checkpoint, exit.
 
+use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +12,7 @@ use kvflow::plan::Plan;
 use kvflow::runtime::live::LiveQueue;
 use kvflow::runtime::{DurableRun, InputSource, Metrics, RunOptions, run_observed};
 use kvflow::server::db::Db;
+use kvflow::server::expiry_log::{ExpiryLog, read_expiries};
 use kvflow::server::keyspace::text_of;
 use kvflow::server::resp::Limits;
 use kvflow::server::view::{ServeOutputs, ViewDef};
@@ -183,9 +185,11 @@ fn server_config(
     })
 }
 
-/// Rebuilds the keyspace from the logged history (before `until`).
+/// Rebuilds the keyspace from the logged history (before `until`) and the expiries from
+/// their side log (see `server::expiry_log`), which is then rewritten compactly.
 fn restore_keys(db: &mut Db, dir: &std::path::Path, until: u64) -> Result<(), CliError> {
     let history = History::open(dir, None).map_err(|e| CliError::File(e.to_string()))?;
+    let mut put_at: HashMap<Arc<str>, u64> = HashMap::new();
     for item in history {
         let (_, record) = item.map_err(|e| CliError::File(e.to_string()))?;
         if record.seq >= until {
@@ -195,8 +199,20 @@ fn restore_keys(db: &mut Db, dir: &std::path::Path, until: u64) -> Result<(), Cl
             kvflow::change::Op::Put => Some(text_of(&record.value)),
             kvflow::change::Op::Delete => None,
         };
+        put_at.insert(record.key.clone(), record.seq);
         db.restore(record.key, text);
     }
+    let mut live = Vec::new();
+    for (key, (seq, at)) in read_expiries(dir).map_err(CliError::File)? {
+        let current = put_at.get_key_value(key.as_str());
+        if let (Some((name, put)), Some(at)) = (current, at)
+            && seq >= *put
+            && db.keys.set_expiry(&key, Some(at))
+        {
+            live.push((name.clone(), seq, at));
+        }
+    }
+    db.expiry_log = Some(ExpiryLog::rewrite(dir, &live).map_err(CliError::Runtime)?);
     Ok(())
 }
 
