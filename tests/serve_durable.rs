@@ -33,6 +33,13 @@ fn entries(reply: Value) -> Vec<(String, Vec<String>)> {
     out
 }
 
+/// A temporary directory and the `--data-dir` value inside it.
+fn data_dir() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data").display().to_string();
+    (dir, data)
+}
+
 fn read_after(c: &mut redis::Connection, id: &str) -> Vec<(String, Vec<String>)> {
     let reply: Value = redis::cmd("XREAD")
         .arg("COUNT")
@@ -47,9 +54,8 @@ fn read_after(c: &mut redis::Connection, id: &str) -> Vec<(String, Vec<String>)>
 
 #[test]
 fn xread_resumes_after_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let args = ["--data-dir", data.to_str().unwrap()];
+    let (dir, data_arg) = data_dir();
+    let args = ["--data-dir", data_arg.as_str()];
     let serve = Serve::start(&args, dir.path());
     let mut c = serve.client();
     for i in 0..40 {
@@ -94,9 +100,8 @@ fn xread_resumes_after_a_restart() {
 /// `kvflow watch`) sees every one of them.
 #[test]
 fn sigterm_keeps_every_acknowledged_write() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let args = ["--data-dir", data.to_str().unwrap()];
+    let (dir, data_arg) = data_dir();
+    let args = ["--data-dir", data_arg.as_str()];
     let serve = Serve::start(&args, dir.path());
     let mut c = serve.client();
     let n = 20_000;
@@ -120,7 +125,7 @@ fn sigterm_keeps_every_acknowledged_write() {
     drop(c);
     assert!(serve.terminate().success());
     let watch = std::process::Command::new(env!("CARGO_BIN_EXE_kvflow"))
-        .args(["watch", "--data-dir", data.to_str().unwrap()])
+        .args(["watch", "--data-dir", &data_arg])
         .output()
         .unwrap();
     let lines = String::from_utf8_lossy(&watch.stdout).lines().count();
@@ -131,9 +136,8 @@ fn sigterm_keeps_every_acknowledged_write() {
 /// whose deadline passes after the restart expires with a delete event.
 #[test]
 fn expiries_survive_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let args = ["--data-dir", data.to_str().unwrap()];
+    let (dir, data_arg) = data_dir();
+    let args = ["--data-dir", data_arg.as_str()];
     let serve = Serve::start(&args, dir.path());
     let mut c = serve.client();
     let set = |c: &mut redis::Connection, args: &[&str]| {
