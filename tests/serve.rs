@@ -429,3 +429,51 @@ fn a_public_address_without_a_password_warns() {
     let text = String::from_utf8_lossy(&out.stderr);
     assert!(text.contains("warning: listening on 0.0.0.0"), "{text}");
 }
+
+/// SCAN with MATCH and COUNT visits every key exactly once: the oracle filters the written
+/// keys by hand, and KEYS must agree.
+#[test]
+fn scan_visits_every_matching_key_once() {
+    let dir = tmp();
+    let serve = Serve::start(&[], dir.path());
+    let mut c = serve.client();
+    let written: Vec<String> = (0..500)
+        .map(|i| format!("{}:{i}", ["user", "order"][i % 2]))
+        .collect();
+    for key in &written {
+        let _: () = c.set(key, 1).unwrap();
+    }
+    type Filter = fn(&str) -> bool;
+    let cases: [(&str, usize, Filter); 4] = [
+        ("*", 7, |_| true),
+        ("user:*", 50, |k| k.starts_with("user:")),
+        ("order:1?", 3, |k| k.starts_with("order:1") && k.len() == 8),
+        ("nothing*", 10, |_| false),
+    ];
+    for (pattern, count, filter) in cases {
+        let mut cursor = "0".to_string();
+        let mut seen = Vec::new();
+        loop {
+            let (next, keys): (String, Vec<String>) = redis::cmd("SCAN")
+                .arg(&cursor)
+                .arg("MATCH")
+                .arg(pattern)
+                .arg("COUNT")
+                .arg(count)
+                .query(&mut c)
+                .unwrap();
+            seen.extend(keys);
+            if next == "0" {
+                break;
+            }
+            cursor = next;
+        }
+        seen.sort();
+        let mut expected: Vec<String> = written.iter().filter(|k| filter(k)).cloned().collect();
+        expected.sort();
+        assert_eq!(seen, expected, "SCAN MATCH {pattern}");
+        let mut listed: Vec<String> = c.keys(pattern).unwrap();
+        listed.sort();
+        assert_eq!(listed, expected, "KEYS {pattern}");
+    }
+}

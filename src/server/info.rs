@@ -56,10 +56,9 @@ fn server_section(server: &Server, out: &mut String) {
 fn clients_section(server: &Server, db: &Db, out: &mut String) {
     let _ = write!(
         out,
-        "# Clients\r\nconnected_clients:{}\r\nblocked_clients:{}\r\npubsub_clients:{}\r\n",
+        "# Clients\r\nconnected_clients:{}\r\nblocked_clients:{}\r\n",
         server.stats.connected.load(Ordering::Relaxed),
         db.blocked_readers,
-        usize::from(!db.pubsub.is_empty()),
     );
 }
 
