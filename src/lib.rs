@@ -21,6 +21,7 @@ pub mod plan;
 pub mod render;
 pub mod runtime;
 pub mod schema;
+pub mod server;
 pub mod sinks;
 pub mod source;
 pub mod spec;

@@ -28,6 +28,8 @@ use timely::dataflow::InputHandle;
 use timely::dataflow::ProbeHandle;
 use timely::worker::Worker;
 
+mod live;
+
 use super::durable::FeedPosition;
 use super::observe::FrontierWatch;
 use super::{Metrics, RunError, RunOptions};
@@ -55,6 +57,8 @@ pub enum InputSource {
     },
     /// The logged history of a data directory, at its logged batch stamps (replay).
     Logged(PathBuf),
+    /// Writes handed over by a server while the run goes on (`kvflow serve`).
+    Live(Arc<super::live::LiveQueue>),
 }
 
 /// What to do with a line that is not a valid mutation.
@@ -190,6 +194,7 @@ impl Feeder<'_, '_> {
                     History::open(dir, None).map_err(|e| RunError::Durable(e.to_string()))?;
                 feeder.send_history(history, u64::MAX)
             }
+            InputSource::Live(queue) => feeder.feed_live(queue),
             InputSource::Generate { workload, config } => {
                 feeder.source_name = format!("generator {}", workload.name());
                 let items = generate(workload, config)

@@ -8,6 +8,7 @@
 pub mod cluster;
 pub mod durable;
 pub mod feed;
+pub mod live;
 pub mod metrics;
 pub mod observe;
 
@@ -200,6 +201,8 @@ fn run_worker(
     let mut handle = worker.dataflow::<u64, _, _>(|scope| {
         let (handle, ingest) = scope.new_input::<Vec<Ingest>>();
         let changes = shard_operator(ingest, move |n| missing.add_missing_deletes(n), shard_log);
+        // NB: the store is probed too, so a run without pipelines still logs all its input.
+        let changes = changes.probe_with(&probe);
         for (index, pipeline) in render_plan(plan, changes).into_iter().enumerate() {
             let def = &plan.pipelines[index];
             let stats = &metrics.pipelines[index];

@@ -35,6 +35,9 @@ pub trait LineSink: Send + Sync {
         self.write(lines);
     }
     fn flush(&self) {}
+    /// Output of `time` that a resumed durable run had delivered before its restart and so
+    /// does not write again; a sink that keeps derived state in memory rebuilds it from this.
+    fn write_delivered(&self, _time: Option<u64>, _lines: &str) {}
 }
 
 /// Which of a pipeline's outputs a sink is for.

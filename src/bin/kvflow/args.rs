@@ -51,6 +51,11 @@ pub enum Command {
         after_help = "Examples:\n  kvflow watch --data-dir data/\n  kvflow watch --data-dir data/ --from 0:1234 --kinds update,delete --keys '^user_'"
     )]
     Watch(WatchArgs),
+    /// Serve the Redis protocol; every write feeds the dataflows of the given files.
+    #[command(
+        after_help = "Examples:\n  kvflow serve dataflows/serve/orders.toml --output out/ --view orders_per_user\n  kvflow serve --listen 127.0.0.1:7379 --data-dir data/ dataflows/serve/orders.toml\n  redis-cli -p 7379 SET order:1 '{\"user\":\"u1\",\"amount\":5}'"
+    )]
+    Serve(ServeArgs),
     /// Run a dataflow file over a data directory's stored history.
     #[command(
         after_help = "Example:\n  kvflow replay --data-dir data/ dataflows/window_counts.toml --output replayed/"
@@ -100,6 +105,56 @@ pub struct WatchArgs {
     /// Only keys matching this regular expression.
     #[arg(long)]
     pub keys: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Dataflow files whose pipelines run on the server's writes.
+    pub files: Vec<PathBuf>,
+    /// Address to listen on (a non-loopback address wants --requirepass).
+    #[arg(long, default_value = "127.0.0.1:7379")]
+    pub listen: String,
+    /// Dataflow worker threads.
+    #[arg(short = 'w', long, default_value_t = 1)]
+    pub workers: usize,
+    /// Event-loop threads for client connections.
+    #[arg(long, default_value_t = 1)]
+    pub io_threads: usize,
+    /// Clients must AUTH with this password.
+    #[arg(long)]
+    pub requirepass: Option<String>,
+    /// Write DIR/<pipeline>.jsonl instead of stdout.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// Keep a pipeline's rows as keys view:<pipeline>:<group> (repeatable).
+    #[arg(long)]
+    pub view: Vec<String>,
+    /// Start a new batch (timely time) when the clock moved this many ms.
+    #[arg(long, default_value_t = 1)]
+    pub batch_ms: u64,
+    /// Close connections idle this many seconds (0: never).
+    #[arg(long, default_value_t = 0)]
+    pub timeout: u64,
+    /// Largest bulk string a client may send, in bytes.
+    #[arg(long, default_value_t = 512 << 20)]
+    pub max_bulk_len: usize,
+    /// Most arguments in one request.
+    #[arg(long, default_value_t = 1 << 20)]
+    pub max_array_len: usize,
+    /// Most unparsed bytes buffered per client.
+    #[arg(long, default_value_t = 1 << 30)]
+    pub max_query_buffer: usize,
+    /// Most bytes of unread pub/sub messages per subscriber before it is disconnected.
+    #[arg(long, default_value_t = 32 << 20)]
+    pub pubsub_buffer_limit: usize,
+    /// Most bytes of unwritten replies per client before it is disconnected.
+    #[arg(long, default_value_t = 1 << 30)]
+    pub client_output_limit: usize,
+    /// Recent changes kept in memory for XREAD.
+    #[arg(long, default_value_t = 100_000)]
+    pub change_buffer: usize,
+    #[command(flatten)]
+    pub durability: DurabilityArgs,
 }
 
 #[derive(Debug, clap::Args)]

@@ -21,6 +21,7 @@ fn main() {
         args::Command::Bench(bench) => commands::bench::bench(bench),
         args::Command::Watch(watch) => commands::watch::watch(watch),
         args::Command::Replay(replay) => commands::watch::replay(replay),
+        args::Command::Serve(serve) => commands::serve::serve(serve),
     };
     if let Err(error) = outcome {
         eprintln!("error: {error}");

@@ -70,6 +70,8 @@ pub struct DurableRun {
     outputs: std::collections::BTreeMap<String, u64>,
     failure: Arc<Mutex<Option<String>>>,
     end: Mutex<Option<FeedPosition>>,
+    /// A server's run: its input never completes (see [`DurableRun::prepare_live`]).
+    live: bool,
 }
 
 fn durable_error(error: WalError) -> RunError {
@@ -98,6 +100,7 @@ impl DurableRun {
             outputs: Default::default(),
             failure: Arc::new(Mutex::new(None)),
             end: Mutex::new(None),
+            live: false,
         };
         if let Some(checkpoint) = previous {
             run.resume_from(checkpoint, outputs)?;
@@ -105,6 +108,45 @@ impl DurableRun {
         run.data
             .truncate_from(run.start.next_seq)
             .map_err(durable_error)?;
+        Ok((run, warnings))
+    }
+
+    /// As [`prepare`](Self::prepare), for a server's live input: every logged record is
+    /// history (the network will not send it again), so nothing is cut back and the input
+    /// resumes after the last logged record. A server's run never completes: its final
+    /// checkpoint marks everything up to its last batch as delivered, and it takes writes
+    /// again after a restart.
+    pub fn prepare_live(
+        config: DurableConfig,
+        shards: usize,
+        outputs: &dyn OutputFactory,
+    ) -> Result<(DurableRun, Vec<String>), RunError> {
+        let (data, recoveries) =
+            DataDir::open(&config.dir, shards, &config.wal).map_err(durable_error)?;
+        let warnings = recoveries.iter().flat_map(|r| r.warnings()).collect();
+        let previous = read_checkpoint(&config.dir).map_err(durable_error)?;
+        let mut run = DurableRun {
+            config,
+            data,
+            shards,
+            start: FeedPosition::default(),
+            delivered: None,
+            completed: false,
+            outputs: Default::default(),
+            failure: Arc::new(Mutex::new(None)),
+            end: Mutex::new(None),
+            live: true,
+        };
+        if let Some(checkpoint) = previous {
+            run.resume_from(checkpoint, outputs)?;
+        }
+        run.completed = false;
+        let end = log_end(&run.config.dir)?;
+        run.start = FeedPosition {
+            next_seq: end.next_seq.max(run.start.next_seq),
+            max_seen: end.max_seen.max(run.start.max_seen),
+            stamp: end.stamp.max(run.start.stamp),
+        };
         Ok((run, warnings))
     }
 
@@ -229,10 +271,26 @@ impl DurableRun {
     pub fn complete(&self, outputs: &dyn OutputFactory) -> Result<(), RunError> {
         let end = self.end.lock().ok().and_then(|e| *e);
         match end {
+            Some(position) if self.live => {
+                self.checkpoint(position, Some(position.stamp.saturating_add(1)), outputs)
+            }
             Some(position) => self.checkpoint(position, None, outputs),
             None => Ok(()),
         }
     }
+}
+
+/// Where a data directory's log ends: the seq after its last record, the largest event time
+/// and the last batch stamp.
+fn log_end(dir: &Path) -> Result<FeedPosition, RunError> {
+    let mut end = FeedPosition::default();
+    for item in History::open(dir, None).map_err(durable_error)? {
+        let (_, record) = item.map_err(durable_error)?;
+        end.next_seq = end.next_seq.max(record.seq + 1);
+        end.max_seen = end.max_seen.max(record.ts);
+        end.stamp = end.stamp.max(record.time);
+    }
+    Ok(end)
 }
 
 /// A line sink that drops output the run had delivered before it was restarted.
@@ -249,6 +307,8 @@ impl LineSink for Resumed {
     fn write_at(&self, time: Option<u64>, lines: &str) {
         if !self.run.delivered(time) {
             self.inner.write(lines);
+        } else {
+            self.inner.write_delivered(time, lines);
         }
     }
 

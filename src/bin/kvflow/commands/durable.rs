@@ -37,6 +37,7 @@ fn input_id(input: &InputSource) -> Result<String, CliError> {
         }
         InputSource::Memory(m) => Ok(format!("memory ({} mutations)", m.len())),
         InputSource::Logged(dir) => Ok(format!("the log of {}", dir.display())),
+        InputSource::Live(_) => Ok("kvflow serve".into()),
         InputSource::Stdin => Err(CliError::File(
             "--data-dir needs an input that can be read again after a crash: a file or \
              --generate, not stdin"
@@ -53,6 +54,19 @@ pub fn prepare(
     workers: usize,
     outputs: &dyn OutputFactory,
 ) -> Result<Option<Arc<DurableRun>>, CliError> {
+    let Some(config) = config(args, head_checksum(dataflow)?, input_id(input)?)? else {
+        return Ok(None);
+    };
+    let prepared = DurableRun::prepare(config, workers, outputs);
+    Ok(Some(Arc::new(opened(prepared)?)))
+}
+
+/// The durable settings of `args` (`None` without `--data-dir`).
+pub fn config(
+    args: &DurabilityArgs,
+    dataflow_id: String,
+    input_id: String,
+) -> Result<Option<DurableConfig>, CliError> {
     let Some(dir) = &args.data_dir else {
         return Ok(None);
     };
@@ -60,7 +74,7 @@ pub fn prepare(
         .fsync
         .parse()
         .map_err(|e: kvflow::store::wal::WalError| CliError::File(e.to_string()))?;
-    let config = DurableConfig {
+    Ok(Some(DurableConfig {
         dir: dir.clone(),
         wal: WalOptions {
             fsync,
@@ -69,14 +83,19 @@ pub fn prepare(
         },
         snapshot_every: args.snapshot_every,
         checkpoint_every: args.checkpoint_every,
-        dataflow_id: head_checksum(dataflow)?,
-        input_id: input_id(input)?,
-    };
-    let (run, warnings) =
-        DurableRun::prepare(config, workers, outputs).map_err(|e| CliError::File(e.to_string()))?;
+        dataflow_id,
+        input_id,
+    }))
+}
+
+/// A prepared run, after printing its recovery warnings.
+pub fn opened(
+    prepared: Result<(DurableRun, Vec<String>), kvflow::runtime::RunError>,
+) -> Result<DurableRun, CliError> {
+    let (run, warnings) = prepared.map_err(|e| CliError::File(e.to_string()))?;
     for warning in warnings {
         tracing::warn!("{warning}");
         eprintln!("warning: {warning}");
     }
-    Ok(Some(Arc::new(run)))
+    Ok(run)
 }

@@ -5,6 +5,7 @@ pub mod check;
 pub mod durable;
 pub mod generate;
 pub mod run;
+pub mod serve;
 pub mod watch;
 
 use std::fmt;

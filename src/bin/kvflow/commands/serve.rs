@@ -1,0 +1,230 @@
+//! `kvflow serve`: loads the dataflow files, opens the data directory (rebuilding the
+//! keyspace from its log), starts the dataflow on a live input and the event loops, and
+//! on SIGTERM or SIGINT shuts down in order: stop taking requests, hand every acknowledged
+//! write to the dataflow, let it log and process them, checkpoint, exit.
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+use kvflow::plan::Plan;
+use kvflow::runtime::live::LiveQueue;
+use kvflow::runtime::{DurableRun, InputSource, Metrics, RunOptions, run_observed};
+use kvflow::server::db::Db;
+use kvflow::server::expiry_log::{ExpiryLog, read_expiries};
+use kvflow::server::keyspace::text_of;
+use kvflow::server::resp::Limits;
+use kvflow::server::view::{ServeOutputs, ViewDef};
+use kvflow::server::{ServeConfig, Server, listen};
+use kvflow::sinks::OutputFactory;
+use kvflow::sinks::file::{DirOutputs, StdoutOutputs};
+use kvflow::store::data_dir::History;
+
+use super::CliError;
+use crate::args::ServeArgs;
+
+/// Writes waiting for the dataflow before writers are held back.
+const QUEUE_CAPACITY: usize = 1 << 20;
+/// How often time advances without writes (windows close within this).
+const TICK: Duration = Duration::from_millis(100);
+
+pub fn serve(args: ServeArgs) -> Result<(), CliError> {
+    let (plan, dataflow_id) = load_plans(&args.files)?;
+    let listen_addr = resolve(&args.listen)?;
+    if !listen_addr.ip().is_loopback() && args.requirepass.is_none() {
+        eprintln!(
+            "warning: listening on {listen_addr} without --requirepass: anyone who can reach \
+             it can read and write every key"
+        );
+    }
+    let outputs = serve_outputs(&args, &plan)?;
+    let workers = args.workers.max(1);
+    let durable =
+        match super::durable::config(&args.durability, dataflow_id, "kvflow serve".into())? {
+            Some(config) => Some(Arc::new(super::durable::opened(DurableRun::prepare_live(
+                config, workers, &*outputs,
+            ))?)),
+            None => None,
+        };
+    let start = durable.as_ref().map(|d| d.start()).unwrap_or_default();
+    let config = server_config(&args, &plan, listen_addr)?;
+    let mut db = Db::new(start.next_seq, start.max_seen, config.change_ring);
+    if let Some(dir) = &config.data_dir {
+        restore_keys(&mut db, dir, start.next_seq)?;
+    }
+    let queue = Arc::new(LiveQueue::new(QUEUE_CAPACITY, TICK));
+    let names: Vec<String> = plan.pipelines.iter().map(|p| p.name.clone()).collect();
+    let metrics = Arc::new(Metrics::new(&names));
+    let server = Arc::new(Server::new(config, db, queue.clone(), metrics.clone()));
+    let _ = outputs.server.set(Arc::downgrade(&server));
+    let listener = std::net::TcpListener::bind(listen_addr)
+        .map_err(|e| CliError::Runtime(format!("cannot listen on {listen_addr}: {e}")))?;
+    let options = RunOptions {
+        durable,
+        workers,
+        ..RunOptions::default()
+    }
+    .batch_ms(args.batch_ms);
+    let run_outputs: Arc<dyn OutputFactory> = outputs.clone();
+    let dataflow = std::thread::Builder::new()
+        .name("serve-dataflow".into())
+        .spawn(move || {
+            run_observed(
+                Arc::new(plan),
+                InputSource::Live(queue),
+                options,
+                run_outputs,
+                metrics,
+            )
+        })
+        .map_err(|e| CliError::Runtime(format!("cannot start the dataflow: {e}")))?;
+    let loops = listen::start(server.clone(), listener)
+        .map_err(|e| CliError::Runtime(format!("cannot start the event loops: {e}")))?;
+    eprintln!("kvflow serve: ready on {listen_addr}");
+    wait_for_signal(&dataflow)?;
+    server.stop();
+    for handle in loops {
+        let _ = handle.join();
+    }
+    server.queue.close();
+    let summary = dataflow
+        .join()
+        .map_err(|_| CliError::Runtime("the dataflow thread panicked".into()))?
+        .map_err(|e| CliError::Runtime(e.to_string()))?;
+    eprint!("{summary}");
+    Ok(())
+}
+
+/// Every file's plan merged into one; the id is a checksum of all the files' text.
+fn load_plans(files: &[std::path::PathBuf]) -> Result<(Plan, String), CliError> {
+    let mut plan = Plan::default();
+    let mut texts = Vec::new();
+    for file in files {
+        let loaded = kvflow::spec::load_file(file)?;
+        for source in loaded.plan.sources {
+            if plan.source(&source.name).is_some() {
+                return Err(CliError::File(format!(
+                    "{}: source `{}` is defined in another file too",
+                    file.display(),
+                    source.name
+                )));
+            }
+            plan.sources.push(source);
+        }
+        for pipeline in loaded.plan.pipelines {
+            if plan.pipeline(&pipeline.name).is_some() {
+                return Err(CliError::File(format!(
+                    "{}: pipeline `{}` is defined in another file too",
+                    file.display(),
+                    pipeline.name
+                )));
+            }
+            plan.pipelines.push(pipeline);
+        }
+        texts.extend(std::fs::read(file).unwrap_or_default());
+    }
+    Ok((plan, format!("{:08x}", crc32c::crc32c(&texts))))
+}
+
+fn resolve(listen: &str) -> Result<SocketAddr, CliError> {
+    listen
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| CliError::File(format!("--listen {listen}: not a host:port address")))
+}
+
+fn serve_outputs(args: &ServeArgs, plan: &Plan) -> Result<Arc<ServeOutputs>, CliError> {
+    let inner: Arc<dyn OutputFactory> = match &args.output {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| CliError::File(format!("cannot create {}: {e}", dir.display())))?;
+            Arc::new(DirOutputs::new(dir, None))
+        }
+        None => Arc::new(StdoutOutputs),
+    };
+    let views = args
+        .view
+        .iter()
+        .map(|name| ViewDef::for_pipeline(plan, name).map_err(CliError::File))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Arc::new(ServeOutputs {
+        inner,
+        views,
+        server: Default::default(),
+    }))
+}
+
+fn server_config(
+    args: &ServeArgs,
+    plan: &Plan,
+    listen: SocketAddr,
+) -> Result<ServeConfig, CliError> {
+    let view_prefixes = args
+        .view
+        .iter()
+        .map(|name| ViewDef::for_pipeline(plan, name).map(|v| v.prefix))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(CliError::File)?;
+    Ok(ServeConfig {
+        listen,
+        requirepass: args.requirepass.clone(),
+        data_dir: args.durability.data_dir.clone(),
+        limits: Limits {
+            max_bulk: args.max_bulk_len,
+            max_array: args.max_array_len,
+            max_query_buffer: args.max_query_buffer,
+        },
+        idle_timeout: (args.timeout > 0).then(|| Duration::from_secs(args.timeout)),
+        pubsub_limit: args.pubsub_buffer_limit,
+        output_limit: args.client_output_limit,
+        io_threads: args.io_threads.max(1),
+        change_ring: args.change_buffer.max(1),
+        view_prefixes,
+    })
+}
+
+/// Rebuilds the keyspace from the logged history (before `until`) and the expiries from
+/// their side log (see `server::expiry_log`), which is then rewritten compactly.
+fn restore_keys(db: &mut Db, dir: &std::path::Path, until: u64) -> Result<(), CliError> {
+    let history = History::open(dir, None).map_err(|e| CliError::File(e.to_string()))?;
+    let mut put_at: HashMap<Arc<str>, u64> = HashMap::new();
+    for item in history {
+        let (_, record) = item.map_err(|e| CliError::File(e.to_string()))?;
+        if record.seq >= until {
+            break;
+        }
+        let text = match record.op {
+            kvflow::change::Op::Put => Some(text_of(&record.value)),
+            kvflow::change::Op::Delete => None,
+        };
+        put_at.insert(record.key.clone(), record.seq);
+        db.restore(record.key, text);
+    }
+    let mut live = Vec::new();
+    for (key, (seq, at)) in read_expiries(dir).map_err(CliError::File)? {
+        let current = put_at.get_key_value(key.as_str());
+        if let (Some((name, put)), Some(at)) = (current, at)
+            && seq >= *put
+            && db.keys.set_expiry(&key, Some(at))
+        {
+            live.push((name.clone(), seq, at));
+        }
+    }
+    db.expiry_log = Some(ExpiryLog::rewrite(dir, &live).map_err(CliError::Runtime)?);
+    Ok(())
+}
+
+/// Returns on SIGTERM or SIGINT, or when the dataflow stopped by itself (a failure).
+fn wait_for_signal<T>(dataflow: &std::thread::JoinHandle<T>) -> Result<(), CliError> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])
+        .map_err(|e| CliError::Runtime(format!("cannot handle signals: {e}")))?;
+    loop {
+        if signals.pending().next().is_some() || dataflow.is_finished() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -1,0 +1,90 @@
+//! Feeding a [`LiveQueue`] (see `runtime::live`): worker 0 drains the queue, stamps each
+//! write on the shared timeline, and advances time by the clock when writes pause.
+
+use std::time::{Duration, Instant};
+
+use super::Feeder;
+use crate::runtime::RunError;
+use crate::runtime::durable::FeedPosition;
+use crate::runtime::live::{LiveItem, LiveQueue};
+use crate::store::Ingest;
+
+/// How long the feed waits before closing a time that holds writes (so their rows appear).
+const CLOSE_AFTER: Duration = Duration::from_millis(1);
+
+impl Feeder<'_, '_> {
+    /// Feeds writes from `queue` until it is closed and drained (worker 0 only; the exchange
+    /// into the store routes each write to its owner).
+    pub(super) fn feed_live(&mut self, queue: &LiveQueue) -> Result<(), RunError> {
+        if self.worker.index() != 0 {
+            return Ok(());
+        }
+        self.source_name = "server".into();
+        self.owner_index = None;
+        queue.attach_worker();
+        let mut previous_stamp = self.timeline.stamp();
+        let mut open_writes = false;
+        let mut next_tick = Instant::now() + queue.tick;
+        while let Some(batches) = queue.drain() {
+            let idle = batches.is_empty();
+            for item in batches.into_iter().flatten() {
+                self.send_live(item, &mut previous_stamp)?;
+                open_writes = true;
+            }
+            let now = Instant::now();
+            if open_writes || now >= next_tick {
+                let clock = self.options.clock.now_ms();
+                if self.advance_live(clock, &mut previous_stamp)? {
+                    open_writes = false;
+                }
+                next_tick = now + queue.tick;
+            }
+            if idle {
+                let wait = if open_writes { CLOSE_AFTER } else { queue.tick };
+                self.worker.step_or_park(Some(wait));
+            } else {
+                self.step();
+            }
+        }
+        Ok(())
+    }
+
+    fn send_live(&mut self, (seq, mutation): LiveItem, previous: &mut u64) -> Result<(), RunError> {
+        let ts = mutation.ts.unwrap_or_else(|| self.options.clock.now_ms());
+        let max_seen = self.timeline.max_seen();
+        self.advance_live(ts, previous)?;
+        self.metrics
+            .events_in
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.last_seq = Some(seq);
+        self.since_checkpoint += 1;
+        self.handle.send(Ingest {
+            seq,
+            max_seen,
+            ts,
+            mutation,
+        });
+        Ok(())
+    }
+
+    /// Observes `ts` on the timeline; when that opens a new batch, advances the input (and
+    /// takes a checkpoint when one is due). Returns whether the input advanced.
+    fn advance_live(&mut self, ts: u64, previous: &mut u64) -> Result<bool, RunError> {
+        let observed = self.timeline.observe(ts);
+        let Some(stamp) = observed.new_batch else {
+            return Ok(false);
+        };
+        self.handle.advance_to(stamp);
+        let position = FeedPosition {
+            next_seq: self.last_seq.map_or(self.skip_before, |s| s + 1),
+            max_seen: observed.max_seen_before,
+            stamp: *previous,
+        };
+        if let Some(watch) = &self.watch {
+            watch.batch_opened(stamp, position.next_seq);
+        }
+        self.at_batch_boundary(position, stamp)?;
+        *previous = stamp;
+        Ok(true)
+    }
+}

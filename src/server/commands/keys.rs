@@ -1,0 +1,238 @@
+//! Key commands: DEL, UNLINK, EXISTS, EXPIRE/PEXPIRE (NX/XX/GT/LT), TTL, PTTL, PERSIST,
+//! KEYS, SCAN (MATCH/COUNT/TYPE), TYPE, DBSIZE, FLUSHDB/FLUSHALL.
+//!
+//! `SCAN`'s cursor is a position in the order of the keys' stable hashes: a call returns
+//! the keys whose hash is at least the cursor, `COUNT` of them (all keys of one hash go
+//! together), and the next cursor is one past the last hash. A key present for the whole
+//! scan is returned exactly once, however the keyspace changes; the cost is a pass over the
+//! keys per call, which suits the interactive use SCAN has here.
+
+use std::sync::Arc;
+
+use super::strings::{arity, writable};
+use super::{Args, Ctx, SYNTAX};
+use crate::server::glob::glob_match;
+use crate::store::key_hash;
+
+pub(super) fn run(name: &str, ctx: &mut Ctx, args: Args) -> bool {
+    let result = match name {
+        "del" | "unlink" => del(ctx, args, name),
+        "exists" => exists(ctx, args),
+        "expire" => expire(ctx, args, name, 1000),
+        "pexpire" => expire(ctx, args, name, 1),
+        "ttl" => arity(ctx, args, 2, name).and_then(|_| ttl(ctx, args, 1000)),
+        "pttl" => arity(ctx, args, 2, name).and_then(|_| ttl(ctx, args, 1)),
+        "persist" => arity(ctx, args, 2, name).and_then(|_| persist(ctx, args)),
+        "keys" => arity(ctx, args, 2, name).and_then(|_| keys(ctx, args)),
+        "scan" => scan(ctx, args),
+        "type" => arity(ctx, args, 2, name).and_then(|_| key_type(ctx, args)),
+        "dbsize" => arity(ctx, args, 1, name).map(|_| {
+            let size = ctx.db.keys.len() + ctx.db.views.len();
+            ctx.reply.int(size as i64)
+        }),
+        "flushdb" | "flushall" => flush(ctx),
+        _ => return false,
+    };
+    super::finish(ctx, result);
+    true
+}
+
+fn del(ctx: &mut Ctx, args: Args, name: &str) -> Result<(), &'static str> {
+    if args.len() < 2 {
+        ctx.wrong_args(name);
+        return Ok(());
+    }
+    let mut removed = 0;
+    for index in 1..args.len() {
+        let key = args.text(index)?;
+        writable(ctx, key)?;
+        if ctx.db.live(key).is_some() && ctx.db.delete(key, "del") {
+            removed += 1;
+        }
+    }
+    ctx.reply.int(removed);
+    Ok(())
+}
+
+fn exists(ctx: &mut Ctx, args: Args) -> Result<(), &'static str> {
+    if args.len() < 2 {
+        ctx.wrong_args("exists");
+        return Ok(());
+    }
+    let mut found = 0;
+    for index in 1..args.len() {
+        if args.text(index).ok().and_then(|k| ctx.db.read(k)).is_some() {
+            found += 1;
+        }
+    }
+    ctx.reply.int(found);
+    Ok(())
+}
+
+fn expire(ctx: &mut Ctx, args: Args, name: &str, unit_ms: i64) -> Result<(), &'static str> {
+    if !(3..=4).contains(&args.len()) {
+        ctx.wrong_args(name);
+        return Ok(());
+    }
+    let key = args.text(1)?;
+    let amount = args.int(2)?;
+    let condition = args.get(3).to_ascii_lowercase();
+    if !matches!(condition.as_slice(), b"" | b"nx" | b"xx" | b"gt" | b"lt") {
+        return Err(SYNTAX);
+    }
+    writable(ctx, key)?;
+    let bad = if name == "expire" {
+        "ERR invalid expire time in 'expire' command"
+    } else {
+        "ERR invalid expire time in 'pexpire' command"
+    };
+    let now = ctx.db.now() as i64;
+    let at = amount
+        .checked_mul(unit_ms)
+        .and_then(|ms| ms.checked_add(now))
+        .ok_or(bad)?;
+    let Some(current) = ctx.db.live(key).map(|e| e.expires_at) else {
+        ctx.reply.int(0);
+        return Ok(());
+    };
+    let allowed = match condition.as_slice() {
+        b"nx" => current.is_none(),
+        b"xx" => current.is_some(),
+        b"gt" => current.is_some_and(|c| at > c as i64),
+        b"lt" => current.is_none_or(|c| at < c as i64),
+        _ => true,
+    };
+    if !allowed {
+        ctx.reply.int(0);
+        return Ok(());
+    }
+    if at <= now {
+        ctx.db.delete(key, "del");
+    } else {
+        ctx.db.set_expiry(key, Some(at as u64));
+        ctx.db.notify("expire", key);
+    }
+    ctx.reply.int(1);
+    Ok(())
+}
+
+fn ttl(ctx: &mut Ctx, args: Args, unit_ms: u64) -> Result<(), &'static str> {
+    let key = args.text(1)?;
+    let now = ctx.db.now();
+    let is_view = ctx.db.views.contains_key(key);
+    let reply = match ctx.db.live(key) {
+        None if is_view => -1,
+        None => -2,
+        Some(entry) => match entry.expires_at {
+            None => -1,
+            Some(at) => {
+                let left = at.saturating_sub(now);
+                ((left + unit_ms / 2) / unit_ms) as i64
+            }
+        },
+    };
+    ctx.reply.int(reply);
+    Ok(())
+}
+
+fn persist(ctx: &mut Ctx, args: Args) -> Result<(), &'static str> {
+    let key = args.text(1)?;
+    let had = ctx.db.live(key).is_some_and(|e| e.expires_at.is_some());
+    if had {
+        ctx.db.set_expiry(key, None);
+        ctx.db.notify("persist", key);
+    }
+    ctx.reply.int(i64::from(had));
+    Ok(())
+}
+
+/// Every live key and view name matching `pattern`.
+fn matching(ctx: &mut Ctx, pattern: &[u8]) -> Vec<Arc<str>> {
+    let now = ctx.db.now();
+    let live = ctx
+        .db
+        .keys
+        .iter()
+        .filter(|(_, e)| e.expires_at.is_none_or(|at| at > now))
+        .map(|(k, _)| k);
+    live.chain(ctx.db.views.keys())
+        .filter(|k| glob_match(pattern, k.as_bytes()))
+        .cloned()
+        .collect()
+}
+
+fn keys(ctx: &mut Ctx, args: Args) -> Result<(), &'static str> {
+    let found = matching(ctx, args.get(1));
+    ctx.reply.array(found.len());
+    for key in found {
+        ctx.reply.bulk(key.as_bytes());
+    }
+    Ok(())
+}
+
+fn scan(ctx: &mut Ctx, args: Args) -> Result<(), &'static str> {
+    if args.len() < 2 || !args.len().is_multiple_of(2) {
+        ctx.wrong_args("scan");
+        return Ok(());
+    }
+    let cursor: u64 = std::str::from_utf8(args.get(1))
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .ok_or("ERR invalid cursor")?;
+    let (mut pattern, mut count, mut only_strings) = (&b"*"[..], 10usize, true);
+    for index in (2..args.len()).step_by(2) {
+        match args.get(index).to_ascii_lowercase().as_slice() {
+            b"match" => pattern = args.get(index + 1),
+            b"count" => {
+                count = usize::try_from(args.int(index + 1)?)
+                    .ok()
+                    .filter(|c| *c > 0)
+                    .ok_or(SYNTAX)?
+            }
+            b"type" => only_strings = args.is(index + 1, "string"),
+            _ => return Err(SYNTAX),
+        }
+    }
+    let mut keys: Vec<(u64, Arc<str>)> = matching(ctx, b"*")
+        .into_iter()
+        .map(|k| (key_hash(&k), k))
+        .filter(|(h, _)| *h >= cursor)
+        .collect();
+    keys.sort_unstable();
+    let mut end = count.min(keys.len());
+    while end < keys.len() && end > 0 && keys[end].0 == keys[end - 1].0 {
+        end += 1;
+    }
+    let next = match (end < keys.len(), keys.get(end.wrapping_sub(1))) {
+        (true, Some((hash, _))) => hash.checked_add(1).unwrap_or(0),
+        _ => 0,
+    };
+    let page: Vec<&Arc<str>> = keys[..end]
+        .iter()
+        .map(|(_, k)| k)
+        .filter(|k| only_strings && glob_match(pattern, k.as_bytes()))
+        .collect();
+    ctx.reply.array(2);
+    ctx.reply.bulk(next.to_string().as_bytes());
+    ctx.reply.array(page.len());
+    for key in page {
+        ctx.reply.bulk(key.as_bytes());
+    }
+    Ok(())
+}
+
+fn key_type(ctx: &mut Ctx, args: Args) -> Result<(), &'static str> {
+    let found = args.text(1).ok().and_then(|k| ctx.db.read(k)).is_some();
+    ctx.reply.simple(if found { "string" } else { "none" });
+    Ok(())
+}
+
+fn flush(ctx: &mut Ctx) -> Result<(), &'static str> {
+    let keys: Vec<Arc<str>> = ctx.db.keys.iter().map(|(k, _)| k.clone()).collect();
+    for key in keys {
+        ctx.db.delete(&key, "del");
+    }
+    ctx.db.keys.clear_deadlines();
+    ctx.reply.ok();
+    Ok(())
+}

@@ -1,0 +1,267 @@
+//! One client connection: its buffers, its session, and how a read becomes replies.
+//!
+//! [`Conn::process`] parses every complete request in the read buffer and runs them all
+//! under one lock of the server's state, appending the replies to one output buffer that is
+//! then written with one `write` (so a pipeline of 16 `SET`s costs one lock, one push of 16
+//! mutations to the dataflow and one system call). A protocol error is answered as Redis
+//! answers it and the connection closes once the reply is written; a client whose unparsed
+//! input passes the query buffer limit is closed without a reply, as in Redis.
+
+use std::io::{ErrorKind, Read, Write};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use mio::net::TcpStream;
+
+use super::commands::xread::{read_changes, write_entries};
+use super::commands::{Args, Ctx, Session, execute};
+use super::notify::Outbox;
+use super::resp::{Frame, Reply, parse_frame};
+use super::{Server, now_ms};
+
+/// Stop running requests while this many reply bytes wait for the client to read them.
+const OUTPUT_BACKLOG: usize = 64 << 20;
+const READ_CHUNK: usize = 16 << 10;
+
+pub struct Conn {
+    pub stream: TcpStream,
+    /// Read buffer: `inbuf[parsed..filled]` is unparsed input; the rest is room for reads
+    /// (kept allocated and initialised, so a read costs no zeroing).
+    inbuf: Vec<u8>,
+    parsed: usize,
+    filled: usize,
+    out: Vec<u8>,
+    written: usize,
+    frame: Frame,
+    pub session: Session,
+    pub last_active: Instant,
+    /// Close once the output is written (QUIT, protocol error).
+    pub closing: bool,
+    /// Close now (peer gone, limit passed, write error).
+    pub dead: bool,
+    /// Most unwritten reply bytes before the client is disconnected.
+    output_limit: usize,
+}
+
+impl Conn {
+    pub fn new(stream: TcpStream, outbox: Arc<Outbox>, authed: bool, output_limit: usize) -> Conn {
+        Conn {
+            stream,
+            inbuf: Vec::new(),
+            parsed: 0,
+            filled: 0,
+            out: Vec::new(),
+            written: 0,
+            frame: Frame::default(),
+            session: Session::new(outbox, authed),
+            last_active: Instant::now(),
+            closing: false,
+            dead: false,
+            output_limit,
+        }
+    }
+
+    /// Reads what the socket has, running requests as they complete, then writes replies.
+    pub fn on_readable(&mut self, server: &Server) {
+        self.last_active = Instant::now();
+        loop {
+            if self.inbuf.len() - self.filled < READ_CHUNK {
+                self.inbuf.resize(self.filled + READ_CHUNK, 0);
+            }
+            match self.stream.read(&mut self.inbuf[self.filled..]) {
+                Ok(0) => {
+                    self.dead = true;
+                    break;
+                }
+                Ok(n) => {
+                    self.filled += n;
+                    if self.filled - self.parsed > server.config.limits.max_query_buffer {
+                        self.dead = true;
+                        break;
+                    }
+                    self.process(server);
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.dead |= e.kind() != ErrorKind::WouldBlock;
+                    break;
+                }
+            }
+        }
+        self.flush();
+    }
+
+    /// Runs every complete request in the buffer (see the module doc).
+    pub fn process(&mut self, server: &Server) {
+        let limits = server.config.limits;
+        let mut db = None;
+        let mut commands = 0u64;
+        while !self.closing && !self.dead && self.session.blocked.is_none() {
+            if self.out.len() - self.written > OUTPUT_BACKLOG {
+                break;
+            }
+            let buf = &self.inbuf[self.parsed..self.filled];
+            let resp3 = self.session.resp3;
+            match parse_frame(buf, &limits, &mut self.frame) {
+                Ok(false) => break,
+                Ok(true) => {}
+                Err(error) => {
+                    Reply {
+                        out: &mut self.out,
+                        resp3,
+                    }
+                    .error(&error.0);
+                    self.closing = true;
+                    break;
+                }
+            }
+            if !self.frame.args.is_empty() {
+                let db = db.get_or_insert_with(|| {
+                    let mut db = server.lock();
+                    db.begin(now_ms());
+                    db
+                });
+                let mut ctx = Ctx {
+                    db,
+                    session: &mut self.session,
+                    server,
+                    reply: Reply {
+                        out: &mut self.out,
+                        resp3,
+                    },
+                };
+                execute(
+                    &mut ctx,
+                    Args {
+                        buf,
+                        ranges: &self.frame.args,
+                    },
+                );
+                commands += 1;
+                self.closing |= self.session.quit;
+            }
+            self.parsed += self.frame.consumed;
+        }
+        if let Some(mut db) = db {
+            let wrote = db.flush_writes(&server.queue);
+            let wake_readers = wrote && db.blocked_readers > 0;
+            drop(db);
+            server.stats.commands.fetch_add(commands, Ordering::Relaxed);
+            if wake_readers {
+                server.wake_all();
+            }
+            if wrote {
+                server.queue.wait_for_room();
+            }
+        }
+        self.compact();
+    }
+
+    fn compact(&mut self) {
+        if self.parsed == self.filled {
+            self.parsed = 0;
+            self.filled = 0;
+        } else if self.parsed > READ_CHUNK {
+            self.inbuf.copy_within(self.parsed..self.filled, 0);
+            self.filled -= self.parsed;
+            self.parsed = 0;
+        }
+        if self.inbuf.len() > 1 << 20 && self.filled < READ_CHUNK {
+            self.inbuf.truncate(READ_CHUNK * 2);
+            self.inbuf.shrink_to_fit();
+        }
+    }
+
+    /// Writes as much of the output as the socket takes.
+    pub fn flush(&mut self) {
+        while self.written < self.out.len() && !self.dead {
+            match self.stream.write(&self.out[self.written..]) {
+                Ok(0) => self.dead = true,
+                Ok(n) => self.written += n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(_) => self.dead = true,
+            }
+        }
+        let unwritten = self.out.len() - self.written;
+        if unwritten > self.output_limit {
+            self.dead = true;
+        }
+        if unwritten > 0 {
+            return;
+        }
+        self.out.clear();
+        self.written = 0;
+        if self.out.capacity() > 1 << 20 {
+            self.out.shrink_to(READ_CHUNK * 4);
+        }
+        if self.closing {
+            self.dead = true;
+        }
+    }
+
+    /// The socket can take more: write, then run requests held back by a full output.
+    pub fn on_writable(&mut self, server: &Server) {
+        self.flush();
+        if self.written == 0 && self.parsed < self.filled {
+            self.process(server);
+            self.flush();
+        }
+    }
+
+    /// Moves published messages to the output, and closes a subscriber whose unread
+    /// messages (queued or unwritten) pass `limit`.
+    pub fn deliver_pushes(&mut self, limit: usize) {
+        if self.session.outbox.killed.load(Ordering::Relaxed) {
+            self.dead = true;
+            return;
+        }
+        self.session.outbox.take_into(&mut self.out);
+        self.flush();
+        if self.out.len() - self.written > limit {
+            self.dead = true;
+        }
+    }
+
+    /// Retries a blocked `XREAD`: answers it when changes arrived or its deadline passed,
+    /// then runs the requests that were waiting behind it.
+    pub fn retry_blocked(&mut self, server: &Server, now: Instant) {
+        let Some(blocked) = self.session.blocked.clone() else {
+            return;
+        };
+        let mut db = server.lock();
+        let entries = read_changes(server, &db, blocked.after, blocked.count).unwrap_or_default();
+        let timed_out = blocked.deadline.is_some_and(|d| d <= now);
+        if entries.is_empty() && !timed_out {
+            return;
+        }
+        db.blocked_readers = db.blocked_readers.saturating_sub(1);
+        drop(db);
+        self.session.blocked = None;
+        write_entries(
+            &mut Reply {
+                out: &mut self.out,
+                resp3: self.session.resp3,
+            },
+            &entries,
+        );
+        self.process(server);
+        self.flush();
+    }
+
+    /// Releases what the server holds for this connection (subscriptions, a blocked read).
+    pub fn close(&mut self, server: &Server) {
+        let subscribed = self.session.subscriptions() > 0;
+        if subscribed || self.session.blocked.is_some() {
+            let mut db = server.lock();
+            if subscribed {
+                db.pubsub.remove_connection(self.session.outbox.id);
+            }
+            if self.session.blocked.take().is_some() {
+                db.blocked_readers = db.blocked_readers.saturating_sub(1);
+            }
+        }
+        server.stats.connected.fetch_sub(1, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,216 @@
+//! Everything a command touches, behind the server's one lock: the keyspace, the views,
+//! the change ring, pub/sub, and the writes not yet handed to the dataflow.
+//!
+//! Decision — one lock, taken once per pipelined request (not per command): a connection
+//! parses every complete request in its read buffer, runs them all under one acquisition and
+//! hands the whole group of writes to the dataflow with one push. `seq` is assigned under
+//! the same lock, so the order in which writes reach the store is the order in which they
+//! were applied here, whichever thread ran them.
+
+use std::sync::Arc;
+
+use foldhash::HashMap;
+
+use super::changes::{ChangeEntry, ChangeRing, StreamId};
+use super::expiry_log::ExpiryLog;
+use super::keyspace::{Entry, Keyspace, value_of};
+use super::notify::PubSub;
+use crate::change::{EventKind, Mutation};
+use crate::runtime::live::{LiveItem, LiveQueue};
+
+/// The server's state.
+pub struct Db {
+    pub keys: Keyspace,
+    /// Materialized pipeline outputs (read-only keys).
+    pub views: HashMap<Arc<str>, Arc<str>>,
+    pub changes: ChangeRing,
+    pub pubsub: PubSub,
+    /// Connections blocked in `XREAD` (their loops are woken on new changes).
+    pub blocked_readers: usize,
+    next_seq: u64,
+    /// The current request's time (ms), never going backwards.
+    now: u64,
+    pending: Vec<LiveItem>,
+    pub expired_keys: u64,
+    /// Where expiries are kept across restarts (with a data directory).
+    pub expiry_log: Option<ExpiryLog>,
+}
+
+impl Db {
+    pub fn new(next_seq: u64, last_ts: u64, ring: usize) -> Db {
+        Db {
+            keys: Keyspace::default(),
+            views: HashMap::default(),
+            changes: ChangeRing::new(
+                ring,
+                StreamId {
+                    ts: last_ts,
+                    seq: next_seq.saturating_sub(1),
+                },
+            ),
+            pubsub: PubSub::default(),
+            blocked_readers: 0,
+            next_seq,
+            now: last_ts,
+            pending: Vec::new(),
+            expired_keys: 0,
+            expiry_log: None,
+        }
+    }
+
+    /// Starts a request at wall time `now` (ms).
+    pub fn begin(&mut self, now: u64) {
+        self.now = self.now.max(now);
+    }
+
+    pub fn now(&self) -> u64 {
+        self.now
+    }
+
+    /// Hands the writes of this request to the dataflow; true when there were any.
+    pub fn flush_writes(&mut self, queue: &LiveQueue) -> bool {
+        if let Some(log) = self.expiry_log.as_mut() {
+            log.flush();
+        }
+        if self.pending.is_empty() {
+            return false;
+        }
+        let batch = std::mem::replace(&mut self.pending, Vec::with_capacity(64));
+        queue.push(batch);
+        true
+    }
+
+    /// A live key's entry; an expired key is deleted here (an `expired` event).
+    pub fn live(&mut self, key: &str) -> Option<&Entry> {
+        let expired = self
+            .keys
+            .entry(key)?
+            .expires_at
+            .is_some_and(|at| at <= self.now);
+        if expired {
+            self.delete(key, "expired");
+            return None;
+        }
+        self.keys.entry(key)
+    }
+
+    /// A key's text for reading: a live key or a view.
+    pub fn read(&mut self, key: &str) -> Option<Arc<str>> {
+        if let Some(entry) = self.live(key) {
+            return Some(entry.text.clone());
+        }
+        self.views.get(key).cloned()
+    }
+
+    /// Writes `text` under `key` (keeping `expires_at`), publishing `event`.
+    pub fn put(&mut self, key: &str, text: Arc<str>, expires_at: Option<u64>, event: &str) {
+        let name = self.keys.shared_key(key).unwrap_or_else(|| key.into());
+        let old = self.keys.insert(
+            name.clone(),
+            Entry {
+                text: text.clone(),
+                expires_at,
+            },
+        );
+        let value = value_of(&text);
+        let had_expiry = old.as_ref().is_some_and(|o| o.expires_at.is_some());
+        if let (Some(log), true) = (self.expiry_log.as_mut(), had_expiry || expires_at.is_some()) {
+            log.record(self.next_seq, key, expires_at);
+        }
+        let kind = match old {
+            Some(_) => EventKind::Update,
+            None => EventKind::Insert,
+        };
+        self.record(
+            name,
+            kind,
+            old.map(|o| o.text),
+            Some(text),
+            event,
+            |k, ts| Mutation::put(k, value, ts),
+        );
+    }
+
+    /// Deletes `key` if it exists, publishing `event` (`del`, `expired`); true if it did.
+    pub fn delete(&mut self, key: &str, event: &str) -> bool {
+        let Some(name) = self.keys.shared_key(key) else {
+            return false;
+        };
+        let old = self.keys.remove(key).map(|o| o.text);
+        if event == "expired" {
+            self.expired_keys += 1;
+        }
+        self.record(name, EventKind::Delete, old, None, event, Mutation::delete);
+        true
+    }
+
+    fn record(
+        &mut self,
+        key: Arc<str>,
+        kind: EventKind,
+        old: Option<Arc<str>>,
+        new: Option<Arc<str>>,
+        event: &str,
+        mutation: impl FnOnce(Arc<str>, u64) -> Mutation,
+    ) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let ts = self.now;
+        self.pubsub.notify_keyspace(event, &key);
+        self.pending.push((seq, mutation(key.clone(), ts)));
+        self.changes.push(ChangeEntry {
+            id: StreamId { ts, seq },
+            kind,
+            key,
+            old,
+            new,
+        });
+    }
+
+    /// Sets or clears an existing key's expiry; false when the key does not exist.
+    pub fn set_expiry(&mut self, key: &str, at: Option<u64>) -> bool {
+        if !self.keys.set_expiry(key, at) {
+            return false;
+        }
+        if let Some(log) = self.expiry_log.as_mut() {
+            log.record(self.next_seq.saturating_sub(1), key, at);
+        }
+        true
+    }
+
+    /// Publishes an event about a key that is not a write (`expire`, `persist`).
+    pub fn notify(&self, event: &str, key: &str) {
+        self.pubsub.notify_keyspace(event, key);
+    }
+
+    /// Deletes keys whose expiry passed, at most `limit`; returns how many.
+    pub fn expire_due(&mut self, limit: usize) -> usize {
+        let mut done = 0;
+        while done < limit {
+            let Some(key) = self.keys.pop_due(self.now) else {
+                break;
+            };
+            self.delete(&key, "expired");
+            done += 1;
+        }
+        done
+    }
+
+    /// Puts back a key from the logged history at startup (no event).
+    pub fn restore(&mut self, key: Arc<str>, text: Option<Arc<str>>) {
+        match text {
+            Some(text) => {
+                self.keys.insert(
+                    key,
+                    Entry {
+                        text,
+                        expires_at: None,
+                    },
+                );
+            }
+            None => {
+                self.keys.remove(&key);
+            }
+        }
+    }
+}

@@ -1,0 +1,308 @@
+//! The event loops: `io_threads` threads, each a `mio` poll over its share of the
+//! connections; thread 0 also accepts and hands new connections out in turn.
+//!
+//! Decision — a few event-loop threads rather than a thread per connection: on a small
+//! machine 50 or 200 client threads spend their time being scheduled, while one loop serves
+//! every ready socket per wake-up, and a pipeline's replies go out in one write. The loops
+//! share the server's state behind one lock taken once per pipeline (see `server::db`).
+//!
+//! A loop is woken by its `mio::Waker` for: new connections, pub/sub messages for its
+//! subscribers, new changes for its blocked `XREAD`s, and shutdown. Every 100 ms (or at a
+//! blocked read's deadline) it also closes idle connections, and thread 0 expires keys.
+
+use std::collections::HashMap;
+use std::net::TcpListener as StdListener;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+
+use super::conn::Conn;
+use super::notify::Outbox;
+use super::{Server, now_ms};
+
+const LISTENER: Token = Token(0);
+const WAKER: Token = Token(1);
+const FIRST_CONN: usize = 2;
+const HOUSEKEEPING: Duration = Duration::from_millis(100);
+/// Keys expired per housekeeping round at most (the rest wait for the next round).
+const EXPIRE_PER_ROUND: usize = 10_000;
+
+/// One event loop's inbox of accepted connections.
+type Inbox = Arc<Mutex<Vec<TcpStream>>>;
+
+/// Starts the event loops on `listener`; they return once the server is stopped.
+pub fn start(server: Arc<Server>, listener: StdListener) -> std::io::Result<Vec<JoinHandle<()>>> {
+    listener.set_nonblocking(true)?;
+    let threads = server.config.io_threads.max(1);
+    let mut polls = Vec::new();
+    let mut wakers = Vec::new();
+    let mut inboxes = Vec::new();
+    for _ in 0..threads {
+        let poll = Poll::new()?;
+        wakers.push(Arc::new(Waker::new(poll.registry(), WAKER)?));
+        polls.push(poll);
+        inboxes.push(Inbox::default());
+    }
+    server.set_wakers(wakers.clone());
+    let mut listener = Some(TcpListener::from_std(listener));
+    let mut handles = Vec::new();
+    for (index, poll) in polls.into_iter().enumerate() {
+        let mut event_loop = EventLoop {
+            index,
+            poll,
+            server: server.clone(),
+            waker: wakers[index].clone(),
+            listener: listener.take(),
+            inbox: inboxes[index].clone(),
+            peers: inboxes.clone(),
+            peer_wakers: wakers.clone(),
+            next_peer: 0,
+            conns: HashMap::new(),
+            next_token: FIRST_CONN,
+        };
+        let handle = std::thread::Builder::new()
+            .name(format!("serve-io-{index}"))
+            .spawn(move || event_loop.run())?;
+        handles.push(handle);
+    }
+    Ok(handles)
+}
+
+struct EventLoop {
+    index: usize,
+    poll: Poll,
+    server: Arc<Server>,
+    waker: Arc<Waker>,
+    listener: Option<TcpListener>,
+    inbox: Inbox,
+    peers: Vec<Inbox>,
+    peer_wakers: Vec<Arc<Waker>>,
+    next_peer: usize,
+    conns: HashMap<Token, Conn>,
+    next_token: usize,
+}
+
+impl EventLoop {
+    fn run(&mut self) {
+        if let Some(listener) = self.listener.as_mut()
+            && let Err(e) = self
+                .poll
+                .registry()
+                .register(listener, LISTENER, Interest::READABLE)
+        {
+            eprintln!("error: cannot listen: {e}");
+            return;
+        }
+        let mut events = Events::with_capacity(1024);
+        let mut next_housekeeping = Instant::now() + HOUSEKEEPING;
+        loop {
+            let timeout = self.poll_timeout(next_housekeeping);
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout))
+                && e.kind() != std::io::ErrorKind::Interrupted
+            {
+                eprintln!("error: event loop: {e}");
+                return;
+            }
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => self.accept(),
+                    WAKER => self.on_wake(),
+                    token => self.on_socket(token, event.is_readable(), event.is_writable()),
+                }
+            }
+            if self.server.shutdown.load(Ordering::SeqCst) {
+                self.close_all();
+                return;
+            }
+            let now = Instant::now();
+            if now >= next_housekeeping {
+                self.housekeeping(now);
+                next_housekeeping = now + HOUSEKEEPING;
+            }
+            self.retry_blocked(now);
+        }
+    }
+
+    /// Until the next housekeeping round or the nearest blocked read's deadline.
+    fn poll_timeout(&self, next_housekeeping: Instant) -> Duration {
+        let deadline = self
+            .conns
+            .values()
+            .filter_map(|c| c.session.blocked.as_ref().and_then(|b| b.deadline))
+            .min()
+            .map_or(next_housekeeping, |d| d.min(next_housekeeping));
+        deadline.saturating_duration_since(Instant::now())
+    }
+
+    fn accept(&mut self) {
+        let Some(listener) = self.listener.as_ref() else {
+            return;
+        };
+        loop {
+            match listener.accept() {
+                Ok((stream, _)) => {
+                    let _ = stream.set_nodelay(true);
+                    let target = self.next_peer % self.peers.len();
+                    self.next_peer += 1;
+                    if let Ok(mut inbox) = self.peers[target].lock() {
+                        inbox.push(stream);
+                    }
+                    let _ = self.peer_wakers[target].wake();
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // Out of descriptors and the like: count it and try again later.
+                    self.server.stats.rejected.fetch_add(1, Ordering::Relaxed);
+                    eprintln!("warning: accept failed: {e}");
+                    return;
+                }
+            }
+        }
+    }
+
+    fn on_wake(&mut self) {
+        let incoming: Vec<TcpStream> = match self.inbox.lock() {
+            Ok(mut inbox) => std::mem::take(&mut *inbox),
+            Err(_) => Vec::new(),
+        };
+        for stream in incoming {
+            self.add(stream);
+        }
+        let tokens: Vec<Token> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| {
+                c.session.subscriptions() > 0 || c.session.outbox.killed.load(Ordering::Relaxed)
+            })
+            .map(|(t, _)| *t)
+            .collect();
+        for token in tokens {
+            if let Some(conn) = self.conns.get_mut(&token) {
+                conn.deliver_pushes(self.server.config.pubsub_limit);
+            }
+            self.reap(token);
+        }
+    }
+
+    fn add(&mut self, mut stream: TcpStream) {
+        let token = Token(self.next_token);
+        self.next_token += 1;
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        if self
+            .poll
+            .registry()
+            .register(&mut stream, token, interest)
+            .is_err()
+        {
+            return;
+        }
+        let waker = self.waker.clone();
+        let outbox = Arc::new(Outbox::new(
+            self.server.next_connection_id(),
+            self.server.config.pubsub_limit,
+            Box::new(move || {
+                let _ = waker.wake();
+            }),
+        ));
+        let authed = self.server.config.requirepass.is_none();
+        self.server.stats.connected.fetch_add(1, Ordering::Relaxed);
+        self.server
+            .stats
+            .connections_received
+            .fetch_add(1, Ordering::Relaxed);
+        let limit = self.server.config.output_limit;
+        self.conns
+            .insert(token, Conn::new(stream, outbox, authed, limit));
+    }
+
+    fn on_socket(&mut self, token: Token, readable: bool, writable: bool) {
+        let Some(conn) = self.conns.get_mut(&token) else {
+            return;
+        };
+        if writable {
+            conn.on_writable(&self.server);
+        }
+        if readable {
+            conn.on_readable(&self.server);
+        }
+        self.reap(token);
+    }
+
+    /// Closes the connection if it is done.
+    fn reap(&mut self, token: Token) {
+        if !self.conns.get(&token).is_some_and(|c| c.dead) {
+            return;
+        }
+        if let Some(mut conn) = self.conns.remove(&token) {
+            let _ = self.poll.registry().deregister(&mut conn.stream);
+            conn.close(&self.server);
+        }
+    }
+
+    fn retry_blocked(&mut self, now: Instant) {
+        let tokens: Vec<Token> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.session.blocked.is_some())
+            .map(|(t, _)| *t)
+            .collect();
+        for token in tokens {
+            if let Some(conn) = self.conns.get_mut(&token) {
+                conn.retry_blocked(&self.server, now);
+            }
+            self.reap(token);
+        }
+    }
+
+    fn housekeeping(&mut self, now: Instant) {
+        if self.index == 0 {
+            self.expire_keys();
+        }
+        if let Some(timeout) = self.server.config.idle_timeout {
+            for conn in self.conns.values_mut() {
+                let idle = now.duration_since(conn.last_active) > timeout;
+                if idle && conn.session.subscriptions() == 0 && conn.session.blocked.is_none() {
+                    conn.dead = true;
+                }
+            }
+        }
+        let dead: Vec<Token> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.dead)
+            .map(|(t, _)| *t)
+            .collect();
+        for token in dead {
+            self.reap(token);
+        }
+    }
+
+    /// The active expiry cycle: deletes due keys (an `expired` event each).
+    fn expire_keys(&self) {
+        let mut db = self.server.lock();
+        db.begin(now_ms());
+        if db.expire_due(EXPIRE_PER_ROUND) == 0 {
+            return;
+        }
+        db.flush_writes(&self.server.queue);
+        let wake = db.blocked_readers > 0;
+        drop(db);
+        if wake {
+            self.server.wake_all();
+        }
+    }
+
+    /// Shutdown: write what is pending and close every connection.
+    fn close_all(&mut self) {
+        for (_, mut conn) in self.conns.drain() {
+            conn.deliver_pushes(self.server.config.pubsub_limit);
+            conn.flush();
+            conn.close(&self.server);
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! `kvflow serve`: a Redis-protocol server whose writes are the store's mutations and feed
+//! the running dataflows.
+//!
+//! The path of one `SET`: a connection's event loop ([`listen`]) reads the socket and
+//! parses every complete request in its buffer ([`resp`]); [`conn`] runs them under one
+//! lock of the server's state ([`db`]: keyspace, change ring, pub/sub) and writes all
+//! replies with one `write`. Each write gets the next `seq`, publishes its keyspace
+//! notifications ([`notify`]) and joins the request's group of mutations, which is handed to
+//! the dataflow in one push (`runtime::live`). There the store shard logs the group (one WAL
+//! commit) and applies it, and the pipelines' sinks write files and the views ([`view`]).
+//!
+//! A write is acknowledged once applied here; it reaches the WAL with the next batch (about a
+//! millisecond later) and the disk with the fsync policy, like Redis's `appendfsync
+//! everysec`. A graceful shutdown (SIGTERM) hands every acknowledged write to the dataflow,
+//! lets it log and process them, and syncs the WAL before the process exits.
+
+pub mod changes;
+pub mod commands;
+pub mod conn;
+pub mod db;
+pub mod expiry_log;
+pub mod glob;
+pub mod info;
+pub mod keyspace;
+pub mod listen;
+pub mod notify;
+pub mod resp;
+pub mod view;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use crate::runtime::Metrics;
+use crate::runtime::live::LiveQueue;
+
+use db::Db;
+use resp::Limits;
+
+/// The stream name of the change stream (`XREAD ... STREAMS __changes <id>`).
+pub const CHANGES_STREAM: &str = "__changes";
+
+/// A server's settings.
+#[derive(Clone, Debug)]
+pub struct ServeConfig {
+    pub listen: SocketAddr,
+    pub requirepass: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub limits: Limits,
+    /// Close connections idle this long (not subscribers or blocked readers).
+    pub idle_timeout: Option<Duration>,
+    /// Most bytes of unread pub/sub messages a subscriber may have.
+    pub pubsub_limit: usize,
+    /// Most bytes of unwritten replies any client may have (a change-stream reader that
+    /// asks for more than it reads is disconnected at this point).
+    pub output_limit: usize,
+    /// Event-loop threads.
+    pub io_threads: usize,
+    /// Recent changes kept in memory for `XREAD`.
+    pub change_ring: usize,
+    /// Key prefixes of materialized views (read-only).
+    pub view_prefixes: Vec<String>,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7379)),
+            requirepass: None,
+            data_dir: None,
+            limits: Limits::default(),
+            idle_timeout: None,
+            pubsub_limit: 32 << 20,
+            output_limit: 1 << 30,
+            io_threads: 1,
+            change_ring: 100_000,
+            view_prefixes: Vec::new(),
+        }
+    }
+}
+
+/// Counters for `INFO`.
+#[derive(Default)]
+pub struct Stats {
+    pub connected: AtomicUsize,
+    pub connections_received: AtomicU64,
+    pub commands: AtomicU64,
+    pub rejected: AtomicU64,
+}
+
+/// The state every event loop shares.
+pub struct Server {
+    pub config: ServeConfig,
+    pub db: Mutex<Db>,
+    pub queue: Arc<LiveQueue>,
+    pub metrics: Arc<Metrics>,
+    pub stats: Stats,
+    pub started: Instant,
+    pub shutdown: AtomicBool,
+    wakers: OnceLock<Vec<Arc<mio::Waker>>>,
+    next_id: AtomicU64,
+}
+
+impl Server {
+    pub fn new(
+        config: ServeConfig,
+        db: Db,
+        queue: Arc<LiveQueue>,
+        metrics: Arc<Metrics>,
+    ) -> Server {
+        Server {
+            config,
+            db: Mutex::new(db),
+            queue,
+            metrics,
+            stats: Stats::default(),
+            started: Instant::now(),
+            shutdown: AtomicBool::new(false),
+            wakers: OnceLock::new(),
+            next_id: AtomicU64::new(1),
+        }
+    }
+
+    /// The state, locked (a panic elsewhere never makes it unusable).
+    pub fn lock(&self) -> MutexGuard<'_, Db> {
+        self.db
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn next_connection_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn is_view_key(&self, key: &str) -> bool {
+        self.config
+            .view_prefixes
+            .iter()
+            .any(|prefix| key.starts_with(prefix.as_str()))
+    }
+
+    fn set_wakers(&self, wakers: Vec<Arc<mio::Waker>>) {
+        let _ = self.wakers.set(wakers);
+    }
+
+    /// Wakes every event loop (new changes for blocked readers, shutdown).
+    pub fn wake_all(&self) {
+        for waker in self.wakers.get().into_iter().flatten() {
+            let _ = waker.wake();
+        }
+    }
+
+    /// Asks the event loops to finish their replies and stop.
+    pub fn stop(&self) {
+        self.shutdown.store(true, Ordering::SeqCst);
+        self.wake_all();
+    }
+}
+
+/// Milliseconds since the epoch (the server's ingest clock).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}

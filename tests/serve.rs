@@ -1,0 +1,479 @@
+//! `kvflow serve` driven as a user drives it: the real binary on a free port, the `redis`
+//! crate, `redis-cli`, `redis-benchmark`, raw sockets; protocol errors compared with a real
+//! `redis-server`.
+
+mod serve_support;
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::Duration;
+
+use redis::{Commands, Value};
+use serve_support::{RealRedis, Serve, eventually, raw_exchange, require_tool, root};
+
+fn tmp() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temp dir")
+}
+
+#[test]
+fn string_commands_round_trip() {
+    let dir = tmp();
+    let serve = Serve::start(&[], dir.path());
+    let mut c = serve.client();
+    let _: () = c.set("a", "1").unwrap();
+    assert_eq!(c.get::<_, String>("a").unwrap(), "1");
+    assert_eq!(c.incr::<_, _, i64>("a", 41).unwrap(), 42);
+    assert_eq!(c.append::<_, _, i64>("a", "x").unwrap(), 3);
+    assert_eq!(c.strlen::<_, i64>("a").unwrap(), 3);
+    let _: () = c.mset(&[("b", "2"), ("c", "3")]).unwrap();
+    let got: Vec<Option<String>> = c.mget(&["a", "b", "nope", "c"]).unwrap();
+    assert_eq!(
+        got,
+        vec![Some("42x".into()), Some("2".into()), None, Some("3".into())]
+    );
+    let nx: Value = redis::cmd("SET")
+        .arg("b")
+        .arg("9")
+        .arg("NX")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(nx, Value::Nil);
+    let old: String = redis::cmd("SET")
+        .arg("b")
+        .arg("9")
+        .arg("GET")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(old, "2");
+    assert_eq!(c.del::<_, i64>(&["b", "c", "nope"]).unwrap(), 2);
+    assert_eq!(c.exists::<_, i64>("b").unwrap(), 0);
+    let deleted: String = redis::cmd("GETDEL").arg("a").query(&mut c).unwrap();
+    assert_eq!(deleted, "42x");
+    let size: i64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
+    assert_eq!(size, 0);
+    let err = redis::cmd("INCR")
+        .arg("x")
+        .arg("y")
+        .query::<i64>(&mut c)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("wrong number of arguments for 'incr' command")
+    );
+}
+
+#[test]
+fn redis_cli_talks_to_it() {
+    require_tool("redis-cli");
+    let dir = tmp();
+    let serve = Serve::start(&[], dir.path());
+    let cli = |args: &[&str]| {
+        let out = Command::new("redis-cli")
+            .args(["-p", &serve.port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(cli(&["SET", "user_1", "{\"name\":\"ada\"}"]), "OK");
+    assert_eq!(cli(&["GET", "user_1"]), "{\"name\":\"ada\"}");
+    assert_eq!(cli(&["TYPE", "user_1"]), "string");
+    assert_eq!(
+        cli(&["NOSUCH", "a", "b"]),
+        "ERR unknown command 'NOSUCH', with args beginning with: 'a' 'b'"
+    );
+    assert!(cli(&["INFO", "kvflow"]).contains("events_in:"));
+}
+
+/// Malformed requests get the bytes a real redis-server sends, and the connection closes.
+#[test]
+fn protocol_errors_match_redis() {
+    let dir = tmp();
+    let serve = Serve::start(&[], dir.path());
+    let redis = RealRedis::start();
+    let cases: &[&[u8]] = &[
+        b"*1\r\n+PING\r\n",
+        b"*x\r\n",
+        b"*1\r\n$-3\r\n",
+        b"*1\r\n$abc\r\n",
+        b"SET a \"b\r\n",
+        b"*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\n*1\r\n:1\r\n",
+    ];
+    for case in cases {
+        let ours = raw_exchange(serve.port, case);
+        let theirs = raw_exchange(redis.port, case);
+        assert_eq!(
+            String::from_utf8_lossy(&ours.0),
+            String::from_utf8_lossy(&theirs.0),
+            "reply to {:?}",
+            String::from_utf8_lossy(case)
+        );
+        assert!(ours.1, "connection left open after {case:?}");
+    }
+}
+
+#[test]
+fn limits_close_the_connection() {
+    let dir = tmp();
+    let serve = Serve::start(
+        &[
+            "--max-bulk-len",
+            "1000",
+            "--max-array-len",
+            "8",
+            "--max-query-buffer",
+            "100000",
+        ],
+        dir.path(),
+    );
+    let (reply, closed) = raw_exchange(serve.port, b"*1\r\n$1001\r\n");
+    assert_eq!(reply, b"-ERR Protocol error: invalid bulk length\r\n");
+    assert!(closed);
+    let (reply, closed) = raw_exchange(serve.port, b"*9\r\n");
+    assert_eq!(reply, b"-ERR Protocol error: invalid multibulk length\r\n");
+    assert!(closed);
+    // A request that never completes: the query buffer limit closes it without a reply.
+    let mut big = b"*2\r\n$3\r\nGET\r\n$999\r\n".to_vec();
+    big.extend(std::iter::repeat_n(b'x', 200_000));
+    let (reply, closed) = raw_exchange(serve.port, &big);
+    assert!(reply.is_empty() && closed);
+    // A huge length prefix within the limit allocates nothing and waits for more.
+    let mut c = serve.client();
+    assert_eq!(redis::cmd("PING").query::<String>(&mut c).unwrap(), "PONG");
+}
+
+#[test]
+fn expiry_fires_a_delete_event() {
+    let dir = tmp();
+    let serve = Serve::start(&[], dir.path());
+    let mut sub = serve.client();
+    let mut pubsub = sub.as_pubsub();
+    pubsub.subscribe("__keyevent@0__:expired").unwrap();
+    pubsub
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut c = serve.client();
+    let _: () = redis::cmd("SET")
+        .arg("session")
+        .arg("s1")
+        .arg("PX")
+        .arg(50)
+        .query(&mut c)
+        .unwrap();
+    let ttl: i64 = c.pttl("session").unwrap();
+    assert!((0..=50).contains(&ttl), "pttl {ttl}");
+    let message = pubsub.get_message().unwrap();
+    assert_eq!(message.get_payload::<String>().unwrap(), "session");
+    assert_eq!(c.exists::<_, i64>("session").unwrap(), 0);
+    let read: Value = redis::cmd("XREAD")
+        .arg("STREAMS")
+        .arg("__changes")
+        .arg("0")
+        .query(&mut c)
+        .unwrap();
+    let text = format!("{read:?}");
+    assert!(
+        text.contains("delete") && text.contains("s1"),
+        "no delete event in {text}"
+    );
+}
+
+#[test]
+fn keyspace_notifications_use_redis_event_names() {
+    let dir = tmp();
+    let serve = Serve::start(&[], dir.path());
+    let mut sub = serve.client();
+    let mut pubsub = sub.as_pubsub();
+    pubsub.psubscribe("__keyspace@0__:user_*").unwrap();
+    pubsub.subscribe("__keyevent@0__:del").unwrap();
+    pubsub
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut c = serve.client();
+    let _: () = c.set("user_1", "5").unwrap();
+    let _: i64 = c.incr("user_1", 2).unwrap();
+    let _: () = c.set("order_1", "x").unwrap();
+    let _: i64 = c.expire("user_1", 100).unwrap();
+    let _: i64 = c.del("user_1").unwrap();
+    let mut seen = Vec::new();
+    while seen.len() < 5 {
+        let message = pubsub.get_message().unwrap();
+        seen.push((
+            message.get_channel_name().to_string(),
+            message.get_payload::<String>().unwrap(),
+        ));
+    }
+    let expected = [
+        ("__keyspace@0__:user_1", "set"),
+        ("__keyspace@0__:user_1", "incrby"),
+        ("__keyspace@0__:user_1", "expire"),
+        ("__keyspace@0__:user_1", "del"),
+        ("__keyevent@0__:del", "user_1"),
+    ];
+    let expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    assert_eq!(seen, expected);
+}
+
+#[test]
+fn two_hundred_concurrent_connections() {
+    let dir = tmp();
+    let serve = Serve::start(&["--io-threads", "2"], dir.path());
+    let mut clients: Vec<redis::Connection> = (0..200).map(|_| serve.client()).collect();
+    for round in 0..5 {
+        for (i, c) in clients.iter_mut().enumerate() {
+            let _: () = c.set(format!("k{i}"), format!("{round}-{i}")).unwrap();
+        }
+    }
+    for (i, c) in clients.iter_mut().enumerate() {
+        let value: String = c.get(format!("k{}", (i + 1) % 200)).unwrap();
+        assert_eq!(value, format!("4-{}", (i + 1) % 200));
+    }
+    let info: String = redis::cmd("INFO")
+        .arg("clients")
+        .query(&mut clients[0])
+        .unwrap();
+    assert!(info.contains("connected_clients:200"), "{info}");
+}
+
+#[test]
+fn redis_benchmark_runs_against_it() {
+    require_tool("redis-benchmark");
+    let dir = tmp();
+    let serve = Serve::start(&[], dir.path());
+    let out = Command::new("redis-benchmark")
+        .args([
+            "-p",
+            &serve.port.to_string(),
+            "-q",
+            "-t",
+            "set,get,incr,mset",
+        ])
+        .args(["-n", "20000", "-c", "200", "-P", "8", "-r", "1000"])
+        .output()
+        .expect("redis-benchmark");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.matches("requests per second").count(), 4, "{text}");
+    let mut c = serve.client();
+    let keys: Vec<String> = c.keys("key:*").unwrap();
+    assert!(
+        !keys.is_empty() && keys.len() <= 1000,
+        "{} keys",
+        keys.len()
+    );
+    // Every INCR of the run landed: the counters add up to the number of requests.
+    let counters: Vec<String> = c.keys("counter:*").unwrap();
+    let total: i64 = counters.iter().map(|k| c.get::<_, i64>(k).unwrap()).sum();
+    assert_eq!(total, 20000);
+}
+
+/// A dataflow's file output and its view keys follow the writes; the expected totals are
+/// recomputed here from the writes themselves.
+#[test]
+fn dataflow_output_and_views_follow_writes() {
+    let dir = tmp();
+    let out = dir.path().join("out");
+    let flow = root().join("dataflows/serve/orders.toml");
+    let serve = Serve::start(
+        &[
+            flow.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+            "--view",
+            "orders_per_user",
+        ],
+        dir.path(),
+    );
+    let mut c = serve.client();
+    let mut orders: BTreeMap<String, (String, i64)> = BTreeMap::new();
+    for i in 0..60u64 {
+        let id = format!("order:{}", i % 17);
+        let user = ["ada", "bob", "cy"][(i * 7 % 3) as usize].to_string();
+        let amount = (i * 13 % 50) as i64;
+        let _: () = c
+            .set(&id, format!("{{\"user\":\"{user}\",\"amount\":{amount}}}"))
+            .unwrap();
+        orders.insert(id, (user, amount));
+    }
+    let _: i64 = c.del("order:3").unwrap();
+    orders.remove("order:3");
+    let mut expected: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    for (user, amount) in orders.values() {
+        let entry = expected.entry(user.clone()).or_default();
+        entry.0 += 1;
+        entry.1 += amount;
+    }
+    for (user, (count, total)) in &expected {
+        let want = format!("{{\"customer\":\"{user}\",\"orders\":{count},\"total\":{total}}}");
+        let key = format!("view:orders_per_user:{user}");
+        eventually(&key, || {
+            let got: Option<String> = c.get(&key).unwrap();
+            (got.as_deref() == Some(want.as_str())).then_some(())
+        });
+    }
+    let last_rows = eventually("the file output", || {
+        let text = std::fs::read_to_string(out.join("orders_per_user.jsonl")).ok()?;
+        let mut last = BTreeMap::new();
+        for line in text.lines() {
+            let row: serde_json::Value = serde_json::from_str(line).ok()?;
+            let user = row["customer"].as_str()?.to_string();
+            let counts = (row["orders"].as_i64()?, row["total"].as_i64()?);
+            last.insert(user, counts);
+        }
+        (last == expected).then_some(last)
+    });
+    assert_eq!(last_rows, expected);
+    let set_err = c
+        .set::<_, _, ()>("view:orders_per_user:ada", "x")
+        .unwrap_err();
+    assert!(set_err.to_string().contains("read-only"));
+}
+
+#[test]
+fn a_slow_subscriber_is_disconnected_not_buffered() {
+    let dir = tmp();
+    let serve = Serve::start(&["--pubsub-buffer-limit", "100000"], dir.path());
+    // Subscribes, then never reads.
+    let mut slow = std::net::TcpStream::connect(("127.0.0.1", serve.port)).unwrap();
+    std::io::Write::write_all(&mut slow, b"SUBSCRIBE news\r\n").unwrap();
+    let mut c = serve.client();
+    eventually("the subscription", || {
+        (c.publish::<_, _, i64>("news", "x").unwrap() == 1).then_some(())
+    });
+    let payload = "p".repeat(64 << 10);
+    let receivers = eventually("the subscriber to be dropped", || {
+        let n: i64 = c.publish("news", &payload).unwrap();
+        (n == 0).then_some(n)
+    });
+    assert_eq!(receivers, 0);
+}
+
+#[test]
+fn idle_clients_time_out() {
+    let dir = tmp();
+    let serve = Serve::start(&["--timeout", "1"], dir.path());
+    let (reply, closed) = {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", serve.port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut buf = [0u8; 16];
+        let n = std::io::Read::read(&mut s, &mut buf).unwrap_or(0);
+        (buf[..n].to_vec(), n == 0)
+    };
+    assert!(reply.is_empty() && closed);
+}
+
+#[test]
+fn requirepass_and_resp3() {
+    let dir = tmp();
+    let serve = Serve::start(&["--requirepass", "s3cret"], dir.path());
+    let (reply, _) = raw_exchange(serve.port, b"GET a\r\nAUTH nope\r\nQUIT\r\n");
+    assert_eq!(
+        String::from_utf8_lossy(&reply),
+        "-NOAUTH Authentication required.\r\n\
+         -WRONGPASS invalid username-password pair or user is disabled.\r\n+OK\r\n"
+    );
+    let (reply, _) = raw_exchange(
+        serve.port,
+        b"HELLO 3 AUTH default s3cret\r\nGET missing\r\nSET k v\r\nQUIT\r\n",
+    );
+    let text = String::from_utf8_lossy(&reply);
+    assert!(text.starts_with("%7\r\n"), "{text}");
+    assert!(text.contains("$5\r\nproto\r\n:3\r\n"), "{text}");
+    assert!(text.ends_with("_\r\n+OK\r\n+OK\r\n"), "{text}");
+}
+
+/// A change-stream reader that keeps asking and never reads is cut off at the output limit.
+#[test]
+fn a_change_stream_reader_that_never_reads_is_disconnected() {
+    let dir = tmp();
+    let serve = Serve::start(&["--client-output-limit", "200000"], dir.path());
+    let mut c = serve.client();
+    let value = "v".repeat(100);
+    for chunk in 0..10 {
+        let mut pipe = redis::pipe();
+        for i in 0..500 {
+            pipe.set(format!("k{chunk}-{i}"), &value).ignore();
+        }
+        let _: () = pipe.query(&mut c).unwrap();
+    }
+    let mut reader = std::net::TcpStream::connect(("127.0.0.1", serve.port)).unwrap();
+    let request = b"XREAD STREAMS __changes 0\r\n".repeat(200);
+    let mut closed = false;
+    for _ in 0..200 {
+        if std::io::Write::write_all(&mut reader, &request).is_err() {
+            closed = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(closed, "the reader was never disconnected");
+    let info: String = redis::cmd("INFO").arg("clients").query(&mut c).unwrap();
+    assert!(info.contains("connected_clients:1\r\n"), "{info}");
+}
+
+#[test]
+fn a_public_address_without_a_password_warns() {
+    let port = serve_support::free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kvflow"))
+        .args(["serve", "--listen", &format!("0.0.0.0:{port}")])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    eventually("the server to listen", || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+    });
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("warning: listening on 0.0.0.0"), "{text}");
+}
+
+/// SCAN with MATCH and COUNT visits every key exactly once: the oracle filters the written
+/// keys by hand, and KEYS must agree.
+#[test]
+fn scan_visits_every_matching_key_once() {
+    let dir = tmp();
+    let serve = Serve::start(&[], dir.path());
+    let mut c = serve.client();
+    let written: Vec<String> = (0..500)
+        .map(|i| format!("{}:{i}", ["user", "order"][i % 2]))
+        .collect();
+    for key in &written {
+        let _: () = c.set(key, 1).unwrap();
+    }
+    type Filter = fn(&str) -> bool;
+    let cases: [(&str, usize, Filter); 4] = [
+        ("*", 7, |_| true),
+        ("user:*", 50, |k| k.starts_with("user:")),
+        ("order:1?", 3, |k| k.starts_with("order:1") && k.len() == 8),
+        ("nothing*", 10, |_| false),
+    ];
+    for (pattern, count, filter) in cases {
+        let mut cursor = "0".to_string();
+        let mut seen = Vec::new();
+        loop {
+            let (next, keys): (String, Vec<String>) = redis::cmd("SCAN")
+                .arg(&cursor)
+                .arg("MATCH")
+                .arg(pattern)
+                .arg("COUNT")
+                .arg(count)
+                .query(&mut c)
+                .unwrap();
+            seen.extend(keys);
+            if next == "0" {
+                break;
+            }
+            cursor = next;
+        }
+        seen.sort();
+        let mut expected: Vec<String> = written.iter().filter(|k| filter(k)).cloned().collect();
+        expected.sort();
+        assert_eq!(seen, expected, "SCAN MATCH {pattern}");
+        let mut listed: Vec<String> = c.keys(pattern).unwrap();
+        listed.sort();
+        assert_eq!(listed, expected, "KEYS {pattern}");
+    }
+}
