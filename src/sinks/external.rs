@@ -14,7 +14,11 @@ use std::thread::JoinHandle;
 
 use timely::dataflow::Stream;
 
-use super::sync::config::SyncConfig;
+use super::alert::alert_rows;
+use super::alert::config::{AlertConfig, AlertTarget};
+use super::alert::deliver::{AlertDelivery, AlertStats};
+use super::alert::rule::AlertEvent;
+use super::sync::config::{BatchConfig, SyncConfig};
 use super::sync::operator::{Delivery, RowKeys, TableFilter, sync_rows, sync_table};
 use super::sync::queue::{self, QueueSender};
 use super::sync::{DeliveryOutputs, SyncDelivery, SyncOp, SyncSource, SyncStats};
@@ -27,11 +31,12 @@ use crate::store::Change;
 #[derive(Clone, Debug, Default)]
 pub struct ExternalPlan {
     pub sync: Vec<SyncConfig>,
+    pub alerts: Vec<AlertConfig>,
 }
 
 impl ExternalPlan {
     pub fn is_empty(&self) -> bool {
-        self.sync.is_empty()
+        self.sync.is_empty() && self.alerts.is_empty()
     }
 }
 
@@ -56,6 +61,7 @@ pub struct ExternalSinks {
     queues: Mutex<Vec<Box<dyn Queue>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     sync: Mutex<BTreeMap<String, Arc<SyncStats>>>,
+    alerts: Mutex<BTreeMap<String, Arc<AlertStats>>>,
 }
 
 impl ExternalSinks {
@@ -67,6 +73,12 @@ impl ExternalSinks {
     pub fn sync_stats(&self, name: &str) -> Arc<SyncStats> {
         let mut sync = self.sync.lock().unwrap_or_else(|e| e.into_inner());
         sync.entry(name.to_string()).or_default().clone()
+    }
+
+    /// The counters of alert `name` (shared by its workers).
+    pub fn alert_stats(&self, name: &str) -> Arc<AlertStats> {
+        let mut alerts = self.alerts.lock().unwrap_or_else(|e| e.into_inner());
+        alerts.entry(name.to_string()).or_default().clone()
     }
 
     fn register(&self, queue: Box<dyn Queue>, thread: JoinHandle<()>) {
@@ -113,6 +125,16 @@ impl ExternalSinks {
     /// A summary line per sink, for the end of a run.
     pub fn summary(&self) -> Vec<String> {
         let sync = self.sync.lock().unwrap_or_else(|e| e.into_inner());
+        let alerts = self.alerts.lock().unwrap_or_else(|e| e.into_inner());
+        let alert_lines = alerts.iter().map(|(name, s)| {
+            let get = SyncStats::get;
+            format!(
+                "alert {name}: {} fired, {} suppressed, {} undelivered",
+                get(&s.fired),
+                get(&s.suppressed),
+                get(&s.undelivered)
+            )
+        });
         sync.iter()
             .map(|(name, s)| {
                 let get = SyncStats::get;
@@ -127,6 +149,7 @@ impl ExternalSinks {
                     get(&s.failovers)
                 )
             })
+            .chain(alert_lines)
             .collect()
     }
 }
@@ -178,7 +201,46 @@ pub fn render<'scope>(
     for config in &plan.sync {
         probes.push(render_sync(config, changes, context)?);
     }
+    for config in &plan.alerts {
+        probes.push(render_alert(config, context)?);
+    }
     Ok(probes)
+}
+
+fn render_alert<'scope>(
+    config: &AlertConfig,
+    context: &SinkContext<'_, 'scope>,
+) -> Result<Stream<'scope, u64, Vec<()>>, String> {
+    let stats = context.external.alert_stats(&config.name);
+    let (pipeline, rows) = &context.pipelines[config.pipeline];
+    let errors = (context.open)(pipeline, OutputKind::Errors);
+    let log = config
+        .targets
+        .contains(&AlertTarget::Log)
+        .then(|| (context.open)(&format!("{}.alerts", config.name), OutputKind::Rows));
+    let deliver = AlertDelivery::new(
+        &config.name,
+        &config.targets,
+        log,
+        errors.clone(),
+        stats.clone(),
+    );
+    let thread_name = format!("alert-{}-{}", config.name, context.worker);
+    let batch = BatchConfig {
+        size: 64,
+        timeout: std::time::Duration::ZERO,
+    };
+    let (sender, thread) = queue::spawn::<AlertEvent, _>(&thread_name, 1024, batch, deliver)
+        .map_err(|e| format!("cannot start the delivery thread of `{}`: {e}", config.name))?;
+    context.external.register(Box::new(sender.clone()), thread);
+    Ok(alert_rows(
+        rows.clone(),
+        config.clone(),
+        sender,
+        errors,
+        stats,
+        context.durable.clone(),
+    ))
 }
 
 fn render_sync<'scope>(

@@ -8,6 +8,7 @@
 //! Sinks that deliver elsewhere (sync to other stores, alerts, routes) live in their own
 //! folders and are added to a run by [`external`].
 
+pub mod alert;
 pub mod capture;
 pub mod each_time;
 pub mod external;

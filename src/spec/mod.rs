@@ -65,6 +65,7 @@
 //! type-checks them, and `error.rs`/`literal.rs` map byte offsets to lines and columns.
 
 mod agg;
+mod alerts;
 mod convert;
 mod error;
 mod literal;

@@ -27,6 +27,8 @@
 //! timeout_ms = 2000               # connect / read / write timeout
 //! ```
 //!
+//! Alerts are described in `alerts.rs`.
+//!
 //! Decision: these sections are read with serde (`toml::from_str` into `deny_unknown_fields`
 //! structs with `Spanned` values), not by the hand-written reader of `raw.rs`: serde's
 //! messages name the unknown key and list the expected ones, and its spans keep `kvflow
@@ -45,6 +47,8 @@ use crate::sinks::external::ExternalPlan;
 struct RawOutputs {
     #[serde(default)]
     sync: Vec<Spanned<super::sync::RawSync>>,
+    #[serde(default)]
+    alerts: Vec<Spanned<super::alerts::RawAlert>>,
 }
 
 /// Reads the file's sync, alert and route sections and checks them against `plan`.
@@ -63,6 +67,16 @@ pub(super) fn read(text: &str, plan: &Plan) -> Result<ExternalPlan, Fail> {
             ));
         }
         external.sync.push(config);
+    }
+    for alert in &raw.alerts {
+        let config = super::alerts::convert(alert, plan)?;
+        if external.alerts.iter().any(|a| a.name == config.name) {
+            return Err(Fail::at(
+                alert.span().start,
+                format!("two alerts named `{}`", config.name),
+            ));
+        }
+        external.alerts.push(config);
     }
     Ok(external)
 }

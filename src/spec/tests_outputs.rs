@@ -90,3 +90,31 @@ fn sync_errors_point_at_the_mistake() {
         Some("user"),
     );
 }
+
+#[test]
+fn alert_errors_point_at_the_mistake() {
+    check(
+        "[[alerts]]\nname = \"a\"\nfrom = \"totals\"\ncondition = \"n > 1 AND usr = 'x'\"\n",
+        "usr = ",
+        "usr",
+        Some("user"),
+    );
+    check(
+        "[[alerts]]\nname = \"a\"\nfrom = \"totals\"\ncondition = \"n > 1\"\nmessage = \"{usr} has {n}\"\n",
+        "usr}",
+        "no field `usr`",
+        Some("user"),
+    );
+    check(
+        "[[alerts]]\nname = \"a\"\nfrom = \"totals\"\ncondition = \"n > 1\"\nseverity = \"critcal\"\n",
+        "critcal",
+        "unknown severity",
+        Some("critical"),
+    );
+    check(
+        "[[alerts]]\nname = \"a\"\nfrom = \"totals\"\ncondition = \"n > 1\"\ndeliver = [{ kind = \"webhook\", url = \"https://x/\" }]\n",
+        "https",
+        "http://",
+        None,
+    );
+}

@@ -2,6 +2,7 @@
 //! this machine (each test on its own key prefix / table), and HTTP servers the tests start.
 //! A test whose service is unreachable fails naming it, unless `KVFLOW_SKIP_SERVICES=1`.
 
+mod alerts;
 mod common;
 mod proxy;
 mod sync_conflicts;
