@@ -24,6 +24,7 @@ use super::sync::queue::{self, QueueSender};
 use super::sync::{DeliveryOutputs, SyncDelivery, SyncOp, SyncSource, SyncStats};
 use super::{LineSink, OutputFactory, OutputKind};
 use crate::operators::fallible::Rows;
+use crate::routes::{Dispatcher, RouteOutputs, RouteStats, RouteTable, route_changes};
 use crate::runtime::DurableRun;
 use crate::store::Change;
 
@@ -32,11 +33,12 @@ use crate::store::Change;
 pub struct ExternalPlan {
     pub sync: Vec<SyncConfig>,
     pub alerts: Vec<AlertConfig>,
+    pub routes: Option<Arc<RouteTable>>,
 }
 
 impl ExternalPlan {
     pub fn is_empty(&self) -> bool {
-        self.sync.is_empty() && self.alerts.is_empty()
+        self.sync.is_empty() && self.alerts.is_empty() && self.routes.is_none()
     }
 }
 
@@ -62,6 +64,7 @@ pub struct ExternalSinks {
     threads: Mutex<Vec<JoinHandle<()>>>,
     sync: Mutex<BTreeMap<String, Arc<SyncStats>>>,
     alerts: Mutex<BTreeMap<String, Arc<AlertStats>>>,
+    routes: Arc<RouteStats>,
 }
 
 impl ExternalSinks {
@@ -79,6 +82,11 @@ impl ExternalSinks {
     pub fn alert_stats(&self, name: &str) -> Arc<AlertStats> {
         let mut alerts = self.alerts.lock().unwrap_or_else(|e| e.into_inner());
         alerts.entry(name.to_string()).or_default().clone()
+    }
+
+    /// The counters of the run's routes.
+    pub fn route_stats(&self) -> Arc<RouteStats> {
+        self.routes.clone()
     }
 
     fn register(&self, queue: Box<dyn Queue>, thread: JoinHandle<()>) {
@@ -204,7 +212,37 @@ pub fn render<'scope>(
     for config in &plan.alerts {
         probes.push(render_alert(config, context)?);
     }
+    if let Some(table) = &plan.routes {
+        probes.push(render_routes(table, changes, context)?);
+    }
     Ok(probes)
+}
+
+fn render_routes<'scope>(
+    table: &Arc<RouteTable>,
+    changes: &Stream<'scope, u64, Vec<Change>>,
+    context: &SinkContext<'_, 'scope>,
+) -> Result<Stream<'scope, u64, Vec<()>>, String> {
+    table.check()?;
+    let logs = table
+        .logged_handlers()
+        .into_iter()
+        .map(|name| {
+            let sink = (context.open)(&format!("{name}.routed"), OutputKind::Rows);
+            (name, sink)
+        })
+        .collect();
+    let outputs = RouteOutputs {
+        logs,
+        counts: (context.open)("routes.counts", OutputKind::Rows),
+    };
+    let dispatcher = Dispatcher::new(
+        table.clone(),
+        outputs,
+        context.external.route_stats(),
+        context.durable.clone(),
+    );
+    Ok(route_changes(changes.clone(), dispatcher))
 }
 
 fn render_alert<'scope>(

@@ -71,6 +71,7 @@ mod error;
 mod literal;
 mod outputs;
 mod raw;
+mod routes;
 mod sync;
 #[cfg(test)]
 mod tests;

@@ -1,4 +1,5 @@
-//! The dataflow file's sinks that deliver elsewhere: `[[sync]]`, `[[alerts]]`, `[[routes]]`.
+//! The dataflow file's sinks that deliver elsewhere: `[[sync]]`, `[[alerts]]`, `[[routes]]`
+//! and `[routing]`.
 //!
 //! ```toml
 //! [[sync]]
@@ -27,7 +28,7 @@
 //! timeout_ms = 2000               # connect / read / write timeout
 //! ```
 //!
-//! Alerts are described in `alerts.rs`.
+//! Alerts are described in `alerts.rs`, routes in `routes.rs`.
 //!
 //! Decision: these sections are read with serde (`toml::from_str` into `deny_unknown_fields`
 //! structs with `Spanned` values), not by the hand-written reader of `raw.rs`: serde's
@@ -49,6 +50,9 @@ struct RawOutputs {
     sync: Vec<Spanned<super::sync::RawSync>>,
     #[serde(default)]
     alerts: Vec<Spanned<super::alerts::RawAlert>>,
+    #[serde(default)]
+    routes: Vec<Spanned<super::routes::RawRoute>>,
+    routing: Option<super::routes::RawRouting>,
 }
 
 /// Reads the file's sync, alert and route sections and checks them against `plan`.
@@ -78,6 +82,7 @@ pub(super) fn read(text: &str, plan: &Plan) -> Result<ExternalPlan, Fail> {
         }
         external.alerts.push(config);
     }
+    external.routes = super::routes::convert(raw.routing.as_ref(), &raw.routes)?;
     Ok(external)
 }
 

@@ -101,7 +101,7 @@ pub(super) enum RawStep {
     },
 }
 
-// `sync`, `alerts`, `routes` and `handlers` are read by `outputs.rs`.
+// `sync`, `alerts`, `routes` and `routing` are read by `outputs.rs`.
 const TOP_KEYS: &[&str] = &[
     "input",
     "sources",
@@ -109,7 +109,7 @@ const TOP_KEYS: &[&str] = &[
     "sync",
     "alerts",
     "routes",
-    "handlers",
+    "routing",
 ];
 const INPUT_KEYS: &[&str] = &[
     "file",
@@ -199,7 +199,7 @@ impl<'a> Reader<'a> {
             input,
             sources,
             pipelines,
-            has_external: ["sync", "alerts", "routes"]
+            has_external: ["sync", "alerts", "routes", "routing"]
                 .iter()
                 .any(|k| top.get(k).is_some()),
         })

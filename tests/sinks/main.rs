@@ -5,6 +5,7 @@
 mod alerts;
 mod common;
 mod proxy;
+mod routes;
 mod sync_conflicts;
 mod sync_outage;
 mod sync_postgres;
