@@ -4,6 +4,7 @@
 
 mod alerts;
 mod common;
+mod dataflow_files;
 mod proxy;
 mod routes;
 mod sync_conflicts;
