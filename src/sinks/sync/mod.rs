@@ -170,14 +170,25 @@ impl SyncDelivery {
 
 /// The last change of each key, in the order of their last changes.
 pub fn last_per_key(batch: Vec<SyncOp>) -> Vec<SyncOp> {
-    let mut seen = std::collections::HashSet::with_capacity(batch.len());
-    let mut out: Vec<SyncOp> = batch
+    // NB: keys are borrowed, not cloned: this runs on every batch of the delivery thread.
+    let keep: Vec<bool> = {
+        let mut seen = std::collections::HashSet::with_capacity(batch.len());
+        let mut keep: Vec<bool> = batch
+            .iter()
+            .rev()
+            .map(|op| seen.insert(op.key.as_str()))
+            .collect();
+        keep.reverse();
+        keep
+    };
+    if keep.iter().all(|k| *k) {
+        return batch;
+    }
+    batch
         .into_iter()
-        .rev()
-        .filter(|op| seen.insert(op.key.clone()))
-        .collect();
-    out.reverse();
-    out
+        .zip(keep)
+        .filter_map(|(op, keep)| keep.then_some(op))
+        .collect()
 }
 
 impl queue::Deliver<SyncOp> for SyncDelivery {
