@@ -34,6 +34,7 @@ fn records(n: usize) -> Vec<LogRecord> {
                 seq % 10_000
             ))
             .unwrap_or(Value::Null),
+            origin: None,
         })
         .collect()
 }

@@ -9,7 +9,8 @@
 //!    `table` (live key/value state, with retractions) and `events` (append-only).
 //! 4. [`spec`] (dataflow files) and [`builder`] (Rust API) lower into one typed [`plan::Plan`].
 //! 5. [`render`] turns the plan into timely/differential operators ([`operators`]).
-//! 6. [`sinks`] write rows, late events and errors out; [`runtime`] drives workers and batches.
+//! 6. [`sinks`] write rows, late events and errors out, sync to other stores and alert;
+//!    [`routes`] dispatch changes to handlers; [`runtime`] drives workers and batches.
 //!
 //! [`workload`] generates inputs and [`bench`] measures runs over them (`kvflow bench`).
 pub mod bench;
@@ -19,6 +20,7 @@ pub mod expr;
 pub mod operators;
 pub mod plan;
 pub mod render;
+pub mod routes;
 pub mod runtime;
 pub mod schema;
 pub mod server;

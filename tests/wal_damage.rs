@@ -25,6 +25,7 @@ fn record(seq: u64) -> LogRecord {
         } else {
             Value::parse_json(&format!(r#"{{"n":{seq},"tag":"t{seq}"}}"#)).unwrap()
         },
+        origin: None,
     }
 }
 

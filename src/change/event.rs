@@ -21,6 +21,10 @@ pub struct Mutation {
     pub value: Value,
     /// Event time in ms; `None` takes the ingest clock's time.
     pub ts: Option<u64>,
+    /// The node the change was first made on (`None`: this node). Sync sinks never send a
+    /// change back to its origin, which is what stops loops between two syncing nodes.
+    #[serde(default)]
+    pub origin: Option<Arc<str>>,
 }
 
 impl Mutation {
@@ -30,6 +34,7 @@ impl Mutation {
             op: Op::Put,
             value,
             ts: Some(ts),
+            origin: None,
         }
     }
 
@@ -39,7 +44,14 @@ impl Mutation {
             op: Op::Delete,
             value: Value::Null,
             ts: Some(ts),
+            origin: None,
         }
+    }
+
+    /// The same mutation, marked as first made on node `origin`.
+    pub fn with_origin(mut self, origin: impl Into<Arc<str>>) -> Mutation {
+        self.origin = Some(origin.into());
+        self
     }
 }
 
@@ -88,6 +100,9 @@ pub struct ChangeEvent {
     pub key: Arc<str>,
     pub old: Value,
     pub new: Value,
+    /// The node the mutation was first made on (`None`: this node); see [`Mutation::origin`].
+    #[serde(default)]
+    pub origin: Option<Arc<str>>,
 }
 
 impl ChangeEvent {

@@ -316,6 +316,8 @@ impl PipelineDef {
 pub struct Plan {
     pub sources: Vec<SourceDef>,
     pub pipelines: Vec<PipelineDef>,
+    /// Sync sinks, alerts and routes.
+    pub external: crate::sinks::external::ExternalPlan,
 }
 
 impl Plan {

@@ -24,6 +24,7 @@ use crate::change::Mutation;
 use crate::change::time::{Clock, SystemClock};
 use crate::plan::Plan;
 use crate::render::render_plan;
+use crate::sinks::external::{ExternalSinks, SinkContext, WithExternal};
 use crate::sinks::{LineSink, OutputFactory, OutputKind, RowFormat, sink_lines, sink_rows};
 use crate::store::Ingest;
 use crate::store::shard::shard_operator;
@@ -74,6 +75,9 @@ pub struct RunOptions {
     pub observer: Option<Arc<dyn RunObserver>>,
     /// Log to a data directory and resume from its checkpoint (`--data-dir`).
     pub durable: Option<Arc<DurableRun>>,
+    /// The delivery threads and counters of sync sinks, alerts and routes (made by the run
+    /// when not given; give one to read its counters afterwards).
+    pub external: Option<Arc<ExternalSinks>>,
 }
 
 impl Default for RunOptions {
@@ -88,6 +92,7 @@ impl Default for RunOptions {
             raw_output: false,
             observer: None,
             durable: None,
+            external: None,
         }
     }
 }
@@ -138,6 +143,13 @@ pub fn run_observed(
     metrics: Arc<Metrics>,
 ) -> Result<RunSummary, RunError> {
     let config = options.timely_config()?;
+    let external = options.external.clone().unwrap_or_default();
+    let outputs: Arc<dyn OutputFactory> = Arc::new(WithExternal {
+        inner: outputs,
+        external: external.clone(),
+    });
+    let mut options = options;
+    options.external = Some(external);
     if options.durable.is_some() && options.cluster.is_some() {
         return Err(RunError::Durable(
             "a data directory is for single-process runs".into(),
@@ -188,6 +200,7 @@ fn run_worker(
     let missing = metrics.clone();
     let durable = options.durable.clone();
     let shard_log = durable.as_ref().and_then(|d| d.shard_log(worker.index()));
+    let worker_index = worker.index();
     let open = |pipeline: &str, kind: OutputKind| -> Arc<dyn LineSink> {
         let sink = outputs.open(pipeline, kind);
         match &durable {
@@ -198,12 +211,15 @@ fn run_worker(
             None => sink,
         }
     };
+    let mut external_error = None;
     let mut handle = worker.dataflow::<u64, _, _>(|scope| {
         let (handle, ingest) = scope.new_input::<Vec<Ingest>>();
         let changes = shard_operator(ingest, move |n| missing.add_missing_deletes(n), shard_log);
         // NB: the store is probed too, so a run without pipelines still logs all its input.
         let changes = changes.probe_with(&probe);
-        for (index, pipeline) in render_plan(plan, changes).into_iter().enumerate() {
+        let mut rendered = Vec::new();
+        for (index, pipeline) in render_plan(plan, changes.clone()).into_iter().enumerate() {
+            rendered.push((pipeline.name.clone(), pipeline.rows.clone()));
             let def = &plan.pipelines[index];
             let stats = &metrics.pipelines[index];
             let mut format = RowFormat::for_pipeline(def);
@@ -227,8 +243,24 @@ fn run_worker(
             let errors_sink = open(&pipeline.name, OutputKind::Errors);
             sink_lines(pipeline.errors, errors_sink, stats.errors.clone()).probe_with(&probe);
         }
+        if let Some(external) = &options.external {
+            let context = SinkContext {
+                worker: worker_index,
+                open: &open,
+                durable: durable.clone(),
+                external,
+                pipelines: &rendered,
+            };
+            match crate::sinks::external::render(&plan.external, &changes, &context) {
+                Ok(streams) => streams.into_iter().for_each(|s| drop(s.probe_with(&probe))),
+                Err(e) => external_error = Some(RunError::Worker(e)),
+            }
+        }
         handle
     });
+    if let Some(error) = external_error {
+        return Err(error);
+    }
     let mut watch = observe::FrontierWatch::for_worker(options.observer.as_ref(), worker.index());
     let fed = feed::feed_worker(
         worker,

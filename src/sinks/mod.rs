@@ -4,11 +4,18 @@
 //! and formats them ([`format`]); it then hands whole lines to a [`LineSink`]. Line sinks are
 //! opened per pipeline by an [`OutputFactory`] — a plain value passed to the run, never a
 //! global — so tests capture in memory what the command line writes to files or stdout.
+//!
+//! Sinks that deliver elsewhere (sync to other stores, alerts, routes) live in their own
+//! folders and are added to a run by [`external`].
 
+pub mod alert;
 pub mod capture;
 pub mod cut;
+pub mod each_time;
+pub mod external;
 pub mod file;
 pub mod format;
+pub mod sync;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -65,6 +65,12 @@ pub fn parse_mutation(line: &str) -> Result<Mutation, String> {
         op,
         value,
         ts: parsed.ts,
+        origin: match parsed.origin {
+            Some(origin) if origin.is_empty() => {
+                return Err("`origin` must be a non-empty string".to_string());
+            }
+            origin => origin.map(Into::into),
+        },
     })
 }
 
@@ -85,9 +91,10 @@ struct Line<'a> {
     op: Option<Op>,
     key: Option<Cow<'a, str>>,
     value: Value,
+    origin: Option<Cow<'a, str>>,
 }
 
-const FIELDS: &[&str] = &["ts", "op", "key", "value"];
+const FIELDS: &[&str] = &["ts", "op", "key", "value", "origin"];
 
 impl<'de> Deserialize<'de> for Line<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -101,7 +108,7 @@ impl<'de> Visitor<'de> for LineVisitor {
     type Value = Line<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON object with `key` and optional `ts`, `op`, `value`")
+        f.write_str("a JSON object with `key` and optional `ts`, `op`, `value`, `origin`")
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Line<'de>, A::Error> {
@@ -110,8 +117,9 @@ impl<'de> Visitor<'de> for LineVisitor {
             op: None,
             key: None,
             value: Value::Null,
+            origin: None,
         };
-        let mut seen = [false; 4];
+        let mut seen = [false; 5];
         while let Some(field) = map.next_key::<Str<'de>>()? {
             let index = FIELDS
                 .iter()
@@ -124,6 +132,7 @@ impl<'de> Visitor<'de> for LineVisitor {
                 0 => line.ts = map.next_value::<Ts>()?.0,
                 1 => line.op = Some(map.next_value::<OpName>()?.0),
                 2 => line.key = Some(map.next_value::<Str<'de>>()?.0),
+                4 => line.origin = Some(map.next_value::<Str<'de>>()?.0),
                 _ => line.value = map.next_value::<JsonValue>()?.0,
             }
         }
@@ -301,6 +310,10 @@ pub fn write_mutation(m: &Mutation, out: &mut String) {
         out.push_str(",\"value\":");
         m.value.write_json(out);
     }
+    if let Some(origin) = &m.origin {
+        out.push_str(",\"origin\":");
+        write_json_string(origin, out);
+    }
     out.push_str("}\n");
 }
 
@@ -373,7 +386,7 @@ mod tests {
             (r#"{"key": "k", "ts": "5"}"#, r#"invalid type: string "5""#),
             (
                 r#"{"key": "k", "valeu": 1}"#,
-                "unknown field `valeu`, expected one of `ts`, `op`, `key`, `value`",
+                "unknown field `valeu`, expected one of `ts`, `op`, `key`, `value`, `origin`",
             ),
             (r#"{"key": "k", "key": "j"}"#, "duplicate field `key`"),
             (r#"{"key": "k"} x"#, "trailing characters at column 14"),
@@ -470,6 +483,9 @@ mod tests {
                     random_value(&mut rng, 0)
                 },
                 ts: rng.percent(80).then(|| rng.next_u64()),
+                origin: rng
+                    .percent(30)
+                    .then(|| format!("node{}", rng.below(3)).into()),
             };
             let mut line = String::new();
             write_mutation(&m, &mut line);

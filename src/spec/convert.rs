@@ -23,7 +23,7 @@ pub(super) struct Specs {
 
 pub(super) fn convert(raw: &RawFile, base_dir: &Path) -> Result<Specs, Fail> {
     let sources = raw.sources.iter().map(source).collect::<Result<_, _>>()?;
-    if raw.pipelines.is_empty() {
+    if raw.pipelines.is_empty() && !raw.has_external {
         return Err(match &raw.pipelines_key {
             Some(key) => Fail::at(key.at, "no pipelines: `pipelines` is empty"),
             None => Fail::at(

@@ -57,17 +57,26 @@
 //! Every problem, from a TOML syntax error to a type error inside an expression, is a
 //! [`SpecError`] at `file:line:column`, with a "did you mean" where a near name exists.
 //!
+//! Sync sinks, alerts and routes (`[[sync]]`, `[[alerts]]`, `[[routes]]`) are described in
+//! `outputs.rs`.
+//!
 //! Layout: `raw.rs` reads the spanned TOML document into raw structs (keys and TOML types),
 //! `convert.rs` and `agg.rs` turn them into the lowering API's specs, `lower` resolves and
 //! type-checks them, and `error.rs`/`literal.rs` map byte offsets to lines and columns.
 
 mod agg;
+mod alerts;
 mod convert;
 mod error;
 mod literal;
+mod outputs;
 mod raw;
+mod routes;
+mod sync;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_outputs;
 
 use std::path::{Path, PathBuf};
 
@@ -128,11 +137,12 @@ fn load(text: &str, base_dir: &Path, escaped: &mut Vec<Escaped>) -> Result<Loade
     let raw = reader.file(doc.get_ref());
     *escaped = reader.escaped;
     let specs = convert::convert(&raw?, base_dir)?;
-    let plan = lower(&specs.sources, &specs.pipelines).map_err(|e| Fail {
+    let mut plan = lower(&specs.sources, &specs.pipelines).map_err(|e| Fail {
         offset: e.offset.unwrap_or(0),
         message: e.message,
         suggestion: e.suggestion,
     })?;
+    plan.external = outputs::read(text, &plan)?;
     Ok(LoadedFile {
         plan,
         input: specs.input,

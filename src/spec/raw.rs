@@ -31,6 +31,8 @@ pub(super) struct RawFile {
     pub input: Option<RawInput>,
     pub sources: Vec<RawSource>,
     pub pipelines: Vec<RawPipeline>,
+    /// Whether the file has sync sinks, alerts or routes (then it needs no pipelines).
+    pub has_external: bool,
 }
 
 pub(super) struct RawInput {
@@ -99,7 +101,16 @@ pub(super) enum RawStep {
     },
 }
 
-const TOP_KEYS: &[&str] = &["input", "sources", "pipelines"];
+// `sync`, `alerts`, `routes` and `routing` are read by `outputs.rs`.
+const TOP_KEYS: &[&str] = &[
+    "input",
+    "sources",
+    "pipelines",
+    "sync",
+    "alerts",
+    "routes",
+    "routing",
+];
 const INPUT_KEYS: &[&str] = &[
     "file",
     "generate",
@@ -188,6 +199,9 @@ impl<'a> Reader<'a> {
             input,
             sources,
             pipelines,
+            has_external: ["sync", "alerts", "routes", "routing"]
+                .iter()
+                .any(|k| top.get(k).is_some()),
         })
     }
 

@@ -124,7 +124,14 @@ impl ShardState {
             seq,
             max_seen,
             ts,
-            mutation: Mutation { key, op, value, .. },
+            mutation:
+                Mutation {
+                    key,
+                    op,
+                    value,
+                    origin,
+                    ..
+                },
         } = ingest;
         let (kind, old, prev) = match op {
             Op::Put => {
@@ -166,6 +173,7 @@ impl ShardState {
                 key,
                 old,
                 new,
+                origin,
             },
             prev,
             max_seen,
@@ -271,6 +279,18 @@ mod tests {
         assert!(shard.apply(ingest(3, Mutation::delete("k", 40))).is_none());
         assert_eq!(shard.missing_deletes, 1);
         assert!(shard.is_empty());
+    }
+
+    #[test]
+    fn a_change_keeps_its_mutations_origin() {
+        let mut shard = ShardState::default();
+        let remote = Mutation::put("k", Value::Int(1), 10).with_origin("node-b");
+        let a = shard.apply(ingest(0, remote)).unwrap();
+        assert_eq!(a.event.origin.as_deref(), Some("node-b"));
+        let b = shard
+            .apply(ingest(1, Mutation::put("k", Value::Int(2), 20)))
+            .unwrap();
+        assert_eq!(b.event.origin, None);
     }
 
     #[test]

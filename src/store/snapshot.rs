@@ -66,6 +66,7 @@ pub fn write_snapshot<'a>(
             op: Op::Put,
             key: key.clone(),
             value: stored.value.clone(),
+            origin: None,
         };
         record.encode(&mut bytes, &mut scratch);
     }

@@ -28,6 +28,10 @@
 //! rest     the value as compact JSON text
 //! ```
 //!
+//! Version 2 is version 1 with the mutation's origin node (see `Mutation::origin`) between the
+//! key and the value: 2 bytes origin length (u16 LE), then the origin in UTF-8. It is written
+//! only for a mutation that has an origin, so a log of local writes keeps the version 1 bytes.
+//!
 //! Binary fixed fields keep encoding cheap (the value is the only text); JSON for the value
 //! keeps it readable with a hex dump and reuses the value writer and reader.
 
@@ -41,6 +45,7 @@ pub const HEADER_LEN: usize = 12;
 /// The largest payload a frame may claim (a sanity bound for damaged lengths).
 pub const MAX_PAYLOAD: usize = 64 << 20;
 const VERSION: u8 = 1;
+const VERSION_WITH_ORIGIN: u8 = 2;
 const FIXED_LEN: usize = 1 + 8 * 4 + 1 + 4;
 
 /// One logged mutation: an [`Ingest`] and the timely time it was applied at.
@@ -53,6 +58,8 @@ pub struct LogRecord {
     pub op: Op,
     pub key: std::sync::Arc<str>,
     pub value: Value,
+    /// The node the mutation was first made on (`None`: this node).
+    pub origin: Option<std::sync::Arc<str>>,
 }
 
 impl LogRecord {
@@ -65,6 +72,7 @@ impl LogRecord {
             op: ingest.mutation.op,
             key: ingest.mutation.key.clone(),
             value: ingest.mutation.value.clone(),
+            origin: ingest.mutation.origin.clone(),
         }
     }
 
@@ -79,6 +87,7 @@ impl LogRecord {
                 op: self.op,
                 value: self.value.clone(),
                 ts: Some(self.ts),
+                origin: self.origin.clone(),
             },
         }
     }
@@ -87,7 +96,15 @@ impl LogRecord {
     pub fn encode(&self, out: &mut Vec<u8>, scratch: &mut String) {
         let start = out.len();
         out.extend_from_slice(&[0; HEADER_LEN]);
-        out.push(VERSION);
+        let origin = self
+            .origin
+            .as_deref()
+            .filter(|o| o.len() <= u16::MAX as usize);
+        out.push(if origin.is_some() {
+            VERSION_WITH_ORIGIN
+        } else {
+            VERSION
+        });
         for field in [self.seq, self.time, self.ts, self.max_seen] {
             out.extend_from_slice(&field.to_le_bytes());
         }
@@ -97,6 +114,10 @@ impl LogRecord {
         });
         out.extend_from_slice(&(self.key.len() as u32).to_le_bytes());
         out.extend_from_slice(self.key.as_bytes());
+        if let Some(origin) = origin {
+            out.extend_from_slice(&(origin.len() as u16).to_le_bytes());
+            out.extend_from_slice(origin.as_bytes());
+        }
         scratch.clear();
         self.value.write_json(scratch);
         out.extend_from_slice(scratch.as_bytes());
@@ -108,7 +129,7 @@ impl LogRecord {
         if payload.len() < FIXED_LEN {
             return Err(format!("payload of {} bytes is too short", payload.len()));
         }
-        if payload[0] != VERSION {
+        if payload[0] != VERSION && payload[0] != VERSION_WITH_ORIGIN {
             return Err(format!("unknown record version {}", payload[0]));
         }
         let word = |i: usize| u64::from_le_bytes(fixed(&payload[1 + 8 * i..9 + 8 * i]));
@@ -122,8 +143,12 @@ impl LogRecord {
         if key_len > rest.len() {
             return Err(format!("key length {key_len} runs past the payload"));
         }
-        let (key, value) = rest.split_at(key_len);
+        let (key, rest) = rest.split_at(key_len);
         let key = std::str::from_utf8(key).map_err(|e| format!("key is not UTF-8: {e}"))?;
+        let (origin, value) = match payload[0] {
+            VERSION_WITH_ORIGIN => split_origin(rest)?,
+            _ => (None, rest),
+        };
         let value = std::str::from_utf8(value).map_err(|e| format!("value is not UTF-8: {e}"))?;
         let value = parse_value(value).map_err(|e| format!("value is not JSON: {e}"))?;
         Ok(LogRecord {
@@ -134,8 +159,24 @@ impl LogRecord {
             op,
             key: key.into(),
             value,
+            origin,
         })
     }
+}
+
+/// Splits a version 2 payload's origin (u16 length, UTF-8) from the value after it.
+fn split_origin(rest: &[u8]) -> Result<(Option<std::sync::Arc<str>>, &[u8]), String> {
+    if rest.len() < 2 {
+        return Err("origin length runs past the payload".to_string());
+    }
+    let len = u16::from_le_bytes(fixed(&rest[..2])) as usize;
+    let rest = &rest[2..];
+    if len > rest.len() {
+        return Err(format!("origin length {len} runs past the payload"));
+    }
+    let (origin, value) = rest.split_at(len);
+    let origin = std::str::from_utf8(origin).map_err(|e| format!("origin is not UTF-8: {e}"))?;
+    Ok((Some(origin.into()), value))
 }
 
 /// Copies a slice of known length into an array (the callers slice exact lengths).
@@ -209,7 +250,26 @@ mod tests {
             op: Op::Put,
             key: "user_é".into(),
             value: Value::parse_json(r#"{"a":[1,2.5,"x"],"b":null}"#).unwrap(),
+            origin: None,
         }
+    }
+
+    #[test]
+    fn an_origin_round_trips_and_local_records_keep_version_1() {
+        let mut local = Vec::new();
+        sample().encode(&mut local, &mut String::new());
+        assert_eq!(local[HEADER_LEN], VERSION);
+        let remote = LogRecord {
+            origin: Some("node-b".into()),
+            ..sample()
+        };
+        let mut out = Vec::new();
+        remote.encode(&mut out, &mut String::new());
+        assert_eq!(out[HEADER_LEN], VERSION_WITH_ORIGIN);
+        assert_eq!(LogRecord::decode(&out[HEADER_LEN..]).unwrap(), remote);
+        let mut truncated = out[HEADER_LEN..].to_vec();
+        truncated.truncate(FIXED_LEN + remote.key.len() + 1);
+        assert!(LogRecord::decode(&truncated).is_err());
     }
 
     #[test]

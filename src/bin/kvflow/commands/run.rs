@@ -9,6 +9,7 @@ use std::time::Duration;
 use kvflow::runtime::{
     BadInputPolicy, ClusterConfig, InputSource, Metrics, RunError, RunOptions, run_observed,
 };
+use kvflow::sinks::external::ExternalSinks;
 use kvflow::sinks::file::{DirOutputs, StdoutOutputs};
 use kvflow::sinks::{LineSink, OutputFactory};
 use kvflow::spec::DefaultInput;
@@ -39,6 +40,7 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
             }
             None => (Arc::new(StdoutOutputs), None),
         };
+    let external = ExternalSinks::new();
     let durable = super::durable::prepare(
         &args.durability,
         &args.file,
@@ -57,6 +59,7 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
         },
         bad_input,
         raw_output: args.raw,
+        external: Some(external.clone()),
         ..RunOptions::default()
     };
     let plan = Arc::new(loaded.plan);
@@ -70,6 +73,9 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
             eprint!("{summary}");
             if let Some(bytes) = kvflow::bench::run::peak_rss_bytes() {
                 eprintln!("peak RSS: {} kB", bytes / 1024);
+            }
+            for line in external.summary() {
+                eprintln!("{line}");
             }
             Ok(())
         }

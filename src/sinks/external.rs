@@ -1,0 +1,335 @@
+//! Sinks that deliver outside the run's output files — sync, alerts, routes — and the
+//! per-run registry of their delivery threads.
+//!
+//! A run's [`ExternalPlan`] (part of the `Plan`) says which exist; [`render`] adds their
+//! operators to each worker's dataflow; [`ExternalSinks`] — one value per run, never a
+//! global — holds their queues and counters. [`WithExternal`] wraps the run's
+//! `OutputFactory` so that a checkpoint first drains every queue (a checkpoint claims that
+//! every time before its frontier was delivered) and the end of a run delivers the rest and
+//! joins the threads.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use timely::dataflow::Stream;
+
+use super::alert::alert_rows;
+use super::alert::config::{AlertConfig, AlertTarget};
+use super::alert::deliver::{AlertDelivery, AlertStats};
+use super::alert::rule::AlertEvent;
+use super::sync::config::{BatchConfig, SyncConfig};
+use super::sync::operator::{Delivery, RowKeys, TableFilter, sync_rows, sync_table};
+use super::sync::queue::{self, QueueSender};
+use super::sync::{DeliveryOutputs, SyncDelivery, SyncOp, SyncSource, SyncStats};
+use super::{LineSink, OutputFactory, OutputKind};
+use crate::operators::fallible::Rows;
+use crate::routes::{Dispatcher, RouteOutputs, RouteStats, RouteTable, route_changes};
+use crate::runtime::DurableRun;
+use crate::store::Change;
+
+/// The sync sinks, alerts and routes of a plan.
+#[derive(Clone, Debug, Default)]
+pub struct ExternalPlan {
+    pub sync: Vec<SyncConfig>,
+    pub alerts: Vec<AlertConfig>,
+    pub routes: Option<Arc<RouteTable>>,
+}
+
+impl ExternalPlan {
+    pub fn is_empty(&self) -> bool {
+        self.sync.is_empty() && self.alerts.is_empty() && self.routes.is_none()
+    }
+}
+
+/// A queue the registry can drain and finish.
+trait Queue: Send + Sync {
+    fn drain(&self);
+    fn finish(&self);
+}
+
+impl<T: Send + 'static> Queue for QueueSender<T> {
+    fn drain(&self) {
+        QueueSender::drain(self);
+    }
+    fn finish(&self) {
+        QueueSender::finish(self);
+    }
+}
+
+/// The delivery threads and counters of one run's external sinks.
+#[derive(Default)]
+pub struct ExternalSinks {
+    queues: Mutex<Vec<Box<dyn Queue>>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    sync: Mutex<BTreeMap<String, Arc<SyncStats>>>,
+    alerts: Mutex<BTreeMap<String, Arc<AlertStats>>>,
+    routes: Arc<RouteStats>,
+}
+
+impl ExternalSinks {
+    pub fn new() -> Arc<ExternalSinks> {
+        Arc::new(ExternalSinks::default())
+    }
+
+    /// The counters of sync sink `name` (shared by its workers).
+    pub fn sync_stats(&self, name: &str) -> Arc<SyncStats> {
+        let mut sync = self.sync.lock().unwrap_or_else(|e| e.into_inner());
+        sync.entry(name.to_string()).or_default().clone()
+    }
+
+    /// The counters of alert `name` (shared by its workers).
+    pub fn alert_stats(&self, name: &str) -> Arc<AlertStats> {
+        let mut alerts = self.alerts.lock().unwrap_or_else(|e| e.into_inner());
+        alerts.entry(name.to_string()).or_default().clone()
+    }
+
+    /// The counters of the run's routes.
+    pub fn route_stats(&self) -> Arc<RouteStats> {
+        self.routes.clone()
+    }
+
+    fn register(&self, queue: Box<dyn Queue>, thread: JoinHandle<()>) {
+        self.queues
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(queue);
+        self.threads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(thread);
+    }
+
+    /// Waits until everything queued so far was delivered.
+    pub fn drain(&self) {
+        for queue in self.queues.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            queue.drain();
+        }
+    }
+
+    /// Delivers what is left and joins the delivery threads.
+    pub fn finish(&self) {
+        for queue in self
+            .queues
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
+            queue.finish();
+        }
+        let threads: Vec<_> = self
+            .threads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+            .collect();
+        for thread in threads {
+            if thread.join().is_err() {
+                tracing::error!("a delivery thread panicked");
+            }
+        }
+    }
+
+    /// A summary line per sink, for the end of a run.
+    pub fn summary(&self) -> Vec<String> {
+        let sync = self.sync.lock().unwrap_or_else(|e| e.into_inner());
+        let alerts = self.alerts.lock().unwrap_or_else(|e| e.into_inner());
+        let alert_lines = alerts.iter().map(|(name, s)| {
+            let get = SyncStats::get;
+            format!(
+                "alert {name}: {} fired, {} suppressed, {} undelivered",
+                get(&s.fired),
+                get(&s.suppressed),
+                get(&s.undelivered)
+            )
+        });
+        sync.iter()
+            .map(|(name, s)| {
+                let get = SyncStats::get;
+                format!(
+                    "sync {name}: {} changes in {} batches, {} retries, {} dead-lettered, \
+                     {} conflicts, {} failovers",
+                    get(&s.delivered),
+                    get(&s.batches),
+                    get(&s.retries),
+                    get(&s.dead_lettered),
+                    get(&s.conflicts),
+                    get(&s.failovers)
+                )
+            })
+            .chain(alert_lines)
+            .collect()
+    }
+}
+
+/// The run's outputs, draining the external sinks' queues at checkpoints and at the end.
+pub struct WithExternal {
+    pub inner: Arc<dyn OutputFactory>,
+    pub external: Arc<ExternalSinks>,
+}
+
+impl OutputFactory for WithExternal {
+    fn open(&self, pipeline: &str, kind: OutputKind) -> Arc<dyn LineSink> {
+        self.inner.open(pipeline, kind)
+    }
+
+    fn finish(&self) {
+        self.external.finish();
+        self.inner.finish();
+    }
+
+    fn resume(&self, lengths: &BTreeMap<String, u64>) -> Result<(), String> {
+        self.inner.resume(lengths)
+    }
+
+    fn checkpoint(&self) -> Result<BTreeMap<String, u64>, String> {
+        self.external.drain();
+        self.inner.checkpoint()
+    }
+}
+
+/// What the external sinks of one worker are built with.
+pub struct SinkContext<'a, 'scope> {
+    pub worker: usize,
+    /// Opens an output (wrapped for durable runs).
+    pub open: &'a dyn Fn(&str, OutputKind) -> Arc<dyn LineSink>,
+    pub durable: Option<Arc<DurableRun>>,
+    pub external: &'a ExternalSinks,
+    /// Each pipeline's name and rows, in plan order.
+    pub pipelines: &'a [(String, Rows<'scope>)],
+}
+
+/// Adds the plan's external sinks to a worker's dataflow; returns their streams to probe.
+pub fn render<'scope>(
+    plan: &ExternalPlan,
+    changes: &Stream<'scope, u64, Vec<Change>>,
+    context: &SinkContext<'_, 'scope>,
+) -> Result<Vec<Stream<'scope, u64, Vec<()>>>, String> {
+    let mut probes = Vec::new();
+    for config in &plan.sync {
+        probes.push(render_sync(config, changes, context)?);
+    }
+    for config in &plan.alerts {
+        probes.push(render_alert(config, context)?);
+    }
+    if let Some(table) = &plan.routes {
+        probes.push(render_routes(table, changes, context)?);
+    }
+    Ok(probes)
+}
+
+fn render_routes<'scope>(
+    table: &Arc<RouteTable>,
+    changes: &Stream<'scope, u64, Vec<Change>>,
+    context: &SinkContext<'_, 'scope>,
+) -> Result<Stream<'scope, u64, Vec<()>>, String> {
+    table.check()?;
+    let logs = table
+        .logged_handlers()
+        .into_iter()
+        .map(|name| {
+            let sink = (context.open)(&format!("{name}.routed"), OutputKind::Rows);
+            (name, sink)
+        })
+        .collect();
+    let outputs = RouteOutputs {
+        logs,
+        counts: (context.open)("routes.counts", OutputKind::Rows),
+    };
+    let dispatcher = Dispatcher::new(
+        table.clone(),
+        outputs,
+        context.external.route_stats(),
+        context.durable.clone(),
+    );
+    Ok(route_changes(changes.clone(), dispatcher))
+}
+
+fn render_alert<'scope>(
+    config: &AlertConfig,
+    context: &SinkContext<'_, 'scope>,
+) -> Result<Stream<'scope, u64, Vec<()>>, String> {
+    let stats = context.external.alert_stats(&config.name);
+    let (pipeline, rows) = &context.pipelines[config.pipeline];
+    let errors = (context.open)(pipeline, OutputKind::Errors);
+    let log = config
+        .targets
+        .contains(&AlertTarget::Log)
+        .then(|| (context.open)(&format!("{}.alerts", config.name), OutputKind::Rows));
+    let deliver = AlertDelivery::new(
+        &config.name,
+        &config.targets,
+        log,
+        errors.clone(),
+        stats.clone(),
+    );
+    let thread_name = format!("alert-{}-{}", config.name, context.worker);
+    let batch = BatchConfig {
+        size: 64,
+        timeout: std::time::Duration::ZERO,
+    };
+    let (sender, thread) = queue::spawn::<AlertEvent, _>(&thread_name, 1024, batch, deliver)
+        .map_err(|e| format!("cannot start the delivery thread of `{}`: {e}", config.name))?;
+    context.external.register(Box::new(sender.clone()), thread);
+    Ok(alert_rows(
+        rows.clone(),
+        config.clone(),
+        sender,
+        errors,
+        stats,
+        context.durable.clone(),
+    ))
+}
+
+fn render_sync<'scope>(
+    config: &SyncConfig,
+    changes: &Stream<'scope, u64, Vec<Change>>,
+    context: &SinkContext<'_, 'scope>,
+) -> Result<Stream<'scope, u64, Vec<()>>, String> {
+    let stats = context.external.sync_stats(&config.name);
+    let errors_of = match &config.source {
+        SyncSource::Pipeline { index, .. } => context.pipelines[*index].0.clone(),
+        SyncSource::Table { .. } => config.name.clone(),
+    };
+    let outputs = DeliveryOutputs {
+        dead_letter: (context.open)(&format!("{}.dead-letter", config.name), OutputKind::Rows),
+        errors: (context.open)(&errors_of, OutputKind::Errors),
+        conflicts: config
+            .conflict_log
+            .then(|| (context.open)(&format!("{}.conflicts", config.name), OutputKind::Rows)),
+    };
+    let deliver = SyncDelivery::new(config, context.worker, outputs, stats.clone());
+    let thread_name = format!("sync-{}-{}", config.name, context.worker);
+    let (sender, thread) =
+        queue::spawn::<SyncOp, _>(&thread_name, config.queue, config.batch, deliver)
+            .map_err(|e| format!("cannot start the delivery thread of `{}`: {e}", config.name))?;
+    context.external.register(Box::new(sender.clone()), thread);
+    let delivery = Delivery {
+        queue: sender,
+        durable: context.durable.clone(),
+    };
+    Ok(match &config.source {
+        SyncSource::Pipeline {
+            index,
+            names,
+            key_fields,
+            ts_field,
+        } => {
+            let keys = RowKeys {
+                names: names.clone(),
+                key_fields: key_fields.clone(),
+                ts_field: *ts_field,
+                origin: config.origin.clone(),
+            };
+            sync_rows(context.pipelines[*index].1.clone(), keys, delivery)
+        }
+        SyncSource::Table { keys } => {
+            let filter = TableFilter {
+                keys: keys.clone(),
+                skip_origin: config.target_origin.clone(),
+                origin: config.origin.clone(),
+            };
+            sync_table(changes.clone(), filter, delivery, stats)
+        }
+    })
+}

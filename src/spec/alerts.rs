@@ -1,0 +1,161 @@
+//! `[[alerts]]` tables into [`AlertConfig`]s.
+//!
+//! ```toml
+//! [[alerts]]
+//! name = "big_spender"
+//! from = "order_totals"               # a pipeline
+//! condition = "total > 1500"          # an expression over its rows
+//! message = "{user_id} ordered {total} in [{window_start}, {window_end})"
+//! severity = "warning"                # info | warning (default) | critical
+//! group_by = ["user_id"]              # dedup groups (default: the aggregate's group fields)
+//! cooldown_ms = 60000                 # a group fires at most once per cooldown (event time)
+//! time = "window_end"                 # the row's event time (default: window_end, then ts)
+//! deliver = [
+//!   { kind = "webhook", url = "http://127.0.0.1:8080/alerts", timeout_ms = 2000, retries = 3 },
+//!   { kind = "log" },                 # <name>.alerts output (JSON Lines)
+//!   { kind = "stdout" },
+//! ]
+//! ```
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::error::Fail;
+use super::outputs::{inside, known_name};
+use crate::expr::Expr;
+use crate::plan::{Node, PipelineDef, Plan};
+use crate::sinks::alert::config::{AlertConfig, AlertTarget, Severity};
+use crate::sinks::alert::template::Template;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAlert {
+    name: Spanned<String>,
+    from: Spanned<String>,
+    condition: Spanned<String>,
+    message: Option<Spanned<String>>,
+    severity: Option<Spanned<String>>,
+    group_by: Option<Vec<Spanned<String>>>,
+    cooldown_ms: Option<u64>,
+    time: Option<Spanned<String>>,
+    deliver: Option<Vec<Spanned<RawDelivery>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDelivery {
+    kind: Spanned<String>,
+    url: Option<Spanned<String>>,
+    timeout_ms: Option<u64>,
+    retries: Option<u32>,
+    retry_delay_ms: Option<u64>,
+}
+
+const DELIVERY_KINDS: &[&str] = &["webhook", "log", "stdout"];
+
+pub(super) fn convert(raw: &Spanned<RawAlert>, plan: &Plan) -> Result<AlertConfig, Fail> {
+    let raw = raw.get_ref();
+    let pipelines: Vec<String> = plan.pipelines.iter().map(|p| p.name.clone()).collect();
+    let index = known_name(&raw.from, &pipelines, "pipeline")?;
+    let pipeline = &plan.pipelines[index];
+    let names = pipeline.schema().names();
+    let condition = Expr::compile(raw.condition.get_ref(), pipeline.schema()).map_err(|e| {
+        Fail::at(inside(&raw.condition) + e.offset, e.message).suggest(e.suggestion)
+    })?;
+    let message = match &raw.message {
+        Some(text) => Template::compile(text.get_ref(), &names).map_err(|e| {
+            let candidates: Vec<&str> = names.iter().map(String::as_str).collect();
+            let suggestion = e.name.and_then(|n| crate::expr::suggest(&n, &candidates));
+            Fail::at(inside(text) + e.offset, e.message).suggest(suggestion)
+        })?,
+        None => Template::compile(
+            &raw.name.get_ref().replace('{', "{{").replace('}', "}}"),
+            &names,
+        )
+        .map_err(|e| Fail::at(inside(&raw.name), e.message))?,
+    };
+    let severity = match &raw.severity {
+        Some(s) => Severity::parse(s.get_ref()).ok_or_else(|| {
+            Fail::at(inside(s), format!("unknown severity `{}`", s.get_ref()))
+                .suggest(crate::expr::suggest(s.get_ref(), Severity::NAMES))
+        })?,
+        None => Severity::Warning,
+    };
+    let group_fields = match &raw.group_by {
+        Some(fields) => fields
+            .iter()
+            .map(|f| known_name(f, &names, "field"))
+            .collect::<Result<_, _>>()?,
+        None => default_groups(pipeline),
+    };
+    let time_field = match &raw.time {
+        Some(field) => Some(known_name(field, &names, "field")?),
+        None => ["window_end", "ts"]
+            .iter()
+            .find_map(|n| names.iter().position(|f| f == n)),
+    };
+    let targets = match &raw.deliver {
+        Some(list) => list.iter().map(target).collect::<Result<_, _>>()?,
+        None => vec![AlertTarget::Log],
+    };
+    Ok(AlertConfig {
+        name: raw.name.get_ref().clone(),
+        pipeline: index,
+        names,
+        condition,
+        message,
+        severity,
+        group_fields,
+        cooldown_ms: raw.cooldown_ms.unwrap_or(0),
+        time_field,
+        targets,
+    })
+}
+
+/// An aggregate's group fields (after its window fields, if windowed); none otherwise.
+fn default_groups(pipeline: &PipelineDef) -> Vec<usize> {
+    match &pipeline.node {
+        Node::Aggregate {
+            window, group_by, ..
+        } => {
+            let start = if window.is_some() { 2 } else { 0 };
+            (start..start + group_by.len()).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn target(raw: &Spanned<RawDelivery>) -> Result<AlertTarget, Fail> {
+    let at = raw.span().start;
+    let raw = raw.get_ref();
+    Ok(match raw.kind.get_ref().as_str() {
+        "webhook" => {
+            let url = raw
+                .url
+                .as_ref()
+                .ok_or_else(|| Fail::at(at, "a webhook needs a `url`"))?;
+            if !url.get_ref().starts_with("http://") {
+                return Err(Fail::at(
+                    inside(url),
+                    "a webhook `url` must start with http:// (TLS is not built in)",
+                ));
+            }
+            AlertTarget::Webhook {
+                url: url.get_ref().clone(),
+                timeout: Duration::from_millis(raw.timeout_ms.unwrap_or(5000)),
+                retries: raw.retries.unwrap_or(3),
+                retry_delay: Duration::from_millis(raw.retry_delay_ms.unwrap_or(100)),
+            }
+        }
+        "log" => AlertTarget::Log,
+        "stdout" => AlertTarget::Stdout,
+        other => {
+            return Err(
+                Fail::at(inside(&raw.kind), format!("unknown delivery `{other}`"))
+                    .suggest(crate::expr::suggest(other, DELIVERY_KINDS)),
+            );
+        }
+    })
+}

@@ -1,0 +1,120 @@
+//! `kvflow check` errors in `[[sync]]` sections point at line and column.
+
+use std::path::Path;
+
+use super::{SpecError, load_str};
+
+const HEAD: &str = "[sources.t]\nview = \"table\"\n\n[[pipelines]]\nname = \"totals\"\nfrom = \"t\"\nsteps = [{ aggregates = { n = \"count(*)\" }, group_by = [\"value.user\"] }]\n";
+
+fn err(sync: &str) -> SpecError {
+    let text = format!("{HEAD}{sync}");
+    match load_str(&text, "f.toml", Path::new(".")) {
+        Ok(_) => panic!("expected an error for:\n{sync}"),
+        Err(e) => e,
+    }
+}
+
+/// The error is at the first occurrence of `at` (line, column), with `message` in it.
+fn check(sync: &str, at: &str, message: &str, suggestion: Option<&str>) {
+    let text = format!("{HEAD}{sync}");
+    let e = err(sync);
+    let offset = text.find(at).expect("marker");
+    let (line, column) = super::offset_to_line_col(&text, offset);
+    assert!(e.message.contains(message), "{e}");
+    assert_eq!((e.line, e.column), (line, column), "{e}");
+    assert_eq!(e.suggestion.as_deref(), suggestion, "{e}");
+}
+
+const TARGET: &str = "target = { kind = \"redis\", url = \"redis://127.0.0.1/\" }\n";
+
+#[test]
+fn a_valid_sync_becomes_a_typed_config() {
+    let text = format!(
+        "{HEAD}[[sync]]\nname = \"s\"\nfrom = \"totals\"\n{TARGET}conflict = \"last-writer-wins\"\n"
+    );
+    let loaded = load_str(&text, "f.toml", Path::new(".")).unwrap_or_else(|e| panic!("{e}"));
+    let sync = &loaded.plan.external.sync[0];
+    assert_eq!(sync.name, "s");
+    match &sync.source {
+        crate::sinks::sync::SyncSource::Pipeline { key_fields, .. } => {
+            assert_eq!(key_fields, &vec![0]);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn sync_errors_point_at_the_mistake() {
+    check(
+        &format!("[[sync]]\nname = \"s\"\nfrom = \"totls\"\n{TARGET}"),
+        "totls",
+        "no pipeline `totls`",
+        Some("totals"),
+    );
+    check(
+        &format!("[[sync]]\nname = \"s\"\nfrom = \"totals\"\n{TARGET}batch_sise = 3\n"),
+        "batch_sise",
+        "unknown field `batch_sise`",
+        None,
+    );
+    check(
+        &format!(
+            "[[sync]]\nname = \"s\"\nfrom = \"totals\"\n{TARGET}conflict = \"last-writer-win\"\n"
+        ),
+        "last-writer-win\"",
+        "unknown conflict policy",
+        Some("last-writer-wins"),
+    );
+    check(
+        "[[sync]]\nname = \"s\"\nfrom = \"totals\"\ntarget = { kind = \"redis\", url = \"redis://x/\", versions = false }\nconflict = \"target-wins\"\n",
+        "redis\", url = \"redis://x/\", v",
+        "keeps no versions",
+        None,
+    );
+    check(
+        "[[sync]]\nname = \"s\"\nfrom = \"totals\"\ntarget = { kind = \"postgres\", url = \"host=x\", table = \"a b\" }\n",
+        "a b",
+        "plain SQL name",
+        None,
+    );
+    check(
+        &format!("[[sync]]\nname = \"s\"\nfrom = \"totals\"\nkeys = [\"^u\"]\n{TARGET}"),
+        "[\"^u\"]",
+        "exclusive",
+        None,
+    );
+    check(
+        &format!("[[sync]]\nname = \"s\"\nfrom = \"totals\"\nkey = [\"usr\"]\n{TARGET}"),
+        "usr",
+        "no field `usr`",
+        Some("user"),
+    );
+}
+
+#[test]
+fn alert_errors_point_at_the_mistake() {
+    check(
+        "[[alerts]]\nname = \"a\"\nfrom = \"totals\"\ncondition = \"n > 1 AND usr = 'x'\"\n",
+        "usr = ",
+        "usr",
+        Some("user"),
+    );
+    check(
+        "[[alerts]]\nname = \"a\"\nfrom = \"totals\"\ncondition = \"n > 1\"\nmessage = \"{usr} has {n}\"\n",
+        "usr}",
+        "no field `usr`",
+        Some("user"),
+    );
+    check(
+        "[[alerts]]\nname = \"a\"\nfrom = \"totals\"\ncondition = \"n > 1\"\nseverity = \"critcal\"\n",
+        "critcal",
+        "unknown severity",
+        Some("critical"),
+    );
+    check(
+        "[[alerts]]\nname = \"a\"\nfrom = \"totals\"\ncondition = \"n > 1\"\ndeliver = [{ kind = \"webhook\", url = \"https://x/\" }]\n",
+        "https",
+        "http://",
+        None,
+    );
+}

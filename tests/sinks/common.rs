@@ -1,0 +1,155 @@
+//! Shared helpers: service connections, a random mutation stream and its oracle, runs.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use kvflow::change::Mutation;
+use kvflow::runtime::{InputSource, RunOptions, RunSummary, run};
+use kvflow::sinks::capture::Capture;
+use kvflow::sinks::external::ExternalSinks;
+use kvflow::spec::load_str;
+use kvflow::value::Value;
+
+pub const REDIS_URL: &str = "redis://127.0.0.1:6379/";
+pub const POSTGRES_URL: &str = "host=127.0.0.1 port=5432 user=postgres dbname=test";
+
+fn skip(service: &str, error: &dyn std::fmt::Display) -> bool {
+    if std::env::var("KVFLOW_SKIP_SERVICES").is_ok_and(|v| v == "1") {
+        eprintln!("skipped: {service} is not reachable ({error})");
+        return true;
+    }
+    panic!(
+        "{service} is not reachable ({error}): start it (.ci/run does) or set \
+         KVFLOW_SKIP_SERVICES=1 to skip the tests that need it"
+    );
+}
+
+/// A connection to the Redis service, or `None` when it is down and skipping is allowed.
+pub fn redis() -> Option<redis::Connection> {
+    let connected = redis::Client::open(REDIS_URL).and_then(|c| c.get_connection());
+    match connected {
+        Ok(c) => Some(c),
+        Err(e) if skip("Redis at 127.0.0.1:6379", &e) => None,
+        Err(_) => None,
+    }
+}
+
+/// A client of the PostgreSQL service, or `None` when it is down and skipping is allowed.
+pub fn postgres() -> Option<postgres::Client> {
+    match postgres::Client::connect(POSTGRES_URL, postgres::NoTls) {
+        Ok(c) => Some(c),
+        Err(e) if skip("PostgreSQL at 127.0.0.1:5432 (database test)", &e) => None,
+        Err(_) => None,
+    }
+}
+
+/// Deletes every key under `prefix`.
+pub fn redis_clear(connection: &mut redis::Connection, prefix: &str) {
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query(connection)
+        .expect("KEYS");
+    if !keys.is_empty() {
+        let _: () = redis::cmd("DEL").arg(keys).query(connection).expect("DEL");
+    }
+}
+
+/// Every key under `prefix` (without it) and its value parsed as JSON, versions excluded.
+pub fn redis_state(
+    connection: &mut redis::Connection,
+    prefix: &str,
+) -> BTreeMap<String, serde_json::Value> {
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query(connection)
+        .expect("KEYS");
+    let mut state = BTreeMap::new();
+    for key in keys {
+        let short = key[prefix.len()..].to_string();
+        if short == "__kvflow_versions" {
+            continue;
+        }
+        // NB: a key may go between KEYS and GET while a sink is writing.
+        let value: Option<String> = redis::cmd("GET").arg(&key).query(connection).expect("GET");
+        if let Some(value) = value {
+            state.insert(short, serde_json::from_str(&value).expect("JSON value"));
+        }
+    }
+    state
+}
+
+/// A reproducible stream of puts, updates and deletes over `keys` keys, ts increasing
+/// by `step` ms.
+pub fn mutations(seed: u64, n: usize, keys: usize, step: u64) -> Vec<Mutation> {
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        state >> 33
+    };
+    (0..n)
+        .map(|i| {
+            let key = format!("k{}", next() % keys as u64);
+            let ts = 1_700_000_000_000 + i as u64 * step;
+            if next().is_multiple_of(5) {
+                Mutation::delete(key, ts)
+            } else {
+                let text = format!(r#"{{"n":{},"tag":"t{}"}}"#, next() % 1000, next() % 7);
+                Mutation::put(key, Value::parse_json(&text).expect("json"), ts)
+            }
+        })
+        .collect()
+}
+
+/// The oracle: the table after applying `mutations` in order.
+pub fn final_table(mutations: &[Mutation]) -> BTreeMap<String, serde_json::Value> {
+    let mut table = BTreeMap::new();
+    for m in mutations {
+        match m.op {
+            kvflow::change::Op::Put => {
+                let json = serde_json::from_str(&m.value.to_json_string()).expect("json");
+                table.insert(m.key.to_string(), json);
+            }
+            kvflow::change::Op::Delete => {
+                table.remove(&*m.key);
+            }
+        }
+    }
+    table
+}
+
+/// Runs dataflow `text` over `input`; returns the summary, the captured outputs, the sinks.
+pub fn run_text(
+    text: &str,
+    input: Vec<Mutation>,
+    workers: usize,
+) -> (RunSummary, Capture, Arc<ExternalSinks>) {
+    run_with(text, input, workers, ExternalSinks::new())
+}
+
+/// As [`run_text`], counting into `external` (which the caller can watch during the run).
+pub fn run_with(
+    text: &str,
+    input: Vec<Mutation>,
+    workers: usize,
+    external: Arc<ExternalSinks>,
+) -> (RunSummary, Capture, Arc<ExternalSinks>) {
+    let loaded = load_str(text, "test.toml", Path::new(".")).unwrap_or_else(|e| panic!("{e}"));
+    let capture = Capture::new();
+    let options = RunOptions {
+        external: Some(external.clone()),
+        ..RunOptions::default().workers(workers)
+    };
+    let summary = run(
+        Arc::new(loaded.plan),
+        InputSource::Memory(Arc::new(input)),
+        options,
+        Arc::new(capture.clone()),
+    )
+    .unwrap_or_else(|e| panic!("run failed: {e}"));
+    (summary, capture, external)
+}

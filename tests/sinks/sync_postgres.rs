@@ -1,0 +1,70 @@
+//! PostgreSQL targets equal their source after inserts, updates and deletes.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+
+use super::common::*;
+
+/// Every row of `table` as key -> value (JSON), or empty if the table does not exist.
+pub fn postgres_state(
+    client: &mut postgres::Client,
+    table: &str,
+) -> BTreeMap<String, serde_json::Value> {
+    let rows = client
+        .query(&format!("SELECT key, value::text FROM {table}"), &[])
+        .unwrap_or_default();
+    rows.into_iter()
+        .map(|row| {
+            let key: String = row.get(0);
+            let value: String = row.get(1);
+            (key, serde_json::from_str(&value).expect("JSON"))
+        })
+        .collect()
+}
+
+pub fn drop_table(client: &mut postgres::Client, table: &str) {
+    client
+        .batch_execute(&format!("DROP TABLE IF EXISTS {table}"))
+        .expect("DROP TABLE");
+}
+
+#[test]
+fn table_sync_makes_postgres_equal_the_final_table() {
+    let Some(mut pg) = postgres() else { return };
+    let table = "kvflow_test_sync_table";
+    let input = mutations(3, 3000, 80, 7);
+    let text = format!(
+        r#"
+[[sync]]
+name = "table_to_pg"
+keys = ["^k"]
+target = {{ kind = "postgres", url = "{POSTGRES_URL}", table = "{table}" }}
+batch_size = 100
+"#
+    );
+    for workers in [1, 2] {
+        drop_table(&mut pg, table);
+        let (_, _, sinks) = run_text(&text, input.clone(), workers);
+        assert_eq!(postgres_state(&mut pg, table), final_table(&input));
+        let stats = sinks.sync_stats("table_to_pg");
+        assert_eq!(stats.dead_lettered.load(Ordering::Relaxed), 0);
+        assert_eq!(stats.conflicts.load(Ordering::Relaxed), 0);
+    }
+    // ts and origin columns hold each key's last change.
+    let last_ts: BTreeMap<String, i64> = input
+        .iter()
+        .map(|m| (m.key.to_string(), m.ts.unwrap_or(0) as i64))
+        .collect();
+    for row in pg
+        .query(&format!("SELECT key, ts, origin FROM {table}"), &[])
+        .expect("SELECT")
+    {
+        let key: String = row.get(0);
+        assert_eq!(
+            Some(&row.get::<_, i64>(1)),
+            last_ts.get(&key),
+            "ts of {key}"
+        );
+        assert_eq!(row.get::<_, String>(2), "local");
+    }
+}
