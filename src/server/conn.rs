@@ -2,8 +2,9 @@
 //!
 //! [`Conn::process`] parses every complete request in the read buffer and runs them all
 //! under one lock of the server's state, appending the replies to one output buffer that is
-//! then written with one `write` (so a pipeline of 16 `SET`s costs one lock, one push of 16
-//! mutations to the dataflow and one system call). A protocol error is answered as Redis
+//! then written with one `write` (so a pipeline of 16 `SET`s costs one lock and one system
+//! call). The writes wait in the state until the event loop hands every connection's writes
+//! of its round to the dataflow in one push (`listen`). A protocol error is answered as Redis
 //! answers it and the connection closes once the reply is written; a client whose unparsed
 //! input passes the query buffer limit is closed without a reply, as in Redis.
 
@@ -42,6 +43,8 @@ pub struct Conn {
     pub dead: bool,
     /// Most unwritten reply bytes before the client is disconnected.
     output_limit: usize,
+    /// Whether the loop also watches this socket for room to write.
+    pub watching_writable: bool,
 }
 
 impl Conn {
@@ -59,6 +62,7 @@ impl Conn {
             closing: false,
             dead: false,
             output_limit,
+            watching_writable: false,
         }
     }
 
@@ -69,6 +73,7 @@ impl Conn {
             if self.inbuf.len() - self.filled < READ_CHUNK {
                 self.inbuf.resize(self.filled + READ_CHUNK, 0);
             }
+            let room = self.inbuf.len() - self.filled;
             match self.stream.read(&mut self.inbuf[self.filled..]) {
                 Ok(0) => {
                     self.dead = true;
@@ -81,6 +86,11 @@ impl Conn {
                         break;
                     }
                     self.process(server);
+                    // NB: a short read emptied the socket; data arriving later is a new
+                    // edge, so the read that would only say WouldBlock is skipped.
+                    if n < room {
+                        break;
+                    }
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => {
@@ -143,17 +153,8 @@ impl Conn {
             }
             self.parsed += self.frame.consumed;
         }
-        if let Some(mut db) = db {
-            let wrote = db.flush_writes(&server.queue);
-            let wake_readers = wrote && db.blocked_readers > 0;
-            drop(db);
+        if db.is_some() {
             server.stats.commands.fetch_add(commands, Ordering::Relaxed);
-            if wake_readers {
-                server.wake_all();
-            }
-            if wrote {
-                server.queue.wait_for_room();
-            }
         }
         self.compact();
     }
@@ -171,6 +172,11 @@ impl Conn {
             self.inbuf.truncate(READ_CHUNK * 2);
             self.inbuf.shrink_to_fit();
         }
+    }
+
+    /// Whether replies wait for room in the socket.
+    pub fn has_unwritten(&self) -> bool {
+        self.written < self.out.len()
     }
 
     /// Writes as much of the output as the socket takes.
