@@ -477,3 +477,23 @@ fn scan_visits_every_matching_key_once() {
         assert_eq!(listed, expected, "KEYS {pattern}");
     }
 }
+
+/// Every shipped serve dataflow loads (they have no fixed input, so no expected output).
+#[test]
+fn serve_dataflows_check() {
+    let dir = root().join("dataflows/serve");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let out = Command::new(env!("CARGO_BIN_EXE_kvflow"))
+                .arg("check")
+                .arg(&path)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}: {:?}", path.display(), out);
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 3);
+}
