@@ -367,3 +367,59 @@ fn serve_dataflows_check() {
     }
     assert_eq!(checked, 3);
 }
+
+/// A blocked XREAD is answered by the next write (from another client), with that write.
+#[test]
+fn a_blocked_xread_wakes_on_the_next_write() {
+    let dir = tmp();
+    let serve = Serve::start(&["--io-threads", "2"], dir.path());
+    let mut c = serve.client();
+    let _: () = c.set("before", "1").unwrap();
+    let url = serve.url();
+    let reader = std::thread::spawn(move || {
+        let mut r = redis::Client::open(url).unwrap().get_connection().unwrap();
+        let reply: Value = redis::cmd("XREAD")
+            .arg("BLOCK")
+            .arg(0)
+            .arg("STREAMS")
+            .arg("__changes")
+            .arg("$")
+            .query(&mut r)
+            .unwrap();
+        format!("{reply:?}")
+    });
+    eventually("the reader to block", || {
+        let info: String = redis::cmd("INFO").arg("clients").query(&mut c).unwrap();
+        info.contains("blocked_clients:1").then_some(())
+    });
+    let _: () = c.set("after", "2").unwrap();
+    let seen = reader.join().unwrap();
+    assert!(seen.contains("after") && !seen.contains("before"), "{seen}");
+}
+
+/// After HELLO 3, published messages arrive as RESP3 pushes and replies use RESP3 types.
+#[test]
+fn resp3_pushes_pubsub_messages() {
+    let dir = tmp();
+    let serve = Serve::start(&[], dir.path());
+    let mut sub = std::net::TcpStream::connect(("127.0.0.1", serve.port)).unwrap();
+    sub.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    std::io::Write::write_all(&mut sub, b"HELLO 3\r\nSUBSCRIBE news\r\n").unwrap();
+    let mut c = serve.client();
+    eventually("the subscription", || {
+        (c.publish::<_, _, i64>("news", "hi").unwrap() == 1).then_some(())
+    });
+    let mut received = Vec::new();
+    let wanted = b">3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$2\r\nhi\r\n";
+    while !received.ends_with(wanted) {
+        let mut chunk = [0u8; 4096];
+        let n = std::io::Read::read(&mut sub, &mut chunk).unwrap();
+        assert!(n > 0, "closed");
+        received.extend_from_slice(&chunk[..n]);
+    }
+    let text = String::from_utf8_lossy(&received);
+    assert!(
+        text.contains(">3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n"),
+        "{text}"
+    );
+}
