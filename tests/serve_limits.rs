@@ -7,11 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use redis::Commands;
-use serve_support::{Serve, eventually, raw_exchange};
-
-fn tmp() -> tempfile::TempDir {
-    tempfile::tempdir().expect("temp dir")
-}
+use serve_support::{Serve, eventually, raw_exchange, tmp};
 
 #[test]
 fn limits_close_the_connection() {
