@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use mio::net::TcpStream;
 
-use super::commands::xread::{read_changes, write_entries};
+use super::commands::xread::{complete_read, read_log, ring_changes, write_entries};
 use super::commands::{Args, Ctx, Session, execute};
 use super::notify::Outbox;
 use super::resp::{Frame, Reply, parse_frame};
@@ -102,12 +102,38 @@ impl Conn {
         self.flush();
     }
 
-    /// Runs every complete request in the buffer (see the module doc).
+    /// Runs every complete request in the buffer (see the module doc), reading the change
+    /// log outside the lock when an XREAD needs it.
     pub fn process(&mut self, server: &Server) {
+        loop {
+            self.process_round(server);
+            let Some(read) = self.session.log_read.take() else {
+                break;
+            };
+            let logged = read_log(server, &read);
+            let mut db = server.lock();
+            let mut reply = Reply {
+                out: &mut self.out,
+                resp3: self.session.resp3,
+            };
+            match logged {
+                Ok(entries) => complete_read(&mut db, &mut self.session, &mut reply, read, entries),
+                Err(_) => reply.error("ERR cannot read the change log of the data directory"),
+            }
+        }
+        self.compact();
+    }
+
+    /// Runs requests under one lock until the buffer is used up or one must wait.
+    fn process_round(&mut self, server: &Server) {
         let limits = server.config.limits;
         let mut db = None;
         let mut commands = 0u64;
-        while !self.closing && !self.dead && self.session.blocked.is_none() {
+        while !self.closing
+            && !self.dead
+            && self.session.blocked.is_none()
+            && self.session.log_read.is_none()
+        {
             if self.out.len() - self.written > OUTPUT_BACKLOG {
                 break;
             }
@@ -156,7 +182,6 @@ impl Conn {
         if db.is_some() {
             server.stats.commands.fetch_add(commands, Ordering::Relaxed);
         }
-        self.compact();
     }
 
     fn compact(&mut self) {
@@ -237,7 +262,7 @@ impl Conn {
             return;
         };
         let mut db = server.lock();
-        let entries = read_changes(server, &db, blocked.after, blocked.count).unwrap_or_default();
+        let entries = ring_changes(&db, blocked.after, blocked.count);
         let timed_out = blocked.deadline.is_some_and(|d| d <= now);
         if entries.is_empty() && !timed_out {
             return;
