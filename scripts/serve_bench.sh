@@ -8,7 +8,7 @@ KVFLOW=${1:-target/release/kvflow}
 shift || true
 N=${N:-200000}
 work=$(mktemp -d)
-trap 'kill $redis_pid $kv_pid 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill $redis_pid $kv_pid 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 
 redis-server --port 7400 --save "" --appendonly no --daemonize no >"$work/redis.log" 2>&1 &
 redis_pid=$!
@@ -17,6 +17,7 @@ redis_pid=$!
 kv_pid=$!
 for port in 7400 7401; do
   for _ in $(seq 100); do redis-cli -p $port ping >/dev/null 2>&1 && break; sleep 0.1; done
+  redis-cli -p $port ping >/dev/null || { echo "nothing answers on port $port" >&2; exit 1; }
 done
 
 bench() { redis-benchmark -p "$1" -q -t set,get -n "$N" -c 50 -P 16 | tr '\r' '\n' | grep 'requests per second' | sed -E 's/^ +//'; }

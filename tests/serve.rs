@@ -6,14 +6,9 @@ mod serve_support;
 
 use std::collections::BTreeMap;
 use std::process::Command;
-use std::time::Duration;
 
 use redis::{Commands, Value};
-use serve_support::{RealRedis, Serve, eventually, raw_exchange, require_tool, root};
-
-fn tmp() -> tempfile::TempDir {
-    tempfile::tempdir().expect("temp dir")
-}
+use serve_support::{RealRedis, Serve, eventually, raw_exchange, require_tool, root, tmp};
 
 #[test]
 fn string_commands_round_trip() {
@@ -113,132 +108,6 @@ fn protocol_errors_match_redis() {
 }
 
 #[test]
-fn limits_close_the_connection() {
-    let dir = tmp();
-    let serve = Serve::start(
-        &[
-            "--max-bulk-len",
-            "1000",
-            "--max-array-len",
-            "8",
-            "--max-query-buffer",
-            "100000",
-        ],
-        dir.path(),
-    );
-    let (reply, closed) = raw_exchange(serve.port, b"*1\r\n$1001\r\n");
-    assert_eq!(reply, b"-ERR Protocol error: invalid bulk length\r\n");
-    assert!(closed);
-    let (reply, closed) = raw_exchange(serve.port, b"*9\r\n");
-    assert_eq!(reply, b"-ERR Protocol error: invalid multibulk length\r\n");
-    assert!(closed);
-    // A request that never completes: the query buffer limit closes it without a reply.
-    let mut big = b"*2\r\n$3\r\nGET\r\n$999\r\n".to_vec();
-    big.extend(std::iter::repeat_n(b'x', 200_000));
-    let (reply, closed) = raw_exchange(serve.port, &big);
-    assert!(reply.is_empty() && closed);
-    // A huge length prefix within the limit allocates nothing and waits for more.
-    let mut c = serve.client();
-    assert_eq!(redis::cmd("PING").query::<String>(&mut c).unwrap(), "PONG");
-}
-
-#[test]
-fn expiry_fires_a_delete_event() {
-    let dir = tmp();
-    let serve = Serve::start(&[], dir.path());
-    let mut sub = serve.client();
-    let mut pubsub = sub.as_pubsub();
-    pubsub.subscribe("__keyevent@0__:expired").unwrap();
-    pubsub
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let mut c = serve.client();
-    let _: () = redis::cmd("SET")
-        .arg("session")
-        .arg("s1")
-        .arg("PX")
-        .arg(50)
-        .query(&mut c)
-        .unwrap();
-    let ttl: i64 = c.pttl("session").unwrap();
-    assert!((0..=50).contains(&ttl), "pttl {ttl}");
-    let message = pubsub.get_message().unwrap();
-    assert_eq!(message.get_payload::<String>().unwrap(), "session");
-    assert_eq!(c.exists::<_, i64>("session").unwrap(), 0);
-    let read: Value = redis::cmd("XREAD")
-        .arg("STREAMS")
-        .arg("__changes")
-        .arg("0")
-        .query(&mut c)
-        .unwrap();
-    let text = format!("{read:?}");
-    assert!(
-        text.contains("delete") && text.contains("s1"),
-        "no delete event in {text}"
-    );
-}
-
-#[test]
-fn keyspace_notifications_use_redis_event_names() {
-    let dir = tmp();
-    let serve = Serve::start(&[], dir.path());
-    let mut sub = serve.client();
-    let mut pubsub = sub.as_pubsub();
-    pubsub.psubscribe("__keyspace@0__:user_*").unwrap();
-    pubsub.subscribe("__keyevent@0__:del").unwrap();
-    pubsub
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let mut c = serve.client();
-    let _: () = c.set("user_1", "5").unwrap();
-    let _: i64 = c.incr("user_1", 2).unwrap();
-    let _: () = c.set("order_1", "x").unwrap();
-    let _: i64 = c.expire("user_1", 100).unwrap();
-    let _: i64 = c.del("user_1").unwrap();
-    let mut seen = Vec::new();
-    while seen.len() < 5 {
-        let message = pubsub.get_message().unwrap();
-        seen.push((
-            message.get_channel_name().to_string(),
-            message.get_payload::<String>().unwrap(),
-        ));
-    }
-    let expected = [
-        ("__keyspace@0__:user_1", "set"),
-        ("__keyspace@0__:user_1", "incrby"),
-        ("__keyspace@0__:user_1", "expire"),
-        ("__keyspace@0__:user_1", "del"),
-        ("__keyevent@0__:del", "user_1"),
-    ];
-    let expected: Vec<(String, String)> = expected
-        .iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect();
-    assert_eq!(seen, expected);
-}
-
-#[test]
-fn two_hundred_concurrent_connections() {
-    let dir = tmp();
-    let serve = Serve::start(&["--io-threads", "2"], dir.path());
-    let mut clients: Vec<redis::Connection> = (0..200).map(|_| serve.client()).collect();
-    for round in 0..5 {
-        for (i, c) in clients.iter_mut().enumerate() {
-            let _: () = c.set(format!("k{i}"), format!("{round}-{i}")).unwrap();
-        }
-    }
-    for (i, c) in clients.iter_mut().enumerate() {
-        let value: String = c.get(format!("k{}", (i + 1) % 200)).unwrap();
-        assert_eq!(value, format!("4-{}", (i + 1) % 200));
-    }
-    let info: String = redis::cmd("INFO")
-        .arg("clients")
-        .query(&mut clients[0])
-        .unwrap();
-    assert!(info.contains("connected_clients:200"), "{info}");
-}
-
-#[test]
 fn redis_benchmark_runs_against_it() {
     require_tool("redis-benchmark");
     let dir = tmp();
@@ -332,39 +201,6 @@ fn dataflow_output_and_views_follow_writes() {
 }
 
 #[test]
-fn a_slow_subscriber_is_disconnected_not_buffered() {
-    let dir = tmp();
-    let serve = Serve::start(&["--pubsub-buffer-limit", "100000"], dir.path());
-    // Subscribes, then never reads.
-    let mut slow = std::net::TcpStream::connect(("127.0.0.1", serve.port)).unwrap();
-    std::io::Write::write_all(&mut slow, b"SUBSCRIBE news\r\n").unwrap();
-    let mut c = serve.client();
-    eventually("the subscription", || {
-        (c.publish::<_, _, i64>("news", "x").unwrap() == 1).then_some(())
-    });
-    let payload = "p".repeat(64 << 10);
-    let receivers = eventually("the subscriber to be dropped", || {
-        let n: i64 = c.publish("news", &payload).unwrap();
-        (n == 0).then_some(n)
-    });
-    assert_eq!(receivers, 0);
-}
-
-#[test]
-fn idle_clients_time_out() {
-    let dir = tmp();
-    let serve = Serve::start(&["--timeout", "1"], dir.path());
-    let (reply, closed) = {
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", serve.port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        let mut buf = [0u8; 16];
-        let n = std::io::Read::read(&mut s, &mut buf).unwrap_or(0);
-        (buf[..n].to_vec(), n == 0)
-    };
-    assert!(reply.is_empty() && closed);
-}
-
-#[test]
 fn requirepass_and_resp3() {
     let dir = tmp();
     let serve = Serve::start(&["--requirepass", "s3cret"], dir.path());
@@ -382,52 +218,6 @@ fn requirepass_and_resp3() {
     assert!(text.starts_with("%7\r\n"), "{text}");
     assert!(text.contains("$5\r\nproto\r\n:3\r\n"), "{text}");
     assert!(text.ends_with("_\r\n+OK\r\n+OK\r\n"), "{text}");
-}
-
-/// A change-stream reader that keeps asking and never reads is cut off at the output limit.
-#[test]
-fn a_change_stream_reader_that_never_reads_is_disconnected() {
-    let dir = tmp();
-    let serve = Serve::start(&["--client-output-limit", "200000"], dir.path());
-    let mut c = serve.client();
-    let value = "v".repeat(100);
-    for chunk in 0..10 {
-        let mut pipe = redis::pipe();
-        for i in 0..500 {
-            pipe.set(format!("k{chunk}-{i}"), &value).ignore();
-        }
-        let _: () = pipe.query(&mut c).unwrap();
-    }
-    let mut reader = std::net::TcpStream::connect(("127.0.0.1", serve.port)).unwrap();
-    let request = b"XREAD STREAMS __changes 0\r\n".repeat(200);
-    let mut closed = false;
-    for _ in 0..200 {
-        if std::io::Write::write_all(&mut reader, &request).is_err() {
-            closed = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert!(closed, "the reader was never disconnected");
-    let info: String = redis::cmd("INFO").arg("clients").query(&mut c).unwrap();
-    assert!(info.contains("connected_clients:1\r\n"), "{info}");
-}
-
-#[test]
-fn a_public_address_without_a_password_warns() {
-    let port = serve_support::free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kvflow"))
-        .args(["serve", "--listen", &format!("0.0.0.0:{port}")])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    eventually("the server to listen", || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
-    });
-    let _ = child.kill();
-    let out = child.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stderr);
-    assert!(text.contains("warning: listening on 0.0.0.0"), "{text}");
 }
 
 /// SCAN with MATCH and COUNT visits every key exactly once: the oracle filters the written
@@ -476,4 +266,24 @@ fn scan_visits_every_matching_key_once() {
         listed.sort();
         assert_eq!(listed, expected, "KEYS {pattern}");
     }
+}
+
+/// Every shipped serve dataflow loads (they have no fixed input, so no expected output).
+#[test]
+fn serve_dataflows_check() {
+    let dir = root().join("dataflows/serve");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let out = Command::new(env!("CARGO_BIN_EXE_kvflow"))
+                .arg("check")
+                .arg(&path)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}: {:?}", path.display(), out);
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 3);
 }

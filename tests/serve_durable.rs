@@ -85,6 +85,10 @@ fn xread_resumes_after_a_restart() {
         after[0].1,
         ["kind", "update", "key", "k0", "old", "30", "new", "new"]
     );
+    // The log (before the restart) and memory (after it) read as one stream.
+    let all = read_after(&mut c, "0");
+    assert_eq!(all[..41], before[..]);
+    assert_eq!(all[41..], after[..]);
     let blocked: Value = redis::cmd("XREAD")
         .arg("BLOCK")
         .arg(50)

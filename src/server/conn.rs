@@ -2,8 +2,9 @@
 //!
 //! [`Conn::process`] parses every complete request in the read buffer and runs them all
 //! under one lock of the server's state, appending the replies to one output buffer that is
-//! then written with one `write` (so a pipeline of 16 `SET`s costs one lock, one push of 16
-//! mutations to the dataflow and one system call). A protocol error is answered as Redis
+//! then written with one `write` (so a pipeline of 16 `SET`s costs one lock and one system
+//! call). The writes wait in the state until the event loop hands every connection's writes
+//! of its round to the dataflow in one push (`listen`). A protocol error is answered as Redis
 //! answers it and the connection closes once the reply is written; a client whose unparsed
 //! input passes the query buffer limit is closed without a reply, as in Redis.
 
@@ -14,7 +15,7 @@ use std::time::Instant;
 
 use mio::net::TcpStream;
 
-use super::commands::xread::{read_changes, write_entries};
+use super::commands::xread::{complete_read, read_log, ring_changes, write_entries};
 use super::commands::{Args, Ctx, Session, execute};
 use super::notify::Outbox;
 use super::resp::{Frame, Reply, parse_frame};
@@ -42,6 +43,8 @@ pub struct Conn {
     pub dead: bool,
     /// Most unwritten reply bytes before the client is disconnected.
     output_limit: usize,
+    /// Whether the loop also watches this socket for room to write.
+    pub watching_writable: bool,
 }
 
 impl Conn {
@@ -59,6 +62,7 @@ impl Conn {
             closing: false,
             dead: false,
             output_limit,
+            watching_writable: false,
         }
     }
 
@@ -69,6 +73,7 @@ impl Conn {
             if self.inbuf.len() - self.filled < READ_CHUNK {
                 self.inbuf.resize(self.filled + READ_CHUNK, 0);
             }
+            let room = self.inbuf.len() - self.filled;
             match self.stream.read(&mut self.inbuf[self.filled..]) {
                 Ok(0) => {
                     self.dead = true;
@@ -81,6 +86,11 @@ impl Conn {
                         break;
                     }
                     self.process(server);
+                    // NB: a short read emptied the socket; data arriving later is a new
+                    // edge, so the read that would only say WouldBlock is skipped.
+                    if n < room {
+                        break;
+                    }
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => {
@@ -92,12 +102,38 @@ impl Conn {
         self.flush();
     }
 
-    /// Runs every complete request in the buffer (see the module doc).
+    /// Runs every complete request in the buffer (see the module doc), reading the change
+    /// log outside the lock when an XREAD needs it.
     pub fn process(&mut self, server: &Server) {
+        loop {
+            self.process_round(server);
+            let Some(read) = self.session.log_read.take() else {
+                break;
+            };
+            let logged = read_log(server, &read);
+            let mut db = server.lock();
+            let mut reply = Reply {
+                out: &mut self.out,
+                resp3: self.session.resp3,
+            };
+            match logged {
+                Ok(entries) => complete_read(&mut db, &mut self.session, &mut reply, read, entries),
+                Err(_) => reply.error("ERR cannot read the change log of the data directory"),
+            }
+        }
+        self.compact();
+    }
+
+    /// Runs requests under one lock until the buffer is used up or one must wait.
+    fn process_round(&mut self, server: &Server) {
         let limits = server.config.limits;
         let mut db = None;
         let mut commands = 0u64;
-        while !self.closing && !self.dead && self.session.blocked.is_none() {
+        while !self.closing
+            && !self.dead
+            && self.session.blocked.is_none()
+            && self.session.log_read.is_none()
+        {
             if self.out.len() - self.written > OUTPUT_BACKLOG {
                 break;
             }
@@ -143,19 +179,9 @@ impl Conn {
             }
             self.parsed += self.frame.consumed;
         }
-        if let Some(mut db) = db {
-            let wrote = db.flush_writes(&server.queue);
-            let wake_readers = wrote && db.blocked_readers > 0;
-            drop(db);
+        if db.is_some() {
             server.stats.commands.fetch_add(commands, Ordering::Relaxed);
-            if wake_readers {
-                server.wake_all();
-            }
-            if wrote {
-                server.queue.wait_for_room();
-            }
         }
-        self.compact();
     }
 
     fn compact(&mut self) {
@@ -171,6 +197,11 @@ impl Conn {
             self.inbuf.truncate(READ_CHUNK * 2);
             self.inbuf.shrink_to_fit();
         }
+    }
+
+    /// Whether replies wait for room in the socket.
+    pub fn has_unwritten(&self) -> bool {
+        self.written < self.out.len()
     }
 
     /// Writes as much of the output as the socket takes.
@@ -231,7 +262,7 @@ impl Conn {
             return;
         };
         let mut db = server.lock();
-        let entries = read_changes(server, &db, blocked.after, blocked.count).unwrap_or_default();
+        let entries = ring_changes(&db, blocked.after, blocked.count);
         let timed_out = blocked.deadline.is_some_and(|d| d <= now);
         if entries.is_empty() && !timed_out {
             return;

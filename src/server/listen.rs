@@ -6,6 +6,9 @@
 //! every ready socket per wake-up, and a pipeline's replies go out in one write. The loops
 //! share the server's state behind one lock taken once per pipeline (see `server::db`).
 //!
+//! Each round of a loop (one `poll`) ends by handing all the writes it ran to the dataflow
+//! with one push, so the dataflow's feed is woken once per round, not once per client.
+//!
 //! A loop is woken by its `mio::Waker` for: new connections, pub/sub messages for its
 //! subscribers, new changes for its blocked `XREAD`s, and shutdown. Every 100 ms (or at a
 //! blocked read's deadline) it also closes idle connections, and thread 0 expires keys.
@@ -116,6 +119,7 @@ impl EventLoop {
             }
             if self.server.shutdown.load(Ordering::SeqCst) {
                 self.close_all();
+                self.hand_over_writes();
                 return;
             }
             let now = Instant::now();
@@ -124,6 +128,22 @@ impl EventLoop {
                 next_housekeeping = now + HOUSEKEEPING;
             }
             self.retry_blocked(now);
+            self.hand_over_writes();
+        }
+    }
+
+    /// Hands this round's writes (every connection's) to the dataflow in one push, wakes
+    /// blocked readers of other loops, and waits while the dataflow is too far behind.
+    fn hand_over_writes(&self) {
+        let mut db = self.server.lock();
+        let wrote = db.flush_writes(&self.server.queue);
+        let wake_readers = wrote && db.blocked_readers > 0;
+        drop(db);
+        if wake_readers {
+            self.server.wake_all();
+        }
+        if wrote {
+            self.server.queue.wait_for_room();
         }
     }
 
@@ -192,11 +212,10 @@ impl EventLoop {
     fn add(&mut self, mut stream: TcpStream) {
         let token = Token(self.next_token);
         self.next_token += 1;
-        let interest = Interest::READABLE | Interest::WRITABLE;
         if self
             .poll
             .registry()
-            .register(&mut stream, token, interest)
+            .register(&mut stream, token, Interest::READABLE)
             .is_err()
         {
             return;
@@ -233,10 +252,29 @@ impl EventLoop {
         self.reap(token);
     }
 
-    /// Closes the connection if it is done.
+    /// Closes the connection if it is done; otherwise watches it for room to write exactly
+    /// while replies wait (watching always would wake the loop after every reply).
     fn reap(&mut self, token: Token) {
-        if !self.conns.get(&token).is_some_and(|c| c.dead) {
+        let Some(conn) = self.conns.get_mut(&token) else {
             return;
+        };
+        if !conn.dead {
+            let wanted = conn.has_unwritten();
+            if wanted != conn.watching_writable {
+                let interest = match wanted {
+                    true => Interest::READABLE | Interest::WRITABLE,
+                    false => Interest::READABLE,
+                };
+                conn.watching_writable = wanted;
+                conn.dead = self
+                    .poll
+                    .registry()
+                    .reregister(&mut conn.stream, token, interest)
+                    .is_err();
+            }
+            if !conn.dead {
+                return;
+            }
         }
         if let Some(mut conn) = self.conns.remove(&token) {
             let _ = self.poll.registry().deregister(&mut conn.stream);
@@ -282,19 +320,12 @@ impl EventLoop {
         }
     }
 
-    /// The active expiry cycle: deletes due keys (an `expired` event each).
+    /// The active expiry cycle: deletes due keys (an `expired` event each; handed to the
+    /// dataflow with the round's other writes).
     fn expire_keys(&self) {
         let mut db = self.server.lock();
         db.begin(now_ms());
-        if db.expire_due(EXPIRE_PER_ROUND) == 0 {
-            return;
-        }
-        db.flush_writes(&self.server.queue);
-        let wake = db.blocked_readers > 0;
-        drop(db);
-        if wake {
-            self.server.wake_all();
-        }
+        db.expire_due(EXPIRE_PER_ROUND);
     }
 
     /// Shutdown: write what is pending and close every connection.

@@ -273,9 +273,9 @@ pub struct DurabilityArgs {
     /// Truncate a corrupt log at its last good record instead of refusing to start.
     #[arg(long)]
     pub repair: bool,
-    /// Snapshot each shard every N logged mutations.
-    #[arg(long, default_value_t = 100_000)]
-    pub snapshot_every: u64,
+    /// Snapshot each shard every N logged mutations [default: 100000; serve: 1000000].
+    #[arg(long)]
+    pub snapshot_every: Option<u64>,
     /// Checkpoint at the first batch boundary N input positions after the last one.
     #[arg(long, default_value_t = 50_000)]
     pub checkpoint_every: u64,

@@ -9,8 +9,9 @@ use crate::runtime::durable::FeedPosition;
 use crate::runtime::live::{LiveItem, LiveQueue};
 use crate::store::Ingest;
 
-/// How long the feed waits before closing a time that holds writes (so their rows appear).
-const CLOSE_AFTER: Duration = Duration::from_millis(1);
+/// How long the feed sleeps between looks at the clock while a time holds writes: the time
+/// closes (and its rows appear) at the first look after the clock passed its millisecond.
+const CLOSE_AFTER: Duration = Duration::from_micros(200);
 
 impl Feeder<'_, '_> {
     /// Feeds writes from `queue` until it is closed and drained (worker 0 only; the exchange

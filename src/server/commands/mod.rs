@@ -16,7 +16,7 @@ use super::db::Db;
 use super::notify::Outbox;
 use super::resp::Reply;
 
-pub use xread::BlockedRead;
+pub use xread::{BlockedRead, LogRead};
 
 /// A request's arguments, borrowed from the connection's read buffer.
 #[derive(Clone, Copy)]
@@ -126,6 +126,8 @@ pub struct Session {
     pub channels: BTreeSet<Vec<u8>>,
     pub patterns: BTreeSet<Vec<u8>>,
     pub blocked: Option<BlockedRead>,
+    /// An XREAD waiting for the log to be read outside the lock.
+    pub log_read: Option<LogRead>,
     /// Close once the replies so far are written (`QUIT`).
     pub quit: bool,
 }
@@ -140,6 +142,7 @@ impl Session {
             channels: BTreeSet::new(),
             patterns: BTreeSet::new(),
             blocked: None,
+            log_read: None,
             quit: false,
         }
     }

@@ -1,14 +1,27 @@
 //! `XREAD [COUNT n] [BLOCK ms] STREAMS __changes <id>`: the change stream (see
 //! `server::changes`). A read that finds nothing with `BLOCK` parks the connection; its
 //! event loop retries it when new changes arrive and answers nil at the deadline.
+//!
+//! A read from before the in-memory ring needs the data directory's log, which can take a
+//! while: the command then only records a [`LogRead`] and the connection reads the log after
+//! releasing the server's lock ([`read_log`]), so one client resuming from far back never
+//! stalls the others; [`complete_read`] then adds what the ring holds and answers.
 
 use std::time::{Duration, Instant};
 
-use super::{Args, Ctx, SYNTAX};
+use super::{Args, Ctx, SYNTAX, Session};
 use crate::server::changes::{ChangeEntry, StreamId, read_logged};
 use crate::server::db::Db;
 use crate::server::resp::Reply;
 use crate::server::{CHANGES_STREAM, Server};
+
+/// A read that needs the data directory's log (see the module doc).
+#[derive(Clone, Debug)]
+pub struct LogRead {
+    pub after: StreamId,
+    pub count: usize,
+    pub block: Option<u64>,
+}
 
 /// A read waiting for changes.
 #[derive(Clone, Debug)]
@@ -63,46 +76,66 @@ fn xread(ctx: &mut Ctx, args: Args) -> Result<(), &'static str> {
         other => StreamId::parse(other)
             .ok_or("ERR Invalid stream ID specified as stream command argument")?,
     };
-    let entries = read_changes(ctx.server, ctx.db, after, count)?;
-    if !entries.is_empty() || block.is_none() {
-        write_entries(&mut ctx.reply, &entries);
-        return Ok(());
-    }
-    let deadline = block
-        .filter(|ms| *ms > 0)
-        .map(|ms| Instant::now() + Duration::from_millis(ms));
-    ctx.session.blocked = Some(BlockedRead {
+    let read = LogRead {
         after,
         count,
-        deadline,
-    });
-    ctx.db.blocked_readers += 1;
+        block,
+    };
+    if ctx.server.config.data_dir.is_some() && before_ring(ctx.db, after) {
+        ctx.session.log_read = Some(read);
+        return Ok(());
+    }
+    complete_read(ctx.db, ctx.session, &mut ctx.reply, read, Vec::new());
     Ok(())
 }
 
-/// Entries after `after`: from the data directory's log for what the ring no longer holds,
-/// then from the ring.
-pub fn read_changes(
-    server: &Server,
-    db: &Db,
-    after: StreamId,
-    count: usize,
-) -> Result<Vec<ChangeEntry>, &'static str> {
-    let ring_first = db.changes.first();
-    let missing = match ring_first {
+/// Whether entries after `after` may be older than the ring holds.
+fn before_ring(db: &Db, after: StreamId) -> bool {
+    match db.changes.first() {
         Some(first) => first.seq > after.seq + 1 && after < first,
         None => after < db.changes.last,
-    };
-    let mut entries = Vec::new();
-    if let (true, Some(dir)) = (missing, &server.config.data_dir) {
-        entries = read_logged(dir, after, ring_first, count)
-            .map_err(|_| "ERR cannot read the change log of the data directory")?;
     }
-    let from = entries.last().map_or(after, |e| e.id);
-    if entries.len() < count {
-        entries.extend(db.changes.after(from, count - entries.len()));
+}
+
+/// Reads up to `read.count` logged entries after `read.after` (without the server's lock).
+pub fn read_log(server: &Server, read: &LogRead) -> Result<Vec<ChangeEntry>, String> {
+    match &server.config.data_dir {
+        Some(dir) => read_logged(dir, read.after, None, read.count),
+        None => Ok(Vec::new()),
     }
-    Ok(entries)
+}
+
+/// Answers `read` with the `logged` entries and then the ring's, or blocks the session.
+pub fn complete_read(
+    db: &mut Db,
+    session: &mut Session,
+    reply: &mut Reply,
+    read: LogRead,
+    mut entries: Vec<ChangeEntry>,
+) {
+    let from = entries.last().map_or(read.after, |e| e.id);
+    if entries.len() < read.count {
+        entries.extend(db.changes.after(from, read.count - entries.len()));
+    }
+    if !entries.is_empty() || read.block.is_none() {
+        write_entries(reply, &entries);
+        return;
+    }
+    let deadline = read
+        .block
+        .filter(|ms| *ms > 0)
+        .map(|ms| Instant::now() + Duration::from_millis(ms));
+    session.blocked = Some(BlockedRead {
+        after: read.after,
+        count: read.count,
+        deadline,
+    });
+    db.blocked_readers += 1;
+}
+
+/// Entries after `after` from the ring (a blocked read waits for new changes only).
+pub fn ring_changes(db: &Db, after: StreamId, count: usize) -> Vec<ChangeEntry> {
+    db.changes.after(after, count)
 }
 
 /// The reply of a read that found `entries` (nil when none).

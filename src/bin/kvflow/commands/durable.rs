@@ -54,18 +54,20 @@ pub fn prepare(
     workers: usize,
     outputs: &dyn OutputFactory,
 ) -> Result<Option<Arc<DurableRun>>, CliError> {
-    let Some(config) = config(args, head_checksum(dataflow)?, input_id(input)?)? else {
+    let ids = (head_checksum(dataflow)?, input_id(input)?);
+    let Some(config) = config(args, ids, 100_000)? else {
         return Ok(None);
     };
     let prepared = DurableRun::prepare(config, workers, outputs);
     Ok(Some(Arc::new(opened(prepared)?)))
 }
 
-/// The durable settings of `args` (`None` without `--data-dir`).
+/// The durable settings of `args` (`None` without `--data-dir`); `ids` are the dataflow's
+/// and the input's identities, `snapshot_every` the command's default.
 pub fn config(
     args: &DurabilityArgs,
-    dataflow_id: String,
-    input_id: String,
+    (dataflow_id, input_id): (String, String),
+    snapshot_every: u64,
 ) -> Result<Option<DurableConfig>, CliError> {
     let Some(dir) = &args.data_dir else {
         return Ok(None);
@@ -81,7 +83,7 @@ pub fn config(
             repair: args.repair,
             ..WalOptions::default()
         },
-        snapshot_every: args.snapshot_every,
+        snapshot_every: args.snapshot_every.unwrap_or(snapshot_every),
         checkpoint_every: args.checkpoint_every,
         dataflow_id,
         input_id,

@@ -28,6 +28,11 @@ use crate::args::ServeArgs;
 const QUEUE_CAPACITY: usize = 1 << 20;
 /// How often time advances without writes (windows close within this).
 const TICK: Duration = Duration::from_millis(100);
+/// A server snapshots its shards every this many writes by default. Its snapshots only
+/// speed up change streams that start late in the log (recovery replays the log), and
+/// writing one of a large keyspace every 100 000 writes, as `kvflow run` does, was measured
+/// to raise the p99 from SET to file-sink row from about 4 ms to over 60 ms at 50K sets/s.
+const SNAPSHOT_EVERY: u64 = 1_000_000;
 
 pub fn serve(args: ServeArgs) -> Result<(), CliError> {
     let (plan, dataflow_id) = load_plans(&args.files)?;
@@ -40,13 +45,13 @@ pub fn serve(args: ServeArgs) -> Result<(), CliError> {
     }
     let outputs = serve_outputs(&args, &plan)?;
     let workers = args.workers.max(1);
-    let durable =
-        match super::durable::config(&args.durability, dataflow_id, "kvflow serve".into())? {
-            Some(config) => Some(Arc::new(super::durable::opened(DurableRun::prepare_live(
-                config, workers, &*outputs,
-            ))?)),
-            None => None,
-        };
+    let ids = (dataflow_id, "kvflow serve".to_string());
+    let durable = match super::durable::config(&args.durability, ids, SNAPSHOT_EVERY)? {
+        Some(config) => Some(Arc::new(super::durable::opened(DurableRun::prepare_live(
+            config, workers, &*outputs,
+        ))?)),
+        None => None,
+    };
     let start = durable.as_ref().map(|d| d.start()).unwrap_or_default();
     let config = server_config(&args, &plan, listen_addr)?;
     let mut db = Db::new(start.next_seq, start.max_seen, config.change_ring);
