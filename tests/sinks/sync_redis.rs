@@ -74,3 +74,26 @@ target = {{ kind = "redis", url = "{REDIS_URL}", prefix = "{prefix}" }}
         .collect();
     assert_eq!(redis_state(&mut redis, prefix), expected);
 }
+
+#[test]
+fn a_batch_larger_than_the_scripts_chunk_is_written_whole() {
+    let Some(mut redis) = redis() else { return };
+    let prefix = "kvflow-test:sync-big-batch:";
+    redis_clear(&mut redis, prefix);
+    // 2500 distinct keys in one batch: the script works in chunks of 1000 keys.
+    let input = mutations(8, 2600, 2500, 0);
+    let text = format!(
+        r#"
+[[sync]]
+name = "big"
+keys = ["^k"]
+target = {{ kind = "redis", url = "{REDIS_URL}", prefix = "{prefix}" }}
+conflict = "last-writer-wins"
+batch_size = 5000
+batch_timeout_ms = 1000
+"#
+    );
+    let (_, _, sinks) = run_text(&text, input.clone(), 1);
+    assert_eq!(redis_state(&mut redis, prefix), final_table(&input));
+    assert_eq!(sinks.sync_stats("big").batches.load(Ordering::Relaxed), 1);
+}
