@@ -74,3 +74,71 @@ target = {{ kind = "redis", url = "{REDIS_URL}", prefix = "{prefix}" }}
         .collect();
     assert_eq!(redis_state(&mut redis, prefix), expected);
 }
+
+#[test]
+fn a_batch_larger_than_the_scripts_chunk_is_written_whole() {
+    let Some(mut redis) = redis() else { return };
+    let prefix = "kvflow-test:sync-big-batch:";
+    redis_clear(&mut redis, prefix);
+    // 2500 distinct keys in one batch: the script works in chunks of 1000 keys.
+    let input = mutations(8, 2600, 2500, 0);
+    let text = format!(
+        r#"
+[[sync]]
+name = "big"
+keys = ["^k"]
+target = {{ kind = "redis", url = "{REDIS_URL}", prefix = "{prefix}" }}
+conflict = "last-writer-wins"
+batch_size = 5000
+batch_timeout_ms = 1000
+"#
+    );
+    let (_, _, sinks) = run_text(&text, input.clone(), 1);
+    assert_eq!(redis_state(&mut redis, prefix), final_table(&input));
+    assert_eq!(sinks.sync_stats("big").batches.load(Ordering::Relaxed), 1);
+}
+
+/// Changes that came from the target node are not sent back to it (no loops), and a local
+/// change replaced by the target's own within one batch is not sent either.
+#[test]
+fn changes_from_the_target_node_are_not_sent_back() {
+    use kvflow::change::Mutation;
+    use kvflow::value::Value;
+    let Some(mut redis) = redis() else { return };
+    let prefix = "kvflow-test:echo:";
+    redis_clear(&mut redis, prefix);
+    let value = |by: &str, i: usize| {
+        Value::parse_json(&format!(r#"{{"by":"{by}","i":{i}}}"#)).expect("json")
+    };
+    let mut input = Vec::new();
+    for i in 0..10 {
+        input.push(Mutation::put(format!("k{i}"), value("a", i), 1_000));
+    }
+    for i in (0..10).step_by(2) {
+        input.push(Mutation::put(format!("k{i}"), value("b", i), 2_000).with_origin("node-b"));
+    }
+    input.push(Mutation::put("k10", value("a", 10), 3_000));
+    input.push(Mutation::put("k10", value("b", 10), 3_000).with_origin("node-b"));
+    let text = format!(
+        r#"
+[[sync]]
+name = "echo"
+keys = ["^k"]
+target = {{ kind = "redis", url = "{REDIS_URL}", prefix = "{prefix}" }}
+origin = "node-a"
+target_origin = "node-b"
+"#
+    );
+    let (_, _, sinks) = run_text(&text, input, 2);
+    let expected: std::collections::BTreeMap<String, serde_json::Value> = (0..10)
+        .map(|i| (format!("k{i}"), serde_json::json!({"by": "a", "i": i})))
+        .collect();
+    assert_eq!(redis_state(&mut redis, prefix), expected);
+    assert_eq!(
+        sinks
+            .sync_stats("echo")
+            .skipped_echoes
+            .load(Ordering::Relaxed),
+        6
+    );
+}

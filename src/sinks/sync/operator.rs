@@ -87,17 +87,14 @@ pub struct TableFilter {
 }
 
 impl TableFilter {
-    /// The changes of one time, in `seq` order, as the last change per key.
+    /// The changes of one time as the last change per key (in `seq` order), without those
+    /// that came from the target node.
     pub fn ops(&self, mut changes: Vec<Change>, stats: &SyncStats) -> Vec<SyncOp> {
         changes.sort_by_key(|c| c.event.seq);
         let mut ops = Vec::with_capacity(changes.len());
         for change in changes {
             let event = change.event;
             if !self.keys.is_empty() && !self.keys.iter().any(|r| r.is_match(&event.key)) {
-                continue;
-            }
-            if event.origin.is_some() && event.origin == self.skip_origin {
-                stats.skipped_echoes.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
             ops.push(SyncOp {
@@ -107,7 +104,16 @@ impl TableFilter {
                 origin: event.origin.unwrap_or_else(|| self.origin.clone()),
             });
         }
-        last_per_key(ops)
+        // NB: the echo check comes after picking each key's last change: an earlier local
+        // change must not be sent when the target's own change replaced it.
+        let mut ops = last_per_key(ops);
+        if let Some(skip) = &self.skip_origin {
+            let before = ops.len();
+            ops.retain(|op| op.origin != *skip);
+            let skipped = (before - ops.len()) as u64;
+            stats.skipped_echoes.fetch_add(skipped, Ordering::Relaxed);
+        }
+        ops
     }
 }
 

@@ -1,8 +1,8 @@
 //! PostgreSQL target (the `postgres` crate): a table `key text primary key, value jsonb,
 //! ts bigint, origin text`, created if missing.
 //!
-//! A batch is one transaction of at most two statements — the upserts, then the deletes —
-//! each taking whole columns as arrays (`unnest($1::text[], ...)`), so one prepared
+//! A batch is one statement, or a transaction of two when it has both upserts and deletes,
+//! each statement taking whole columns as arrays (`unnest($1::text[], ...)`), so one prepared
 //! statement serves every batch size and a batch of 1000 is one round trip. The conflict
 //! policy is the `WHERE` of `ON CONFLICT DO UPDATE` (and of the `DELETE`), and a CTE reads
 //! the rows from other origins before the write (the statement's snapshot) to report
@@ -140,23 +140,34 @@ impl PostgresTarget {
             .unwrap_or_default();
         let (puts, deletes): (Vec<&SyncOp>, Vec<&SyncOp>) =
             batch.iter().partition(|op| op.value.is_some());
-        let mut tx = connected.client.transaction()?;
-        let mut rows = Vec::new();
-        if !puts.is_empty() {
-            let keys: Vec<&str> = puts.iter().map(|op| op.key.as_str()).collect();
-            let values: Vec<&str> = puts
-                .iter()
-                .map(|op| op.value.as_deref().unwrap_or("null"))
-                .collect();
-            let ts: Vec<i64> = puts.iter().map(|op| op.ts as i64).collect();
-            rows.extend(tx.query(&upsert, &[&keys, &values, &ts, &origin])?);
+        fn keys<'a>(ops: &[&'a SyncOp]) -> Vec<&'a str> {
+            ops.iter().map(|op| op.key.as_str()).collect()
         }
-        if !deletes.is_empty() {
-            let keys: Vec<&str> = deletes.iter().map(|op| op.key.as_str()).collect();
-            let ts: Vec<i64> = deletes.iter().map(|op| op.ts as i64).collect();
-            rows.extend(tx.query(&delete, &[&keys, &ts, &origin])?);
-        }
-        tx.commit()?;
+        let stamps = |ops: &[&SyncOp]| ops.iter().map(|op| op.ts as i64).collect::<Vec<_>>();
+        let values: Vec<&str> = puts
+            .iter()
+            .map(|op| op.value.as_deref().unwrap_or("null"))
+            .collect();
+        let (put_keys, put_ts) = (keys(&puts), stamps(&puts));
+        let (delete_keys, delete_ts) = (keys(&deletes), stamps(&deletes));
+        let upsert_params: [&(dyn postgres::types::ToSql + Sync); 4] =
+            [&put_keys, &values, &put_ts, &origin];
+        let delete_params: [&(dyn postgres::types::ToSql + Sync); 3] =
+            [&delete_keys, &delete_ts, &origin];
+        // NB: one statement is atomic by itself; a transaction (two more round trips) is
+        // needed only when a batch has both upserts and deletes.
+        let rows = match (puts.is_empty(), deletes.is_empty()) {
+            (false, true) => connected.client.query(&upsert, &upsert_params)?,
+            (true, false) => connected.client.query(&delete, &delete_params)?,
+            (true, true) => Vec::new(),
+            (false, false) => {
+                let mut tx = connected.client.transaction()?;
+                let mut rows = tx.query(&upsert, &upsert_params)?;
+                rows.extend(tx.query(&delete, &delete_params)?);
+                tx.commit()?;
+                rows
+            }
+        };
         let by_key: std::collections::HashMap<&str, &SyncOp> =
             batch.iter().map(|op| (op.key.as_str(), op)).collect();
         let mut conflicts = Vec::new();

@@ -1,9 +1,11 @@
 //! Redis target (the `redis` crate): each key `prefix + key` holds the value's JSON text.
 //!
-//! With `versions` (the default), a batch is one `EVALSHA` of a Lua script that, per key,
-//! reads the version `(ts, origin)` from the hash `prefix + "__kvflow_versions"`, applies the
-//! conflict policy, and writes the value and its version — one round trip per batch, and
-//! atomic, so no other client's write can fall between the check and the write. A delete
+//! With `versions` (the default), a batch is one `EVALSHA` of a Lua script that reads the
+//! versions `(ts, origin)` of its keys from the hash `prefix + "__kvflow_versions"` (one
+//! `HMGET` per 1000 keys), applies the conflict policy per key, and writes values and
+//! versions with one `MSET`, `DEL` and `HSET` per 1000 keys — one round trip per batch, few
+//! server calls per key, and atomic, so no other client's write can fall between the check
+//! and the write. (Keys of a batch are distinct: the sink keeps the last change per key.) A delete
 //! keeps its version as a tombstone, so a late older write cannot resurrect the key under
 //! last-writer-wins. Without versions a batch is a pipeline of plain `SET`/`DEL` (only
 //! source-wins, no conflict detection; checked when the file is loaded).
@@ -24,32 +26,48 @@ local versions = KEYS[1]
 local policy = ARGV[1]
 local origin = ARGV[2]
 local conflicts = {}
-for i = 2, #KEYS do
-  local key = KEYS[i]
-  local at = 3 + 3 * (i - 2)
-  local op, ts, value = ARGV[at], ARGV[at + 1], ARGV[at + 2]
-  local write = true
-  local prev = redis.call('HGET', versions, key)
-  if prev then
-    local sep = string.find(prev, ' ', 1, true)
-    local prev_ts = tonumber(string.sub(prev, 1, sep - 1))
-    local prev_origin = string.sub(prev, sep + 1)
-    if prev_origin ~= origin then
-      local n = tonumber(ts)
-      if policy == 'last-writer-wins' then
-        write = n > prev_ts or (n == prev_ts and origin > prev_origin)
-      elseif policy == 'target-wins' then
-        write = false
+for start = 2, #KEYS, 1000 do
+  local stop = math.min(start + 999, #KEYS)
+  local chunk = {}
+  for i = start, stop do chunk[#chunk + 1] = KEYS[i] end
+  local prevs = redis.call('HMGET', versions, unpack(chunk))
+  local sets, dels, vers = {}, {}, {}
+  for j = 1, #chunk do
+    local key = chunk[j]
+    local at = 3 + 3 * (start + j - 3)
+    local op, ts, value = ARGV[at], ARGV[at + 1], ARGV[at + 2]
+    local write = true
+    local prev = prevs[j]
+    if prev then
+      local sep = string.find(prev, ' ', 1, true)
+      local prev_ts = tonumber(string.sub(prev, 1, sep - 1))
+      local prev_origin = string.sub(prev, sep + 1)
+      if prev_origin ~= origin then
+        local n = tonumber(ts)
+        if policy == 'last-writer-wins' then
+          write = n > prev_ts or (n == prev_ts and origin > prev_origin)
+        elseif policy == 'target-wins' then
+          write = false
+        end
+        local old = redis.call('GET', key)
+        if not old then old = '' end
+        conflicts[#conflicts + 1] = {key, prev, old, write and 1 or 0}
       end
-      local old = redis.call('GET', key)
-      if not old then old = '' end
-      conflicts[#conflicts + 1] = {key, prev, old, write and 1 or 0}
+    end
+    if write then
+      if op == 's' then
+        sets[#sets + 1] = key
+        sets[#sets + 1] = value
+      else
+        dels[#dels + 1] = key
+      end
+      vers[#vers + 1] = key
+      vers[#vers + 1] = ts .. ' ' .. origin
     end
   end
-  if write then
-    if op == 's' then redis.call('SET', key, value) else redis.call('DEL', key) end
-    redis.call('HSET', versions, key, ts .. ' ' .. origin)
-  end
+  if #sets > 0 then redis.call('MSET', unpack(sets)) end
+  if #dels > 0 then redis.call('DEL', unpack(dels)) end
+  if #vers > 0 then redis.call('HSET', versions, unpack(vers)) end
 end
 return conflicts
 "#;
