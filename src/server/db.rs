@@ -34,6 +34,41 @@ pub struct Db {
     pub expired_keys: u64,
     /// Where expiries are kept across restarts (with a data directory).
     pub expiry_log: Option<ExpiryLog>,
+    /// Last-writer-wins versions, kept when the server syncs with other nodes (`--node-id`).
+    pub versions: Option<Versions>,
+    /// The version and origin of a synced change being applied (`KVFLOW.APPLY`).
+    applying: Option<Version>,
+}
+
+/// A write's last-writer-wins version: its time (ms) and the node it was made on.
+pub type Version = (u64, Arc<str>);
+
+/// The version of every key written (deleted keys too), so a synced change older than what
+/// a key holds is refused. It grows with the keys ever written, deleted ones included.
+pub struct Versions {
+    /// This node's id: the origin of the writes its own clients make.
+    pub node: Arc<str>,
+    by_key: HashMap<Arc<str>, Version>,
+}
+
+impl Versions {
+    pub fn new(node: &str) -> Versions {
+        Versions {
+            node: node.into(),
+            by_key: HashMap::default(),
+        }
+    }
+
+    /// Whether a change at `version` is newer than what `key` holds.
+    pub fn is_newer(&self, key: &str, version: &Version) -> bool {
+        self.by_key
+            .get(key)
+            .is_none_or(|(ts, origin)| (*ts, &**origin) < (version.0, &*version.1))
+    }
+
+    pub fn set(&mut self, key: Arc<str>, version: Version) {
+        self.by_key.insert(key, version);
+    }
 }
 
 impl Db {
@@ -55,7 +90,34 @@ impl Db {
             pending: Vec::new(),
             expired_keys: 0,
             expiry_log: None,
+            versions: None,
+            applying: None,
         }
+    }
+
+    /// Runs `write` as the application of a synced change made at `version` (its mutations
+    /// carry the change's origin); false, and nothing written, when the key holds a newer
+    /// version (last-writer-wins on `(ts, origin)`).
+    pub fn apply_synced(
+        &mut self,
+        key: &str,
+        version: Version,
+        write: impl FnOnce(&mut Db),
+    ) -> bool {
+        if self
+            .versions
+            .as_ref()
+            .is_some_and(|v| !v.is_newer(key, &version))
+        {
+            return false;
+        }
+        if let Some(versions) = self.versions.as_mut() {
+            versions.set(key.into(), version.clone());
+        }
+        self.applying = Some(version);
+        write(self);
+        self.applying = None;
+        true
     }
 
     /// Starts a request at wall time `now` (ms).
@@ -157,7 +219,13 @@ impl Db {
         self.next_seq += 1;
         let ts = self.now;
         self.pubsub.notify_keyspace(event, &key);
-        self.pending.push((seq, mutation(key.clone(), ts)));
+        let mut change = mutation(key.clone(), ts);
+        match (&self.applying, &mut self.versions) {
+            (Some((_, origin)), _) => change = change.with_origin(origin.clone()),
+            (None, Some(versions)) => versions.set(key.clone(), (ts, versions.node.clone())),
+            (None, None) => {}
+        }
+        self.pending.push((seq, change));
         self.changes.push(ChangeEntry {
             id: StreamId { ts, seq },
             kind,

@@ -129,6 +129,10 @@ pub struct ServeArgs {
     /// Keep a pipeline's rows as keys view:<pipeline>:<group> (repeatable).
     #[arg(long)]
     pub view: Vec<String>,
+    /// This node's id when it syncs with other kvflow nodes: changes they send
+    /// (`KVFLOW.APPLY`) are applied last-writer-wins on (ts, origin) against its own writes.
+    #[arg(long)]
+    pub node_id: Option<String>,
     /// Start a new batch (timely time) when the clock moved this many ms.
     #[arg(long, default_value_t = 1)]
     pub batch_ms: u64,

@@ -1,6 +1,7 @@
 //! Running one request: the argument view, the per-connection session, and the dispatch
 //! to each command family (one file per family, as Redis groups them).
 
+mod apply;
 mod connection;
 mod keys;
 mod pubsub;
@@ -213,7 +214,8 @@ pub fn execute(ctx: &mut Ctx, args: Args) {
         || keys::run(name, ctx, args)
         || connection::run(name, ctx, args)
         || pubsub::run(name, ctx, args)
-        || xread::run(name, ctx, args);
+        || xread::run(name, ctx, args)
+        || apply::run(name, ctx, args);
     if !known {
         unknown_command(ctx, args);
     }

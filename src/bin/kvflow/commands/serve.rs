@@ -11,7 +11,7 @@ use std::time::Duration;
 use kvflow::plan::Plan;
 use kvflow::runtime::live::LiveQueue;
 use kvflow::runtime::{DurableRun, InputSource, Metrics, RunOptions, run_observed};
-use kvflow::server::db::Db;
+use kvflow::server::db::{Db, Versions};
 use kvflow::server::expiry_log::{ExpiryLog, read_expiries};
 use kvflow::server::keyspace::text_of;
 use kvflow::server::resp::Limits;
@@ -58,6 +58,7 @@ pub fn serve(args: ServeArgs) -> Result<(), CliError> {
     if let Some(dir) = &config.data_dir {
         restore_keys(&mut db, dir, start.next_seq)?;
     }
+    db.versions = args.node_id.as_deref().map(Versions::new);
     let queue = Arc::new(LiveQueue::new(QUEUE_CAPACITY, TICK));
     let names: Vec<String> = plan.pipelines.iter().map(|p| p.name.clone()).collect();
     let metrics = Arc::new(Metrics::new(&names));
@@ -127,6 +128,16 @@ fn load_plans(files: &[std::path::PathBuf]) -> Result<(Plan, String), CliError> 
             }
             plan.pipelines.push(pipeline);
         }
+        let external = loaded.plan.external;
+        if external.routes.is_some() && plan.external.routes.is_some() {
+            return Err(CliError::File(format!(
+                "{}: routes are defined in another file too",
+                file.display()
+            )));
+        }
+        plan.external.sync.extend(external.sync);
+        plan.external.alerts.extend(external.alerts);
+        plan.external.routes = plan.external.routes.or(external.routes);
         texts.extend(std::fs::read(file).unwrap_or_default());
     }
     Ok((plan, format!("{:08x}", crc32c::crc32c(&texts))))

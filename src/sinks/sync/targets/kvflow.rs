@@ -1,32 +1,27 @@
 //! Another kvflow node as a sync target, over its Redis-protocol port.
 //!
-//! It speaks only what every Redis-protocol server answers: `CLIENT SETNAME` once per
-//! connection, naming the origin of the changes that follow (`kvflow-origin:<node>`, which a
-//! kvflow server attaches to the mutations of that connection), then pipelined `SET key value`
-//! and `DEL key`. The receiving node resolves conflicts and never sends a change back to the
-//! node it came from, which stops loops between two nodes that sync each other; this sink
-//! itself applies source-wins (checked when the file is loaded).
+//! Each change goes as `KVFLOW.APPLY SET key value ts origin` or `KVFLOW.APPLY DEL key ts
+//! origin`, pipelined per batch. The receiving node keeps the change's origin, so its own
+//! sync never sends the change back (which stops loops between two nodes that sync each
+//! other), and with `--node-id` applies it only when newer than what the key holds
+//! (last-writer-wins on `(ts, origin)`), so both converge after concurrent writes. The
+//! conflict is resolved there; this sink itself applies source-wins (checked when the file
+//! is loaded).
 
 use std::time::Duration;
 
 use redis::Connection;
 
-use super::redis::{open_connection, plain_pipeline};
+use super::redis::open_connection;
 use super::{Target, TargetError};
 use crate::sinks::sync::SyncOp;
 use crate::sinks::sync::conflict::{Conflict, ConflictPolicy};
-
-/// The connection name that tells a kvflow server where the changes come from.
-pub fn origin_client_name(origin: &str) -> String {
-    format!("kvflow-origin:{origin}")
-}
 
 pub struct KvflowTarget {
     url: String,
     prefix: String,
     timeout: Duration,
-    /// The connection and the origin it announced.
-    connection: Option<(Connection, String)>,
+    connection: Option<Connection>,
 }
 
 impl KvflowTarget {
@@ -43,26 +38,31 @@ impl KvflowTarget {
         TargetError(format!("{}: {what}: {e}", self.describe()))
     }
 
-    fn connect(&self, origin: &str) -> Result<Connection, TargetError> {
-        let mut connection = open_connection(&self.url, self.timeout)
-            .map_err(|e| self.error("cannot connect", e))?;
-        let named: Result<(), _> = redis::cmd("CLIENT")
-            .arg("SETNAME")
-            .arg(origin_client_name(origin))
-            .query(&mut connection);
-        named.map_err(|e| self.error("CLIENT SETNAME failed", e))?;
-        Ok(connection)
-    }
-
-    fn connection(&mut self, origin: &str) -> Result<&mut Connection, TargetError> {
-        if self.connection.as_ref().is_none_or(|(_, o)| o != origin) {
-            self.connection = Some((self.connect(origin)?, origin.to_string()));
+    fn connection(&mut self) -> Result<&mut Connection, TargetError> {
+        if self.connection.is_none() {
+            let connection = open_connection(&self.url, self.timeout)
+                .map_err(|e| self.error("cannot connect", e))?;
+            self.connection = Some(connection);
         }
         self.connection
             .as_mut()
-            .map(|(c, _)| c)
             .ok_or_else(|| TargetError("no connection".into()))
     }
+}
+
+/// The batch as `KVFLOW.APPLY` commands.
+fn apply_pipeline(prefix: &str, batch: &[SyncOp]) -> redis::Pipeline {
+    let mut pipe = redis::pipe();
+    for op in batch {
+        let key = format!("{prefix}{}", op.key);
+        let command = pipe.cmd("KVFLOW.APPLY");
+        match &op.value {
+            Some(value) => command.arg("SET").arg(key).arg(value.as_str()),
+            None => command.arg("DEL").arg(key),
+        };
+        command.arg(op.ts).arg(&*op.origin).ignore();
+    }
+    pipe
 }
 
 impl Target for KvflowTarget {
@@ -79,13 +79,11 @@ impl Target for KvflowTarget {
         batch: &[SyncOp],
         _policy: ConflictPolicy,
     ) -> Result<Vec<Conflict>, TargetError> {
-        let Some(first) = batch.first() else {
+        if batch.is_empty() {
             return Ok(Vec::new());
-        };
-        let pipe = plain_pipeline(&self.prefix, batch);
-        let origin = first.origin.to_string();
-        let connection = self.connection(&origin)?;
-        let result: Result<(), _> = pipe.query(connection);
+        }
+        let pipe = apply_pipeline(&self.prefix, batch);
+        let result: Result<(), _> = pipe.query(self.connection()?);
         result.map(|()| Vec::new()).map_err(|e| {
             self.connection = None;
             self.error("batch failed", e)
@@ -93,12 +91,7 @@ impl Target for KvflowTarget {
     }
 
     fn check(&mut self) -> Result<(), TargetError> {
-        let origin = match &self.connection {
-            Some((_, origin)) => origin.clone(),
-            None => "unknown".to_string(),
-        };
-        let connection = self.connection(&origin)?;
-        let pong: Result<String, _> = redis::cmd("PING").query(connection);
+        let pong: Result<String, _> = redis::cmd("PING").query(self.connection()?);
         pong.map(|_| ()).map_err(|e| {
             self.connection = None;
             self.error("PING failed", e)
