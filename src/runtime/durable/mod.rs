@@ -86,25 +86,7 @@ impl DurableRun {
         shards: usize,
         outputs: &dyn OutputFactory,
     ) -> Result<(DurableRun, Vec<String>), RunError> {
-        let (data, recoveries) =
-            DataDir::open(&config.dir, shards, &config.wal).map_err(durable_error)?;
-        let warnings = recoveries.iter().flat_map(|r| r.warnings()).collect();
-        let previous = read_checkpoint(&config.dir).map_err(durable_error)?;
-        let mut run = DurableRun {
-            config,
-            data,
-            shards,
-            start: FeedPosition::default(),
-            delivered: None,
-            completed: false,
-            outputs: Default::default(),
-            failure: Arc::new(Mutex::new(None)),
-            end: Mutex::new(None),
-            live: false,
-        };
-        if let Some(checkpoint) = previous {
-            run.resume_from(checkpoint, outputs)?;
-        }
+        let (run, warnings) = Self::open(config, shards, outputs, false)?;
         run.data
             .truncate_from(run.start.next_seq)
             .map_err(durable_error)?;
@@ -121,6 +103,24 @@ impl DurableRun {
         shards: usize,
         outputs: &dyn OutputFactory,
     ) -> Result<(DurableRun, Vec<String>), RunError> {
+        let (mut run, warnings) = Self::open(config, shards, outputs, true)?;
+        run.completed = false;
+        let end = log_end(&run.config.dir)?;
+        run.start = FeedPosition {
+            next_seq: end.next_seq.max(run.start.next_seq),
+            max_seen: end.max_seen.max(run.start.max_seen),
+            stamp: end.stamp.max(run.start.stamp),
+        };
+        Ok((run, warnings))
+    }
+
+    /// Opens the data directory, recovers the logs and resumes from the last checkpoint.
+    fn open(
+        config: DurableConfig,
+        shards: usize,
+        outputs: &dyn OutputFactory,
+        live: bool,
+    ) -> Result<(DurableRun, Vec<String>), RunError> {
         let (data, recoveries) =
             DataDir::open(&config.dir, shards, &config.wal).map_err(durable_error)?;
         let warnings = recoveries.iter().flat_map(|r| r.warnings()).collect();
@@ -135,18 +135,11 @@ impl DurableRun {
             outputs: Default::default(),
             failure: Arc::new(Mutex::new(None)),
             end: Mutex::new(None),
-            live: true,
+            live,
         };
         if let Some(checkpoint) = previous {
             run.resume_from(checkpoint, outputs)?;
         }
-        run.completed = false;
-        let end = log_end(&run.config.dir)?;
-        run.start = FeedPosition {
-            next_seq: end.next_seq.max(run.start.next_seq),
-            max_seen: end.max_seen.max(run.start.max_seen),
-            stamp: end.stamp.max(run.start.stamp),
-        };
         Ok((run, warnings))
     }
 
