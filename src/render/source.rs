@@ -36,7 +36,8 @@ pub fn render_source<'scope>(
     };
     let (rows, late, errors) = split_fallible3(changes, &name, move |change: Change, time, out| {
         let event = &change.event;
-        if !def.admits(event.kind, &event.key) {
+        // NB: a seeded change is a key put back from a snapshot: a table row, not an event.
+        if !def.admits(event.kind, &event.key) || (change.seeded && def.view == View::Events) {
             return;
         }
         let on_time = bound.is_none_or(|b| !is_late(event.ts, b, change.max_seen));

@@ -76,7 +76,7 @@ impl Dispatcher {
             .is_some_and(|d| d.delivered(Some(time)));
         changes.sort_by_key(|c| c.event.seq);
         let window = self.table.counts_window_ms;
-        for change in changes {
+        for change in changes.into_iter().filter(|c| !c.seeded) {
             let event = change.event;
             let table = self.table.clone();
             let route = table.route_of(&event);

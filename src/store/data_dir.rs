@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use super::shard::{Ingest, ShardState};
-use super::snapshot::{remove_snapshots, write_snapshot};
+use super::shard::{Ingest, ShardState, Stored};
+use super::snapshot::{Snapshot, remove_leftovers, remove_snapshots, write_snapshot};
 use super::wal::{LogReader, LogRecord, Recovery, Wal, WalError, WalOptions};
 
 /// `DATA_DIR/shard-<k>`.
@@ -51,6 +51,7 @@ impl DataDir {
         let mut recoveries = Vec::new();
         for shard in 0..shards {
             let (wal, recovery) = Wal::open(&shard_dir(root, shard), options)?;
+            remove_leftovers(&shard_dir(root, shard))?;
             wals.push(Arc::new(Mutex::new(wal)));
             recoveries.push(recovery);
         }
@@ -69,7 +70,11 @@ impl DataDir {
         self.shards.get(shard).cloned()
     }
 
-    fn each(&self, mut f: impl FnMut(&mut Wal) -> Result<(), WalError>) -> Result<(), WalError> {
+    /// Runs `f` on every shard's log in turn, holding its lock.
+    pub fn each_shard(
+        &self,
+        mut f: impl FnMut(&mut Wal) -> Result<(), WalError>,
+    ) -> Result<(), WalError> {
         for wal in &self.shards {
             let mut wal = wal
                 .lock()
@@ -81,13 +86,13 @@ impl DataDir {
 
     /// Forces every shard's committed records to disk.
     pub fn sync_all(&self) -> Result<(), WalError> {
-        self.each(|wal| wal.sync())
+        self.each_shard(|wal| wal.sync())
     }
 
     /// Drops every record and snapshot at or past `seq` in every shard.
     pub fn truncate_from(&self, seq: u64) -> Result<u64, WalError> {
         let mut removed = 0;
-        self.each(|wal| {
+        self.each_shard(|wal| {
             removed += wal.truncate_from(seq)?;
             remove_snapshots(wal.dir(), |covered| covered >= seq)
         })?;
@@ -102,8 +107,15 @@ pub struct History {
 
 impl History {
     pub fn open(root: &Path, after: Option<u64>) -> Result<History, WalError> {
-        let readers = (0..count_shards(root))
-            .map(|k| LogReader::open(&shard_dir(root, k), after).map(Iterator::peekable))
+        Self::open_after(root, &vec![after; count_shards(root)])
+    }
+
+    /// Shard k's records with seq > `after[k]` (a restart past retention floors).
+    pub fn open_after(root: &Path, after: &[Option<u64>]) -> Result<History, WalError> {
+        let readers = after
+            .iter()
+            .enumerate()
+            .map(|(k, after)| LogReader::open(&shard_dir(root, k), *after).map(Iterator::peekable))
             .collect::<Result<_, _>>()?;
         Ok(History { readers })
     }
@@ -140,6 +152,12 @@ pub struct ShardLog {
     snapshot_every: u64,
     since_snapshot: u64,
     failure: Arc<Mutex<Option<String>>>,
+    /// The snapshot a restart past a retention floor starts from.
+    seed: Option<Vec<(Arc<str>, Stored)>>,
+    /// Under retention, older snapshots stay until retention moves the floor past them.
+    keep_snapshots: bool,
+    /// The snapshot at a retention floor stays: a restart starts from it.
+    floor: Option<u64>,
 }
 
 impl ShardLog {
@@ -155,7 +173,29 @@ impl ShardLog {
             snapshot_every: snapshot_every.max(1),
             since_snapshot: 0,
             failure,
+            seed: None,
+            keep_snapshots: false,
+            floor: None,
         }
+    }
+
+    /// Starts the shard from `snapshot`'s keys instead of an empty state.
+    pub fn with_seed(mut self, snapshot: Option<Snapshot>) -> ShardLog {
+        self.seed = snapshot.map(|s| s.entries);
+        self
+    }
+
+    /// Which older snapshots a new one leaves: all of them under retention (which removes
+    /// those below its floor), else only the one at the floor, if there is a floor.
+    pub fn keeping_snapshots(mut self, all: bool, floor: Option<u64>) -> ShardLog {
+        self.keep_snapshots = all;
+        self.floor = floor;
+        self
+    }
+
+    /// The seed, once.
+    pub fn take_seed(&mut self) -> Option<Vec<(Arc<str>, Stored)>> {
+        self.seed.take()
     }
 
     fn fail(&self, error: WalError) {
@@ -190,8 +230,12 @@ impl ShardLog {
         let Some(seq) = wal.last_seq() else { return };
         let dir = wal.dir().to_path_buf();
         drop(wal);
-        let written = write_snapshot(&dir, seq, time, state.len(), state.iter())
-            .and_then(|_| remove_snapshots(&dir, |covered| covered < seq));
+        let (keep, floor) = (self.keep_snapshots, self.floor);
+        let written = write_snapshot(&dir, seq, time, state.len(), state.iter()).and_then(|_| {
+            remove_snapshots(&dir, |covered| {
+                !keep && covered < seq && Some(covered) != floor
+            })
+        });
         if let Err(e) = written {
             self.fail(e);
         }

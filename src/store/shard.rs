@@ -34,6 +34,9 @@ pub struct Change {
     /// The value this change replaced, if any (to retract its table row).
     pub prev: Option<Previous>,
     pub max_seen: u64,
+    /// A live key put back from a snapshot when a restart begins past a retention floor:
+    /// part of the table, but not an event (see `runtime::durable::retention`).
+    pub seeded: bool,
 }
 
 /// The row a change replaced: its `ts`, `seq`, and the largest ts seen before it was written
@@ -177,7 +180,34 @@ impl ShardState {
             },
             prev,
             max_seen,
+            seeded: false,
         })
+    }
+
+    /// Puts back a snapshot's keys and returns them as seeded inserts, in seq order.
+    pub fn seed(&mut self, entries: Vec<(Arc<str>, Stored)>) -> Vec<Change> {
+        let mut changes: Vec<Change> = entries
+            .iter()
+            .map(|(key, stored)| Change {
+                event: ChangeEvent {
+                    seq: stored.seq,
+                    ts: stored.ts,
+                    kind: EventKind::Insert,
+                    key: key.clone(),
+                    old: Value::Null,
+                    new: stored.value.clone(),
+                    origin: None,
+                },
+                prev: None,
+                max_seen: stored.max_seen,
+                seeded: true,
+            })
+            .collect();
+        changes.sort_by_key(|c| c.event.seq);
+        for (key, stored) in entries {
+            self.restore(key, stored);
+        }
+        changes
     }
 
     pub fn len(&self) -> usize {
@@ -205,7 +235,9 @@ impl ShardState {
 
 /// Routes each mutation to the shard that owns its key and applies it there.
 /// `on_missing_delete` is told how many deletes of missing keys each step saw.
-/// With `log`, each batch is logged (one commit) before it is applied.
+/// With `log`, each batch is logged (one commit) before it is applied; a log that carries a
+/// seed (a restart past a retention floor) first puts the snapshot's keys back and emits them
+/// as seeded changes at the dataflow's first time.
 pub fn shard_operator<'scope>(
     ingest: Stream<'scope, u64, Vec<Ingest>>,
     mut on_missing_delete: impl FnMut(u64) + 'static,
@@ -215,9 +247,17 @@ pub fn shard_operator<'scope>(
     ingest.unary(
         Exchange::new(move |i: &Ingest| key_hash(&i.mutation.key) % peers as u64),
         "StoreShard",
-        |_cap, _info| {
+        |cap, _info| {
             let mut state = ShardState::default();
+            let mut seed = log
+                .as_mut()
+                .and_then(ShardLog::take_seed)
+                .map(|entries| (cap, entries));
             move |input, output| {
+                if let Some((cap, entries)) = seed.take() {
+                    let mut changes = state.seed(entries);
+                    output.session(&cap).give_container(&mut changes);
+                }
                 input.for_each(|cap, data| {
                     let time = cap.least().copied().unwrap_or_default();
                     if let Some(log) = log.as_mut() {

@@ -9,7 +9,7 @@
 //!
 //! Written atomically: a `.tmp` file, fsync, rename, fsync of the directory. A crash at any
 //! point leaves either the old set of snapshots or the new one, plus maybe a `.tmp` that the
-//! next write or open removes.
+//! next open of the data directory removes.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -74,6 +74,36 @@ pub fn write_snapshot<'a>(
     Ok(path)
 }
 
+/// The timely time of the last record a snapshot file covers, read from its header alone.
+pub fn snapshot_time(path: &Path) -> Result<u64, WalError> {
+    use std::io::Read;
+    let mut head = vec![0u8; HEADER_LEN + MAGIC.len() + 24];
+    fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .map_err(|e| WalError::io(path, e))?;
+    let (_, time, _) =
+        parse_header(Frames(&head).next_payload().ok()).ok_or_else(|| WalError::Snapshot {
+            file: path.display().to_string(),
+            reason: "not a kvflow snapshot".into(),
+        })?;
+    Ok(time)
+}
+
+/// `(seq, time, count)` of a header frame's payload.
+fn parse_header(header: Option<&[u8]>) -> Option<(u64, u64, u64)> {
+    let header = header?;
+    if header.len() != MAGIC.len() + 24 || !header.starts_with(MAGIC) {
+        return None;
+    }
+    let word = |i: usize| {
+        let at = MAGIC.len() + 8 * i;
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&header[at..at + 8]);
+        u64::from_le_bytes(w)
+    };
+    Some((word(0), word(1), word(2)))
+}
+
 /// Reads and checks one snapshot file.
 pub fn read_snapshot(path: &Path) -> Result<Snapshot, WalError> {
     let bad = |reason: &str| WalError::Snapshot {
@@ -83,16 +113,8 @@ pub fn read_snapshot(path: &Path) -> Result<Snapshot, WalError> {
     let bytes = fs::read(path).map_err(|e| WalError::io(path, e))?;
     let mut frames = Frames(&bytes);
     let header = frames.next_payload().map_err(|r| bad(&r))?;
-    if header.len() != MAGIC.len() + 24 || !header.starts_with(MAGIC) {
-        return Err(bad("not a kvflow snapshot"));
-    }
-    let word = |i: usize| {
-        let at = MAGIC.len() + 8 * i;
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&header[at..at + 8]);
-        u64::from_le_bytes(w)
-    };
-    let (seq, time, count) = (word(0), word(1), word(2));
+    let (seq, time, count) =
+        parse_header(Some(header)).ok_or_else(|| bad("not a kvflow snapshot"))?;
     let mut entries = Vec::new();
     for _ in 0..count {
         let payload = frames.next_payload().map_err(|r| bad(&r))?;
@@ -136,8 +158,9 @@ pub fn load_latest(dir: &Path, at_most: Option<u64>) -> Result<Option<Snapshot>,
     newest.map(|(_, path)| read_snapshot(path)).transpose()
 }
 
-/// Removes leftover `.tmp` files and the snapshots `remove` picks by seq.
-pub fn remove_snapshots(dir: &Path, mut remove: impl FnMut(u64) -> bool) -> Result<(), WalError> {
+/// Removes the `.tmp` files a crash left in a shard directory (call before writing to it:
+/// a `.tmp` may be a snapshot or floor being written).
+pub fn remove_leftovers(dir: &Path) -> Result<(), WalError> {
     if let Ok(entries) = fs::read_dir(dir) {
         for entry in entries.flatten() {
             let path = entry.path();
@@ -146,6 +169,11 @@ pub fn remove_snapshots(dir: &Path, mut remove: impl FnMut(u64) -> bool) -> Resu
             }
         }
     }
+    Ok(())
+}
+
+/// Removes the snapshots `remove` picks by seq.
+pub fn remove_snapshots(dir: &Path, mut remove: impl FnMut(u64) -> bool) -> Result<(), WalError> {
     for (seq, path) in list_snapshots(dir)? {
         if remove(seq) {
             fs::remove_file(&path).map_err(|e| WalError::io(&path, e))?;

@@ -283,4 +283,15 @@ pub struct DurabilityArgs {
     /// Checkpoint at the first batch boundary N input positions after the last one.
     #[arg(long, default_value_t = 50_000)]
     pub checkpoint_every: u64,
+    /// Cut log segments last written longer ago than this (e.g. 12h, 7d), as far as the
+    /// dataflow allows (see "Retention" in README.md).
+    #[arg(long, value_parser = kvflow::runtime::durable::retention::parse_age)]
+    pub retain_age: Option<std::time::Duration>,
+    /// Cut the oldest log segments while a shard's log is larger than this (e.g. 512MiB).
+    #[arg(long, value_parser = kvflow::runtime::durable::retention::parse_size)]
+    pub retain_bytes: Option<u64>,
+    /// Start a new log segment once the current one is this long (retention cuts whole
+    /// segments).
+    #[arg(long, default_value = "64MiB", value_parser = kvflow::runtime::durable::retention::parse_size)]
+    pub segment_bytes: u64,
 }

@@ -20,17 +20,22 @@
 //! - **Durable outputs need `--output DIR`**: stdout cannot be truncated, so there only
 //!   suppression applies and lines written after the last checkpoint may repeat.
 //! - Only single-process runs have a data directory (shard k is worker k of this process).
+//! - **Retention** (`retention`) may cut a shard's log through a floor; a restart then starts
+//!   that shard from the snapshot at its floor and replays the records after it.
 
 pub mod checkpoint;
+pub mod retention;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use checkpoint::{Checkpoint, read_checkpoint, write_checkpoint};
+use retention::{CheckpointMark, Retention, floor_snapshots};
 
 use super::RunError;
 use crate::sinks::{LineSink, OutputFactory};
 use crate::store::data_dir::{DataDir, History, ShardLog};
+use crate::store::snapshot::Snapshot;
 use crate::store::wal::{WalError, WalOptions};
 
 /// What `--data-dir` and its options ask for.
@@ -48,6 +53,8 @@ pub struct DurableConfig {
     /// Identifies the input: a file's canonical path and a checksum of its first 64 KiB, or
     /// the generator and its settings.
     pub input_id: String,
+    /// How much history to keep (`None`: all of it).
+    pub retention: Option<Retention>,
 }
 
 /// Where the timeline and input stand at a checkpoint.
@@ -72,6 +79,10 @@ pub struct DurableRun {
     end: Mutex<Option<FeedPosition>>,
     /// A server's run: its input never completes (see [`DurableRun::prepare_live`]).
     live: bool,
+    /// Per shard, the seq through which retention cut its log.
+    floors: Vec<Option<u64>>,
+    /// Per shard, the snapshot at its floor, until its shard operator takes it.
+    seeds: Mutex<Vec<Option<Snapshot>>>,
 }
 
 fn durable_error(error: WalError) -> RunError {
@@ -123,7 +134,15 @@ impl DurableRun {
     ) -> Result<(DurableRun, Vec<String>), RunError> {
         let (data, recoveries) =
             DataDir::open(&config.dir, shards, &config.wal).map_err(durable_error)?;
-        let warnings = recoveries.iter().flat_map(|r| r.warnings()).collect();
+        let mut warnings: Vec<String> = recoveries.iter().flat_map(|r| r.warnings()).collect();
+        if let Some(reason) = config.retention.as_ref().and_then(Retention::held_back) {
+            warnings.push(format!(
+                "retention keeps the whole log: {reason}, which a restart rebuilds from every \
+                 event since the start"
+            ));
+        }
+        let seeds = floor_snapshots(&config.dir, shards).map_err(durable_error)?;
+        let floors = seeds.iter().map(|s| s.as_ref().map(|s| s.seq)).collect();
         let previous = read_checkpoint(&config.dir).map_err(durable_error)?;
         let mut run = DurableRun {
             config,
@@ -136,6 +155,8 @@ impl DurableRun {
             failure: Arc::new(Mutex::new(None)),
             end: Mutex::new(None),
             live,
+            floors,
+            seeds: Mutex::new(seeds),
         };
         if let Some(checkpoint) = previous {
             run.resume_from(checkpoint, outputs)?;
@@ -194,20 +215,29 @@ impl DurableRun {
         self.completed
     }
 
-    /// The logged history to replay (everything before the resume position).
+    /// The logged history to replay (everything before the resume position, after each
+    /// shard's retention floor).
     pub fn history(&self) -> Result<History, RunError> {
-        History::open(&self.config.dir, None).map_err(durable_error)
+        History::open_after(&self.config.dir, &self.floors).map_err(durable_error)
     }
 
-    /// The logging hook of shard `shard`.
+    /// The logging hook of shard `shard`, with the snapshot it starts from past a floor.
     pub fn shard_log(&self, shard: usize) -> Option<ShardLog> {
         let wal = self.data.shard(shard)?;
-        Some(ShardLog::new(
+        let seed = self
+            .seeds
+            .lock()
+            .ok()
+            .and_then(|mut seeds| seeds.get_mut(shard).and_then(Option::take));
+        let floor = self.floors.get(shard).copied().flatten();
+        let retains = self.config.retention.is_some();
+        let log = ShardLog::new(
             wal,
             self.start.next_seq,
             self.config.snapshot_every,
             self.failure.clone(),
-        ))
+        );
+        Some(log.with_seed(seed).keeping_snapshots(retains, floor))
     }
 
     /// Whether the output at `time` (`None`: the final state) was delivered before a crash.
@@ -257,7 +287,22 @@ impl DurableRun {
             frontier,
             outputs: lengths,
         };
-        write_checkpoint(&self.config.dir, &checkpoint).map_err(durable_error)
+        write_checkpoint(&self.config.dir, &checkpoint).map_err(durable_error)?;
+        let mark = CheckpointMark {
+            frontier: frontier.unwrap_or(position.stamp.saturating_add(1)),
+            max_seen: position.max_seen,
+        };
+        self.retain(mark)
+    }
+
+    /// A retention pass over every shard, after a checkpoint.
+    fn retain(&self, mark: CheckpointMark) -> Result<(), RunError> {
+        let Some(retention) = &self.config.retention else {
+            return Ok(());
+        };
+        self.data
+            .each_shard(|wal| retention::apply(retention, wal, mark).map(|_| ()))
+            .map_err(durable_error)
     }
 
     /// The final checkpoint once every worker finished and outputs were flushed.

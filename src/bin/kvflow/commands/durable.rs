@@ -5,6 +5,8 @@ use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
+use kvflow::plan::Plan;
+use kvflow::runtime::durable::retention::{Retention, RetentionPolicy};
 use kvflow::runtime::{DurableConfig, DurableRun, InputSource};
 use kvflow::sinks::OutputFactory;
 use kvflow::store::wal::{FsyncPolicy, WalOptions};
@@ -49,13 +51,13 @@ fn input_id(input: &InputSource) -> Result<String, CliError> {
 /// Opens the data directory named by `args`, if any, printing what recovery found.
 pub fn prepare(
     args: &DurabilityArgs,
-    dataflow: &Path,
+    (dataflow, plan): (&Path, &Plan),
     input: &InputSource,
     workers: usize,
     outputs: &dyn OutputFactory,
 ) -> Result<Option<Arc<DurableRun>>, CliError> {
     let ids = (head_checksum(dataflow)?, input_id(input)?);
-    let Some(config) = config(args, ids, 100_000)? else {
+    let Some(config) = config(args, ids, plan, 100_000)? else {
         return Ok(None);
     };
     let prepared = DurableRun::prepare(config, workers, outputs);
@@ -63,10 +65,12 @@ pub fn prepare(
 }
 
 /// The durable settings of `args` (`None` without `--data-dir`); `ids` are the dataflow's
-/// and the input's identities, `snapshot_every` the command's default.
+/// and the input's identities, `plan` what retention must keep, `snapshot_every` the
+/// command's default.
 pub fn config(
     args: &DurabilityArgs,
     (dataflow_id, input_id): (String, String),
+    plan: &Plan,
     snapshot_every: u64,
 ) -> Result<Option<DurableConfig>, CliError> {
     let Some(dir) = &args.data_dir else {
@@ -81,13 +85,26 @@ pub fn config(
         wal: WalOptions {
             fsync,
             repair: args.repair,
-            ..WalOptions::default()
+            segment_bytes: match args.segment_bytes {
+                0 => WalOptions::default().segment_bytes,
+                bytes => bytes,
+            },
         },
         snapshot_every: args.snapshot_every.unwrap_or(snapshot_every),
         checkpoint_every: args.checkpoint_every,
         dataflow_id,
         input_id,
+        retention: retention(args, plan),
     }))
+}
+
+/// Retention as `--retain-age` / `--retain-bytes` ask for it, if they do.
+fn retention(args: &DurabilityArgs, plan: &Plan) -> Option<Retention> {
+    let policy = RetentionPolicy {
+        max_age: args.retain_age,
+        max_bytes: args.retain_bytes,
+    };
+    policy.is_set().then(|| Retention::new(policy, plan))
 }
 
 /// A prepared run, after printing its recovery warnings.

@@ -43,7 +43,7 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
     let external = ExternalSinks::new();
     let durable = super::durable::prepare(
         &args.durability,
-        &args.file,
+        (&args.file, &loaded.plan),
         &input,
         args.workers.max(1),
         &*outputs,

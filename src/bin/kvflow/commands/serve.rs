@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kvflow::plan::Plan;
+use kvflow::runtime::durable::retention::floor_snapshots;
 use kvflow::runtime::live::LiveQueue;
 use kvflow::runtime::{DurableRun, InputSource, Metrics, RunOptions, run_observed};
 use kvflow::server::db::{Db, Versions};
@@ -19,7 +20,7 @@ use kvflow::server::view::{ServeOutputs, ViewDef};
 use kvflow::server::{ServeConfig, Server, listen};
 use kvflow::sinks::OutputFactory;
 use kvflow::sinks::file::{DirOutputs, StdoutOutputs};
-use kvflow::store::data_dir::History;
+use kvflow::store::data_dir::{History, count_shards};
 
 use super::CliError;
 use crate::args::ServeArgs;
@@ -46,7 +47,7 @@ pub fn serve(args: ServeArgs) -> Result<(), CliError> {
     let outputs = serve_outputs(&args, &plan)?;
     let workers = args.workers.max(1);
     let ids = (dataflow_id, "kvflow serve".to_string());
-    let durable = match super::durable::config(&args.durability, ids, SNAPSHOT_EVERY)? {
+    let durable = match super::durable::config(&args.durability, ids, &plan, SNAPSHOT_EVERY)? {
         Some(config) => Some(Arc::new(super::durable::opened(DurableRun::prepare_live(
             config, workers, &*outputs,
         ))?)),
@@ -204,8 +205,17 @@ fn server_config(
 /// Rebuilds the keyspace from the logged history (before `until`) and the expiries from
 /// their side log (see `server::expiry_log`), which is then rewritten compactly.
 fn restore_keys(db: &mut Db, dir: &std::path::Path, until: u64) -> Result<(), CliError> {
-    let history = History::open(dir, None).map_err(|e| CliError::File(e.to_string()))?;
+    let file_error = |e: kvflow::store::wal::WalError| CliError::File(e.to_string());
+    let floors = floor_snapshots(dir, count_shards(dir)).map_err(file_error)?;
     let mut put_at: HashMap<Arc<str>, u64> = HashMap::new();
+    for snapshot in floors.iter().flatten() {
+        for (key, stored) in &snapshot.entries {
+            put_at.insert(key.clone(), stored.seq);
+            db.restore(key.clone(), Some(text_of(&stored.value)));
+        }
+    }
+    let after: Vec<Option<u64>> = floors.iter().map(|s| s.as_ref().map(|s| s.seq)).collect();
+    let history = History::open_after(dir, &after).map_err(file_error)?;
     for item in history {
         let (_, record) = item.map_err(|e| CliError::File(e.to_string()))?;
         if record.seq >= until {

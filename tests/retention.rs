@@ -1,0 +1,333 @@
+//! Retention (`--retain-bytes`, `--retain-age`): a durable run cuts its logs, a run killed
+//! after a cut restarts from the snapshots at the floors and still writes exactly what an
+//! uninterrupted run writes; `watch` gives every event after the floors (checked against a
+//! brute-force oracle) and refuses a token below one; a dataflow that needs every event keeps
+//! the whole log and says why.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use kvflow::source::jsonl::JsonlReader;
+use kvflow::store::data_dir::shard_dir;
+use kvflow::store::stream::read_floor;
+use kvflow::store::wal::segment::list_segments;
+use kvflow::store::{Ingest, ShardState, owner_of};
+
+/// A table pipeline, a tumbling window and a row-local pipeline over the events: all of
+/// them can restart from a snapshot once the windows holding the cut events closed.
+const BOUNDED: &str = r#"
+[sources.events]
+view = "events"
+max_out_of_orderness = 200
+
+[sources.table]
+view = "table"
+
+[[pipelines]]
+name = "tumbling"
+from = "events"
+
+[[pipelines.steps]]
+map = { prefix = "split_part(key, '_', 1)", ts = "ts", v = "CAST(value.v AS INT)" }
+
+[[pipelines.steps]]
+window = { kind = "tumbling", size = 200 }
+group_by = ["prefix"]
+aggregates = { count = "count(*)", sum = "sum(v)" }
+
+[[pipelines]]
+name = "big_values"
+from = "events"
+
+[[pipelines.steps]]
+filter = "CAST(value.v AS INT) > 990"
+
+[[pipelines]]
+name = "live"
+from = "table"
+final_state = true
+
+[[pipelines.steps]]
+map = { prefix = "split_part(key, '_', 1)", v = "CAST(value.v AS INT)" }
+
+[[pipelines.steps]]
+group_by = ["prefix"]
+aggregates = { live_keys = "count(*)", total = "sum(v)" }
+"#;
+
+/// A count of every event ever: a restart needs the whole log.
+const UNBOUNDED: &str = r#"
+[sources.events]
+view = "events"
+
+[[pipelines]]
+name = "all_events"
+from = "events"
+
+[[pipelines.steps]]
+group_by = ["kind"]
+aggregates = { n = "count(*)" }
+"#;
+
+fn kvflow() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_kvflow"))
+}
+
+fn output(command: &mut Command) -> Output {
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    command.output().unwrap()
+}
+
+struct Setup {
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    fn new(dataflow: &str, events: u64) -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("flow.toml"), dataflow).unwrap();
+        let status = kvflow()
+            .args(["generate", "zipf", "--keys", "2000", "--seed", "3"])
+            .args(["--disorder-ms", "150", "--events", &events.to_string()])
+            .arg("-o")
+            .arg(dir.path().join("in.jsonl"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        Setup { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn run(&self, out: &str, workers: usize, durable: bool) -> Command {
+        let mut command = kvflow();
+        command
+            .arg("run")
+            .arg(self.path("flow.toml"))
+            .arg("--input")
+            .arg(self.path("in.jsonl"))
+            .arg("--output")
+            .arg(self.path(out))
+            .args(["-w", &workers.to_string()]);
+        if durable {
+            command.arg("--data-dir").arg(self.path("data")).args([
+                "--checkpoint-every",
+                "4000",
+                "--snapshot-every",
+                "1500",
+                "--segment-bytes",
+                "32KiB",
+                "--retain-bytes",
+                "96KiB",
+            ]);
+        }
+        command
+    }
+
+    fn shards(&self) -> Vec<PathBuf> {
+        let data = self.path("data");
+        (0..)
+            .map(|k| shard_dir(&data, k))
+            .take_while(|d| d.is_dir())
+            .collect()
+    }
+}
+
+fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Each file's lines, sorted (more workers may interleave lines within a time).
+fn sorted_lines(dir: &Path) -> Vec<(String, Vec<String>)> {
+    files(dir)
+        .into_iter()
+        .map(|(name, bytes)| {
+            let mut lines: Vec<String> = String::from_utf8(bytes)
+                .unwrap()
+                .lines()
+                .map(str::to_string)
+                .collect();
+            lines.sort();
+            (name, lines)
+        })
+        .collect()
+}
+
+fn first_logged_seq(shard: &Path) -> u64 {
+    list_segments(shard)
+        .unwrap()
+        .first()
+        .map_or(0, |(first, _)| *first)
+}
+
+/// Runs to the n-th checkpoint and aborts there, then finishes; the output must equal the
+/// reference run's, the logs must have been cut before the restart, and cut further after.
+fn cut_crash_and_finish(workers: usize) -> Setup {
+    let setup = Setup::new(BOUNDED, 60_000);
+    assert!(
+        output(&mut setup.run("ref", workers, false))
+            .status
+            .success()
+    );
+    let crashed = output(
+        setup
+            .run("out", workers, true)
+            .env("KVFLOW_CRASH_AT", "checkpoint:9"),
+    );
+    assert!(!crashed.status.success(), "the run was not aborted");
+    let floors: Vec<Option<u64>> = setup
+        .shards()
+        .iter()
+        .map(|d| read_floor(d).unwrap())
+        .collect();
+    assert!(
+        floors.iter().all(Option::is_some),
+        "no cut before the crash: {floors:?}"
+    );
+    for shard in setup.shards() {
+        assert!(
+            first_logged_seq(&shard) > 0,
+            "{} was not cut",
+            shard.display()
+        );
+    }
+    let finished = output(&mut setup.run("out", workers, true));
+    assert!(
+        finished.status.success(),
+        "{}",
+        String::from_utf8_lossy(&finished.stderr)
+    );
+    for (shard, before) in setup.shards().iter().zip(floors) {
+        let after = read_floor(shard).unwrap();
+        assert!(
+            after > before,
+            "{}: floor {before:?} then {after:?}",
+            shard.display()
+        );
+        assert!(first_logged_seq(shard) > before.unwrap_or(0));
+    }
+    setup
+}
+
+#[test]
+fn a_restart_past_the_retention_floor_writes_the_uninterrupted_output() {
+    let setup = cut_crash_and_finish(1);
+    let (expected, actual) = (files(&setup.path("ref")), files(&setup.path("out")));
+    assert_eq!(
+        expected.iter().map(|f| &f.0).collect::<Vec<_>>(),
+        actual.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    for ((name, want), (_, got)) in expected.iter().zip(&actual) {
+        assert!(!want.is_empty(), "{name} is empty");
+        assert!(want == got, "{name} differs from the uninterrupted run");
+    }
+}
+
+#[test]
+fn two_workers_restart_past_their_floors_to_the_same_lines() {
+    let setup = cut_crash_and_finish(2);
+    assert_eq!(
+        sorted_lines(&setup.path("out")),
+        sorted_lines(&setup.path("ref"))
+    );
+}
+
+/// (seq, kind, key) of every event the input makes, by a brute-force replay.
+fn oracle(input: &Path) -> Vec<(u64, String, String)> {
+    let file = std::io::BufReader::new(std::fs::File::open(input).unwrap());
+    let mut state = ShardState::default();
+    let mut events = Vec::new();
+    for item in JsonlReader::new(file) {
+        let (seq, mutation) = item.unwrap();
+        let ts = mutation.ts.unwrap();
+        let ingest = Ingest {
+            seq,
+            max_seen: 0,
+            ts,
+            mutation,
+        };
+        if let Some(change) = state.apply(ingest) {
+            let e = change.event;
+            events.push((e.seq, e.kind.name().to_string(), e.key.to_string()));
+        }
+    }
+    events
+}
+
+fn watch(data: &Path, extra: &[&str]) -> Output {
+    output(
+        kvflow()
+            .arg("watch")
+            .arg("--data-dir")
+            .arg(data)
+            .args(extra),
+    )
+}
+
+#[test]
+fn watch_after_a_cut_gives_every_event_past_the_floors_and_refuses_older_tokens() {
+    let setup = Setup::new(BOUNDED, 40_000);
+    assert!(output(&mut setup.run("out", 2, true)).status.success());
+    let floors: Vec<u64> = setup
+        .shards()
+        .iter()
+        .map(|d| read_floor(d).unwrap().expect("a floor"))
+        .collect();
+    let expected: Vec<(u64, String, String)> = oracle(&setup.path("in.jsonl"))
+        .into_iter()
+        .filter(|(seq, _, key)| *seq > floors[owner_of(key, floors.len())])
+        .collect();
+    let watched = watch(&setup.path("data"), &[]);
+    assert!(
+        watched.status.success(),
+        "{}",
+        String::from_utf8_lossy(&watched.stderr)
+    );
+    let events: Vec<(u64, String, String)> = String::from_utf8(watched.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let text = |f: &str| v[f].as_str().unwrap().to_string();
+            (v["seq"].as_u64().unwrap(), text("kind"), text("key"))
+        })
+        .collect();
+    assert_eq!(events, expected);
+    let old = format!("0:{}", floors[0] - 1);
+    let refused = watch(&setup.path("data"), &["--from", &old]);
+    assert!(!refused.status.success());
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(message.contains("older than the retained log"), "{message}");
+}
+
+#[test]
+fn a_dataflow_that_needs_every_event_keeps_the_whole_log_and_says_why() {
+    let setup = Setup::new(UNBOUNDED, 20_000);
+    let run = output(&mut setup.run("out", 1, true));
+    assert!(run.status.success());
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("retention keeps the whole log: pipeline `all_events` aggregates"),
+        "{stderr}"
+    );
+    let input = std::io::BufReader::new(std::fs::File::open(setup.path("in.jsonl")).unwrap());
+    let first_input_seq = JsonlReader::new(input).next().unwrap().unwrap().0;
+    for shard in setup.shards() {
+        assert_eq!(read_floor(&shard).unwrap(), None);
+        assert_eq!(first_logged_seq(&shard), first_input_seq);
+        assert!(list_segments(&shard).unwrap().len() > 3);
+    }
+}
