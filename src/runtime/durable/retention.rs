@@ -364,3 +364,172 @@ fn split_unit(text: &str) -> (&str, &str) {
         .unwrap_or(text.len());
     (&text[..at], text[at..].trim())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SOURCES: &str = r#"
+[sources.events]
+view = "events"
+
+[sources.table]
+view = "table"
+"#;
+
+    fn need(pipelines: &str) -> HistoryNeed {
+        let text = format!("{SOURCES}{pipelines}");
+        let loaded = crate::spec::load_str(&text, "t.toml", Path::new(".")).expect("valid");
+        HistoryNeed::of_plan(&loaded.plan)
+    }
+
+    fn is_everything(need: &HistoryNeed, reason: &str) -> bool {
+        matches!(need, HistoryNeed::Everything(r) if r.contains(reason))
+    }
+
+    #[test]
+    fn table_and_row_local_pipelines_need_a_snapshot_at_most() {
+        let table = "[[pipelines]]\nname = \"t\"\nfrom = \"table\"\n[[pipelines.steps]]\n\
+                     group_by = [\"key\"]\naggregates = { n = \"count(*)\" }\n";
+        assert_eq!(need(table), HistoryNeed::Table);
+        let rows = "[[pipelines]]\nname = \"e\"\nfrom = \"events\"\n[[pipelines.steps]]\n\
+                    filter = \"kind = 'insert'\"\n";
+        assert_eq!(need(rows), HistoryNeed::Nothing);
+    }
+
+    #[test]
+    fn bounded_windows_over_events_need_their_size_and_lateness() {
+        let tumbling = "[[pipelines]]\nname = \"w\"\nfrom = \"events\"\n[[pipelines.steps]]\n\
+                        window = { kind = \"tumbling\", size = 1000, allowed_lateness = 50 }\n\
+                        aggregates = { n = \"count(*)\" }\n";
+        assert_eq!(need(tumbling), HistoryNeed::EventsWithin(1050));
+        let sliding = "[[pipelines]]\nname = \"w\"\nfrom = \"events\"\n[[pipelines.steps]]\n\
+                       window = { kind = \"sliding\", size = 3000, slide = 1000 }\n\
+                       aggregates = { n = \"count(*)\" }\n";
+        assert_eq!(need(sliding), HistoryNeed::EventsWithin(3000));
+    }
+
+    #[test]
+    fn unbounded_state_over_events_needs_everything() {
+        let all = "[[pipelines]]\nname = \"all\"\nfrom = \"events\"\n[[pipelines.steps]]\n\
+                   group_by = [\"kind\"]\naggregates = { n = \"count(*)\" }\n";
+        assert!(is_everything(&need(all), "pipeline `all` aggregates"));
+        let sessions = "[[pipelines]]\nname = \"s\"\nfrom = \"events\"\n[[pipelines.steps]]\n\
+                        window = { kind = \"session\", gap = 100 }\ngroup_by = [\"key\"]\n\
+                        aggregates = { n = \"count(*)\" }\n";
+        assert!(is_everything(&need(sessions), "keeps sessions"));
+        let over_windows = "[[pipelines]]\nname = \"w\"\nfrom = \"events\"\n\
+                            [[pipelines.steps]]\nwindow = { kind = \"tumbling\", size = 10 }\n\
+                            aggregates = { n = \"count(*)\" }\n[[pipelines]]\nname = \"m\"\n\
+                            from = \"w\"\n[[pipelines.steps]]\naggregates = { top = \"max(n)\" }\n";
+        assert!(is_everything(
+            &need(over_windows),
+            "pipeline `m` aggregates"
+        ));
+    }
+
+    #[test]
+    fn ages_and_sizes_parse_with_their_units() {
+        assert_eq!(parse_age("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        assert_eq!(parse_age("250ms"), Ok(Duration::from_millis(250)));
+        assert!(parse_age("7 weeks").is_err());
+        assert!(parse_age("").is_err());
+        assert_eq!(parse_size("512MiB"), Ok(512 << 20));
+        assert_eq!(parse_size("2GB"), Ok(2_000_000_000));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert!(parse_size("12 parsecs").is_err());
+    }
+
+    fn logged_shard(dir: &Path) -> Wal {
+        use crate::store::wal::{LogRecord, WalOptions};
+        let options = WalOptions {
+            fsync: "never".parse().expect("policy"),
+            segment_bytes: 300,
+            repair: false,
+        };
+        let (mut wal, _) = Wal::open(dir, &options).expect("open");
+        for seq in 1..=100u64 {
+            wal.append(&LogRecord {
+                seq,
+                time: seq / 10,
+                ts: seq * 10,
+                max_seen: (seq - 1) * 10,
+                op: crate::change::Op::Put,
+                key: format!("k{}", seq % 7).into(),
+                value: crate::value::Value::Int(seq as i64),
+                origin: None,
+            });
+            if seq % 10 == 0 {
+                wal.commit().expect("commit");
+            }
+        }
+        let old = SystemTime::now() - Duration::from_secs(7200);
+        for (_, path) in list_segments(dir).expect("segments") {
+            let file = std::fs::File::options()
+                .append(true)
+                .open(&path)
+                .expect("open");
+            file.set_modified(old).expect("mtime");
+        }
+        crate::store::snapshot::write_snapshot(dir, 59, 5, 0, std::iter::empty())
+            .expect("snapshot");
+        wal
+    }
+
+    fn by_age(need: HistoryNeed) -> Retention {
+        Retention {
+            policy: RetentionPolicy {
+                max_age: Some(Duration::from_secs(3600)),
+                max_bytes: None,
+            },
+            need,
+            lag: 0,
+        }
+    }
+
+    #[test]
+    fn old_segments_go_through_the_snapshot_floor_and_no_further() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut wal = logged_shard(dir.path());
+        let mark = CheckpointMark {
+            frontier: 9,
+            max_seen: 1000,
+        };
+        assert_eq!(
+            apply(&by_age(HistoryNeed::Table), &mut wal, mark).expect("pass"),
+            Some(59)
+        );
+        assert_eq!(read_floor(dir.path()).expect("floor"), Some(59));
+        let first = list_segments(dir.path()).expect("segments")[0].0;
+        assert!(first > 1 && first <= 60, "first kept seq {first}");
+        let kept: Vec<u64> = LogReader::open(dir.path(), Some(59))
+            .expect("reader")
+            .map(|r| r.expect("record").seq)
+            .collect();
+        assert_eq!(kept, (60..=100).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn an_open_window_or_an_undelivered_snapshot_holds_the_cut_back() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut wal = logged_shard(dir.path());
+        // Seq 59 has ts 590: a 500 ms window holding it is open while max_seen < 1090.
+        let open = CheckpointMark {
+            frontier: 9,
+            max_seen: 1000,
+        };
+        let windowed = by_age(HistoryNeed::EventsWithin(500));
+        assert_eq!(apply(&windowed, &mut wal, open).expect("pass"), None);
+        let undelivered = CheckpointMark {
+            frontier: 5,
+            max_seen: 5000,
+        };
+        assert_eq!(apply(&windowed, &mut wal, undelivered).expect("pass"), None);
+        assert_eq!(list_segments(dir.path()).expect("segments")[0].0, 1);
+        let closed = CheckpointMark {
+            frontier: 9,
+            max_seen: 1100,
+        };
+        assert_eq!(apply(&windowed, &mut wal, closed).expect("pass"), Some(59));
+    }
+}
