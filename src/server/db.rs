@@ -219,7 +219,10 @@ impl Db {
         self.next_seq += 1;
         let ts = self.now;
         self.pubsub.notify_keyspace(event, &key);
-        let mut change = mutation(key.clone(), ts);
+        // NB: a synced change keeps the event time it was made at on its origin, so the log
+        // holds its last-writer-wins version and a node it is forwarded to sees the same.
+        let event_ts = self.applying.as_ref().map_or(ts, |(at, _)| *at);
+        let mut change = mutation(key.clone(), event_ts);
         match (&self.applying, &mut self.versions) {
             (Some((_, origin)), _) => change = change.with_origin(origin.clone()),
             (None, Some(versions)) => versions.set(key.clone(), (ts, versions.node.clone())),

@@ -100,6 +100,8 @@ pub struct Stored {
     pub ts: u64,
     pub seq: u64,
     pub max_seen: u64,
+    /// The node the value was first written on (`None`: this one).
+    pub origin: Option<Arc<str>>,
 }
 
 impl Stored {
@@ -143,6 +145,7 @@ impl ShardState {
                     ts,
                     seq,
                     max_seen,
+                    origin: origin.clone(),
                 };
                 match self.entries.get_mut(&*key) {
                     Some(slot) => {
@@ -196,7 +199,7 @@ impl ShardState {
                     key: key.clone(),
                     old: Value::Null,
                     new: stored.value.clone(),
-                    origin: None,
+                    origin: stored.origin.clone(),
                 },
                 prev: None,
                 max_seen: stored.max_seen,

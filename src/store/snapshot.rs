@@ -66,7 +66,7 @@ pub fn write_snapshot<'a>(
             op: Op::Put,
             key: key.clone(),
             value: stored.value.clone(),
-            origin: None,
+            origin: stored.origin.clone(),
         };
         record.encode(&mut bytes, &mut scratch);
     }
@@ -124,6 +124,7 @@ pub fn read_snapshot(path: &Path) -> Result<Snapshot, WalError> {
             ts: record.ts,
             seq: record.seq,
             max_seen: record.max_seen,
+            origin: record.origin,
         };
         entries.push((record.key, stored));
     }

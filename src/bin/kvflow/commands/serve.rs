@@ -56,10 +56,10 @@ pub fn serve(args: ServeArgs) -> Result<(), CliError> {
     let start = durable.as_ref().map(|d| d.start()).unwrap_or_default();
     let config = server_config(&args, &plan, listen_addr)?;
     let mut db = Db::new(start.next_seq, start.max_seen, config.change_ring);
+    db.versions = args.node_id.as_deref().map(Versions::new);
     if let Some(dir) = &config.data_dir {
         restore_keys(&mut db, dir, start.next_seq)?;
     }
-    db.versions = args.node_id.as_deref().map(Versions::new);
     let queue = Arc::new(LiveQueue::new(QUEUE_CAPACITY, TICK));
     let names: Vec<String> = plan.pipelines.iter().map(|p| p.name.clone()).collect();
     let metrics = Arc::new(Metrics::new(&names));
@@ -211,6 +211,7 @@ fn restore_keys(db: &mut Db, dir: &std::path::Path, until: u64) -> Result<(), Cl
     for snapshot in floors.iter().flatten() {
         for (key, stored) in &snapshot.entries {
             put_at.insert(key.clone(), stored.seq);
+            restore_version(db, key, stored.ts, stored.origin.as_ref());
             db.restore(key.clone(), Some(text_of(&stored.value)));
         }
     }
@@ -226,6 +227,7 @@ fn restore_keys(db: &mut Db, dir: &std::path::Path, until: u64) -> Result<(), Cl
             kvflow::change::Op::Delete => None,
         };
         put_at.insert(record.key.clone(), record.seq);
+        restore_version(db, &record.key, record.ts, record.origin.as_ref());
         db.restore(record.key, text);
     }
     let mut live = Vec::new();
@@ -240,6 +242,15 @@ fn restore_keys(db: &mut Db, dir: &std::path::Path, until: u64) -> Result<(), Cl
     }
     db.expiry_log = Some(ExpiryLog::rewrite(dir, &live).map_err(CliError::Runtime)?);
     Ok(())
+}
+
+/// Puts back a key's last-writer-wins version (`origin` `None`: this node's own write), so
+/// a restarted node still refuses older synced writes and keeps its tombstones.
+fn restore_version(db: &mut Db, key: &Arc<str>, ts: u64, origin: Option<&Arc<str>>) {
+    if let Some(versions) = db.versions.as_mut() {
+        let origin = origin.cloned().unwrap_or_else(|| versions.node.clone());
+        versions.set(key.clone(), (ts, origin));
+    }
 }
 
 /// Returns on SIGTERM or SIGINT, or when the dataflow stopped by itself (a failure).
