@@ -17,6 +17,7 @@
 //! ]
 //! ```
 
+use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -51,11 +52,18 @@ pub(super) struct RawDelivery {
     timeout_ms: Option<u64>,
     retries: Option<u32>,
     retry_delay_ms: Option<u64>,
+    /// PEM certificates of the CAs an `https` webhook's server certificate must chain to,
+    /// instead of the bundled public roots (for an internal CA or a self-signed server).
+    ca_file: Option<Spanned<String>>,
 }
 
 const DELIVERY_KINDS: &[&str] = &["webhook", "log", "stdout"];
 
-pub(super) fn convert(raw: &Spanned<RawAlert>, plan: &Plan) -> Result<AlertConfig, Fail> {
+pub(super) fn convert(
+    raw: &Spanned<RawAlert>,
+    plan: &Plan,
+    base_dir: &Path,
+) -> Result<AlertConfig, Fail> {
     let raw = raw.get_ref();
     let pipelines: Vec<String> = plan.pipelines.iter().map(|p| p.name.clone()).collect();
     let index = known_name(&raw.from, &pipelines, "pipeline")?;
@@ -97,7 +105,10 @@ pub(super) fn convert(raw: &Spanned<RawAlert>, plan: &Plan) -> Result<AlertConfi
             .find_map(|n| names.iter().position(|f| f == n)),
     };
     let targets = match &raw.deliver {
-        Some(list) => list.iter().map(target).collect::<Result<_, _>>()?,
+        Some(list) => list
+            .iter()
+            .map(|t| target(t, base_dir))
+            .collect::<Result<_, _>>()?,
         None => vec![AlertTarget::Log],
     };
     Ok(AlertConfig {
@@ -114,6 +125,23 @@ pub(super) fn convert(raw: &Spanned<RawAlert>, plan: &Plan) -> Result<AlertConfi
     })
 }
 
+/// The PEM text of `ca_file` (relative to the dataflow file), checked to hold a certificate.
+fn read_ca_file(file: &Spanned<String>, base_dir: &Path) -> Result<Vec<u8>, Fail> {
+    let path = base_dir.join(file.get_ref());
+    let pem = std::fs::read(&path)
+        .map_err(|e| Fail::at(inside(file), format!("cannot read {}: {e}", path.display())))?;
+    let certificates = ureq::tls::parse_pem(&pem)
+        .filter(|item| matches!(item, Ok(ureq::tls::PemItem::Certificate(_))))
+        .count();
+    if certificates == 0 {
+        return Err(Fail::at(
+            inside(file),
+            format!("{} holds no PEM certificate", path.display()),
+        ));
+    }
+    Ok(pem)
+}
+
 /// An aggregate's group fields (after its window fields, if windowed); none otherwise.
 fn default_groups(pipeline: &PipelineDef) -> Vec<usize> {
     match &pipeline.node {
@@ -127,7 +155,7 @@ fn default_groups(pipeline: &PipelineDef) -> Vec<usize> {
     }
 }
 
-fn target(raw: &Spanned<RawDelivery>) -> Result<AlertTarget, Fail> {
+fn target(raw: &Spanned<RawDelivery>, base_dir: &Path) -> Result<AlertTarget, Fail> {
     let at = raw.span().start;
     let raw = raw.get_ref();
     Ok(match raw.kind.get_ref().as_str() {
@@ -136,14 +164,23 @@ fn target(raw: &Spanned<RawDelivery>) -> Result<AlertTarget, Fail> {
                 .url
                 .as_ref()
                 .ok_or_else(|| Fail::at(at, "a webhook needs a `url`"))?;
-            if !url.get_ref().starts_with("http://") {
+            let https = url.get_ref().starts_with("https://");
+            if !https && !url.get_ref().starts_with("http://") {
                 return Err(Fail::at(
                     inside(url),
-                    "a webhook `url` must start with http:// (TLS is not built in)",
+                    "a webhook `url` must start with http:// or https://",
                 ));
             }
+            let ca_pem = match &raw.ca_file {
+                Some(file) if !https => {
+                    return Err(Fail::at(inside(file), "`ca_file` needs an https:// `url`"));
+                }
+                Some(file) => Some(read_ca_file(file, base_dir)?),
+                None => None,
+            };
             AlertTarget::Webhook {
                 url: url.get_ref().clone(),
+                ca_pem,
                 timeout: Duration::from_millis(raw.timeout_ms.unwrap_or(5000)),
                 retries: raw.retries.unwrap_or(3),
                 retry_delay: Duration::from_millis(raw.retry_delay_ms.unwrap_or(100)),

@@ -142,7 +142,7 @@ fn load(text: &str, base_dir: &Path, escaped: &mut Vec<Escaped>) -> Result<Loade
         message: e.message,
         suggestion: e.suggestion,
     })?;
-    plan.external = outputs::read(text, &plan)?;
+    plan.external = outputs::read(text, &plan, base_dir)?;
     Ok(LoadedFile {
         plan,
         input: specs.input,

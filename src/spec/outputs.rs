@@ -37,6 +37,8 @@
 //! names, field names, expressions) and become typed configs here, at the parse edge.
 
 use serde::Deserialize;
+use std::path::Path;
+
 use toml::Spanned;
 
 use super::error::Fail;
@@ -56,7 +58,7 @@ struct RawOutputs {
 }
 
 /// Reads the file's sync, alert and route sections and checks them against `plan`.
-pub(super) fn read(text: &str, plan: &Plan) -> Result<ExternalPlan, Fail> {
+pub(super) fn read(text: &str, plan: &Plan, base_dir: &Path) -> Result<ExternalPlan, Fail> {
     let raw: RawOutputs = toml::from_str(text).map_err(|e| {
         let offset = e.span().map_or(0, |s| s.start);
         Fail::at(offset, e.message().to_string())
@@ -73,7 +75,7 @@ pub(super) fn read(text: &str, plan: &Plan) -> Result<ExternalPlan, Fail> {
         external.sync.push(config);
     }
     for alert in &raw.alerts {
-        let config = super::alerts::convert(alert, plan)?;
+        let config = super::alerts::convert(alert, plan, base_dir)?;
         if external.alerts.iter().any(|a| a.name == config.name) {
             return Err(Fail::at(
                 alert.span().start,

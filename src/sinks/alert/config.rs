@@ -38,9 +38,11 @@ impl Severity {
 /// Where an alert goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AlertTarget {
-    /// HTTP POST of the alert's JSON; `retries` more attempts after a failure.
+    /// HTTP(S) POST of the alert's JSON; `retries` more attempts after a failure.
     Webhook {
         url: String,
+        /// PEM certificates of the CAs to trust instead of the bundled public roots.
+        ca_pem: Option<Vec<u8>>,
         timeout: Duration,
         retries: u32,
         retry_delay: Duration,

@@ -1,4 +1,4 @@
-//! Delivering fired alerts: webhook (HTTP POST of the alert's JSON, with a timeout and
+//! Delivering fired alerts: webhook (HTTP or HTTPS POST of the alert's JSON, with a timeout and
 //! retries), the `<alert>.alerts` JSON Lines output, stdout. Runs on the alert's queue
 //! thread (see `sync::queue`), so a slow webhook never blocks a worker; a webhook that still
 //! fails after its retries writes an error row to the pipeline's error output.
@@ -31,10 +31,17 @@ struct Webhook {
 }
 
 impl Webhook {
-    fn new(url: &str, timeout: Duration, retries: u32, retry_delay: Duration) -> Webhook {
-        let config = ureq::Agent::config_builder()
-            .timeout_global(Some(timeout))
-            .build();
+    fn new(
+        url: &str,
+        ca_pem: Option<&[u8]>,
+        timeout: Duration,
+        (retries, retry_delay): (u32, Duration),
+    ) -> Webhook {
+        let mut config = ureq::Agent::config_builder().timeout_global(Some(timeout));
+        if let Some(pem) = ca_pem {
+            config = config.tls_config(trusting(pem));
+        }
+        let config = config.build();
         Webhook {
             agent: ureq::Agent::new_with_config(config),
             url: url.to_string(),
@@ -69,6 +76,19 @@ impl Webhook {
     }
 }
 
+/// TLS that trusts only the CA certificates of `pem` (checked when the file was loaded).
+fn trusting(pem: &[u8]) -> ureq::tls::TlsConfig {
+    let certificates: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(pem)
+        .filter_map(|item| match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+            _ => None,
+        })
+        .collect();
+    ureq::tls::TlsConfig::builder()
+        .root_certs(ureq::tls::RootCerts::Specific(Arc::new(certificates)))
+        .build()
+}
+
 enum Sender {
     Webhook(Webhook),
     Log(Arc<dyn LineSink>),
@@ -96,14 +116,15 @@ impl AlertDelivery {
             .filter_map(|target| match target {
                 AlertTarget::Webhook {
                     url,
+                    ca_pem,
                     timeout,
                     retries,
                     retry_delay,
                 } => Some(Sender::Webhook(Webhook::new(
                     url,
+                    ca_pem.as_deref(),
                     *timeout,
-                    *retries,
-                    *retry_delay,
+                    (*retries, *retry_delay),
                 ))),
                 AlertTarget::Log => log.clone().map(Sender::Log),
                 AlertTarget::Stdout => Some(Sender::Stdout),
