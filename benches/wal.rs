@@ -44,9 +44,8 @@ fn puts(c: &mut Criterion) {
     let mut group = c.benchmark_group("wal_puts");
     group.throughput(Throughput::Elements(PER_ITER as u64));
     let mut bytes = Vec::new();
-    let mut scratch = String::new();
     for record in &batch {
-        record.encode(&mut bytes, &mut scratch);
+        record.encode(&mut bytes);
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let file = std::fs::File::create(dir.path().join("plain")).expect("create");

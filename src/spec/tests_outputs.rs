@@ -112,9 +112,15 @@ fn alert_errors_point_at_the_mistake() {
         Some("critical"),
     );
     check(
-        "[[alerts]]\nname = \"a\"\nfrom = \"totals\"\ncondition = \"n > 1\"\ndeliver = [{ kind = \"webhook\", url = \"https://x/\" }]\n",
-        "https",
-        "http://",
+        "[[alerts]]\nname = \"a\"\nfrom = \"totals\"\ncondition = \"n > 1\"\ndeliver = [{ kind = \"webhook\", url = \"ftp://x/\" }]\n",
+        "ftp",
+        "http:// or https://",
+        None,
+    );
+    check(
+        "[[alerts]]\nname = \"a\"\nfrom = \"totals\"\ncondition = \"n > 1\"\ndeliver = [{ kind = \"webhook\", url = \"http://x/\", ca_file = \"ca.pem\" }]\n",
+        "ca.pem",
+        "needs an https://",
         None,
     );
 }

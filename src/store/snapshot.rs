@@ -56,7 +56,6 @@ pub fn write_snapshot<'a>(
         header.extend_from_slice(&word.to_le_bytes());
     }
     encode_frame(&header, &mut bytes);
-    let mut scratch = String::new();
     for (key, stored) in entries {
         let record = LogRecord {
             seq: stored.seq,
@@ -68,7 +67,7 @@ pub fn write_snapshot<'a>(
             value: stored.value.clone(),
             origin: stored.origin.clone(),
         };
-        record.encode(&mut bytes, &mut scratch);
+        record.encode(&mut bytes);
     }
     write_atomic(&path, &bytes, "snapshot")?;
     Ok(path)

@@ -20,6 +20,7 @@
 pub mod reader;
 pub mod record;
 pub mod segment;
+pub mod value_codec;
 pub mod writer;
 
 use std::fmt;

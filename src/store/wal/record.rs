@@ -32,9 +32,11 @@
 //! key and the value: 2 bytes origin length (u16 LE), then the origin in UTF-8. It is written
 //! only for a mutation that has an origin, so a log of local writes keeps the version 1 bytes.
 //!
-//! Binary fixed fields keep encoding cheap (the value is the only text); JSON for the value
-//! keeps it readable with a hex dump and reuses the value writer and reader.
+//! Version 3, the one written now, always has the origin field (length 0: no origin) and
+//! holds the value in the binary form of [`value_codec`](super::value_codec) instead of JSON
+//! text (see there why). Versions 1 and 2 are still read.
 
+use super::value_codec::{decode_value, encode_value};
 use crate::change::{Mutation, Op};
 use crate::source::json_value::parse_value;
 use crate::store::Ingest;
@@ -46,6 +48,7 @@ pub const HEADER_LEN: usize = 12;
 pub const MAX_PAYLOAD: usize = 64 << 20;
 const VERSION: u8 = 1;
 const VERSION_WITH_ORIGIN: u8 = 2;
+const VERSION_BINARY: u8 = 3;
 const FIXED_LEN: usize = 1 + 8 * 4 + 1 + 4;
 
 /// One logged mutation: an [`Ingest`] and the timely time it was applied at.
@@ -93,18 +96,10 @@ impl LogRecord {
     }
 
     /// Appends this record's frame (header and payload) to `out`.
-    pub fn encode(&self, out: &mut Vec<u8>, scratch: &mut String) {
+    pub fn encode(&self, out: &mut Vec<u8>) {
         let start = out.len();
         out.extend_from_slice(&[0; HEADER_LEN]);
-        let origin = self
-            .origin
-            .as_deref()
-            .filter(|o| o.len() <= u16::MAX as usize);
-        out.push(if origin.is_some() {
-            VERSION_WITH_ORIGIN
-        } else {
-            VERSION
-        });
+        out.push(VERSION_BINARY);
         for field in [self.seq, self.time, self.ts, self.max_seen] {
             out.extend_from_slice(&field.to_le_bytes());
         }
@@ -114,13 +109,14 @@ impl LogRecord {
         });
         out.extend_from_slice(&(self.key.len() as u32).to_le_bytes());
         out.extend_from_slice(self.key.as_bytes());
-        if let Some(origin) = origin {
-            out.extend_from_slice(&(origin.len() as u16).to_le_bytes());
-            out.extend_from_slice(origin.as_bytes());
-        }
-        scratch.clear();
-        self.value.write_json(scratch);
-        out.extend_from_slice(scratch.as_bytes());
+        let origin = self
+            .origin
+            .as_deref()
+            .filter(|o| o.len() <= u16::MAX as usize)
+            .unwrap_or("");
+        out.extend_from_slice(&(origin.len() as u16).to_le_bytes());
+        out.extend_from_slice(origin.as_bytes());
+        encode_value(&self.value, out);
         seal_frame(&mut out[start..]);
     }
 
@@ -129,8 +125,9 @@ impl LogRecord {
         if payload.len() < FIXED_LEN {
             return Err(format!("payload of {} bytes is too short", payload.len()));
         }
-        if payload[0] != VERSION && payload[0] != VERSION_WITH_ORIGIN {
-            return Err(format!("unknown record version {}", payload[0]));
+        let version = payload[0];
+        if !matches!(version, VERSION | VERSION_WITH_ORIGIN | VERSION_BINARY) {
+            return Err(format!("unknown record version {version}"));
         }
         let word = |i: usize| u64::from_le_bytes(fixed(&payload[1 + 8 * i..9 + 8 * i]));
         let op = match payload[33] {
@@ -145,12 +142,18 @@ impl LogRecord {
         }
         let (key, rest) = rest.split_at(key_len);
         let key = std::str::from_utf8(key).map_err(|e| format!("key is not UTF-8: {e}"))?;
-        let (origin, value) = match payload[0] {
-            VERSION_WITH_ORIGIN => split_origin(rest)?,
-            _ => (None, rest),
+        let (origin, value) = match version {
+            VERSION => (None, rest),
+            _ => split_origin(rest)?,
         };
-        let value = std::str::from_utf8(value).map_err(|e| format!("value is not UTF-8: {e}"))?;
-        let value = parse_value(value).map_err(|e| format!("value is not JSON: {e}"))?;
+        let value = match version {
+            VERSION_BINARY => decode_value(value)?,
+            _ => {
+                let text =
+                    std::str::from_utf8(value).map_err(|e| format!("value is not UTF-8: {e}"))?;
+                parse_value(text).map_err(|e| format!("value is not JSON: {e}"))?
+            }
+        };
         Ok(LogRecord {
             seq: word(0),
             time: word(1),
@@ -164,7 +167,7 @@ impl LogRecord {
     }
 }
 
-/// Splits a version 2 payload's origin (u16 length, UTF-8) from the value after it.
+/// Splits a version 2 or 3 payload's origin (u16 length, UTF-8) from the value after it.
 fn split_origin(rest: &[u8]) -> Result<(Option<std::sync::Arc<str>>, &[u8]), String> {
     if rest.len() < 2 {
         return Err("origin length runs past the payload".to_string());
@@ -176,7 +179,7 @@ fn split_origin(rest: &[u8]) -> Result<(Option<std::sync::Arc<str>>, &[u8]), Str
     }
     let (origin, value) = rest.split_at(len);
     let origin = std::str::from_utf8(origin).map_err(|e| format!("origin is not UTF-8: {e}"))?;
-    Ok((Some(origin.into()), value))
+    Ok(((!origin.is_empty()).then(|| origin.into()), value))
 }
 
 /// Copies a slice of known length into an array (the callers slice exact lengths).
@@ -254,28 +257,47 @@ mod tests {
         }
     }
 
+    /// A payload as versions 1 (no origin) and 2 (with one) wrote it: JSON value text.
+    fn legacy_payload(record: &LogRecord) -> Vec<u8> {
+        let mut out = vec![if record.origin.is_some() { 2 } else { 1 }];
+        for field in [record.seq, record.time, record.ts, record.max_seen] {
+            out.extend_from_slice(&field.to_le_bytes());
+        }
+        out.push(0);
+        out.extend_from_slice(&(record.key.len() as u32).to_le_bytes());
+        out.extend_from_slice(record.key.as_bytes());
+        if let Some(origin) = &record.origin {
+            out.extend_from_slice(&(origin.len() as u16).to_le_bytes());
+            out.extend_from_slice(origin.as_bytes());
+        }
+        out.extend_from_slice(record.value.to_json_string().as_bytes());
+        out
+    }
+
     #[test]
-    fn an_origin_round_trips_and_local_records_keep_version_1() {
-        let mut local = Vec::new();
-        sample().encode(&mut local, &mut String::new());
-        assert_eq!(local[HEADER_LEN], VERSION);
+    fn records_are_written_as_version_3_and_every_version_reads_back() {
         let remote = LogRecord {
             origin: Some("node-b".into()),
             ..sample()
         };
-        let mut out = Vec::new();
-        remote.encode(&mut out, &mut String::new());
-        assert_eq!(out[HEADER_LEN], VERSION_WITH_ORIGIN);
-        assert_eq!(LogRecord::decode(&out[HEADER_LEN..]).unwrap(), remote);
-        let mut truncated = out[HEADER_LEN..].to_vec();
-        truncated.truncate(FIXED_LEN + remote.key.len() + 1);
-        assert!(LogRecord::decode(&truncated).is_err());
+        for record in [sample(), remote] {
+            let mut out = Vec::new();
+            record.encode(&mut out);
+            assert_eq!(out[HEADER_LEN], VERSION_BINARY);
+            assert_eq!(LogRecord::decode(&out[HEADER_LEN..]).unwrap(), record);
+            let legacy = legacy_payload(&record);
+            assert_eq!(legacy[0], if record.origin.is_some() { 2 } else { 1 });
+            assert_eq!(LogRecord::decode(&legacy).unwrap(), record);
+            let mut truncated = out[HEADER_LEN..].to_vec();
+            truncated.truncate(FIXED_LEN + record.key.len() + 1);
+            assert!(LogRecord::decode(&truncated).is_err());
+        }
     }
 
     #[test]
     fn a_record_round_trips_through_its_frame() {
         let mut out = Vec::new();
-        sample().encode(&mut out, &mut String::new());
+        sample().encode(&mut out);
         let Frame::Complete(len) = check_frame(&out) else {
             panic!("frame not complete")
         };
@@ -287,7 +309,7 @@ mod tests {
     #[test]
     fn damage_is_classified() {
         let mut out = Vec::new();
-        sample().encode(&mut out, &mut String::new());
+        sample().encode(&mut out);
         assert_eq!(check_frame(&out[..out.len() - 1]), Frame::Incomplete);
         assert_eq!(check_frame(&out[..5]), Frame::Incomplete);
         let mut payload_flip = out.clone();

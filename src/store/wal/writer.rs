@@ -40,7 +40,6 @@ pub struct WalWriter {
     current: Option<Current>,
     buf: Vec<u8>,
     group_first: Option<u64>,
-    scratch: String,
     syncer: Option<Syncer>,
 }
 
@@ -59,7 +58,6 @@ impl WalWriter {
             current: None,
             buf: Vec::with_capacity(1 << 16),
             group_first: None,
-            scratch: String::new(),
             syncer: None,
         };
         if let FsyncPolicy::Interval(period) = policy {
@@ -78,7 +76,7 @@ impl WalWriter {
     /// Adds a record to the current group (nothing is written until [`commit`](Self::commit)).
     pub fn append(&mut self, record: &LogRecord) {
         self.group_first.get_or_insert(record.seq);
-        record.encode(&mut self.buf, &mut self.scratch);
+        record.encode(&mut self.buf);
     }
 
     /// Bytes appended but not yet committed.
