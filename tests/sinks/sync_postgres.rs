@@ -82,3 +82,46 @@ batch_size = 100
         assert_eq!(row.get::<_, String>(2), "local");
     }
 }
+
+/// A table sync relays changes made on other nodes with their origin: each row's origin is
+/// its change's, also in a batch that mixes origins.
+#[test]
+fn each_change_keeps_its_own_origin() {
+    use kvflow::change::Mutation;
+    use kvflow::value::Value;
+    let Some(mut pg) = postgres() else { return };
+    let table = "kvflow_test_origins";
+    drop_table(&mut pg, table);
+    let value = Value::parse_json(r#"{"n":1}"#).expect("json");
+    let input = vec![
+        Mutation::put("k0", value.clone(), 1_000).with_origin("node-c"),
+        Mutation::put("k1", value.clone(), 2_000),
+        Mutation::put("k2", value, 3_000).with_origin("node-d"),
+    ];
+    let text = format!(
+        r#"
+[[sync]]
+name = "origins"
+keys = ["^k"]
+target = {{ kind = "postgres", url = "{POSTGRES_URL}", table = "{table}" }}
+origin = "node-a"
+"#
+    );
+    run_text(&text, input, 1);
+    let rows = pg
+        .query(&format!("SELECT key, ts, origin FROM {table}_live"), &[])
+        .expect("SELECT");
+    let origins: BTreeMap<String, (i64, String)> = rows
+        .iter()
+        .map(|row| (row.get(0), (row.get(1), row.get(2))))
+        .collect();
+    let expected: BTreeMap<String, (i64, String)> = [
+        ("k0", 1000, "node-c"),
+        ("k1", 2000, "node-a"),
+        ("k2", 3000, "node-d"),
+    ]
+    .into_iter()
+    .map(|(k, ts, o)| (k.to_string(), (ts, o.to_string())))
+    .collect();
+    assert_eq!(origins, expected);
+}
