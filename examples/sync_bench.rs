@@ -9,7 +9,9 @@
 //!    policy) at batch sizes 1, 100 and 1000, beside the client library's own best bulk
 //!    write of the same rows: pipelined `SET`s for Redis, one multi-row
 //!    `INSERT ... ON CONFLICT DO UPDATE` per batch for PostgreSQL. Sink and bulk runs
-//!    alternate, so each ratio compares figures taken under the same load.
+//!    alternate, so each ratio compares figures taken under the same load. A row "no sink"
+//!    measures what any versioned Redis write costs at least (read and write the versions
+//!    beside the values, without a script): the ceiling of the versioned sink.
 //! 2. End-to-end latency from a mutation written to the input (a FIFO read by a running
 //!    dataflow) to its key being set in Redis (a keyspace notification), p50/p99, at a
 //!    steady 10K mutations/s.
@@ -133,6 +135,35 @@ fn redis_baseline(prefix: &str, rows: &[SyncOp], batch: usize) -> f64 {
     rows.len() as f64 / started.elapsed().as_secs_f64()
 }
 
+/// Rows/s of the least a versioned write does, without a script and not atomic: per batch
+/// one pipeline of `HMGET` of the versions, `MSET` of the values and `HSET` of the versions.
+/// Not a sink: the ceiling any versioned Redis sink can reach with versions in a hash.
+fn redis_versions_floor(prefix: &str, rows: &[SyncOp], batch: usize) -> f64 {
+    let mut c = redis::Client::open(REDIS)
+        .and_then(|c| c.get_connection())
+        .expect("redis");
+    let versions = format!("{prefix}__kvflow_versions");
+    let started = Instant::now();
+    for chunk in rows.chunks(batch) {
+        let (mut read, mut values, mut stamps) =
+            (redis::cmd("HMGET"), redis::cmd("MSET"), redis::cmd("HSET"));
+        read.arg(&versions);
+        stamps.arg(&versions);
+        for op in chunk {
+            let key = format!("{prefix}{}", op.key);
+            read.arg(&key);
+            values.arg(&key).arg(op.value.as_deref().unwrap_or(""));
+            stamps.arg(&key).arg(format!("{} {}", op.ts, op.origin));
+        }
+        let mut pipe = redis::pipe();
+        pipe.add_command(read).ignore();
+        pipe.add_command(values).ignore();
+        pipe.add_command(stamps).ignore();
+        let _: () = pipe.query(&mut c).expect("pipeline");
+    }
+    rows.len() as f64 / started.elapsed().as_secs_f64()
+}
+
 fn pg_reset(table: &str) -> postgres::Client {
     let mut c = postgres::Client::connect(POSTGRES, postgres::NoTls).expect("postgres");
     c.batch_execute(&format!("DROP TABLE IF EXISTS {table} CASCADE"))
@@ -234,7 +265,23 @@ fn throughput(quick: bool) {
                 100.0 * sink / bulk
             );
         }
-        redis_clear("kvflow-bench:");
+        let prefix = "kvflow-bench:";
+        let (floor, bulk) = best_pair(
+            3,
+            || {
+                redis_clear(prefix);
+                redis_versions_floor(prefix, &rows, batch)
+            },
+            || {
+                redis_clear(prefix);
+                redis_baseline(prefix, &rows, batch)
+            },
+        );
+        println!(
+            "| redis, no sink: HMGET+MSET+HSET, no script, not atomic | {batch} | {n} | {floor:.0} | {bulk:.0} | {:.0}% |",
+            100.0 * floor / bulk
+        );
+        redis_clear(prefix);
         let table = "kvflow_bench";
         let target = TargetConfig::Postgres {
             url: POSTGRES.into(),

@@ -162,9 +162,6 @@ impl RedisTarget {
         batch: &[SyncOp],
         policy: ConflictPolicy,
     ) -> Result<Vec<Conflict>, TargetError> {
-        if batch.is_empty() {
-            return Ok(Vec::new());
-        }
         let ordered = upserts_first(batch);
         let command = apply_command(&self.prefix, &ordered, policy, self.want_old);
         let connection = self.connection()?;
@@ -329,6 +326,10 @@ impl Target for RedisTarget {
         batch: &[SyncOp],
         policy: ConflictPolicy,
     ) -> Result<Vec<Conflict>, TargetError> {
+        if batch.is_empty() {
+            // NB: an empty batch only connects (Redis refuses an empty pipeline).
+            return self.connection().map(|_| Vec::new());
+        }
         if self.versions {
             self.apply_versioned(batch, policy)
         } else {
