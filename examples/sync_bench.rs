@@ -3,6 +3,8 @@
 //! ```sh
 //! cargo run --release --example sync_bench            # all figures
 //! cargo run --release --example sync_bench -- quick   # fewer rows
+//! cargo run --release --example sync_bench -- server-time  # the versioned Redis sink's
+//!                                                         # server time per row, by command
 //! ```
 //!
 //! 1. Rows/s delivered by the sync sink's delivery path (queue, batching, target, conflict
@@ -441,7 +443,74 @@ fn latency(rate: u64, seconds: u64) {
     redis_clear(prefix);
 }
 
+/// Total `usec` and `calls` of `command` in Redis' `INFO commandstats`.
+fn command_stats(c: &mut redis::Connection, command: &str) -> (f64, f64) {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(c)
+        .expect("INFO");
+    let prefix = format!("cmdstat_{command}:");
+    let line = info.lines().find_map(|l| l.strip_prefix(prefix.as_str()));
+    let field = |name: &str| {
+        line.and_then(|l| l.split(',').find_map(|f| f.strip_prefix(name)))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (field("usec="), field("calls="))
+}
+
+/// Where a versioned batch's time goes on the server: the versioned sink alone at batch
+/// 1000, the server time per row of the script and of the commands it calls, beside the
+/// pipelined `SET`s of the same rows (`INFO commandstats` deltas, counting all clients).
+fn server_time() {
+    let rows = ops(100_000);
+    let prefix = "kvflow-bench:";
+    let target = TargetConfig::Redis {
+        url: REDIS.into(),
+        prefix: prefix.into(),
+        versions: true,
+    };
+    let mut admin = redis::Client::open(REDIS)
+        .and_then(|c| c.get_connection())
+        .expect("redis");
+    let commands = ["evalsha", "hmget", "mset", "hset"];
+    println!("## Server time of the versioned sink, batch 1000, 100000 rows (us per row)\n");
+    println!(
+        "| run | sink rows/s | EVALSHA (whole script) | HMGET | MSET | HSET | script's own | bulk rows/s | SET (bulk) |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for run in 1..=3 {
+        redis_clear(prefix);
+        let before: Vec<(f64, f64)> = commands
+            .iter()
+            .map(|c| command_stats(&mut admin, c))
+            .collect();
+        let rate = sink_rate(
+            &config(target.clone(), 1000, ConflictPolicy::LastWriterWins),
+            &rows,
+        );
+        let per_row: Vec<f64> = commands
+            .iter()
+            .zip(&before)
+            .map(|(c, b)| (command_stats(&mut admin, c).0 - b.0) / rows.len() as f64)
+            .collect();
+        let own = per_row[0] - per_row[1..].iter().sum::<f64>();
+        redis_clear(prefix);
+        let set_before = command_stats(&mut admin, "set").0;
+        let bulk = redis_baseline(prefix, &rows, 1000);
+        let set = (command_stats(&mut admin, "set").0 - set_before) / rows.len() as f64;
+        println!(
+            "| {run} | {rate:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {own:.2} | {bulk:.0} | {set:.2} |",
+            per_row[0], per_row[1], per_row[2], per_row[3]
+        );
+    }
+    redis_clear(prefix);
+}
+
 fn main() {
+    if std::env::args().any(|a| a == "server-time") {
+        return server_time();
+    }
     let quick = std::env::args().any(|a| a == "quick");
     throughput(quick);
     latency(10_000, if quick { 3 } else { 10 });

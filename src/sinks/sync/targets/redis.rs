@@ -31,12 +31,13 @@
 //!   needs only the version.
 //! - **Conflicts come back as indexes into the batch**, so the client needs no map of keys.
 //! - **Kept: one script per batch, versions in one hash.** Writing values with a native
-//!   `MSET` inside `MULTI` around a checking script was measured a few percent faster, but
-//!   a script error between them would let unchecked writes through; a value hash per key
-//!   (version beside the value) needs one call per key, several times slower, and changes
-//!   what readers `GET`. Even without any script, `HMGET` + `MSET` + `HSET` of a batch
-//!   (not atomic) reach only about two thirds of the rate of pipelined `SET`s of the same
-//!   rows here: the versions double the writes. See BENCHMARKS.md.
+//!   `MSET` inside `MULTI` around a checking script was measured 5 to 10 points of the bulk
+//!   rate faster, but a script error between them would let unchecked writes through, and
+//!   a key losing a conflict would be overwritten and restored (losing its TTL); a value
+//!   hash per key (version beside the value) needs one call per key, several times slower,
+//!   and changes what readers `GET`. Even without any script, `HMGET` + `MSET` + `HSET` of
+//!   a batch (not atomic) reach only about three quarters of the rate of pipelined `SET`s
+//!   of the same rows here: the versions double the writes. See BENCHMARKS.md.
 
 use std::io::Write;
 use std::time::Duration;
