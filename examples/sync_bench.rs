@@ -3,12 +3,17 @@
 //! ```sh
 //! cargo run --release --example sync_bench            # all figures
 //! cargo run --release --example sync_bench -- quick   # fewer rows
+//! cargo run --release --example sync_bench -- server-time  # the versioned Redis sink's
+//!                                                         # server time per row, by command
 //! ```
 //!
 //! 1. Rows/s delivered by the sync sink's delivery path (queue, batching, target, conflict
 //!    policy) at batch sizes 1, 100 and 1000, beside the client library's own best bulk
 //!    write of the same rows: pipelined `SET`s for Redis, one multi-row
-//!    `INSERT ... ON CONFLICT DO UPDATE` per batch for PostgreSQL.
+//!    `INSERT ... ON CONFLICT DO UPDATE` per batch for PostgreSQL. Sink and bulk runs
+//!    alternate, so each ratio compares figures taken under the same load. A row "no sink"
+//!    measures what any versioned Redis write costs at least (read and write the versions
+//!    beside the values, without a script): the ceiling of the versioned sink.
 //! 2. End-to-end latency from a mutation written to the input (a FIFO read by a running
 //!    dataflow) to its key being set in Redis (a keyspace notification), p50/p99, at a
 //!    steady 10K mutations/s.
@@ -132,9 +137,38 @@ fn redis_baseline(prefix: &str, rows: &[SyncOp], batch: usize) -> f64 {
     rows.len() as f64 / started.elapsed().as_secs_f64()
 }
 
+/// Rows/s of the least a versioned write does, without a script and not atomic: per batch
+/// one pipeline of `HMGET` of the versions, `MSET` of the values and `HSET` of the versions.
+/// Not a sink: the ceiling any versioned Redis sink can reach with versions in a hash.
+fn redis_versions_floor(prefix: &str, rows: &[SyncOp], batch: usize) -> f64 {
+    let mut c = redis::Client::open(REDIS)
+        .and_then(|c| c.get_connection())
+        .expect("redis");
+    let versions = format!("{prefix}__kvflow_versions");
+    let started = Instant::now();
+    for chunk in rows.chunks(batch) {
+        let (mut read, mut values, mut stamps) =
+            (redis::cmd("HMGET"), redis::cmd("MSET"), redis::cmd("HSET"));
+        read.arg(&versions);
+        stamps.arg(&versions);
+        for op in chunk {
+            let key = format!("{prefix}{}", op.key);
+            read.arg(&key);
+            values.arg(&key).arg(op.value.as_deref().unwrap_or(""));
+            stamps.arg(&key).arg(format!("{} {}", op.ts, op.origin));
+        }
+        let mut pipe = redis::pipe();
+        pipe.add_command(read).ignore();
+        pipe.add_command(values).ignore();
+        pipe.add_command(stamps).ignore();
+        let _: () = pipe.query(&mut c).expect("pipeline");
+    }
+    rows.len() as f64 / started.elapsed().as_secs_f64()
+}
+
 fn pg_reset(table: &str) -> postgres::Client {
     let mut c = postgres::Client::connect(POSTGRES, postgres::NoTls).expect("postgres");
-    c.batch_execute(&format!("DROP TABLE IF EXISTS {table}"))
+    c.batch_execute(&format!("DROP TABLE IF EXISTS {table} CASCADE"))
         .expect("drop");
     c.batch_execute(&format!(
         "CREATE TABLE {table} (key text PRIMARY KEY, value jsonb, ts bigint NOT NULL, origin text NOT NULL)"
@@ -177,20 +211,25 @@ fn pg_baseline(table: &str, rows: &[SyncOp], batch: usize) -> f64 {
     rows.len() as f64 / started.elapsed().as_secs_f64()
 }
 
-/// The best of `repeat` measurements.
-fn best(repeat: usize, mut f: impl FnMut() -> f64) -> f64 {
-    (0..repeat).map(|_| f()).fold(0.0, f64::max)
+/// The best of `repeat` measurements of each of `sink` and `bulk`, taken in turns so that
+/// both see the same load (this machine's cores are shared): their ratio is a same-run one.
+fn best_pair(
+    repeat: usize,
+    mut sink: impl FnMut() -> f64,
+    mut bulk: impl FnMut() -> f64,
+) -> (f64, f64) {
+    (0..repeat).fold((0.0, 0.0), |(s, b), _| (s.max(sink()), b.max(bulk())))
 }
 
 fn throughput(quick: bool) {
-    println!("## Throughput (rows/s, best of 3)\n");
+    println!("## Throughput (rows/s, best of 3; sink and bulk measured in turns)\n");
     println!("| target | batch | rows | sync sink | client bulk write | sink / bulk |");
     println!("|---|---:|---:|---:|---:|---:|");
     for batch in [1usize, 100, 1000] {
         let n = match (batch, quick) {
             (1, true) => 1_000,
             (1, false) => 5_000,
-            (_, true) => 20_000,
+            (_, true) => 50_000,
             (_, false) => 100_000,
         };
         let rows = ops(n);
@@ -212,33 +251,55 @@ fn throughput(quick: bool) {
                 prefix: prefix.into(),
                 versions,
             };
-            let sink = best(3, || {
-                redis_clear(prefix);
-                sink_rate(&config(target.clone(), batch, policy), &rows)
-            });
-            let bulk = best(3, || {
-                redis_clear(prefix);
-                redis_baseline(prefix, &rows, batch)
-            });
+            let (sink, bulk) = best_pair(
+                3,
+                || {
+                    redis_clear(prefix);
+                    sink_rate(&config(target.clone(), batch, policy), &rows)
+                },
+                || {
+                    redis_clear(prefix);
+                    redis_baseline(prefix, &rows, batch)
+                },
+            );
             println!(
                 "| {label} | {batch} | {n} | {sink:.0} | {bulk:.0} | {:.0}% |",
                 100.0 * sink / bulk
             );
         }
-        redis_clear("kvflow-bench:");
+        let prefix = "kvflow-bench:";
+        let (floor, bulk) = best_pair(
+            3,
+            || {
+                redis_clear(prefix);
+                redis_versions_floor(prefix, &rows, batch)
+            },
+            || {
+                redis_clear(prefix);
+                redis_baseline(prefix, &rows, batch)
+            },
+        );
+        println!(
+            "| redis, no sink: HMGET+MSET+HSET, no script, not atomic | {batch} | {n} | {floor:.0} | {bulk:.0} | {:.0}% |",
+            100.0 * floor / bulk
+        );
+        redis_clear(prefix);
         let table = "kvflow_bench";
         let target = TargetConfig::Postgres {
             url: POSTGRES.into(),
             table: table.into(),
         };
-        let sink = best(3, || {
-            drop(pg_reset(table));
-            sink_rate(
-                &config(target.clone(), batch, ConflictPolicy::LastWriterWins),
-                &rows,
-            )
-        });
-        let bulk = best(3, || pg_baseline(table, &rows, batch));
+        let (sink, bulk) = best_pair(
+            3,
+            || {
+                drop(pg_reset(table));
+                sink_rate(
+                    &config(target.clone(), batch, ConflictPolicy::LastWriterWins),
+                    &rows,
+                )
+            },
+            || pg_baseline(table, &rows, batch),
+        );
         println!(
             "| postgres (last-writer-wins) | {batch} | {n} | {sink:.0} | {bulk:.0} | {:.0}% |",
             100.0 * sink / bulk
@@ -382,7 +443,74 @@ fn latency(rate: u64, seconds: u64) {
     redis_clear(prefix);
 }
 
+/// Total `usec` and `calls` of `command` in Redis' `INFO commandstats`.
+fn command_stats(c: &mut redis::Connection, command: &str) -> (f64, f64) {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(c)
+        .expect("INFO");
+    let prefix = format!("cmdstat_{command}:");
+    let line = info.lines().find_map(|l| l.strip_prefix(prefix.as_str()));
+    let field = |name: &str| {
+        line.and_then(|l| l.split(',').find_map(|f| f.strip_prefix(name)))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (field("usec="), field("calls="))
+}
+
+/// Where a versioned batch's time goes on the server: the versioned sink alone at batch
+/// 1000, the server time per row of the script and of the commands it calls, beside the
+/// pipelined `SET`s of the same rows (`INFO commandstats` deltas, counting all clients).
+fn server_time() {
+    let rows = ops(100_000);
+    let prefix = "kvflow-bench:";
+    let target = TargetConfig::Redis {
+        url: REDIS.into(),
+        prefix: prefix.into(),
+        versions: true,
+    };
+    let mut admin = redis::Client::open(REDIS)
+        .and_then(|c| c.get_connection())
+        .expect("redis");
+    let commands = ["evalsha", "hmget", "mset", "hset"];
+    println!("## Server time of the versioned sink, batch 1000, 100000 rows (us per row)\n");
+    println!(
+        "| run | sink rows/s | EVALSHA (whole script) | HMGET | MSET | HSET | script's own | bulk rows/s | SET (bulk) |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for run in 1..=3 {
+        redis_clear(prefix);
+        let before: Vec<(f64, f64)> = commands
+            .iter()
+            .map(|c| command_stats(&mut admin, c))
+            .collect();
+        let rate = sink_rate(
+            &config(target.clone(), 1000, ConflictPolicy::LastWriterWins),
+            &rows,
+        );
+        let per_row: Vec<f64> = commands
+            .iter()
+            .zip(&before)
+            .map(|(c, b)| (command_stats(&mut admin, c).0 - b.0) / rows.len() as f64)
+            .collect();
+        let own = per_row[0] - per_row[1..].iter().sum::<f64>();
+        redis_clear(prefix);
+        let set_before = command_stats(&mut admin, "set").0;
+        let bulk = redis_baseline(prefix, &rows, 1000);
+        let set = (command_stats(&mut admin, "set").0 - set_before) / rows.len() as f64;
+        println!(
+            "| {run} | {rate:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {own:.2} | {bulk:.0} | {set:.2} |",
+            per_row[0], per_row[1], per_row[2], per_row[3]
+        );
+    }
+    redis_clear(prefix);
+}
+
 fn main() {
+    if std::env::args().any(|a| a == "server-time") {
+        return server_time();
+    }
     let quick = std::env::args().any(|a| a == "quick");
     throughput(quick);
     latency(10_000, if quick { 3 } else { 10 });

@@ -2,6 +2,7 @@
 //! target, both ways, each with its `--node-id`): writes on either side reach the other;
 //! concurrent writes to the same keys on both sides converge to one state under
 //! last-writer-wins; and nothing loops (the change streams stop growing once writes stop).
+//! Plain-text values read back on the peer exactly as they were set.
 
 mod serve_support;
 
@@ -167,4 +168,45 @@ fn two_nodes_syncing_each_other_converge_without_loops() {
         before,
         "changes keep flowing"
     );
+}
+
+/// Values set as plain text (not JSON) on one node read back on the other as they were set,
+/// whatever the node makes of them (strings, numbers, JSON documents).
+#[test]
+fn plain_text_values_read_back_on_the_peer_as_set() {
+    let dir = tmp();
+    let (port_a, port_b) = (free_port(), free_port());
+    let file_a = sync_file(dir.path(), "a", "b", port_b);
+    let file_b = sync_file(dir.path(), "b", "a", port_a);
+    let node = |port: u16, id: &str, file: &Path| {
+        let file = file.to_str().expect("path");
+        Serve::start_on(port, &["--node-id", id, file], dir.path())
+    };
+    let _a = node(port_a, "a", &file_a);
+    let _b = node(port_b, "b", &file_b);
+    let (mut a, mut b) = (client(port_a), client(port_b));
+    let texts = [
+        "abc",
+        "hello world",
+        "042",
+        "\"quoted\"",
+        "say \"hi\"\n",
+        "42",
+        "1.50",
+        "true",
+        "null",
+        "{\"a\":1}",
+        "[1,2]",
+        "ünïcødé",
+    ];
+    let mut expected = State::new();
+    for (i, text) in texts.iter().enumerate() {
+        let key = format!("k{i:03}");
+        let _: () = a.set(&key, *text).expect("SET");
+        expected.insert(key, text.to_string());
+    }
+    assert_eq!(converged(&mut a, &mut b), expected);
+    let _: () = b.set("k100", "from b").expect("SET");
+    expected.insert("k100".into(), "from b".into());
+    assert_eq!(converged(&mut a, &mut b), expected);
 }

@@ -11,3 +11,4 @@ mod sync_conflicts;
 mod sync_outage;
 mod sync_postgres;
 mod sync_redis;
+mod tombstones;

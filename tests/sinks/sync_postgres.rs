@@ -5,13 +5,14 @@ use std::sync::atomic::Ordering;
 
 use super::common::*;
 
-/// Every row of `table` as key -> value (JSON), or empty if the table does not exist.
+/// Every live row of `table` (its view `<table>_live`, which readers query) as key -> value
+/// (JSON), or empty if the table does not exist.
 pub fn postgres_state(
     client: &mut postgres::Client,
     table: &str,
 ) -> BTreeMap<String, serde_json::Value> {
     let rows = client
-        .query(&format!("SELECT key, value::text FROM {table}"), &[])
+        .query(&format!("SELECT key, value::text FROM {table}_live"), &[])
         .unwrap_or_default();
     rows.into_iter()
         .map(|row| {
@@ -22,9 +23,10 @@ pub fn postgres_state(
         .collect()
 }
 
+/// Drops `table` and its view of live rows.
 pub fn drop_table(client: &mut postgres::Client, table: &str) {
     client
-        .batch_execute(&format!("DROP TABLE IF EXISTS {table}"))
+        .batch_execute(&format!("DROP TABLE IF EXISTS {table} CASCADE"))
         .expect("DROP TABLE");
 }
 
@@ -50,21 +52,76 @@ batch_size = 100
         assert_eq!(stats.dead_lettered.load(Ordering::Relaxed), 0);
         assert_eq!(stats.conflicts.load(Ordering::Relaxed), 0);
     }
-    // ts and origin columns hold each key's last change.
-    let last_ts: BTreeMap<String, i64> = input
-        .iter()
-        .map(|m| (m.key.to_string(), m.ts.unwrap_or(0) as i64))
-        .collect();
-    for row in pg
-        .query(&format!("SELECT key, ts, origin FROM {table}"), &[])
-        .expect("SELECT")
-    {
+    // ts and origin columns hold each key's last change; a deleted key's row is its
+    // tombstone, with the delete's ts (deleting an absent key changes nothing).
+    let mut last: BTreeMap<String, (i64, bool)> = BTreeMap::new();
+    for m in &input {
+        let ts = m.ts.unwrap_or(0) as i64;
+        let live = last.get(&*m.key).is_some_and(|(_, live)| *live);
+        match m.op {
+            kvflow::change::Op::Put => last.insert(m.key.to_string(), (ts, true)),
+            kvflow::change::Op::Delete if live => last.insert(m.key.to_string(), (ts, false)),
+            kvflow::change::Op::Delete => None,
+        };
+    }
+    let rows = pg
+        .query(
+            &format!("SELECT key, ts, origin, deleted FROM {table}"),
+            &[],
+        )
+        .expect("SELECT");
+    assert_eq!(rows.len(), last.len());
+    assert!(
+        last.values().any(|(_, live)| !live),
+        "some keys end deleted"
+    );
+    for row in rows {
         let key: String = row.get(0);
-        assert_eq!(
-            Some(&row.get::<_, i64>(1)),
-            last_ts.get(&key),
-            "ts of {key}"
-        );
+        let (ts, deleted) = (row.get::<_, i64>(1), row.get::<_, bool>(3));
+        assert_eq!(Some(&(ts, !deleted)), last.get(&key), "ts, live of {key}");
         assert_eq!(row.get::<_, String>(2), "local");
     }
+}
+
+/// A table sync relays changes made on other nodes with their origin: each row's origin is
+/// its change's, also in a batch that mixes origins.
+#[test]
+fn each_change_keeps_its_own_origin() {
+    use kvflow::change::Mutation;
+    use kvflow::value::Value;
+    let Some(mut pg) = postgres() else { return };
+    let table = "kvflow_test_origins";
+    drop_table(&mut pg, table);
+    let value = Value::parse_json(r#"{"n":1}"#).expect("json");
+    let input = vec![
+        Mutation::put("k0", value.clone(), 1_000).with_origin("node-c"),
+        Mutation::put("k1", value.clone(), 2_000),
+        Mutation::put("k2", value, 3_000).with_origin("node-d"),
+    ];
+    let text = format!(
+        r#"
+[[sync]]
+name = "origins"
+keys = ["^k"]
+target = {{ kind = "postgres", url = "{POSTGRES_URL}", table = "{table}" }}
+origin = "node-a"
+"#
+    );
+    run_text(&text, input, 1);
+    let rows = pg
+        .query(&format!("SELECT key, ts, origin FROM {table}_live"), &[])
+        .expect("SELECT");
+    let origins: BTreeMap<String, (i64, String)> = rows
+        .iter()
+        .map(|row| (row.get(0), (row.get(1), row.get(2))))
+        .collect();
+    let expected: BTreeMap<String, (i64, String)> = [
+        ("k0", 1000, "node-c"),
+        ("k1", 2000, "node-a"),
+        ("k2", 3000, "node-d"),
+    ]
+    .into_iter()
+    .map(|(k, ts, o)| (k.to_string(), (ts, o.to_string())))
+    .collect();
+    assert_eq!(origins, expected);
 }

@@ -142,3 +142,43 @@ target_origin = "node-b"
         6
     );
 }
+
+/// A table sync relays changes made on other nodes with their origin: each change's version
+/// carries its own origin, also in a batch that mixes origins.
+#[test]
+fn each_change_keeps_its_own_origin_in_its_version() {
+    use kvflow::change::Mutation;
+    use kvflow::value::Value;
+    let Some(mut redis) = redis() else { return };
+    let prefix = "kvflow-test:origins:";
+    redis_clear(&mut redis, prefix);
+    let value = Value::parse_json(r#"{"n":1}"#).expect("json");
+    let input = vec![
+        Mutation::put("k0", value.clone(), 1_000).with_origin("node-c"),
+        Mutation::put("k1", value.clone(), 2_000),
+        Mutation::put("k2", value, 3_000).with_origin("node-d"),
+    ];
+    let text = format!(
+        r#"
+[[sync]]
+name = "origins"
+keys = ["^k"]
+target = {{ kind = "redis", url = "{REDIS_URL}", prefix = "{prefix}" }}
+origin = "node-a"
+"#
+    );
+    run_text(&text, input, 1);
+    let versions: std::collections::BTreeMap<String, String> = redis::cmd("HGETALL")
+        .arg(format!("{prefix}__kvflow_versions"))
+        .query(&mut redis)
+        .expect("HGETALL");
+    let expected: std::collections::BTreeMap<String, String> = [
+        ("k0", "1000 node-c"),
+        ("k1", "2000 node-a"),
+        ("k2", "3000 node-d"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (format!("{prefix}{k}"), v.to_string()))
+    .collect();
+    assert_eq!(versions, expected);
+}

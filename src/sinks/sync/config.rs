@@ -57,7 +57,8 @@ pub enum TargetConfig {
         prefix: String,
         versions: bool,
     },
-    /// A PostgreSQL table (created if missing): key text primary key, value jsonb, ts, origin.
+    /// A PostgreSQL table (created if missing): key text primary key, value jsonb, ts, origin,
+    /// deleted (a tombstone keeps a delete's version); readers query the view `<table>_live`.
     Postgres { url: String, table: String },
     /// Another kvflow node, over its Redis-protocol port: plain SET / DEL.
     Kvflow { url: String, prefix: String },

@@ -67,7 +67,8 @@ impl ConflictPolicy {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Conflict {
     pub key: String,
-    /// The target's version before the change: value (JSON text, `None` if deleted), ts, origin.
+    /// The target's version before the change: value (JSON text; `None` if deleted, or if
+    /// not read: Redis reads it only when a conflict log is configured), ts, origin.
     pub target_value: Option<String>,
     pub target_ts: u64,
     pub target_origin: String,

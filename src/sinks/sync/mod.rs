@@ -122,8 +122,11 @@ impl SyncDelivery {
     ) -> SyncDelivery {
         let timeout = config.health.timeout;
         let failover = Failover::new(
-            targets::open(&config.target, timeout),
-            config.standby.as_ref().map(|s| targets::open(s, timeout)),
+            targets::open(&config.target, timeout, config.conflict_log),
+            config
+                .standby
+                .as_ref()
+                .map(|s| targets::open(s, timeout, config.conflict_log)),
             config.health,
         );
         SyncDelivery {

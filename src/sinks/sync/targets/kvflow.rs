@@ -7,7 +7,15 @@
 //! (last-writer-wins on `(ts, origin)`), so both converge after concurrent writes. The
 //! conflict is resolved there; this sink itself applies source-wins (checked when the file
 //! is loaded).
+//!
+//! A value goes as the text a client would `SET` on the node, not as JSON text: a string
+//! value `abc` (JSON `"abc"`) goes as `abc`, anything else as its JSON text. A serve node
+//! reads a value from the text it was set to (`abc` a string, `42` a number, `042` a
+//! string), and the receiving node reads the same text the same way, so `GET` on either
+//! node returns what was `SET` on one. (Sending the JSON text stored `"abc"`, quotes
+//! included.)
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use redis::Connection;
@@ -50,6 +58,17 @@ impl KvflowTarget {
     }
 }
 
+/// The text to `SET` on a kvflow node for a value's JSON text: a JSON string's contents,
+/// else the JSON text itself.
+pub fn node_text(json: &str) -> Cow<'_, str> {
+    if json.starts_with('"')
+        && let Ok(text) = serde_json::from_str::<String>(json)
+    {
+        return Cow::Owned(text);
+    }
+    Cow::Borrowed(json)
+}
+
 /// The batch as `KVFLOW.APPLY` commands.
 fn apply_pipeline(prefix: &str, batch: &[SyncOp]) -> redis::Pipeline {
     let mut pipe = redis::pipe();
@@ -57,7 +76,7 @@ fn apply_pipeline(prefix: &str, batch: &[SyncOp]) -> redis::Pipeline {
         let key = format!("{prefix}{}", op.key);
         let command = pipe.cmd("KVFLOW.APPLY");
         match &op.value {
-            Some(value) => command.arg("SET").arg(key).arg(value.as_str()),
+            Some(value) => command.arg("SET").arg(key).arg(node_text(value).as_ref()),
             None => command.arg("DEL").arg(key),
         };
         command.arg(op.ts).arg(&*op.origin).ignore();
@@ -96,5 +115,21 @@ impl Target for KvflowTarget {
             self.connection = None;
             self.error("PING failed", e)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn string_values_go_as_their_text_and_others_as_json() {
+        assert_eq!(node_text(r#""abc""#), "abc");
+        assert_eq!(node_text(r#""say \"hi\"""#), r#"say "hi""#);
+        assert_eq!(node_text(r#""042""#), "042");
+        assert_eq!(node_text("42"), "42");
+        assert_eq!(node_text(r#"{"a":"b"}"#), r#"{"a":"b"}"#);
+        // Not JSON (never produced by a sink, but never lost either): as it is.
+        assert_eq!(node_text(r#""open"#), r#""open"#);
     }
 }

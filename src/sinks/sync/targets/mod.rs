@@ -31,14 +31,21 @@ pub trait Target: Send {
 }
 
 /// Opens a target; connections are made on first use, so a target that is down at start is
-/// retried like one that fails later.
-pub fn open(config: &TargetConfig, timeout: Duration) -> Box<dyn Target> {
+/// retried like one that fails later. `conflict_log`: conflicts are logged, so targets read
+/// the value they hold for each (else only the version).
+pub fn open(config: &TargetConfig, timeout: Duration, conflict_log: bool) -> Box<dyn Target> {
     match config {
         TargetConfig::Redis {
             url,
             prefix,
             versions,
-        } => Box::new(redis::RedisTarget::new(url, prefix, *versions, timeout)),
+        } => Box::new(redis::RedisTarget::new(
+            url,
+            prefix,
+            *versions,
+            conflict_log,
+            timeout,
+        )),
         TargetConfig::Postgres { url, table } => {
             Box::new(postgres::PostgresTarget::new(url, table, timeout))
         }

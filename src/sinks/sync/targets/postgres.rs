@@ -1,12 +1,24 @@
 //! PostgreSQL target (the `postgres` crate): a table `key text primary key, value jsonb,
-//! ts bigint, origin text`, created if missing.
+//! ts bigint, origin text, deleted boolean`, created if missing, and a view
+//! `<table>_live` of its live rows.
 //!
-//! A batch is one statement, or a transaction of two when it has both upserts and deletes,
-//! each statement taking whole columns as arrays (`unnest($1::text[], ...)`), so one prepared
-//! statement serves every batch size and a batch of 1000 is one round trip. The conflict
-//! policy is the `WHERE` of `ON CONFLICT DO UPDATE` (and of the `DELETE`), and a CTE reads
+//! **Readers query `<table>_live`** (`key, value, ts, origin`, the rows not deleted), or the
+//! table with `WHERE NOT deleted`. A delete does not remove the row: it becomes a
+//! tombstone (`deleted = true`, `value` NULL) that keeps the delete's `(ts, origin)`, so
+//! under last-writer-wins a late older write from another origin cannot resurrect the key,
+//! as in the Redis target. Tombstones stay until someone removes them (`DELETE FROM <table>
+//! WHERE deleted AND ts < ...` once no older write can arrive).
+//!
+//! A batch is one statement (atomic by itself) taking whole columns as arrays
+//! (`unnest($1::text[], ...)`), so one prepared statement serves every batch size and a
+//! batch of 1000 is one round trip; upserts and deletes go together, each row with its own
+//! origin. The conflict policy is the `WHERE` of `ON CONFLICT DO UPDATE`, and a CTE reads
 //! the rows from other origins before the write (the statement's snapshot) to report
-//! conflicts with both versions. A delete removes the row, so its version goes with it.
+//! conflicts with both versions.
+//!
+//! On connect, in one transaction under an advisory lock (several workers connect at once):
+//! create the table if missing, add `deleted` to a table made before tombstones, and
+//! (re)create the view.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -17,6 +29,9 @@ use super::{Target, TargetError};
 use crate::sinks::sync::SyncOp;
 use crate::sinks::sync::conflict::{Conflict, ConflictPolicy};
 
+/// The view of live rows is named after the table with this suffix.
+pub const LIVE_SUFFIX: &str = "_live";
+
 pub struct PostgresTarget {
     url: String,
     table: String,
@@ -26,54 +41,52 @@ pub struct PostgresTarget {
 
 struct Connected {
     client: Client,
-    /// Statements prepared for one policy.
-    prepared: Option<(ConflictPolicy, Statement, Statement)>,
+    /// The batch statement prepared for one policy.
+    prepared: Option<(ConflictPolicy, Statement)>,
 }
 
-/// The policy as a SQL condition on the target row `t` and the incoming `ts`/`origin`.
-fn policy_condition(policy: ConflictPolicy, ts: &str, origin: &str) -> String {
+/// The policy as a SQL condition on the target row `t` and the incoming `EXCLUDED` row.
+fn policy_condition(policy: ConflictPolicy) -> &'static str {
     match policy {
-        ConflictPolicy::SourceWins => "true".to_string(),
-        ConflictPolicy::TargetWins => format!("t.origin = {origin}"),
-        ConflictPolicy::LastWriterWins => format!(
-            "t.origin = {origin} OR (t.ts, t.origin COLLATE \"C\") < ({ts}, {origin} COLLATE \"C\")"
-        ),
+        ConflictPolicy::SourceWins => "true",
+        ConflictPolicy::TargetWins => "t.origin = EXCLUDED.origin",
+        ConflictPolicy::LastWriterWins => {
+            "t.origin = EXCLUDED.origin OR (t.ts, t.origin COLLATE \"C\") < \
+             (EXCLUDED.ts, EXCLUDED.origin COLLATE \"C\")"
+        }
     }
 }
 
-fn upsert_sql(table: &str, policy: ConflictPolicy) -> String {
-    let condition = policy_condition(policy, "EXCLUDED.ts", "EXCLUDED.origin");
+/// One batch: `$1` keys, `$2` values (NULL deletes), `$3` ts, `$4` origins. Returns the
+/// target rows from other origins (conflicts) and whether each was replaced.
+fn batch_sql(table: &str, policy: ConflictPolicy) -> String {
+    let condition = policy_condition(policy);
     format!(
-        "WITH input AS (SELECT * FROM unnest($1::text[], $2::text[], $3::int8[]) AS i(key, value, ts)), \
+        "WITH input AS (SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::text[]) \
+                        AS i(key, value, ts, origin)), \
          prev AS (SELECT t.key, t.value::text AS value, t.ts, t.origin FROM {table} t \
-                  JOIN input i ON t.key = i.key WHERE t.origin <> $4), \
-         up AS (INSERT INTO {table} AS t (key, value, ts, origin) \
-                SELECT key, value::jsonb, ts, $4 FROM input \
+                  JOIN input i ON t.key = i.key WHERE t.origin <> i.origin), \
+         up AS (INSERT INTO {table} AS t (key, value, ts, origin, deleted) \
+                SELECT key, value::jsonb, ts, origin, value IS NULL FROM input \
                 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, ts = EXCLUDED.ts, \
-                origin = EXCLUDED.origin WHERE {condition} RETURNING t.key) \
+                origin = EXCLUDED.origin, deleted = EXCLUDED.deleted WHERE {condition} \
+                RETURNING t.key) \
          SELECT prev.key, prev.value, prev.ts, prev.origin, \
                 EXISTS (SELECT 1 FROM up WHERE up.key = prev.key) FROM prev"
     )
 }
 
-fn delete_sql(table: &str, policy: ConflictPolicy) -> String {
-    let condition = policy_condition(policy, "i.ts", "$3::text");
-    format!(
-        "WITH input AS (SELECT * FROM unnest($1::text[], $2::int8[]) AS i(key, ts)), \
-         prev AS (SELECT t.key, t.value::text AS value, t.ts, t.origin FROM {table} t \
-                  JOIN input i ON t.key = i.key WHERE t.origin <> $3), \
-         del AS (DELETE FROM {table} t USING input i WHERE t.key = i.key AND ({condition}) \
-                 RETURNING t.key) \
-         SELECT prev.key, prev.value, prev.ts, prev.origin, \
-                EXISTS (SELECT 1 FROM del WHERE del.key = prev.key) FROM prev"
-    )
-}
-
-/// `CREATE TABLE IF NOT EXISTS` for a sync table.
+/// The table, its `deleted` column and the view of live rows, made idempotently.
 pub fn create_sql(table: &str) -> String {
     format!(
-        "CREATE TABLE IF NOT EXISTS {table} (key text PRIMARY KEY, value jsonb, \
-         ts bigint NOT NULL, origin text NOT NULL)"
+        "BEGIN; \
+         SELECT pg_advisory_xact_lock(hashtext('{table}')); \
+         CREATE TABLE IF NOT EXISTS {table} (key text PRIMARY KEY, value jsonb, \
+         ts bigint NOT NULL, origin text NOT NULL, deleted boolean NOT NULL DEFAULT false); \
+         ALTER TABLE {table} ADD COLUMN IF NOT EXISTS deleted boolean NOT NULL DEFAULT false; \
+         CREATE OR REPLACE VIEW {table}{LIVE_SUFFIX} AS \
+         SELECT key, value, ts, origin FROM {table} WHERE NOT deleted; \
+         COMMIT;"
     )
 }
 
@@ -93,6 +106,13 @@ impl PostgresTarget {
     }
 
     fn connect(&self) -> Result<Connected, TargetError> {
+        let view = self.table.rsplit('.').next().unwrap_or(&self.table).len() + LIVE_SUFFIX.len();
+        if view > 63 {
+            return Err(self.error(
+                "table name too long",
+                format!("its view needs `{LIVE_SUFFIX}` within PostgreSQL's 63 characters"),
+            ));
+        }
         let mut config =
             postgres::Config::from_str(&self.url).map_err(|e| self.error("bad url", e))?;
         config.connect_timeout(self.timeout);
@@ -101,7 +121,7 @@ impl PostgresTarget {
             .map_err(|e| self.error("cannot connect", e))?;
         client
             .batch_execute(&create_sql(&self.table))
-            .map_err(|e| self.error("cannot create the table", e))?;
+            .map_err(|e| self.error("cannot create the table and its view", e))?;
         Ok(Connected {
             client,
             prepared: None,
@@ -122,55 +142,32 @@ impl PostgresTarget {
         batch: &[SyncOp],
         policy: ConflictPolicy,
     ) -> Result<Vec<Conflict>, postgres::Error> {
-        let table = self.table.clone();
         let Some(connected) = self.connection.as_mut() else {
             return Ok(Vec::new());
         };
-        if connected.prepared.as_ref().map(|p| p.0) != Some(policy) {
-            let upsert = connected.client.prepare(&upsert_sql(&table, policy))?;
-            let delete = connected.client.prepare(&delete_sql(&table, policy))?;
-            connected.prepared = Some((policy, upsert, delete));
+        if batch.is_empty() {
+            return Ok(Vec::new());
         }
-        let Some((_, upsert, delete)) = connected.prepared.clone() else {
+        if connected.prepared.as_ref().map(|p| p.0) != Some(policy) {
+            let statement = connected.client.prepare(&batch_sql(&self.table, policy))?;
+            connected.prepared = Some((policy, statement));
+        }
+        let Some((_, statement)) = connected.prepared.clone() else {
             return Ok(Vec::new());
         };
-        let origin = batch
-            .first()
-            .map(|op| op.origin.to_string())
-            .unwrap_or_default();
-        let (puts, deletes): (Vec<&SyncOp>, Vec<&SyncOp>) =
-            batch.iter().partition(|op| op.value.is_some());
-        fn keys<'a>(ops: &[&'a SyncOp]) -> Vec<&'a str> {
-            ops.iter().map(|op| op.key.as_str()).collect()
-        }
-        let stamps = |ops: &[&SyncOp]| ops.iter().map(|op| op.ts as i64).collect::<Vec<_>>();
-        let values: Vec<&str> = puts
+        let keys: Vec<&str> = batch.iter().map(|op| op.key.as_str()).collect();
+        let values: Vec<Option<&str>> = batch.iter().map(|op| op.value.as_deref()).collect();
+        let stamps: Vec<i64> = batch
             .iter()
-            .map(|op| op.value.as_deref().unwrap_or("null"))
+            .map(|op| i64::try_from(op.ts).unwrap_or(i64::MAX))
             .collect();
-        let (put_keys, put_ts) = (keys(&puts), stamps(&puts));
-        let (delete_keys, delete_ts) = (keys(&deletes), stamps(&deletes));
-        let upsert_params: [&(dyn postgres::types::ToSql + Sync); 4] =
-            [&put_keys, &values, &put_ts, &origin];
-        let delete_params: [&(dyn postgres::types::ToSql + Sync); 3] =
-            [&delete_keys, &delete_ts, &origin];
-        // NB: one statement is atomic by itself; a transaction (two more round trips) is
-        // needed only when a batch has both upserts and deletes.
-        let rows = match (puts.is_empty(), deletes.is_empty()) {
-            (false, true) => connected.client.query(&upsert, &upsert_params)?,
-            (true, false) => connected.client.query(&delete, &delete_params)?,
-            (true, true) => Vec::new(),
-            (false, false) => {
-                let mut tx = connected.client.transaction()?;
-                let mut rows = tx.query(&upsert, &upsert_params)?;
-                rows.extend(tx.query(&delete, &delete_params)?);
-                tx.commit()?;
-                rows
-            }
-        };
+        let origins: Vec<&str> = batch.iter().map(|op| &*op.origin).collect();
+        let rows = connected
+            .client
+            .query(&statement, &[&keys, &values, &stamps, &origins])?;
         let by_key: std::collections::HashMap<&str, &SyncOp> =
             batch.iter().map(|op| (op.key.as_str(), op)).collect();
-        let mut conflicts = Vec::new();
+        let mut conflicts = Vec::with_capacity(rows.len());
         for row in rows {
             let key: String = row.try_get(0)?;
             let Some(op) = by_key.get(key.as_str()) else {

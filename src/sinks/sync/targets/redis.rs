@@ -1,18 +1,48 @@
 //! Redis target (the `redis` crate): each key `prefix + key` holds the value's JSON text.
 //!
 //! With `versions` (the default), a batch is one `EVALSHA` of a Lua script that reads the
-//! versions `(ts, origin)` of its keys from the hash `prefix + "__kvflow_versions"` (one
-//! `HMGET` per 1000 keys), applies the conflict policy per key, and writes values and
-//! versions with one `MSET`, `DEL` and `HSET` per 1000 keys — one round trip per batch, few
-//! server calls per key, and atomic, so no other client's write can fall between the check
-//! and the write. (Keys of a batch are distinct: the sink keeps the last change per key.) A delete
-//! keeps its version as a tombstone, so a late older write cannot resurrect the key under
-//! last-writer-wins. Without versions a batch is a pipeline of plain `SET`/`DEL` (only
-//! source-wins, no conflict detection; checked when the file is loaded).
+//! versions `(ts, origin)` of its keys from the hash `prefix + "__kvflow_versions"`, applies
+//! the conflict policy per key, and writes values and versions with one `HMGET`, `MSET`,
+//! `DEL` and `HSET` per 1000 keys — one round trip per batch, atomic, so no other client's
+//! write can fall between the check and the write. (Keys of a batch are distinct: the sink
+//! keeps the last change per key.) A delete keeps its version as a tombstone, so a late
+//! older write cannot resurrect the key under last-writer-wins. Without versions a batch is
+//! a pipeline of plain `SET`/`DEL` (only source-wins, no conflict detection; checked when
+//! the file is loaded).
+//!
+//! The script's arguments, with the batch ordered upserts first, then deletes:
+//! `KEYS = [versions, key_1 .. key_n]`, `ARGV = [policy, upserts, want_old,
+//! version_1 .. version_n, value_1 .. value_upserts]`, each version the text `"ts origin"`
+//! as the hash stores it. It returns four items per conflict: the key's index, the target's
+//! version, the target's value (only when `want_old`, else nil) and whether the change was
+//! written.
+//!
+//! Decisions, each measured with the sync bench and a script-by-script comparison against
+//! the same rows (`INFO commandstats`, interleaved batches):
+//! - **Versions are written as the hash stores them** (`"ts origin"`, formatted by the
+//!   client), and keys and values go straight into the command buffer: no operation code,
+//!   no separate ts argument and no string concatenation in Lua, no `format!` per key. Most
+//!   of a batch's time is the server's (Lua strings made from arguments, each
+//!   `redis.call` turning them back into Redis strings, then `HMGET`, `MSET` and `HSET`
+//!   themselves), so every argument per key counts.
+//! - **Each change carries its own origin** in its version, so a batch mixing origins (a
+//!   table sync relaying changes from several nodes) is checked per change.
+//! - **The old value is read only for the conflict log** (`want_old`): counting conflicts
+//!   needs only the version.
+//! - **Conflicts come back as indexes into the batch**, so the client needs no map of keys.
+//! - **Kept: one script per batch, versions in one hash.** Writing values with a native
+//!   `MSET` inside `MULTI` around a checking script was measured 5 to 10 points of the bulk
+//!   rate faster, but a script error between them would let unchecked writes through, and
+//!   a key losing a conflict would be overwritten and restored (losing its TTL); a value
+//!   hash per key (version beside the value) needs one call per key, several times slower,
+//!   and changes what readers `GET`. Even without any script, `HMGET` + `MSET` + `HSET` of
+//!   a batch (not atomic) reach only about three quarters of the rate of pipelined `SET`s
+//!   of the same rows here: the versions double the writes. See BENCHMARKS.md.
 
+use std::io::Write;
 use std::time::Duration;
 
-use redis::{Client, Connection, Script};
+use redis::{Client, Cmd, Connection, RedisWrite, Script, Value};
 
 use super::{Target, TargetError};
 use crate::sinks::sync::SyncOp;
@@ -24,50 +54,59 @@ pub const VERSIONS_KEY: &str = "__kvflow_versions";
 const APPLY_SCRIPT: &str = r#"
 local versions = KEYS[1]
 local policy = ARGV[1]
-local origin = ARGV[2]
-local conflicts = {}
-for start = 2, #KEYS, 1000 do
-  local stop = math.min(start + 999, #KEYS)
-  local chunk = {}
-  for i = start, stop do chunk[#chunk + 1] = KEYS[i] end
-  local prevs = redis.call('HMGET', versions, unpack(chunk))
+local upserts = tonumber(ARGV[2])
+local want_old = ARGV[3] == '1'
+local n = #KEYS - 1
+local conflicts, nc = {}, 0
+for s = 1, n, 1000 do
+  local e = math.min(s + 999, n)
+  local prevs = redis.call('HMGET', versions, unpack(KEYS, s + 1, e + 1))
   local sets, dels, vers = {}, {}, {}
-  for j = 1, #chunk do
-    local key = chunk[j]
-    local at = 3 + 3 * (start + j - 3)
-    local op, ts, value = ARGV[at], ARGV[at + 1], ARGV[at + 2]
+  local ns, nd, nv = 0, 0, 0
+  for i = s, e do
+    local ver = ARGV[3 + i]
+    local prev = prevs[i - s + 1]
     local write = true
-    local prev = prevs[j]
-    if prev then
-      local sep = string.find(prev, ' ', 1, true)
-      local prev_ts = tonumber(string.sub(prev, 1, sep - 1))
-      local prev_origin = string.sub(prev, sep + 1)
+    if prev and prev ~= ver then
+      local ps = string.find(prev, ' ', 1, true) or (#prev + 1)
+      local is = string.find(ver, ' ', 1, true) or (#ver + 1)
+      local prev_origin = string.sub(prev, ps + 1)
+      local origin = string.sub(ver, is + 1)
       if prev_origin ~= origin then
-        local n = tonumber(ts)
         if policy == 'last-writer-wins' then
-          write = n > prev_ts or (n == prev_ts and origin > prev_origin)
+          local prev_ts = tonumber(string.sub(prev, 1, ps - 1)) or 0
+          local ts = tonumber(string.sub(ver, 1, is - 1)) or 0
+          write = ts > prev_ts or (ts == prev_ts and origin > prev_origin)
         elseif policy == 'target-wins' then
           write = false
         end
-        local old = redis.call('GET', key)
-        if not old then old = '' end
-        conflicts[#conflicts + 1] = {key, prev, old, write and 1 or 0}
+        local old = false
+        if want_old then old = redis.call('GET', KEYS[i + 1]) end
+        conflicts[nc + 1] = i
+        conflicts[nc + 2] = prev
+        conflicts[nc + 3] = old
+        conflicts[nc + 4] = write and 1 or 0
+        nc = nc + 4
       end
     end
     if write then
-      if op == 's' then
-        sets[#sets + 1] = key
-        sets[#sets + 1] = value
+      local key = KEYS[i + 1]
+      if i <= upserts then
+        sets[ns + 1] = key
+        sets[ns + 2] = ARGV[3 + n + i]
+        ns = ns + 2
       else
-        dels[#dels + 1] = key
+        nd = nd + 1
+        dels[nd] = key
       end
-      vers[#vers + 1] = key
-      vers[#vers + 1] = ts .. ' ' .. origin
+      vers[nv + 1] = key
+      vers[nv + 2] = ver
+      nv = nv + 2
     end
   end
-  if #sets > 0 then redis.call('MSET', unpack(sets)) end
-  if #dels > 0 then redis.call('DEL', unpack(dels)) end
-  if #vers > 0 then redis.call('HSET', versions, unpack(vers)) end
+  if ns > 0 then redis.call('MSET', unpack(sets)) end
+  if nd > 0 then redis.call('DEL', unpack(dels)) end
+  if nv > 0 then redis.call('HSET', versions, unpack(vers)) end
 end
 return conflicts
 "#;
@@ -78,16 +117,25 @@ pub struct RedisTarget {
     url: String,
     prefix: String,
     versions: bool,
+    /// Read the target's value of each conflict (for the conflict log).
+    want_old: bool,
     timeout: Duration,
     connection: Option<Connection>,
 }
 
 impl RedisTarget {
-    pub fn new(url: &str, prefix: &str, versions: bool, timeout: Duration) -> RedisTarget {
+    pub fn new(
+        url: &str,
+        prefix: &str,
+        versions: bool,
+        want_old: bool,
+        timeout: Duration,
+    ) -> RedisTarget {
         RedisTarget {
             url: url.to_string(),
             prefix: prefix.to_string(),
             versions,
+            want_old,
             timeout,
             connection: None,
         }
@@ -115,48 +163,14 @@ impl RedisTarget {
         batch: &[SyncOp],
         policy: ConflictPolicy,
     ) -> Result<Vec<Conflict>, TargetError> {
-        let Some(first) = batch.first() else {
-            return Ok(Vec::new());
-        };
-        let origin = first.origin.clone();
-        let mut invocation = APPLY.prepare_invoke();
-        invocation.key(format!("{}{VERSIONS_KEY}", self.prefix));
-        invocation.arg(policy.name()).arg(&*origin);
-        for op in batch {
-            invocation.key(format!("{}{}", self.prefix, op.key));
-            let (code, value) = match &op.value {
-                Some(v) => ("s", v.as_str()),
-                None => ("d", ""),
-            };
-            invocation.arg(code).arg(op.ts).arg(value);
-        }
+        let ordered = upserts_first(batch);
+        let command = apply_command(&self.prefix, &ordered, policy, self.want_old);
         let connection = self.connection()?;
-        let reply: Result<Vec<(String, String, String, i64)>, _> = invocation.invoke(connection);
-        let rows = reply.map_err(|e| {
+        let reply = run_script(connection, &command).map_err(|e| {
             self.connection = None;
             self.error("batch failed", e)
         })?;
-        let by_key: std::collections::HashMap<String, &SyncOp> = batch
-            .iter()
-            .map(|op| (format!("{}{}", self.prefix, op.key), op))
-            .collect();
-        Ok(rows
-            .into_iter()
-            .filter_map(|(key, version, old, written)| {
-                let op = by_key.get(&key)?;
-                let (ts, origin) = version.split_once(' ')?;
-                Some(Conflict {
-                    key: op.key.clone(),
-                    target_value: (!old.is_empty()).then_some(old),
-                    target_ts: ts.parse().ok()?,
-                    target_origin: origin.to_string(),
-                    incoming_value: op.value.clone(),
-                    incoming_ts: op.ts,
-                    incoming_origin: op.origin.to_string(),
-                    written: written == 1,
-                })
-            })
-            .collect())
+        conflicts_of(reply, &ordered).map_err(|e| self.error("unexpected script reply", e))
     }
 
     fn apply_plain(&mut self, batch: &[SyncOp]) -> Result<(), TargetError> {
@@ -167,6 +181,109 @@ impl RedisTarget {
             self.connection = None;
             self.error("batch failed", e)
         })
+    }
+}
+
+/// The batch with its upserts first, as the script takes it.
+fn upserts_first(batch: &[SyncOp]) -> Vec<&SyncOp> {
+    let mut ordered: Vec<&SyncOp> = Vec::with_capacity(batch.len());
+    ordered.extend(batch.iter().filter(|op| op.value.is_some()));
+    ordered.extend(batch.iter().filter(|op| op.value.is_none()));
+    ordered
+}
+
+/// Appends `prefix + key` as one argument, without an intermediate string.
+fn write_key(command: &mut Cmd, prefix: &str, key: &str) {
+    let mut arg = command.writer_for_next_arg();
+    // NB: writing to the command's in-memory buffer cannot fail.
+    let _ = arg.write_all(prefix.as_bytes());
+    let _ = arg.write_all(key.as_bytes());
+}
+
+/// The `EVALSHA` of the apply script for `ordered` (upserts first).
+fn apply_command(prefix: &str, ordered: &[&SyncOp], policy: ConflictPolicy, want_old: bool) -> Cmd {
+    let mut command = redis::cmd("EVALSHA");
+    command.arg(APPLY.get_hash()).arg(ordered.len() + 1);
+    write_key(&mut command, prefix, VERSIONS_KEY);
+    for op in ordered {
+        write_key(&mut command, prefix, &op.key);
+    }
+    let upserts = ordered.iter().take_while(|op| op.value.is_some()).count();
+    command
+        .arg(policy.name())
+        .arg(upserts)
+        .arg(if want_old { "1" } else { "0" });
+    for op in ordered {
+        let mut arg = command.writer_for_next_arg();
+        let _ = write!(arg, "{} {}", op.ts, op.origin);
+    }
+    for value in ordered.iter().filter_map(|op| op.value.as_deref()) {
+        command.write_arg(value.as_bytes());
+    }
+    command
+}
+
+/// Runs the apply script, loading it first if the server does not have it.
+fn run_script(connection: &mut Connection, command: &Cmd) -> redis::RedisResult<Value> {
+    match command.query(connection) {
+        Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+            APPLY.load(connection)?;
+            command.query(connection)
+        }
+        other => other,
+    }
+}
+
+/// The script's reply (four items per conflict) as conflicts of `ordered`.
+fn conflicts_of(reply: Value, ordered: &[&SyncOp]) -> Result<Vec<Conflict>, String> {
+    let items = match reply {
+        Value::Array(items) => items,
+        Value::Nil => Vec::new(),
+        other => return Err(format!("not an array: {other:?}")),
+    };
+    if !items.len().is_multiple_of(4) {
+        return Err(format!("{} items, not four per conflict", items.len()));
+    }
+    let mut items = items.into_iter();
+    let mut conflicts = Vec::with_capacity(items.len() / 4);
+    while let (Some(index), Some(version), Some(old), Some(written)) =
+        (items.next(), items.next(), items.next(), items.next())
+    {
+        let op = usize::try_from(int_of(&index)?)
+            .ok()
+            .and_then(|i| i.checked_sub(1))
+            .and_then(|i| ordered.get(i))
+            .ok_or_else(|| format!("no change at index {index:?}"))?;
+        let version = text_of(version)?.unwrap_or_default();
+        // NB: a version someone else wrote in a wrong shape reads as ts 0 from that text.
+        let (ts, origin) = version.split_once(' ').unwrap_or(("0", &version));
+        conflicts.push(Conflict {
+            key: op.key.clone(),
+            target_value: text_of(old)?,
+            target_ts: ts.parse().unwrap_or(0),
+            target_origin: origin.to_string(),
+            incoming_value: op.value.clone(),
+            incoming_ts: op.ts,
+            incoming_origin: op.origin.to_string(),
+            written: int_of(&written)? == 1,
+        });
+    }
+    Ok(conflicts)
+}
+
+fn int_of(value: &Value) -> Result<i64, String> {
+    match value {
+        Value::Int(n) => Ok(*n),
+        other => Err(format!("not an integer: {other:?}")),
+    }
+}
+
+fn text_of(value: Value) -> Result<Option<String>, String> {
+    match value {
+        Value::Nil => Ok(None),
+        Value::BulkString(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
+        Value::SimpleString(text) => Ok(Some(text)),
+        other => Err(format!("not a string: {other:?}")),
     }
 }
 
@@ -182,11 +299,15 @@ pub fn open_connection(url: &str, timeout: Duration) -> redis::RedisResult<Conne
 pub fn plain_pipeline(prefix: &str, batch: &[SyncOp]) -> redis::Pipeline {
     let mut pipe = redis::pipe();
     for op in batch {
-        let key = format!("{prefix}{}", op.key);
-        match &op.value {
-            Some(value) => pipe.cmd("SET").arg(key).arg(value.as_str()).ignore(),
-            None => pipe.cmd("DEL").arg(key).ignore(),
+        let mut command = match &op.value {
+            Some(_) => redis::cmd("SET"),
+            None => redis::cmd("DEL"),
         };
+        write_key(&mut command, prefix, &op.key);
+        if let Some(value) = &op.value {
+            command.write_arg(value.as_bytes());
+        }
+        pipe.add_command(command).ignore();
     }
     pipe
 }
@@ -206,6 +327,10 @@ impl Target for RedisTarget {
         batch: &[SyncOp],
         policy: ConflictPolicy,
     ) -> Result<Vec<Conflict>, TargetError> {
+        if batch.is_empty() {
+            // NB: an empty batch only connects (Redis refuses an empty pipeline).
+            return self.connection().map(|_| Vec::new());
+        }
         if self.versions {
             self.apply_versioned(batch, policy)
         } else {
@@ -220,5 +345,80 @@ impl Target for RedisTarget {
             self.connection = None;
             self.error("PING failed", e)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(key: &str, value: Option<&str>, ts: u64, origin: &str) -> SyncOp {
+        SyncOp {
+            key: key.into(),
+            value: value.map(str::to_string),
+            ts,
+            origin: origin.into(),
+        }
+    }
+
+    /// The command's arguments as text, after `EVALSHA <sha>`.
+    fn args(command: &Cmd) -> Vec<String> {
+        command
+            .args_iter()
+            .skip(2)
+            .map(|arg| match arg {
+                redis::Arg::Simple(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+                _ => "<other>".into(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_script_takes_upserts_first_and_versions_as_stored() {
+        let batch = [
+            op("a", None, 5, "n1"),
+            op("b", Some("1"), 6, "n2"),
+            op("c", Some("2"), 7, "n1"),
+        ];
+        let ordered = upserts_first(&batch);
+        let command = apply_command("p:", &ordered, ConflictPolicy::LastWriterWins, false);
+        let expected = [
+            "4",
+            "p:__kvflow_versions",
+            "p:b",
+            "p:c",
+            "p:a",
+            "last-writer-wins",
+            "2",
+            "0",
+            "6 n2",
+            "7 n1",
+            "5 n1",
+            "1",
+            "2",
+        ];
+        assert_eq!(args(&command), expected);
+    }
+
+    #[test]
+    fn conflicts_map_back_to_the_batch_and_bad_replies_are_errors() {
+        let batch = [op("a", None, 5, "n1"), op("b", Some("1"), 6, "n1")];
+        let ordered = upserts_first(&batch);
+        let reply = Value::Array(vec![
+            Value::Int(2),
+            Value::BulkString(b"9 other node".to_vec()),
+            Value::Nil,
+            Value::Int(0),
+        ]);
+        let conflicts = conflicts_of(reply, &ordered).unwrap();
+        assert_eq!(conflicts.len(), 1);
+        let c = &conflicts[0];
+        assert_eq!((c.key.as_str(), c.incoming_value.as_deref()), ("a", None));
+        assert_eq!((c.target_ts, c.target_origin.as_str()), (9, "other node"));
+        assert_eq!((c.target_value.as_deref(), c.written), (None, false));
+        let out_of_range = Value::Array(vec![Value::Int(3), Value::Nil, Value::Nil, Value::Int(1)]);
+        assert!(conflicts_of(out_of_range, &ordered).is_err());
+        assert!(conflicts_of(Value::Array(vec![Value::Int(1)]), &ordered).is_err());
+        assert!(conflicts_of(Value::Okay, &ordered).is_err());
     }
 }
