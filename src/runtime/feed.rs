@@ -97,7 +97,7 @@ struct Feeder<'w, 'h> {
 }
 
 /// Feeds this worker's part of `input`, then returns (the caller closes the input).
-/// With a data directory, worker 0 first replays the logged history and every worker then
+/// With a data directory, each worker first replays its own shard's logged history and then
 /// resumes the input after the checkpoint (see `runtime::durable`).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn feed_worker(
@@ -135,17 +135,16 @@ pub(super) fn feed_worker(
         source_name: String::new(),
         watch,
     };
+    let local = index % options.workers.max(1);
     if let Some(durable) = options.durable.as_deref() {
-        if index == 0 {
-            let until = feeder.skip_before;
-            feeder.send_history(durable.history()?, until)?;
-        }
+        let until = feeder.skip_before;
+        feeder.send_history(durable.shard_history(local)?, until)?;
         if start.stamp > *feeder.handle.time() {
             feeder.handle.advance_to(start.stamp);
         }
     }
     let fed = feeder.feed_input(input);
-    if let (Some(durable), 0, Ok(())) = (options.durable.as_deref(), index, &fed) {
+    if let (Some(durable), 0, Ok(())) = (options.durable.as_deref(), local, &fed) {
         durable.set_end(FeedPosition {
             next_seq: feeder.last_seq.map_or(start.next_seq, |s| s + 1),
             max_seen: feeder.timeline.max_seen(),
@@ -205,8 +204,8 @@ impl Feeder<'_, '_> {
         }
     }
 
-    /// Sends logged history before seq `until` at its logged batch stamps (worker 0 of a
-    /// resumed run, or of a replay).
+    /// Sends logged history before seq `until` at its logged batch stamps (each worker its
+    /// own shard's, in a resumed run; worker 0 everything, in a replay).
     fn send_history(&mut self, history: History, until: u64) -> Result<(), RunError> {
         let mut previous = *self.handle.time();
         let mut since_step = 0usize;
@@ -230,13 +229,15 @@ impl Feeder<'_, '_> {
         Ok(())
     }
 
-    /// At a batch boundary (the input just advanced to `stamp`): worker 0 of a durable run
-    /// takes a checkpoint when one is due, once every time before `stamp` is done.
+    /// At a batch boundary (the input just advanced to `stamp`): the first worker of each
+    /// process of a durable run takes its process's checkpoint when one is due, once every
+    /// time before `stamp` is done.
     fn at_batch_boundary(&mut self, position: FeedPosition, stamp: u64) -> Result<bool, RunError> {
         let Some(durable) = self.options.durable.as_deref() else {
             return Ok(false);
         };
-        if self.worker.index() != 0 || self.since_checkpoint < durable.checkpoint_every() {
+        let local = self.worker.index() % self.options.workers.max(1);
+        if local != 0 || self.since_checkpoint < durable.checkpoint_every() {
             return Ok(false);
         }
         self.since_checkpoint = 0;

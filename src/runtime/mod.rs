@@ -150,11 +150,6 @@ pub fn run_observed(
     });
     let mut options = options;
     options.external = Some(external);
-    if options.durable.is_some() && options.cluster.is_some() {
-        return Err(RunError::Durable(
-            "a data directory is for single-process runs".into(),
-        ));
-    }
     let durable = options.durable.clone();
     let started = Instant::now();
     let worker_metrics = metrics.clone();
@@ -199,7 +194,8 @@ fn run_worker(
     let probe = ProbeHandle::new();
     let missing = metrics.clone();
     let durable = options.durable.clone();
-    let shard_log = durable.as_ref().and_then(|d| d.shard_log(worker.index()));
+    let local = worker.index() % options.workers.max(1);
+    let shard_log = durable.as_ref().and_then(|d| d.shard_log(local));
     let worker_index = worker.index();
     let open = |pipeline: &str, kind: OutputKind| -> Arc<dyn LineSink> {
         let sink = outputs.open(pipeline, kind);

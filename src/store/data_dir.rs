@@ -102,7 +102,8 @@ impl DataDir {
 
 /// Every shard's records with seq > `after`, merged in seq order.
 pub struct History {
-    readers: Vec<std::iter::Peekable<LogReader>>,
+    /// Each open shard's index and reader.
+    readers: Vec<(usize, std::iter::Peekable<LogReader>)>,
 }
 
 impl History {
@@ -112,10 +113,18 @@ impl History {
 
     /// Shard k's records with seq > `after[k]` (a restart past retention floors).
     pub fn open_after(root: &Path, after: &[Option<u64>]) -> Result<History, WalError> {
-        let readers = after
-            .iter()
-            .enumerate()
-            .map(|(k, after)| LogReader::open(&shard_dir(root, k), *after).map(Iterator::peekable))
+        Self::open_shards(root, after.iter().copied().enumerate())
+    }
+
+    /// The records of the given shards, each with seq > its bound.
+    pub fn open_shards(
+        root: &Path,
+        shards: impl Iterator<Item = (usize, Option<u64>)>,
+    ) -> Result<History, WalError> {
+        let readers = shards
+            .map(|(k, after)| {
+                LogReader::open(&shard_dir(root, k), after).map(|r| (k, r.peekable()))
+            })
             .collect::<Result<_, _>>()?;
         Ok(History { readers })
     }
@@ -126,19 +135,22 @@ impl Iterator for History {
 
     fn next(&mut self) -> Option<Self::Item> {
         let mut best: Option<(u64, usize)> = None;
-        for (shard, reader) in self.readers.iter_mut().enumerate() {
+        for (at, (shard, reader)) in self.readers.iter_mut().enumerate() {
             match reader.peek() {
                 Some(Ok(record)) if best.is_none_or(|(seq, _)| record.seq < seq) => {
-                    best = Some((record.seq, shard));
+                    best = Some((record.seq, at));
                 }
-                Some(Err(_)) => return reader.next().map(|r| r.map(|rec| (shard, rec))),
+                Some(Err(_)) => {
+                    let shard = *shard;
+                    return reader.next().map(|r| r.map(|rec| (shard, rec)));
+                }
                 _ => {}
             }
         }
-        let (_, shard) = best?;
-        self.readers[shard]
-            .next()
-            .map(|r| r.map(|rec| (shard, rec)))
+        let (_, at) = best?;
+        let (shard, reader) = &mut self.readers[at];
+        let shard = *shard;
+        reader.next().map(|r| r.map(|rec| (shard, rec)))
     }
 }
 

@@ -37,6 +37,9 @@ pub struct Checkpoint {
     pub frontier: Option<u64>,
     /// Output file lengths at the checkpoint.
     pub outputs: BTreeMap<String, u64>,
+    /// `(process, processes)` of the cluster run that wrote it; absent for one process.
+    #[serde(default)]
+    pub process: Option<(usize, usize)>,
 }
 
 /// `DATA_DIR/checkpoint.json`.

@@ -19,7 +19,12 @@
 //!   interleave differently, as in any run).
 //! - **Durable outputs need `--output DIR`**: stdout cannot be truncated, so there only
 //!   suppression applies and lines written after the last checkpoint may repeat.
-//! - Only single-process runs have a data directory (shard k is worker k of this process).
+//! - **Clusters**: each process keeps its own data directory with the shards of its workers
+//!   (shard k is local worker k), replays them, and checkpoints them with its own outputs;
+//!   each worker replays its own shard. Processes may resume from checkpoints at different
+//!   positions: each re-reads the input from its own, and everything else is recomputed by
+//!   the same deterministic dataflow, so a resumed cluster writes what an uninterrupted one
+//!   writes.
 //! - **Retention** (`retention`) may cut a shard's log through a floor; a restart then starts
 //!   that shard from the snapshot at its floor and replays the records after it.
 
@@ -55,6 +60,9 @@ pub struct DurableConfig {
     pub input_id: String,
     /// How much history to keep (`None`: all of it).
     pub retention: Option<Retention>,
+    /// `(process, processes)` in a cluster run: each process keeps its own data directory
+    /// with the shards of its workers.
+    pub process: Option<(usize, usize)>,
 }
 
 /// Where the timeline and input stand at a checkpoint.
@@ -183,6 +191,14 @@ impl DurableRun {
                 checkpoint.input, self.config.input_id
             )));
         }
+        if checkpoint.process != self.config.process {
+            return Err(RunError::Durable(format!(
+                "{dir} holds the shards of {}; this run is {}: keep one data directory per \
+                 process and the same cluster shape",
+                describe_process(checkpoint.process),
+                describe_process(self.config.process)
+            )));
+        }
         outputs
             .resume(&checkpoint.outputs)
             .map_err(RunError::Durable)?;
@@ -215,10 +231,11 @@ impl DurableRun {
         self.completed
     }
 
-    /// The logged history to replay (everything before the resume position, after each
-    /// shard's retention floor).
-    pub fn history(&self) -> Result<History, RunError> {
-        History::open_after(&self.config.dir, &self.floors).map_err(durable_error)
+    /// Shard `shard`'s logged history to replay (after its retention floor, if any).
+    pub fn shard_history(&self, shard: usize) -> Result<History, RunError> {
+        let floor = self.floors.get(shard).copied().flatten();
+        History::open_shards(&self.config.dir, std::iter::once((shard, floor)))
+            .map_err(durable_error)
     }
 
     /// The logging hook of shard `shard`, with the snapshot it starts from past a floor.
@@ -286,6 +303,7 @@ impl DurableRun {
             stamp: position.stamp,
             frontier,
             outputs: lengths,
+            process: self.config.process,
         };
         write_checkpoint(&self.config.dir, &checkpoint).map_err(durable_error)?;
         let mark = CheckpointMark {
@@ -315,6 +333,13 @@ impl DurableRun {
             Some(position) => self.checkpoint(position, None, outputs),
             None => Ok(()),
         }
+    }
+}
+
+fn describe_process(process: Option<(usize, usize)>) -> String {
+    match process {
+        Some((p, n)) => format!("process {p} of a {n}-process cluster"),
+        None => "a single-process run".into(),
     }
 }
 

@@ -52,14 +52,15 @@ fn input_id(input: &InputSource) -> Result<String, CliError> {
 pub fn prepare(
     args: &DurabilityArgs,
     (dataflow, plan): (&Path, &Plan),
-    input: &InputSource,
+    (input, process): (&InputSource, Option<(usize, usize)>),
     workers: usize,
     outputs: &dyn OutputFactory,
 ) -> Result<Option<Arc<DurableRun>>, CliError> {
     let ids = (head_checksum(dataflow)?, input_id(input)?);
-    let Some(config) = config(args, ids, plan, 100_000)? else {
+    let Some(mut config) = config(args, ids, plan, 100_000)? else {
         return Ok(None);
     };
+    config.process = process;
     let prepared = DurableRun::prepare(config, workers, outputs);
     Ok(Some(Arc::new(opened(prepared)?)))
 }
@@ -95,6 +96,7 @@ pub fn config(
         dataflow_id,
         input_id,
         retention: retention(args, plan),
+        process: None,
     }))
 }
 

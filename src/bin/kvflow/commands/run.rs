@@ -44,7 +44,7 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
     let durable = super::durable::prepare(
         &args.durability,
         (&args.file, &loaded.plan),
-        &input,
+        (&input, cluster.as_ref().map(|c| (c.process, c.processes))),
         args.workers.max(1),
         &*outputs,
     )?;

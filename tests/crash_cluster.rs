@@ -1,0 +1,233 @@
+//! Crash test of a 2-process cluster with `--data-dir` (one data directory per process):
+//! both processes, or only one of them, are killed with SIGKILL at seeded random moments and
+//! restarted each time. The final output, sorted per pipeline across the processes' part
+//! files, must equal a single-process uninterrupted run's.
+//!
+//! Release builds run it on 200k mutations; debug builds on 30k.
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const DATAFLOW: &str = r#"
+[sources.events]
+view = "events"
+max_out_of_orderness = 200
+
+[sources.table]
+view = "table"
+
+[[pipelines]]
+name = "tumbling"
+from = "events"
+
+[[pipelines.steps]]
+map = { prefix = "split_part(key, '_', 1)", ts = "ts", v = "CAST(value.v AS INT)" }
+
+[[pipelines.steps]]
+window = { kind = "tumbling", size = 1000 }
+group_by = ["prefix"]
+aggregates = { count = "count(*)", sum = "sum(v)" }
+
+[[pipelines]]
+name = "sessions"
+from = "events"
+
+[[pipelines.steps]]
+window = { kind = "session", gap = 300 }
+group_by = ["key"]
+aggregates = { count = "count(*)" }
+
+[[pipelines]]
+name = "live"
+from = "table"
+final_state = true
+
+[[pipelines.steps]]
+map = { prefix = "split_part(key, '_', 1)", v = "CAST(value.v AS INT)" }
+
+[[pipelines.steps]]
+group_by = ["prefix"]
+aggregates = { live_keys = "count(*)", total = "sum(v)" }
+"#;
+
+fn kvflow() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_kvflow"))
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A small deterministic generator for the kill moments.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n.max(1)
+    }
+}
+
+struct Setup {
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    fn new(events: u64) -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("flow.toml"), DATAFLOW).unwrap();
+        let status = kvflow()
+            .args(["generate", "zipf", "--keys", "5000", "--seed", "17"])
+            .args(["--disorder-ms", "300", "--events", &events.to_string()])
+            .arg("-o")
+            .arg(dir.path().join("in.jsonl"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        Setup { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn command(&self, output: &str) -> Command {
+        let mut command = kvflow();
+        command
+            .arg("run")
+            .arg(self.path("flow.toml"))
+            .arg("--input")
+            .arg(self.path("in.jsonl"))
+            .arg("--output")
+            .arg(self.path(output))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        command
+    }
+
+    /// Both processes of the cluster, on fresh ports, each with its own data directory
+    /// `<run>-data-<p>`, writing to `<run>/`.
+    fn spawn_cluster(&self, run: &str) -> Vec<Child> {
+        let hosts = self.path("hosts.txt");
+        let text = format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port());
+        std::fs::write(&hosts, text).unwrap();
+        (0..2)
+            .map(|p| {
+                self.command(run)
+                    .args(["-w", "2", "-n", "2", "-p", &p.to_string(), "-h"])
+                    .arg(&hosts)
+                    .arg("--data-dir")
+                    .arg(self.path(&format!("{run}-data-{p}")))
+                    .args(["--checkpoint-every", "6000", "--snapshot-every", "8000"])
+                    .spawn()
+                    .unwrap()
+            })
+            .collect()
+    }
+}
+
+/// Each pipeline's lines, from every process's part file, sorted.
+fn sorted_outputs(dir: &Path) -> BTreeMap<String, Vec<String>> {
+    let mut by_name: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let file = path.file_name().unwrap().to_string_lossy().to_string();
+        let name = match file.find(".part-") {
+            Some(at) => file[..at].to_string(),
+            None => file.trim_end_matches(".jsonl").to_string(),
+        };
+        let text = std::fs::read_to_string(&path).unwrap();
+        by_name
+            .entry(name)
+            .or_default()
+            .extend(text.lines().map(str::to_string));
+    }
+    by_name.values_mut().for_each(|lines| lines.sort());
+    by_name
+}
+
+fn crash_and_restart(events: u64, kills: usize, seed: u64) {
+    let setup = Setup::new(events);
+    assert!(
+        setup
+            .command("ref")
+            .args(["-w", "1"])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let started = Instant::now();
+    let whole = setup.spawn_cluster("whole");
+    let ok = whole.into_iter().all(|mut c| c.wait().unwrap().success());
+    assert!(ok, "the uninterrupted cluster run failed");
+    let full_ms = started.elapsed().as_millis() as u64;
+    assert_eq!(
+        sorted_outputs(&setup.path("whole")),
+        sorted_outputs(&setup.path("ref"))
+    );
+    let mut rng = Rng(seed);
+    let mut killed = 0;
+    for round in 0..kills {
+        let mut children = setup.spawn_cluster("out");
+        std::thread::sleep(Duration::from_millis(full_ms / 4 + rng.below(full_ms)));
+        // Every other round only one process dies; the other is stopped after it.
+        let victim = round % 2;
+        if children[victim].try_wait().unwrap().is_none() {
+            killed += 1;
+        }
+        for child in children.iter_mut() {
+            let _ = child.kill();
+            child.wait().unwrap();
+        }
+    }
+    let checkpointed = (0..2)
+        .filter(|p| {
+            setup
+                .path(&format!("out-data-{p}/checkpoint.json"))
+                .exists()
+        })
+        .count();
+    assert_eq!(
+        checkpointed, 2,
+        "the killed runs never checkpointed: nothing was resumed"
+    );
+    let statuses: Vec<bool> = setup
+        .spawn_cluster("out")
+        .into_iter()
+        .map(|mut child| child.wait().unwrap().success())
+        .collect();
+    assert_eq!(statuses, [true, true], "the last cluster run failed");
+    assert!(
+        killed >= kills / 2,
+        "only {killed} of {kills} runs were killed"
+    );
+    let (expected, actual) = (
+        sorted_outputs(&setup.path("ref")),
+        sorted_outputs(&setup.path("out")),
+    );
+    assert_eq!(
+        expected.keys().collect::<Vec<_>>(),
+        actual.keys().collect::<Vec<_>>()
+    );
+    for (name, want) in &expected {
+        assert!(!want.is_empty(), "{name} is empty");
+        assert!(want == &actual[name], "{name} differs after {killed} kills");
+    }
+}
+
+#[test]
+fn a_killed_cluster_resumes_to_the_single_process_output() {
+    if cfg!(debug_assertions) {
+        crash_and_restart(30_000, 4, 0xc1a5_7e42);
+    } else {
+        crash_and_restart(200_000, 6, 0x0dd_ba11);
+    }
+}
