@@ -4,67 +4,13 @@
 //!
 //! Release builds run it on 1M mutations; debug builds on 50k, to stay fast.
 
-use std::path::{Path, PathBuf};
+mod crash_support;
+
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const DATAFLOW: &str = r#"
-[sources.events]
-view = "events"
-max_out_of_orderness = 200
-
-[sources.table]
-view = "table"
-
-[[pipelines]]
-name = "tumbling"
-from = "events"
-
-[[pipelines.steps]]
-map = { prefix = "split_part(key, '_', 1)", ts = "ts", v = "CAST(value.v AS INT)" }
-
-[[pipelines.steps]]
-window = { kind = "tumbling", size = 1000 }
-group_by = ["prefix"]
-aggregates = { count = "count(*)", sum = "sum(v)" }
-
-[[pipelines]]
-name = "sessions"
-from = "events"
-
-[[pipelines.steps]]
-window = { kind = "session", gap = 300 }
-group_by = ["key"]
-aggregates = { count = "count(*)" }
-
-[[pipelines]]
-name = "live"
-from = "table"
-final_state = true
-
-[[pipelines.steps]]
-map = { prefix = "split_part(key, '_', 1)", v = "CAST(value.v AS INT)" }
-
-[[pipelines.steps]]
-group_by = ["prefix"]
-aggregates = { live_keys = "count(*)", total = "sum(v)" }
-"#;
-
-fn kvflow() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_kvflow"))
-}
-
-/// A small deterministic generator for the kill moments.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n.max(1)
-    }
-}
+use crash_support::{Rng, WINDOWS_AND_TABLE, assert_same_files, files, kvflow};
 
 struct Setup {
     dir: tempfile::TempDir,
@@ -73,7 +19,7 @@ struct Setup {
 impl Setup {
     fn new(events: u64) -> Setup {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("flow.toml"), DATAFLOW).unwrap();
+        std::fs::write(dir.path().join("flow.toml"), WINDOWS_AND_TABLE).unwrap();
         let status = kvflow()
             .args(["generate", "zipf", "--keys", "5000", "--seed", "11"])
             .args([
@@ -117,19 +63,6 @@ impl Setup {
     }
 }
 
-fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            let name = e.file_name().to_string_lossy().into_owned();
-            (name, std::fs::read(e.path()).unwrap())
-        })
-        .collect();
-    out.sort();
-    out
-}
-
 fn crash_and_restart(events: u64, kills: usize, seed: u64) {
     let setup = Setup::new(events);
     let started = Instant::now();
@@ -160,15 +93,12 @@ fn crash_and_restart(events: u64, kills: usize, seed: u64) {
         killed >= kills / 2,
         "only {killed} of {kills} runs were killed"
     );
-    let (expected, actual) = (files(&setup.path("ref")), files(&setup.path("out")));
-    assert_eq!(
-        expected.iter().map(|f| &f.0).collect::<Vec<_>>(),
-        actual.iter().map(|f| &f.0).collect::<Vec<_>>()
+    assert_same_files(
+        &setup.path("ref"),
+        &setup.path("out"),
+        &format!("after {killed} kills"),
     );
-    for ((name, want), (_, got)) in expected.iter().zip(&actual) {
-        assert!(want == got, "{name} differs after {killed} kills");
-        assert!(!want.is_empty(), "{name} is empty");
-    }
+    let expected = files(&setup.path("ref"));
     // A completed run only replays: running it again changes nothing.
     assert!(setup.run("out", true).status().unwrap().success());
     assert_eq!(files(&setup.path("out")), expected);

@@ -5,76 +5,13 @@
 //!
 //! Release builds run it on 200k mutations; debug builds on 30k.
 
-use std::collections::BTreeMap;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+mod crash_support;
+
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const DATAFLOW: &str = r#"
-[sources.events]
-view = "events"
-max_out_of_orderness = 200
-
-[sources.table]
-view = "table"
-
-[[pipelines]]
-name = "tumbling"
-from = "events"
-
-[[pipelines.steps]]
-map = { prefix = "split_part(key, '_', 1)", ts = "ts", v = "CAST(value.v AS INT)" }
-
-[[pipelines.steps]]
-window = { kind = "tumbling", size = 1000 }
-group_by = ["prefix"]
-aggregates = { count = "count(*)", sum = "sum(v)" }
-
-[[pipelines]]
-name = "sessions"
-from = "events"
-
-[[pipelines.steps]]
-window = { kind = "session", gap = 300 }
-group_by = ["key"]
-aggregates = { count = "count(*)" }
-
-[[pipelines]]
-name = "live"
-from = "table"
-final_state = true
-
-[[pipelines.steps]]
-map = { prefix = "split_part(key, '_', 1)", v = "CAST(value.v AS INT)" }
-
-[[pipelines.steps]]
-group_by = ["prefix"]
-aggregates = { live_keys = "count(*)", total = "sum(v)" }
-"#;
-
-fn kvflow() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_kvflow"))
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// A small deterministic generator for the kill moments.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n.max(1)
-    }
-}
+use crash_support::{Rng, WINDOWS_AND_TABLE, free_port, kvflow, sorted_outputs};
 
 struct Setup {
     dir: tempfile::TempDir,
@@ -83,7 +20,7 @@ struct Setup {
 impl Setup {
     fn new(events: u64) -> Setup {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("flow.toml"), DATAFLOW).unwrap();
+        std::fs::write(dir.path().join("flow.toml"), WINDOWS_AND_TABLE).unwrap();
         let status = kvflow()
             .args(["generate", "zipf", "--keys", "5000", "--seed", "17"])
             .args(["--disorder-ms", "300", "--events", &events.to_string()])
@@ -134,26 +71,6 @@ impl Setup {
     }
 }
 
-/// Each pipeline's lines, from every process's part file, sorted.
-fn sorted_outputs(dir: &Path) -> BTreeMap<String, Vec<String>> {
-    let mut by_name: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        let file = path.file_name().unwrap().to_string_lossy().to_string();
-        let name = match file.find(".part-") {
-            Some(at) => file[..at].to_string(),
-            None => file.trim_end_matches(".jsonl").to_string(),
-        };
-        let text = std::fs::read_to_string(&path).unwrap();
-        by_name
-            .entry(name)
-            .or_default()
-            .extend(text.lines().map(str::to_string));
-    }
-    by_name.values_mut().for_each(|lines| lines.sort());
-    by_name
-}
-
 fn crash_and_restart(events: u64, kills: usize, seed: u64) {
     let setup = Setup::new(events);
     assert!(
@@ -177,7 +94,7 @@ fn crash_and_restart(events: u64, kills: usize, seed: u64) {
     let mut killed = 0;
     for round in 0..kills {
         let mut children = setup.spawn_cluster("out");
-        std::thread::sleep(Duration::from_millis(full_ms / 4 + rng.below(full_ms)));
+        std::thread::sleep(Duration::from_millis(full_ms / 8 + rng.below(full_ms / 2)));
         // Every other round only one process dies; the other is stopped after it.
         let victim = round % 2;
         if children[victim].try_wait().unwrap().is_none() {

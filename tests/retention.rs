@@ -4,8 +4,12 @@
 //! brute-force oracle) and refuses a token below one; a dataflow that needs every event keeps
 //! the whole log and says why.
 
+mod crash_support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+
+use crash_support::{assert_same_files, kvflow, sorted_outputs};
 
 use kvflow::source::jsonl::JsonlReader;
 use kvflow::store::data_dir::shard_dir;
@@ -69,10 +73,6 @@ group_by = ["kind"]
 aggregates = { n = "count(*)" }
 "#;
 
-fn kvflow() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_kvflow"))
-}
-
 fn output(command: &mut Command) -> Output {
     command.stdout(Stdio::piped()).stderr(Stdio::piped());
     command.output().unwrap()
@@ -135,37 +135,6 @@ impl Setup {
     }
 }
 
-fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect();
-    out.sort();
-    out
-}
-
-/// Each file's lines, sorted (more workers may interleave lines within a time).
-fn sorted_lines(dir: &Path) -> Vec<(String, Vec<String>)> {
-    files(dir)
-        .into_iter()
-        .map(|(name, bytes)| {
-            let mut lines: Vec<String> = String::from_utf8(bytes)
-                .unwrap()
-                .lines()
-                .map(str::to_string)
-                .collect();
-            lines.sort();
-            (name, lines)
-        })
-        .collect()
-}
-
 fn first_logged_seq(shard: &Path) -> u64 {
     list_segments(shard)
         .unwrap()
@@ -225,23 +194,19 @@ fn cut_crash_and_finish(workers: usize) -> Setup {
 #[test]
 fn a_restart_past_the_retention_floor_writes_the_uninterrupted_output() {
     let setup = cut_crash_and_finish(1);
-    let (expected, actual) = (files(&setup.path("ref")), files(&setup.path("out")));
-    assert_eq!(
-        expected.iter().map(|f| &f.0).collect::<Vec<_>>(),
-        actual.iter().map(|f| &f.0).collect::<Vec<_>>()
+    assert_same_files(
+        &setup.path("ref"),
+        &setup.path("out"),
+        "from the uninterrupted run",
     );
-    for ((name, want), (_, got)) in expected.iter().zip(&actual) {
-        assert!(!want.is_empty(), "{name} is empty");
-        assert!(want == got, "{name} differs from the uninterrupted run");
-    }
 }
 
 #[test]
 fn two_workers_restart_past_their_floors_to_the_same_lines() {
     let setup = cut_crash_and_finish(2);
     assert_eq!(
-        sorted_lines(&setup.path("out")),
-        sorted_lines(&setup.path("ref"))
+        sorted_outputs(&setup.path("out")),
+        sorted_outputs(&setup.path("ref"))
     );
 }
 
