@@ -50,6 +50,16 @@ impl Setup {
         command
     }
 
+    /// When each process last wrote its checkpoint, if it did.
+    fn checkpoints(&self) -> Vec<Option<std::time::SystemTime>> {
+        (0..2)
+            .map(|p| {
+                let path = self.path(&format!("out-data-{p}/checkpoint.json"));
+                std::fs::metadata(path).and_then(|m| m.modified()).ok()
+            })
+            .collect()
+    }
+
     /// Both processes of the cluster, on fresh ports, each with its own data directory
     /// `<run>-data-<p>`, writing to `<run>/`.
     fn spawn_cluster(&self, run: &str) -> Vec<Child> {
@@ -93,8 +103,15 @@ fn crash_and_restart(events: u64, kills: usize, seed: u64) {
     let mut rng = Rng(seed);
     let mut killed = 0;
     for round in 0..kills {
+        let before = setup.checkpoints();
         let mut children = setup.spawn_cluster("out");
-        std::thread::sleep(Duration::from_millis(full_ms / 8 + rng.below(full_ms / 2)));
+        // Kill at a random moment after the cluster made progress (a new checkpoint), so a
+        // slow start (processes connecting, a debug build) cannot leave nothing to resume.
+        let deadline = Instant::now() + Duration::from_millis(2 * full_ms);
+        while setup.checkpoints() == before && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(Duration::from_millis(rng.below(full_ms / 3)));
         // Every other round only one process dies; the other is stopped after it.
         let victim = round % 2;
         if children[victim].try_wait().unwrap().is_none() {
