@@ -70,6 +70,7 @@ fn config(target: TargetConfig, batch: usize, policy: ConflictPolicy) -> SyncCon
             timeout: Duration::from_millis(5),
         },
         queue: 10_000.max(batch),
+        tombstone_retention: None,
         retry: RetryConfig::default(),
         health: HealthConfig::default(),
     }

@@ -26,6 +26,8 @@
 //! health_interval_ms = 500        # while on the standby, check the primary this often
 //! health_failures = 3             # failed batches before switching to the standby
 //! timeout_ms = 2000               # connect / read / write timeout
+//! tombstone_retention_ms = 604800000  # purge delete tombstones this much older (event
+//!                                 # time) than the newest change delivered; default: keep
 //! ```
 //!
 //! Alerts are described in `alerts.rs`, routes in `routes.rs`.

@@ -37,6 +37,7 @@ pub(super) struct RawSync {
     health_interval_ms: Option<u64>,
     health_failures: Option<u32>,
     timeout_ms: Option<u64>,
+    tombstone_retention_ms: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -104,6 +105,7 @@ pub(super) fn convert(raw: &Spanned<RawSync>, plan: &Plan) -> Result<SyncConfig,
         origin: node_id(&raw.origin)?.unwrap_or_else(|| Arc::from("local")),
         target_origin: node_id(&raw.target_origin)?,
         queue: positive(&raw.queue, 10_000, "queue")?.max(batch.size),
+        tombstone_retention: raw.tombstone_retention_ms,
         batch,
         retry: RetryConfig {
             max_retries: raw.max_retries.unwrap_or(defaults.0.max_retries),

@@ -5,6 +5,9 @@
 //! Node "a" writes k0 and k1 at ts 5, then writes k0 at ts 15 and deletes it at ts 20.
 //! Node "b" then writes k0 and k1 at ts 10: k0 stays deleted (the tombstone wins the
 //! conflict), k1 takes b's value. Last, "b" writes k0 at ts 30: the key is back.
+//!
+//! With `tombstone_retention_ms`, tombstones older than the newest delivered change by the
+//! retention are purged, newer ones and live keys stay.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -139,5 +142,69 @@ fn redis_deletes_keep_a_tombstone_that_older_writes_do_not_resurrect() {
                 .map(|(t, o)| (t.to_string(), o.to_string()))?;
             (!exists).then(|| (ts.parse().expect("ts"), origin))
         },
+    );
+}
+
+/// k0 and k1 are deleted at ts 200, k2 at ts 4500, k3 and k9 stay live; the newest change
+/// is at ts 5000, so a retention of 1000 purges the tombstones older than 4000: k0's and
+/// k1's. Returns the purge count the sink reported.
+fn purge_scenario(target: &str) -> u64 {
+    let text = format!("{}tombstone_retention_ms = 1000\n", sync_text(target, "a"));
+    let mut input: Vec<Mutation> = ["k0", "k1", "k2", "k3"]
+        .iter()
+        .map(|k| put("a", k, 100))
+        .collect();
+    input.extend([
+        Mutation::delete("k0", 200),
+        Mutation::delete("k1", 200),
+        Mutation::delete("k2", 4500),
+        put("a", "k9", 5000),
+    ]);
+    let (_, _, sinks) = run_text(&text, input, 1);
+    sinks
+        .sync_stats("s")
+        .tombstones_purged
+        .load(Ordering::Relaxed)
+}
+
+#[test]
+fn postgres_tombstones_older_than_the_retention_are_purged() {
+    let Some(mut pg) = postgres() else { return };
+    let table = "kvflow_test_tombstone_purge";
+    drop_table(&mut pg, table);
+    let target = format!(r#"{{ kind = "postgres", url = "{POSTGRES_URL}", table = "{table}" }}"#);
+    assert_eq!(purge_scenario(&target), 2);
+    let rows: BTreeMap<String, bool> = pg
+        .query(&format!("SELECT key, deleted FROM {table}"), &[])
+        .expect("SELECT")
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    let expected: BTreeMap<String, bool> = [("k2", true), ("k3", false), ("k9", false)]
+        .iter()
+        .map(|(k, d)| (k.to_string(), *d))
+        .collect();
+    assert_eq!(rows, expected);
+}
+
+#[test]
+fn redis_tombstones_older_than_the_retention_are_purged() {
+    let Some(mut redis) = redis() else { return };
+    let prefix = "kvflow-test:tombstone-purge:";
+    redis_clear(&mut redis, prefix);
+    let target = format!(r#"{{ kind = "redis", url = "{REDIS_URL}", prefix = "{prefix}" }}"#);
+    assert_eq!(purge_scenario(&target), 2);
+    let versions: BTreeMap<String, String> = redis::cmd("HGETALL")
+        .arg(format!("{prefix}__kvflow_versions"))
+        .query(&mut redis)
+        .expect("HGETALL");
+    let keys: Vec<String> = versions
+        .keys()
+        .map(|k| k.trim_start_matches(prefix).to_string())
+        .collect();
+    assert_eq!(keys, ["k2", "k3", "k9"]);
+    assert_eq!(
+        redis_state(&mut redis, prefix).keys().collect::<Vec<_>>(),
+        ["k3", "k9"]
     );
 }

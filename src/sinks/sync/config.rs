@@ -27,6 +27,9 @@ pub struct SyncConfig {
     pub batch: BatchConfig,
     /// Records the queue holds before the dataflow is back-pressured.
     pub queue: usize,
+    /// Delete tombstones older (in event time) than the newest delivered change by this many
+    /// ms are purged from the target; `None` keeps them.
+    pub tombstone_retention: Option<u64>,
     pub retry: RetryConfig,
     pub health: HealthConfig,
 }

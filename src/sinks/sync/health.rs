@@ -45,6 +45,14 @@ impl Failover {
         }
     }
 
+    /// Purges old tombstones from the target batches go to now.
+    pub fn purge_tombstones(&mut self, before: u64) -> Result<u64, TargetError> {
+        match (&mut self.standby, self.on_standby) {
+            (Some(standby), true) => standby.purge_tombstones(before),
+            _ => self.primary.purge_tombstones(before),
+        }
+    }
+
     /// Whether batches currently go to the standby.
     pub fn on_standby(&self) -> bool {
         self.on_standby

@@ -86,6 +86,8 @@ pub struct SyncStats {
     pub switchbacks: AtomicU64,
     /// Changes not sent because they came from the target node.
     pub skipped_echoes: AtomicU64,
+    /// Delete tombstones purged from the target (`tombstone_retention_ms`).
+    pub tombstones_purged: AtomicU64,
 }
 
 impl SyncStats {
@@ -111,7 +113,18 @@ pub struct SyncDelivery {
     conflicts: ConflictRecorder,
     outputs: DeliveryOutputs,
     stats: Arc<SyncStats>,
+    tombstones: TombstonePurge,
 }
+
+/// When a sink purges old tombstones: every [`PURGE_EVERY`] and at the end of a run, those
+/// older than its newest delivered change by the retention.
+struct TombstonePurge {
+    retention: Option<u64>,
+    newest_ts: u64,
+    last: std::time::Instant,
+}
+
+const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl SyncDelivery {
     pub fn new(
@@ -142,6 +155,31 @@ impl SyncDelivery {
             },
             outputs,
             stats,
+            tombstones: TombstonePurge {
+                retention: config.tombstone_retention,
+                newest_ts: 0,
+                last: std::time::Instant::now(),
+            },
+        }
+    }
+
+    /// Purges the target's tombstones older than the retention allows, when one is due (or
+    /// now, with `force`). A failure is logged and tried again at the next purge.
+    fn purge_tombstones(&mut self, force: bool) {
+        let purge = &mut self.tombstones;
+        let Some(retention) = purge.retention else {
+            return;
+        };
+        if !force && purge.last.elapsed() < PURGE_EVERY {
+            return;
+        }
+        purge.last = std::time::Instant::now();
+        let before = purge.newest_ts.saturating_sub(retention);
+        match self.failover.purge_tombstones(before) {
+            Ok(n) => {
+                self.stats.tombstones_purged.fetch_add(n, Ordering::Relaxed);
+            }
+            Err(e) => tracing::warn!("sync sink `{}`: {e}", self.name),
         }
     }
 
@@ -196,6 +234,7 @@ pub fn last_per_key(batch: Vec<SyncOp>) -> Vec<SyncOp> {
 
 impl queue::Deliver<SyncOp> for SyncDelivery {
     fn finish(&mut self) {
+        self.purge_tombstones(true);
         if self.failover.on_standby()
             && !self
                 .failover
@@ -230,6 +269,9 @@ impl queue::Deliver<SyncOp> for SyncDelivery {
                         .delivered
                         .fetch_add(batch.len() as u64, Ordering::Relaxed);
                     self.stats.batches.fetch_add(1, Ordering::Relaxed);
+                    let newest = batch.iter().map(|op| op.ts).max().unwrap_or(0);
+                    self.tombstones.newest_ts = self.tombstones.newest_ts.max(newest);
+                    self.purge_tombstones(false);
                     return;
                 }
                 Err(error) => {

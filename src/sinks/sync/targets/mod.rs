@@ -28,6 +28,11 @@ pub trait Target: Send {
     ) -> Result<Vec<Conflict>, TargetError>;
     /// Whether the target answers (PING, SELECT 1).
     fn check(&mut self) -> Result<(), TargetError>;
+    /// Removes the tombstones of deletes made before event time `before`; how many went.
+    /// Targets that keep no tombstones have none to purge.
+    fn purge_tombstones(&mut self, _before: u64) -> Result<u64, TargetError> {
+        Ok(0)
+    }
 }
 
 /// Opens a target; connections are made on first use, so a target that is down at start is

@@ -6,8 +6,8 @@
 //! table with `WHERE NOT deleted`. A delete does not remove the row: it becomes a
 //! tombstone (`deleted = true`, `value` NULL) that keeps the delete's `(ts, origin)`, so
 //! under last-writer-wins a late older write from another origin cannot resurrect the key,
-//! as in the Redis target. Tombstones stay until someone removes them (`DELETE FROM <table>
-//! WHERE deleted AND ts < ...` once no older write can arrive).
+//! as in the Redis target. With `tombstone_retention_ms` the sink purges tombstones that much
+//! older than the newest change it delivered; otherwise they stay.
 //!
 //! A batch is one statement (atomic by itself) taking whole columns as arrays
 //! (`unnest($1::text[], ...)`), so one prepared statement serves every batch size and a
@@ -216,6 +216,17 @@ impl Target for PostgresTarget {
         result.map(|_| ()).map_err(|e| {
             self.connection = None;
             self.error("SELECT 1 failed", e)
+        })
+    }
+
+    fn purge_tombstones(&mut self, before: u64) -> Result<u64, TargetError> {
+        let sql = format!("DELETE FROM {} WHERE deleted AND ts < $1", self.table);
+        let before = i64::try_from(before).unwrap_or(i64::MAX);
+        let connected = self.connection()?;
+        let result = connected.client.execute(sql.as_str(), &[&before]);
+        result.map_err(|e| {
+            self.connection = None;
+            self.error("purging tombstones failed", e)
         })
     }
 }

@@ -346,6 +346,75 @@ impl Target for RedisTarget {
             self.error("PING failed", e)
         })
     }
+
+    fn purge_tombstones(&mut self, before: u64) -> Result<u64, TargetError> {
+        if !self.versions {
+            return Ok(0);
+        }
+        let versions = format!("{}{VERSIONS_KEY}", self.prefix);
+        let connection = self.connection()?;
+        let purged = purge_versions(connection, &versions, before);
+        purged.map_err(|e| {
+            self.connection = None;
+            self.error("purging tombstones failed", e)
+        })
+    }
+}
+
+/// Drops the version of each key that no longer exists and whose version is older than
+/// `before`, atomically per page (the key may have been written again in between).
+const PURGE_SCRIPT: &str = r#"
+local purged = 0
+for i = 2, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 0 and redis.call('HGET', KEYS[1], KEYS[i]) == ARGV[i - 1] then
+    redis.call('HDEL', KEYS[1], KEYS[i])
+    purged = purged + 1
+  end
+end
+return purged
+"#;
+
+static PURGE: std::sync::LazyLock<Script> = std::sync::LazyLock::new(|| Script::new(PURGE_SCRIPT));
+
+/// Walks the versions hash with `HSCAN` and purges, page by page, the tombstones older than
+/// `before` (a version `"ts origin"` whose key is gone).
+fn purge_versions(
+    connection: &mut Connection,
+    versions: &str,
+    before: u64,
+) -> redis::RedisResult<u64> {
+    let mut cursor: u64 = 0;
+    let mut purged = 0;
+    loop {
+        let (next, page): (u64, Vec<(String, String)>) = redis::cmd("HSCAN")
+            .arg(versions)
+            .arg(cursor)
+            .arg("COUNT")
+            .arg(1000)
+            .query(connection)?;
+        let old: Vec<&(String, String)> = page
+            .iter()
+            .filter(|(_, version)| version_ts(version).is_some_and(|ts| ts < before))
+            .collect();
+        if !old.is_empty() {
+            let mut invocation = PURGE.prepare_invoke();
+            invocation.key(versions);
+            for (key, version) in &old {
+                invocation.key(key.as_str()).arg(version.as_str());
+            }
+            let count: u64 = invocation.invoke(connection)?;
+            purged += count;
+        }
+        if next == 0 {
+            return Ok(purged);
+        }
+        cursor = next;
+    }
+}
+
+/// The event time of a stored version `"ts origin"`.
+fn version_ts(version: &str) -> Option<u64> {
+    version.split(' ').next()?.parse().ok()
 }
 
 #[cfg(test)]
