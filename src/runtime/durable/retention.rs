@@ -16,9 +16,9 @@
 //!   time; a tumbling or sliding window over events needs the events of windows still open
 //!   (it may cut an event once every window holding it closed past the allowed lateness at
 //!   the checkpoint's watermark); everything else over events — a group-by over all events,
-//!   a join that holds events, a session (unbounded), a window over a window, alerts
-//!   (cooldowns) and routes (counts) — needs every event since the start, and retention
-//!   then cuts nothing and says so once.
+//!   a join that holds events, a window over a window, alerts (cooldowns) and routes
+//!   (counts) — and sessions over anything (the operator keeps its open sessions) need every
+//!   event since the start, and retention then cuts nothing and says so once.
 //!
 //! Decisions:
 //! - **Age is the segment file's age** (its last write, wall clock), as a log broker
@@ -139,16 +139,16 @@ fn node_need(node: &Node, pipeline: &str, earlier: &[(String, HistoryNeed)]) -> 
         } => {
             let below = input(i);
             let over_events = below.keeps_events() || below == HistoryNeed::Nothing;
-            match (window, over_events) {
+            // NB: a session operator keeps open sessions of its own, whatever its input.
+            match (window.map(|w| w.kind), over_events) {
+                (Some(WindowKind::Session { .. }), _) => everything("keeps sessions"),
                 (_, false) => below,
                 (None, true) => everything("aggregates"),
                 (Some(_), true) if below.keeps_events() => everything("windows windows"),
-                (Some(w), true) => match w.kind {
-                    WindowKind::Tumbling { size } | WindowKind::Sliding { size, .. } => {
-                        HistoryNeed::EventsWithin(size.saturating_add(w.allowed_lateness))
-                    }
-                    WindowKind::Session { .. } => everything("keeps sessions"),
-                },
+                (Some(WindowKind::Tumbling { size } | WindowKind::Sliding { size, .. }), true) => {
+                    let lateness = window.map_or(0, |w| w.allowed_lateness);
+                    HistoryNeed::EventsWithin(size.saturating_add(lateness))
+                }
             }
         }
         Node::Join { left, right, .. } => match (input(left), input(right)) {
@@ -418,6 +418,8 @@ view = "table"
                         window = { kind = \"session\", gap = 100 }\ngroup_by = [\"key\"]\n\
                         aggregates = { n = \"count(*)\" }\n";
         assert!(is_everything(&need(sessions), "keeps sessions"));
+        let table_sessions = sessions.replace("from = \"events\"", "from = \"table\"");
+        assert!(is_everything(&need(&table_sessions), "keeps sessions"));
         let over_windows = "[[pipelines]]\nname = \"w\"\nfrom = \"events\"\n\
                             [[pipelines.steps]]\nwindow = { kind = \"tumbling\", size = 10 }\n\
                             aggregates = { n = \"count(*)\" }\n[[pipelines]]\nname = \"m\"\n\
