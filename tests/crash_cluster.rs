@@ -11,10 +11,13 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crash_support::{Rng, WINDOWS_AND_TABLE, free_port, kvflow, sorted_outputs};
+use crash_support::{
+    Rng, WINDOWS_AND_TABLE, free_port, kvflow, sorted_outputs, wait_for_checkpoints,
+};
 
 struct Setup {
     dir: tempfile::TempDir,
+    events: u64,
 }
 
 impl Setup {
@@ -29,7 +32,7 @@ impl Setup {
             .status()
             .unwrap();
         assert!(status.success());
-        Setup { dir }
+        Setup { dir, events }
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -50,16 +53,6 @@ impl Setup {
         command
     }
 
-    /// When each process last wrote its checkpoint, if it did.
-    fn checkpoints(&self) -> Vec<Option<std::time::SystemTime>> {
-        (0..2)
-            .map(|p| {
-                let path = self.path(&format!("out-data-{p}/checkpoint.json"));
-                std::fs::metadata(path).and_then(|m| m.modified()).ok()
-            })
-            .collect()
-    }
-
     /// Both processes of the cluster, on fresh ports, each with its own data directory
     /// `<run>-data-<p>`, writing to `<run>/`.
     fn spawn_cluster(&self, run: &str) -> Vec<Child> {
@@ -73,7 +66,9 @@ impl Setup {
                     .arg(&hosts)
                     .arg("--data-dir")
                     .arg(self.path(&format!("{run}-data-{p}")))
-                    .args(["--checkpoint-every", "6000", "--snapshot-every", "8000"])
+                    .arg("--checkpoint-every")
+                    .arg((self.events / 40).to_string())
+                    .args(["--snapshot-every", "8000"])
                     .spawn()
                     .unwrap()
             })
@@ -103,15 +98,14 @@ fn crash_and_restart(events: u64, kills: usize, seed: u64) {
     let mut rng = Rng(seed);
     let mut killed = 0;
     for round in 0..kills {
-        let before = setup.checkpoints();
         let mut children = setup.spawn_cluster("out");
-        // Kill at a random moment after the cluster made progress (a new checkpoint), so a
-        // slow start (processes connecting, a debug build) cannot leave nothing to resume.
-        let deadline = Instant::now() + Duration::from_millis(2 * full_ms);
-        while setup.checkpoints() == before && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        std::thread::sleep(Duration::from_millis(rng.below(full_ms / 3)));
+        // Kill after 1 to 3 new checkpoints and a few ms: each run makes progress, however
+        // slow its start (processes connecting, a debug build), and none reaches the end.
+        let paths: Vec<PathBuf> = (0..2)
+            .map(|p| setup.path(&format!("out-data-{p}/checkpoint.json")))
+            .collect();
+        wait_for_checkpoints(&paths, 1 + rng.below(3), Duration::from_millis(2 * full_ms));
+        std::thread::sleep(Duration::from_millis(rng.below(20)));
         // Every other round only one process dies; the other is stopped after it.
         let victim = round % 2;
         if children[victim].try_wait().unwrap().is_none() {

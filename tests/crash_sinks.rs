@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crash_support::{Rng, assert_same_files, files, kvflow};
+use crash_support::{Rng, assert_same_files, files, kvflow, wait_for_checkpoints};
 
 const REDIS_URL: &str = "redis://127.0.0.1:6379/";
 
@@ -120,6 +120,7 @@ fn clear(c: &mut redis::Connection, prefix: &str) {
 
 struct Setup {
     dir: tempfile::TempDir,
+    events: u64,
 }
 
 impl Setup {
@@ -137,12 +138,13 @@ impl Setup {
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         if durable {
-            command.arg("--data-dir").arg(self.path("data")).args([
-                "--checkpoint-every",
-                "7000",
-                "--snapshot-every",
-                "20000",
-            ]);
+            // NB: about 40 checkpoints a run, so that each killed run ends a few in.
+            command
+                .arg("--data-dir")
+                .arg(self.path("data"))
+                .arg("--checkpoint-every")
+                .arg((self.events / 40).to_string())
+                .args(["--snapshot-every", "20000"]);
         }
         command
     }
@@ -155,6 +157,7 @@ fn crash_and_restart(events: u64, kills: usize, seed: u64) {
     clear(&mut c, out_prefix);
     let setup = Setup {
         dir: tempfile::tempdir().unwrap(),
+        events,
     };
     std::fs::write(setup.path("ref.toml"), dataflow(events, ref_prefix)).unwrap();
     std::fs::write(setup.path("flow.toml"), dataflow(events, out_prefix)).unwrap();
@@ -171,7 +174,13 @@ fn crash_and_restart(events: u64, kills: usize, seed: u64) {
     let mut killed = 0;
     for _ in 0..kills {
         let mut child = setup.run("flow.toml", "out", true).spawn().unwrap();
-        std::thread::sleep(Duration::from_millis(full_ms / 10 + rng.below(full_ms / 2)));
+        let checkpoint = [setup.path("data/checkpoint.json")];
+        wait_for_checkpoints(
+            &checkpoint,
+            1 + rng.below(3),
+            Duration::from_millis(2 * full_ms),
+        );
+        std::thread::sleep(Duration::from_millis(rng.below(20)));
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap();
             killed += 1;

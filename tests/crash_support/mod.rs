@@ -4,8 +4,9 @@
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant, SystemTime};
 
 /// A tumbling window and sessions over the events, and a group-by over the live table.
 pub const WINDOWS_AND_TABLE: &str = r#"
@@ -115,5 +116,28 @@ pub fn assert_same_files(reference: &Path, dir: &Path, after: &str) {
     for ((name, want), (_, got)) in expected.iter().zip(&actual) {
         assert!(!want.is_empty(), "{name} is empty");
         assert!(want == got, "{name} differs {after}");
+    }
+}
+
+/// Waits until the checkpoint files `paths` were rewritten `wanted` times (any of them), or
+/// `limit` passed: a kill after that always finds progress to resume, and a run killed after
+/// a few checkpoints never gets near the end of its input.
+pub fn wait_for_checkpoints(paths: &[PathBuf], wanted: u64, limit: Duration) {
+    let written = || -> Vec<Option<SystemTime>> {
+        paths
+            .iter()
+            .map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+            .collect()
+    };
+    let deadline = Instant::now() + limit;
+    let mut last = written();
+    let mut seen = 0;
+    while seen < wanted && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+        let now = written();
+        if now != last {
+            seen += 1;
+            last = now;
+        }
     }
 }
