@@ -40,6 +40,7 @@ use retention::{CheckpointMark, Retention, floor_snapshots};
 use super::RunError;
 use crate::sinks::{LineSink, OutputFactory};
 use crate::store::data_dir::{DataDir, History, ShardLog};
+use crate::store::shard::Stored;
 use crate::store::snapshot::Snapshot;
 use crate::store::wal::{WalError, WalOptions};
 
@@ -229,6 +230,21 @@ impl DurableRun {
     /// Whether the checkpoint says the run already completed.
     pub fn completed(&self) -> bool {
         self.completed
+    }
+
+    /// Every shard's logged history after its retention floor, merged in seq order.
+    pub fn history(&self) -> Result<History, RunError> {
+        History::open_after(&self.config.dir, &self.floors).map_err(durable_error)
+    }
+
+    /// Calls `f` on each key of the snapshots at the retention floors (the state before
+    /// [`history`](Self::history)); the shard operators still take them afterwards.
+    pub fn for_each_floor_key(&self, mut f: impl FnMut(&Arc<str>, &Stored)) {
+        if let Ok(seeds) = self.seeds.lock() {
+            for (key, stored) in seeds.iter().flatten().flat_map(|s| s.entries.iter()) {
+                f(key, stored);
+            }
+        }
     }
 
     /// Shard `shard`'s logged history to replay (after its retention floor, if any).

@@ -117,14 +117,15 @@ pub struct SyncDelivery {
 }
 
 /// When a sink purges old tombstones: every [`PURGE_EVERY`] and at the end of a run, those
-/// older than its newest delivered change by the retention.
+/// older than its newest delivered change by the retention. (A Redis purge scans the whole
+/// versions hash, so purges stay rare.)
 struct TombstonePurge {
     retention: Option<u64>,
     newest_ts: u64,
     last: std::time::Instant,
 }
 
-const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl SyncDelivery {
     pub fn new(

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kvflow::plan::Plan;
-use kvflow::runtime::durable::retention::floor_snapshots;
 use kvflow::runtime::live::LiveQueue;
 use kvflow::runtime::{DurableRun, InputSource, Metrics, RunOptions, run_observed};
 use kvflow::server::db::{Db, Versions};
@@ -20,7 +19,6 @@ use kvflow::server::view::{ServeOutputs, ViewDef};
 use kvflow::server::{ServeConfig, Server, listen};
 use kvflow::sinks::OutputFactory;
 use kvflow::sinks::file::{DirOutputs, StdoutOutputs};
-use kvflow::store::data_dir::{History, count_shards};
 
 use super::CliError;
 use crate::args::ServeArgs;
@@ -57,8 +55,8 @@ pub fn serve(args: ServeArgs) -> Result<(), CliError> {
     let config = server_config(&args, &plan, listen_addr)?;
     let mut db = Db::new(start.next_seq, start.max_seen, config.change_ring);
     db.versions = args.node_id.as_deref().map(Versions::new);
-    if let Some(dir) = &config.data_dir {
-        restore_keys(&mut db, dir, start.next_seq)?;
+    if let (Some(dir), Some(durable)) = (&config.data_dir, &durable) {
+        restore_keys(&mut db, (dir, durable), start.next_seq)?;
     }
     let queue = Arc::new(LiveQueue::new(QUEUE_CAPACITY, TICK));
     let names: Vec<String> = plan.pipelines.iter().map(|p| p.name.clone()).collect();
@@ -204,19 +202,20 @@ fn server_config(
 
 /// Rebuilds the keyspace from the logged history (before `until`) and the expiries from
 /// their side log (see `server::expiry_log`), which is then rewritten compactly.
-fn restore_keys(db: &mut Db, dir: &std::path::Path, until: u64) -> Result<(), CliError> {
-    let file_error = |e: kvflow::store::wal::WalError| CliError::File(e.to_string());
-    let floors = floor_snapshots(dir, count_shards(dir)).map_err(file_error)?;
+fn restore_keys(
+    db: &mut Db,
+    (dir, durable): (&std::path::Path, &DurableRun),
+    until: u64,
+) -> Result<(), CliError> {
     let mut put_at: HashMap<Arc<str>, u64> = HashMap::new();
-    for snapshot in floors.iter().flatten() {
-        for (key, stored) in &snapshot.entries {
-            put_at.insert(key.clone(), stored.seq);
-            restore_version(db, key, stored.ts, stored.origin.as_ref());
-            db.restore(key.clone(), Some(text_of(&stored.value)));
-        }
-    }
-    let after: Vec<Option<u64>> = floors.iter().map(|s| s.as_ref().map(|s| s.seq)).collect();
-    let history = History::open_after(dir, &after).map_err(file_error)?;
+    durable.for_each_floor_key(|key, stored| {
+        put_at.insert(key.clone(), stored.seq);
+        restore_version(db, key, stored.ts, stored.origin.as_ref());
+        db.restore(key.clone(), Some(text_of(&stored.value)));
+    });
+    let history = durable
+        .history()
+        .map_err(|e| CliError::File(e.to_string()))?;
     for item in history {
         let (_, record) = item.map_err(|e| CliError::File(e.to_string()))?;
         if record.seq >= until {
