@@ -153,3 +153,18 @@ pub fn run_with(
     .unwrap_or_else(|e| panic!("run failed: {e}"));
     (summary, capture, external)
 }
+
+/// Syncs the table of k0 (from node-c at ts 1000), k1 (local, ts 2000) and k2 (from node-d at
+/// ts 3000) to `target` as node-a, in one batch that mixes origins.
+pub fn sync_mixed_origins(target: &str) {
+    let value = Value::parse_json(r#"{"n":1}"#).expect("json");
+    let input = vec![
+        Mutation::put("k0", value.clone(), 1_000).with_origin("node-c"),
+        Mutation::put("k1", value.clone(), 2_000),
+        Mutation::put("k2", value, 3_000).with_origin("node-d"),
+    ];
+    let text = format!(
+        "[[sync]]\nname = \"origins\"\nkeys = [\"^k\"]\ntarget = {target}\norigin = \"node-a\"\n"
+    );
+    run_text(&text, input, 1);
+}

@@ -87,27 +87,12 @@ batch_size = 100
 /// its change's, also in a batch that mixes origins.
 #[test]
 fn each_change_keeps_its_own_origin() {
-    use kvflow::change::Mutation;
-    use kvflow::value::Value;
     let Some(mut pg) = postgres() else { return };
     let table = "kvflow_test_origins";
     drop_table(&mut pg, table);
-    let value = Value::parse_json(r#"{"n":1}"#).expect("json");
-    let input = vec![
-        Mutation::put("k0", value.clone(), 1_000).with_origin("node-c"),
-        Mutation::put("k1", value.clone(), 2_000),
-        Mutation::put("k2", value, 3_000).with_origin("node-d"),
-    ];
-    let text = format!(
-        r#"
-[[sync]]
-name = "origins"
-keys = ["^k"]
-target = {{ kind = "postgres", url = "{POSTGRES_URL}", table = "{table}" }}
-origin = "node-a"
-"#
-    );
-    run_text(&text, input, 1);
+    sync_mixed_origins(&format!(
+        r#"{{ kind = "postgres", url = "{POSTGRES_URL}", table = "{table}" }}"#
+    ));
     let rows = pg
         .query(&format!("SELECT key, ts, origin FROM {table}_live"), &[])
         .expect("SELECT");

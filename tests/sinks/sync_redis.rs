@@ -147,27 +147,12 @@ target_origin = "node-b"
 /// carries its own origin, also in a batch that mixes origins.
 #[test]
 fn each_change_keeps_its_own_origin_in_its_version() {
-    use kvflow::change::Mutation;
-    use kvflow::value::Value;
     let Some(mut redis) = redis() else { return };
     let prefix = "kvflow-test:origins:";
     redis_clear(&mut redis, prefix);
-    let value = Value::parse_json(r#"{"n":1}"#).expect("json");
-    let input = vec![
-        Mutation::put("k0", value.clone(), 1_000).with_origin("node-c"),
-        Mutation::put("k1", value.clone(), 2_000),
-        Mutation::put("k2", value, 3_000).with_origin("node-d"),
-    ];
-    let text = format!(
-        r#"
-[[sync]]
-name = "origins"
-keys = ["^k"]
-target = {{ kind = "redis", url = "{REDIS_URL}", prefix = "{prefix}" }}
-origin = "node-a"
-"#
-    );
-    run_text(&text, input, 1);
+    sync_mixed_origins(&format!(
+        r#"{{ kind = "redis", url = "{REDIS_URL}", prefix = "{prefix}" }}"#
+    ));
     let versions: std::collections::BTreeMap<String, String> = redis::cmd("HGETALL")
         .arg(format!("{prefix}__kvflow_versions"))
         .query(&mut redis)
