@@ -7,7 +7,12 @@
 //! of its round to the dataflow in one push (`listen`). A protocol error is answered as Redis
 //! answers it and the connection closes once the reply is written; a client whose unparsed
 //! input passes the query buffer limit is closed without a reply, as in Redis.
+//!
+//! With a data directory the reply to a write is *held* (see `server` on acknowledgement):
+//! it stays in the output, with every reply after it, until the write is logged; then it
+//! goes out. A held write whose log failed gets `-IOERR` in place of its reply.
 
+use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -45,6 +50,15 @@ pub struct Conn {
     output_limit: usize,
     /// Whether the loop also watches this socket for room to write.
     pub watching_writable: bool,
+    /// Replies to writes not yet logged, in output order (nothing from the first is sent).
+    held: VecDeque<HeldReply>,
+}
+
+/// The reply `out[start..end]` to a write: it may go out once seq `seq` is logged.
+struct HeldReply {
+    start: usize,
+    end: usize,
+    seq: u64,
 }
 
 impl Conn {
@@ -63,6 +77,7 @@ impl Conn {
             dead: false,
             output_limit,
             watching_writable: false,
+            held: VecDeque::new(),
         }
     }
 
@@ -127,6 +142,7 @@ impl Conn {
     /// Runs requests under one lock until the buffer is used up or one must wait.
     fn process_round(&mut self, server: &Server) {
         let limits = server.config.limits;
+        let logging = server.log_progress().is_some();
         let mut db = None;
         let mut commands = 0u64;
         while !self.closing
@@ -158,6 +174,7 @@ impl Conn {
                     db.begin(now_ms());
                     db
                 });
+                let (reply_start, seq_before) = (self.out.len(), db.next_seq());
                 let mut ctx = Ctx {
                     db,
                     session: &mut self.session,
@@ -176,6 +193,13 @@ impl Conn {
                 );
                 commands += 1;
                 self.closing |= self.session.quit;
+                if logging && db.next_seq() > seq_before {
+                    self.held.push_back(HeldReply {
+                        start: reply_start,
+                        end: self.out.len(),
+                        seq: db.next_seq() - 1,
+                    });
+                }
             }
             self.parsed += self.frame.consumed;
         }
@@ -199,15 +223,26 @@ impl Conn {
         }
     }
 
-    /// Whether replies wait for room in the socket.
+    /// Whether replies wait for room in the socket (not those waiting for the log).
     pub fn has_unwritten(&self) -> bool {
-        self.written < self.out.len()
+        self.written < self.sendable()
+    }
+
+    /// Whether replies wait for their writes to be logged.
+    pub fn has_held(&self) -> bool {
+        !self.held.is_empty()
+    }
+
+    /// The end of what may be sent: up to the first held reply.
+    fn sendable(&self) -> usize {
+        self.held.front().map_or(self.out.len(), |h| h.start)
     }
 
     /// Writes as much of the output as the socket takes.
     pub fn flush(&mut self) {
-        while self.written < self.out.len() && !self.dead {
-            match self.stream.write(&self.out[self.written..]) {
+        let sendable = self.sendable();
+        while self.written < sendable && !self.dead {
+            match self.stream.write(&self.out[self.written..sendable]) {
                 Ok(0) => self.dead = true,
                 Ok(n) => self.written += n,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
@@ -232,10 +267,52 @@ impl Conn {
         }
     }
 
+    /// Sends the replies whose writes are now logged; when the log failed, the writes still
+    /// waiting are answered with an error instead. Then runs requests held back meanwhile.
+    pub fn release_logged(&mut self, server: &Server) {
+        let Some(progress) = server.log_progress() else {
+            return;
+        };
+        let logged_before = progress.logged_before();
+        while self.held.front().is_some_and(|h| h.seq < logged_before) {
+            self.held.pop_front();
+        }
+        if !self.held.is_empty()
+            && let Some(error) = progress.error()
+        {
+            self.fail_held(&error);
+        }
+        self.flush();
+        if self.held.is_empty() && self.written == 0 && self.parsed < self.filled {
+            self.process(server);
+            self.flush();
+        }
+    }
+
+    /// Replaces every held reply with an error saying the write was not logged.
+    fn fail_held(&mut self, error: &str) {
+        let Some(first) = self.held.front().map(|h| h.start) else {
+            return;
+        };
+        let tail = self.out.split_off(first);
+        let mut at = 0;
+        let held: Vec<HeldReply> = self.held.drain(..).collect();
+        for reply in held {
+            self.out.extend_from_slice(&tail[at..reply.start - first]);
+            Reply {
+                out: &mut self.out,
+                resp3: self.session.resp3,
+            }
+            .error(&format!("IOERR write not logged: {error}"));
+            at = reply.end - first;
+        }
+        self.out.extend_from_slice(&tail[at..]);
+    }
+
     /// The socket can take more: write, then run requests held back by a full output.
     pub fn on_writable(&mut self, server: &Server) {
         self.flush();
-        if self.written == 0 && self.parsed < self.filled {
+        if self.written == 0 && self.held.is_empty() && self.parsed < self.filled {
             self.process(server);
             self.flush();
         }

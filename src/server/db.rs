@@ -129,6 +129,11 @@ impl Db {
         self.now
     }
 
+    /// The seq the next write will get.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
     /// Hands the writes of this request to the dataflow; true when there were any.
     pub fn flush_writes(&mut self, queue: &LiveQueue) -> bool {
         if let Some(log) = self.expiry_log.as_mut() {

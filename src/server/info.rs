@@ -11,7 +11,14 @@ use super::db::Db;
 /// The Redis version this server answers as (the protocol and commands it follows).
 pub const REDIS_VERSION: &str = "7.0.0";
 
-const SECTIONS: [&str; 5] = ["server", "clients", "stats", "keyspace", "kvflow"];
+const SECTIONS: [&str; 6] = [
+    "server",
+    "clients",
+    "persistence",
+    "stats",
+    "keyspace",
+    "kvflow",
+];
 
 /// The text of `INFO [section ...]`.
 pub fn write_info(server: &Server, db: &Db, args: Args) -> String {
@@ -33,6 +40,7 @@ pub fn write_info(server: &Server, db: &Db, args: Args) -> String {
         match section {
             "server" => server_section(server, &mut out),
             "clients" => clients_section(server, db, &mut out),
+            "persistence" => persistence_section(server, &mut out),
             "stats" => stats_section(server, db, &mut out),
             "keyspace" => keyspace_section(db, &mut out),
             _ => kvflow_section(server, &mut out),
@@ -60,6 +68,25 @@ fn clients_section(server: &Server, db: &Db, out: &mut String) {
         server.stats.connected.load(Ordering::Relaxed),
         db.blocked_readers,
     );
+}
+
+/// As Redis's AOF fields: whether writes are logged and whether the last log write worked.
+fn persistence_section(server: &Server, out: &mut String) {
+    let logged = server.log_progress().is_some();
+    let error = server.log_error();
+    let status = if error.is_some() { "err" } else { "ok" };
+    let _ = write!(
+        out,
+        "# Persistence\r\naof_enabled:{}\r\naof_last_write_status:{status}\r\n",
+        u8::from(logged)
+    );
+    if let Some(error) = error {
+        let _ = write!(
+            out,
+            "kvflow_log_error:{}\r\n",
+            error.replace(['\r', '\n'], " ")
+        );
+    }
 }
 
 fn stats_section(server: &Server, db: &Db, out: &mut String) {

@@ -10,7 +10,8 @@
 //! with one push, so the dataflow's feed is woken once per round, not once per client.
 //!
 //! A loop is woken by its `mio::Waker` for: new connections, pub/sub messages for its
-//! subscribers, new changes for its blocked `XREAD`s, and shutdown. Every 100 ms (or at a
+//! subscribers, new changes for its blocked `XREAD`s, writes newly logged (held replies go
+//! out), and shutdown. Every 100 ms (or at a
 //! blocked read's deadline) it also closes idle connections, and thread 0 expires keys.
 
 use std::collections::HashMap;
@@ -197,12 +198,15 @@ impl EventLoop {
             .conns
             .iter()
             .filter(|(_, c)| {
-                c.session.subscriptions() > 0 || c.session.outbox.killed.load(Ordering::Relaxed)
+                c.session.subscriptions() > 0
+                    || c.session.outbox.killed.load(Ordering::Relaxed)
+                    || c.has_held()
             })
             .map(|(t, _)| *t)
             .collect();
         for token in tokens {
             if let Some(conn) = self.conns.get_mut(&token) {
+                conn.release_logged(&self.server);
                 conn.deliver_pushes(self.server.config.pubsub_limit);
             }
             self.reap(token);

@@ -9,9 +9,16 @@
 //! the dataflow in one push (`runtime::live`). There the store shard logs the group (one WAL
 //! commit) and applies it, and the pipelines' sinks write files and the views ([`view`]).
 //!
-//! A write is acknowledged once applied here; it reaches the WAL with the next batch (about a
-//! millisecond later) and the disk with the fsync policy, like Redis's `appendfsync
-//! everysec`. A graceful shutdown (SIGTERM) hands every acknowledged write to the dataflow,
+//! Without a data directory a write is acknowledged once applied here. With one, a write's
+//! reply (and every reply after it on that connection) waits until the write is in its
+//! shard's log under the fsync policy (`store::log_progress`): with `--fsync always` it is
+//! on disk before `+OK` goes out, with `interval:N` at most the last N ms of acknowledged
+//! writes can be lost in a crash, and with `never` what the OS had written. Writes of one
+//! event-loop round go to the log in one commit (one fsync), so many clients share a sync.
+//! A write that cannot be logged (a full disk) is answered with `-IOERR`, and while the log
+//! cannot be written every write is refused with `-MISCONF` (reads go on); `INFO
+//! persistence` and the server's log say why, and writes are taken again once a retry of
+//! the log succeeds. A graceful shutdown (SIGTERM) hands every applied write to the dataflow,
 //! lets it log and process them, and syncs the WAL before the process exits.
 
 pub mod changes;
@@ -35,6 +42,7 @@ use std::time::{Duration, Instant};
 
 use crate::runtime::Metrics;
 use crate::runtime::live::LiveQueue;
+use crate::store::log_progress::LogProgress;
 
 use db::Db;
 use resp::Limits;
@@ -101,6 +109,8 @@ pub struct Server {
     pub shutdown: AtomicBool,
     wakers: OnceLock<Vec<Arc<mio::Waker>>>,
     next_id: AtomicU64,
+    /// With a data directory: which writes are logged (replies wait for it).
+    log: OnceLock<Arc<LogProgress>>,
 }
 
 impl Server {
@@ -120,7 +130,30 @@ impl Server {
             shutdown: AtomicBool::new(false),
             wakers: OnceLock::new(),
             next_id: AtomicU64::new(1),
+            log: OnceLock::new(),
         }
+    }
+
+    /// Makes replies to writes wait until `progress` says they are logged; its changes wake
+    /// the event loops.
+    pub fn acknowledge_when_logged(self: &Arc<Self>, progress: Arc<LogProgress>) {
+        let server = Arc::downgrade(self);
+        progress.on_change(move || {
+            if let Some(server) = server.upgrade() {
+                server.wake_all();
+            }
+        });
+        let _ = self.log.set(progress);
+    }
+
+    /// Which writes are logged, when replies wait for it.
+    pub fn log_progress(&self) -> Option<&LogProgress> {
+        self.log.get().map(|p| &**p)
+    }
+
+    /// Why the log cannot be written, while it cannot.
+    pub fn log_error(&self) -> Option<String> {
+        self.log_progress().and_then(LogProgress::error)
     }
 
     /// The state, locked (a panic elsewhere never makes it unusable).

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use super::log_progress::LogProgress;
 use super::shard::{Ingest, ShardState, Stored};
 use super::snapshot::{Snapshot, remove_leftovers, remove_snapshots, write_snapshot};
 use super::wal::{LogReader, LogRecord, Recovery, Wal, WalError, WalOptions};
@@ -157,6 +158,10 @@ impl Iterator for History {
 /// What a shard operator does with a data directory: log each batch before applying it and
 /// snapshot its state every so many records. A failure is kept for the feeder to report
 /// (an operator cannot return an error); the run then stops before its next checkpoint.
+///
+/// A live run (a server's) reports to its [`LogProgress`] instead: a failed commit stays
+/// buffered and is retried ([`retry`](ShardLog::retry)), and the server holds or refuses
+/// writes meanwhile. A failed snapshot is only a warning there: the log holds everything.
 pub struct ShardLog {
     wal: SharedWal,
     /// Records with a smaller seq are replayed history, already logged.
@@ -170,6 +175,10 @@ pub struct ShardLog {
     keep_snapshots: bool,
     /// The snapshot at a retention floor stays: a restart starts from it.
     floor: Option<u64>,
+    /// A live run's progress, and this shard's index in it.
+    progress: Option<(Arc<LogProgress>, usize)>,
+    /// The largest seq appended that the progress has not been told is logged.
+    unreported: Option<u64>,
 }
 
 impl ShardLog {
@@ -188,7 +197,20 @@ impl ShardLog {
             seed: None,
             keep_snapshots: false,
             floor: None,
+            progress: None,
+            unreported: None,
         }
+    }
+
+    /// Reports each commit to a live run's `progress` as shard `shard`.
+    pub fn reporting_to(mut self, progress: Arc<LogProgress>, shard: usize) -> ShardLog {
+        self.progress = Some((progress, shard));
+        self
+    }
+
+    /// Whether a failed commit waits to be retried.
+    pub fn needs_retry(&self) -> bool {
+        self.progress.is_some() && self.unreported.is_some()
     }
 
     /// Starts the shard from `snapshot`'s keys instead of an empty state.
@@ -223,18 +245,43 @@ impl ShardLog {
         for ingest in batch.iter().filter(|i| i.seq >= self.logged_from) {
             wal.append(&LogRecord::from_ingest(ingest, time));
             self.since_snapshot += 1;
+            self.unreported = self.unreported.max(Some(ingest.seq));
         }
-        if self.since_snapshot > before
-            && let Err(e) = wal.commit()
-        {
+        if self.since_snapshot > before {
+            let committed = wal.commit();
             drop(wal);
-            self.fail(e);
+            self.after_commit(committed);
+        }
+    }
+
+    /// Commits again what a failed commit left buffered (a live run only).
+    pub fn retry(&mut self) {
+        if !self.needs_retry() {
+            return;
+        }
+        let Ok(mut wal) = self.wal.lock() else { return };
+        let committed = wal.commit();
+        drop(wal);
+        self.after_commit(committed);
+    }
+
+    fn after_commit(&mut self, committed: Result<(), WalError>) {
+        match (committed, &self.progress) {
+            (Ok(()), Some((progress, shard))) => {
+                if let Some(seq) = self.unreported.take() {
+                    progress.logged(*shard, seq);
+                }
+            }
+            (Ok(()), None) => self.unreported = None,
+            (Err(e), Some((progress, shard))) => progress.failed(*shard, e.to_string()),
+            (Err(e), None) => self.fail(e),
         }
     }
 
     /// Writes a snapshot of `state` once enough records were logged since the last one.
     pub fn maybe_snapshot(&mut self, time: u64, state: &ShardState) {
-        if self.since_snapshot < self.snapshot_every {
+        // NB: not while a commit waits for a retry: the snapshot would cover unlogged records.
+        if self.since_snapshot < self.snapshot_every || self.needs_retry() {
             return;
         }
         self.since_snapshot = 0;
@@ -248,8 +295,10 @@ impl ShardLog {
                 !keep && covered < seq && Some(covered) != floor
             })
         });
-        if let Err(e) = written {
-            self.fail(e);
+        match (written, &self.progress) {
+            (Ok(()), _) => {}
+            (Err(e), Some(_)) => eprintln!("warning: snapshot not written (the log holds it): {e}"),
+            (Err(e), None) => self.fail(e),
         }
     }
 }

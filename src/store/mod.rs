@@ -3,9 +3,10 @@
 //! A shard applies mutations in arrival order and decides what each one means: an insert,
 //! an update (with the old value) or a delete. Nothing else in kvflow decides event kinds.
 //! With a data directory each shard also logs what it applies ([`wal`]) and snapshots its
-//! state ([`snapshot`]).
+//! state ([`snapshot`]); [`log_progress`] tells a server which of its writes are logged.
 pub mod data_dir;
 pub mod faults;
+pub mod log_progress;
 pub mod shard;
 pub mod snapshot;
 pub mod stream;

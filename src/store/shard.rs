@@ -236,6 +236,9 @@ impl ShardState {
     }
 }
 
+/// How long a shard whose log cannot be written waits before it tries again.
+const RETRY_LOG_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Routes each mutation to the shard that owns its key and applies it there.
 /// `on_missing_delete` is told how many deletes of missing keys each step saw.
 /// With `log`, each batch is logged (one commit) before it is applied; a log that carries a
@@ -247,16 +250,21 @@ pub fn shard_operator<'scope>(
     mut log: Option<ShardLog>,
 ) -> Stream<'scope, u64, Vec<Change>> {
     let peers = ingest.scope().peers();
+    let scope = ingest.scope();
     ingest.unary(
         Exchange::new(move |i: &Ingest| key_hash(&i.mutation.key) % peers as u64),
         "StoreShard",
-        |cap, _info| {
+        |cap, info| {
             let mut state = ShardState::default();
             let mut seed = log
                 .as_mut()
                 .and_then(ShardLog::take_seed)
                 .map(|entries| (cap, entries));
+            let retry = scope.activator_for(info.address);
             move |input, output| {
+                if let Some(log) = log.as_mut() {
+                    log.retry();
+                }
                 if let Some((cap, entries)) = seed.take() {
                     let mut changes = state.seed(entries);
                     output.session(&cap).give_container(&mut changes);
@@ -280,6 +288,9 @@ pub fn shard_operator<'scope>(
                         log.maybe_snapshot(time, &state);
                     }
                 });
+                if log.as_ref().is_some_and(ShardLog::needs_retry) {
+                    retry.activate_after(RETRY_LOG_AFTER);
+                }
             }
         },
     )

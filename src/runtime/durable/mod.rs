@@ -40,6 +40,7 @@ use retention::{CheckpointMark, Retention, floor_snapshots};
 use super::RunError;
 use crate::sinks::{LineSink, OutputFactory};
 use crate::store::data_dir::{DataDir, History, ShardLog};
+use crate::store::log_progress::LogProgress;
 use crate::store::shard::Stored;
 use crate::store::snapshot::Snapshot;
 use crate::store::wal::{WalError, WalOptions};
@@ -92,6 +93,8 @@ pub struct DurableRun {
     floors: Vec<Option<u64>>,
     /// Per shard, the snapshot at its floor, until its shard operator takes it.
     seeds: Mutex<Vec<Option<Snapshot>>>,
+    /// A server's run: which of its writes the shard logs hold (what it may acknowledge).
+    progress: Option<Arc<LogProgress>>,
 }
 
 fn durable_error(error: WalError) -> RunError {
@@ -131,6 +134,7 @@ impl DurableRun {
             max_seen: end.max_seen.max(run.start.max_seen),
             stamp: end.stamp.max(run.start.stamp),
         };
+        run.progress = Some(Arc::new(LogProgress::new(shards, run.start.next_seq)));
         Ok((run, warnings))
     }
 
@@ -166,6 +170,7 @@ impl DurableRun {
             live,
             floors,
             seeds: Mutex::new(seeds),
+            progress: None,
         };
         if let Some(checkpoint) = previous {
             run.resume_from(checkpoint, outputs)?;
@@ -270,7 +275,21 @@ impl DurableRun {
             self.config.snapshot_every,
             self.failure.clone(),
         );
-        Some(log.with_seed(seed).keeping_snapshots(retains, floor))
+        let log = log.with_seed(seed).keeping_snapshots(retains, floor);
+        Some(match &self.progress {
+            Some(progress) => log.reporting_to(progress.clone(), shard),
+            None => log,
+        })
+    }
+
+    /// Whether this is a server's run (its input never completes).
+    pub fn is_live(&self) -> bool {
+        self.live
+    }
+
+    /// A server's run: which of its writes are in the log (see `store::log_progress`).
+    pub fn log_progress(&self) -> Option<&Arc<LogProgress>> {
+        self.progress.as_ref()
     }
 
     /// Whether the output at `time` (`None`: the final state) was delivered before a crash.

@@ -7,7 +7,7 @@ use super::Feeder;
 use crate::runtime::RunError;
 use crate::runtime::durable::FeedPosition;
 use crate::runtime::live::{LiveItem, LiveQueue};
-use crate::store::Ingest;
+use crate::store::{Ingest, owner_of};
 
 /// How long the feed sleeps between looks at the clock while a time holds writes: the time
 /// closes (and its rows appear) at the first look after the clock passed its millisecond.
@@ -26,11 +26,27 @@ impl Feeder<'_, '_> {
         let mut previous_stamp = self.timeline.stamp();
         let mut open_writes = false;
         let mut next_tick = Instant::now() + queue.tick;
+        let progress = self
+            .options
+            .durable
+            .as_ref()
+            .and_then(|d| d.log_progress().cloned());
+        let peers = self.worker.peers();
         while let Some(batches) = queue.drain() {
             let idle = batches.is_empty();
-            for item in batches.into_iter().flatten() {
-                self.send_live(item, &mut previous_stamp)?;
-                open_writes = true;
+            for batch in batches {
+                if let Some(progress) = &progress {
+                    progress.sent(batch.iter().map(|(seq, m)| (*seq, owner_of(&m.key, peers))));
+                }
+                for item in batch {
+                    self.send_live(item, &mut previous_stamp)?;
+                    open_writes = true;
+                }
+            }
+            if !idle {
+                // NB: the writes reach their shards now, not when their time closes: the
+                // server answers them once they are logged.
+                self.handle.flush();
             }
             let now = Instant::now();
             if open_writes || now >= next_tick {

@@ -102,6 +102,26 @@ pub const COMMAND_NAMES: &[&str] = &[
     "xread",
 ];
 
+/// The commands that write: refused while the log cannot be written.
+const WRITE_COMMANDS: &[&str] = &[
+    "append",
+    "decr",
+    "decrby",
+    "del",
+    "expire",
+    "flushall",
+    "flushdb",
+    "getdel",
+    "incr",
+    "incrby",
+    "kvflow.apply",
+    "mset",
+    "persist",
+    "pexpire",
+    "set",
+    "unlink",
+];
+
 pub const NOT_INT: &str = "ERR value is not an integer or out of range";
 pub const NOT_UTF8: &str = "ERR kvflow keys and values are UTF-8 text";
 pub const SYNTAX: &str = "ERR syntax error";
@@ -207,6 +227,15 @@ pub fn execute(ctx: &mut Ctx, args: Args) {
         ctx.reply.error(&format!(
             "ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / \
              RESET are allowed in this context"
+        ));
+        return;
+    }
+    if WRITE_COMMANDS.contains(&name)
+        && let Some(error) = ctx.server.log_error()
+    {
+        ctx.reply.error(&format!(
+            "MISCONF Errors writing to the log: {error}. Writes are refused until it can be \
+             written again; see INFO persistence"
         ));
         return;
     }

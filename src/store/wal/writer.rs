@@ -85,6 +85,10 @@ impl WalWriter {
     }
 
     /// Writes the group with one write, then fsyncs as the policy says.
+    ///
+    /// NB: on a failure (a full disk, an I/O error) the segment is cut back to its length
+    /// before the write and the group stays buffered, so the log never holds a torn group
+    /// in its middle and the next commit retries the whole group.
     pub fn commit(&mut self) -> Result<(), WalError> {
         if self.buf.is_empty() {
             return Ok(());
@@ -92,31 +96,36 @@ impl WalWriter {
         if let Some(syncer) = &self.syncer {
             syncer.take_error()?;
         }
-        let first = self.group_first.take().unwrap_or(0);
         let roll = self
             .current
             .as_ref()
             .is_none_or(|c| c.len >= self.segment_bytes);
         if roll {
-            self.roll(first)?;
+            self.roll(self.group_first.unwrap_or(0))?;
         }
         let Some(current) = self.current.as_mut() else {
             return Ok(());
         };
-        current
+        let written = current
             .file
             .write_all(&self.buf)
-            .map_err(|e| WalError::io(&current.path, e))?;
+            .map_err(|e| WalError::io(&current.path, e))
+            .and_then(|()| match (&self.policy, &self.syncer) {
+                (FsyncPolicy::Always, _) => current
+                    .file
+                    .sync_data()
+                    .map_err(|e| WalError::io(&current.path, e)),
+                (_, Some(syncer)) => syncer.after_write(&current.file, &current.path),
+                _ => Ok(()),
+            });
+        if let Err(error) = written {
+            let _ = current.file.set_len(current.len);
+            return Err(error);
+        }
         current.len += self.buf.len() as u64;
         self.buf.clear();
-        match (&self.policy, &self.syncer) {
-            (FsyncPolicy::Always, _) => current
-                .file
-                .sync_data()
-                .map_err(|e| WalError::io(&current.path, e)),
-            (_, Some(syncer)) => syncer.after_write(&current.file, &current.path),
-            _ => Ok(()),
-        }
+        self.group_first = None;
+        Ok(())
     }
 
     /// Forces everything committed so far to disk, whatever the policy.

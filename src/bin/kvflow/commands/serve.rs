@@ -63,6 +63,9 @@ pub fn serve(args: ServeArgs) -> Result<(), CliError> {
     let metrics = Arc::new(Metrics::new(&names));
     let server = Arc::new(Server::new(config, db, queue.clone(), metrics.clone()));
     let _ = outputs.server.set(Arc::downgrade(&server));
+    if let Some(progress) = durable.as_ref().and_then(|d| d.log_progress()) {
+        server.acknowledge_when_logged(progress.clone());
+    }
     let listener = std::net::TcpListener::bind(listen_addr)
         .map_err(|e| CliError::Runtime(format!("cannot listen on {listen_addr}: {e}")))?;
     let options = RunOptions {
