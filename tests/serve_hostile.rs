@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use kvflow::workload::rng::Rng;
 use redis::Commands;
-use serve_support::{Serve, require_tool, tmp};
+use serve_support::{RealRedis, Serve, require_tool, tmp};
 
 /// Writes `keys` as `k:<i>` = `v`.
 fn load_keys(c: &mut redis::Connection, keys: usize) {
@@ -132,4 +132,44 @@ fn redis_cli_scan_returns_every_key() {
     assert_eq!(all.len(), 100_000);
     assert!(all.iter().all(|k| unique.contains(k.as_str())));
     assert_eq!(unique.len(), all.len());
+}
+
+/// Whether a command is accepted (any reply but an error).
+fn accepted(c: &mut redis::Connection, cmd: &redis::Cmd) -> bool {
+    cmd.query::<redis::Value>(c).is_ok()
+}
+
+/// `EXPIRE`/`PEXPIRE` accept exactly the amounts `SET EX`/`SET PX` accept, and both agree
+/// with redis-server (a deadline is a signed 64-bit count of milliseconds).
+#[test]
+fn expire_accepts_what_set_ex_accepts() {
+    let dir = tmp();
+    let serve = Serve::start(&[], dir.path());
+    let redis = RealRedis::start();
+    let mut servers = [("kvflow", serve.client()), ("redis-server", redis.client())];
+    let amounts: [i64; 7] = [
+        1,
+        100_000_000,
+        9_223_372_036_854,
+        9_223_372_036_854_775,
+        9_223_372_036_854_775 * 100,
+        i64::MAX / 2,
+        i64::MAX,
+    ];
+    let mut answers: Vec<Vec<bool>> = vec![Vec::new(); servers.len()];
+    for (server, (name, c)) in servers.iter_mut().enumerate() {
+        for amount in amounts {
+            for (option, command) in [("EX", "EXPIRE"), ("PX", "PEXPIRE")] {
+                let set = accepted(
+                    c,
+                    redis::cmd("SET").arg("a").arg("v").arg(option).arg(amount),
+                );
+                let _: () = c.set("b", "v").unwrap();
+                let expire = accepted(c, redis::cmd(command).arg("b").arg(amount));
+                assert_eq!(set, expire, "{name}: SET {option} {amount} vs {command}");
+                answers[server].push(set);
+            }
+        }
+    }
+    assert_eq!(answers[0], answers[1], "kvflow and redis-server disagree");
 }

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use super::strings::{arity, writable};
+use super::strings::{arity, expiry_deadline, writable};
 use super::{Args, Ctx, SYNTAX};
 use crate::server::glob::glob_match;
 use crate::server::keyspace::{ScanOrder, scan_page};
@@ -19,8 +19,7 @@ pub(super) fn run(name: &str, ctx: &mut Ctx, args: Args) -> bool {
     let result = match name {
         "del" | "unlink" => del(ctx, args, name),
         "exists" => exists(ctx, args),
-        "expire" => expire(ctx, args, name, 1000),
-        "pexpire" => expire(ctx, args, name, 1),
+        "expire" | "pexpire" => expire(ctx, args, name),
         "ttl" => arity(ctx, args, 2, name).and_then(|_| ttl(ctx, args, 1000)),
         "pttl" => arity(ctx, args, 2, name).and_then(|_| ttl(ctx, args, 1)),
         "persist" => arity(ctx, args, 2, name).and_then(|_| persist(ctx, args)),
@@ -70,7 +69,7 @@ fn exists(ctx: &mut Ctx, args: Args) -> Result<(), &'static str> {
     Ok(())
 }
 
-fn expire(ctx: &mut Ctx, args: Args, name: &str, unit_ms: i64) -> Result<(), &'static str> {
+fn expire(ctx: &mut Ctx, args: Args, name: &str) -> Result<(), &'static str> {
     if !(3..=4).contains(&args.len()) {
         ctx.wrong_args(name);
         return Ok(());
@@ -88,10 +87,7 @@ fn expire(ctx: &mut Ctx, args: Args, name: &str, unit_ms: i64) -> Result<(), &'s
         "ERR invalid expire time in 'pexpire' command"
     };
     let now = ctx.db.now() as i64;
-    let at = amount
-        .checked_mul(unit_ms)
-        .and_then(|ms| ms.checked_add(now))
-        .ok_or(bad)?;
+    let at = expiry_deadline(amount, name == "expire", Some(ctx.db.now())).ok_or(bad)?;
     let Some(current) = ctx.db.live(key).map(|e| e.expires_at) else {
         ctx.reply.int(0);
         return Ok(());
