@@ -4,13 +4,70 @@
 mod serve_support;
 
 use std::collections::HashSet;
-use std::io::Read;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kvflow::workload::rng::Rng;
 use redis::Commands;
-use serve_support::{RealRedis, Serve, require_tool, tmp};
+use serve_support::{RealRedis, Serve, eventually, info_number, raw_exchange, require_tool, tmp};
+
+fn addr(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// One inline `PING` on a new connection: the reply, or `None` when the server did not
+/// take the connection or answer within a second or two.
+fn ping(port: u16) -> Option<String> {
+    let mut stream = TcpStream::connect_timeout(&addr(port), Duration::from_secs(1)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    stream.write_all(b"PING\r\n").ok()?;
+    let mut reply = [0u8; 64];
+    let n = stream.read(&mut reply).ok()?;
+    Some(String::from_utf8_lossy(&reply[..n]).into_owned())
+}
+
+/// Sends `request` on a new connection: the server must answer `reply` and close.
+fn answered_and_closed(port: u16, request: &[u8], reply: &str) {
+    let (answer, closed) = raw_exchange(port, request);
+    assert_eq!(String::from_utf8_lossy(&answer), reply);
+    assert!(closed, "the connection was left open");
+}
+
+/// Opens connections until `most` or until the server stops taking them (a full backlog).
+fn hold_connections(port: u16, most: usize) -> Vec<TcpStream> {
+    let mut held = Vec::new();
+    while held.len() < most {
+        match TcpStream::connect_timeout(&addr(port), Duration::from_secs(1)) {
+            Ok(stream) => held.push(stream),
+            Err(_) => break,
+        }
+    }
+    held
+}
+
+/// Opens connections that are answered until one is not (the server is out of
+/// descriptors): the answered ones, and the one left waiting in the backlog.
+fn exhaust_descriptors(port: u16) -> (Vec<TcpStream>, TcpStream) {
+    let mut held = Vec::new();
+    loop {
+        let mut stream = TcpStream::connect(addr(port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        stream.write_all(b"PING\r\n").unwrap();
+        let mut reply = [0u8; 7];
+        if stream.read_exact(&mut reply).is_err() {
+            return (held, stream);
+        }
+        held.push(stream);
+        assert!(
+            held.len() < 64,
+            "more clients answered than there are descriptors"
+        );
+    }
+}
 
 /// Writes `keys` as `k:<i>` = `v`.
 fn load_keys(c: &mut redis::Connection, keys: usize) {
@@ -172,4 +229,66 @@ fn expire_accepts_what_set_ex_accepts() {
         }
     }
     assert_eq!(answers[0], answers[1], "kvflow and redis-server disagree");
+}
+
+#[test]
+fn accepting_survives_running_out_of_descriptors() {
+    let dir = tmp();
+    let serve = Serve::start_with_open_files(64, &["--maxclients", "1000"], dir.path());
+    let (mut held, mut waiting) = exhaust_descriptors(serve.port);
+    assert!(held.len() > 16, "only {} clients were answered", held.len());
+    // One descriptor comes free and no other client connects: the waiting one is served.
+    drop(held.pop());
+    waiting
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut reply = [0u8; 7];
+    waiting
+        .read_exact(&mut reply)
+        .expect("the client waiting in the backlog was never served");
+    assert_eq!(&reply, b"+PONG\r\n");
+    // A burst that fills the backlog, then closes: new clients are served again.
+    drop((held, waiting));
+    drop(hold_connections(serve.port, 300));
+    let reply = eventually("a PING answered after the burst", || ping(serve.port));
+    assert_eq!(reply, "+PONG\r\n");
+    let mut c = serve.client();
+    assert!(info_number(&mut c, "accept_errors") > 0);
+    let log = serve.log();
+    assert!(log.contains("accept failed: Too many open files"), "{log}");
+}
+
+#[test]
+fn maxclients_answers_as_redis() {
+    let dir = tmp();
+    let serve = Serve::start(&["--maxclients", "2"], dir.path());
+    let mut first = serve.client();
+    let second = serve.client();
+    // Sends nothing: a request the server never reads could turn the close into a reset.
+    answered_and_closed(serve.port, b"", "-ERR max number of clients reached\r\n");
+    assert!(info_number(&mut first, "rejected_connections") >= 1);
+    assert_eq!(info_number(&mut first, "maxclients"), 2);
+    drop(second);
+    let reply = eventually("a free place", || {
+        ping(serve.port).filter(|r| r == "+PONG\r\n")
+    });
+    assert_eq!(reply, "+PONG\r\n");
+}
+
+#[test]
+fn default_maxclients_follows_the_open_file_limit() {
+    let dir = tmp();
+    let serve = Serve::start_with_open_files(64, &[], dir.path());
+    let mut c = serve.client();
+    assert_eq!(info_number(&mut c, "maxclients"), 32);
+    let mut others: Vec<TcpStream> = Vec::new();
+    for _ in 0..31 {
+        let mut stream = TcpStream::connect(addr(serve.port)).unwrap();
+        stream.write_all(b"PING\r\n").unwrap();
+        let mut reply = [0u8; 7];
+        stream.read_exact(&mut reply).unwrap();
+        assert_eq!(&reply, b"+PONG\r\n");
+        others.push(stream);
+    }
+    answered_and_closed(serve.port, b"", "-ERR max number of clients reached\r\n");
 }

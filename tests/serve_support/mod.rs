@@ -61,9 +61,28 @@ impl Serve {
     }
 
     pub fn start_on(port: u16, args: &[&str], log_dir: &Path) -> Serve {
+        Serve::launch(
+            Command::new(env!("CARGO_BIN_EXE_kvflow")),
+            port,
+            args,
+            log_dir,
+        )
+    }
+
+    /// Starts it under a limit of `open_files` descriptors (`ulimit -n`).
+    pub fn start_with_open_files(open_files: u32, args: &[&str], log_dir: &Path) -> Serve {
+        let mut shell = Command::new("sh");
+        shell
+            .arg("-c")
+            .arg(format!("ulimit -n {open_files} && exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_kvflow"));
+        Serve::launch(shell, free_port(), args, log_dir)
+    }
+
+    fn launch(mut command: Command, port: u16, args: &[&str], log_dir: &Path) -> Serve {
         let stderr = log_dir.join(format!("serve-{port}.log"));
         let log = std::fs::File::create(&stderr).expect("log file");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kvflow"))
+        let mut child = command
             .arg("serve")
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
@@ -193,4 +212,14 @@ pub fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
 /// The repository root (dataflow files are relative to it).
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A numeric field of `INFO` (panics when it is missing).
+pub fn info_number(conn: &mut redis::Connection, field: &str) -> u64 {
+    let info: String = redis::cmd("INFO").query(conn).expect("INFO");
+    let prefix = format!("{field}:");
+    info.lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in INFO:\n{info}"))
 }

@@ -157,6 +157,10 @@ pub struct ServeArgs {
     /// Recent changes kept in memory for XREAD.
     #[arg(long, default_value_t = 100_000)]
     pub change_buffer: usize,
+    /// Most clients at once; one more is answered "max number of clients reached" and
+    /// closed [default: 10000, or the open-file limit less 32 when lower].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub maxclients: Option<u64>,
     #[command(flatten)]
     pub durability: DurabilityArgs,
 }

@@ -150,6 +150,28 @@ fn resolve(listen: &str) -> Result<SocketAddr, CliError> {
         .ok_or_else(|| CliError::File(format!("--listen {listen}: not a host:port address")))
 }
 
+/// `--maxclients`, or Redis's default under the open-file limit; warns when the limit
+/// leaves fewer descriptors than the clients asked for.
+fn maxclients(args: &ServeArgs) -> usize {
+    let open_files = listen::open_files_limit();
+    let default = listen::default_maxclients(open_files);
+    let Some(wanted) = args.maxclients else {
+        return default;
+    };
+    let wanted = usize::try_from(wanted).unwrap_or(usize::MAX);
+    if let Some(limit) = open_files {
+        let room = limit.saturating_sub(listen::RESERVED_FDS);
+        if wanted > room {
+            eprintln!(
+                "warning: --maxclients {wanted} is above what the open-file limit ({limit}) \
+                 leaves for clients ({room}); clients past that wait until descriptors are \
+                 free (raise the limit with `ulimit -n`)"
+            );
+        }
+    }
+    wanted
+}
+
 fn serve_outputs(args: &ServeArgs, plan: &Plan) -> Result<Arc<ServeOutputs>, CliError> {
     let inner: Arc<dyn OutputFactory> = match &args.output {
         Some(dir) => {
@@ -197,6 +219,7 @@ fn server_config(
         io_threads: args.io_threads.max(1),
         change_ring: args.change_buffer.max(1),
         view_prefixes,
+        maxclients: maxclients(args),
     })
 }
 
