@@ -292,3 +292,64 @@ fn default_maxclients_follows_the_open_file_limit() {
     }
     answered_and_closed(serve.port, b"", "-ERR max number of clients reached\r\n");
 }
+
+#[test]
+fn a_large_request_before_auth_is_refused_and_not_buffered() {
+    let dir = tmp();
+    let serve = Serve::start(&["--requirepass", "secret"], dir.path());
+    answered_and_closed(
+        serve.port,
+        b"*3\r\n$3\r\nSET\r\n$1\r\nq\r\n$100000000\r\n",
+        "-ERR Protocol error: unauthenticated bulk length\r\n",
+    );
+    answered_and_closed(
+        serve.port,
+        b"*11\r\n",
+        "-ERR Protocol error: unauthenticated multibulk length\r\n",
+    );
+    // Clients that go on sending the declared 100 MB: the server must not hold it.
+    let before = serve.rss_kib();
+    let chunk = vec![b'x'; 1 << 20];
+    for _ in 0..4 {
+        let mut stream = TcpStream::connect(addr(serve.port)).unwrap();
+        stream
+            .set_write_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let _ = stream.write_all(b"*3\r\n$3\r\nSET\r\n$1\r\nq\r\n$100000000\r\n");
+        for _ in 0..32 {
+            if stream.write_all(&chunk).is_err() {
+                break;
+            }
+        }
+    }
+    let mut c = serve.client_with_password("secret");
+    let grown = serve.rss_kib().saturating_sub(before);
+    assert!(grown < 16 << 10, "the server grew by {grown} KiB");
+    assert!(info_number(&mut c, "unauthenticated_refused") >= 6);
+    // Once authenticated, the same sizes are fine.
+    let big = "x".repeat(100_000);
+    let _: () = c.set("q", &big).unwrap();
+    assert_eq!(c.get::<_, String>("q").unwrap(), big);
+}
+
+#[test]
+fn unauthenticated_clients_are_counted() {
+    let dir = tmp();
+    let serve = Serve::start(&["--requirepass", "secret"], dir.path());
+    let mut c = serve.client_with_password("secret");
+    let mut first = TcpStream::connect(addr(serve.port)).unwrap();
+    let second = TcpStream::connect(addr(serve.port)).unwrap();
+    let count = |c: &mut redis::Connection| info_number(c, "unauthenticated_clients");
+    eventually("two unauthenticated clients", || {
+        (count(&mut c) == 2).then_some(())
+    });
+    first.write_all(b"AUTH secret\r\n").unwrap();
+    let mut reply = [0u8; 5];
+    first.read_exact(&mut reply).unwrap();
+    assert_eq!(&reply, b"+OK\r\n");
+    assert_eq!(count(&mut c), 1);
+    drop(second);
+    eventually("no unauthenticated client", || {
+        (count(&mut c) == 0).then_some(())
+    });
+}

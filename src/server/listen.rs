@@ -331,6 +331,9 @@ impl EventLoop {
             }),
         ));
         let authed = self.server.config.requirepass.is_none();
+        if !authed {
+            stats.unauthenticated.fetch_add(1, Ordering::Relaxed);
+        }
         let limit = self.server.config.output_limit;
         self.conns
             .insert(token, Conn::new(stream, outbox, authed, limit));
@@ -375,7 +378,7 @@ impl EventLoop {
         }
         if let Some(mut conn) = self.conns.remove(&token) {
             let _ = self.poll.registry().deregister(&mut conn.stream);
-            conn.close(&self.server);
+            release(&self.server, &mut conn);
         }
     }
 
@@ -430,7 +433,15 @@ impl EventLoop {
         for (_, mut conn) in self.conns.drain() {
             conn.deliver_pushes(self.server.config.pubsub_limit);
             conn.flush();
-            conn.close(&self.server);
+            release(&self.server, &mut conn);
         }
     }
+}
+
+/// Releases what the server holds for a connection that is closed.
+fn release(server: &Server, conn: &mut Conn) {
+    if !conn.session.authed {
+        server.stats.unauthenticated.fetch_sub(1, Ordering::Relaxed);
+    }
+    conn.close(server);
 }

@@ -94,6 +94,10 @@ pub struct Stats {
     pub rejected: AtomicU64,
     /// Failed `accept` calls (out of descriptors and the like).
     pub accept_errors: AtomicU64,
+    /// Connected clients that have not authenticated (with `--requirepass`).
+    pub unauthenticated: AtomicUsize,
+    /// Clients closed for a request larger than an unauthenticated client may send.
+    pub unauthenticated_refused: AtomicU64,
 }
 
 /// The state every event loop shares.

@@ -109,6 +109,24 @@ impl Serve {
             .expect("connect to kvflow serve")
     }
 
+    /// A client that authenticates with `password`.
+    pub fn client_with_password(&self, password: &str) -> redis::Connection {
+        redis::Client::open(format!("redis://:{password}@127.0.0.1:{}/", self.port))
+            .and_then(|c| c.get_connection())
+            .expect("connect to kvflow serve")
+    }
+
+    /// The server's resident memory in KiB (`VmRSS` of /proc/<pid>/status).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("/proc/<pid>/status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS in /proc/<pid>/status")
+    }
+
     /// SIGTERM, then waits for the exit.
     pub fn terminate(mut self) -> ExitStatus {
         let pid = self.child.id().to_string();
