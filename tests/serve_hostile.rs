@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use kvflow::workload::rng::Rng;
 use redis::Commands;
-use serve_support::{RealRedis, Serve, eventually, info_number, raw_exchange, require_tool, tmp};
+use serve_support::{
+    RealRedis, Serve, eventually, info_number, raw_exchange, require_tool, run_to_exit, tmp,
+};
 
 fn addr(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
@@ -352,4 +354,16 @@ fn unauthenticated_clients_are_counted() {
     eventually("no unauthenticated client", || {
         (count(&mut c) == 0).then_some(())
     });
+}
+
+#[test]
+fn an_empty_password_is_refused() {
+    let listen = format!("127.0.0.1:{}", serve_support::free_port());
+    let out = run_to_exit(&["serve", "--listen", &listen, "--requirepass", ""]);
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("--requirepass: the password is empty"),
+        "{text}"
+    );
 }

@@ -111,9 +111,14 @@ pub struct WatchArgs {
 pub struct ServeArgs {
     /// Dataflow files whose pipelines run on the server's writes.
     pub files: Vec<PathBuf>,
-    /// Address to listen on (a non-loopback address wants --requirepass).
+    /// Address to listen on (a non-loopback address needs --requirepass, or
+    /// --unsafe-no-auth).
     #[arg(long, default_value = "127.0.0.1:7379")]
     pub listen: String,
+    /// Listen on a non-loopback address without --requirepass: anyone who can reach the
+    /// port can read and write every key (Redis's `protected-mode no`).
+    #[arg(long)]
+    pub unsafe_no_auth: bool,
     /// Dataflow worker threads.
     #[arg(short = 'w', long, default_value_t = 1)]
     pub workers: usize,
