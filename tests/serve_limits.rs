@@ -1,5 +1,5 @@
 //! `kvflow serve` under load and abuse: many clients, protocol limits, slow readers, idle
-//! clients, and the warning for a public address without a password.
+//! clients, and a public address without a password (refused unless `--unsafe-no-auth`).
 
 mod serve_support;
 
@@ -123,10 +123,30 @@ fn a_change_stream_reader_that_never_reads_is_disconnected() {
 }
 
 #[test]
-fn a_public_address_without_a_password_warns() {
+fn a_public_address_without_a_password_is_refused() {
+    let listen = format!("0.0.0.0:{}", serve_support::free_port());
+    let out = serve_support::run_to_exit(&["serve", "--listen", &listen]);
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains(&format!(
+            "--listen {listen}: a non-loopback address without --requirepass"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("--unsafe-no-auth"), "{text}");
+}
+
+#[test]
+fn unsafe_no_auth_allows_a_public_address_and_warns() {
     let port = serve_support::free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_kvflow"))
-        .args(["serve", "--listen", &format!("0.0.0.0:{port}")])
+        .args([
+            "serve",
+            "--unsafe-no-auth",
+            "--listen",
+            &format!("0.0.0.0:{port}"),
+        ])
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();

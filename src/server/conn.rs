@@ -101,6 +101,34 @@ impl Conn {
                         break;
                     }
                     self.process(server);
+                    if !self.session.authed {
+                        // Redis's limits before AUTH (see `resp::parse`), on the request
+                        // that waits for more bytes.
+                        use super::resp;
+                        let waiting = &self.inbuf[self.parsed..self.filled];
+                        let limits = &server.config.limits;
+                        let frame = &mut self.frame;
+                        if let Err(error) =
+                            resp::parse_frame_unauthenticated(waiting, limits, frame)
+                        {
+                            let resp3 = self.session.resp3;
+                            Reply {
+                                out: &mut self.out,
+                                resp3,
+                            }
+                            .error(&error.0);
+                            let refused = &server.stats.unauthenticated_refused;
+                            refused.fetch_add(1, Ordering::Relaxed);
+                            self.closing = true;
+                            break;
+                        }
+                        if self.out.len() - self.written
+                            > resp::parse::UNAUTHENTICATED_MAX_UNWRITTEN
+                        {
+                            self.dead = true;
+                            break;
+                        }
+                    }
                     // NB: a short read emptied the socket; data arriving later is a new
                     // edge, so the read that would only say WouldBlock is skipped.
                     if n < room {

@@ -64,9 +64,12 @@ fn server_section(server: &Server, out: &mut String) {
 fn clients_section(server: &Server, db: &Db, out: &mut String) {
     let _ = write!(
         out,
-        "# Clients\r\nconnected_clients:{}\r\nblocked_clients:{}\r\n",
+        "# Clients\r\nconnected_clients:{}\r\nblocked_clients:{}\r\nmaxclients:{}\r\n\
+         unauthenticated_clients:{}\r\n",
         server.stats.connected.load(Ordering::Relaxed),
         db.blocked_readers,
+        server.config.maxclients,
+        server.stats.unauthenticated.load(Ordering::Relaxed),
     );
 }
 
@@ -94,11 +97,14 @@ fn stats_section(server: &Server, db: &Db, out: &mut String) {
     let _ = write!(
         out,
         "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\n\
-         rejected_connections:{}\r\nexpired_keys:{}\r\n",
+         rejected_connections:{}\r\nexpired_keys:{}\r\naccept_errors:{}\r\n\
+         unauthenticated_refused:{}\r\n",
         stats.connections_received.load(Ordering::Relaxed),
         stats.commands.load(Ordering::Relaxed),
         stats.rejected.load(Ordering::Relaxed),
         db.expired_keys,
+        stats.accept_errors.load(Ordering::Relaxed),
+        stats.unauthenticated_refused.load(Ordering::Relaxed),
     );
 }
 

@@ -11,12 +11,28 @@
 //! - **Expiry** keeps a min-heap of deadlines checked lazily (a heap entry whose key has
 //!   another deadline by now is skipped), so setting a TTL is `O(log n)` and the active
 //!   expiry cycle only looks at keys that are due.
+//! - **SCAN's order is an ordered index beside the hash map** ([`ScanOrder`]): every key by
+//!   its 64-bit hash, then by name. A cursor is a position in that order (a hash), so a
+//!   call seeks to it and reads `COUNT` names: `O(log n + COUNT)`, and a key present for a
+//!   whole scan is returned exactly once however the keyspace changes, since its position
+//!   never moves and each call covers the positions from its cursor up to the next one.
+//!   Redis's reverse-binary cursor over its own chained hash table gives the same
+//!   guarantees without a second structure, but needs a table whose buckets are visible;
+//!   `HashMap` probes openly and hides them, and an ordered map as the only store would
+//!   make every `GET` and `SET` a tree search. The index costs about 40 bytes and one
+//!   `O(log n)` insert per new key (an overwrite does not touch it). The cursor must be a
+//!   number (`redis-cli` and client libraries parse it as one), hence a hash and not the
+//!   last key's name. The hash is seeded per process, so no client can make many keys
+//!   share a position (a page takes every key of its last position, as Redis takes whole
+//!   buckets); a cursor is therefore only meaningful to the process that issued it.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BTreeSet, BinaryHeap};
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use foldhash::HashMap;
+use foldhash::quality::RandomState;
 
 use crate::value::Value;
 
@@ -31,7 +47,83 @@ pub struct Entry {
 #[derive(Default)]
 pub struct Keyspace {
     map: HashMap<Arc<str>, Entry>,
+    /// The keys in SCAN's order.
+    order: ScanOrder,
+    /// The views' names in SCAN's order, as of the last scan that started (`SCAN 0`).
+    views: Option<ScanOrder>,
     deadlines: BinaryHeap<Reverse<(u64, Arc<str>)>>,
+}
+
+/// Names in SCAN's order: by their hash (a cursor is one), then by name.
+#[derive(Default)]
+pub struct ScanOrder {
+    hasher: RandomState,
+    names: BTreeSet<(u64, Arc<str>)>,
+}
+
+impl ScanOrder {
+    /// An empty order that places names as `other` does (cursors mean the same in both).
+    pub fn like(other: &ScanOrder) -> ScanOrder {
+        ScanOrder {
+            hasher: other.hasher.clone(),
+            names: BTreeSet::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    pub fn insert(&mut self, name: Arc<str>) {
+        let hash = self.hasher.hash_one(&*name);
+        self.names.insert((hash, name));
+    }
+
+    pub fn remove(&mut self, name: &Arc<str>) {
+        let hash = self.hasher.hash_one(&**name);
+        self.names.remove(&(hash, name.clone()));
+    }
+
+    /// The names at or after position `cursor`, in order, with their positions.
+    fn from(&self, cursor: u64) -> impl Iterator<Item = &(u64, Arc<str>)> {
+        let start: (u64, Arc<str>) = (cursor, Arc::from(""));
+        self.names.range(start..)
+    }
+}
+
+/// One `SCAN` call over `orders` (merged): the first `count` names at or after `cursor`,
+/// plus every other name at the last one's position, and the cursor after them (0 once
+/// nothing is left). The work is `O(log n + count)`.
+pub fn scan_page<'a>(
+    orders: &[&'a ScanOrder],
+    cursor: u64,
+    count: usize,
+) -> (u64, Vec<&'a Arc<str>>) {
+    let mut sources: Vec<_> = orders.iter().map(|o| o.from(cursor).peekable()).collect();
+    let mut page = Vec::new();
+    let mut last = None;
+    loop {
+        let nearest = sources
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(index, source)| source.peek().map(|item| (*item, index)))
+            .min();
+        let Some((&(hash, _), index)) = nearest else {
+            return (0, page);
+        };
+        if page.len() >= count && last != Some(hash) {
+            // NB: `hash` is above `last`, so `last + 1` cannot overflow.
+            return (last.map_or(0, |l: u64| l + 1), page);
+        }
+        if let Some((_, name)) = sources[index].next() {
+            page.push(name);
+        }
+        last = Some(hash);
+    }
 }
 
 impl Keyspace {
@@ -58,11 +150,39 @@ impl Keyspace {
         if let Some(deadline) = entry.expires_at {
             self.deadlines.push(Reverse((deadline, key.clone())));
         }
-        self.map.insert(key, entry)
+        let old = self.map.insert(key.clone(), entry);
+        if old.is_none() {
+            self.order.insert(key);
+        }
+        old
     }
 
     pub fn remove(&mut self, key: &str) -> Option<Entry> {
-        self.map.remove(key)
+        let (name, entry) = self.map.remove_entry(key)?;
+        self.order.remove(&name);
+        Some(entry)
+    }
+
+    /// The keys in SCAN's order.
+    pub fn scan_order(&self) -> &ScanOrder {
+        &self.order
+    }
+
+    /// The views' names in SCAN's order as last taken by [`Keyspace::take_view_order`].
+    pub fn view_order(&self) -> Option<&ScanOrder> {
+        self.views.as_ref()
+    }
+
+    /// Takes the views' names in SCAN's order. The views are written by the dataflow
+    /// without an index, so a scan that starts takes their order once (`O(v log v)`) and
+    /// its later calls page through it. A name present for the whole scan is in every
+    /// order taken since it started; one removed since is filtered out by the caller.
+    pub fn take_view_order<'a>(&mut self, names: impl Iterator<Item = &'a Arc<str>>) {
+        let mut order = ScanOrder::like(&self.order);
+        for name in names {
+            order.insert(name.clone());
+        }
+        self.views = Some(order);
     }
 
     /// Sets or clears the expiry of an existing key; false when the key does not exist.
@@ -162,5 +282,106 @@ mod tests {
         assert_eq!(keys.pop_due(25).as_deref(), Some("b"));
         assert_eq!(keys.pop_due(25), None);
         assert_eq!(keys.pop_due(30).as_deref(), Some("a"));
+    }
+
+    fn entry() -> Entry {
+        Entry {
+            text: "v".into(),
+            expires_at: None,
+        }
+    }
+
+    /// 100K keys, several scans interleaved with seeded inserts and deletes (deleted keys
+    /// come back too): every key present for a whole scan is returned, every key returned
+    /// existed at some point, and no call reads more than its page.
+    #[test]
+    fn scans_keep_their_guarantees_under_writes() {
+        use crate::workload::rng::Rng;
+        use std::collections::HashSet;
+        let mut rng = Rng::new(13, 6);
+        let mut keys = Keyspace::default();
+        let name = |i: u64| -> Arc<str> { format!("k{i}").into() };
+        for i in 0..100_000 {
+            keys.insert(name(i), entry());
+        }
+        let mut next_name = 100_000;
+        for _ in 0..3 {
+            let start: HashSet<Arc<str>> = keys.iter().map(|(k, _)| k.clone()).collect();
+            let mut ever = start.clone();
+            let mut gone = HashSet::new();
+            let mut seen = HashSet::new();
+            let mut cursor = 0;
+            loop {
+                let count = rng.range(1, 200) as usize;
+                let (next, page) = scan_page(&[keys.scan_order()], cursor, count);
+                assert!(page.len() <= count, "a page holds more than COUNT names");
+                seen.extend(page.into_iter().cloned());
+                for _ in 0..rng.below(20) {
+                    if rng.percent(50) {
+                        let key = name(rng.below(next_name));
+                        if keys.remove(&key).is_some() {
+                            gone.insert(key);
+                        }
+                    } else {
+                        let key = name(match rng.percent(50) {
+                            true => rng.below(next_name),
+                            false => next_name,
+                        });
+                        next_name += 1;
+                        ever.insert(key.clone());
+                        keys.insert(key, entry());
+                    }
+                }
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+            let missed = start
+                .iter()
+                .filter(|k| !gone.contains(*k) && !seen.contains(*k));
+            assert_eq!(
+                missed.count(),
+                0,
+                "a key present for the whole scan was missed"
+            );
+            assert!(
+                seen.iter().all(|k| ever.contains(k)),
+                "a key returned never existed"
+            );
+            assert_eq!(keys.len(), keys.scan_order().len());
+        }
+    }
+
+    /// Names at one position go together, and two orders merge into one sequence.
+    #[test]
+    fn pages_merge_orders_and_keep_a_position_whole() {
+        let mut keys = Keyspace::default();
+        for i in 0..50 {
+            keys.insert(format!("k{i}").into(), entry());
+        }
+        let views: Vec<Arc<str>> = (0..50).map(|i| format!("view:p:{i}").into()).collect();
+        keys.take_view_order(views.iter());
+        let orders = [keys.scan_order(), keys.view_order().unwrap()];
+        let (mut cursor, mut all) = (0, Vec::new());
+        loop {
+            let (next, page) = scan_page(&orders, cursor, 7);
+            assert!(page.len() == 7 || next == 0);
+            all.extend(page.into_iter().cloned());
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 100);
+        let mut tied = ScanOrder::default();
+        tied.names.insert((5, "a".into()));
+        tied.names.insert((5, "b".into()));
+        tied.names.insert((9, "c".into()));
+        let (next, page) = scan_page(&[&tied], 0, 1);
+        assert_eq!((next, page.len()), (6, 2));
+        assert_eq!(scan_page(&[&tied], next, 1).0, 0);
     }
 }

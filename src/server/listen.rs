@@ -13,8 +13,25 @@
 //! subscribers, new changes for its blocked `XREAD`s, writes newly logged (held replies go
 //! out), and shutdown. Every 100 ms (or at a
 //! blocked read's deadline) it also closes idle connections, and thread 0 expires keys.
+//!
+//! Accepting, decisions:
+//! - **A failed `accept` (out of descriptors: EMFILE, ENFILE) pauses accepting for 100 ms,
+//!   then retries** whether or not the listener reports new connections: the listener is
+//!   edge-triggered, and once the kernel's backlog is full no new connection can arrive to
+//!   report readiness, so without the retry the listener would stay silent for good. Waiting
+//!   clients stay in the backlog and are served once descriptors are free, rather than being
+//!   accepted and closed at once as libuv's spare-descriptor trick does. A burst of failures
+//!   is logged once when it starts and once when accepting works again, and counted
+//!   (`INFO`: `accept_errors`).
+//! - **`maxclients`, as in Redis**: a client beyond it is answered
+//!   `-ERR max number of clients reached` and closed (`INFO`: `rejected_connections`). The
+//!   default is Redis's 10 000, or the open-file limit less [`RESERVED_FDS`] when that is
+//!   lower, so the clients alone cannot exhaust the descriptors the logs and outputs need.
+//!   The limit is read from `/proc/self/limits` and not raised (Redis raises the soft limit
+//!   with `setrlimit`; this crate makes no direct system calls).
 
 use std::collections::HashMap;
+use std::io::{ErrorKind, Write};
 use std::net::TcpListener as StdListener;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -34,6 +51,33 @@ const FIRST_CONN: usize = 2;
 const HOUSEKEEPING: Duration = Duration::from_millis(100);
 /// Keys expired per housekeeping round at most (the rest wait for the next round).
 const EXPIRE_PER_ROUND: usize = 10_000;
+/// How long accepting pauses after a failed `accept`.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// Redis's default `maxclients`.
+pub const DEFAULT_MAXCLIENTS: usize = 10_000;
+/// Descriptors kept for everything but clients (Redis keeps 32).
+pub const RESERVED_FDS: usize = 32;
+const MAXCLIENTS_REPLY: &[u8] = b"-ERR max number of clients reached\r\n";
+
+/// This process's limit of open files (Linux), if it has one.
+pub fn open_files_limit() -> Option<usize> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line["Max open files".len()..]
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Redis's default `maxclients` under an open-file limit (see the module doc).
+pub fn default_maxclients(open_files: Option<usize>) -> usize {
+    open_files.map_or(DEFAULT_MAXCLIENTS, |limit| {
+        limit
+            .saturating_sub(RESERVED_FDS)
+            .clamp(1, DEFAULT_MAXCLIENTS)
+    })
+}
 
 /// One event loop's inbox of accepted connections.
 type Inbox = Arc<Mutex<Vec<TcpStream>>>;
@@ -67,6 +111,8 @@ pub fn start(server: Arc<Server>, listener: StdListener) -> std::io::Result<Vec<
             next_peer: 0,
             conns: HashMap::new(),
             next_token: FIRST_CONN,
+            accept_paused_until: None,
+            failed_accepts: 0,
         };
         let handle = std::thread::Builder::new()
             .name(format!("serve-io-{index}"))
@@ -88,6 +134,10 @@ struct EventLoop {
     next_peer: usize,
     conns: HashMap<Token, Conn>,
     next_token: usize,
+    /// Accepting waits until then after a failed `accept`.
+    accept_paused_until: Option<Instant>,
+    /// Failed `accept`s since accepting last worked.
+    failed_accepts: u64,
 }
 
 impl EventLoop {
@@ -124,6 +174,9 @@ impl EventLoop {
                 return;
             }
             let now = Instant::now();
+            if self.accept_paused_until.is_some_and(|until| now >= until) {
+                self.accept();
+            }
             if now >= next_housekeeping {
                 self.housekeeping(now);
                 next_housekeeping = now + HOUSEKEEPING;
@@ -148,42 +201,89 @@ impl EventLoop {
         }
     }
 
-    /// Until the next housekeeping round or the nearest blocked read's deadline.
+    /// Until the next housekeeping round, the nearest blocked read's deadline, or the end
+    /// of a pause in accepting.
     fn poll_timeout(&self, next_housekeeping: Instant) -> Duration {
         let deadline = self
             .conns
             .values()
             .filter_map(|c| c.session.blocked.as_ref().and_then(|b| b.deadline))
+            .chain(self.accept_paused_until)
             .min()
             .map_or(next_housekeeping, |d| d.min(next_housekeeping));
         deadline.saturating_duration_since(Instant::now())
     }
 
+    /// Accepts every waiting connection, unless accepting is paused (see the module doc).
     fn accept(&mut self) {
-        let Some(listener) = self.listener.as_ref() else {
+        if self
+            .accept_paused_until
+            .is_some_and(|until| Instant::now() < until)
+        {
             return;
-        };
+        }
+        self.accept_paused_until = None;
         loop {
+            let Some(listener) = self.listener.as_ref() else {
+                return;
+            };
             match listener.accept() {
                 Ok((stream, _)) => {
-                    let _ = stream.set_nodelay(true);
-                    let target = self.next_peer % self.peers.len();
-                    self.next_peer += 1;
-                    if let Ok(mut inbox) = self.peers[target].lock() {
-                        inbox.push(stream);
-                    }
-                    let _ = self.peer_wakers[target].wake();
+                    self.accepting_again();
+                    self.admit(stream);
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    // Out of descriptors and the like: count it and try again later.
-                    self.server.stats.rejected.fetch_add(1, Ordering::Relaxed);
-                    eprintln!("warning: accept failed: {e}");
-                    return;
-                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return self.accepting_again(),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == ErrorKind::ConnectionAborted => {}
+                Err(e) => return self.accept_failed(&e),
             }
         }
+    }
+
+    fn accept_failed(&mut self, error: &std::io::Error) {
+        self.server
+            .stats
+            .accept_errors
+            .fetch_add(1, Ordering::Relaxed);
+        if self.failed_accepts == 0 {
+            eprintln!(
+                "warning: accept failed: {error}; retrying every {} ms while it fails \
+                 (waiting clients stay in the backlog)",
+                ACCEPT_BACKOFF.as_millis()
+            );
+        }
+        self.failed_accepts += 1;
+        self.accept_paused_until = Some(Instant::now() + ACCEPT_BACKOFF);
+    }
+
+    fn accepting_again(&mut self) {
+        if self.failed_accepts > 0 {
+            eprintln!(
+                "kvflow serve: accepting connections again after {} failed accepts",
+                self.failed_accepts
+            );
+            self.failed_accepts = 0;
+        }
+    }
+
+    /// Hands a new connection to an event loop in turn, or refuses it at `maxclients`.
+    fn admit(&mut self, mut stream: TcpStream) {
+        let stats = &self.server.stats;
+        if stats.connected.load(Ordering::Relaxed) >= self.server.config.maxclients {
+            stats.rejected.fetch_add(1, Ordering::Relaxed);
+            // NB: a new socket has room for this; if not, the client just sees the close.
+            let _ = stream.write(MAXCLIENTS_REPLY);
+            return;
+        }
+        stats.connected.fetch_add(1, Ordering::Relaxed);
+        stats.connections_received.fetch_add(1, Ordering::Relaxed);
+        let _ = stream.set_nodelay(true);
+        let target = self.next_peer % self.peers.len();
+        self.next_peer += 1;
+        if let Ok(mut inbox) = self.peers[target].lock() {
+            inbox.push(stream);
+        }
+        let _ = self.peer_wakers[target].wake();
     }
 
     fn on_wake(&mut self) {
@@ -216,12 +316,14 @@ impl EventLoop {
     fn add(&mut self, mut stream: TcpStream) {
         let token = Token(self.next_token);
         self.next_token += 1;
+        let stats = &self.server.stats;
         if self
             .poll
             .registry()
             .register(&mut stream, token, Interest::READABLE)
             .is_err()
         {
+            stats.connected.fetch_sub(1, Ordering::Relaxed);
             return;
         }
         let waker = self.waker.clone();
@@ -233,11 +335,9 @@ impl EventLoop {
             }),
         ));
         let authed = self.server.config.requirepass.is_none();
-        self.server.stats.connected.fetch_add(1, Ordering::Relaxed);
-        self.server
-            .stats
-            .connections_received
-            .fetch_add(1, Ordering::Relaxed);
+        if !authed {
+            stats.unauthenticated.fetch_add(1, Ordering::Relaxed);
+        }
         let limit = self.server.config.output_limit;
         self.conns
             .insert(token, Conn::new(stream, outbox, authed, limit));
@@ -282,7 +382,7 @@ impl EventLoop {
         }
         if let Some(mut conn) = self.conns.remove(&token) {
             let _ = self.poll.registry().deregister(&mut conn.stream);
-            conn.close(&self.server);
+            release(&self.server, &mut conn);
         }
     }
 
@@ -337,7 +437,15 @@ impl EventLoop {
         for (_, mut conn) in self.conns.drain() {
             conn.deliver_pushes(self.server.config.pubsub_limit);
             conn.flush();
-            conn.close(&self.server);
+            release(&self.server, &mut conn);
         }
     }
+}
+
+/// Releases what the server holds for a connection that is closed.
+fn release(server: &Server, conn: &mut Conn) {
+    if !conn.session.authed {
+        server.stats.unauthenticated.fetch_sub(1, Ordering::Relaxed);
+    }
+    conn.close(server);
 }

@@ -70,6 +70,8 @@ pub struct ServeConfig {
     pub change_ring: usize,
     /// Key prefixes of materialized views (read-only).
     pub view_prefixes: Vec<String>,
+    /// Most clients at once; one more is answered Redis's "max number of clients reached".
+    pub maxclients: usize,
 }
 
 impl Default for ServeConfig {
@@ -85,6 +87,7 @@ impl Default for ServeConfig {
             io_threads: 1,
             change_ring: 100_000,
             view_prefixes: Vec::new(),
+            maxclients: listen::DEFAULT_MAXCLIENTS,
         }
     }
 }
@@ -95,7 +98,14 @@ pub struct Stats {
     pub connected: AtomicUsize,
     pub connections_received: AtomicU64,
     pub commands: AtomicU64,
+    /// Connections refused at `maxclients`.
     pub rejected: AtomicU64,
+    /// Failed `accept` calls (out of descriptors and the like).
+    pub accept_errors: AtomicU64,
+    /// Connected clients that have not authenticated (with `--requirepass`).
+    pub unauthenticated: AtomicUsize,
+    /// Clients closed for a request larger than an unauthenticated client may send.
+    pub unauthenticated_refused: AtomicU64,
 }
 
 /// The state every event loop shares.

@@ -61,9 +61,28 @@ impl Serve {
     }
 
     pub fn start_on(port: u16, args: &[&str], log_dir: &Path) -> Serve {
+        Serve::launch(
+            Command::new(env!("CARGO_BIN_EXE_kvflow")),
+            port,
+            args,
+            log_dir,
+        )
+    }
+
+    /// Starts it under a limit of `open_files` descriptors (`ulimit -n`).
+    pub fn start_with_open_files(open_files: u32, args: &[&str], log_dir: &Path) -> Serve {
+        let mut shell = Command::new("sh");
+        shell
+            .arg("-c")
+            .arg(format!("ulimit -n {open_files} && exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_kvflow"));
+        Serve::launch(shell, free_port(), args, log_dir)
+    }
+
+    fn launch(mut command: Command, port: u16, args: &[&str], log_dir: &Path) -> Serve {
         let stderr = log_dir.join(format!("serve-{port}.log"));
         let log = std::fs::File::create(&stderr).expect("log file");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kvflow"))
+        let mut child = command
             .arg("serve")
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
@@ -88,6 +107,24 @@ impl Serve {
         redis::Client::open(self.url())
             .and_then(|c| c.get_connection())
             .expect("connect to kvflow serve")
+    }
+
+    /// A client that authenticates with `password`.
+    pub fn client_with_password(&self, password: &str) -> redis::Connection {
+        redis::Client::open(format!("redis://:{password}@127.0.0.1:{}/", self.port))
+            .and_then(|c| c.get_connection())
+            .expect("connect to kvflow serve")
+    }
+
+    /// The server's resident memory in KiB (`VmRSS` of /proc/<pid>/status).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("/proc/<pid>/status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS in /proc/<pid>/status")
     }
 
     /// SIGTERM, then waits for the exit.
@@ -193,4 +230,38 @@ pub fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
 /// The repository root (dataflow files are relative to it).
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A numeric field of `INFO` (panics when it is missing).
+pub fn info_number(conn: &mut redis::Connection, field: &str) -> u64 {
+    let info: String = redis::cmd("INFO").query(conn).expect("INFO");
+    let prefix = format!("{field}:");
+    info.lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in INFO:\n{info}"))
+}
+
+/// Runs `kvflow <args>`, which must exit by itself; its output (a run still going after
+/// 20 s is killed and fails the test: it did not refuse what it was given).
+pub fn run_to_exit(args: &[&str]) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kvflow"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start kvflow");
+    let start = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if start.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("wait");
+            panic!(
+                "kvflow {args:?} kept running; stderr:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("wait")
 }

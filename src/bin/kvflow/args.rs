@@ -111,9 +111,14 @@ pub struct WatchArgs {
 pub struct ServeArgs {
     /// Dataflow files whose pipelines run on the server's writes.
     pub files: Vec<PathBuf>,
-    /// Address to listen on (a non-loopback address wants --requirepass).
+    /// Address to listen on (a non-loopback address needs --requirepass, or
+    /// --unsafe-no-auth).
     #[arg(long, default_value = "127.0.0.1:7379")]
     pub listen: String,
+    /// Listen on a non-loopback address without --requirepass: anyone who can reach the
+    /// port can read and write every key (Redis's `protected-mode no`).
+    #[arg(long)]
+    pub unsafe_no_auth: bool,
     /// Dataflow worker threads.
     #[arg(short = 'w', long, default_value_t = 1)]
     pub workers: usize,
@@ -157,6 +162,10 @@ pub struct ServeArgs {
     /// Recent changes kept in memory for XREAD.
     #[arg(long, default_value_t = 100_000)]
     pub change_buffer: usize,
+    /// Most clients at once; one more is answered "max number of clients reached" and
+    /// closed [default: 10000, or the open-file limit less 32 when lower].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub maxclients: Option<u64>,
     #[command(flatten)]
     pub durability: DurabilityArgs,
 }

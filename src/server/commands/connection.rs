@@ -58,6 +58,10 @@ fn ping(ctx: &mut Ctx, args: Args) {
 fn check_password(ctx: &mut Ctx, password: &[u8]) -> bool {
     match &ctx.server.config.requirepass {
         Some(secret) if secret.as_bytes() == password => {
+            if !ctx.session.authed {
+                let stats = &ctx.server.stats;
+                stats.unauthenticated.fetch_sub(1, Ordering::Relaxed);
+            }
             ctx.session.authed = true;
             true
         }

@@ -1,25 +1,25 @@
 //! Key commands: DEL, UNLINK, EXISTS, EXPIRE/PEXPIRE (NX/XX/GT/LT), TTL, PTTL, PERSIST,
 //! KEYS, SCAN (MATCH/COUNT/TYPE), TYPE, DBSIZE, FLUSHDB/FLUSHALL.
 //!
-//! `SCAN`'s cursor is a position in the order of the keys' stable hashes: a call returns
-//! the keys whose hash is at least the cursor, `COUNT` of them (all keys of one hash go
-//! together), and the next cursor is one past the last hash. A key present for the whole
-//! scan is returned exactly once, however the keyspace changes; the cost is a pass over the
-//! keys per call, which suits the interactive use SCAN has here.
+//! `SCAN`'s cursor is a position in the keyspace's scan order (see `server::keyspace`): a
+//! call returns `COUNT` names from the cursor on (all names of one position go together),
+//! and the next cursor is one past the last position. A key present for the whole scan is
+//! returned exactly once, however the keyspace changes, and a call costs
+//! `O(log n + COUNT)`. View names are paged through the order taken when the scan started
+//! (`SCAN 0`); `MATCH` and `TYPE` filter a page after it is read, as in Redis.
 
 use std::sync::Arc;
 
-use super::strings::{arity, writable};
+use super::strings::{arity, expiry_deadline, writable};
 use super::{Args, Ctx, SYNTAX};
 use crate::server::glob::glob_match;
-use crate::store::key_hash;
+use crate::server::keyspace::{ScanOrder, scan_page};
 
 pub(super) fn run(name: &str, ctx: &mut Ctx, args: Args) -> bool {
     let result = match name {
         "del" | "unlink" => del(ctx, args, name),
         "exists" => exists(ctx, args),
-        "expire" => expire(ctx, args, name, 1000),
-        "pexpire" => expire(ctx, args, name, 1),
+        "expire" | "pexpire" => expire(ctx, args, name),
         "ttl" => arity(ctx, args, 2, name).and_then(|_| ttl(ctx, args, 1000)),
         "pttl" => arity(ctx, args, 2, name).and_then(|_| ttl(ctx, args, 1)),
         "persist" => arity(ctx, args, 2, name).and_then(|_| persist(ctx, args)),
@@ -69,7 +69,7 @@ fn exists(ctx: &mut Ctx, args: Args) -> Result<(), &'static str> {
     Ok(())
 }
 
-fn expire(ctx: &mut Ctx, args: Args, name: &str, unit_ms: i64) -> Result<(), &'static str> {
+fn expire(ctx: &mut Ctx, args: Args, name: &str) -> Result<(), &'static str> {
     if !(3..=4).contains(&args.len()) {
         ctx.wrong_args(name);
         return Ok(());
@@ -87,10 +87,7 @@ fn expire(ctx: &mut Ctx, args: Args, name: &str, unit_ms: i64) -> Result<(), &'s
         "ERR invalid expire time in 'pexpire' command"
     };
     let now = ctx.db.now() as i64;
-    let at = amount
-        .checked_mul(unit_ms)
-        .and_then(|ms| ms.checked_add(now))
-        .ok_or(bad)?;
+    let at = expiry_deadline(amount, name == "expire", Some(ctx.db.now())).ok_or(bad)?;
     let Some(current) = ctx.db.live(key).map(|e| e.expires_at) else {
         ctx.reply.int(0);
         return Ok(());
@@ -170,50 +167,68 @@ fn keys(ctx: &mut Ctx, args: Args) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// `SCAN cursor [MATCH pattern] [COUNT n] [TYPE t]`.
+struct ScanArgs<'a> {
+    cursor: u64,
+    pattern: &'a [u8],
+    count: usize,
+    only_strings: bool,
+}
+
+fn scan_args<'a>(args: Args<'a>) -> Result<ScanArgs<'a>, &'static str> {
+    let cursor: u64 = std::str::from_utf8(args.get(1))
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .ok_or("ERR invalid cursor")?;
+    let mut scan = ScanArgs {
+        cursor,
+        pattern: b"*",
+        count: 10,
+        only_strings: true,
+    };
+    for index in (2..args.len()).step_by(2) {
+        match args.get(index).to_ascii_lowercase().as_slice() {
+            b"match" => scan.pattern = args.get(index + 1),
+            b"count" => {
+                scan.count = usize::try_from(args.int(index + 1)?)
+                    .ok()
+                    .filter(|c| *c > 0)
+                    .ok_or(SYNTAX)?
+            }
+            b"type" => scan.only_strings = args.is(index + 1, "string"),
+            _ => return Err(SYNTAX),
+        }
+    }
+    Ok(scan)
+}
+
 fn scan(ctx: &mut Ctx, args: Args) -> Result<(), &'static str> {
     if args.len() < 2 || !args.len().is_multiple_of(2) {
         ctx.wrong_args("scan");
         return Ok(());
     }
-    let cursor: u64 = std::str::from_utf8(args.get(1))
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .ok_or("ERR invalid cursor")?;
-    let (mut pattern, mut count, mut only_strings) = (&b"*"[..], 10usize, true);
-    for index in (2..args.len()).step_by(2) {
-        match args.get(index).to_ascii_lowercase().as_slice() {
-            b"match" => pattern = args.get(index + 1),
-            b"count" => {
-                count = usize::try_from(args.int(index + 1)?)
-                    .ok()
-                    .filter(|c| *c > 0)
-                    .ok_or(SYNTAX)?
-            }
-            b"type" => only_strings = args.is(index + 1, "string"),
-            _ => return Err(SYNTAX),
-        }
+    let scan = scan_args(args)?;
+    let db = &mut *ctx.db;
+    if scan.cursor == 0 || db.keys.view_order().is_none() {
+        db.keys.take_view_order(db.views.keys());
     }
-    let mut keys: Vec<(u64, Arc<str>)> = matching(ctx, b"*")
+    let now = db.now();
+    let orders: Vec<&ScanOrder> = [Some(db.keys.scan_order()), db.keys.view_order()]
         .into_iter()
-        .map(|k| (key_hash(&k), k))
-        .filter(|(h, _)| *h >= cursor)
+        .flatten()
         .collect();
-    keys.sort_unstable();
-    let mut end = count.min(keys.len());
-    while end < keys.len() && end > 0 && keys[end].0 == keys[end - 1].0 {
-        end += 1;
-    }
-    let next = match (end < keys.len(), keys.get(end.wrapping_sub(1))) {
-        (true, Some((hash, _))) => hash.checked_add(1).unwrap_or(0),
-        _ => 0,
+    let (next, names) = scan_page(&orders, scan.cursor, scan.count);
+    let present = |name: &&Arc<str>| match db.keys.entry(name) {
+        Some(entry) => entry.expires_at.is_none_or(|at| at > now),
+        None => db.views.contains_key(&***name),
     };
-    let page: Vec<&Arc<str>> = keys[..end]
-        .iter()
-        .map(|(_, k)| k)
-        .filter(|k| only_strings && glob_match(pattern, k.as_bytes()))
+    let page: Vec<&Arc<str>> = names
+        .into_iter()
+        .filter(present)
+        .filter(|k| scan.only_strings && glob_match(scan.pattern, k.as_bytes()))
         .collect();
     ctx.reply.array(2);
-    ctx.reply.bulk(next.to_string().as_bytes());
+    ctx.reply.bulk(itoa::Buffer::new().format(next).as_bytes());
     ctx.reply.array(page.len());
     for key in page {
         ctx.reply.bulk(key.as_bytes());

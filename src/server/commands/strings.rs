@@ -95,17 +95,26 @@ fn set_options(args: Args, now: u64) -> Result<SetOptions, &'static str> {
 const BAD_EXPIRE_SET: &str = "ERR invalid expire time in 'set' command";
 
 /// The absolute deadline (ms) of an `EX`/`PX`/`EXAT`/`PXAT` amount; `None` when not positive
-/// or overflowing.
+/// or past what a deadline can be.
 fn deadline(unit: &[u8], n: i64, now: u64) -> Option<u64> {
     if n <= 0 {
         return None;
     }
-    let n = n as u64;
-    match unit {
-        b"ex" => n.checked_mul(1000)?.checked_add(now),
-        b"px" => n.checked_add(now),
-        b"exat" => n.checked_mul(1000),
-        _ => Some(n),
+    let relative = matches!(unit, b"ex" | b"px");
+    let seconds = matches!(unit, b"ex" | b"exat");
+    let at = expiry_deadline(n, seconds, relative.then_some(now))?;
+    u64::try_from(at).ok().filter(|at| *at > 0)
+}
+
+/// The deadline (ms since the epoch) of an expiry amount in seconds or milliseconds, from
+/// `now` or absolute. As in Redis, a deadline is a signed 64-bit count of milliseconds:
+/// `None` past that, so `SET EX` and `EXPIRE` accept the same amounts (and a deadline
+/// always fits the signed arithmetic of `TTL` and `EXPIRE GT/LT`).
+pub(super) fn expiry_deadline(n: i64, seconds: bool, now: Option<u64>) -> Option<i64> {
+    let ms = if seconds { n.checked_mul(1000)? } else { n };
+    match now {
+        Some(now) => ms.checked_add(i64::try_from(now).ok()?),
+        None => Some(ms),
     }
 }
 

@@ -7,4 +7,4 @@ pub mod encode;
 pub mod parse;
 
 pub use encode::Reply;
-pub use parse::{Frame, Limits, ProtocolError, parse_frame};
+pub use parse::{Frame, Limits, ProtocolError, parse_frame, parse_frame_unauthenticated};

@@ -6,11 +6,27 @@
 //! protocol error the stream cannot be resynchronised: the connection answers the error and
 //! closes. No length read from the network is trusted for an allocation: a bulk of 500 MB
 //! claimed in a 20-byte packet allocates nothing until the bytes arrive.
+//!
+//! Decision — a client that has not authenticated (with `--requirepass`) gets Redis's
+//! tighter limits ([`parse_frame_unauthenticated`]): at most 10 arguments of at most
+//! 16 KiB, else `unauthenticated multibulk length` / `unauthenticated bulk length` and the
+//! connection closes. The connection checks the request that waits for more bytes after
+//! each read, so a client that never authenticates makes the server hold one read beyond
+//! these limits at most, however large a length it declares; its unwritten replies are
+//! capped too ([`UNAUTHENTICATED_MAX_UNWRITTEN`]), or one that never reads its `NOAUTH`
+//! errors would fill the output and then the query buffer.
 
 use std::ops::Range;
 
 /// Longest inline request or length line without a newline (Redis's `PROTO_INLINE_MAX_SIZE`).
 pub const INLINE_MAX: usize = 64 * 1024;
+
+/// Most arguments in a request of a client that has not authenticated (Redis's).
+pub const UNAUTHENTICATED_MAX_ARRAY: i64 = 10;
+/// Largest bulk string of a client that has not authenticated (Redis's).
+pub const UNAUTHENTICATED_MAX_BULK: i64 = 16 << 10;
+/// Most unwritten reply bytes of a client that has not authenticated before it is closed.
+pub const UNAUTHENTICATED_MAX_UNWRITTEN: usize = 1 << 20;
 
 /// Per-connection protocol limits.
 #[derive(Clone, Copy, Debug)]
@@ -54,11 +70,31 @@ pub struct Frame {
 /// request is not complete yet. An empty request (a blank inline line, `*0`) yields a frame
 /// with no arguments, which the caller skips.
 pub fn parse_frame(buf: &[u8], limits: &Limits, frame: &mut Frame) -> Result<bool, ProtocolError> {
+    parse_with(buf, limits, false, frame)
+}
+
+/// [`parse_frame`] for a client that has not authenticated: a request may declare no more
+/// than Redis allows before `AUTH` (see the module doc), checked as soon as each length
+/// arrives.
+pub fn parse_frame_unauthenticated(
+    buf: &[u8],
+    limits: &Limits,
+    frame: &mut Frame,
+) -> Result<bool, ProtocolError> {
+    parse_with(buf, limits, true, frame)
+}
+
+fn parse_with(
+    buf: &[u8],
+    limits: &Limits,
+    unauthenticated: bool,
+    frame: &mut Frame,
+) -> Result<bool, ProtocolError> {
     frame.args.clear();
     frame.consumed = 0;
     match buf.first() {
         None => Ok(false),
-        Some(b'*') => parse_multibulk(buf, limits, frame),
+        Some(b'*') => parse_multibulk(buf, limits, unauthenticated, frame),
         Some(_) => parse_inline(buf, frame),
     }
 }
@@ -85,7 +121,12 @@ fn parse_len(digits: &[u8]) -> Option<i64> {
     text.parse().ok()
 }
 
-fn parse_multibulk(buf: &[u8], limits: &Limits, frame: &mut Frame) -> Result<bool, ProtocolError> {
+fn parse_multibulk(
+    buf: &[u8],
+    limits: &Limits,
+    unauthenticated: bool,
+    frame: &mut Frame,
+) -> Result<bool, ProtocolError> {
     let Some(end) = line_end(buf, 1) else {
         if buf.len() > INLINE_MAX {
             return Err(ProtocolError::new("too big mbulk count string"));
@@ -95,6 +136,9 @@ fn parse_multibulk(buf: &[u8], limits: &Limits, frame: &mut Frame) -> Result<boo
     let count = parse_len(&buf[1..end])
         .filter(|n| *n <= limits.max_array as i64)
         .ok_or_else(|| ProtocolError::new("invalid multibulk length"))?;
+    if unauthenticated && count > UNAUTHENTICATED_MAX_ARRAY {
+        return Err(ProtocolError::new("unauthenticated multibulk length"));
+    }
     let mut pos = end + 2;
     for _ in 0..count.max(0) {
         let Some(&first) = buf.get(pos) else {
@@ -114,7 +158,11 @@ fn parse_multibulk(buf: &[u8], limits: &Limits, frame: &mut Frame) -> Result<boo
         };
         let len = parse_len(&buf[pos + 1..end])
             .filter(|n| *n >= 0 && *n <= limits.max_bulk as i64)
-            .ok_or_else(|| ProtocolError::new("invalid bulk length"))? as usize;
+            .ok_or_else(|| ProtocolError::new("invalid bulk length"))?;
+        if unauthenticated && len > UNAUTHENTICATED_MAX_BULK {
+            return Err(ProtocolError::new("unauthenticated bulk length"));
+        }
+        let len = len as usize;
         let start = end + 2;
         if buf.len() < start + len + 2 {
             return Ok(false);
@@ -226,6 +274,28 @@ mod tests {
         );
         let long = vec![b'a'; INLINE_MAX + 1];
         assert_eq!(err(&long), "ERR Protocol error: too big inline request");
+    }
+
+    #[test]
+    fn unauthenticated_requests_are_small() {
+        let check = |buf: &[u8]| {
+            parse_frame_unauthenticated(buf, &Limits::default(), &mut Frame::default())
+                .map_err(|e| e.0)
+        };
+        assert_eq!(
+            check(b"*11\r\n"),
+            Err("ERR Protocol error: unauthenticated multibulk length".into())
+        );
+        assert_eq!(
+            check(b"*3\r\n$3\r\nSET\r\n$1\r\nq\r\n$100000000\r\n"),
+            Err("ERR Protocol error: unauthenticated bulk length".into())
+        );
+        assert_eq!(check(b"*2\r\n$4\r\nAUTH\r\n$16384\r\n"), Ok(false));
+        assert_eq!(check(b"*10\r\n"), Ok(false));
+        assert_eq!(
+            check(b"*x\r\n"),
+            Err("ERR Protocol error: invalid multibulk length".into())
+        );
     }
 
     /// Seeded random bytes, random truncations and mutations of valid frames: the parser

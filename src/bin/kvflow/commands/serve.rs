@@ -36,12 +36,7 @@ const SNAPSHOT_EVERY: u64 = 1_000_000;
 pub fn serve(args: ServeArgs) -> Result<(), CliError> {
     let (plan, dataflow_id) = load_plans(&args.files)?;
     let listen_addr = resolve(&args.listen)?;
-    if !listen_addr.ip().is_loopback() && args.requirepass.is_none() {
-        eprintln!(
-            "warning: listening on {listen_addr} without --requirepass: anyone who can reach \
-             it can read and write every key"
-        );
-    }
+    check_access(&args, listen_addr)?;
     let outputs = serve_outputs(&args, &plan)?;
     let workers = args.workers.max(1);
     let ids = (dataflow_id, "kvflow serve".to_string());
@@ -153,6 +148,55 @@ fn resolve(listen: &str) -> Result<SocketAddr, CliError> {
         .ok_or_else(|| CliError::File(format!("--listen {listen}: not a host:port address")))
 }
 
+/// Refuses an empty password, and a non-loopback address without a password unless
+/// `--unsafe-no-auth` says so (Redis's protected mode); warns when it does.
+fn check_access(args: &ServeArgs, listen: SocketAddr) -> Result<(), CliError> {
+    if args.requirepass.as_deref() == Some("") {
+        return Err(CliError::File(
+            "--requirepass: the password is empty; give a password, or leave the option out \
+             to let every client in"
+                .into(),
+        ));
+    }
+    if listen.ip().is_loopback() || args.requirepass.is_some() {
+        return Ok(());
+    }
+    if !args.unsafe_no_auth {
+        return Err(CliError::File(format!(
+            "--listen {listen}: a non-loopback address without --requirepass lets anyone who \
+             can reach it read and write every key; give --requirepass, or --unsafe-no-auth \
+             to allow it"
+        )));
+    }
+    eprintln!(
+        "warning: listening on {listen} without --requirepass (--unsafe-no-auth): anyone who \
+         can reach it can read and write every key"
+    );
+    Ok(())
+}
+
+/// `--maxclients`, or Redis's default under the open-file limit; warns when the limit
+/// leaves fewer descriptors than the clients asked for.
+fn maxclients(args: &ServeArgs) -> usize {
+    let open_files = listen::open_files_limit();
+    let default = listen::default_maxclients(open_files);
+    let Some(wanted) = args.maxclients else {
+        return default;
+    };
+    let wanted = usize::try_from(wanted).unwrap_or(usize::MAX);
+    if let Some(limit) = open_files {
+        let room = limit.saturating_sub(listen::RESERVED_FDS);
+        if wanted > room {
+            eprintln!(
+                "warning: --maxclients {wanted} is above what the open-file limit ({limit}) \
+                 leaves for clients ({room}); clients past that wait until descriptors are \
+                 free (raise the limit with `ulimit -n`)"
+            );
+        }
+    }
+    wanted
+}
+
 fn serve_outputs(args: &ServeArgs, plan: &Plan) -> Result<Arc<ServeOutputs>, CliError> {
     let inner: Arc<dyn OutputFactory> = match &args.output {
         Some(dir) => {
@@ -200,6 +244,7 @@ fn server_config(
         io_threads: args.io_threads.max(1),
         change_ring: args.change_buffer.max(1),
         view_prefixes,
+        maxclients: maxclients(args),
     })
 }
 
