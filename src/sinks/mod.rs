@@ -11,6 +11,7 @@
 pub mod alert;
 pub mod capture;
 pub mod cut;
+pub mod delivery;
 pub mod each_time;
 pub mod external;
 pub mod file;

@@ -1,6 +1,6 @@
 //! Delivering fired alerts: webhook (HTTP or HTTPS POST of the alert's JSON, with a timeout and
 //! retries), the `<alert>.alerts` JSON Lines output, stdout. Runs on the alert's queue
-//! thread (see `sync::queue`), so a slow webhook never blocks a worker; a webhook that still
+//! thread (see `sinks::delivery::queue`), so a slow webhook never blocks a worker; a webhook that still
 //! fails after its retries writes an error row to the pipeline's error output.
 
 use std::sync::Arc;
@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::config::AlertTarget;
 use super::rule::AlertEvent;
 use crate::sinks::LineSink;
-use crate::sinks::sync::queue::Deliver;
+use crate::sinks::delivery::queue::Deliver;
 use crate::value::write_json_string;
 
 /// An alert's counters, shared by its workers.
