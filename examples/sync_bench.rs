@@ -26,12 +26,12 @@ use std::time::{Duration, Instant};
 
 use kvflow::runtime::{InputSource, RunOptions, run};
 use kvflow::sinks::capture::Capture;
+use kvflow::sinks::delivery::queue::{self, Deliver};
+use kvflow::sinks::delivery::retry::RetryConfig;
 use kvflow::sinks::sync::config::{
     BatchConfig, HealthConfig, SyncConfig, SyncSource, TargetConfig,
 };
 use kvflow::sinks::sync::conflict::ConflictPolicy;
-use kvflow::sinks::sync::queue::{self, Deliver};
-use kvflow::sinks::sync::retry::RetryConfig;
 use kvflow::sinks::sync::{DeliveryOutputs, SyncDelivery, SyncOp, SyncStats};
 use kvflow::sinks::{OutputFactory, OutputKind};
 use kvflow::spec::load_str;

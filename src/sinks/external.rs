@@ -14,13 +14,13 @@ use std::thread::JoinHandle;
 
 use timely::dataflow::Stream;
 
-use super::alert::alert_rows;
 use super::alert::config::{AlertConfig, AlertTarget};
-use super::alert::deliver::{AlertDelivery, AlertStats};
-use super::alert::rule::AlertEvent;
-use super::sync::config::{BatchConfig, SyncConfig};
+use super::alert::deliver::{AlertStats, WebhookDelivery};
+use super::alert::{Alert, AlertOutputs, alert_rows};
+use super::delivery::dead_letter::DeadLetters;
+use super::delivery::queue::{self, QueueSender};
+use super::sync::config::SyncConfig;
 use super::sync::operator::{Delivery, RowKeys, TableFilter, sync_rows, sync_table};
-use super::sync::queue::{self, QueueSender};
 use super::sync::{DeliveryOutputs, SyncDelivery, SyncOp, SyncSource, SyncStats};
 use super::{LineSink, OutputFactory, OutputKind};
 use crate::operators::fallible::Rows;
@@ -137,10 +137,13 @@ impl ExternalSinks {
         let alert_lines = alerts.iter().map(|(name, s)| {
             let get = SyncStats::get;
             format!(
-                "alert {name}: {} fired, {} suppressed, {} undelivered",
+                "alert {name}: {} fired, {} suppressed, {} undelivered, {} retries, \
+                 back-pressured {} times",
                 get(&s.fired),
                 get(&s.suppressed),
-                get(&s.undelivered)
+                get(&s.undelivered),
+                get(&s.retries),
+                get(&s.backpressured)
             )
         });
         sync.iter()
@@ -252,33 +255,38 @@ fn render_alert<'scope>(
     let stats = context.external.alert_stats(&config.name);
     let (pipeline, rows) = &context.pipelines[config.pipeline];
     let errors = (context.open)(pipeline, OutputKind::Errors);
-    let log = config
-        .targets
-        .contains(&AlertTarget::Log)
-        .then(|| (context.open)(&format!("{}.alerts", config.name), OutputKind::Rows));
-    let deliver = AlertDelivery::new(
-        &config.name,
-        &config.targets,
-        log,
-        errors.clone(),
-        stats.clone(),
-    );
-    let thread_name = format!("alert-{}-{}", config.name, context.worker);
-    let batch = BatchConfig {
-        size: 64,
-        timeout: std::time::Duration::ZERO,
-    };
-    let (sender, thread) = queue::spawn::<AlertEvent, _>(&thread_name, 1024, batch, deliver)
-        .map_err(|e| format!("cannot start the delivery thread of `{}`: {e}", config.name))?;
-    context.external.register(Box::new(sender.clone()), thread);
-    Ok(alert_rows(
-        rows.clone(),
-        config.clone(),
-        sender,
+    let mut webhooks = Vec::new();
+    for (index, hook) in config.webhooks().enumerate() {
+        let dead_letters = DeadLetters {
+            output: (context.open)(
+                &format!("{}.webhook-dead-letter", config.name),
+                OutputKind::Rows,
+            ),
+            errors: errors.clone(),
+        };
+        let deliver = WebhookDelivery::new(
+            &config.name,
+            hook,
+            context.worker,
+            dead_letters,
+            stats.clone(),
+        );
+        let thread_name = format!("alert-{}-{index}-{}", config.name, context.worker);
+        let (sender, thread) = queue::spawn(&thread_name, hook.queue, hook.batch(), deliver)
+            .map_err(|e| format!("cannot start the delivery thread of `{}`: {e}", config.name))?;
+        context.external.register(Box::new(sender.clone()), thread);
+        webhooks.push(sender);
+    }
+    let outputs = AlertOutputs {
+        log: config
+            .targets
+            .contains(&AlertTarget::Log)
+            .then(|| (context.open)(&format!("{}.alerts", config.name), OutputKind::Rows)),
+        stdout: config.targets.contains(&AlertTarget::Stdout),
         errors,
-        stats,
-        context.durable.clone(),
-    ))
+    };
+    let alert = Alert::new(config.clone(), outputs, stats, context.durable.clone());
+    Ok(alert_rows(rows.clone(), alert, webhooks))
 }
 
 fn render_sync<'scope>(

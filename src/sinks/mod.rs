@@ -11,6 +11,7 @@
 pub mod alert;
 pub mod capture;
 pub mod cut;
+pub mod delivery;
 pub mod each_time;
 pub mod external;
 pub mod file;
@@ -26,6 +27,7 @@ use timely::dataflow::Stream;
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::generic::operator::Operator;
 use timely::dataflow::operators::{Capability, InputCapability};
+use timely::progress::frontier::MutableAntichain;
 
 use crate::operators::fallible::{Lines, Rows};
 use crate::store::stable_hash;
@@ -102,6 +104,19 @@ pub fn stash_by_time<D>(
     }
 }
 
+/// Takes the earliest stashed time if the frontier has passed it (so it is complete), with
+/// what was stashed under it.
+pub fn next_completed<V>(
+    pending: &mut BTreeMap<u64, (Capability<u64>, V)>,
+    frontier: &MutableAntichain<u64>,
+) -> Option<(u64, (Capability<u64>, V))> {
+    let entry = pending.first_entry()?;
+    if frontier.less_equal(entry.key()) {
+        return None;
+    }
+    Some((*entry.key(), entry.remove()))
+}
+
 /// Writes a pipeline's rows: per time, once the frontier has passed it. With `final_sink`,
 /// also writes the consolidated state when the input ends. Counts lines in `written`.
 pub fn sink_rows<'scope>(
@@ -126,12 +141,9 @@ pub fn sink_rows<'scope>(
                 let mut final_written = false;
                 move |(input, frontier), _output| {
                     input.for_each(|cap, data| stash_by_time(&mut pending, &cap, data));
-                    while let Some(entry) = pending.first_entry() {
-                        if frontier.less_equal(entry.key()) {
-                            break;
-                        }
-                        let time = *entry.key();
-                        let (_cap, mut updates) = entry.remove();
+                    while let Some((time, (_cap, mut updates))) =
+                        next_completed(&mut pending, frontier)
+                    {
                         if final_sink.is_some() {
                             state.extend(updates.iter().cloned());
                         }

@@ -11,11 +11,27 @@
 //! cooldown_ms = 60000                 # a group fires at most once per cooldown (event time)
 //! time = "window_end"                 # the row's event time (default: window_end, then ts)
 //! deliver = [
-//!   { kind = "webhook", url = "http://127.0.0.1:8080/alerts", timeout_ms = 2000, retries = 3 },
+//!   { kind = "webhook", url = "http://127.0.0.1:8080/alerts" },
 //!   { kind = "log" },                 # <name>.alerts output (JSON Lines)
 //!   { kind = "stdout" },
 //! ]
 //! ```
+//!
+//! A webhook takes these options besides `url` (named as in `[[sync]]`, see `outputs.rs`):
+//!
+//! ```toml
+//! { kind = "webhook", url = "https://alerts.example.com/hook",
+//!   ca_file = "ca.pem",     # trust this CA instead of the public roots (https only)
+//!   timeout_ms = 5000,      # the longest one request may take, connecting to answering
+//!   max_retries = 3,        # then the alert goes to <name>.webhook-dead-letter (also `retries`)
+//!   retry_delay_ms = 100,   # first backoff, doubling, with jitter ...
+//!   retry_cap_ms = 5000,    # ... up to this
+//!   queue = 1024 }          # alerts waiting per worker before the dataflow is held back
+//! ```
+//!
+//! Each webhook delivers from its own queue and thread, so a slow or dead one delays neither
+//! the run's other outputs nor other targets; an alert given up after its retries takes the
+//! alerts queued behind it (up to 64) with it (see `sinks::alert::deliver`).
 
 use std::path::Path;
 use std::time::Duration;
@@ -27,8 +43,9 @@ use super::error::Fail;
 use super::outputs::{inside, known_name};
 use crate::expr::Expr;
 use crate::plan::{Node, PipelineDef, Plan};
-use crate::sinks::alert::config::{AlertConfig, AlertTarget, Severity};
+use crate::sinks::alert::config::{AlertConfig, AlertTarget, Severity, WebhookConfig};
 use crate::sinks::alert::template::Template;
+use crate::sinks::delivery::retry::RetryConfig;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -50,8 +67,12 @@ pub(super) struct RawDelivery {
     kind: Spanned<String>,
     url: Option<Spanned<String>>,
     timeout_ms: Option<u64>,
-    retries: Option<u32>,
+    /// `retries` is the older name.
+    #[serde(alias = "retries")]
+    max_retries: Option<u32>,
     retry_delay_ms: Option<u64>,
+    retry_cap_ms: Option<u64>,
+    queue: Option<Spanned<u64>>,
     /// PEM certificates of the CAs an `https` webhook's server certificate must chain to,
     /// instead of the bundled public roots (for an internal CA or a self-signed server).
     ca_file: Option<Spanned<String>>,
@@ -159,33 +180,7 @@ fn target(raw: &Spanned<RawDelivery>, base_dir: &Path) -> Result<AlertTarget, Fa
     let at = raw.span().start;
     let raw = raw.get_ref();
     Ok(match raw.kind.get_ref().as_str() {
-        "webhook" => {
-            let url = raw
-                .url
-                .as_ref()
-                .ok_or_else(|| Fail::at(at, "a webhook needs a `url`"))?;
-            let https = url.get_ref().starts_with("https://");
-            if !https && !url.get_ref().starts_with("http://") {
-                return Err(Fail::at(
-                    inside(url),
-                    "a webhook `url` must start with http:// or https://",
-                ));
-            }
-            let ca_pem = match &raw.ca_file {
-                Some(file) if !https => {
-                    return Err(Fail::at(inside(file), "`ca_file` needs an https:// `url`"));
-                }
-                Some(file) => Some(read_ca_file(file, base_dir)?),
-                None => None,
-            };
-            AlertTarget::Webhook {
-                url: url.get_ref().clone(),
-                ca_pem,
-                timeout: Duration::from_millis(raw.timeout_ms.unwrap_or(5000)),
-                retries: raw.retries.unwrap_or(3),
-                retry_delay: Duration::from_millis(raw.retry_delay_ms.unwrap_or(100)),
-            }
-        }
+        "webhook" => AlertTarget::Webhook(webhook(raw, at, base_dir)?),
         "log" => AlertTarget::Log,
         "stdout" => AlertTarget::Stdout,
         other => {
@@ -194,5 +189,47 @@ fn target(raw: &Spanned<RawDelivery>, base_dir: &Path) -> Result<AlertTarget, Fa
                     .suggest(crate::expr::suggest(other, DELIVERY_KINDS)),
             );
         }
+    })
+}
+
+/// A webhook target (the delivery table at `at`), its options defaulted.
+fn webhook(raw: &RawDelivery, at: usize, base_dir: &Path) -> Result<WebhookConfig, Fail> {
+    let url = raw
+        .url
+        .as_ref()
+        .ok_or_else(|| Fail::at(at, "a webhook needs a `url`"))?;
+    let https = url.get_ref().starts_with("https://");
+    if !https && !url.get_ref().starts_with("http://") {
+        return Err(Fail::at(
+            inside(url),
+            "a webhook `url` must start with http:// or https://",
+        ));
+    }
+    let ca_pem = match &raw.ca_file {
+        Some(file) if !https => {
+            return Err(Fail::at(inside(file), "`ca_file` needs an https:// `url`"));
+        }
+        Some(file) => Some(read_ca_file(file, base_dir)?),
+        None => None,
+    };
+    let queue = match &raw.queue {
+        Some(n) if *n.get_ref() == 0 => {
+            return Err(Fail::at(n.span().start, "`queue` must be positive"));
+        }
+        Some(n) => *n.get_ref() as usize,
+        None => WebhookConfig::DEFAULT_QUEUE,
+    };
+    let ms = Duration::from_millis;
+    let retry = WebhookConfig::DEFAULT_RETRY;
+    Ok(WebhookConfig {
+        url: url.get_ref().clone(),
+        ca_pem,
+        timeout: raw.timeout_ms.map_or(WebhookConfig::DEFAULT_TIMEOUT, ms),
+        retry: RetryConfig {
+            max_retries: raw.max_retries.unwrap_or(retry.max_retries),
+            delay: raw.retry_delay_ms.map_or(retry.delay, ms),
+            cap: raw.retry_cap_ms.map_or(retry.cap, ms),
+        },
+        queue,
     })
 }

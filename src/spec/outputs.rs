@@ -30,7 +30,11 @@
 //!                                 # time) than the newest change delivered; default: keep
 //! ```
 //!
-//! Alerts are described in `alerts.rs`, routes in `routes.rs`.
+//! Alerts are described in `alerts.rs`, routes in `routes.rs`. An alert's webhook takes the
+//! delivery options above that apply to it, with the same meaning but its own defaults:
+//! `timeout_ms = 5000` (the whole request), `max_retries = 3`, `retry_delay_ms = 100`,
+//! `retry_cap_ms = 5000`, `queue = 1024` (alerts, per worker); what it gives up goes to
+//! `<alert>.webhook-dead-letter`.
 //!
 //! Decision: these sections are read with serde (`toml::from_str` into `deny_unknown_fields`
 //! structs with `Spanned` values), not by the hand-written reader of `raw.rs`: serde's

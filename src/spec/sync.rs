@@ -10,9 +10,9 @@ use toml::Spanned;
 use super::error::Fail;
 use super::outputs::{inside, known_name};
 use crate::plan::{Node, Plan};
+use crate::sinks::delivery::retry::RetryConfig;
 use crate::sinks::sync::config::{BatchConfig, HealthConfig, SyncConfig, SyncSource, TargetConfig};
 use crate::sinks::sync::conflict::ConflictPolicy;
-use crate::sinks::sync::retry::RetryConfig;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -1,4 +1,5 @@
-//! `kvflow check` errors in `[[sync]]` sections point at line and column.
+//! `kvflow check` errors in `[[sync]]` and `[[alerts]]` sections point at line and column;
+//! valid sections become typed configs.
 
 use std::path::Path;
 
@@ -123,4 +124,45 @@ fn alert_errors_point_at_the_mistake() {
         "needs an https://",
         None,
     );
+    check(
+        "[[alerts]]\nname = \"a\"\nfrom = \"totals\"\ncondition = \"n > 1\"\ndeliver = [{ kind = \"webhook\", url = \"http://x/\", queue = 0 }]\n",
+        "0 }",
+        "`queue` must be positive",
+        None,
+    );
+}
+
+/// The webhooks of `deliver` (a TOML array's items) on an alert over `totals`.
+fn webhooks(deliver: &str) -> Vec<crate::sinks::alert::config::WebhookConfig> {
+    let text = format!(
+        "{HEAD}[[alerts]]\nname = \"a\"\nfrom = \"totals\"\ncondition = \"n > 1\"\ndeliver = [{deliver}]\n"
+    );
+    let loaded = load_str(&text, "f.toml", Path::new(".")).unwrap_or_else(|e| panic!("{e}"));
+    loaded.plan.external.alerts[0].webhooks().cloned().collect()
+}
+
+#[test]
+fn webhook_options_become_a_typed_config_with_defaults() {
+    use crate::sinks::alert::config::WebhookConfig;
+    use std::time::Duration;
+    let hooks = webhooks(
+        "{ kind = \"webhook\", url = \"http://a/\" }, { kind = \"log\" }, \
+         { kind = \"webhook\", url = \"http://b/\", timeout_ms = 250, max_retries = 7, \
+         retry_delay_ms = 10, retry_cap_ms = 80, queue = 16 }",
+    );
+    let defaults = &hooks[0];
+    assert_eq!(defaults.timeout, WebhookConfig::DEFAULT_TIMEOUT);
+    assert_eq!(defaults.retry, WebhookConfig::DEFAULT_RETRY);
+    assert_eq!(defaults.queue, WebhookConfig::DEFAULT_QUEUE);
+    assert_eq!(defaults.batch().size, WebhookConfig::BATCH);
+    let set = &hooks[1];
+    assert_eq!(set.url, "http://b/");
+    assert_eq!(set.timeout, Duration::from_millis(250));
+    assert_eq!(set.retry.max_retries, 7);
+    assert_eq!(set.retry.delay, Duration::from_millis(10));
+    assert_eq!(set.retry.cap, Duration::from_millis(80));
+    assert_eq!((set.queue, set.batch().size), (16, 16));
+    // `retries`, the older name of `max_retries`, is still read.
+    let old = webhooks("{ kind = \"webhook\", url = \"http://a/\", retries = 2 }");
+    assert_eq!(old[0].retry.max_retries, 2);
 }

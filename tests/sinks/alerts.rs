@@ -4,8 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
 
 use kvflow::change::Op;
 use kvflow::runtime::{InputSource, RunOptions, run};
@@ -15,59 +15,11 @@ use kvflow::sinks::external::ExternalSinks;
 use kvflow::spec::{DefaultInput, load_str};
 use kvflow::workload::generate;
 
+use super::webhook::{Answer, Webhook};
+
 const THRESHOLD: i64 = 2000;
 const COOLDOWN: u64 = 30_000;
 const WINDOW: u64 = 10_000;
-
-/// A webhook receiver on 127.0.0.1: keeps every body; answers 500 to the first request.
-struct Receiver {
-    url: String,
-    bodies: Arc<Mutex<Vec<String>>>,
-    requests: Arc<Mutex<usize>>,
-    server: Arc<tiny_http::Server>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Receiver {
-    fn start() -> Receiver {
-        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("http server"));
-        let port = server.server_addr().to_ip().expect("ip").port();
-        let (bodies, requests) = (Arc::new(Mutex::new(Vec::new())), Arc::new(Mutex::new(0)));
-        let thread = {
-            let (server, bodies, requests) = (server.clone(), bodies.clone(), requests.clone());
-            std::thread::spawn(move || {
-                for mut request in server.incoming_requests() {
-                    let mut body = String::new();
-                    let _ = request.as_reader().read_to_string(&mut body);
-                    let mut n = requests.lock().unwrap();
-                    *n += 1;
-                    let status = if *n == 1 { 500 } else { 200 };
-                    if status == 200 {
-                        bodies.lock().unwrap().push(body);
-                    }
-                    let _ = request.respond(tiny_http::Response::empty(status));
-                }
-            })
-        };
-        Receiver {
-            url: format!("http://127.0.0.1:{port}/alerts"),
-            bodies,
-            requests,
-            server,
-            thread: Some(thread),
-        }
-    }
-
-    fn stop(mut self) -> (Vec<String>, usize) {
-        self.server.unblock();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-        let bodies = self.bodies.lock().unwrap().clone();
-        let requests = *self.requests.lock().unwrap();
-        (bodies, requests)
-    }
-}
 
 /// (user, window_end, total) of every alert the file's rule fires, recomputed from the input.
 fn oracle(input: &[kvflow::change::Mutation]) -> BTreeSet<(String, u64, i64)> {
@@ -113,7 +65,10 @@ fn summary(alert: &serde_json::Value) -> (String, u64, i64) {
 
 #[test]
 fn alerts_file_fires_what_the_oracle_says_to_webhook_and_log() {
-    let receiver = Receiver::start();
+    let receiver = Webhook::start(|n| match n {
+        1 => Answer::Status(500),
+        _ => Answer::Status(200),
+    });
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("dataflows");
     let text = std::fs::read_to_string(dir.join("alerts.toml")).expect("alerts.toml");
     let webhook = format!(

@@ -2,6 +2,7 @@
 //! this machine (each test on its own key prefix / table), and HTTP servers the tests start.
 //! A test whose service is unreachable fails naming it, unless `KVFLOW_SKIP_SERVICES=1`.
 
+mod alert_delivery;
 mod alerts;
 mod common;
 mod dataflow_files;
@@ -12,3 +13,4 @@ mod sync_outage;
 mod sync_postgres;
 mod sync_redis;
 mod tombstones;
+mod webhook;

@@ -39,6 +39,10 @@ impl AlertRule {
         }
     }
 
+    pub fn config(&self) -> &AlertConfig {
+        &self.config
+    }
+
     /// The alerts that fire for the updates at `time`.
     pub fn evaluate(&mut self, time: u64, updates: &mut Vec<(Row, i64)>) -> Vec<AlertEvent> {
         consolidate(updates);

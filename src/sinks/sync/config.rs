@@ -7,7 +7,9 @@ use std::time::Duration;
 use regex::Regex;
 
 use super::conflict::ConflictPolicy;
-use super::retry::RetryConfig;
+use crate::sinks::delivery::retry::RetryConfig;
+
+pub use crate::sinks::delivery::queue::BatchConfig;
 
 /// One sync sink: what it reads, where it writes, and how.
 #[derive(Clone, Debug)]
@@ -94,23 +96,6 @@ fn strip_credentials(url: &str) -> String {
             .filter(|part| !part.starts_with("password="))
             .collect::<Vec<_>>()
             .join(" "),
-    }
-}
-
-/// Batching of deliveries: a batch goes out when it has `size` records or its first record
-/// waited `timeout`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct BatchConfig {
-    pub size: usize,
-    pub timeout: Duration,
-}
-
-impl Default for BatchConfig {
-    fn default() -> Self {
-        BatchConfig {
-            size: 500,
-            timeout: Duration::from_millis(20),
-        }
     }
 }
 

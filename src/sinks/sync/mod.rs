@@ -2,9 +2,10 @@
 //! PostgreSQL or another kvflow node, so that the target equals the source.
 //!
 //! Layout: `config` (typed settings), `operator` (the timely side: per completed time, the
-//! updates become at most one [`SyncOp`] per key), `queue` (bounded queue and delivery
-//! thread: back-pressure, batching), `retry` (backoff, dead letters), `conflict` (policies and
-//! the conflict log), `health` (failover to a standby and back), `targets/` (one per store).
+//! updates become at most one [`SyncOp`] per key), `conflict` (policies and the conflict
+//! log), `health` (failover to a standby and back), `targets/` (one per store). The queue
+//! and delivery thread (back-pressure, batching), the backoff and the dead letters are the
+//! ones alert webhooks use too (`sinks::delivery`).
 //!
 //! Decisions:
 //! - **One queue and thread per sink per worker.** Records are routed to workers by key, so
@@ -20,19 +21,19 @@ pub mod config;
 pub mod conflict;
 pub mod health;
 pub mod operator;
-pub mod queue;
-pub mod retry;
 pub mod targets;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::sinks::LineSink;
+use crate::sinks::delivery::dead_letter::{DeadLetters, error_row};
+use crate::sinks::delivery::queue;
+use crate::sinks::delivery::retry::{Attempts, Backoff, RetryConfig};
 use crate::value::write_json_string;
 use config::SyncConfig;
 use conflict::{ConflictPolicy, ConflictRecorder};
 use health::Failover;
-use retry::{Backoff, RetryConfig};
 
 pub use config::{SyncSource, TargetConfig};
 
@@ -111,7 +112,7 @@ pub struct SyncDelivery {
     retry: RetryConfig,
     seed: u64,
     conflicts: ConflictRecorder,
-    outputs: DeliveryOutputs,
+    dead_letters: DeadLetters,
     stats: Arc<SyncStats>,
     tombstones: TombstonePurge,
 }
@@ -152,9 +153,12 @@ impl SyncDelivery {
             conflicts: ConflictRecorder {
                 sink: config.name.clone(),
                 count: stats.conflicts.clone(),
-                log: outputs.conflicts.clone(),
+                log: outputs.conflicts,
             },
-            outputs,
+            dead_letters: DeadLetters {
+                output: outputs.dead_letter,
+                errors: outputs.errors,
+            },
             stats,
             tombstones: TombstonePurge {
                 retention: config.tombstone_retention,
@@ -189,21 +193,17 @@ impl SyncDelivery {
         for op in batch {
             op.write_dead_letter(&self.name, error, &mut text);
         }
-        self.outputs.dead_letter.write(&text);
-        self.outputs.dead_letter.flush();
         let message = format!(
             "sync sink `{}`: {} changes went to the dead-letter output after {retries} retries: {error}",
             self.name,
             batch.len()
         );
-        tracing::error!("{message}");
-        let mut line = String::from("{\"error\":");
-        write_json_string(&message, &mut line);
-        line.push_str(",\"sink\":");
-        write_json_string(&self.name, &mut line);
-        line.push_str(&format!(",\"changes\":{}}}\n", batch.len()));
-        self.outputs.errors.write(&line);
-        self.outputs.errors.flush();
+        let mut fields = String::from(",\"sink\":");
+        write_json_string(&self.name, &mut fields);
+        fields.push_str(&format!(",\"changes\":{}", batch.len()));
+        let mut row = String::new();
+        error_row(&message, &fields, &mut row);
+        self.dead_letters.give_up(&text, &row, &message);
         self.stats
             .dead_lettered
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
@@ -254,42 +254,33 @@ impl queue::Deliver<SyncOp> for SyncDelivery {
         let batch = last_per_key(batch);
         self.seed = self.seed.wrapping_add(1);
         let mut backoff = Backoff::new(self.retry, self.seed);
-        loop {
-            match self.failover.apply(&batch, self.policy, &self.stats) {
-                Ok(conflicts) => {
-                    if backoff.retries() > 0 {
-                        tracing::info!(
-                            "sync sink `{}`: delivered to {} after {} retries",
-                            self.name,
-                            self.failover.describe(),
-                            backoff.retries()
-                        );
-                    }
-                    self.conflicts.record(&conflicts);
-                    self.stats
-                        .delivered
-                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                    self.stats.batches.fetch_add(1, Ordering::Relaxed);
-                    let newest = batch.iter().map(|op| op.ts).max().unwrap_or(0);
-                    self.tombstones.newest_ts = self.tombstones.newest_ts.max(newest);
-                    self.purge_tombstones(false);
-                    return;
-                }
-                Err(error) => {
-                    self.stats.failures.fetch_add(1, Ordering::Relaxed);
-                    if backoff.retries() == 0 {
-                        tracing::warn!("sync sink `{}`: {error}; retrying", self.name);
-                    }
-                    match backoff.next_wait() {
-                        Some(wait) => {
-                            self.stats.retries.fetch_add(1, Ordering::Relaxed);
-                            std::thread::sleep(wait);
-                        }
-                        None => return self.dead_letter(&batch, &error.0, backoff.retries()),
-                    }
-                }
-            }
+        let counts = Attempts {
+            failures: &self.stats.failures,
+            retries: &self.stats.retries,
+        };
+        let applied = backoff.retry(&format_args!("sync sink `{}`", self.name), counts, || {
+            self.failover.apply(&batch, self.policy, &self.stats)
+        });
+        let conflicts = match applied {
+            Ok(conflicts) => conflicts,
+            Err(error) => return self.dead_letter(&batch, &error.0, backoff.retries()),
+        };
+        if backoff.retries() > 0 {
+            tracing::info!(
+                "sync sink `{}`: delivered to {} after {} retries",
+                self.name,
+                self.failover.describe(),
+                backoff.retries()
+            );
         }
+        self.conflicts.record(&conflicts);
+        self.stats
+            .delivered
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        self.stats.batches.fetch_add(1, Ordering::Relaxed);
+        let newest = batch.iter().map(|op| op.ts).max().unwrap_or(0);
+        self.tombstones.newest_ts = self.tombstones.newest_ts.max(newest);
+        self.purge_tombstones(false);
     }
 }
 

@@ -9,11 +9,11 @@ use regex::Regex;
 use timely::dataflow::Stream;
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
 
-use super::queue::QueueSender;
 use super::{SyncOp, SyncStats, last_per_key};
 use crate::change::EventKind;
 use crate::operators::fallible::Rows;
 use crate::runtime::DurableRun;
+use crate::sinks::delivery::queue::QueueSender;
 use crate::sinks::each_time::each_completed_time;
 use crate::sinks::format::consolidate;
 use crate::store::{Change, stable_hash};

@@ -4,9 +4,11 @@
 //! ("equal jitter"): sinks of many workers that lost the same target do not retry in
 //! lockstep, and the wait never drops below half the nominal backoff. After `max_retries`
 //! failed retries the batch is given up: its records go to the sink's dead-letter output
-//! and an error row to the pipeline's error output (see `queue`), so nothing is lost
-//! silently and the dataflow goes on.
+//! and an error row to the pipeline's error output (see `dead_letter`), so nothing is lost
+//! silently and the dataflow goes on. [`Backoff::retry`] is the loop both sinks run.
 
+use std::fmt::Display;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::workload::rng::Rng;
@@ -30,6 +32,13 @@ impl Default for RetryConfig {
             cap: Duration::from_secs(5),
         }
     }
+}
+
+/// Where a sink counts its failed attempts and the retries after them.
+#[derive(Clone, Copy)]
+pub struct Attempts<'a> {
+    pub failures: &'a AtomicU64,
+    pub retries: &'a AtomicU64,
 }
 
 /// The waits between the attempts at one batch.
@@ -72,6 +81,37 @@ impl Backoff {
     pub fn retries(&self) -> u32 {
         self.retries
     }
+
+    /// Starts the count of retries again (the jitter goes on from where it was).
+    pub fn reset(&mut self) {
+        self.retries = 0;
+    }
+
+    /// Runs `attempt` until it succeeds or the retries are used up, sleeping the backoff
+    /// between tries (this runs on a delivery thread) and counting in `counts`; the last
+    /// error once every try failed. The first failure is logged as `<what>: <error>; retrying`.
+    pub fn retry<T, E: Display>(
+        &mut self,
+        what: &dyn Display,
+        counts: Attempts<'_>,
+        mut attempt: impl FnMut() -> Result<T, E>,
+    ) -> Result<T, E> {
+        loop {
+            let error = match attempt() {
+                Ok(done) => return Ok(done),
+                Err(error) => error,
+            };
+            counts.failures.fetch_add(1, Ordering::Relaxed);
+            if self.retries == 0 {
+                tracing::warn!("{what}: {error}; retrying");
+            }
+            let Some(wait) = self.next_wait() else {
+                return Err(error);
+            };
+            counts.retries.fetch_add(1, Ordering::Relaxed);
+            std::thread::sleep(wait);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -111,5 +151,35 @@ mod tests {
         };
         let backoff = Backoff::new(config, 1);
         assert_eq!(backoff.nominal(90), Duration::from_secs(30));
+    }
+
+    #[test]
+    fn retry_stops_at_the_first_success_or_after_the_last_retry() {
+        let config = RetryConfig {
+            max_retries: 3,
+            delay: Duration::ZERO,
+            cap: Duration::ZERO,
+        };
+        let (failures, retries) = (AtomicU64::new(0), AtomicU64::new(0));
+        let counts = Attempts {
+            failures: &failures,
+            retries: &retries,
+        };
+        let mut backoff = Backoff::new(config, 1);
+        let mut calls = 0;
+        let done = backoff.retry(&"test", counts, || {
+            calls += 1;
+            if calls < 3 { Err("down") } else { Ok(calls) }
+        });
+        assert_eq!(done, Ok(3));
+        assert_eq!(
+            (failures.load(Ordering::Relaxed), backoff.retries()),
+            (2, 2)
+        );
+        backoff.reset();
+        let given_up: Result<(), &str> = backoff.retry(&"test", counts, || Err("down"));
+        assert_eq!(given_up, Err("down"));
+        assert_eq!(failures.load(Ordering::Relaxed), 6);
+        assert_eq!(retries.load(Ordering::Relaxed), 5);
     }
 }

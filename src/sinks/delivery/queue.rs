@@ -3,15 +3,32 @@
 //! The sink operator runs on a timely worker and must never wait on the network, so it hands
 //! records to a bounded channel and a thread of its own delivers them. When the channel is
 //! full, [`QueueSender::send`] blocks the worker: the worker stops stepping, so its input
-//! stops being fed — back-pressure that drops nothing. `drain` waits until everything sent
-//! before it is delivered (a checkpoint needs that); `finish` delivers the rest and ends the
-//! thread. Used by the sync and alert sinks.
+//! stops being fed — back-pressure that drops nothing. [`QueueSender::try_send`] hands back
+//! what did not fit instead, for an operator that holds its time open and tries again (the
+//! input stops being fed too, but the worker's other operators go on). `drain` waits until
+//! everything sent before it is delivered (a checkpoint needs that); `finish` delivers the
+//! rest and ends the thread. Used by the sync sinks (`send`) and alert webhooks (`try_send`).
 
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use super::config::BatchConfig;
+/// Batching of deliveries: a batch goes out when it has `size` records or its first record
+/// waited `timeout`. The default is the sync sinks'.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchConfig {
+    pub size: usize,
+    pub timeout: Duration,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        BatchConfig {
+            size: 500,
+            timeout: Duration::from_millis(20),
+        }
+    }
+}
 
 /// Delivers batches; runs on the queue's thread.
 pub trait Deliver<T>: Send + 'static {
@@ -24,6 +41,15 @@ enum Message<T> {
     Items(Vec<T>),
     Drain(SyncSender<()>),
     Finish,
+}
+
+/// Why [`QueueSender::try_send`] did not queue everything.
+#[derive(Debug, PartialEq, Eq)]
+pub enum TrySend<T> {
+    /// The queue is full: these records are not queued.
+    Full(Vec<T>),
+    /// The delivery thread is gone.
+    Stopped,
 }
 
 /// The sending side; cheap to clone.
@@ -53,6 +79,23 @@ impl<T: Send + 'static> QueueSender<T> {
             items = rest;
         }
         items.is_empty() || self.tx.send(Message::Items(items)).is_ok()
+    }
+
+    /// Queues records without waiting. `Full` hands back, in order, those that found the
+    /// queue full (the ones before them are queued).
+    pub fn try_send(&self, mut items: Vec<T>) -> Result<(), TrySend<T>> {
+        while !items.is_empty() {
+            let rest = items.split_off(self.chunk.min(items.len()));
+            match self.tx.try_send(Message::Items(items)) {
+                Ok(()) => items = rest,
+                Err(TrySendError::Full(Message::Items(mut back))) => {
+                    back.extend(rest);
+                    return Err(TrySend::Full(back));
+                }
+                Err(_) => return Err(TrySend::Stopped),
+            }
+        }
+        Ok(())
     }
 
     /// Waits until everything queued before this call was delivered (or dead-lettered).
@@ -166,24 +209,40 @@ mod tests {
         assert_eq!(all, (0..8).collect::<Vec<_>>());
     }
 
-    /// A full queue blocks the sender until the delivery thread takes a chunk.
-    #[test]
-    fn a_full_queue_blocks_the_sender_and_loses_nothing() {
-        let gate = Arc::new(Mutex::new(()));
-        struct Gated(Arc<Mutex<()>>, Arc<Mutex<Vec<u32>>>);
-        impl Deliver<u32> for Gated {
-            fn deliver(&mut self, batch: Vec<u32>) {
-                let _open = self.0.lock().unwrap();
-                self.1.lock().unwrap().extend(batch);
-            }
+    /// Delivers into `.1` once the gate `.0` is open.
+    struct Gated(Arc<Mutex<()>>, Arc<Mutex<Vec<u32>>>);
+
+    impl Deliver<u32> for Gated {
+        fn deliver(&mut self, batch: Vec<u32>) {
+            let _open = self.0.lock().unwrap();
+            self.1.lock().unwrap().extend(batch);
         }
+    }
+
+    /// A queue of one item at a time behind a gate: (gate, delivered, sender, thread).
+    fn gated() -> GatedQueue {
+        let gate = Arc::new(Mutex::new(()));
         let out = Arc::new(Mutex::new(Vec::new()));
-        let closed = gate.lock().unwrap();
         let batch = BatchConfig {
             size: 1,
             timeout: Duration::ZERO,
         };
         let (tx, handle) = spawn("gated", 1, batch, Gated(gate.clone(), out.clone())).unwrap();
+        (gate, out, tx, handle)
+    }
+
+    type GatedQueue = (
+        Arc<Mutex<()>>,
+        Arc<Mutex<Vec<u32>>>,
+        QueueSender<u32>,
+        JoinHandle<()>,
+    );
+
+    /// A full queue blocks the sender until the delivery thread takes a chunk.
+    #[test]
+    fn a_full_queue_blocks_the_sender_and_loses_nothing() {
+        let (gate, out, tx, handle) = gated();
+        let closed = gate.lock().unwrap();
         let sender = {
             let tx = tx.clone();
             std::thread::spawn(move || tx.send((0..100).collect()))
@@ -198,5 +257,30 @@ mod tests {
         tx.finish();
         handle.join().unwrap();
         assert_eq!(*out.lock().unwrap(), (0..100).collect::<Vec<_>>());
+    }
+
+    /// `try_send` hands back what found the queue full, in order, and queues the rest later.
+    #[test]
+    fn try_send_hands_back_what_does_not_fit() {
+        let (gate, out, tx, handle) = gated();
+        let closed = gate.lock().unwrap();
+        let Err(TrySend::Full(mut rest)) = tx.try_send((0..10).collect()) else {
+            panic!("a queue of one item took ten");
+        };
+        // The channel holds one item, and the delivery thread may have taken one before it.
+        assert!(rest.len() == 8 || rest.len() == 9, "{rest:?}");
+        assert_eq!(rest, (10 - rest.len() as u32..10).collect::<Vec<_>>());
+        drop(closed);
+        loop {
+            match tx.try_send(rest) {
+                Ok(()) => break,
+                Err(TrySend::Full(back)) => rest = back,
+                Err(TrySend::Stopped) => panic!("the delivery thread stopped"),
+            }
+            std::thread::yield_now();
+        }
+        tx.finish();
+        handle.join().unwrap();
+        assert_eq!(*out.lock().unwrap(), (0..10).collect::<Vec<_>>());
     }
 }
