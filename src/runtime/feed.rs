@@ -215,6 +215,7 @@ impl Feeder<'_, '_> {
                 break;
             }
             if record.time > *self.handle.time() {
+                self.check_outputs()?;
                 self.handle.advance_to(record.time);
                 self.wait_until_processed(previous);
                 previous = record.time;
@@ -275,6 +276,7 @@ impl Feeder<'_, '_> {
             let ts = mutation.ts.unwrap_or_else(|| self.options.clock.now_ms());
             let observed = self.timeline.observe(ts);
             if let Some(stamp) = observed.new_batch {
+                self.check_outputs()?;
                 self.handle.advance_to(stamp);
                 let position = FeedPosition {
                     next_seq: seq,
@@ -320,6 +322,14 @@ impl Feeder<'_, '_> {
                 durable.dir().display()
             ))),
             _ => Ok(()),
+        }
+    }
+
+    /// Stops the run once an output could not be written (see `sinks::file`).
+    fn check_outputs(&self) -> Result<(), RunError> {
+        match self.outputs.failure() {
+            Some(message) => Err(RunError::Output(message)),
+            None => Ok(()),
         }
     }
 

@@ -105,11 +105,7 @@ pub fn replay(args: ReplayArgs) -> Result<(), CliError> {
     refuse_cut_logs(&args.data_dir).map_err(|e| CliError::File(e.to_string()))?;
     let loaded = kvflow::spec::load_file(&args.file)?;
     let outputs: Arc<dyn OutputFactory> = match &args.output {
-        Some(dir) => {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| CliError::File(format!("cannot create {}: {e}", dir.display())))?;
-            Arc::new(DirOutputs::new(dir, None))
-        }
+        Some(dir) => Arc::new(DirOutputs::create(dir, None).map_err(CliError::File)?),
         None => Arc::new(StdoutOutputs),
     };
     let outputs = match start_of(args.from.as_deref(), args.since)? {

@@ -1,0 +1,179 @@
+//! `kvflow run` under faults and hostile input (issue 13): outputs on a full disk or in an
+//! unwritable directory. Each test runs the binary and checks its exit code, its message,
+//! and what it left on disk.
+//!
+//! The full-disk and read-only tests mount a small tmpfs, which needs root; without it they
+//! print why and pass without checking anything.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn kvflow() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_kvflow"))
+}
+
+fn s(path: &Path) -> &str {
+    path.to_str().expect("a UTF-8 path")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn assert_success(output: &Output) {
+    assert!(output.status.success(), "{}", stderr(output));
+}
+
+/// A dataflow file with one pipeline `name` over the events, made of `steps` (TOML). Its
+/// steps start on line 7.
+fn events_pipeline(name: &str, steps: &str) -> String {
+    format!(
+        "[sources.events]\nview = \"events\"\n\n[[pipelines]]\nname = \"{name}\"\n\
+         from = \"events\"\n{steps}"
+    )
+}
+
+/// One output row per event: enough rows to fill a small disk.
+fn every_event() -> String {
+    events_pipeline(
+        "rows",
+        "[[pipelines.steps]]\nmap = { key = \"key\", ts = \"ts\", v = \"value\" }\n",
+    )
+}
+
+/// A scratch directory with a dataflow file and a generated input.
+struct Scratch {
+    tmp: tempfile::TempDir,
+}
+
+impl Scratch {
+    fn new(dataflow: &str, events: u32) -> Scratch {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        std::fs::write(tmp.path().join("flow.toml"), dataflow).expect("dataflow");
+        let input = tmp.path().join("in.jsonl");
+        let events = events.to_string();
+        let generated = kvflow()
+            .args(["generate", "uniform", "--keys", "500", "--seed", "3"])
+            .args(["--events", &events, "-o", s(&input)])
+            .output()
+            .expect("generate");
+        assert_success(&generated);
+        Scratch { tmp }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.tmp.path().join(name)
+    }
+
+    /// `kvflow run flow.toml --input in.jsonl` with `extra` arguments.
+    fn run(&self, extra: &[&str]) -> Output {
+        kvflow()
+            .args(["run", s(&self.path("flow.toml")), "--input"])
+            .arg(self.path("in.jsonl"))
+            .args(extra)
+            .output()
+            .expect("run")
+    }
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("Uid:"))?.to_string();
+            line.split_whitespace().nth(2).map(|euid| euid == "0")
+        })
+        .unwrap_or(false)
+}
+
+/// A tmpfs mounted at a directory for as long as it lives.
+struct Tmpfs {
+    dir: PathBuf,
+}
+
+impl Tmpfs {
+    /// Mounts a tmpfs with `options` at `dir` (created), or says why it cannot.
+    fn mount(dir: &Path, options: &str) -> Option<Tmpfs> {
+        if !is_root() {
+            println!("skipped: mounting a tmpfs needs root");
+            return None;
+        }
+        std::fs::create_dir_all(dir).expect("mount point");
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", options, "tmpfs", s(dir)])
+            .output()
+            .expect("mount");
+        if !mounted.status.success() {
+            println!("skipped: mount failed: {}", stderr(&mounted));
+            return None;
+        }
+        Some(Tmpfs {
+            dir: dir.to_path_buf(),
+        })
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.dir).output();
+    }
+}
+
+#[test]
+fn a_full_disk_fails_the_run_naming_the_file() {
+    let scratch = Scratch::new(&every_event(), 6000);
+    let disk = scratch.path("disk");
+    let Some(_mounted) = Tmpfs::mount(&disk, "size=64k") else {
+        return;
+    };
+    let out = disk.join("out");
+    let output = scratch.run(&["--output", s(&out)]);
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{message}");
+    let file = out.join("rows.jsonl");
+    assert!(
+        message.contains(&format!("cannot write {}", file.display())),
+        "{message}"
+    );
+    assert!(message.contains("No space left on device"), "{message}");
+    assert!(
+        !message.contains("rows out"),
+        "no summary of rows it did not write: {message}"
+    );
+}
+
+#[test]
+fn a_read_only_output_directory_fails_before_the_run() {
+    let scratch = Scratch::new(&every_event(), 100);
+    let disk = scratch.path("ro");
+    let Some(_mounted) = Tmpfs::mount(&disk, "size=64k,ro") else {
+        return;
+    };
+    let output = scratch.run(&["--output", s(&disk)]);
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{message}");
+    assert!(
+        message.contains(&format!(
+            "cannot write to the output directory {}",
+            disk.display()
+        )),
+        "{message}"
+    );
+    assert!(message.contains("Read-only file system"), "{message}");
+}
+
+#[test]
+fn an_output_directory_under_a_regular_file_is_an_error_naming_it() {
+    let scratch = Scratch::new(&every_event(), 100);
+    let file = scratch.path("a-file");
+    std::fs::write(&file, "not a directory").expect("file");
+    let out = file.join("out");
+    let output = scratch.run(&["--output", s(&out)]);
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{message}");
+    assert!(message.contains(s(&out)), "{message}");
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("file"),
+        "not a directory"
+    );
+}
