@@ -1,6 +1,6 @@
 //! `kvflow run` under faults and hostile input (issue 13): outputs on a full disk or in an
-//! unwritable directory. Each test runs the binary and checks its exit code, its message,
-//! and what it left on disk.
+//! unwritable directory, and file names that try to leave `--output`. Each test runs the
+//! binary and checks its exit code, its message, and what it left on disk.
 //!
 //! The full-disk and read-only tests mount a small tmpfs, which needs root; without it they
 //! print why and pass without checking anything.
@@ -176,4 +176,58 @@ fn an_output_directory_under_a_regular_file_is_an_error_naming_it() {
         std::fs::read_to_string(&file).expect("file"),
         "not a directory"
     );
+}
+
+/// `kvflow check` on `dataflow`: exit code 2 and an error at `file:line:column` that says
+/// `message`.
+fn assert_check_refuses(dataflow: &str, line_col: (usize, usize), message: &str) {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let file = tmp.path().join("flow.toml");
+    std::fs::write(&file, dataflow).expect("dataflow");
+    let output = kvflow().arg("check").arg(&file).output().expect("check");
+    let error = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{error}");
+    let at = format!("flow.toml:{}:{}: ", line_col.0, line_col.1);
+    assert!(error.contains(&at), "want {at}: {error}");
+    assert!(error.contains(message), "want {message:?}: {error}");
+}
+
+/// A count of all events (its pipeline ends on line 7).
+fn counts() -> String {
+    events_pipeline(
+        "counts",
+        "steps = [{ aggregates = { n = \"count(*)\" } }]\n",
+    )
+}
+
+#[test]
+fn names_that_become_file_names_cannot_leave_the_output_directory() {
+    let counts = counts();
+    for name in ["../../x", "/tmp/x"] {
+        let alert = format!(
+            "{counts}\n[[alerts]]\nname = \"{name}\"\nfrom = \"counts\"\ncondition = \"n > 0\"\n"
+        );
+        assert_check_refuses(&alert, (10, 9), &format!("`{name}` is not a valid name"));
+        let sync = format!(
+            "{counts}\n[[sync]]\nname = \"{name}\"\nkeys = [\"^k\"]\n\
+             target = {{ kind = \"redis\", url = \"redis://127.0.0.1:1/\" }}\n"
+        );
+        assert_check_refuses(&sync, (10, 9), "is not a valid name");
+        let handler = format!(
+            "{counts}\n[routing.handlers.\"{name}\"]\nkind = \"each\"\n\n\
+             [[routes]]\nname = \"all\"\nhandlers = [\"{name}\"]\n"
+        );
+        assert_check_refuses(&handler, (9, 20), "is not a valid name");
+    }
+    // The run refuses the file too, and writes nothing outside --output.
+    let scratch = Scratch::new(
+        &format!(
+            "{counts}\n[[alerts]]\nname = \"../escaped\"\nfrom = \"counts\"\ncondition = \"n > 0\"\n"
+        ),
+        50,
+    );
+    let out = scratch.path("out");
+    let output = scratch.run(&["--output", s(&out)]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(!scratch.path("escaped.alerts.jsonl").exists());
 }

@@ -2,7 +2,8 @@
 //!
 //! Files are created on the first write, so a pipeline with no late events has no
 //! `.late.jsonl`. In a cluster every process writes the rows of its own workers; when several
-//! processes share a directory each writes `<pipeline>.part-<process>.jsonl`.
+//! processes share a directory each writes `<pipeline>.part-<process>.jsonl`. Every path is
+//! built by [`output_path`], which refuses a name that would leave the directory.
 //!
 //! Decisions on failure (a full disk, a read-only or vanished directory):
 //! - **Nothing fails quietly.** Every write, every flush, and the fsync of every file at the
@@ -21,6 +22,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use super::path::output_path;
 use super::{LineSink, OutputFactory, OutputKind};
 
 /// The first failure of any file of a directory, shared by its files.
@@ -53,10 +55,11 @@ impl DirOutputs {
         Ok(DirOutputs::new(dir, part))
     }
 
-    pub fn path(&self, name: &str, kind: OutputKind) -> PathBuf {
+    /// The path of one of a pipeline's outputs (refused when the name would leave the
+    /// directory).
+    pub fn path(&self, name: &str, kind: OutputKind) -> Result<PathBuf, String> {
         let part = self.part.map_or(String::new(), |p| format!(".part-{p}"));
-        self.dir
-            .join(format!("{name}{}{part}.jsonl", kind.suffix()))
+        output_path(&self.dir, &format!("{name}{}{part}.jsonl", kind.suffix()))
     }
 
     /// A sink for a file that is not a pipeline output (e.g. `bad-input.jsonl`).
@@ -64,9 +67,13 @@ impl DirOutputs {
         self.file(name, OutputKind::Rows)
     }
 
-    /// The file of an output, shared by every worker that writes it.
+    /// The file of an output, shared by every worker that writes it. A refused name gives
+    /// a file that has failed already, so the run stops with the reason.
     fn file(&self, name: &str, kind: OutputKind) -> Arc<LazyFile> {
-        let path = self.path(name, kind);
+        let path = match self.path(name, kind) {
+            Ok(path) => path,
+            Err(message) => return Arc::new(LazyFile::refused(message, self.failure.clone())),
+        };
         let mut open = self.open.lock().expect("outputs lock");
         open.entry(path.clone())
             .or_insert_with(|| Arc::new(LazyFile::in_dir(path, self.failure.clone())))
@@ -162,6 +169,13 @@ impl LazyFile {
         }
     }
 
+    /// A file whose name was refused: it has failed before its first write.
+    fn refused(message: String, first_failure: FirstFailure) -> LazyFile {
+        let file = LazyFile::in_dir(PathBuf::new(), first_failure);
+        file.fail_with(message);
+        file
+    }
+
     /// An existing output cut back to `len` bytes; writes go on after them.
     pub fn resumed(path: PathBuf, len: u64) -> Result<LazyFile, String> {
         OpenOptions::new()
@@ -220,7 +234,10 @@ impl LazyFile {
     }
 
     fn fail(&self, what: &str, error: std::io::Error) {
-        let message = format!("cannot {what} {}: {error}", self.path.display());
+        self.fail_with(format!("cannot {what} {}: {error}", self.path.display()));
+    }
+
+    fn fail_with(&self, message: String) {
         if self.failed.set(message.clone()).is_ok() {
             tracing::error!("{message}");
             let _ = self.first_failure.set(message);
@@ -339,5 +356,17 @@ mod tests {
         assert!(error.starts_with("cannot write /dev/full: "), "{error}");
         assert_eq!(outputs.failure(), Some(error.clone()));
         assert_eq!(full.synced_len(), Err(error));
+    }
+
+    #[test]
+    fn a_name_that_would_leave_the_directory_fails_the_outputs() {
+        let tmp = tempfile::tempdir().unwrap();
+        let outputs = DirOutputs::create(tmp.path().join("out"), None).unwrap();
+        let sink = outputs.open("../escaped", OutputKind::Rows);
+        sink.write("{}\n");
+        outputs.finish();
+        assert!(!tmp.path().join("escaped.jsonl").exists());
+        let failure = outputs.failure().unwrap();
+        assert!(failure.contains("refused output file name `../escaped.jsonl`"));
     }
 }

@@ -15,6 +15,7 @@ pub mod each_time;
 pub mod external;
 pub mod file;
 pub mod format;
+pub mod path;
 pub mod sync;
 
 use std::collections::BTreeMap;

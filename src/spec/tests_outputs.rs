@@ -124,3 +124,40 @@ fn alert_errors_point_at_the_mistake() {
         None,
     );
 }
+
+#[test]
+fn names_that_become_file_names_are_checked_where_they_are_written() {
+    for name in ["../../x", "/tmp/x", "a.b", "a b", ".."] {
+        check(
+            &format!("[[alerts]]\nname = \"{name}\"\nfrom = \"totals\"\ncondition = \"n > 1\"\n"),
+            &format!("{name}\"\nfrom"),
+            &format!("`{name}` is not a valid name (letters, digits, `_`, `-`)"),
+            None,
+        );
+        check(
+            &format!("[[sync]]\nname = \"{name}\"\nfrom = \"totals\"\n{TARGET}"),
+            &format!("{name}\"\nfrom"),
+            "is not a valid name",
+            None,
+        );
+    }
+    let handler = "kind = \"each\"\n\n[[routes]]\nname = \"r\"\nhandlers = [\"h\"]\n";
+    check(
+        &format!("[routing.handlers.\"../x\"]\n{handler}"),
+        "../x\"]",
+        "`../x` is not a valid name",
+        None,
+    );
+    check(
+        &format!("[routing.handlers.'/tmp/x']\n{handler}"),
+        "/tmp/x']",
+        "`/tmp/x` is not a valid name",
+        None,
+    );
+    check(
+        "[routing]\nhandlers = { \"a/b\" = { kind = \"each\" } }\n",
+        "a/b",
+        "`a/b` is not a valid name",
+        None,
+    );
+}
