@@ -1,6 +1,7 @@
 //! `kvflow run` under faults and hostile input (issue 13): outputs on a full disk or in an
-//! unwritable directory, and file names that try to leave `--output`. Each test runs the
-//! binary and checks its exit code, its message, and what it left on disk.
+//! unwritable directory, file names that try to leave `--output`, and event times and
+//! window bounds that would overflow. Each test runs the binary and checks its exit code,
+//! its message, and what it left on disk.
 //!
 //! The full-disk and read-only tests mount a small tmpfs, which needs root; without it they
 //! print why and pass without checking anything.
@@ -230,4 +231,116 @@ fn names_that_become_file_names_cannot_leave_the_output_directory() {
     let output = scratch.run(&["--output", s(&out)]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(!scratch.path("escaped.alerts.jsonl").exists());
+}
+
+/// A count per `window` (TOML, on line 11) of the events, with `ts` as the expression
+/// `ts` computes it.
+fn windowed(ts: &str, window: &str) -> String {
+    events_pipeline(
+        "w",
+        &format!(
+            "[[pipelines.steps]]\nmap = {{ ts = \"{ts}\" }}\n\n[[pipelines.steps]]\n\
+             window = {window}\naggregates = {{ n = \"count(*)\" }}\n"
+        ),
+    )
+}
+
+#[test]
+fn event_times_out_of_range_are_bad_lines_with_their_line_number() {
+    let scratch = Scratch::new(&windowed("ts", "{ kind = \"tumbling\", size = 1000 }"), 1);
+    let input = scratch.path("in.jsonl");
+    std::fs::write(
+        &input,
+        "{\"ts\":1000,\"key\":\"a\"}\n\
+         {\"ts\":18446744073709551615,\"key\":\"b\"}\n\
+         {\"ts\":9223372036854775807,\"key\":\"c\"}\n\
+         {\"ts\":253402300799999,\"key\":\"d\"}\n",
+    )
+    .expect("input");
+    let failed = scratch.run(&[]);
+    let message = stderr(&failed);
+    assert_eq!(failed.status.code(), Some(2), "{message}");
+    assert!(
+        message.contains("in.jsonl:2: `ts` 18446744073709551615 is out of range: event times are 0..=253402300799999 ms"),
+        "{message}"
+    );
+    let out = scratch.path("out");
+    let skipped = scratch.run(&["--on-bad-input", "skip", "--output", s(&out)]);
+    assert_success(&skipped);
+    let bad = std::fs::read_to_string(out.join("bad-input.jsonl")).expect("bad input");
+    let lines: Vec<u64> = bad
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).expect("json")["line"]
+                .as_u64()
+                .expect("line")
+        })
+        .collect();
+    assert_eq!(lines, vec![2, 3]);
+    let rows = std::fs::read_to_string(out.join("w.jsonl")).expect("rows");
+    assert_eq!(
+        rows,
+        "{\"window_start\":1000,\"window_end\":2000,\"n\":1}\n\
+         {\"window_start\":253402300799000,\"window_end\":253402300800000,\"n\":1}\n"
+    );
+}
+
+#[test]
+fn window_parameters_that_could_overflow_are_refused_by_check() {
+    let big = "9223372036854775807";
+    let cases = [
+        (
+            format!("{{ kind = \"session\", gap = {big} }}"),
+            11,
+            30,
+            "window gap 9223372036854775807 is too large: at most 253402300799999 ms",
+        ),
+        (
+            format!("{{ kind = \"tumbling\", size = {big} }}"),
+            11,
+            31,
+            "window size",
+        ),
+        (
+            format!("{{ kind = \"sliding\", size = 1000, slide = {big} }}"),
+            11,
+            43,
+            "window slide",
+        ),
+        (
+            format!("{{ kind = \"tumbling\", size = 10, allowed_lateness = {big} }}"),
+            11,
+            42,
+            "window allowed_lateness",
+        ),
+    ];
+    for (window, line, column, message) in cases {
+        assert_check_refuses(&windowed("ts", &window), (line, column), message);
+    }
+}
+
+#[test]
+fn a_computed_event_time_out_of_range_is_an_error_row_not_a_negative_window() {
+    let scratch = Scratch::new(
+        &windowed(
+            "9223372036854775000",
+            "{ kind = \"tumbling\", size = 1000 }",
+        ),
+        1,
+    );
+    let puts: String = (0..5)
+        .map(|i| format!("{{\"ts\":{i},\"key\":\"k{i}\",\"value\":{i}}}\n"))
+        .collect();
+    std::fs::write(scratch.path("in.jsonl"), puts).expect("input");
+    let out = scratch.path("out");
+    assert_success(&scratch.run(&["--output", s(&out)]));
+    assert!(!out.join("w.jsonl").exists(), "no window rows");
+    let errors = std::fs::read_to_string(out.join("w.errors.jsonl")).expect("errors");
+    assert_eq!(errors.lines().count(), 5);
+    assert!(
+        errors
+            .lines()
+            .all(|l| l.contains("window needs ts within 0..=253402300799999 ms")),
+        "{errors}"
+    );
 }

@@ -10,6 +10,7 @@ use std::collections::HashSet;
 
 use crate::change::EventKind;
 use crate::expr::{Expr, suggest};
+use crate::plan::bounds::check_window;
 use crate::plan::{
     AggDef, AggFunc, Emission, JoinKind, Node, PipelineDef, Plan, SinkDef, SourceDef, View,
     WindowDef, WindowKind,
@@ -345,6 +346,8 @@ fn lower_window(
         }
         WindowKind::Session { gap } => positive(gap, "gap")?,
     }
+    check_window(spec.kind, spec.allowed_lateness)
+        .map_err(|e| LowerError::at(origin, e.message))?;
     let ts_field = schema.index_of("ts").ok_or_else(|| {
         LowerError::at(
             origin,

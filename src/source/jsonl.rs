@@ -4,7 +4,9 @@
 //! `{"ts": 1700000000123, "op": "put", "key": "user_17", "value": {"name": "Ada"}}`.
 //! - `key`: required, a non-empty string.
 //! - `op`: `put` (default when omitted), `insert` and `update` (both mean `put`), or `delete`.
-//! - `ts`: optional event time, a non-negative integer of ms; omitted or `null` means `None`.
+//! - `ts`: optional event time, an integer of ms in `0..=MAX_EVENT_TS` (through the year 9999,
+//!   see `change::time`); omitted or `null` means `None`. A `ts` out of that range is a bad
+//!   line: it would overflow window arithmetic and JSON readers downstream.
 //! - `value`: any JSON; omitted means `null`; ignored (`Null`) for a delete.
 //!
 //! Any other field is an error, to catch typos. Blank lines are skipped but counted, so
@@ -18,6 +20,7 @@ use std::io::BufRead;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, Unexpected, Visitor};
 
 use super::json_value::JsonValue;
+use crate::change::time::{MAX_EVENT_TS, event_time_range};
 use crate::change::{Mutation, Op};
 use crate::value::{Value, write_json_string};
 
@@ -179,13 +182,19 @@ impl<'de> Deserialize<'de> for Ts {
             fn visit_unit<E>(self) -> Result<Ts, E> {
                 Ok(Ts(None))
             }
-            fn visit_u64<E>(self, v: u64) -> Result<Ts, E> {
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Ts, E> {
+                if v > MAX_EVENT_TS {
+                    return Err(E::custom(format!(
+                        "`ts` {v} is out of range: event times are {}",
+                        event_time_range()
+                    )));
+                }
                 Ok(Ts(Some(v)))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Ts, E> {
                 u64::try_from(v)
-                    .map(|v| Ts(Some(v)))
                     .map_err(|_| E::invalid_value(Unexpected::Signed(v), &self))
+                    .and_then(|v| self.visit_u64(v))
             }
         }
         deserializer.deserialize_any(V)
@@ -351,8 +360,8 @@ mod tests {
         assert_eq!(ok(r#"{"key":"a\"\u00e9\n"}"#).key.as_ref(), "a\"é\n");
         assert_eq!(ok(r#"{"key":"k","ts":0}"#).ts, Some(0));
         assert_eq!(
-            ok(r#"{"key":"k","ts":18446744073709551615}"#).ts,
-            Some(u64::MAX)
+            ok(r#"{"key":"k","ts":253402300799999}"#).ts,
+            Some(MAX_EVENT_TS)
         );
     }
 
@@ -384,6 +393,19 @@ mod tests {
                 "invalid type: floating point",
             ),
             (r#"{"key": "k", "ts": "5"}"#, r#"invalid type: string "5""#),
+            (
+                r#"{"key": "k", "ts": 18446744073709551615}"#,
+                "`ts` 18446744073709551615 is out of range: event times are 0..=253402300799999 ms \
+                 (the epoch through 9999-12-31T23:59:59.999Z)",
+            ),
+            (
+                r#"{"key": "k", "ts": 253402300800000}"#,
+                "`ts` 253402300800000 is out of range",
+            ),
+            (
+                r#"{"key": "k", "ts": 9223372036854775807}"#,
+                "`ts` 9223372036854775807 is out of range",
+            ),
             (
                 r#"{"key": "k", "valeu": 1}"#,
                 "unknown field `valeu`, expected one of `ts`, `op`, `key`, `value`, `origin`",
@@ -482,7 +504,7 @@ mod tests {
                 } else {
                     random_value(&mut rng, 0)
                 },
-                ts: rng.percent(80).then(|| rng.next_u64()),
+                ts: rng.percent(80).then(|| rng.next_u64() % (MAX_EVENT_TS + 1)),
                 origin: rng
                     .percent(30)
                     .then(|| format!("node{}", rng.below(3)).into()),
