@@ -1,7 +1,7 @@
 //! `kvflow run` under faults and hostile input (issue 13): outputs on a full disk or in an
-//! unwritable directory, file names that try to leave `--output`, and event times and
-//! window bounds that would overflow. Each test runs the binary and checks its exit code,
-//! its message, and what it left on disk.
+//! unwritable directory, file names that try to leave `--output`, event times and window
+//! bounds that would overflow, and windows that would exhaust memory. Each test runs the
+//! binary and checks its exit code, its message, and what it left on disk.
 //!
 //! The full-disk and read-only tests mount a small tmpfs, which needs root; without it they
 //! print why and pass without checking anything.
@@ -343,4 +343,18 @@ fn a_computed_event_time_out_of_range_is_an_error_row_not_a_negative_window() {
             .all(|l| l.contains("window needs ts within 0..=253402300799999 ms")),
         "{errors}"
     );
+}
+
+#[test]
+fn a_sliding_window_in_too_many_windows_per_event_is_refused_with_the_bound() {
+    assert_check_refuses(
+        &windowed("ts", "{ kind = \"sliding\", size = 1000000000, slide = 1 }"),
+        (11, 49),
+        "puts every event in 1000000000 windows; at most 1000 are allowed (size / slide <= 1000)",
+    );
+    let scratch = Scratch::new(
+        &windowed("ts", "{ kind = \"sliding\", size = 1000, slide = 1 }"),
+        30,
+    );
+    assert_success(&scratch.run(&["--output", s(&scratch.path("out"))]));
 }

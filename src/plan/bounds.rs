@@ -6,6 +6,12 @@
 //!   window's end `start + size`, its emit and expiry times (`end + allowed_lateness + 2`)
 //!   and a session's end `last + gap` all stay below 2^53, so they can neither wrap nor lose
 //!   precision in a JSON reader.
+//! - **A sliding window puts each event in at most [`MAX_WINDOWS_PER_EVENT`] windows**
+//!   (`size / slide`, rounded up). Every event costs a contribution and a release per window
+//!   it belongs to, so `size = 1000000000, slide = 1` would make a billion updates out of the
+//!   first event and exhaust memory; 1000 windows per event is already a thousandfold
+//!   amplification of the input. A wider view with a fine slide is better served by a
+//!   tumbling window of the slide and an aggregate over its rows.
 
 use crate::change::time::MAX_EVENT_TS;
 
@@ -13,6 +19,9 @@ use super::WindowKind;
 
 /// The largest window size, slide, gap or allowed lateness, in ms.
 pub const MAX_WINDOW_MS: u64 = MAX_EVENT_TS;
+
+/// The most windows of a sliding window that one event may belong to.
+pub const MAX_WINDOWS_PER_EVENT: u64 = 1000;
 
 /// A window parameter out of bounds: which one (`size`, `slide`, `gap`,
 /// `allowed_lateness`) and why.
@@ -41,6 +50,19 @@ pub fn check_window(kind: WindowKind, allowed_lateness: u64) -> Result<(), Windo
             });
         }
     }
+    if let WindowKind::Sliding { size, slide } = kind {
+        let windows = size.div_ceil(slide.max(1));
+        if windows > MAX_WINDOWS_PER_EVENT {
+            return Err(WindowBoundError {
+                param: "slide",
+                message: format!(
+                    "a sliding window of size {size} and slide {slide} puts every event in \
+                     {windows} windows; at most {MAX_WINDOWS_PER_EVENT} are allowed \
+                     (size / slide <= {MAX_WINDOWS_PER_EVENT}): raise `slide` or lower `size`"
+                ),
+            });
+        }
+    }
     Ok(())
 }
 
@@ -58,7 +80,9 @@ mod tests {
         assert_eq!(param(WindowKind::Tumbling { size: max }, max), None);
         assert_eq!(param(WindowKind::Session { gap: max }, 0), None);
         let sliding = |size, slide| WindowKind::Sliding { size, slide };
-        assert_eq!(param(sliding(max, 1), 0), None);
+        assert_eq!(param(sliding(1000, 1), 0), None);
+        assert_eq!(param(sliding(1000, 3000), 0), None);
+        assert_eq!(param(sliding(max, max / 1000 + 1), 0), None);
     }
 
     #[test]
@@ -72,5 +96,14 @@ mod tests {
         );
         let sliding = |size, slide| WindowKind::Sliding { size, slide };
         assert_eq!(param(sliding(10, big), 0), Some("slide"));
+        assert_eq!(param(sliding(1001, 1), 0), Some("slide"));
+        let error = check_window(sliding(1_000_000_000, 1), 0).unwrap_err();
+        assert!(
+            error
+                .message
+                .contains("puts every event in 1000000000 windows; at most 1000"),
+            "{}",
+            error.message
+        );
     }
 }
