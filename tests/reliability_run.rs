@@ -1,7 +1,8 @@
 //! `kvflow run` under faults and hostile input (issue 13): outputs on a full disk or in an
 //! unwritable directory, file names that try to leave `--output`, event times and window
-//! bounds that would overflow, and windows that would exhaust memory. Each test runs the
-//! binary and checks its exit code, its message, and what it left on disk.
+//! bounds that would overflow, windows that would exhaust memory, and a damaged data
+//! directory. Each test runs the binary and checks its exit code, its message, and what it
+//! left on disk.
 //!
 //! The full-disk and read-only tests mount a small tmpfs, which needs root; without it they
 //! print why and pass without checking anything.
@@ -357,4 +358,88 @@ fn a_sliding_window_in_too_many_windows_per_event_is_refused_with_the_bound() {
         30,
     );
     assert_success(&scratch.run(&["--output", s(&scratch.path("out"))]));
+}
+
+impl Scratch {
+    /// A durable run into `out` with `data` as its data directory.
+    fn durable(&self, workers: &str) -> Output {
+        self.run(&[
+            "--output",
+            s(&self.path("out")),
+            "--data-dir",
+            s(&self.path("data")),
+            "--checkpoint-every",
+            "500",
+            "-w",
+            workers,
+        ])
+    }
+}
+
+fn assert_refused(output: &Output, parts: &[&str]) {
+    let message = stderr(output);
+    assert_eq!(output.status.code(), Some(2), "{message}");
+    for part in parts {
+        assert!(message.contains(part), "want {part:?}: {message}");
+    }
+}
+
+#[test]
+fn a_data_directory_refuses_a_missing_shard_and_another_worker_count() {
+    let scratch = Scratch::new(&every_event(), 3000);
+    assert_success(&scratch.durable("2"));
+    let data = scratch.path("data");
+    let manifest = std::fs::read_to_string(data.join("manifest.json")).expect("manifest");
+    assert_eq!(manifest, "{\"version\":1,\"shards\":2}");
+    assert_refused(
+        &scratch.durable("3"),
+        &["with 2 shards", "this run has 3: run it with -w 2"],
+    );
+    let watch = |from: &str| {
+        kvflow()
+            .args(["watch", "--data-dir", s(&data), "--from", from])
+            .output()
+            .expect("watch")
+    };
+    assert_refused(
+        &watch("7:5"),
+        &[
+            "token 7:5 names shard 7, which does not exist",
+            "has 2 shard(s), 0 to 1",
+        ],
+    );
+    assert_success(&watch("1:5"));
+    std::fs::remove_dir_all(data.join("shard-1")).expect("remove shard-1");
+    let missing = format!("{} is missing", data.join("shard-1").display());
+    for workers in ["1", "2"] {
+        assert_refused(&scratch.durable(workers), &[&missing, "records 2 shards"]);
+    }
+    assert_refused(&watch("0:5"), &[&missing]);
+    assert!(
+        !data.join("shard-1").exists(),
+        "nothing recreated the lost shard"
+    );
+}
+
+#[test]
+fn an_output_shorter_than_its_checkpoint_is_refused_with_both_lengths() {
+    let scratch = Scratch::new(&every_event(), 3000);
+    assert_success(&scratch.durable("1"));
+    let rows = scratch.path("out").join("rows.jsonl");
+    let full = std::fs::metadata(&rows).expect("rows").len();
+    let cut = full / 2;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&rows)
+        .and_then(|f| f.set_len(cut))
+        .expect("cut the output");
+    assert_refused(
+        &scratch.durable("1"),
+        &[
+            &format!("cannot resume {}", rows.display()),
+            &format!("it holds {cut} bytes, but the checkpoint recorded {full} bytes"),
+            "`--repair` repairs logs, not outputs",
+        ],
+    );
+    assert_eq!(std::fs::metadata(&rows).expect("rows").len(), cut);
 }

@@ -15,6 +15,11 @@
 //! - **An unwritable directory fails before the run.** [`DirOutputs::create`] makes the
 //!   directory and creates (then removes) a probe file in it, so a directory that cannot be
 //!   written is an error naming it even when the run would write nothing.
+//! - **A resumed output is never shorter than its checkpoint.** A file found shorter than
+//!   the length the checkpoint recorded (cut, replaced or lost after the run synced it) is
+//!   refused, naming the file and both lengths: resuming would append to a torn line, and
+//!   the lines it lost were delivered before the checkpoint, so the resumed run will not
+//!   write them again. `--repair` repairs logs only; it does not rewrite outputs.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
@@ -176,8 +181,23 @@ impl LazyFile {
         file
     }
 
-    /// An existing output cut back to `len` bytes; writes go on after them.
+    /// An existing output cut back to `len` bytes; writes go on after them. A file shorter
+    /// than `len` is refused (see the module doc).
     pub fn resumed(path: PathBuf, len: u64) -> Result<LazyFile, String> {
+        let found = match std::fs::metadata(&path) {
+            Ok(metadata) => metadata.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+            Err(e) => return Err(format!("cannot resume {}: {e}", path.display())),
+        };
+        if found < len {
+            return Err(format!(
+                "cannot resume {}: it holds {found} bytes, but the checkpoint recorded {len} \
+                 bytes (it was cut or replaced after the run wrote it); `--repair` repairs \
+                 logs, not outputs: restore the file, or start again with a new data \
+                 directory and output directory",
+                path.display()
+            ));
+        }
         OpenOptions::new()
             .write(true)
             .create(true)
@@ -368,5 +388,33 @@ mod tests {
         assert!(!tmp.path().join("escaped.jsonl").exists());
         let failure = outputs.failure().unwrap();
         assert!(failure.contains("refused output file name `../escaped.jsonl`"));
+    }
+
+    #[test]
+    fn a_resumed_output_shorter_than_its_checkpoint_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("rows.jsonl");
+        std::fs::write(&path, "{\"a\":1}\n{\"a\":2}\n").unwrap();
+        let resumed = LazyFile::resumed(path.clone(), 8).unwrap();
+        resumed.write("{\"a\":3}\n");
+        resumed.close().unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "{\"a\":1}\n{\"a\":3}\n"
+        );
+        let error = LazyFile::resumed(path.clone(), 40).err().unwrap();
+        assert!(
+            error.contains("it holds 16 bytes, but the checkpoint recorded 40 bytes"),
+            "{error}"
+        );
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len(),
+            16,
+            "left as it was"
+        );
+        let missing = LazyFile::resumed(tmp.path().join("gone.jsonl"), 5)
+            .err()
+            .unwrap();
+        assert!(missing.contains("it holds 0 bytes"), "{missing}");
     }
 }

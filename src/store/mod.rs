@@ -6,6 +6,7 @@
 //! state ([`snapshot`]).
 pub mod data_dir;
 pub mod faults;
+pub mod manifest;
 pub mod shard;
 pub mod snapshot;
 pub mod stream;
