@@ -360,6 +360,26 @@ fn a_sliding_window_in_too_many_windows_per_event_is_refused_with_the_bound() {
     assert_success(&scratch.run(&["--output", s(&scratch.path("out"))]));
 }
 
+#[test]
+fn a_cut_bad_line_says_so_in_its_record() {
+    let scratch = Scratch::new(&every_event(), 1);
+    let long = format!("{{\"key\":\"{}\",\"op\":\"nope\"}}", "k".repeat(3000));
+    std::fs::write(scratch.path("in.jsonl"), format!("{long}\n{{\"key\":1}}\n")).expect("input");
+    let out = scratch.path("out");
+    assert_success(&scratch.run(&["--on-bad-input", "skip", "--output", s(&out)]));
+    let bad = std::fs::read_to_string(out.join("bad-input.jsonl")).expect("bad input");
+    let records: Vec<serde_json::Value> = bad
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[0]["text"].as_str().expect("text"), &long[..1000]);
+    assert_eq!(records[0]["truncated"], true);
+    assert_eq!(records[0]["bytes"].as_u64(), Some(long.len() as u64));
+    assert_eq!(records[1]["text"], "{\"key\":1}");
+    assert!(records[1].get("truncated").is_none() && records[1].get("bytes").is_none());
+}
+
 impl Scratch {
     /// A durable run into `out` with `data` as its data directory.
     fn durable(&self, workers: &str) -> Output {

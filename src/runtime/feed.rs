@@ -359,20 +359,13 @@ impl Feeder<'_, '_> {
                 if self.reports {
                     self.metrics.bad_lines.fetch_add(1, Ordering::Relaxed);
                     if let Some(sink) = &self.options.bad_input {
-                        sink.write(&bad_line_json(&error));
+                        let mut line = String::new();
+                        error.write_json(&mut line);
+                        sink.write(&line);
                     }
                 }
                 Ok(())
             }
         }
     }
-}
-
-fn bad_line_json(error: &LineError) -> String {
-    let mut line = format!("{{\"line\":{},\"error\":", error.line);
-    crate::value::write_json_string(&error.message, &mut line);
-    line.push_str(",\"text\":");
-    crate::value::write_json_string(&error.text, &mut line);
-    line.push_str("}\n");
-    line
 }

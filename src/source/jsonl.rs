@@ -12,6 +12,12 @@
 //! Any other field is an error, to catch typos. Blank lines are skipped but counted, so
 //! [`LineError::line`] is the line number an editor shows. CRLF line ends and a UTF-8 byte
 //! order mark on the first line are accepted. Parsing never panics.
+//!
+//! A bad line keeps at most its first 1000 characters, so one huge line cannot blow up the
+//! `bad-input.jsonl` record of it. Decision: a record whose text was cut says so with
+//! `"truncated":true` and the line's whole length, `"bytes":N` (bytes, as a file and `wc -c`
+//! count them), so a reader never mistakes the prefix for the line; a whole line's record
+//! has neither field ([`LineError::write_json`]).
 
 use std::borrow::Cow;
 use std::fmt::{self, Write as _};
@@ -30,8 +36,26 @@ pub struct LineError {
     /// 1-based line number.
     pub line: u64,
     pub message: String,
-    /// The raw line, truncated to 1000 characters.
+    /// The raw line, cut to its first 1000 characters.
     pub text: String,
+    /// The raw line's length in bytes, when `text` was cut from it (`None`: it is whole).
+    pub cut_from: Option<usize>,
+}
+
+impl LineError {
+    /// The `bad-input.jsonl` record of the line, ending in `\n`:
+    /// `{"line":..,"error":"..","text":".."}`, with `"truncated":true,"bytes":N` after
+    /// `text` when it was cut.
+    pub fn write_json(&self, out: &mut String) {
+        let _ = write!(out, "{{\"line\":{},\"error\":", self.line);
+        write_json_string(&self.message, out);
+        out.push_str(",\"text\":");
+        write_json_string(&self.text, out);
+        if let Some(bytes) = self.cut_from {
+            let _ = write!(out, ",\"truncated\":true,\"bytes\":{bytes}");
+        }
+        out.push_str("}\n");
+    }
 }
 
 impl fmt::Display for LineError {
@@ -44,10 +68,11 @@ impl std::error::Error for LineError {}
 
 const MAX_TEXT_CHARS: usize = 1000;
 
-fn truncate(text: &str) -> String {
+/// `text` cut to its first `MAX_TEXT_CHARS` characters, and the raw length it was cut from.
+fn truncate(text: &str, raw_len: usize) -> (String, Option<usize>) {
     match text.char_indices().nth(MAX_TEXT_CHARS) {
-        Some((end, _)) => text[..end].to_string(),
-        None => text.to_string(),
+        Some((end, _)) => (text[..end].to_string(), Some(raw_len)),
+        None => (text.to_string(), None),
     }
 }
 
@@ -257,11 +282,13 @@ impl<R: BufRead> Iterator for JsonlReader<R> {
     fn next(&mut self) -> Option<Self::Item> {
         while !self.done {
             self.buf.clear();
-            let error = |line, message: String, text: String| LineError {
-                line,
-                message,
-                text,
-            };
+            let error =
+                |line, message: String, (text, cut_from): (String, Option<usize>)| LineError {
+                    line,
+                    message,
+                    text,
+                    cut_from,
+                };
             match self.reader.read_until(b'\n', &mut self.buf) {
                 Ok(0) => self.done = true,
                 Ok(_) => {
@@ -276,13 +303,17 @@ impl<R: BufRead> Iterator for JsonlReader<R> {
                         continue;
                     }
                     let result = match std::str::from_utf8(raw) {
-                        Ok(text) => parse_mutation(text)
-                            .map(|m| (self.line, m))
-                            .map_err(|message| error(self.line, message, truncate(text))),
+                        Ok(text) => {
+                            parse_mutation(text)
+                                .map(|m| (self.line, m))
+                                .map_err(|message| {
+                                    error(self.line, message, truncate(text, raw.len()))
+                                })
+                        }
                         Err(e) => Err(error(
                             self.line,
                             format!("invalid UTF-8 at byte {}", e.valid_up_to()),
-                            truncate(&String::from_utf8_lossy(raw)),
+                            truncate(&String::from_utf8_lossy(raw), raw.len()),
                         )),
                     };
                     return Some(result);
@@ -293,7 +324,7 @@ impl<R: BufRead> Iterator for JsonlReader<R> {
                     return Some(Err(error(
                         self.line + 1,
                         format!("read error: {e}"),
-                        String::new(),
+                        (String::new(), None),
                     )));
                 }
             }
@@ -454,6 +485,37 @@ mod tests {
             .unwrap()
             .unwrap_err();
         assert_eq!(e.text.chars().count(), 1000);
+        assert_eq!(e.cut_from, Some(10_000));
+    }
+
+    #[test]
+    fn a_bad_line_record_says_when_its_text_was_cut() {
+        let record = |input: &str| {
+            let e = JsonlReader::new(input.as_bytes())
+                .next()
+                .unwrap()
+                .unwrap_err();
+            let mut line = String::new();
+            e.write_json(&mut line);
+            line
+        };
+        assert_eq!(
+            record("{\"key\":}\n"),
+            "{\"line\":1,\"error\":\"expected value at column 8\",\"text\":\"{\\\"key\\\":}\"}\n"
+        );
+        let whole = format!("{}\n", "x".repeat(1000));
+        assert!(!record(&whole).contains("truncated"));
+        let long = format!("{}\n", "x".repeat(1001));
+        let cut = record(&long);
+        assert!(
+            cut.ends_with(&format!(
+                "{}\",\"truncated\":true,\"bytes\":1001}}\n",
+                "x".repeat(1000)
+            )),
+            "{cut}"
+        );
+        let parsed: serde_json::Value = serde_json::from_str(&cut).unwrap();
+        assert_eq!(parsed["text"].as_str().unwrap().len(), 1000);
     }
 
     fn random_string(rng: &mut Rng) -> String {
