@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::time::time_value;
 use crate::value::{Row, Value};
 
 /// What a mutation asks for. `insert`/`update` are spelled `put`: the store derives the kind.
@@ -110,7 +111,7 @@ impl ChangeEvent {
     pub fn to_event_row(&self) -> Row {
         Row(vec![
             Value::Str(self.key.clone()),
-            Value::Int(self.ts as i64),
+            time_value(self.ts),
             self.kind.name_value(),
             Value::Int(self.seq as i64),
             self.new.clone(),
@@ -123,7 +124,7 @@ impl ChangeEvent {
 pub fn table_row(key: &Arc<str>, ts: u64, seq: u64, value: &Value) -> Row {
     Row(vec![
         Value::Str(key.clone()),
-        Value::Int(ts as i64),
+        time_value(ts),
         Value::Int(seq as i64),
         value.clone(),
     ])

@@ -10,9 +10,33 @@
 //! which events are late does not depend on the batch size or the number of workers; and an
 //! event that is not late always reaches its window before the window closes (its batch's
 //! stamp is at most that exact watermark).
+//!
+//! Decision — **the range of event time.** `ts` is `0..=`[`MAX_EVENT_TS`] ms, the Unix epoch
+//! through 9999-12-31T23:59:59.999Z (ISO-8601's four-digit years). Input outside it is
+//! refused where it is read (a bad line with its line number, see `source::jsonl`), and
+//! window sizes, slides, gaps and allowed lateness are held to the same bound (see
+//! `plan::node::check_window`). Every time the engine derives — a window's end, its emit and
+//! expiry times, `ts + size + allowed_lateness + 2` — then stays below 2^53: exact as an
+//! `i64` in rows and as a JSON number in any reader (JavaScript, jq), and no arithmetic on
+//! it can wrap. Times derived at run time from other data (a `map` that computes `ts`) are
+//! checked again where a window reads them; all window arithmetic saturates besides.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The largest event time accepted: 9999-12-31T23:59:59.999Z, in ms since the epoch.
+pub const MAX_EVENT_TS: u64 = 253_402_300_799_999;
+
+/// The range of event time, as error messages state it.
+pub fn event_time_range() -> String {
+    format!("0..={MAX_EVENT_TS} ms (the epoch through 9999-12-31T23:59:59.999Z)")
+}
+
+/// An event time (or a time derived from one) as a row value, saturating instead of
+/// wrapping to a negative number for a time past `i64::MAX`.
+pub fn time_value(ms: u64) -> crate::value::Value {
+    crate::value::Value::Int(i64::try_from(ms).unwrap_or(i64::MAX))
+}
 
 /// The ingest clock, for mutations that carry no `ts`. Injected so tests are deterministic.
 pub trait Clock: Send + Sync {

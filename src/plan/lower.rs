@@ -10,6 +10,7 @@ use std::collections::HashSet;
 
 use crate::change::EventKind;
 use crate::expr::{Expr, suggest};
+use crate::plan::bounds::check_window;
 use crate::plan::{
     AggDef, AggFunc, Emission, JoinKind, Node, PipelineDef, Plan, SinkDef, SourceDef, View,
     WindowDef, WindowKind,
@@ -139,21 +140,24 @@ pub fn lower(sources: &[SourceSpec], pipelines: &[PipelineSpec]) -> Result<Plan,
     Ok(plan)
 }
 
-fn check_new_name(names: &mut HashSet<String>, name: &Text) -> Result<(), LowerError> {
-    let valid = !name.text.is_empty()
+/// Checks a name that becomes part of a file name (pipelines, alerts, sync sinks, route
+/// handlers): ASCII letters, digits, `_` and `-`, so it can never name a path outside the
+/// output directory (`sinks::path` guards the path itself as well).
+pub fn check_name(name: &str) -> Result<(), String> {
+    let valid = !name.is_empty()
         && name
-            .text
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if !valid {
-        return Err(LowerError::at(
-            name.origin,
-            format!(
-                "`{}` is not a valid name (letters, digits, `_`, `-`)",
-                name.text
-            ),
-        ));
+    match valid {
+        true => Ok(()),
+        false => Err(format!(
+            "`{name}` is not a valid name (letters, digits, `_`, `-`)"
+        )),
     }
+}
+
+fn check_new_name(names: &mut HashSet<String>, name: &Text) -> Result<(), LowerError> {
+    check_name(&name.text).map_err(|message| LowerError::at(name.origin, message))?;
     if !names.insert(name.text.clone()) {
         return Err(LowerError::at(
             name.origin,
@@ -342,6 +346,8 @@ fn lower_window(
         }
         WindowKind::Session { gap } => positive(gap, "gap")?,
     }
+    check_window(spec.kind, spec.allowed_lateness)
+        .map_err(|e| LowerError::at(origin, e.message))?;
     let ts_field = schema.index_of("ts").ok_or_else(|| {
         LowerError::at(
             origin,

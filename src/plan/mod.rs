@@ -3,6 +3,7 @@
 //! A [`Plan`] is fully resolved: expressions are compiled against the schema of their input,
 //! every node knows its output schema, and references between pipelines are checked. Render
 //! never sees raw configuration; `kvflow explain` prints exactly what render will build.
+pub mod bounds;
 pub mod explain;
 pub mod lower;
 pub mod node;

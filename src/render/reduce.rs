@@ -18,9 +18,9 @@ use timely::dataflow::operators::vec::{Filter, Map};
 use crate::expr::Expr;
 use crate::operators::aggregate::finish_from_multiset;
 use crate::operators::fallible::{Lines, Outputs, RecordError, Rows, error_line, split_fallible};
-use crate::operators::window::WindowTiming;
 use crate::operators::window::fixed::for_each_window;
 use crate::operators::window::session::{SessionOut, SessionRow, sessionize};
+use crate::operators::window::{WindowTiming, window_ts};
 use crate::plan::{AggDef, AggFunc, WindowDef, WindowKind};
 use crate::schema::Schema;
 use crate::value::{Row, Value};
@@ -122,14 +122,9 @@ impl AggregateSpec {
         }
         let ts_value = self.ts_index.map_or(Value::Null, |i| row.get(i).clone());
         let ts = match (&ts_value, self.window.is_some()) {
-            (Value::Int(ts), _) if *ts >= 0 => *ts as u64,
+            (value, true) => window_ts(value).map_err(fail)?,
+            (Value::Int(ts), false) if *ts >= 0 => *ts as u64,
             (_, false) => 0,
-            (other, true) => {
-                return Err(fail(format!(
-                    "window needs a non-negative integer ts, got {}",
-                    other.type_name()
-                )));
-            }
         };
         args.push(ts_value);
         for (expr, func) in self.arg_exprs.iter().zip(&self.funcs) {

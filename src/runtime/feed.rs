@@ -215,6 +215,7 @@ impl Feeder<'_, '_> {
                 break;
             }
             if record.time > *self.handle.time() {
+                self.check_outputs()?;
                 self.handle.advance_to(record.time);
                 self.wait_until_processed(previous);
                 previous = record.time;
@@ -282,6 +283,7 @@ impl Feeder<'_, '_> {
             let ts = mutation.ts.unwrap_or_else(|| self.options.clock.now_ms());
             let observed = self.timeline.observe(ts);
             if let Some(stamp) = observed.new_batch {
+                self.check_outputs()?;
                 self.handle.advance_to(stamp);
                 let position = FeedPosition {
                     next_seq: seq,
@@ -330,6 +332,14 @@ impl Feeder<'_, '_> {
         }
     }
 
+    /// Stops the run once an output could not be written (see `sinks::file`).
+    fn check_outputs(&self) -> Result<(), RunError> {
+        match self.outputs.failure() {
+            Some(message) => Err(RunError::Output(message)),
+            None => Ok(()),
+        }
+    }
+
     /// Steps the worker until every time before `stamp` is done everywhere.
     fn wait_until_processed(&mut self, stamp: u64) {
         while self.probe.less_than(&stamp) {
@@ -356,20 +366,13 @@ impl Feeder<'_, '_> {
                 if self.reports {
                     self.metrics.bad_lines.fetch_add(1, Ordering::Relaxed);
                     if let Some(sink) = &self.options.bad_input {
-                        sink.write(&bad_line_json(&error));
+                        let mut line = String::new();
+                        error.write_json(&mut line);
+                        sink.write(&line);
                     }
                 }
                 Ok(())
             }
         }
     }
-}
-
-fn bad_line_json(error: &LineError) -> String {
-    let mut line = format!("{{\"line\":{},\"error\":", error.line);
-    crate::value::write_json_string(&error.message, &mut line);
-    line.push_str(",\"text\":");
-    crate::value::write_json_string(&error.text, &mut line);
-    line.push_str("}\n");
-    line
 }

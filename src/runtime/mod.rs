@@ -55,6 +55,9 @@ pub enum RunError {
     Worker(String),
     #[error("data directory: {0}")]
     Durable(String),
+    /// An output file could not be written, flushed or synced (the message names it).
+    #[error("{0}")]
+    Output(String),
 }
 
 /// How a run is executed.
@@ -174,6 +177,9 @@ pub fn run_observed(
         }
     }
     outputs.finish();
+    if let (None, Some(failure)) = (&first_error, outputs.failure()) {
+        first_error = Some(RunError::Output(failure));
+    }
     if let (None, Some(durable)) = (&first_error, &durable) {
         first_error = durable.complete(&*outputs).err();
     }

@@ -47,6 +47,10 @@ impl OutputFactory for FromTime {
         self.inner.finish();
     }
 
+    fn failure(&self) -> Option<String> {
+        self.inner.failure()
+    }
+
     fn resume(&self, lengths: &BTreeMap<String, u64>) -> Result<(), String> {
         self.inner.resume(lengths)
     }

@@ -2,21 +2,43 @@
 //!
 //! Files are created on the first write, so a pipeline with no late events has no
 //! `.late.jsonl`. In a cluster every process writes the rows of its own workers; when several
-//! processes share a directory each writes `<pipeline>.part-<process>.jsonl`.
+//! processes share a directory each writes `<pipeline>.part-<process>.jsonl`. Every path is
+//! built by [`output_path`], which refuses a name that would leave the directory.
+//!
+//! Decisions on failure (a full disk, a read-only or vanished directory):
+//! - **Nothing fails quietly.** Every write, every flush, and the fsync of every file at the
+//!   end of a run are checked. A file's first failure is kept with its path, and the file
+//!   takes no more writes (so it never goes on past a hole). The directory keeps the first
+//!   failure of any of its files and reports it as [`OutputFactory::failure`]: the feeder
+//!   stops the run at its next batch and the run fails with that message — it does not
+//!   print a summary of rows it did not write.
+//! - **An unwritable directory fails before the run.** [`DirOutputs::create`] makes the
+//!   directory and creates (then removes) a probe file in it, so a directory that cannot be
+//!   written is an error naming it even when the run would write nothing.
+//! - **A resumed output is never shorter than its checkpoint.** A file found shorter than
+//!   the length the checkpoint recorded (cut, replaced or lost after the run synced it) is
+//!   refused, naming the file and both lengths: resuming would append to a torn line, and
+//!   the lines it lost were delivered before the checkpoint, so the resumed run will not
+//!   write them again. `--repair` repairs logs only; it does not rewrite outputs.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 
+use super::path::output_path;
 use super::{LineSink, OutputFactory, OutputKind};
+
+/// The first failure of any file of a directory, shared by its files.
+type FirstFailure = Arc<OnceLock<String>>;
 
 /// Writes `DIR/<pipeline><kind suffix>[.part-N].jsonl`.
 pub struct DirOutputs {
     dir: PathBuf,
     part: Option<usize>,
     open: Mutex<HashMap<PathBuf, Arc<LazyFile>>>,
+    failure: FirstFailure,
 }
 
 impl DirOutputs {
@@ -25,38 +47,76 @@ impl DirOutputs {
             dir: dir.into(),
             part,
             open: Mutex::new(HashMap::new()),
+            failure: FirstFailure::default(),
         }
     }
 
-    pub fn path(&self, name: &str, kind: OutputKind) -> PathBuf {
+    /// Creates `dir` if needed and checks that files can be created in it.
+    pub fn create(dir: impl Into<PathBuf>, part: Option<usize>) -> Result<DirOutputs, String> {
+        let dir = dir.into();
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create the output directory {}: {e}", dir.display()))?;
+        check_writable(&dir)?;
+        Ok(DirOutputs::new(dir, part))
+    }
+
+    /// The path of one of a pipeline's outputs (refused when the name would leave the
+    /// directory).
+    pub fn path(&self, name: &str, kind: OutputKind) -> Result<PathBuf, String> {
         let part = self.part.map_or(String::new(), |p| format!(".part-{p}"));
-        self.dir
-            .join(format!("{name}{}{part}.jsonl", kind.suffix()))
+        output_path(&self.dir, &format!("{name}{}{part}.jsonl", kind.suffix()))
     }
 
     /// A sink for a file that is not a pipeline output (e.g. `bad-input.jsonl`).
     pub fn open_named(&self, name: &str) -> Arc<LazyFile> {
-        let path = self.path(name, OutputKind::Rows);
+        self.file(name, OutputKind::Rows)
+    }
+
+    /// The file of an output, shared by every worker that writes it. A refused name gives
+    /// a file that has failed already, so the run stops with the reason.
+    fn file(&self, name: &str, kind: OutputKind) -> Arc<LazyFile> {
+        let path = match self.path(name, kind) {
+            Ok(path) => path,
+            Err(message) => return Arc::new(LazyFile::refused(message, self.failure.clone())),
+        };
         let mut open = self.open.lock().expect("outputs lock");
         open.entry(path.clone())
-            .or_insert_with(|| Arc::new(LazyFile::new(path)))
+            .or_insert_with(|| Arc::new(LazyFile::in_dir(path, self.failure.clone())))
             .clone()
     }
 }
 
+/// Creates and removes a probe file: whether files can be created in `dir`.
+fn check_writable(dir: &Path) -> Result<(), String> {
+    let probe = dir.join(format!(".kvflow-write-check-{}", std::process::id()));
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&probe)
+        .map_err(|e| {
+            format!(
+                "cannot write to the output directory {}: {e}",
+                dir.display()
+            )
+        })?;
+    std::fs::remove_file(&probe).map_err(|e| format!("cannot remove {}: {e}", probe.display()))
+}
+
 impl OutputFactory for DirOutputs {
     fn open(&self, pipeline: &str, kind: OutputKind) -> Arc<dyn LineSink> {
-        let path = self.path(pipeline, kind);
-        let mut open = self.open.lock().expect("outputs lock");
-        open.entry(path.clone())
-            .or_insert_with(|| Arc::new(LazyFile::new(path)))
-            .clone()
+        self.file(pipeline, kind)
     }
 
+    /// Flushes and fsyncs every file; a failure is kept for [`failure`](Self::failure).
     fn finish(&self) {
         for file in self.open.lock().expect("outputs lock").values() {
-            file.flush();
+            let _ = file.close();
         }
+    }
+
+    fn failure(&self) -> Option<String> {
+        self.failure.get().cloned()
     }
 
     fn resume(&self, lengths: &BTreeMap<String, u64>) -> Result<(), String> {
@@ -67,6 +127,10 @@ impl OutputFactory for DirOutputs {
                 continue;
             }
             let file = LazyFile::resumed(path.clone(), *len)?;
+            let file = LazyFile {
+                first_failure: self.failure.clone(),
+                ..file
+            };
             open.insert(path, Arc::new(file));
         }
         Ok(())
@@ -84,27 +148,56 @@ impl OutputFactory for DirOutputs {
     }
 }
 
-/// A file created on first write. A write error is reported once and then remembered.
+/// A file created on first write. Its first failure is kept, and it takes no more writes.
 pub struct LazyFile {
     path: PathBuf,
     writer: Mutex<Option<BufWriter<File>>>,
-    failed: Mutex<Option<String>>,
+    failed: OnceLock<String>,
+    /// Also told the first failure: the directory's, when the file belongs to one.
+    first_failure: FirstFailure,
     /// The first write appends instead of truncating (a resumed output).
     append: bool,
 }
 
 impl LazyFile {
     pub fn new(path: PathBuf) -> LazyFile {
+        LazyFile::in_dir(path, FirstFailure::default())
+    }
+
+    fn in_dir(path: PathBuf, first_failure: FirstFailure) -> LazyFile {
         LazyFile {
             path,
             writer: Mutex::new(None),
-            failed: Mutex::new(None),
+            failed: OnceLock::new(),
+            first_failure,
             append: false,
         }
     }
 
-    /// An existing output cut back to `len` bytes; writes go on after them.
+    /// A file whose name was refused: it has failed before its first write.
+    fn refused(message: String, first_failure: FirstFailure) -> LazyFile {
+        let file = LazyFile::in_dir(PathBuf::new(), first_failure);
+        file.fail_with(message);
+        file
+    }
+
+    /// An existing output cut back to `len` bytes; writes go on after them. A file shorter
+    /// than `len` is refused (see the module doc).
     pub fn resumed(path: PathBuf, len: u64) -> Result<LazyFile, String> {
+        let found = match std::fs::metadata(&path) {
+            Ok(metadata) => metadata.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+            Err(e) => return Err(format!("cannot resume {}: {e}", path.display())),
+        };
+        if found < len {
+            return Err(format!(
+                "cannot resume {}: it holds {found} bytes, but the checkpoint recorded {len} \
+                 bytes (it was cut or replaced after the run wrote it); `--repair` repairs \
+                 logs, not outputs: restore the file, or start again with a new data \
+                 directory and output directory",
+                path.display()
+            ));
+        }
         OpenOptions::new()
             .write(true)
             .create(true)
@@ -120,6 +213,7 @@ impl LazyFile {
 
     /// Flushes and fsyncs, returning the file's length (`None` if it was never created).
     pub fn synced_len(&self) -> Result<Option<u64>, String> {
+        self.checked()?;
         let context = |e: std::io::Error| format!("cannot sync {}: {e}", self.path.display());
         let mut writer = self.writer.lock().map_err(|_| "output lock poisoned")?;
         match writer.as_mut() {
@@ -133,25 +227,47 @@ impl LazyFile {
         }
     }
 
-    /// The first write error, if any.
-    pub fn error(&self) -> Option<String> {
-        self.failed.lock().ok().and_then(|f| f.clone())
+    /// Flushes and fsyncs the file (if it was created); the first failure, if any.
+    pub fn close(&self) -> Result<(), String> {
+        self.checked()?;
+        if let Ok(mut writer) = self.writer.lock()
+            && let Some(w) = writer.as_mut()
+        {
+            let synced = w.flush().map_err(|e| ("write", e));
+            if let Err((what, e)) =
+                synced.and_then(|()| w.get_ref().sync_all().map_err(|e| ("sync", e)))
+            {
+                self.fail(what, e);
+                discard(writer.take());
+            }
+        }
+        self.checked()
     }
 
-    fn fail(&self, error: std::io::Error) {
-        if let Ok(mut failed) = self.failed.lock()
-            && failed.is_none()
-        {
-            let message = format!("cannot write {}: {error}", self.path.display());
+    /// The first write error, if any.
+    pub fn error(&self) -> Option<String> {
+        self.failed.get().cloned()
+    }
+
+    fn checked(&self) -> Result<(), String> {
+        self.error().map_or(Ok(()), Err)
+    }
+
+    fn fail(&self, what: &str, error: std::io::Error) {
+        self.fail_with(format!("cannot {what} {}: {error}", self.path.display()));
+    }
+
+    fn fail_with(&self, message: String) {
+        if self.failed.set(message.clone()).is_ok() {
             tracing::error!("{message}");
-            *failed = Some(message);
+            let _ = self.first_failure.set(message);
         }
     }
 }
 
 impl LineSink for LazyFile {
     fn write(&self, lines: &str) {
-        if lines.is_empty() {
+        if lines.is_empty() || self.failed.get().is_some() {
             return;
         }
         let Ok(mut writer) = self.writer.lock() else {
@@ -164,23 +280,35 @@ impl LineSink for LazyFile {
             };
             match opened {
                 Ok(file) => *writer = Some(BufWriter::with_capacity(1 << 16, file)),
-                Err(e) => return self.fail(e),
+                Err(e) => return self.fail("create", e),
             }
         }
         if let Some(w) = writer.as_mut()
             && let Err(e) = w.write_all(lines.as_bytes())
         {
-            self.fail(e);
+            self.fail("write", e);
+            discard(writer.take());
         }
     }
 
     fn flush(&self) {
+        if self.failed.get().is_some() {
+            return;
+        }
         if let Ok(mut writer) = self.writer.lock()
             && let Some(w) = writer.as_mut()
             && let Err(e) = w.flush()
         {
-            self.fail(e);
+            self.fail("write", e);
+            discard(writer.take());
         }
+    }
+}
+
+/// Drops a failed file's buffered lines without writing them: they would land after a hole.
+fn discard(writer: Option<BufWriter<File>>) {
+    if let Some(w) = writer {
+        drop(w.into_parts());
     }
 }
 
@@ -231,5 +359,62 @@ impl OutputFactory for StdoutOutputs {
 
     fn finish(&self) {
         let _ = std::io::stdout().flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_write_is_kept_named_and_reported_by_the_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let outputs = DirOutputs::create(tmp.path(), None).unwrap();
+        let full = LazyFile::in_dir(PathBuf::from("/dev/full"), outputs.failure.clone());
+        full.write("{\"a\":1}\n");
+        let error = full.close().unwrap_err();
+        assert!(error.starts_with("cannot write /dev/full: "), "{error}");
+        assert_eq!(outputs.failure(), Some(error.clone()));
+        assert_eq!(full.synced_len(), Err(error));
+    }
+
+    #[test]
+    fn a_name_that_would_leave_the_directory_fails_the_outputs() {
+        let tmp = tempfile::tempdir().unwrap();
+        let outputs = DirOutputs::create(tmp.path().join("out"), None).unwrap();
+        let sink = outputs.open("../escaped", OutputKind::Rows);
+        sink.write("{}\n");
+        outputs.finish();
+        assert!(!tmp.path().join("escaped.jsonl").exists());
+        let failure = outputs.failure().unwrap();
+        assert!(failure.contains("refused output file name `../escaped.jsonl`"));
+    }
+
+    #[test]
+    fn a_resumed_output_shorter_than_its_checkpoint_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("rows.jsonl");
+        std::fs::write(&path, "{\"a\":1}\n{\"a\":2}\n").unwrap();
+        let resumed = LazyFile::resumed(path.clone(), 8).unwrap();
+        resumed.write("{\"a\":3}\n");
+        resumed.close().unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "{\"a\":1}\n{\"a\":3}\n"
+        );
+        let error = LazyFile::resumed(path.clone(), 40).err().unwrap();
+        assert!(
+            error.contains("it holds 16 bytes, but the checkpoint recorded 40 bytes"),
+            "{error}"
+        );
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len(),
+            16,
+            "left as it was"
+        );
+        let missing = LazyFile::resumed(tmp.path().join("gone.jsonl"), 5)
+            .err()
+            .unwrap();
+        assert!(missing.contains("it holds 0 bytes"), "{missing}");
     }
 }

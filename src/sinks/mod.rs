@@ -16,6 +16,7 @@ pub mod each_time;
 pub mod external;
 pub mod file;
 pub mod format;
+pub mod path;
 pub mod sync;
 
 use std::collections::BTreeMap;
@@ -76,6 +77,11 @@ pub trait OutputFactory: Send + Sync {
     fn open(&self, pipeline: &str, kind: OutputKind) -> Arc<dyn LineSink>;
     /// Flushes everything; called once after the workers finish.
     fn finish(&self) {}
+    /// The first output that could not be written, flushed or synced, naming its file: the
+    /// feeder stops the run at its next batch, and the run fails with it.
+    fn failure(&self) -> Option<String> {
+        None
+    }
     /// Cuts outputs back to the lengths a checkpoint recorded (by path), before any write.
     fn resume(&self, _lengths: &BTreeMap<String, u64>) -> Result<(), String> {
         Ok(())

@@ -4,12 +4,20 @@
 //! `{"ts": 1700000000123, "op": "put", "key": "user_17", "value": {"name": "Ada"}}`.
 //! - `key`: required, a non-empty string.
 //! - `op`: `put` (default when omitted), `insert` and `update` (both mean `put`), or `delete`.
-//! - `ts`: optional event time, a non-negative integer of ms; omitted or `null` means `None`.
+//! - `ts`: optional event time, an integer of ms in `0..=MAX_EVENT_TS` (through the year 9999,
+//!   see `change::time`); omitted or `null` means `None`. A `ts` out of that range is a bad
+//!   line: it would overflow window arithmetic and JSON readers downstream.
 //! - `value`: any JSON; omitted means `null`; ignored (`Null`) for a delete.
 //!
 //! Any other field is an error, to catch typos. Blank lines are skipped but counted, so
 //! [`LineError::line`] is the line number an editor shows. CRLF line ends and a UTF-8 byte
 //! order mark on the first line are accepted. Parsing never panics.
+//!
+//! A bad line keeps at most its first 1000 characters, so one huge line cannot blow up the
+//! `bad-input.jsonl` record of it. Decision: a record whose text was cut says so with
+//! `"truncated":true` and the line's whole length, `"bytes":N` (bytes, as a file and `wc -c`
+//! count them), so a reader never mistakes the prefix for the line; a whole line's record
+//! has neither field ([`LineError::write_json`]).
 
 use std::borrow::Cow;
 use std::fmt::{self, Write as _};
@@ -18,6 +26,7 @@ use std::io::BufRead;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, Unexpected, Visitor};
 
 use super::json_value::JsonValue;
+use crate::change::time::{MAX_EVENT_TS, event_time_range};
 use crate::change::{Mutation, Op};
 use crate::value::{Value, write_json_string};
 
@@ -27,8 +36,26 @@ pub struct LineError {
     /// 1-based line number.
     pub line: u64,
     pub message: String,
-    /// The raw line, truncated to 1000 characters.
+    /// The raw line, cut to its first 1000 characters.
     pub text: String,
+    /// The raw line's length in bytes, when `text` was cut from it (`None`: it is whole).
+    pub cut_from: Option<usize>,
+}
+
+impl LineError {
+    /// The `bad-input.jsonl` record of the line, ending in `\n`:
+    /// `{"line":..,"error":"..","text":".."}`, with `"truncated":true,"bytes":N` after
+    /// `text` when it was cut.
+    pub fn write_json(&self, out: &mut String) {
+        let _ = write!(out, "{{\"line\":{},\"error\":", self.line);
+        write_json_string(&self.message, out);
+        out.push_str(",\"text\":");
+        write_json_string(&self.text, out);
+        if let Some(bytes) = self.cut_from {
+            let _ = write!(out, ",\"truncated\":true,\"bytes\":{bytes}");
+        }
+        out.push_str("}\n");
+    }
 }
 
 impl fmt::Display for LineError {
@@ -41,10 +68,11 @@ impl std::error::Error for LineError {}
 
 const MAX_TEXT_CHARS: usize = 1000;
 
-fn truncate(text: &str) -> String {
+/// `text` cut to its first `MAX_TEXT_CHARS` characters, and the raw length it was cut from.
+fn truncate(text: &str, raw_len: usize) -> (String, Option<usize>) {
     match text.char_indices().nth(MAX_TEXT_CHARS) {
-        Some((end, _)) => text[..end].to_string(),
-        None => text.to_string(),
+        Some((end, _)) => (text[..end].to_string(), Some(raw_len)),
+        None => (text.to_string(), None),
     }
 }
 
@@ -179,13 +207,19 @@ impl<'de> Deserialize<'de> for Ts {
             fn visit_unit<E>(self) -> Result<Ts, E> {
                 Ok(Ts(None))
             }
-            fn visit_u64<E>(self, v: u64) -> Result<Ts, E> {
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Ts, E> {
+                if v > MAX_EVENT_TS {
+                    return Err(E::custom(format!(
+                        "`ts` {v} is out of range: event times are {}",
+                        event_time_range()
+                    )));
+                }
                 Ok(Ts(Some(v)))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Ts, E> {
                 u64::try_from(v)
-                    .map(|v| Ts(Some(v)))
                     .map_err(|_| E::invalid_value(Unexpected::Signed(v), &self))
+                    .and_then(|v| self.visit_u64(v))
             }
         }
         deserializer.deserialize_any(V)
@@ -248,11 +282,13 @@ impl<R: BufRead> Iterator for JsonlReader<R> {
     fn next(&mut self) -> Option<Self::Item> {
         while !self.done {
             self.buf.clear();
-            let error = |line, message: String, text: String| LineError {
-                line,
-                message,
-                text,
-            };
+            let error =
+                |line, message: String, (text, cut_from): (String, Option<usize>)| LineError {
+                    line,
+                    message,
+                    text,
+                    cut_from,
+                };
             match self.reader.read_until(b'\n', &mut self.buf) {
                 Ok(0) => self.done = true,
                 Ok(_) => {
@@ -267,13 +303,17 @@ impl<R: BufRead> Iterator for JsonlReader<R> {
                         continue;
                     }
                     let result = match std::str::from_utf8(raw) {
-                        Ok(text) => parse_mutation(text)
-                            .map(|m| (self.line, m))
-                            .map_err(|message| error(self.line, message, truncate(text))),
+                        Ok(text) => {
+                            parse_mutation(text)
+                                .map(|m| (self.line, m))
+                                .map_err(|message| {
+                                    error(self.line, message, truncate(text, raw.len()))
+                                })
+                        }
                         Err(e) => Err(error(
                             self.line,
                             format!("invalid UTF-8 at byte {}", e.valid_up_to()),
-                            truncate(&String::from_utf8_lossy(raw)),
+                            truncate(&String::from_utf8_lossy(raw), raw.len()),
                         )),
                     };
                     return Some(result);
@@ -284,7 +324,7 @@ impl<R: BufRead> Iterator for JsonlReader<R> {
                     return Some(Err(error(
                         self.line + 1,
                         format!("read error: {e}"),
-                        String::new(),
+                        (String::new(), None),
                     )));
                 }
             }
@@ -351,8 +391,8 @@ mod tests {
         assert_eq!(ok(r#"{"key":"a\"\u00e9\n"}"#).key.as_ref(), "a\"é\n");
         assert_eq!(ok(r#"{"key":"k","ts":0}"#).ts, Some(0));
         assert_eq!(
-            ok(r#"{"key":"k","ts":18446744073709551615}"#).ts,
-            Some(u64::MAX)
+            ok(r#"{"key":"k","ts":253402300799999}"#).ts,
+            Some(MAX_EVENT_TS)
         );
     }
 
@@ -384,6 +424,19 @@ mod tests {
                 "invalid type: floating point",
             ),
             (r#"{"key": "k", "ts": "5"}"#, r#"invalid type: string "5""#),
+            (
+                r#"{"key": "k", "ts": 18446744073709551615}"#,
+                "`ts` 18446744073709551615 is out of range: event times are 0..=253402300799999 ms \
+                 (the epoch through 9999-12-31T23:59:59.999Z)",
+            ),
+            (
+                r#"{"key": "k", "ts": 253402300800000}"#,
+                "`ts` 253402300800000 is out of range",
+            ),
+            (
+                r#"{"key": "k", "ts": 9223372036854775807}"#,
+                "`ts` 9223372036854775807 is out of range",
+            ),
             (
                 r#"{"key": "k", "valeu": 1}"#,
                 "unknown field `valeu`, expected one of `ts`, `op`, `key`, `value`, `origin`",
@@ -432,6 +485,37 @@ mod tests {
             .unwrap()
             .unwrap_err();
         assert_eq!(e.text.chars().count(), 1000);
+        assert_eq!(e.cut_from, Some(10_000));
+    }
+
+    #[test]
+    fn a_bad_line_record_says_when_its_text_was_cut() {
+        let record = |input: &str| {
+            let e = JsonlReader::new(input.as_bytes())
+                .next()
+                .unwrap()
+                .unwrap_err();
+            let mut line = String::new();
+            e.write_json(&mut line);
+            line
+        };
+        assert_eq!(
+            record("{\"key\":}\n"),
+            "{\"line\":1,\"error\":\"expected value at column 8\",\"text\":\"{\\\"key\\\":}\"}\n"
+        );
+        let whole = format!("{}\n", "x".repeat(1000));
+        assert!(!record(&whole).contains("truncated"));
+        let long = format!("{}\n", "x".repeat(1001));
+        let cut = record(&long);
+        assert!(
+            cut.ends_with(&format!(
+                "{}\",\"truncated\":true,\"bytes\":1001}}\n",
+                "x".repeat(1000)
+            )),
+            "{cut}"
+        );
+        let parsed: serde_json::Value = serde_json::from_str(&cut).unwrap();
+        assert_eq!(parsed["text"].as_str().unwrap().len(), 1000);
     }
 
     fn random_string(rng: &mut Rng) -> String {
@@ -482,7 +566,7 @@ mod tests {
                 } else {
                     random_value(&mut rng, 0)
                 },
-                ts: rng.percent(80).then(|| rng.next_u64()),
+                ts: rng.percent(80).then(|| rng.next_u64() % (MAX_EVENT_TS + 1)),
                 origin: rng
                     .percent(30)
                     .then(|| format!("node{}", rng.below(3)).into()),

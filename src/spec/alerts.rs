@@ -40,7 +40,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::error::Fail;
-use super::outputs::{inside, known_name};
+use super::outputs::{file_name, inside, known_name};
 use crate::expr::Expr;
 use crate::plan::{Node, PipelineDef, Plan};
 use crate::sinks::alert::config::{AlertConfig, AlertTarget, Severity, WebhookConfig};
@@ -86,6 +86,8 @@ pub(super) fn convert(
     base_dir: &Path,
 ) -> Result<AlertConfig, Fail> {
     let raw = raw.get_ref();
+    // An alert's name names its `<name>.alerts` output file.
+    file_name(raw.name.get_ref(), inside(&raw.name))?;
     let pipelines: Vec<String> = plan.pipelines.iter().map(|p| p.name.clone()).collect();
     let index = known_name(&raw.from, &pipelines, "pipeline")?;
     let pipeline = &plan.pipelines[index];

@@ -10,7 +10,9 @@ use super::agg;
 use super::error::Fail;
 use super::raw::{GroupBy, RawFile, RawInput, RawPipeline, RawSource, RawStep, RawWindow, Str};
 use crate::change::EventKind;
+use crate::change::time::{MAX_EVENT_TS, event_time_range};
 use crate::expr::suggest;
+use crate::plan::bounds::check_window;
 use crate::plan::lower::{Origin, PipelineSpec, SourceSpec, StepSpec, Text, WindowSpec};
 use crate::plan::{Emission, JoinKind, View, WindowKind};
 use crate::workload::{GenConfig, Workload};
@@ -241,11 +243,36 @@ fn window_spec(w: &RawWindow) -> Result<WindowSpec, Fail> {
         )?,
         None => Emission::Final,
     };
+    let allowed_lateness = w.allowed_lateness.map_or(0, |n| n.value);
+    check_window(kind, allowed_lateness).map_err(|e| {
+        let param = match e.param {
+            "size" => w.size,
+            "slide" => w.slide,
+            "gap" => w.gap,
+            _ => w.allowed_lateness,
+        };
+        Fail::at(param.map_or(w.at, |n| n.at), e.message)
+    })?;
     Ok(WindowSpec {
         kind,
         emission,
-        allowed_lateness: w.allowed_lateness.map_or(0, |n| n.value),
+        allowed_lateness,
     })
+}
+
+/// A generator's `start_ts`, within the range of event time (see `change::time`).
+fn event_time(n: Option<super::raw::Num>) -> Result<Option<u64>, Fail> {
+    match n {
+        Some(n) if n.value > MAX_EVENT_TS => Err(Fail::at(
+            n.at,
+            format!(
+                "`start_ts` {} is out of range: event times are {}",
+                n.value,
+                event_time_range()
+            ),
+        )),
+        n => Ok(n.map(|n| n.value)),
+    }
 }
 
 fn input(raw: &RawInput, base_dir: &Path) -> Result<DefaultInput, Fail> {
@@ -291,7 +318,7 @@ fn input(raw: &RawInput, base_dir: &Path) -> Result<DefaultInput, Fail> {
             events: get(raw.events, defaults.events),
             seed: get(raw.seed, defaults.seed),
             disorder_ms: get(raw.disorder_ms, defaults.disorder_ms),
-            start_ts: get(raw.start_ts, defaults.start_ts),
+            start_ts: event_time(raw.start_ts)?.unwrap_or(defaults.start_ts),
             rate_per_sec: get(raw.rate_per_sec, defaults.rate_per_sec),
         },
     })

@@ -90,13 +90,24 @@ pub(super) fn read(text: &str, plan: &Plan, base_dir: &Path) -> Result<ExternalP
         }
         external.alerts.push(config);
     }
-    external.routes = super::routes::convert(raw.routing.as_ref(), &raw.routes)?;
+    external.routes = super::routes::convert(text, raw.routing.as_ref(), &raw.routes)?;
     Ok(external)
 }
 
 /// The offset of a spanned string's first character (after its opening quote).
 pub(super) fn inside<T>(value: &Spanned<T>) -> usize {
     value.span().start + 1
+}
+
+/// The offset of a spanned key's first character (after its quote, if it is quoted).
+pub(super) fn key_start(text: &str, key: &Spanned<String>) -> usize {
+    let start = key.span().start;
+    start + usize::from(matches!(text.as_bytes().get(start), Some(b'"' | b'\'')))
+}
+
+/// Checks a name that becomes part of output file names (see `plan::lower::check_name`).
+pub(super) fn file_name(name: &str, at: usize) -> Result<(), Fail> {
+    crate::plan::lower::check_name(name).map_err(|message| Fail::at(at, message))
 }
 
 /// A name from `names`, or an error at `at` with a "did you mean".

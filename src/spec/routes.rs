@@ -32,7 +32,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::error::Fail;
-use super::outputs::inside;
+use super::outputs::{file_name, inside, key_start};
 use crate::change::EventKind;
 use crate::expr::Expr;
 use crate::routes::{Action, BatchAction, Handler, Route, RouteTable};
@@ -43,7 +43,7 @@ use crate::schema::Schema;
 pub(super) struct RawRouting {
     counts_window_ms: Option<u64>,
     #[serde(default)]
-    handlers: BTreeMap<String, Spanned<RawHandler>>,
+    handlers: BTreeMap<Spanned<String>, Spanned<RawHandler>>,
 }
 
 #[derive(Deserialize)]
@@ -69,7 +69,9 @@ pub(super) struct RawRoute {
 const HANDLER_KINDS: &[&str] = &["each", "conditional", "batch"];
 const ACTIONS: &[&str] = &["log", "stdout"];
 
+/// `text` is the file's text (to locate handler names, which are keys).
 pub(super) fn convert(
+    text: &str,
     routing: Option<&RawRouting>,
     routes: &[Spanned<RawRoute>],
 ) -> Result<Option<Arc<RouteTable>>, Fail> {
@@ -80,9 +82,15 @@ pub(super) fn convert(
     }
     let mut table = RouteTable::new(routing.counts_window_ms.unwrap_or(60_000));
     for (name, raw) in &routing.handlers {
-        table.handler(name, handler(raw)?);
+        // A handler's name names its `<handler>.routed` output file.
+        file_name(name.get_ref(), key_start(text, name))?;
+        table.handler(name.get_ref(), handler(raw)?);
     }
-    let names: Vec<&str> = routing.handlers.keys().map(String::as_str).collect();
+    let names: Vec<&str> = routing
+        .handlers
+        .keys()
+        .map(|k| k.get_ref().as_str())
+        .collect();
     for raw in routes {
         table.route(route(raw.get_ref(), &names)?);
     }

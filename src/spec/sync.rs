@@ -8,7 +8,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::error::Fail;
-use super::outputs::{inside, known_name};
+use super::outputs::{file_name, inside, known_name};
 use crate::plan::{Node, Plan};
 use crate::sinks::delivery::retry::RetryConfig;
 use crate::sinks::sync::config::{BatchConfig, HealthConfig, SyncConfig, SyncSource, TargetConfig};
@@ -62,6 +62,8 @@ pub(super) fn convert(raw: &Spanned<RawSync>, plan: &Plan) -> Result<SyncConfig,
             "a sync sink needs a non-empty `name`",
         ));
     }
+    // A sync sink's name names its dead-letter and conflict output files.
+    file_name(&name, inside(&raw.name))?;
     let source = source(raw, plan, at)?;
     let policy = match &raw.conflict {
         Some(p) => ConflictPolicy::parse(p.get_ref()).ok_or_else(|| {

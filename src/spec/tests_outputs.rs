@@ -166,3 +166,40 @@ fn webhook_options_become_a_typed_config_with_defaults() {
     let old = webhooks("{ kind = \"webhook\", url = \"http://a/\", retries = 2 }");
     assert_eq!(old[0].retry.max_retries, 2);
 }
+
+#[test]
+fn names_that_become_file_names_are_checked_where_they_are_written() {
+    for name in ["../../x", "/tmp/x", "a.b", "a b", ".."] {
+        check(
+            &format!("[[alerts]]\nname = \"{name}\"\nfrom = \"totals\"\ncondition = \"n > 1\"\n"),
+            &format!("{name}\"\nfrom"),
+            &format!("`{name}` is not a valid name (letters, digits, `_`, `-`)"),
+            None,
+        );
+        check(
+            &format!("[[sync]]\nname = \"{name}\"\nfrom = \"totals\"\n{TARGET}"),
+            &format!("{name}\"\nfrom"),
+            "is not a valid name",
+            None,
+        );
+    }
+    let handler = "kind = \"each\"\n\n[[routes]]\nname = \"r\"\nhandlers = [\"h\"]\n";
+    check(
+        &format!("[routing.handlers.\"../x\"]\n{handler}"),
+        "../x\"]",
+        "`../x` is not a valid name",
+        None,
+    );
+    check(
+        &format!("[routing.handlers.'/tmp/x']\n{handler}"),
+        "/tmp/x']",
+        "`/tmp/x` is not a valid name",
+        None,
+    );
+    check(
+        "[routing]\nhandlers = { \"a/b\" = { kind = \"each\" } }\n",
+        "a/b",
+        "`a/b` is not a valid name",
+        None,
+    );
+}

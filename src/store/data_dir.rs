@@ -1,5 +1,7 @@
 //! A data directory: one log and its snapshots per shard (`DATA_DIR/shard-<k>/`), the
-//! logging hook the shard operator calls, and the merged history of every shard.
+//! logging hook the shard operator calls, and the merged history of every shard. The shard
+//! count is recorded when the directory is created, and a missing shard is refused (see
+//! [`manifest`](super::manifest)).
 //!
 //! `seq` is the mutation's position in its source and so unique and increasing across the
 //! whole store; the merged history is every shard's records in seq order, which is input
@@ -10,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use super::log_progress::LogProgress;
+use super::manifest::{has_manifest, record_shards, recorded_shards, shard_count};
 use super::shard::{Ingest, ShardState, Stored};
 use super::snapshot::{Snapshot, remove_leftovers, remove_snapshots, write_snapshot};
 use super::wal::{LogReader, LogRecord, Recovery, Wal, WalError, WalOptions};
@@ -19,9 +22,9 @@ pub fn shard_dir(root: &Path, shard: usize) -> PathBuf {
     root.join(format!("shard-{shard}"))
 }
 
-/// How many shard directories `root` holds.
+/// How many shards `root` records (see [`manifest`](super::manifest); 0 for none).
 pub fn count_shards(root: &Path) -> usize {
-    (0..).take_while(|k| shard_dir(root, *k).is_dir()).count()
+    shard_count(root)
 }
 
 /// The shared handle of one shard's log.
@@ -34,17 +37,18 @@ pub struct DataDir {
 }
 
 impl DataDir {
-    /// Opens (creating) `shards` shard logs; a directory made with another shard count is
-    /// refused (keys would move between shards).
+    /// Opens (creating) `shards` shard logs; a directory missing one of its recorded shards,
+    /// or made with another shard count (keys would move between shards), is refused.
     pub fn open(
         root: &Path,
         shards: usize,
         options: &WalOptions,
     ) -> Result<(DataDir, Vec<Recovery>), WalError> {
-        let existing = count_shards(root);
-        if existing != 0 && existing != shards {
+        if let Some(recorded) = recorded_shards(root)?
+            && recorded != shards
+        {
             return Err(WalError::Invalid(format!(
-                "{} holds {existing} shards; run it with {existing} workers in all",
+                "{} holds {recorded} shards (one per worker of the run that made it), and this                  run has {shards}: run it with -w {recorded} (workers per process)",
                 root.display()
             )));
         }
@@ -55,6 +59,9 @@ impl DataDir {
             remove_leftovers(&shard_dir(root, shard))?;
             wals.push(Arc::new(Mutex::new(wal)));
             recoveries.push(recovery);
+        }
+        if !has_manifest(root) {
+            record_shards(root, shards)?;
         }
         let dir = DataDir {
             root: root.to_path_buf(),
@@ -108,8 +115,10 @@ pub struct History {
 }
 
 impl History {
+    /// Every shard's records (refused when a recorded shard is missing).
     pub fn open(root: &Path, after: Option<u64>) -> Result<History, WalError> {
-        Self::open_after(root, &vec![after; count_shards(root)])
+        let shards = recorded_shards(root)?.unwrap_or(0);
+        Self::open_after(root, &vec![after; shards])
     }
 
     /// Shard k's records with seq > `after[k]` (a restart past retention floors).

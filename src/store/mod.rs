@@ -7,6 +7,7 @@
 pub mod data_dir;
 pub mod faults;
 pub mod log_progress;
+pub mod manifest;
 pub mod shard;
 pub mod snapshot;
 pub mod stream;

@@ -20,7 +20,26 @@ pub mod fixed;
 pub mod future;
 pub mod session;
 
+use crate::change::time::{MAX_EVENT_TS, event_time_range};
 use crate::plan::{Emission, WindowDef, WindowKind};
+use crate::value::Value;
+
+/// The event time a window reads from a row's `ts`: an integer within the range of event
+/// time (see `change::time`). A `ts` computed out of that range is the record's error, so
+/// window arithmetic never sees it.
+pub fn window_ts(value: &Value) -> Result<u64, String> {
+    match value {
+        Value::Int(ts) if (0..=MAX_EVENT_TS as i64).contains(ts) => Ok(*ts as u64),
+        Value::Int(ts) if *ts > 0 => Err(format!(
+            "window needs ts within {}, got {ts}",
+            event_time_range()
+        )),
+        other => Err(format!(
+            "window needs a non-negative integer ts, got {}",
+            other.type_name()
+        )),
+    }
+}
 
 /// When contributions to a window of a given end become visible and are released.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,6 +84,21 @@ impl WindowTiming {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn window_ts_is_within_the_range_of_event_time() {
+        assert_eq!(window_ts(&Value::Int(0)), Ok(0));
+        assert_eq!(
+            window_ts(&Value::Int(MAX_EVENT_TS as i64)),
+            Ok(MAX_EVENT_TS)
+        );
+        let error = window_ts(&Value::Int(i64::MAX)).unwrap_err();
+        assert!(error.starts_with("window needs ts within 0..=253402300799999 ms"));
+        assert_eq!(
+            window_ts(&Value::Int(-1)).unwrap_err(),
+            "window needs a non-negative integer ts, got int"
+        );
+    }
 
     #[test]
     fn final_windows_emit_at_end_and_release_after_lateness() {

@@ -27,6 +27,12 @@
 //!   writes.
 //! - **Retention** (`retention`) may cut a shard's log through a floor; a restart then starts
 //!   that shard from the snapshot at its floor and replays the records after it.
+//! - **Integrity.** The data directory records its shard count when it is created
+//!   (`store::manifest`), and the checkpoint records it again: a missing shard directory is
+//!   refused, naming it, and so is a run with another worker count, saying what was
+//!   recorded. An output file found shorter than its checkpointed length is refused, naming
+//!   the file and both lengths (`sinks::file`): its lost lines were delivered before the
+//!   checkpoint and would not be written again. `--repair` repairs logs, not outputs.
 
 pub mod checkpoint;
 pub mod retention;
@@ -41,6 +47,7 @@ use super::RunError;
 use crate::sinks::{LineSink, OutputFactory};
 use crate::store::data_dir::{DataDir, History, ShardLog};
 use crate::store::log_progress::LogProgress;
+use crate::store::manifest::{check_present, recorded_shards};
 use crate::store::shard::Stored;
 use crate::store::snapshot::Snapshot;
 use crate::store::wal::{WalError, WalOptions};
@@ -145,6 +152,11 @@ impl DurableRun {
         outputs: &dyn OutputFactory,
         live: bool,
     ) -> Result<(DurableRun, Vec<String>), RunError> {
+        let previous = read_checkpoint(&config.dir).map_err(durable_error)?;
+        recorded_shards(&config.dir).map_err(durable_error)?;
+        if let Some(checkpoint) = &previous {
+            check_checkpoint_shards(&config.dir, checkpoint.shards, shards)?;
+        }
         let (data, recoveries) =
             DataDir::open(&config.dir, shards, &config.wal).map_err(durable_error)?;
         let mut warnings: Vec<String> = recoveries.iter().flat_map(|r| r.warnings()).collect();
@@ -156,7 +168,6 @@ impl DurableRun {
         }
         let seeds = floor_snapshots(&config.dir, shards).map_err(durable_error)?;
         let floors = seeds.iter().map(|s| s.as_ref().map(|s| s.seq)).collect();
-        let previous = read_checkpoint(&config.dir).map_err(durable_error)?;
         let mut run = DurableRun {
             config,
             data,
@@ -369,6 +380,21 @@ impl DurableRun {
             None => Ok(()),
         }
     }
+}
+
+/// The checkpoint records the shard count too (the only record in a directory from before
+/// manifests): each of its shards must be there, and the run must have as many.
+fn check_checkpoint_shards(dir: &Path, recorded: usize, shards: usize) -> Result<(), RunError> {
+    let source = checkpoint::checkpoint_path(dir).display().to_string();
+    check_present(dir, recorded, &source).map_err(durable_error)?;
+    if recorded != shards {
+        return Err(RunError::Durable(format!(
+            "{} was checkpointed by a run with {recorded} shards (one per worker), and this run \
+             has {shards}: run it with -w {recorded} (workers per process)",
+            dir.display()
+        )));
+    }
+    Ok(())
 }
 
 fn describe_process(process: Option<(usize, usize)>) -> String {

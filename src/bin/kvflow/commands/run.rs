@@ -32,9 +32,7 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
     let (outputs, bad_input): (Arc<dyn OutputFactory>, Option<Arc<dyn LineSink>>) =
         match &args.output {
             Some(dir) => {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| CliError::File(format!("cannot create {}: {e}", dir.display())))?;
-                let outputs = Arc::new(DirOutputs::new(dir, part));
+                let outputs = Arc::new(DirOutputs::create(dir, part).map_err(CliError::File)?);
                 let bad = outputs.open_named("bad-input");
                 (outputs, Some(bad))
             }

@@ -3,6 +3,7 @@
 //! live run wrote from that point on, see `sinks::cut`).
 
 use std::io::Write;
+use std::path::Path;
 use std::sync::Arc;
 
 use kvflow::change::EventKind;
@@ -10,6 +11,7 @@ use kvflow::runtime::{InputSource, RunOptions, run};
 use kvflow::sinks::OutputFactory;
 use kvflow::sinks::cut::FromTime;
 use kvflow::sinks::file::{DirOutputs, StdoutOutputs};
+use kvflow::store::manifest::recorded_shards;
 use kvflow::store::stream::{ChangeStream, Start, StreamEvent, first_stamp, refuse_cut_logs};
 
 use super::CliError;
@@ -62,8 +64,27 @@ fn start_of(from: Option<&str>, since: Option<u64>) -> Result<Start, CliError> {
     })
 }
 
+/// The data directory's shard count: refused when it holds none or misses one, or when
+/// `start` resumes from a token of a shard it does not have.
+fn check_data_dir(dir: &Path, start: Start) -> Result<usize, CliError> {
+    let shards = recorded_shards(dir)
+        .map_err(|e| CliError::File(e.to_string()))?
+        .ok_or_else(|| CliError::File(format!("{} holds no shard logs", dir.display())))?;
+    match start {
+        Start::After(token) if token.shard >= shards => Err(CliError::File(format!(
+            "token {token} names shard {}, which does not exist: {} has {shards} shard(s), \
+             0 to {}",
+            token.shard,
+            dir.display(),
+            shards - 1
+        ))),
+        _ => Ok(shards),
+    }
+}
+
 pub fn watch(args: WatchArgs) -> Result<(), CliError> {
     let start = start_of(args.from.as_deref(), args.since)?;
+    check_data_dir(&args.data_dir, start)?;
     let kinds = kinds_filter(args.kinds.as_deref())?;
     let keys = match &args.keys {
         Some(pattern) => Some(
@@ -96,23 +117,15 @@ pub fn watch(args: WatchArgs) -> Result<(), CliError> {
 }
 
 pub fn replay(args: ReplayArgs) -> Result<(), CliError> {
-    if !args.data_dir.join("shard-0").is_dir() {
-        return Err(CliError::File(format!(
-            "{} holds no shard logs",
-            args.data_dir.display()
-        )));
-    }
+    let start = start_of(args.from.as_deref(), args.since)?;
+    check_data_dir(&args.data_dir, start)?;
     refuse_cut_logs(&args.data_dir).map_err(|e| CliError::File(e.to_string()))?;
     let loaded = kvflow::spec::load_file(&args.file)?;
     let outputs: Arc<dyn OutputFactory> = match &args.output {
-        Some(dir) => {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| CliError::File(format!("cannot create {}: {e}", dir.display())))?;
-            Arc::new(DirOutputs::new(dir, None))
-        }
+        Some(dir) => Arc::new(DirOutputs::create(dir, None).map_err(CliError::File)?),
         None => Arc::new(StdoutOutputs),
     };
-    let outputs = match start_of(args.from.as_deref(), args.since)? {
+    let outputs = match start {
         Start::Beginning => outputs,
         start => {
             let from = first_stamp(&args.data_dir, start)

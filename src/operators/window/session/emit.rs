@@ -6,10 +6,11 @@ use differential_dataflow::difference::Abelian;
 
 use super::SessionOut;
 use super::groups::Session;
+use crate::change::time::time_value;
 use crate::operators::aggregate::AggDiff;
 use crate::operators::window::WindowTiming;
 use crate::plan::AggFunc;
-use crate::value::{Row, Value};
+use crate::value::Row;
 
 /// Emits contribution pairs for rows as they join or leave sessions.
 pub(super) struct Emitter<'a> {
@@ -28,11 +29,11 @@ pub(super) struct Emitter<'a> {
 
 impl Emitter<'_> {
     pub(super) fn key(&self, session: &Session) -> (Row, u64, u64) {
-        let end = session.last + self.gap;
+        let end = session.end(self.gap);
         let (insert, release) = self.timing.contribution_times(self.time, end);
         let mut key = Vec::with_capacity(self.group.0.len() + 2);
-        key.push(Value::Int(session.start as i64));
-        key.push(Value::Int(end as i64));
+        key.push(time_value(session.start));
+        key.push(time_value(end));
         key.extend(self.group.0.iter().cloned());
         (Row(key), insert, release)
     }
@@ -58,7 +59,7 @@ impl Emitter<'_> {
 
     /// Emits a held-back session at its emit time.
     pub(super) fn emit_due(&mut self, session: &mut Session) {
-        let end = session.last + self.gap;
+        let end = session.end(self.gap);
         let due = self.timing.emit_time(end);
         let (insert, release) = self.timing.contribution_times(due, end);
         let (key, _, _) = self.key(session);
@@ -72,7 +73,8 @@ impl Emitter<'_> {
     pub(super) fn emit_split(&mut self, session: &mut Session) {
         let (key, insert, release) = self.key(session);
         if insert == release {
-            self.emit_session_at(session, 1, key, self.time, self.time + 1);
+            let release = self.time.saturating_add(1);
+            self.emit_session_at(session, 1, key, self.time, release);
             session.emitted = true;
         } else {
             self.emit_session(session, 1);

@@ -21,6 +21,13 @@ pub(super) struct Session {
     pub(super) emitted: bool,
 }
 
+impl Session {
+    /// The session's end, `last + gap` (saturating: see `plan::bounds`).
+    pub(super) fn end(&self, gap: u64) -> u64 {
+        self.last.saturating_add(gap)
+    }
+}
+
 /// The open sessions of one group, sorted by start.
 #[derive(Debug, Default)]
 pub(super) struct GroupSessions {
@@ -125,7 +132,7 @@ impl GroupSessions {
     pub(super) fn emit_due(&mut self, bound: u64, emit: &mut Emitter) -> Option<u64> {
         let mut next = None::<u64>;
         for session in self.sessions.iter_mut().filter(|s| !s.emitted) {
-            let due = emit.timing.emit_time(session.last + emit.gap);
+            let due = emit.timing.emit_time(session.end(emit.gap));
             if due < bound {
                 emit.emit_due(session);
             } else {
@@ -138,9 +145,8 @@ impl GroupSessions {
     /// Drops sessions no future row can touch; true when none is left. A held-back session
     /// stays until it has been emitted.
     pub(super) fn release(&mut self, frontier: u64, gap: u64, lateness: u64) -> bool {
-        self.sessions.retain(|s| {
-            !s.emitted || s.last.saturating_add(gap).saturating_add(lateness) >= frontier
-        });
+        self.sessions
+            .retain(|s| !s.emitted || s.end(gap).saturating_add(lateness) >= frontier);
         self.sessions.is_empty()
     }
 }
