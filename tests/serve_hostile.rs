@@ -367,3 +367,28 @@ fn an_empty_password_is_refused() {
         "{text}"
     );
 }
+
+/// A synced change carries an event time; one past the input range (which would wrap the
+/// dataflow's time arithmetic) is refused, as a bad input line is.
+#[test]
+fn a_synced_change_out_of_the_event_time_range_is_refused() {
+    let dir = tmp();
+    let serve = Serve::start(&[], dir.path());
+    let mut c = serve.client();
+    let apply = |c: &mut redis::Connection, ts: &str| {
+        redis::cmd("KVFLOW.APPLY")
+            .arg(&["SET", "k", "v", ts, "node-b"][..])
+            .query::<i64>(c)
+            .map_err(|e| e.to_string())
+    };
+    for ts in ["253402300800000", "9223372036854775807", "-1"] {
+        let error = apply(&mut c, ts).unwrap_err();
+        assert!(
+            error.contains("ts must be between 0 and 253402300799999"),
+            "{error}"
+        );
+    }
+    assert_eq!(apply(&mut c, "253402300799999"), Ok(1));
+    let value: String = c.get("k").unwrap();
+    assert_eq!(value, "v");
+}

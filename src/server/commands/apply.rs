@@ -8,6 +8,11 @@
 use std::sync::Arc;
 
 use super::strings::writable;
+use crate::change::time::MAX_EVENT_TS;
+
+/// The event times a synced change may carry: those an input line may carry.
+const TS_OUT_OF_RANGE: &str =
+    "ERR ts must be between 0 and 253402300799999 (ms, the end of the year 9999)";
 use super::{Args, Ctx};
 
 pub(super) fn run(name: &str, ctx: &mut Ctx, args: Args) -> bool {
@@ -28,7 +33,10 @@ fn apply(ctx: &mut Ctx, args: Args) -> Result<(), &'static str> {
     }
     let key = args.text(2)?;
     writable(ctx, key)?;
-    let ts = u64::try_from(args.int(arity - 2)?).map_err(|_| "ERR ts must not be negative")?;
+    let ts = u64::try_from(args.int(arity - 2)?)
+        .ok()
+        .filter(|ts| *ts <= MAX_EVENT_TS)
+        .ok_or(TS_OUT_OF_RANGE)?;
     let origin: Arc<str> = args.text(arity - 1)?.into();
     let applied = if set {
         let text: Arc<str> = args.text(3)?.into();
