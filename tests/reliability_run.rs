@@ -10,6 +10,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod tmpfs_support;
+use tmpfs_support::Tmpfs;
+
 fn kvflow() -> Command {
     Command::new(env!("CARGO_BIN_EXE_kvflow"))
 }
@@ -77,50 +80,6 @@ impl Scratch {
             .expect("run")
     }
 }
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            let line = status.lines().find(|l| l.starts_with("Uid:"))?.to_string();
-            line.split_whitespace().nth(2).map(|euid| euid == "0")
-        })
-        .unwrap_or(false)
-}
-
-/// A tmpfs mounted at a directory for as long as it lives.
-struct Tmpfs {
-    dir: PathBuf,
-}
-
-impl Tmpfs {
-    /// Mounts a tmpfs with `options` at `dir` (created), or says why it cannot.
-    fn mount(dir: &Path, options: &str) -> Option<Tmpfs> {
-        if !is_root() {
-            println!("skipped: mounting a tmpfs needs root");
-            return None;
-        }
-        std::fs::create_dir_all(dir).expect("mount point");
-        let mounted = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", options, "tmpfs", s(dir)])
-            .output()
-            .expect("mount");
-        if !mounted.status.success() {
-            println!("skipped: mount failed: {}", stderr(&mounted));
-            return None;
-        }
-        Some(Tmpfs {
-            dir: dir.to_path_buf(),
-        })
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.dir).output();
-    }
-}
-
 #[test]
 fn a_full_disk_fails_the_run_naming_the_file() {
     let scratch = Scratch::new(&every_event(), 6000);

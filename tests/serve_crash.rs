@@ -4,15 +4,15 @@
 //! error replies, loses nothing acknowledged, and writes resume once space is freed.
 
 mod serve_support;
+mod tmpfs_support;
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serve_support::{Serve, eventually};
+use tmpfs_support::Tmpfs;
 
 /// A client's writes: op `i` sets `key(i)`, except every seventh deletes `key(i - 3)`.
 struct Client {
@@ -182,36 +182,6 @@ fn sigkill_loses_no_acknowledged_write_with_fsync_interval() {
     kill_nine_rounds(&["--fsync", "interval:10"], 6, 0x5eed_0002);
 }
 
-/// A small tmpfs mounted for the test (root only), unmounted when dropped.
-struct SmallDisk {
-    dir: tempfile::TempDir,
-}
-
-impl SmallDisk {
-    fn mount(bytes: usize) -> Option<SmallDisk> {
-        let dir = tempfile::tempdir().unwrap();
-        let mounted = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
-            .arg(dir.path())
-            .status()
-            .is_ok_and(|s| s.success());
-        mounted.then_some(SmallDisk { dir })
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = Command::new("umount")
-            .arg("-l")
-            .arg(self.dir.path())
-            .status();
-    }
-}
-
 fn set(c: &mut redis::Connection, key: &str, value: &str) -> Result<(), String> {
     redis::cmd("SET")
         .arg(key)
@@ -222,8 +192,8 @@ fn set(c: &mut redis::Connection, key: &str, value: &str) -> Result<(), String> 
 
 #[test]
 fn a_full_disk_gets_error_replies_and_loses_no_acknowledged_write() {
-    let Some(disk) = SmallDisk::mount(4 << 20) else {
-        eprintln!("skipped: mounting a tmpfs needs root");
+    let mount_point = tempfile::tempdir().unwrap();
+    let Some(disk) = Tmpfs::mount(mount_point.path(), "size=4m") else {
         return;
     };
     let ballast = disk.path().join("ballast");

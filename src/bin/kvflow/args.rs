@@ -280,7 +280,8 @@ pub struct DurabilityArgs {
     /// Log every shard to DIR, checkpoint, and resume from DIR after a crash.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// WAL fsync policy: always, never or interval:<ms>.
+    /// WAL fsync policy: always, never or interval:<ms>. `serve` answers a write once it is
+    /// logged under this policy (always: synced; otherwise written to the OS).
     #[arg(long, default_value = "interval:10")]
     pub fsync: String,
     /// Truncate a corrupt log at its last good record instead of refusing to start.
