@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use kvflow::dataflow_file::load_str;
 use kvflow::runtime::{InputSource, RunOptions, run};
 use kvflow::sinks::capture::Capture;
 use kvflow::sinks::delivery::queue::{self, Deliver};
@@ -34,7 +35,6 @@ use kvflow::sinks::sync::config::{
 use kvflow::sinks::sync::conflict::ConflictPolicy;
 use kvflow::sinks::sync::{DeliveryOutputs, SyncDelivery, SyncOp, SyncStats};
 use kvflow::sinks::{OutputFactory, OutputKind};
-use kvflow::spec::load_str;
 
 const REDIS: &str = "redis://127.0.0.1:6379/";
 const POSTGRES: &str = "host=127.0.0.1 port=5432 user=postgres dbname=test";

@@ -176,7 +176,7 @@ fn a_ca_file_without_a_certificate_is_refused_where_it_is_named() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("ca.pem"), "not a certificate\n").unwrap();
     let text = dataflow(1, Some("ca.pem"));
-    let error = match kvflow::spec::load_str(&text, "flow.toml", dir.path()) {
+    let error = match kvflow::dataflow_file::load_str(&text, "flow.toml", dir.path()) {
         Ok(_) => panic!("a ca_file without a certificate was accepted"),
         Err(e) => e.to_string(),
     };

@@ -6,10 +6,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use kvflow::dataflow_file::{DefaultInput, load_file};
 use kvflow::runtime::{InputSource, RunOptions, run};
 use kvflow::sinks::OutputKind;
 use kvflow::sinks::capture::Capture;
-use kvflow::spec::{DefaultInput, load_file};
 
 const KINDS: [OutputKind; 4] = [
     OutputKind::Rows,

@@ -40,7 +40,7 @@ fn run_query(query: &str, (workers, batch_ms): (usize, u64), kind: OutputKind) -
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("dataflows/nexmark")
         .join(format!("{query}.toml"));
-    let loaded = kvflow::spec::load_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    let loaded = kvflow::dataflow_file::load_file(&path).unwrap_or_else(|e| panic!("{e}"));
     let capture = Capture::new();
     let summary = run(
         Arc::new(loaded.plan),

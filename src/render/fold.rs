@@ -37,7 +37,7 @@ pub struct FixedWindows {
 /// Aggregate differences per group key, at differential times.
 pub type Diffs<'scope> = Stream<'scope, u64, Vec<(Row, u64, AggDiff)>>;
 
-/// Differences per (group, time) for `spec`'s abelian aggregates, and error lines.
+/// Differences per (group, time) for the dataflow files' abelian aggregates, and error lines.
 pub fn fold_abelian<'scope>(
     rows: Rows<'scope>,
     spec: &AggregateSpec,

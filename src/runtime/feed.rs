@@ -58,7 +58,7 @@ pub enum InputSource {
     /// The logged history of a data directory, at its logged batch stamps (replay).
     Logged(PathBuf),
     /// Writes handed over by a server while the run goes on (`kvflow serve`).
-    Live(Arc<super::live::LiveQueue>),
+    Live(Arc<super::live_queue::LiveQueue>),
 }
 
 /// What to do with a line that is not a valid mutation.

@@ -8,7 +8,7 @@
 pub mod cluster;
 pub mod durable;
 pub mod feed;
-pub mod live;
+pub mod live_queue;
 pub mod metrics;
 pub mod observe;
 

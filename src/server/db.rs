@@ -16,7 +16,7 @@ use super::expiry_log::ExpiryLog;
 use super::keyspace::{Entry, Keyspace, value_of};
 use super::notify::PubSub;
 use crate::change::{EventKind, Mutation};
-use crate::runtime::live::{LiveItem, LiveQueue};
+use crate::runtime::live_queue::{LiveItem, LiveQueue};
 
 /// The server's state.
 pub struct Db {

@@ -6,7 +6,7 @@
 //! lock of the server's state ([`db`]: keyspace, change ring, pub/sub) and writes all
 //! replies with one `write`. Each write gets the next `seq`, publishes its keyspace
 //! notifications ([`notify`]) and joins the request's group of mutations, which is handed to
-//! the dataflow in one push (`runtime::live`). There the store shard logs the group (one WAL
+//! the dataflow in one push (`runtime::live_queue`). There the store shard logs the group (one WAL
 //! commit) and applies it, and the pipelines' sinks write files and the views ([`view`]).
 //!
 //! Without a data directory a write is acknowledged once applied here. With one, a write's
@@ -41,7 +41,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::runtime::Metrics;
-use crate::runtime::live::LiveQueue;
+use crate::runtime::live_queue::LiveQueue;
 use crate::store::log_progress::LogProgress;
 
 use db::Db;

@@ -10,11 +10,11 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use kvflow::change::Mutation;
+use kvflow::dataflow_file::load_str;
 use kvflow::runtime::{InputSource, RunOptions, run};
 use kvflow::sinks::OutputKind;
 use kvflow::sinks::external::ExternalSinks;
 use kvflow::sinks::file::DirOutputs;
-use kvflow::spec::load_str;
 use kvflow::value::Value;
 
 use super::common::run_with;

@@ -8,11 +8,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use kvflow::change::Op;
+use kvflow::dataflow_file::{DefaultInput, load_str};
 use kvflow::runtime::{InputSource, RunOptions, run};
 use kvflow::sinks::OutputKind;
 use kvflow::sinks::capture::Capture;
 use kvflow::sinks::external::ExternalSinks;
-use kvflow::spec::{DefaultInput, load_str};
 use kvflow::workload::generate;
 
 use super::webhook::{Answer, Webhook};

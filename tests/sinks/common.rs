@@ -5,10 +5,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use kvflow::change::Mutation;
+use kvflow::dataflow_file::load_str;
 use kvflow::runtime::{InputSource, RunOptions, RunSummary, run};
 use kvflow::sinks::capture::Capture;
 use kvflow::sinks::external::ExternalSinks;
-use kvflow::spec::load_str;
 use kvflow::value::Value;
 
 pub const REDIS_URL: &str = "redis://127.0.0.1:6379/";

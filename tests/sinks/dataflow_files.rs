@@ -6,11 +6,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use kvflow::change::Mutation;
+use kvflow::dataflow_file::{DefaultInput, load_file};
 use kvflow::runtime::{InputSource, RunOptions, run};
 use kvflow::sinks::capture::Capture;
 use kvflow::sinks::external::ExternalSinks;
 use kvflow::sinks::sync::SyncStats;
-use kvflow::spec::{DefaultInput, load_file};
 use kvflow::workload::generate;
 use serde_json::{Value, json};
 

@@ -8,11 +8,11 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use kvflow::change::{EventKind, Mutation, Op};
+use kvflow::dataflow_file::load_str;
 use kvflow::routes::{Action, Route, RouteTable};
 use kvflow::runtime::{InputSource, RunOptions, run};
 use kvflow::sinks::OutputKind;
 use kvflow::sinks::capture::Capture;
-use kvflow::spec::load_str;
 use kvflow::workload::{GenConfig, Workload, generate};
 
 /// (key, kind, ts) of an event.

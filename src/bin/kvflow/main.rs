@@ -20,7 +20,7 @@ fn main() {
         args::Command::Generate(generate) => commands::generate::generate(generate),
         args::Command::Bench(bench) => commands::bench::bench(bench),
         args::Command::Watch(watch) => commands::watch::watch(watch),
-        args::Command::Replay(replay) => commands::watch::replay(replay),
+        args::Command::Replay(replay) => commands::replay::replay(replay),
         args::Command::Serve(serve) => commands::serve::serve(serve),
     };
     if let Err(error) = outcome {

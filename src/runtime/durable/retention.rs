@@ -379,7 +379,8 @@ view = "table"
 
     fn need(pipelines: &str) -> HistoryNeed {
         let text = format!("{SOURCES}{pipelines}");
-        let loaded = crate::spec::load_str(&text, "t.toml", Path::new(".")).expect("valid");
+        let loaded =
+            crate::dataflow_file::load_str(&text, "t.toml", Path::new(".")).expect("valid");
         HistoryNeed::of_plan(&loaded.plan)
     }
 

@@ -1,4 +1,4 @@
-//! Feeding a [`LiveQueue`] (see `runtime::live`): worker 0 drains the queue, stamps each
+//! Feeding a [`LiveQueue`] (see `runtime::live_queue`): worker 0 drains the queue, stamps each
 //! write on the shared timeline, and advances time by the clock when writes pause.
 
 use std::time::{Duration, Instant};
@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use super::Feeder;
 use crate::runtime::RunError;
 use crate::runtime::durable::FeedPosition;
-use crate::runtime::live::{LiveItem, LiveQueue};
+use crate::runtime::live_queue::{LiveItem, LiveQueue};
 use crate::store::{Ingest, owner_of};
 
 /// How long the feed sleeps between looks at the clock while a time holds writes: the time

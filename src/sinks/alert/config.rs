@@ -1,5 +1,5 @@
 //! The typed configuration of an alert (the dataflow file's `[[alerts]]` tables become this
-//! at load time; see `spec::alerts`).
+//! at load time; see `dataflow_file::alerts`).
 
 use std::time::Duration;
 

@@ -1,5 +1,5 @@
 //! The typed configuration of a sync sink (the dataflow file's `[[sync]]` tables become this
-//! at load time; see `spec::outputs`).
+//! at load time; see `dataflow_file::outputs`).
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -20,7 +20,7 @@ use super::generate::workload_config;
 use crate::args::BenchArgs;
 
 pub fn bench(args: BenchArgs) -> Result<(), CliError> {
-    let loaded = kvflow::spec::load_file(&args.file)?;
+    let loaded = kvflow::dataflow_file::load_file(&args.file)?;
     let (workload, config) = workload_config(&args.workload, &args.generator)?;
     if let Some(workers) = args.child_run {
         let input = Arc::new(generate_stream(&workload, &config).collect::<Vec<_>>());

@@ -7,7 +7,7 @@ use kvflow::plan::explain::{explain_mermaid, explain_text};
 use super::CliError;
 
 pub fn check(file: &Path) -> Result<(), CliError> {
-    let loaded = kvflow::spec::load_file(file)?;
+    let loaded = kvflow::dataflow_file::load_file(file)?;
     println!(
         "{}: ok ({} sources, {} pipelines)",
         file.display(),
@@ -18,7 +18,7 @@ pub fn check(file: &Path) -> Result<(), CliError> {
 }
 
 pub fn explain(file: &Path, mermaid: bool) -> Result<(), CliError> {
-    let loaded = kvflow::spec::load_file(file)?;
+    let loaded = kvflow::dataflow_file::load_file(file)?;
     if mermaid {
         print!("{}", explain_mermaid(&loaded.plan));
     } else {

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod check;
 pub mod durable;
 pub mod generate;
+pub mod replay;
 pub mod run;
 pub mod serve;
 pub mod watch;
@@ -34,8 +35,8 @@ impl fmt::Display for CliError {
     }
 }
 
-impl From<kvflow::spec::SpecError> for CliError {
-    fn from(error: kvflow::spec::SpecError) -> Self {
+impl From<kvflow::dataflow_file::DataflowFileError> for CliError {
+    fn from(error: kvflow::dataflow_file::DataflowFileError) -> Self {
         CliError::File(error.to_string())
     }
 }

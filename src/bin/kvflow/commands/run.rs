@@ -6,20 +6,20 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use kvflow::dataflow_file::DefaultInput;
 use kvflow::runtime::{
     BadInputPolicy, ClusterConfig, InputSource, Metrics, RunError, RunOptions, run_observed,
 };
 use kvflow::sinks::external::ExternalSinks;
 use kvflow::sinks::file::{DirOutputs, StdoutOutputs};
 use kvflow::sinks::{LineSink, OutputFactory};
-use kvflow::spec::DefaultInput;
 
 use super::CliError;
 use super::generate::workload_config;
 use crate::args::{OnBadInput, RunArgs};
 
 pub fn run(args: RunArgs) -> Result<(), CliError> {
-    let loaded = kvflow::spec::load_file(&args.file)?;
+    let loaded = kvflow::dataflow_file::load_file(&args.file)?;
     let input = choose_input(&args, loaded.input)?;
     let cluster = match args.processes {
         0 | 1 => None,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kvflow::plan::Plan;
-use kvflow::runtime::live::LiveQueue;
+use kvflow::runtime::live_queue::LiveQueue;
 use kvflow::runtime::{DurableRun, InputSource, Metrics, RunOptions, run_observed};
 use kvflow::server::db::{Db, Versions};
 use kvflow::server::expiry_log::{ExpiryLog, read_expiries};
@@ -104,7 +104,7 @@ fn load_plans(files: &[std::path::PathBuf]) -> Result<(Plan, String), CliError> 
     let mut plan = Plan::default();
     let mut texts = Vec::new();
     for file in files {
-        let loaded = kvflow::spec::load_file(file)?;
+        let loaded = kvflow::dataflow_file::load_file(file)?;
         for source in loaded.plan.sources {
             if plan.source(&source.name).is_some() {
                 return Err(CliError::File(format!(

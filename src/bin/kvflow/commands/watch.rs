@@ -1,21 +1,15 @@
-//! `kvflow watch` (a data directory's change stream as JSON Lines) and `kvflow replay`
-//! (a dataflow file over the stored history; with `--from`/`--since`, only the output the
-//! live run wrote from that point on, see `sinks::cut`).
+//! `kvflow watch`: a data directory's change stream as JSON Lines, and the start position and
+//! shard checks that `kvflow replay` shares.
 
 use std::io::Write;
 use std::path::Path;
-use std::sync::Arc;
 
 use kvflow::change::EventKind;
-use kvflow::runtime::{InputSource, RunOptions, run};
-use kvflow::sinks::OutputFactory;
-use kvflow::sinks::cut::FromTime;
-use kvflow::sinks::file::{DirOutputs, StdoutOutputs};
 use kvflow::store::manifest::recorded_shards;
-use kvflow::store::stream::{ChangeStream, Start, StreamEvent, first_stamp, refuse_cut_logs};
+use kvflow::store::stream::{ChangeStream, Start, StreamEvent};
 
 use super::CliError;
-use crate::args::{ReplayArgs, WatchArgs};
+use crate::args::WatchArgs;
 
 fn kinds_filter(kinds: Option<&str>) -> Result<Vec<EventKind>, CliError> {
     let Some(kinds) = kinds else {
@@ -54,7 +48,7 @@ fn event_json(item: &StreamEvent, line: &mut String) {
 }
 
 /// `--from TOKEN` or `--since TS` (or neither).
-fn start_of(from: Option<&str>, since: Option<u64>) -> Result<Start, CliError> {
+pub(super) fn start_of(from: Option<&str>, since: Option<u64>) -> Result<Start, CliError> {
     Ok(match (from, since) {
         (Some(token), _) => {
             Start::After(token.parse().map_err(|e| CliError::File(format!("{e}")))?)
@@ -66,7 +60,7 @@ fn start_of(from: Option<&str>, since: Option<u64>) -> Result<Start, CliError> {
 
 /// The data directory's shard count: refused when it holds none or misses one, or when
 /// `start` resumes from a token of a shard it does not have.
-fn check_data_dir(dir: &Path, start: Start) -> Result<usize, CliError> {
+pub(super) fn check_data_dir(dir: &Path, start: Start) -> Result<usize, CliError> {
     let shards = recorded_shards(dir)
         .map_err(|e| CliError::File(e.to_string()))?
         .ok_or_else(|| CliError::File(format!("{} holds no shard logs", dir.display())))?;
@@ -113,37 +107,5 @@ pub fn watch(args: WatchArgs) -> Result<(), CliError> {
         }
     }
     let _ = out.flush();
-    Ok(())
-}
-
-pub fn replay(args: ReplayArgs) -> Result<(), CliError> {
-    let start = start_of(args.from.as_deref(), args.since)?;
-    check_data_dir(&args.data_dir, start)?;
-    refuse_cut_logs(&args.data_dir).map_err(|e| CliError::File(e.to_string()))?;
-    let loaded = kvflow::spec::load_file(&args.file)?;
-    let outputs: Arc<dyn OutputFactory> = match &args.output {
-        Some(dir) => Arc::new(DirOutputs::create(dir, None).map_err(CliError::File)?),
-        None => Arc::new(StdoutOutputs),
-    };
-    let outputs = match start {
-        Start::Beginning => outputs,
-        start => {
-            let from = first_stamp(&args.data_dir, start)
-                .map_err(|e| CliError::File(e.to_string()))?
-                .unwrap_or(u64::MAX);
-            Arc::new(FromTime {
-                inner: outputs,
-                from,
-            })
-        }
-    };
-    let options = RunOptions {
-        raw_output: args.raw,
-        ..RunOptions::default().workers(args.workers)
-    };
-    let input = InputSource::Logged(args.data_dir.clone());
-    let summary = run(Arc::new(loaded.plan), input, options, outputs)
-        .map_err(|e| CliError::Runtime(e.to_string()))?;
-    eprint!("{summary}");
     Ok(())
 }

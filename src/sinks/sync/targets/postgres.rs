@@ -91,7 +91,7 @@ pub fn create_sql(table: &str) -> String {
 }
 
 impl PostgresTarget {
-    /// `table` must be a validated identifier (`name` or `schema.name`, see `spec`).
+    /// `table` must be a validated identifier (`name` or `schema.name`, see `dataflow_file`).
     pub fn new(url: &str, table: &str, timeout: Duration) -> PostgresTarget {
         PostgresTarget {
             url: url.to_string(),

@@ -3,11 +3,11 @@
 
 use std::path::Path;
 
-use super::{SpecError, load_str};
+use super::{DataflowFileError, load_str};
 
 const HEAD: &str = "[sources.t]\nview = \"table\"\n\n[[pipelines]]\nname = \"totals\"\nfrom = \"t\"\nsteps = [{ aggregates = { n = \"count(*)\" }, group_by = [\"value.user\"] }]\n";
 
-fn err(sync: &str) -> SpecError {
+fn err(sync: &str) -> DataflowFileError {
     let text = format!("{HEAD}{sync}");
     match load_str(&text, "f.toml", Path::new(".")) {
         Ok(_) => panic!("expected an error for:\n{sync}"),

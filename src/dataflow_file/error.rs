@@ -1,4 +1,4 @@
-//! [`SpecError`] (`file:line:column: message`, the source line and a caret), the internal
+//! [`DataflowFileError`] (`file:line:column: message`, the source line and a caret), the internal
 //! byte-offset form [`Fail`] every check reports, and [`offset_to_line_col`].
 
 use std::fmt;
@@ -7,7 +7,7 @@ use super::literal::Escaped;
 
 /// A problem in a dataflow file, located by 1-based line and column (in chars).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SpecError {
+pub struct DataflowFileError {
     pub file: String,
     pub line: usize,
     pub column: usize,
@@ -18,9 +18,9 @@ pub struct SpecError {
     pub source_line: String,
 }
 
-impl std::error::Error for SpecError {}
+impl std::error::Error for DataflowFileError {}
 
-impl fmt::Display for SpecError {
+impl fmt::Display for DataflowFileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
@@ -61,7 +61,7 @@ fn floor_boundary(text: &str, offset: usize) -> usize {
     offset
 }
 
-/// A problem at a byte offset of the file (before it becomes a [`SpecError`]).
+/// A problem at a byte offset of the file (before it becomes a [`DataflowFileError`]).
 #[derive(Clone, Debug)]
 pub(super) struct Fail {
     pub offset: usize,
@@ -85,7 +85,7 @@ impl Fail {
 
     /// Locates the problem in `text`, mapping offsets inside strings with escapes back to
     /// the file.
-    pub fn into_error(self, text: &str, file: &str, escaped: &[Escaped]) -> SpecError {
+    pub fn into_error(self, text: &str, file: &str, escaped: &[Escaped]) -> DataflowFileError {
         let offset = escaped
             .iter()
             .find_map(|e| e.to_file(text, self.offset))
@@ -109,7 +109,7 @@ impl Fail {
                 None => message = format!("{message} ({s})"),
             }
         }
-        SpecError {
+        DataflowFileError {
             file: file.to_string(),
             line,
             column,

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{DefaultInput, LoadedFile, SpecError, load_file, load_str, offset_to_line_col};
+use super::{DataflowFileError, DefaultInput, LoadedFile, load_file, load_str, offset_to_line_col};
 use crate::change::EventKind;
 use crate::plan::{AggFunc, Emission, JoinKind, Node, View, WindowKind};
 use crate::workload::{GenConfig, Workload};
@@ -71,11 +71,11 @@ final_state = true
 steps = [{ filter = "orders > 1" }]
 "#;
 
-fn load(text: &str) -> Result<LoadedFile, SpecError> {
+fn load(text: &str) -> Result<LoadedFile, DataflowFileError> {
     load_str(text, "test.toml", Path::new("dataflows"))
 }
 
-fn err(text: &str) -> SpecError {
+fn err(text: &str) -> DataflowFileError {
     match load(text) {
         Ok(_) => panic!("expected an error for:\n{text}"),
         Err(e) => e,

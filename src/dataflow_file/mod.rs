@@ -55,7 +55,7 @@
 //! `[[pipelines.steps]]` tables or as an inline `steps = [...]` array.
 //!
 //! Every problem, from a TOML syntax error to a type error inside an expression, is a
-//! [`SpecError`] at `file:line:column`, with a "did you mean" where a near name exists.
+//! [`DataflowFileError`] at `file:line:column`, with a "did you mean" where a near name exists.
 //!
 //! Sync sinks, alerts and routes (`[[sync]]`, `[[alerts]]`, `[[routes]]`) are described in
 //! `outputs.rs`.
@@ -85,7 +85,7 @@ use crate::plan::lower::lower;
 use crate::workload::{GenConfig, Workload};
 
 use error::Fail;
-pub use error::{SpecError, offset_to_line_col};
+pub use error::{DataflowFileError, offset_to_line_col};
 use literal::Escaped;
 
 /// The input a file asks for when the command line names none.
@@ -108,9 +108,9 @@ pub struct LoadedFile {
 }
 
 /// Reads and loads the dataflow file at `path` (see the module docs).
-pub fn load_file(path: &Path) -> Result<LoadedFile, SpecError> {
+pub fn load_file(path: &Path) -> Result<LoadedFile, DataflowFileError> {
     let file_name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| SpecError {
+    let text = std::fs::read_to_string(path).map_err(|e| DataflowFileError {
         file: file_name.clone(),
         line: 1,
         column: 1,
@@ -123,7 +123,11 @@ pub fn load_file(path: &Path) -> Result<LoadedFile, SpecError> {
 }
 
 /// Loads dataflow file text; `file_name` is used in errors, `base_dir` resolves the input file.
-pub fn load_str(text: &str, file_name: &str, base_dir: &Path) -> Result<LoadedFile, SpecError> {
+pub fn load_str(
+    text: &str,
+    file_name: &str,
+    base_dir: &Path,
+) -> Result<LoadedFile, DataflowFileError> {
     let mut escaped = Vec::new();
     load(text, base_dir, &mut escaped).map_err(|fail| fail.into_error(text, file_name, &escaped))
 }

@@ -1,0 +1,46 @@
+//! `kvflow replay`: a dataflow file over a data directory's stored history; with
+//! `--from`/`--since`, only the output the live run wrote from that point on (see `sinks::cut`).
+
+use std::sync::Arc;
+
+use kvflow::runtime::{InputSource, RunOptions, run};
+use kvflow::sinks::OutputFactory;
+use kvflow::sinks::cut::FromTime;
+use kvflow::sinks::file::{DirOutputs, StdoutOutputs};
+use kvflow::store::stream::{Start, first_stamp, refuse_cut_logs};
+
+use super::CliError;
+use super::watch::{check_data_dir, start_of};
+use crate::args::ReplayArgs;
+
+pub fn replay(args: ReplayArgs) -> Result<(), CliError> {
+    let start = start_of(args.from.as_deref(), args.since)?;
+    check_data_dir(&args.data_dir, start)?;
+    refuse_cut_logs(&args.data_dir).map_err(|e| CliError::File(e.to_string()))?;
+    let loaded = kvflow::dataflow_file::load_file(&args.file)?;
+    let outputs: Arc<dyn OutputFactory> = match &args.output {
+        Some(dir) => Arc::new(DirOutputs::create(dir, None).map_err(CliError::File)?),
+        None => Arc::new(StdoutOutputs),
+    };
+    let outputs = match start {
+        Start::Beginning => outputs,
+        start => {
+            let from = first_stamp(&args.data_dir, start)
+                .map_err(|e| CliError::File(e.to_string()))?
+                .unwrap_or(u64::MAX);
+            Arc::new(FromTime {
+                inner: outputs,
+                from,
+            })
+        }
+    };
+    let options = RunOptions {
+        raw_output: args.raw,
+        ..RunOptions::default().workers(args.workers)
+    };
+    let input = InputSource::Logged(args.data_dir.clone());
+    let summary = run(Arc::new(loaded.plan), input, options, outputs)
+        .map_err(|e| CliError::Runtime(e.to_string()))?;
+    eprint!("{summary}");
+    Ok(())
+}
