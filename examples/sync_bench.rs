@@ -25,13 +25,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kvflow::dataflow_file::load_str;
+use kvflow::plan::sinks::{BatchConfig, HealthConfig, SyncConfig, SyncSource, TargetConfig};
 use kvflow::runtime::{InputSource, RunOptions, run};
 use kvflow::sinks::capture::Capture;
 use kvflow::sinks::delivery::queue::{self, Deliver};
 use kvflow::sinks::delivery::retry::RetryConfig;
-use kvflow::sinks::sync::config::{
-    BatchConfig, HealthConfig, SyncConfig, SyncSource, TargetConfig,
-};
 use kvflow::sinks::sync::conflict::ConflictPolicy;
 use kvflow::sinks::sync::{DeliveryOutputs, SyncDelivery, SyncOp, SyncStats};
 use kvflow::sinks::{OutputFactory, OutputKind};

@@ -7,12 +7,33 @@
 //! 2. [`store`] — the shard that owns the key applies it, assigning the event kind and old value.
 //! 3. [`change`] — the resulting [`change::ChangeEvent`] feeds two views on one timeline:
 //!    `table` (live key/value state, with retractions) and `events` (append-only).
-//! 4. [`dataflow_file`] (dataflow files) and [`builder`] (Rust API) lower into one typed [`plan::Plan`].
-//! 5. [`render`] turns the plan into timely/differential operators ([`operators`]).
+//! 4. [`dataflow_file`] (dataflow files) and [`builder`] (Rust API) lower into one typed
+//!    [`plan::Plan`]: sources, pipelines, and the sinks that read them ([`plan::sinks`]).
+//! 5. [`render`] turns the plan's pipelines into timely/differential operators ([`operators`]).
 //! 6. [`sinks`] write rows, late events and errors out, sync to other stores and alert;
-//!    [`routes`] dispatch changes to handlers; [`runtime`] drives workers and batches.
+//!    [`sinks::routes`] dispatch changes to handlers.
+//! 7. [`assemble`] builds a worker's dataflow from a plan — store, pipelines, outputs, sinks —
+//!    and hands back its input and probe; [`runtime`] starts the workers, feeds and steps
+//!    them; [`server`] is the network front of a live run; the `kvflow` binary's commands
+//!    parse arguments and call these.
 //!
 //! [`workload`] generates inputs and [`bench`] measures runs over them (`kvflow bench`).
+//!
+//! # Layers
+//!
+//! Modules import one way, each only from the layers before it:
+//!
+//! ```text
+//! value, schema → change → workload, source → store → expr → plan (sinks as data)
+//!   → dataflow_file, builder (front ends) → operators → render → sinks (routes among them)
+//!   → assemble → runtime → server, bench → the binary's commands
+//! ```
+//!
+//! A sink's description is plan data (typed, naming the pipeline it reads), so front ends,
+//! `explain` and the checker see it without the code that delivers it; sinks receive what a
+//! resumed run had already delivered as a value ([`sinks::resumed::Delivered`]), never the
+//! run itself.
+pub mod assemble;
 pub mod bench;
 pub mod builder;
 pub mod change;
@@ -21,7 +42,6 @@ pub mod expr;
 pub mod operators;
 pub mod plan;
 pub mod render;
-pub mod routes;
 pub mod runtime;
 pub mod schema;
 pub mod server;

@@ -39,7 +39,7 @@ fn run_file(path: &Path, workers: usize) -> Vec<(String, Vec<String>)> {
     let capture = Capture::new();
     let mut plan = loaded.plan;
     // Sync sinks and alerts deliver to services; tests/sinks checks them against those.
-    plan.external = Default::default();
+    plan.sinks = Default::default();
     let plan = Arc::new(plan);
     run(
         plan.clone(),

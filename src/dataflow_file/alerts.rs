@@ -40,12 +40,12 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::error::Fail;
-use super::outputs::{file_name, inside, known_name};
+use super::spans::{file_name, inside, known_name};
 use crate::expr::Expr;
+use crate::plan::sinks::RetryConfig;
+use crate::plan::sinks::Template;
+use crate::plan::sinks::{AlertConfig, AlertTarget, Severity, WebhookConfig};
 use crate::plan::{Node, PipelineDef, Plan};
-use crate::sinks::alert::config::{AlertConfig, AlertTarget, Severity, WebhookConfig};
-use crate::sinks::alert::template::Template;
-use crate::sinks::delivery::retry::RetryConfig;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -136,7 +136,7 @@ pub(super) fn convert(
     };
     Ok(AlertConfig {
         name: raw.name.get_ref().clone(),
-        pipeline: index,
+        pipeline: pipeline.name.clone(),
         names,
         condition,
         message,

@@ -72,6 +72,7 @@ mod literal;
 mod outputs;
 mod raw;
 mod routes;
+mod spans;
 mod sync;
 #[cfg(test)]
 mod tests;
@@ -146,7 +147,7 @@ fn load(text: &str, base_dir: &Path, escaped: &mut Vec<Escaped>) -> Result<Loade
         message: e.message,
         suggestion: e.suggestion,
     })?;
-    plan.external = outputs::read(text, &plan, base_dir)?;
+    plan.sinks = outputs::read(text, &plan, base_dir)?;
     Ok(LoadedFile {
         plan,
         input: specs.input,

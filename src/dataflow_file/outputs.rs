@@ -49,7 +49,7 @@ use toml::Spanned;
 
 use super::error::Fail;
 use crate::plan::Plan;
-use crate::sinks::external::ExternalPlan;
+use crate::plan::sinks::SinkDefs;
 
 /// The sections this module reads; every other key belongs to `raw.rs`.
 #[derive(Deserialize, Default)]
@@ -64,12 +64,12 @@ struct RawOutputs {
 }
 
 /// Reads the file's sync, alert and route sections and checks them against `plan`.
-pub(super) fn read(text: &str, plan: &Plan, base_dir: &Path) -> Result<ExternalPlan, Fail> {
+pub(super) fn read(text: &str, plan: &Plan, base_dir: &Path) -> Result<SinkDefs, Fail> {
     let raw: RawOutputs = toml::from_str(text).map_err(|e| {
         let offset = e.span().map_or(0, |s| s.start);
         Fail::at(offset, e.message().to_string())
     })?;
-    let mut external = ExternalPlan::default();
+    let mut external = SinkDefs::default();
     for sync in &raw.sync {
         let config = super::sync::convert(sync, plan)?;
         if external.sync.iter().any(|s| s.name == config.name) {
@@ -92,36 +92,4 @@ pub(super) fn read(text: &str, plan: &Plan, base_dir: &Path) -> Result<ExternalP
     }
     external.routes = super::routes::convert(text, raw.routing.as_ref(), &raw.routes)?;
     Ok(external)
-}
-
-/// The offset of a spanned string's first character (after its opening quote).
-pub(super) fn inside<T>(value: &Spanned<T>) -> usize {
-    value.span().start + 1
-}
-
-/// The offset of a spanned key's first character (after its quote, if it is quoted).
-pub(super) fn key_start(text: &str, key: &Spanned<String>) -> usize {
-    let start = key.span().start;
-    start + usize::from(matches!(text.as_bytes().get(start), Some(b'"' | b'\'')))
-}
-
-/// Checks a name that becomes part of output file names (see `plan::lower::check_name`).
-pub(super) fn file_name(name: &str, at: usize) -> Result<(), Fail> {
-    crate::plan::lower::check_name(name).map_err(|message| Fail::at(at, message))
-}
-
-/// A name from `names`, or an error at `at` with a "did you mean".
-pub(super) fn known_name(
-    name: &Spanned<String>,
-    names: &[String],
-    what: &str,
-) -> Result<usize, Fail> {
-    names
-        .iter()
-        .position(|n| n == name.get_ref())
-        .ok_or_else(|| {
-            let candidates: Vec<&str> = names.iter().map(String::as_str).collect();
-            Fail::at(inside(name), format!("no {what} `{}`", name.get_ref()))
-                .suggest(crate::expr::suggest(name.get_ref(), &candidates))
-        })
 }

@@ -32,10 +32,10 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::error::Fail;
-use super::outputs::{file_name, inside, key_start};
+use super::spans::{file_name, inside, key_start};
 use crate::change::EventKind;
 use crate::expr::Expr;
-use crate::routes::{Action, BatchAction, Handler, Route, RouteTable};
+use crate::plan::sinks::{Action, BatchAction, Handler, Route, RouteTable};
 use crate::schema::Schema;
 
 #[derive(Deserialize, Default)]

@@ -8,11 +8,11 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::error::Fail;
-use super::outputs::{file_name, inside, known_name};
+use super::spans::{file_name, inside, known_name};
+use crate::plan::sinks::ConflictPolicy;
+use crate::plan::sinks::RetryConfig;
+use crate::plan::sinks::{BatchConfig, HealthConfig, SyncConfig, SyncSource, TargetConfig};
 use crate::plan::{Node, Plan};
-use crate::sinks::delivery::retry::RetryConfig;
-use crate::sinks::sync::config::{BatchConfig, HealthConfig, SyncConfig, SyncSource, TargetConfig};
-use crate::sinks::sync::conflict::ConflictPolicy;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -196,7 +196,7 @@ fn pipeline_source(raw: &RawSync, from: &Spanned<String>, plan: &Plan) -> Result
         None => None,
     };
     Ok(SyncSource::Pipeline {
-        index,
+        pipeline: pipeline.name.clone(),
         names,
         key_fields,
         ts_field,

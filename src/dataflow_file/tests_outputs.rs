@@ -34,10 +34,10 @@ fn a_valid_sync_becomes_a_typed_config() {
         "{HEAD}[[sync]]\nname = \"s\"\nfrom = \"totals\"\n{TARGET}conflict = \"last-writer-wins\"\n"
     );
     let loaded = load_str(&text, "f.toml", Path::new(".")).unwrap_or_else(|e| panic!("{e}"));
-    let sync = &loaded.plan.external.sync[0];
+    let sync = &loaded.plan.sinks.sync[0];
     assert_eq!(sync.name, "s");
     match &sync.source {
-        crate::sinks::sync::SyncSource::Pipeline { key_fields, .. } => {
+        crate::plan::sinks::SyncSource::Pipeline { key_fields, .. } => {
             assert_eq!(key_fields, &vec![0]);
         }
         other => panic!("{other:?}"),
@@ -133,17 +133,17 @@ fn alert_errors_point_at_the_mistake() {
 }
 
 /// The webhooks of `deliver` (a TOML array's items) on an alert over `totals`.
-fn webhooks(deliver: &str) -> Vec<crate::sinks::alert::config::WebhookConfig> {
+fn webhooks(deliver: &str) -> Vec<crate::plan::sinks::WebhookConfig> {
     let text = format!(
         "{HEAD}[[alerts]]\nname = \"a\"\nfrom = \"totals\"\ncondition = \"n > 1\"\ndeliver = [{deliver}]\n"
     );
     let loaded = load_str(&text, "f.toml", Path::new(".")).unwrap_or_else(|e| panic!("{e}"));
-    loaded.plan.external.alerts[0].webhooks().cloned().collect()
+    loaded.plan.sinks.alerts[0].webhooks().cloned().collect()
 }
 
 #[test]
 fn webhook_options_become_a_typed_config_with_defaults() {
-    use crate::sinks::alert::config::WebhookConfig;
+    use crate::plan::sinks::WebhookConfig;
     use std::time::Duration;
     let hooks = webhooks(
         "{ kind = \"webhook\", url = \"http://a/\" }, { kind = \"log\" }, \

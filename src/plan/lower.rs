@@ -12,8 +12,8 @@ use crate::change::EventKind;
 use crate::expr::{Expr, suggest};
 use crate::plan::bounds::check_window;
 use crate::plan::{
-    AggDef, AggFunc, Emission, JoinKind, Node, PipelineDef, Plan, SinkDef, SourceDef, View,
-    WindowDef, WindowKind,
+    AggDef, AggFunc, Emission, JoinKind, Node, PipelineDef, Plan, SourceDef, View, WindowDef,
+    WindowKind,
 };
 use crate::schema::{Field, Schema, Type};
 
@@ -240,7 +240,6 @@ fn lower_pipeline(plan: &Plan, spec: &PipelineSpec) -> Result<PipelineDef, Lower
     Ok(PipelineDef {
         name: spec.name.text.clone(),
         node,
-        sinks: vec![SinkDef::Default],
         final_state: spec.final_state,
     })
 }

@@ -7,5 +7,6 @@ pub mod bounds;
 pub mod explain;
 pub mod lower;
 pub mod node;
+pub mod sinks;
 
 pub use node::*;

@@ -4,6 +4,8 @@ use crate::change::EventKind;
 use crate::expr::Expr;
 use crate::schema::{Schema, Type};
 
+use super::sinks::SinkDefs;
+
 /// The two views of the store on one timeline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum View {
@@ -277,19 +279,12 @@ impl Node {
     }
 }
 
-/// Where a pipeline's rows go.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SinkDef {
-    /// The run's default output: `--output DIR` files or stdout.
-    Default,
-}
-
-/// A named pipeline: a tree of nodes ending in sinks.
+/// A named pipeline: a tree of nodes; its rows, late rows and errors go to the run's outputs
+/// under its name, and the plan's [`SinkDefs`] may read it too.
 #[derive(Clone, Debug)]
 pub struct PipelineDef {
     pub name: String,
     pub node: Node,
-    pub sinks: Vec<SinkDef>,
     /// Also write the final state (the consolidated output) at the end of a bounded run.
     pub final_state: bool,
 }
@@ -317,7 +312,7 @@ pub struct Plan {
     pub sources: Vec<SourceDef>,
     pub pipelines: Vec<PipelineDef>,
     /// Sync sinks, alerts and routes.
-    pub external: crate::sinks::external::ExternalPlan,
+    pub sinks: SinkDefs,
 }
 
 impl Plan {
@@ -327,6 +322,35 @@ impl Plan {
 
     pub fn pipeline(&self, name: &str) -> Option<&PipelineDef> {
         self.pipelines.iter().find(|p| p.name == name)
+    }
+
+    /// Adds `other`'s sources, pipelines and sinks (several dataflow files served as one);
+    /// refused when a name is defined in both. Pipelines and sinks refer to each other by
+    /// name, so `other`'s sinks keep reading `other`'s pipelines.
+    pub fn merge(&mut self, other: Plan) -> Result<(), String> {
+        if let Some(clash) = other
+            .sources
+            .iter()
+            .find(|s| self.source(&s.name).is_some())
+        {
+            return Err(format!("source `{}` is defined twice", clash.name));
+        }
+        if let Some(clash) = other
+            .pipelines
+            .iter()
+            .find(|p| self.pipeline(&p.name).is_some())
+        {
+            return Err(format!("pipeline `{}` is defined twice", clash.name));
+        }
+        self.sinks.merge(other.sinks)?;
+        self.sources.extend(other.sources);
+        self.pipelines.extend(other.pipelines);
+        Ok(())
+    }
+
+    /// The position of pipeline `name` in [`Plan::pipelines`].
+    pub fn pipeline_index(&self, name: &str) -> Option<usize> {
+        self.pipelines.iter().position(|p| p.name == name)
     }
 
     /// The input's watermark lag: the largest `max_out_of_orderness` of any source, so the

@@ -1,43 +1,13 @@
-//! Counters a run keeps (shared by a process's workers) and the summary it prints.
+//! The summary a run prints, read from its counters (`assemble::counters`).
 
 use std::fmt;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-/// Counters for one pipeline.
-#[derive(Debug, Default)]
-pub struct PipelineCounters {
-    pub rows: Arc<AtomicU64>,
-    pub late: Arc<AtomicU64>,
-    pub errors: Arc<AtomicU64>,
-}
-
-/// A process's counters for one run.
-#[derive(Debug)]
-pub struct Metrics {
-    pub events_in: AtomicU64,
-    pub bad_lines: AtomicU64,
-    pub missing_deletes: AtomicU64,
-    names: Vec<String>,
-    pub pipelines: Vec<PipelineCounters>,
-}
+pub use crate::assemble::counters::{Metrics, PipelineCounters};
 
 impl Metrics {
-    pub fn new(names: &[String]) -> Metrics {
-        Metrics {
-            events_in: AtomicU64::new(0),
-            bad_lines: AtomicU64::new(0),
-            missing_deletes: AtomicU64::new(0),
-            names: names.to_vec(),
-            pipelines: names.iter().map(|_| PipelineCounters::default()).collect(),
-        }
-    }
-
-    pub fn add_missing_deletes(&self, n: u64) {
-        self.missing_deletes.fetch_add(n, Ordering::Relaxed);
-    }
-
+    /// What the counters say now, for the end of a run.
     pub fn summary(&self, elapsed: Duration) -> RunSummary {
         RunSummary {
             events_in: self.events_in.load(Ordering::Relaxed),

@@ -16,21 +16,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use timely::dataflow::ProbeHandle;
-use timely::dataflow::operators::Input;
-use timely::dataflow::operators::Probe;
-
+use crate::assemble::{Parts, WorkerDataflow, build_dataflow};
 use crate::change::Mutation;
 use crate::change::time::{Clock, SystemClock};
 use crate::plan::Plan;
-use crate::render::render_plan;
-use crate::sinks::external::{ExternalSinks, SinkContext, WithExternal};
-use crate::sinks::{LineSink, OutputFactory, OutputKind, RowFormat, sink_lines, sink_rows};
-use crate::store::Ingest;
-use crate::store::shard::shard_operator;
+use crate::sinks::external::{ExternalSinks, WithExternal};
+use crate::sinks::{LineSink, OutputFactory};
 
 pub use cluster::ClusterConfig;
-pub use durable::{DurableConfig, DurableRun, Resumed};
+pub use durable::{DurableConfig, DurableRun};
 pub use feed::{BadInputPolicy, InputSource};
 pub use metrics::{Metrics, PipelineStats, RunSummary};
 pub use observe::RunObserver;
@@ -151,8 +145,6 @@ pub fn run_observed(
         inner: outputs,
         external: external.clone(),
     });
-    let mut options = options;
-    options.external = Some(external);
     let durable = options.durable.clone();
     let started = Instant::now();
     let worker_metrics = metrics.clone();
@@ -164,7 +156,7 @@ pub fn run_observed(
             &plan,
             &input,
             &options,
-            &*worker_outputs,
+            (&*worker_outputs, &external),
             &worker_metrics,
         )
     })
@@ -194,75 +186,23 @@ fn run_worker(
     plan: &Plan,
     input: &InputSource,
     options: &RunOptions,
-    outputs: &dyn OutputFactory,
+    (outputs, external): (&dyn OutputFactory, &ExternalSinks),
     metrics: &Arc<Metrics>,
 ) -> Result<(), RunError> {
-    let probe = ProbeHandle::new();
-    let missing = metrics.clone();
-    let durable = options.durable.clone();
+    let durable = options.durable.as_ref();
     let local = worker.index() % options.workers.max(1);
-    let shard_log = durable.as_ref().and_then(|d| d.shard_log(local));
-    let worker_index = worker.index();
-    let open = |pipeline: &str, kind: OutputKind| -> Arc<dyn LineSink> {
-        let sink = outputs.open(pipeline, kind);
-        match &durable {
-            Some(run) => Arc::new(Resumed {
-                inner: sink,
-                run: run.clone(),
-            }),
-            None => sink,
-        }
+    let parts = Parts {
+        outputs,
+        metrics,
+        external,
+        raw_output: options.raw_output,
+        delivered: durable.map(|d| d.delivered()),
+        shard_log: durable.and_then(|d| d.shard_log(local)),
     };
-    let mut external_error = None;
-    let mut handle = worker.dataflow::<u64, _, _>(|scope| {
-        let (handle, ingest) = scope.new_input::<Vec<Ingest>>();
-        let changes = shard_operator(ingest, move |n| missing.add_missing_deletes(n), shard_log);
-        // NB: the store is probed too, so a run without pipelines still logs all its input.
-        let changes = changes.probe_with(&probe);
-        let mut rendered = Vec::new();
-        for (index, pipeline) in render_plan(plan, changes.clone()).into_iter().enumerate() {
-            rendered.push((pipeline.name.clone(), pipeline.rows.clone()));
-            let def = &plan.pipelines[index];
-            let stats = &metrics.pipelines[index];
-            let mut format = RowFormat::for_pipeline(def);
-            if options.raw_output {
-                format = format.raw();
-            }
-            let final_sink = def
-                .final_state
-                .then(|| open(&pipeline.name, OutputKind::Final));
-            let rows_sink = open(&pipeline.name, OutputKind::Rows);
-            sink_rows(
-                pipeline.rows,
-                format,
-                rows_sink,
-                final_sink,
-                stats.rows.clone(),
-            )
-            .probe_with(&probe);
-            let late_sink = open(&pipeline.name, OutputKind::Late);
-            sink_lines(pipeline.late, late_sink, stats.late.clone()).probe_with(&probe);
-            let errors_sink = open(&pipeline.name, OutputKind::Errors);
-            sink_lines(pipeline.errors, errors_sink, stats.errors.clone()).probe_with(&probe);
-        }
-        if let Some(external) = &options.external {
-            let context = SinkContext {
-                worker: worker_index,
-                open: &open,
-                durable: durable.clone(),
-                external,
-                pipelines: &rendered,
-            };
-            match crate::sinks::external::render(&plan.external, &changes, &context) {
-                Ok(streams) => streams.into_iter().for_each(|s| drop(s.probe_with(&probe))),
-                Err(e) => external_error = Some(RunError::Worker(e)),
-            }
-        }
-        handle
-    });
-    if let Some(error) = external_error {
-        return Err(error);
-    }
+    let WorkerDataflow {
+        input: mut handle,
+        probe,
+    } = build_dataflow(worker, plan, parts).map_err(RunError::Worker)?;
     let mut watch = observe::FrontierWatch::for_worker(options.observer.as_ref(), worker.index());
     let fed = feed::feed_worker(
         worker,

@@ -32,6 +32,7 @@ pub mod keyspace;
 pub mod listen;
 pub mod notify;
 pub mod resp;
+pub mod restore;
 pub mod view;
 
 use std::net::SocketAddr;

@@ -131,23 +131,24 @@ impl LineSink for Both {
     }
 }
 
-/// The server's outputs: the run's files (flushed per batch) and the views.
+/// The server's outputs: the run's files (flushed per batch) and the views, which write
+/// into `server`'s keyspace.
 pub struct ServeOutputs {
     pub inner: Arc<dyn OutputFactory>,
     pub views: Vec<ViewDef>,
-    pub server: std::sync::OnceLock<Weak<Server>>,
+    pub server: Weak<Server>,
 }
 
 impl OutputFactory for ServeOutputs {
     fn open(&self, pipeline: &str, kind: OutputKind) -> Arc<dyn LineSink> {
         let file: Arc<dyn LineSink> = Arc::new(Flushed(self.inner.open(pipeline, kind)));
         let view = self.views.iter().find(|v| v.pipeline == pipeline);
-        match (kind, view, self.server.get()) {
-            (OutputKind::Rows, Some(def), Some(server)) => Arc::new(Both(
+        match (kind, view) {
+            (OutputKind::Rows, Some(def)) => Arc::new(Both(
                 file,
                 Arc::new(ViewSink {
                     def: def.clone(),
-                    server: server.clone(),
+                    server: self.server.clone(),
                 }),
             )),
             _ => file,
@@ -156,6 +157,10 @@ impl OutputFactory for ServeOutputs {
 
     fn finish(&self) {
         self.inner.finish();
+    }
+
+    fn failure(&self) -> Option<String> {
+        self.inner.failure()
     }
 
     fn resume(&self, lengths: &BTreeMap<String, u64>) -> Result<(), String> {

@@ -1,7 +1,7 @@
 //! Sinks that deliver outside the run's output files — sync, alerts, routes — and the
 //! per-run registry of their delivery threads.
 //!
-//! A run's [`ExternalPlan`] (part of the `Plan`) says which exist; [`render`] adds their
+//! A plan's [`SinkDefs`] say which exist; [`render`] adds their
 //! operators to each worker's dataflow; [`ExternalSinks`] — one value per run, never a
 //! global — holds their queues and counters. [`WithExternal`] wraps the run's
 //! `OutputFactory` so that a checkpoint first drains every queue (a checkpoint claims that
@@ -14,33 +14,18 @@ use std::thread::JoinHandle;
 
 use timely::dataflow::Stream;
 
-use super::alert::config::{AlertConfig, AlertTarget};
 use super::alert::deliver::{AlertStats, WebhookDelivery};
 use super::alert::{Alert, AlertOutputs, alert_rows};
 use super::delivery::dead_letter::DeadLetters;
 use super::delivery::queue::{self, QueueSender};
-use super::sync::config::SyncConfig;
+use super::resumed::Delivered;
+use super::routes::{Dispatcher, RouteOutputs, RouteStats, route_changes};
 use super::sync::operator::{Delivery, RowKeys, TableFilter, sync_rows, sync_table};
 use super::sync::{DeliveryOutputs, SyncDelivery, SyncOp, SyncSource, SyncStats};
 use super::{LineSink, OutputFactory, OutputKind};
 use crate::operators::fallible::Rows;
-use crate::routes::{Dispatcher, RouteOutputs, RouteStats, RouteTable, route_changes};
-use crate::runtime::DurableRun;
+use crate::plan::sinks::{AlertConfig, AlertTarget, RouteTable, SinkDefs, SyncConfig};
 use crate::store::Change;
-
-/// The sync sinks, alerts and routes of a plan.
-#[derive(Clone, Debug, Default)]
-pub struct ExternalPlan {
-    pub sync: Vec<SyncConfig>,
-    pub alerts: Vec<AlertConfig>,
-    pub routes: Option<Arc<RouteTable>>,
-}
-
-impl ExternalPlan {
-    pub fn is_empty(&self) -> bool {
-        self.sync.is_empty() && self.alerts.is_empty() && self.routes.is_none()
-    }
-}
 
 /// A queue the registry can drain and finish.
 trait Queue: Send + Sync {
@@ -200,15 +185,28 @@ pub struct SinkContext<'a, 'scope> {
     pub worker: usize,
     /// Opens an output (wrapped for durable runs).
     pub open: &'a dyn Fn(&str, OutputKind) -> Arc<dyn LineSink>,
-    pub durable: Option<Arc<DurableRun>>,
+    /// What a resumed run had delivered before its restart.
+    pub delivered: Delivered,
     pub external: &'a ExternalSinks,
     /// Each pipeline's name and rows, in plan order.
     pub pipelines: &'a [(String, Rows<'scope>)],
 }
 
+impl<'scope> SinkContext<'_, 'scope> {
+    /// The rows of pipeline `name` (the plan was checked, so a missing one is a bug in the
+    /// front end that made it, reported as an error rather than a panic).
+    fn rows_of(&self, name: &str) -> Result<&Rows<'scope>, String> {
+        self.pipelines
+            .iter()
+            .find(|(pipeline, _)| pipeline == name)
+            .map(|(_, rows)| rows)
+            .ok_or_else(|| format!("a sink reads pipeline `{name}`, which the plan does not have"))
+    }
+}
+
 /// Adds the plan's external sinks to a worker's dataflow; returns their streams to probe.
 pub fn render<'scope>(
-    plan: &ExternalPlan,
+    plan: &SinkDefs,
     changes: &Stream<'scope, u64, Vec<Change>>,
     context: &SinkContext<'_, 'scope>,
 ) -> Result<Vec<Stream<'scope, u64, Vec<()>>>, String> {
@@ -247,7 +245,7 @@ fn render_routes<'scope>(
         table.clone(),
         outputs,
         context.external.route_stats(),
-        context.durable.clone(),
+        context.delivered,
     );
     Ok(route_changes(changes.clone(), dispatcher))
 }
@@ -257,8 +255,8 @@ fn render_alert<'scope>(
     context: &SinkContext<'_, 'scope>,
 ) -> Result<Stream<'scope, u64, Vec<()>>, String> {
     let stats = context.external.alert_stats(&config.name);
-    let (pipeline, rows) = &context.pipelines[config.pipeline];
-    let errors = (context.open)(pipeline, OutputKind::Errors);
+    let rows = context.rows_of(&config.pipeline)?;
+    let errors = (context.open)(&config.pipeline, OutputKind::Errors);
     let mut webhooks = Vec::new();
     for (index, hook) in config.webhooks().enumerate() {
         let dead_letters = DeadLetters {
@@ -289,7 +287,7 @@ fn render_alert<'scope>(
         stdout: config.targets.contains(&AlertTarget::Stdout),
         errors,
     };
-    let alert = Alert::new(config.clone(), outputs, stats, context.durable.clone());
+    let alert = Alert::new(config.clone(), outputs, stats, context.delivered);
     Ok(alert_rows(rows.clone(), alert, webhooks))
 }
 
@@ -300,7 +298,7 @@ fn render_sync<'scope>(
 ) -> Result<Stream<'scope, u64, Vec<()>>, String> {
     let stats = context.external.sync_stats(&config.name);
     let errors_of = match &config.source {
-        SyncSource::Pipeline { index, .. } => context.pipelines[*index].0.clone(),
+        SyncSource::Pipeline { pipeline, .. } => pipeline.clone(),
         SyncSource::Table { .. } => config.name.clone(),
     };
     let outputs = DeliveryOutputs {
@@ -318,11 +316,11 @@ fn render_sync<'scope>(
     context.external.register(Box::new(sender.clone()), thread);
     let delivery = Delivery {
         queue: sender,
-        durable: context.durable.clone(),
+        delivered: context.delivered,
     };
     Ok(match &config.source {
         SyncSource::Pipeline {
-            index,
+            pipeline,
             names,
             key_fields,
             ts_field,
@@ -333,7 +331,7 @@ fn render_sync<'scope>(
                 ts_field: *ts_field,
                 origin: config.origin.clone(),
             };
-            sync_rows(context.pipelines[*index].1.clone(), keys, delivery)
+            sync_rows(context.rows_of(pipeline)?.clone(), keys, delivery)
         }
         SyncSource::Table { keys } => {
             let filter = TableFilter {

@@ -17,6 +17,8 @@ pub mod external;
 pub mod file;
 pub mod format;
 pub mod path;
+pub mod resumed;
+pub mod routes;
 pub mod sync;
 
 use std::collections::BTreeMap;

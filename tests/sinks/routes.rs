@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use kvflow::change::{EventKind, Mutation, Op};
 use kvflow::dataflow_file::load_str;
-use kvflow::routes::{Action, Route, RouteTable};
+use kvflow::plan::sinks::{Action, Route, RouteTable};
 use kvflow::runtime::{InputSource, RunOptions, run};
 use kvflow::sinks::OutputKind;
 use kvflow::sinks::capture::Capture;
@@ -134,7 +134,7 @@ fn handlers_get_what_a_brute_force_router_computes() {
         let log = Arc::new(Mutex::new(BTreeMap::new()));
         let batches = Arc::new(Mutex::new(Vec::new()));
         let mut plan = loaded.plan.clone();
-        plan.external.routes = Some(Arc::new(table(log.clone(), batches.clone())));
+        plan.sinks.routes = Some(Arc::new(table(log.clone(), batches.clone())));
         let capture = Capture::new();
         run(
             Arc::new(plan),

@@ -44,7 +44,8 @@ use checkpoint::{Checkpoint, read_checkpoint, write_checkpoint};
 use retention::{CheckpointMark, Retention, floor_snapshots};
 
 use super::RunError;
-use crate::sinks::{LineSink, OutputFactory};
+use crate::sinks::OutputFactory;
+use crate::sinks::resumed::Delivered;
 use crate::store::data_dir::{DataDir, History, ShardLog};
 use crate::store::log_progress::LogProgress;
 use crate::store::manifest::{check_present, recorded_shards};
@@ -88,8 +89,8 @@ pub struct DurableRun {
     data: DataDir,
     shards: usize,
     start: FeedPosition,
-    /// Sinks suppress times before this (`None`: nothing delivered; `Some(None)`: all).
-    delivered: Option<Option<u64>>,
+    /// What the run had delivered before it was restarted (fixed once recovery has run).
+    delivered: Delivered,
     completed: bool,
     outputs: std::collections::BTreeMap<String, u64>,
     failure: Arc<Mutex<Option<String>>>,
@@ -173,7 +174,7 @@ impl DurableRun {
             data,
             shards,
             start: FeedPosition::default(),
-            delivered: None,
+            delivered: Delivered::Nothing,
             completed: false,
             outputs: Default::default(),
             failure: Arc::new(Mutex::new(None)),
@@ -224,7 +225,10 @@ impl DurableRun {
             max_seen: checkpoint.max_seen,
             stamp: checkpoint.stamp,
         };
-        self.delivered = Some(checkpoint.frontier);
+        self.delivered = match checkpoint.frontier {
+            Some(frontier) => Delivered::Before(frontier),
+            None => Delivered::Everything,
+        };
         self.completed = checkpoint.frontier.is_none();
         self.outputs = checkpoint.outputs;
         Ok(())
@@ -303,14 +307,9 @@ impl DurableRun {
         self.progress.as_ref()
     }
 
-    /// Whether the output at `time` (`None`: the final state) was delivered before a crash.
-    pub fn delivered(&self, time: Option<u64>) -> bool {
-        match (self.delivered, time) {
-            (None, _) => false,
-            (Some(None), _) => true,
-            (Some(Some(frontier)), Some(time)) => time < frontier,
-            (Some(Some(_)), None) => false,
-        }
+    /// From which time on the run's output is new: what sinks are built with.
+    pub fn delivered(&self) -> Delivered {
+        self.delivered
     }
 
     /// A logging or snapshot failure of any shard.
@@ -415,28 +414,4 @@ fn log_end(dir: &Path) -> Result<FeedPosition, RunError> {
         end.stamp = end.stamp.max(record.time);
     }
     Ok(end)
-}
-
-/// A line sink that drops output the run had delivered before it was restarted.
-pub struct Resumed {
-    pub inner: Arc<dyn LineSink>,
-    pub run: Arc<DurableRun>,
-}
-
-impl LineSink for Resumed {
-    fn write(&self, lines: &str) {
-        self.inner.write(lines);
-    }
-
-    fn write_at(&self, time: Option<u64>, lines: &str) {
-        if !self.run.delivered(time) {
-            self.inner.write(lines);
-        } else {
-            self.inner.write_delivered(time, lines);
-        }
-    }
-
-    fn flush(&self) {
-        self.inner.flush();
-    }
 }

@@ -100,16 +100,16 @@ impl HistoryNeed {
             need = need.and(own.clone());
             of_pipeline.push((pipeline.name.clone(), own));
         }
-        if !plan.external.sync.is_empty() {
+        if !plan.sinks.sync.is_empty() {
             need = need.and(HistoryNeed::Table);
         }
-        if let Some(alert) = plan.external.alerts.first() {
+        if let Some(alert) = plan.sinks.alerts.first() {
             need = need.and(HistoryNeed::Everything(format!(
                 "alert `{}` keeps per-group cooldowns",
                 alert.name
             )));
         }
-        if plan.external.routes.is_some() {
+        if plan.sinks.routes.is_some() {
             need = need.and(HistoryNeed::Everything(
                 "routes keep per-route counts and batches".into(),
             ));

@@ -13,8 +13,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::config::WebhookConfig;
 use super::rule::AlertEvent;
+use crate::plan::sinks::WebhookConfig;
 use crate::sinks::delivery::dead_letter::{DeadLetters, error_row};
 use crate::sinks::delivery::queue::Deliver;
 use crate::sinks::delivery::retry::{Attempts, Backoff, RetryConfig};

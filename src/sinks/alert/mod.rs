@@ -14,10 +14,8 @@
 //! blocking the worker (see `operator`), and at the end of a bounded run everything queued
 //! is delivered or dead-lettered before the run returns.
 
-pub mod config;
 pub mod deliver;
 pub mod operator;
 pub mod rule;
-pub mod template;
 
 pub use operator::{Alert, AlertOutputs, alert_rows};

@@ -23,13 +23,13 @@ use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::Capability;
 use timely::dataflow::operators::generic::operator::Operator;
 
-use super::config::AlertConfig;
 use super::deliver::AlertStats;
 use super::rule::{AlertEvent, AlertRule};
 use crate::operators::fallible::Rows;
-use crate::runtime::DurableRun;
+use crate::plan::sinks::AlertConfig;
 use crate::sinks::delivery::dead_letter::error_row;
 use crate::sinks::delivery::queue::{QueueSender, TrySend};
+use crate::sinks::resumed::Delivered;
 use crate::sinks::{LineSink, Pending, next_completed, stash_by_time};
 use crate::store::stable_hash;
 use crate::value::{Row, Value};
@@ -100,7 +100,7 @@ pub struct Alert {
     rule: AlertRule,
     outputs: AlertOutputs,
     stats: Arc<AlertStats>,
-    durable: Option<Arc<DurableRun>>,
+    delivered: Delivered,
 }
 
 impl Alert {
@@ -108,13 +108,13 @@ impl Alert {
         config: AlertConfig,
         outputs: AlertOutputs,
         stats: Arc<AlertStats>,
-        durable: Option<Arc<DurableRun>>,
+        delivered: Delivered,
     ) -> Alert {
         Alert {
             rule: AlertRule::new(config),
             outputs,
             stats,
-            durable,
+            delivered,
         }
     }
 
@@ -134,11 +134,7 @@ impl Alert {
         }
         // NB: the rule's state advances even for a time a resumed run already
         // delivered, so cooldowns after the resume point match an uninterrupted run.
-        if self
-            .durable
-            .as_ref()
-            .is_some_and(|d| d.delivered(Some(time)))
-        {
+        if self.delivered.covers(Some(time)) {
             return Vec::new();
         }
         self.stats

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use super::config::AlertConfig;
+use crate::plan::sinks::AlertConfig;
 use crate::sinks::format::consolidate;
 use crate::value::{Row, Value, write_json_string};
 
@@ -114,16 +114,16 @@ impl AlertRule {
 mod tests {
     use super::*;
     use crate::expr::Expr;
+    use crate::plan::sinks::Severity;
+    use crate::plan::sinks::Template;
     use crate::schema::{Schema, Type};
-    use crate::sinks::alert::config::Severity;
-    use crate::sinks::alert::template::Template;
 
     fn rule(cooldown_ms: u64) -> AlertRule {
         let schema = Schema::new([("user", Type::Str), ("total", Type::Int), ("ts", Type::Int)]);
         let names = schema.names();
         AlertRule::new(AlertConfig {
             name: "big".into(),
-            pipeline: 0,
+            pipeline: "p".into(),
             condition: Expr::compile("total > 100", &schema).unwrap(),
             message: Template::compile("{user}: {total}", &names).unwrap(),
             severity: Severity::Warning,

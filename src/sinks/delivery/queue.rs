@@ -11,24 +11,9 @@
 
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-/// Batching of deliveries: a batch goes out when it has `size` records or its first record
-/// waited `timeout`. The default is the sync sinks'.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct BatchConfig {
-    pub size: usize,
-    pub timeout: Duration,
-}
-
-impl Default for BatchConfig {
-    fn default() -> Self {
-        BatchConfig {
-            size: 500,
-            timeout: Duration::from_millis(20),
-        }
-    }
-}
+pub use crate::plan::sinks::BatchConfig;
 
 /// Delivers batches; runs on the queue's thread.
 pub trait Deliver<T>: Send + 'static {

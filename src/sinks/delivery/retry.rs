@@ -11,28 +11,8 @@ use std::fmt::Display;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+pub use crate::plan::sinks::RetryConfig;
 use crate::workload::rng::Rng;
-
-/// Retry settings of a sink.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RetryConfig {
-    /// Retries after the first attempt before the batch goes to the dead-letter output.
-    pub max_retries: u32,
-    /// The first retry's nominal wait.
-    pub delay: Duration,
-    /// The largest nominal wait.
-    pub cap: Duration,
-}
-
-impl Default for RetryConfig {
-    fn default() -> Self {
-        RetryConfig {
-            max_retries: 10,
-            delay: Duration::from_millis(50),
-            cap: Duration::from_secs(5),
-        }
-    }
-}
 
 /// Where a sink counts its failed attempts and the retries after them.
 #[derive(Clone, Copy)]

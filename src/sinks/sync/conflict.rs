@@ -19,37 +19,11 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+pub use crate::plan::sinks::ConflictPolicy;
 use crate::sinks::LineSink;
 use crate::value::write_json_string;
 
-/// Who wins a conflict.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ConflictPolicy {
-    LastWriterWins,
-    SourceWins,
-    TargetWins,
-}
-
 impl ConflictPolicy {
-    pub const NAMES: &[&str] = &["last-writer-wins", "source-wins", "target-wins"];
-
-    pub fn parse(name: &str) -> Option<ConflictPolicy> {
-        match name {
-            "last-writer-wins" => Some(ConflictPolicy::LastWriterWins),
-            "source-wins" => Some(ConflictPolicy::SourceWins),
-            "target-wins" => Some(ConflictPolicy::TargetWins),
-            _ => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            ConflictPolicy::LastWriterWins => "last-writer-wins",
-            ConflictPolicy::SourceWins => "source-wins",
-            ConflictPolicy::TargetWins => "target-wins",
-        }
-    }
-
     /// Whether an incoming `(ts, origin)` replaces the target's version `(ts, origin)`.
     pub fn incoming_wins(self, incoming: (u64, &str), target: (u64, &str)) -> bool {
         if incoming.1 == target.1 {

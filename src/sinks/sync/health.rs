@@ -12,9 +12,9 @@ use std::time::Instant;
 
 use super::SyncOp;
 use super::SyncStats;
-use super::config::HealthConfig;
 use super::conflict::{Conflict, ConflictPolicy};
 use super::targets::{Target, TargetError};
+use crate::plan::sinks::HealthConfig;
 
 /// A primary target with an optional standby.
 pub struct Failover {

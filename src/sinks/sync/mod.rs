@@ -17,7 +17,6 @@
 //! - **A failed batch never stops the dataflow**: after the retries it goes to
 //!   `<sink>.dead-letter` and an error row to the pipeline's error output.
 
-pub mod config;
 pub mod conflict;
 pub mod health;
 pub mod operator;
@@ -26,16 +25,16 @@ pub mod targets;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::plan::sinks::SyncConfig;
 use crate::sinks::LineSink;
 use crate::sinks::delivery::dead_letter::{DeadLetters, error_row};
 use crate::sinks::delivery::queue;
 use crate::sinks::delivery::retry::{Attempts, Backoff, RetryConfig};
 use crate::value::write_json_string;
-use config::SyncConfig;
 use conflict::{ConflictPolicy, ConflictRecorder};
 use health::Failover;
 
-pub use config::{SyncSource, TargetConfig};
+pub use crate::plan::sinks::{SyncSource, TargetConfig};
 
 /// One key's change as a target receives it.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -12,10 +12,10 @@ use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use super::{SyncOp, SyncStats, last_per_key};
 use crate::change::EventKind;
 use crate::operators::fallible::Rows;
-use crate::runtime::DurableRun;
 use crate::sinks::delivery::queue::QueueSender;
 use crate::sinks::each_time::each_completed_time;
 use crate::sinks::format::consolidate;
+use crate::sinks::resumed::Delivered;
 use crate::store::{Change, stable_hash};
 use crate::value::{Row, Value};
 
@@ -120,15 +120,12 @@ impl TableFilter {
 /// Queues a time's changes unless a resumed durable run delivered that time before.
 pub struct Delivery {
     pub queue: QueueSender<SyncOp>,
-    pub durable: Option<Arc<DurableRun>>,
+    pub delivered: Delivered,
 }
 
 impl Delivery {
     fn send(&self, time: u64, ops: Vec<SyncOp>) {
-        let delivered = self
-            .durable
-            .as_ref()
-            .is_some_and(|d| d.delivered(Some(time)));
+        let delivered = self.delivered.covers(Some(time));
         if !delivered && !ops.is_empty() && !self.queue.send(ops) {
             tracing::error!("a sync delivery thread stopped; changes of time {time} not sent");
         }

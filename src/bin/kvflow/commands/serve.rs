@@ -3,7 +3,6 @@
 //! on SIGTERM or SIGINT shuts down in order: stop taking requests, hand every acknowledged
 //! write to the dataflow, let it log and process them, checkpoint, exit.
 
-use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,9 +11,8 @@ use kvflow::plan::Plan;
 use kvflow::runtime::live_queue::LiveQueue;
 use kvflow::runtime::{DurableRun, InputSource, Metrics, RunOptions, run_observed};
 use kvflow::server::db::{Db, Versions};
-use kvflow::server::expiry_log::{ExpiryLog, read_expiries};
-use kvflow::server::keyspace::text_of;
 use kvflow::server::resp::Limits;
+use kvflow::server::restore::restore_keys;
 use kvflow::server::view::{ServeOutputs, ViewDef};
 use kvflow::server::{ServeConfig, Server, listen};
 use kvflow::sinks::OutputFactory;
@@ -37,27 +35,32 @@ pub fn serve(args: ServeArgs) -> Result<(), CliError> {
     let (plan, dataflow_id) = load_plans(&args.files)?;
     let listen_addr = resolve(&args.listen)?;
     check_access(&args, listen_addr)?;
-    let outputs = serve_outputs(&args, &plan)?;
+    let files = file_outputs(&args)?;
+    let views = view_defs(&args, &plan)?;
     let workers = args.workers.max(1);
     let ids = (dataflow_id, "kvflow serve".to_string());
     let durable = match super::durable::config(&args.durability, ids, &plan, SNAPSHOT_EVERY)? {
         Some(config) => Some(Arc::new(super::durable::opened(DurableRun::prepare_live(
-            config, workers, &*outputs,
+            config, workers, &*files,
         ))?)),
         None => None,
     };
     let start = durable.as_ref().map(|d| d.start()).unwrap_or_default();
-    let config = server_config(&args, &plan, listen_addr)?;
+    let config = server_config(&args, &views, listen_addr);
     let mut db = Db::new(start.next_seq, start.max_seen, config.change_ring);
     db.versions = args.node_id.as_deref().map(Versions::new);
     if let (Some(dir), Some(durable)) = (&config.data_dir, &durable) {
-        restore_keys(&mut db, (dir, durable), start.next_seq)?;
+        restore_keys(&mut db, (dir, durable), start.next_seq).map_err(CliError::File)?;
     }
     let queue = Arc::new(LiveQueue::new(QUEUE_CAPACITY, TICK));
     let names: Vec<String> = plan.pipelines.iter().map(|p| p.name.clone()).collect();
     let metrics = Arc::new(Metrics::new(&names));
     let server = Arc::new(Server::new(config, db, queue.clone(), metrics.clone()));
-    let _ = outputs.server.set(Arc::downgrade(&server));
+    let outputs = Arc::new(ServeOutputs {
+        inner: files,
+        views,
+        server: Arc::downgrade(&server),
+    });
     if let Some(progress) = durable.as_ref().and_then(|d| d.log_progress()) {
         server.acknowledge_when_logged(progress.clone());
     }
@@ -99,42 +102,19 @@ pub fn serve(args: ServeArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Every file's plan merged into one; the id is a checksum of all the files' text.
+/// Every file's plan merged into one (see `Plan::merge`); the id is a checksum of all the
+/// files' text.
 fn load_plans(files: &[std::path::PathBuf]) -> Result<(Plan, String), CliError> {
     let mut plan = Plan::default();
     let mut texts = Vec::new();
     for file in files {
         let loaded = kvflow::dataflow_file::load_file(file)?;
-        for source in loaded.plan.sources {
-            if plan.source(&source.name).is_some() {
-                return Err(CliError::File(format!(
-                    "{}: source `{}` is defined in another file too",
-                    file.display(),
-                    source.name
-                )));
-            }
-            plan.sources.push(source);
-        }
-        for pipeline in loaded.plan.pipelines {
-            if plan.pipeline(&pipeline.name).is_some() {
-                return Err(CliError::File(format!(
-                    "{}: pipeline `{}` is defined in another file too",
-                    file.display(),
-                    pipeline.name
-                )));
-            }
-            plan.pipelines.push(pipeline);
-        }
-        let external = loaded.plan.external;
-        if external.routes.is_some() && plan.external.routes.is_some() {
-            return Err(CliError::File(format!(
-                "{}: routes are defined in another file too",
+        plan.merge(loaded.plan).map_err(|e| {
+            CliError::File(format!(
+                "{}: {e} (a name belongs to one file)",
                 file.display()
-            )));
-        }
-        plan.external.sync.extend(external.sync);
-        plan.external.alerts.extend(external.alerts);
-        plan.external.routes = plan.external.routes.or(external.routes);
+            ))
+        })?;
         texts.extend(std::fs::read(file).unwrap_or_default());
     }
     Ok((plan, format!("{:08x}", crc32c::crc32c(&texts))))
@@ -197,39 +177,29 @@ fn maxclients(args: &ServeArgs) -> usize {
     wanted
 }
 
-fn serve_outputs(args: &ServeArgs, plan: &Plan) -> Result<Arc<ServeOutputs>, CliError> {
-    let inner: Arc<dyn OutputFactory> = match &args.output {
+/// The run's files (`--output DIR`) or stdout.
+fn file_outputs(args: &ServeArgs) -> Result<Arc<dyn OutputFactory>, CliError> {
+    Ok(match &args.output {
         Some(dir) => {
             std::fs::create_dir_all(dir)
                 .map_err(|e| CliError::File(format!("cannot create {}: {e}", dir.display())))?;
             Arc::new(DirOutputs::new(dir, None))
         }
         None => Arc::new(StdoutOutputs),
-    };
-    let views = args
-        .view
-        .iter()
-        .map(|name| ViewDef::for_pipeline(plan, name).map_err(CliError::File))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Arc::new(ServeOutputs {
-        inner,
-        views,
-        server: Default::default(),
-    }))
+    })
 }
 
-fn server_config(
-    args: &ServeArgs,
-    plan: &Plan,
-    listen: SocketAddr,
-) -> Result<ServeConfig, CliError> {
-    let view_prefixes = args
-        .view
+/// The `--view` pipelines, checked against the plan.
+fn view_defs(args: &ServeArgs, plan: &Plan) -> Result<Vec<ViewDef>, CliError> {
+    args.view
         .iter()
-        .map(|name| ViewDef::for_pipeline(plan, name).map(|v| v.prefix))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(CliError::File)?;
-    Ok(ServeConfig {
+        .map(|name| ViewDef::for_pipeline(plan, name).map_err(CliError::File))
+        .collect()
+}
+
+fn server_config(args: &ServeArgs, views: &[ViewDef], listen: SocketAddr) -> ServeConfig {
+    let view_prefixes = views.iter().map(|v| v.prefix.clone()).collect();
+    ServeConfig {
         listen,
         requirepass: args.requirepass.clone(),
         data_dir: args.durability.data_dir.clone(),
@@ -245,58 +215,6 @@ fn server_config(
         change_ring: args.change_buffer.max(1),
         view_prefixes,
         maxclients: maxclients(args),
-    })
-}
-
-/// Rebuilds the keyspace from the logged history (before `until`) and the expiries from
-/// their side log (see `server::expiry_log`), which is then rewritten compactly.
-fn restore_keys(
-    db: &mut Db,
-    (dir, durable): (&std::path::Path, &DurableRun),
-    until: u64,
-) -> Result<(), CliError> {
-    let mut put_at: HashMap<Arc<str>, u64> = HashMap::new();
-    durable.for_each_floor_key(|key, stored| {
-        put_at.insert(key.clone(), stored.seq);
-        restore_version(db, key, stored.ts, stored.origin.as_ref());
-        db.restore(key.clone(), Some(text_of(&stored.value)));
-    });
-    let history = durable
-        .history()
-        .map_err(|e| CliError::File(e.to_string()))?;
-    for item in history {
-        let (_, record) = item.map_err(|e| CliError::File(e.to_string()))?;
-        if record.seq >= until {
-            break;
-        }
-        let text = match record.op {
-            kvflow::change::Op::Put => Some(text_of(&record.value)),
-            kvflow::change::Op::Delete => None,
-        };
-        put_at.insert(record.key.clone(), record.seq);
-        restore_version(db, &record.key, record.ts, record.origin.as_ref());
-        db.restore(record.key, text);
-    }
-    let mut live = Vec::new();
-    for (key, (seq, at)) in read_expiries(dir).map_err(CliError::File)? {
-        let current = put_at.get_key_value(key.as_str());
-        if let (Some((name, put)), Some(at)) = (current, at)
-            && seq >= *put
-            && db.keys.set_expiry(&key, Some(at))
-        {
-            live.push((name.clone(), seq, at));
-        }
-    }
-    db.expiry_log = Some(ExpiryLog::rewrite(dir, &live).map_err(CliError::Runtime)?);
-    Ok(())
-}
-
-/// Puts back a key's last-writer-wins version (`origin` `None`: this node's own write), so
-/// a restarted node still refuses older synced writes and keeps its tombstones.
-fn restore_version(db: &mut Db, key: &Arc<str>, ts: u64, origin: Option<&Arc<str>>) {
-    if let Some(versions) = db.versions.as_mut() {
-        let origin = origin.cloned().unwrap_or_else(|| versions.node.clone());
-        versions.set(key.clone(), (ts, origin));
     }
 }
 

@@ -86,7 +86,7 @@ fn apply_pipeline(prefix: &str, batch: &[SyncOp]) -> redis::Pipeline {
 
 impl Target for KvflowTarget {
     fn describe(&self) -> String {
-        crate::sinks::sync::config::TargetConfig::Kvflow {
+        crate::plan::sinks::TargetConfig::Kvflow {
             url: self.url.clone(),
             prefix: self.prefix.clone(),
         }

@@ -8,8 +8,8 @@ pub mod redis;
 use std::time::Duration;
 
 use super::SyncOp;
-use super::config::TargetConfig;
 use super::conflict::{Conflict, ConflictPolicy};
+use crate::plan::sinks::TargetConfig;
 
 /// A failed delivery or health check; the message names the target.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

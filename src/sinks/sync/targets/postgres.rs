@@ -191,7 +191,7 @@ impl PostgresTarget {
 
 impl Target for PostgresTarget {
     fn describe(&self) -> String {
-        crate::sinks::sync::config::TargetConfig::Postgres {
+        crate::plan::sinks::TargetConfig::Postgres {
             url: self.url.clone(),
             table: self.table.clone(),
         }

@@ -314,7 +314,7 @@ pub fn plain_pipeline(prefix: &str, batch: &[SyncOp]) -> redis::Pipeline {
 
 impl Target for RedisTarget {
     fn describe(&self) -> String {
-        crate::sinks::sync::config::TargetConfig::Redis {
+        crate::plan::sinks::TargetConfig::Redis {
             url: self.url.clone(),
             prefix: self.prefix.clone(),
             versions: self.versions,

@@ -1,12 +1,11 @@
-//! The typed configuration of an alert (the dataflow file's `[[alerts]]` tables become this
-//! at load time; see `dataflow_file::alerts`).
+//! The typed description of an alert (the dataflow file's `[[alerts]]` tables become this
+//! at load time; see `dataflow_file::alerts`); raising it is `sinks::alert`.
 
 use std::time::Duration;
 
+use super::delivery::{BatchConfig, RetryConfig};
 use super::template::Template;
 use crate::expr::Expr;
-use crate::sinks::delivery::queue::BatchConfig;
-use crate::sinks::delivery::retry::RetryConfig;
 
 /// How serious an alert is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -89,8 +88,8 @@ impl WebhookConfig {
 #[derive(Clone, Debug)]
 pub struct AlertConfig {
     pub name: String,
-    /// The pipeline's index in the plan, and its field names.
-    pub pipeline: usize,
+    /// The pipeline it reads, and that pipeline's field names.
+    pub pipeline: String,
     pub names: Vec<String>,
     pub condition: Expr,
     pub message: Template,

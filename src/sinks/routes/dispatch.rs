@@ -10,11 +10,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use timely::dataflow::Stream;
 use timely::dataflow::channels::pact::Exchange;
 
-use super::table::{Action, BatchAction, Handler, RouteTable};
 use crate::change::{ChangeEvent, EventKind};
-use crate::runtime::DurableRun;
+use crate::plan::sinks::{Action, BatchAction, Handler, RouteTable};
 use crate::sinks::LineSink;
 use crate::sinks::each_time::each_completed_time;
+use crate::sinks::resumed::Delivered;
 use crate::store::Change;
 use crate::value::write_json_string;
 
@@ -43,7 +43,7 @@ pub struct Dispatcher {
     table: Arc<RouteTable>,
     outputs: RouteOutputs,
     stats: Arc<RouteStats>,
-    durable: Option<Arc<DurableRun>>,
+    delivered: Delivered,
     batches: BTreeMap<String, Vec<ChangeEvent>>,
     counts: BTreeMap<(u64, String, EventKind), u64>,
     /// Whether handlers run for the current time (false while a resumed run replays).
@@ -55,13 +55,13 @@ impl Dispatcher {
         table: Arc<RouteTable>,
         outputs: RouteOutputs,
         stats: Arc<RouteStats>,
-        durable: Option<Arc<DurableRun>>,
+        delivered: Delivered,
     ) -> Dispatcher {
         Dispatcher {
             table,
             outputs,
             stats,
-            durable,
+            delivered,
             batches: BTreeMap::new(),
             counts: BTreeMap::new(),
             live: true,
@@ -70,10 +70,7 @@ impl Dispatcher {
 
     /// Routes the events of `time` and writes the windows that closed.
     pub fn on_time(&mut self, time: u64, mut changes: Vec<Change>) {
-        self.live = !self
-            .durable
-            .as_ref()
-            .is_some_and(|d| d.delivered(Some(time)));
+        self.live = !self.delivered.covers(Some(time));
         changes.sort_by_key(|c| c.event.seq);
         let window = self.table.counts_window_ms;
         for change in changes.into_iter().filter(|c| !c.seeded) {

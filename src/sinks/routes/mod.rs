@@ -17,7 +17,5 @@
 //! - Batch timeouts are in event time (deterministic, replayable), not the wall clock.
 
 pub mod dispatch;
-pub mod table;
 
 pub use dispatch::{Dispatcher, RouteOutputs, RouteStats, route_changes};
-pub use table::{Action, BatchAction, Handler, Route, RouteTable};

@@ -1,4 +1,6 @@
-//! `kvflow explain`: a plan as indented text or as a Mermaid graph.
+//! `kvflow explain`: a plan as indented text or as a Mermaid graph, its sinks included.
+
+mod sinks;
 
 use std::fmt::Write as _;
 
@@ -36,6 +38,7 @@ pub fn explain_text(plan: &Plan) -> String {
         );
         write_node(&pipeline.node, 1, &mut out);
     }
+    sinks::sinks_text(&plan.sinks, &mut out);
     out
 }
 
@@ -143,6 +146,7 @@ pub fn explain_mermaid(plan: &Plan) -> String {
         let root = mermaid_node(&pipeline.name, &pipeline.node, &mut counter, &mut out);
         let _ = writeln!(out, "  {root} --> out_{0}[/\"{0}\"/]", pipeline.name);
     }
+    sinks::sinks_mermaid(&plan.sinks, &mut out);
     out
 }
 

@@ -1,15 +1,12 @@
-//! The typed configuration of a sync sink (the dataflow file's `[[sync]]` tables become this
-//! at load time; see `dataflow_file::outputs`).
+//! The typed description of a sync sink (the dataflow file's `[[sync]]` tables become this
+//! at load time; see `dataflow_file::outputs`); delivering it is `sinks::sync`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use regex::Regex;
 
-use super::conflict::ConflictPolicy;
-use crate::sinks::delivery::retry::RetryConfig;
-
-pub use crate::sinks::delivery::queue::BatchConfig;
+pub use super::delivery::{BatchConfig, RetryConfig};
 
 /// One sync sink: what it reads, where it writes, and how.
 #[derive(Clone, Debug)]
@@ -41,8 +38,8 @@ pub struct SyncConfig {
 pub enum SyncSource {
     /// A pipeline's changelog: each row under the key made of `key_fields`.
     Pipeline {
-        /// The pipeline's index in the plan.
-        index: usize,
+        /// The pipeline's name.
+        pipeline: String,
         names: Vec<String>,
         key_fields: Vec<usize>,
         /// A field holding the row's event time, if the pipeline has one.
@@ -116,6 +113,35 @@ impl Default for HealthConfig {
             interval: Duration::from_millis(500),
             failures: 3,
             timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Who wins a conflict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConflictPolicy {
+    LastWriterWins,
+    SourceWins,
+    TargetWins,
+}
+
+impl ConflictPolicy {
+    pub const NAMES: &[&str] = &["last-writer-wins", "source-wins", "target-wins"];
+
+    pub fn parse(name: &str) -> Option<ConflictPolicy> {
+        match name {
+            "last-writer-wins" => Some(ConflictPolicy::LastWriterWins),
+            "source-wins" => Some(ConflictPolicy::SourceWins),
+            "target-wins" => Some(ConflictPolicy::TargetWins),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ConflictPolicy::LastWriterWins => "last-writer-wins",
+            ConflictPolicy::SourceWins => "source-wins",
+            ConflictPolicy::TargetWins => "target-wins",
         }
     }
 }
