@@ -203,3 +203,51 @@ fn names_that_become_file_names_are_checked_where_they_are_written() {
         None,
     );
 }
+
+/// A file with its own source, pipeline and alert over that pipeline.
+fn alert_file(tag: &str) -> String {
+    format!(
+        "[sources.s_{tag}]\nview = \"table\"\n\n[[pipelines]]\nname = \"p_{tag}\"\nfrom = \
+         \"s_{tag}\"\nsteps = [{{ aggregates = {{ n = \"count(*)\" }}, group_by = \
+         [\"value.user\"] }}]\n\n[[alerts]]\nname = \"a_{tag}\"\nfrom = \"p_{tag}\"\ncondition \
+         = \"n > 1\"\nmessage = \"{{n}}\"\n"
+    )
+}
+
+#[test]
+fn merged_plans_keep_each_sink_on_its_own_files_pipeline() {
+    let load = |tag: &str| {
+        load_str(&alert_file(tag), "f.toml", Path::new("."))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .plan
+    };
+    let mut plan = load("a");
+    plan.merge(load("b")).expect("no clash");
+    let names: Vec<&str> = plan.pipelines.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["p_a", "p_b"]);
+    let reads: Vec<(&str, &str)> = plan
+        .sinks
+        .alerts
+        .iter()
+        .map(|a| (a.name.as_str(), a.pipeline.as_str()))
+        .collect();
+    assert_eq!(reads, [("a_a", "p_a"), ("a_b", "p_b")]);
+    let clash = plan.merge(load("a")).expect_err("a clash");
+    assert_eq!(clash, "source `s_a` is defined twice");
+    assert_eq!(plan.sources.len(), 2, "a refused merge changes nothing");
+}
+
+#[test]
+fn explain_shows_the_sinks_and_what_they_read() {
+    let text = format!("{HEAD}[[sync]]\nname = \"s\"\nfrom = \"totals\"\n{TARGET}");
+    let plan = load_str(&text, "f.toml", Path::new("."))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .plan;
+    let text = crate::plan::explain::explain_text(&plan);
+    assert!(
+        text.contains("\nsync s <- pipeline totals key [user]\n  to redis redis://127.0.0.1/"),
+        "{text}"
+    );
+    let mermaid = crate::plan::explain::explain_mermaid(&plan);
+    assert!(mermaid.contains("  out_totals --> sync_s[["), "{mermaid}");
+}
