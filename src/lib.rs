@@ -21,6 +21,7 @@ pub mod expr;
 pub mod operators;
 pub mod plan;
 pub mod render;
+pub mod rng;
 pub mod routes;
 pub mod runtime;
 pub mod schema;

@@ -20,6 +20,7 @@
 mod builtins;
 mod eval;
 mod functions;
+mod like;
 mod lower_calls;
 mod lower_fields;
 mod lower_ops;

@@ -27,7 +27,7 @@ use crate::render::render_plan;
 use crate::sinks::external::{ExternalSinks, SinkContext, WithExternal};
 use crate::sinks::{LineSink, OutputFactory, OutputKind, RowFormat, sink_lines, sink_rows};
 use crate::store::Ingest;
-use crate::store::shard::shard_operator;
+use crate::store::operator::shard_operator;
 
 pub use cluster::ClusterConfig;
 pub use durable::{DurableConfig, DurableRun, Resumed};

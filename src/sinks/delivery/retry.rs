@@ -11,7 +11,7 @@ use std::fmt::Display;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::workload::rng::Rng;
+use crate::rng::Rng;
 
 /// Retry settings of a sink.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
