@@ -77,11 +77,6 @@ impl<B> HeldByTime<B> {
         let (time, (cap, batch)) = entry.remove_entry();
         Some((time, cap, batch))
     }
-
-    /// Whether no time is held.
-    pub fn is_empty(&self) -> bool {
-        self.times.is_empty()
-    }
 }
 
 impl<D> HeldByTime<Vec<(D, i64)>> {
@@ -253,7 +248,9 @@ mod tests {
 
     #[test]
     fn held_batches_fold_per_time_and_keep_a_capability_for_it() {
-        let released: Arc<Mutex<Vec<(u64, u64, Vec<i64>)>>> = Arc::default();
+        // Per released time: the time, its capability's time and its diffs.
+        type Released = Vec<(u64, u64, Vec<i64>)>;
+        let released: Arc<Mutex<Released>> = Arc::default();
         let out = released.clone();
         timely::execute_directly(move |worker| {
             let mut input = worker.dataflow::<u64, _, _>(|scope| {

@@ -1,11 +1,10 @@
 //! Where rows, late events and errors go: the sink operators and the line outputs they write.
 //!
-//! A sink operator waits until the frontier passes a time
-//! ([`AtCompletedTimes`](crate::operators::by_time::AtCompletedTimes)), consolidates that
-//! time's updates and formats them ([`format`]); it then hands whole lines to a
-//! [`LineSink`]. Line sinks are opened per pipeline by an [`OutputFactory`] — a plain value
-//! passed to the run, never a global — so tests capture in memory what the command line
-//! writes to files or stdout.
+//! A sink operator waits until the frontier passes a time ([`AtCompletedTimes`]),
+//! consolidates that time's updates and formats them ([`format`](mod@format)); it then
+//! hands whole lines to a [`LineSink`]. Line sinks are opened per pipeline by an
+//! [`OutputFactory`] — a plain value passed to the run, never a global — so tests capture in
+//! memory what the command line writes to files or stdout.
 //!
 //! Sinks that deliver elsewhere (sync to other stores, alerts, routes) live in their own
 //! folders and are added to a run by [`external`].
