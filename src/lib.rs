@@ -42,6 +42,7 @@ pub mod expr;
 pub mod operators;
 pub mod plan;
 pub mod render;
+pub mod rng;
 pub mod runtime;
 pub mod schema;
 pub mod server;

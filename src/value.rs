@@ -6,7 +6,10 @@
 //!
 //! A `Row` is positional: the names of its fields live in a [`Schema`](crate::schema::Schema)
 //! fixed when a plan is built, so evaluating `value.amount` is an index and a map lookup,
-//! never a string search over field names.
+//! never a string search over field names. [`json`] parses JSON text straight into a
+//! `Value`.
+
+pub mod json;
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;

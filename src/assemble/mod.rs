@@ -28,7 +28,7 @@ use crate::sinks::resumed::{Delivered, Resumed};
 use crate::sinks::{LineSink, OutputFactory, OutputKind, RowFormat, sink_lines, sink_rows};
 use crate::store::Ingest;
 use crate::store::data_dir::ShardLog;
-use crate::store::shard::shard_operator;
+use crate::store::operator::shard_operator;
 
 use counters::Metrics;
 

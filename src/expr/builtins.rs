@@ -7,18 +7,18 @@ use std::borrow::Cow;
 use crate::value::{F64, Row, Value};
 
 use super::EvalError;
-use super::eval::{Val, eval};
-use super::functions::{Func, Side};
-use super::node::Node;
-use super::ops;
+use super::node::{Func, Node, Side};
+use super::ops::{self, Val};
 
 static NULL: Value = Value::Null;
 
-/// Evaluates a call.
+/// Evaluates a call, its arguments with `eval` (only those a function needs: `coalesce`
+/// stops at the first non-NULL one, a strict function at the first NULL).
 pub(crate) fn call_eval<'r>(
     func: &'r Func,
     args: &'r [Node],
     row: &'r Row,
+    eval: impl Fn(&'r Node, &'r Row) -> Result<Val<'r>, EvalError>,
 ) -> Result<Val<'r>, EvalError> {
     match func {
         Func::Coalesce => {
@@ -41,8 +41,8 @@ pub(crate) fn call_eval<'r>(
             return Ok(Cow::Owned(Value::from(out)));
         }
         Func::NullIf => {
-            let a = eval_arg(args, 0, row)?;
-            let b = eval_arg(args, 1, row)?;
+            let a = eval_arg(args, 0, row, &eval)?;
+            let b = eval_arg(args, 1, row, &eval)?;
             return Ok(if ops::sql_eq(&a, &b) == Some(true) {
                 Cow::Borrowed(&NULL)
             } else {
@@ -136,7 +136,12 @@ pub(crate) fn call_eval<'r>(
     Ok(Cow::Owned(out))
 }
 
-fn eval_arg<'r>(args: &'r [Node], i: usize, row: &'r Row) -> Result<Val<'r>, EvalError> {
+fn eval_arg<'r>(
+    args: &'r [Node],
+    i: usize,
+    row: &'r Row,
+    eval: impl Fn(&'r Node, &'r Row) -> Result<Val<'r>, EvalError>,
+) -> Result<Val<'r>, EvalError> {
     match args.get(i) {
         Some(a) => eval(a, row),
         None => Ok(Cow::Borrowed(&NULL)),

@@ -9,10 +9,9 @@ use crate::value::{Row, Value};
 
 use super::EvalError;
 use super::builtins;
+use super::like::LikePattern;
 use super::node::{ArithOp, CastTo, CmpOp, IsTest, Like, Node, Step};
-use super::ops::{self, LikePattern};
-
-pub(crate) type Val<'r> = Cow<'r, Value>;
+use super::ops::{self, Val};
 
 static NULL: Value = Value::Null;
 
@@ -56,7 +55,7 @@ pub(crate) fn eval<'r>(node: &'r Node, row: &'r Row) -> Result<Val<'r>, EvalErro
             default,
         } => case(operand.as_deref(), arms, default.as_deref(), row),
         Node::Cast { expr, to, lenient } => cast(expr, *to, *lenient, row),
-        Node::Call(func, args) => builtins::call_eval(func, args, row),
+        Node::Call(func, args) => builtins::call_eval(func, args, row, eval),
         Node::Text(x) => text(x, row),
     }
 }

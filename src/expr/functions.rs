@@ -6,40 +6,9 @@ use regex::Regex;
 use crate::schema::Type;
 use crate::value::Value;
 
-use super::node::{CastTo, Node, Typed};
+use super::node::{CastTo, Func, Node, Side, Typed};
 use super::span::Range;
 use super::{ExprError, suggest};
-
-/// A resolved built-in function.
-#[derive(Clone, Debug)]
-pub(crate) enum Func {
-    Lower,
-    Upper,
-    Length,
-    Concat,
-    Coalesce,
-    NullIf,
-    Abs,
-    Round,
-    Floor,
-    Ceil,
-    Substr,
-    Trim(Side),
-    Replace,
-    StartsWith,
-    EndsWith,
-    SplitPart,
-    /// The pattern, compiled once when the expression is compiled.
-    RegexpLike(Box<Regex>),
-}
-
-/// Which ends `trim` strips.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Side {
-    Both,
-    Leading,
-    Trailing,
-}
 
 /// Every function name, for "did you mean" suggestions.
 pub(crate) const NAMES: &[&str] = &[

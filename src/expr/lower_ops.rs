@@ -7,8 +7,8 @@ use crate::schema::Type;
 use crate::value::Value;
 
 use super::ExprError;
+use super::like::LikePattern;
 use super::node::{ArithOp, CmpOp, IsTest, Like, Node, Typed};
-use super::ops::LikePattern;
 use super::parse::{Compiler, boxed, comparable, typed, want_bool, want_str};
 use super::span::Range;
 

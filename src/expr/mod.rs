@@ -1,16 +1,20 @@
 //! The expression language: SQL expression syntax, parsed once with `sqlparser`, type-checked
-//! against a [`Schema`] and compiled into a tree of [`node::Node`]s evaluated over a [`Row`].
+//! against a [`Schema`] and compiled into a tree of `Node`s (`node.rs`) evaluated over a [`Row`].
 //!
 //! Layout of the module:
 //! - `span.rs`: token table and byte ranges of `sqlparser` AST nodes (for error positions);
 //! - `parse.rs`: parses with `sqlparser` and lowers the AST into the typed node tree, with
 //!   `lower_fields.rs` (names, JSON paths), `lower_ops.rs` (operators) and `lower_calls.rs`
 //!   (CASE, CAST, function calls); every error is an [`ExprError`] with a byte range;
-//! - `node.rs`: the compiled tree;
+//! - `node.rs`: the compiled tree (with the resolved functions and compiled LIKE patterns of
+//!   `like.rs` in its nodes);
 //! - `eval.rs`: evaluates the tree over a row;
-//! - `ops.rs`: operator semantics shared by evaluation (arithmetic, comparison, casts, LIKE);
+//! - `ops.rs`: operator semantics shared by evaluation (arithmetic, comparison, casts);
 //! - `functions.rs`: the built-in functions' catalogue and type checks; `builtins.rs`: their
-//!   evaluation;
+//!   evaluation, handed the evaluator for their arguments;
+//!
+//! Imports go one way: `node` uses only `like`; `ops`, `functions` and `builtins` use
+//! `node` (and `builtins` uses `ops`); `eval` uses `node`, `like`, `ops` and `builtins`.
 //! - `suggest.rs`: "did you mean" by edit distance.
 //!
 //! Fields resolve by name to row positions when compiling, so evaluating `value.amount` is an
@@ -20,6 +24,7 @@
 mod builtins;
 mod eval;
 mod functions;
+mod like;
 mod lower_calls;
 mod lower_fields;
 mod lower_ops;

@@ -2,10 +2,11 @@
 //! and regular expressions are compiled, and functions are resolved, so evaluation never
 //! parses or looks up a name.
 
+use regex::Regex;
+
 use crate::value::Value;
 
-use super::functions::Func;
-use super::ops::LikePattern;
+use super::like::LikePattern;
 
 /// One node of a compiled expression.
 #[derive(Clone, Debug)]
@@ -63,6 +64,37 @@ pub(crate) enum Node {
     Call(Func, Box<[Node]>),
     /// `->>`-style access: the text of a path value (NULL stays NULL).
     Text(Box<Node>),
+}
+
+/// A resolved built-in function.
+#[derive(Clone, Debug)]
+pub(crate) enum Func {
+    Lower,
+    Upper,
+    Length,
+    Concat,
+    Coalesce,
+    NullIf,
+    Abs,
+    Round,
+    Floor,
+    Ceil,
+    Substr,
+    Trim(Side),
+    Replace,
+    StartsWith,
+    EndsWith,
+    SplitPart,
+    /// The pattern, compiled once when the expression is compiled.
+    RegexpLike(Box<Regex>),
+}
+
+/// Which ends `trim` strips.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Side {
+    Both,
+    Leading,
+    Trailing,
 }
 
 /// One step of a JSON path.

@@ -18,21 +18,12 @@ use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 
 use crate::operators::aggregate::AggDiff;
 use crate::operators::fallible::{Lines, RecordError, Rows, error_line};
-use crate::operators::window::WindowTiming;
 use crate::operators::window::fixed::for_each_window;
 use crate::plan::AggFunc;
 use crate::value::{Row, Value};
 
+use super::aggregate_spec::{AggregateSpec, FixedWindows};
 use super::chain::RowChain;
-use super::reduce::AggregateSpec;
-
-/// Fixed windows to assign rows to: `size`, `slide` and their timing.
-#[derive(Clone, Copy)]
-pub struct FixedWindows {
-    pub size: u64,
-    pub slide: u64,
-    pub timing: WindowTiming,
-}
 
 /// Aggregate differences per group key, at differential times.
 pub type Diffs<'scope> = Stream<'scope, u64, Vec<(Row, u64, AggDiff)>>;

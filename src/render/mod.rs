@@ -4,6 +4,7 @@
 //! differential collection at watermark times), its late events and its errors. Errors and
 //! late events travel as data on side streams, so one bad record never stops a worker.
 
+mod aggregate_spec;
 mod chain;
 mod fold;
 mod join;
@@ -110,7 +111,7 @@ impl<'scope> Context<'_, 'scope> {
             } => {
                 let (base, chain) = RowChain::split(input);
                 let rows = self.render_node(base, side);
-                let spec = reduce::AggregateSpec::new(
+                let spec = aggregate_spec::AggregateSpec::new(
                     input.schema(),
                     *window,
                     group_by,

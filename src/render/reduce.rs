@@ -15,136 +15,16 @@ use differential_dataflow::{AsCollection, VecCollection};
 use timely::dataflow::Stream;
 use timely::dataflow::operators::vec::{Filter, Map};
 
-use crate::expr::Expr;
 use crate::operators::aggregate::finish_from_multiset;
-use crate::operators::fallible::{Lines, Outputs, RecordError, Rows, error_line, split_fallible};
+use crate::operators::fallible::{Lines, Outputs, Rows, error_line, split_fallible};
+use crate::operators::window::WindowTiming;
 use crate::operators::window::fixed::for_each_window;
 use crate::operators::window::session::{SessionOut, SessionRow, sessionize};
-use crate::operators::window::{WindowTiming, window_ts};
-use crate::plan::{AggDef, AggFunc, WindowDef, WindowKind};
-use crate::schema::Schema;
+use crate::plan::WindowKind;
 use crate::value::{Row, Value};
 
-use super::chain::RowChain;
-use super::fold::{Diffs, FixedWindows, fold_abelian};
-use super::row_json;
-
-/// Everything render needs to know about one aggregate node.
-#[derive(Clone)]
-pub struct AggregateSpec {
-    schema: Schema,
-    window: Option<WindowDef>,
-    group_exprs: Vec<Expr>,
-    arg_exprs: Vec<Option<Expr>>,
-    funcs: Vec<AggFunc>,
-    counts_rows: Vec<bool>,
-    ts_index: Option<usize>,
-    step: String,
-    /// Row-local steps between the aggregate's input and itself (see `render::chain`).
-    chain: RowChain,
-    /// The input never retracts (the events view, and steps over it).
-    append_only: bool,
-}
-
-impl AggregateSpec {
-    pub fn new(
-        schema: &Schema,
-        window: Option<WindowDef>,
-        group_by: &[(String, Expr)],
-        aggs: &[AggDef],
-        chain: RowChain,
-        append_only: bool,
-    ) -> AggregateSpec {
-        AggregateSpec {
-            schema: schema.clone(),
-            window,
-            group_exprs: group_by.iter().map(|(_, e)| e.clone()).collect(),
-            arg_exprs: aggs.iter().map(|a| a.arg.clone()).collect(),
-            funcs: aggs.iter().map(|a| a.func).collect(),
-            counts_rows: aggs.iter().map(|a| a.arg.is_none()).collect(),
-            ts_index: window.map(|w| w.ts_field).or_else(|| schema.index_of("ts")),
-            step: format!(
-                "Aggregate by [{}]",
-                group_by
-                    .iter()
-                    .map(|(n, _)| n.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            chain,
-            append_only,
-        }
-    }
-
-    pub(super) fn step(&self) -> &str {
-        &self.step
-    }
-
-    pub(super) fn chain(&self) -> &RowChain {
-        &self.chain
-    }
-
-    pub(super) fn funcs(&self) -> &[AggFunc] {
-        &self.funcs
-    }
-
-    fn is_abelian(&self) -> bool {
-        self.funcs.iter().all(|f| f.is_abelian())
-    }
-
-    fn timing(&self) -> Option<WindowTiming> {
-        self.window.as_ref().map(WindowTiming::of)
-    }
-
-    /// Evaluates a row's group key, event time and argument row `[ts, arg_0, ..]`.
-    fn evaluate(&self, row: &Row) -> Result<(Row, u64, Row), RecordError> {
-        let (mut group, mut args) = (Vec::new(), Vec::new());
-        let ts = self.evaluate_into(row, &mut group, &mut args)?;
-        Ok((Row(group), ts, Row(args)))
-    }
-
-    /// [`Self::evaluate`] into reusable buffers: the group key into `group`, the arguments
-    /// `[ts, arg_0, ..]` into `args`; returns the event time.
-    pub(super) fn evaluate_into(
-        &self,
-        row: &Row,
-        group: &mut Vec<Value>,
-        args: &mut Vec<Value>,
-    ) -> Result<u64, RecordError> {
-        let fail = |message: String| RecordError {
-            message,
-            record: row_json(row, &self.schema),
-        };
-        group.clear();
-        args.clear();
-        for expr in &self.group_exprs {
-            group.push(expr.eval(row).map_err(|e| fail(e.message))?);
-        }
-        let ts_value = self.ts_index.map_or(Value::Null, |i| row.get(i).clone());
-        let ts = match (&ts_value, self.window.is_some()) {
-            (value, true) => window_ts(value).map_err(fail)?,
-            (Value::Int(ts), false) if *ts >= 0 => *ts as u64,
-            (_, false) => 0,
-        };
-        args.push(ts_value);
-        for (expr, func) in self.arg_exprs.iter().zip(&self.funcs) {
-            let value = match expr {
-                Some(expr) => expr.eval(row).map_err(|e| fail(e.message))?,
-                None => Value::Null,
-            };
-            let numeric = matches!(value, Value::Null | Value::Int(_) | Value::Float(_));
-            if matches!(func, AggFunc::Sum | AggFunc::Avg) && !numeric {
-                return Err(fail(format!(
-                    "{} needs a number, got {}",
-                    func.name(),
-                    value.type_name()
-                )));
-            }
-            args.push(value);
-        }
-        Ok(ts)
-    }
-}
+use super::aggregate_spec::{AggregateSpec, FixedWindows};
+use super::fold::{Diffs, fold_abelian};
 
 type Keyed = (Row, Row);
 

@@ -1,9 +1,10 @@
 //! Where rows, late events and errors go: the sink operators and the line outputs they write.
 //!
-//! A sink operator waits until the frontier passes a time, consolidates that time's updates
-//! and formats them ([`format`]); it then hands whole lines to a [`LineSink`]. Line sinks are
-//! opened per pipeline by an [`OutputFactory`] — a plain value passed to the run, never a
-//! global — so tests capture in memory what the command line writes to files or stdout.
+//! A sink operator waits until the frontier passes a time ([`AtCompletedTimes`]),
+//! consolidates that time's updates and formats them ([`format`](mod@format)); it then
+//! hands whole lines to a [`LineSink`]. Line sinks are opened per pipeline by an
+//! [`OutputFactory`] — a plain value passed to the run, never a global — so tests capture in
+//! memory what the command line writes to files or stdout.
 //!
 //! Sinks that deliver elsewhere (sync to other stores, alerts, routes) live in their own
 //! folders and are added to a run by [`external`].
@@ -12,7 +13,6 @@ pub mod alert;
 pub mod capture;
 pub mod cut;
 pub mod delivery;
-pub mod each_time;
 pub mod external;
 pub mod file;
 pub mod format;
@@ -21,17 +21,16 @@ pub mod resumed;
 pub mod routes;
 pub mod sync;
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use timely::container::CapacityContainerBuilder;
 use timely::dataflow::Stream;
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
-use timely::dataflow::operators::generic::operator::Operator;
-use timely::dataflow::operators::{Capability, InputCapability};
-use timely::progress::frontier::MutableAntichain;
 
+use crate::operators::by_time::AtCompletedTimes;
 use crate::operators::fallible::{Lines, Rows};
 use crate::store::stable_hash;
 use crate::value::Row;
@@ -94,37 +93,6 @@ pub trait OutputFactory: Send + Sync {
     }
 }
 
-/// Updates held until the frontier passes their time, with a capability for that time.
-pub type Pending<D> = (Capability<u64>, Vec<(D, i64)>);
-
-/// Files a batch of updates under their times, each time with a capability for it.
-pub fn stash_by_time<D>(
-    pending: &mut BTreeMap<u64, Pending<D>>,
-    cap: &InputCapability<u64>,
-    data: &mut Vec<(D, u64, i64)>,
-) {
-    for (row, t, d) in data.drain(..) {
-        pending
-            .entry(t)
-            .or_insert_with(|| (cap.delayed(&t, 0), Vec::new()))
-            .1
-            .push((row, d));
-    }
-}
-
-/// Takes the earliest stashed time if the frontier has passed it (so it is complete), with
-/// what was stashed under it.
-pub fn next_completed<V>(
-    pending: &mut BTreeMap<u64, (Capability<u64>, V)>,
-    frontier: &MutableAntichain<u64>,
-) -> Option<(u64, (Capability<u64>, V))> {
-    let entry = pending.first_entry()?;
-    if frontier.less_equal(entry.key()) {
-        return None;
-    }
-    Some((*entry.key(), entry.remove()))
-}
-
 /// Writes a pipeline's rows: per time, once the frontier has passed it. With `final_sink`,
 /// also writes the consolidated state when the input ends. Counts lines in `written`.
 pub fn sink_rows<'scope>(
@@ -138,46 +106,61 @@ pub fn sink_rows<'scope>(
     let route = Exchange::new(move |(row, _, _): &(Row, u64, i64)| {
         stable_hash(&row.0[..identity.min(row.0.len())])
     });
-    rows.inner
-        .unary_frontier::<CapacityContainerBuilder<Vec<()>>, _, _, _>(
-            route,
-            "SinkRows",
-            move |_cap, _info| {
-                let mut pending: BTreeMap<u64, Pending<Row>> = BTreeMap::new();
-                let mut state: Vec<(Row, i64)> = Vec::new();
-                let mut text = String::new();
-                let mut final_written = false;
-                move |(input, frontier), _output| {
-                    input.for_each(|cap, data| stash_by_time(&mut pending, &cap, data));
-                    while let Some((time, (_cap, mut updates))) =
-                        next_completed(&mut pending, frontier)
-                    {
-                        if final_sink.is_some() {
-                            state.extend(updates.iter().cloned());
-                        }
-                        let lines = format.format_time(time, &mut updates, &mut text);
-                        written.fetch_add(lines as u64, Ordering::Relaxed);
-                        sink.write_at(Some(time), &text);
-                        text.clear();
-                    }
-                    if frontier.is_empty()
-                        && !final_written
-                        && let Some(final_sink) = &final_sink
-                    {
-                        final_written = true;
-                        format::consolidate(&mut state);
-                        for (row, diff) in &state {
-                            for _ in 0..(*diff).max(0) {
-                                row.write_json_object(format.names(), &mut text);
-                                text.push('\n');
-                            }
-                        }
-                        final_sink.write_at(None, &text);
-                        text.clear();
-                    }
-                }
-            },
-        )
+    let final_state = final_sink.map(|sink| Rc::new(RefCell::new(FinalState::new(sink))));
+    let at_end = final_state.clone();
+    let names = format.names().to_vec();
+    let mut text = String::new();
+    rows.inner.at_completed_times(
+        route,
+        "SinkRows",
+        |(row, time, diff), _| (time, (row, diff)),
+        move |time, mut updates| {
+            if let Some(state) = &final_state {
+                state.borrow_mut().add(&updates);
+            }
+            let lines = format.format_time(time, &mut updates, &mut text);
+            written.fetch_add(lines as u64, Ordering::Relaxed);
+            sink.write_at(Some(time), &text);
+            text.clear();
+        },
+        move || {
+            if let Some(state) = &at_end {
+                state.borrow_mut().write(&names);
+            }
+        },
+    )
+}
+
+/// A pipeline's consolidated state, written once when its input ends.
+struct FinalState {
+    updates: Vec<(Row, i64)>,
+    sink: Arc<dyn LineSink>,
+}
+
+impl FinalState {
+    fn new(sink: Arc<dyn LineSink>) -> FinalState {
+        FinalState {
+            updates: Vec::new(),
+            sink,
+        }
+    }
+
+    fn add(&mut self, updates: &[(Row, i64)]) {
+        self.updates.extend(updates.iter().cloned());
+    }
+
+    /// Writes each row of the state as often as its multiplicity.
+    fn write(&mut self, names: &[String]) {
+        format::consolidate(&mut self.updates);
+        let mut text = String::new();
+        for (row, diff) in &self.updates {
+            for _ in 0..(*diff).max(0) {
+                row.write_json_object(names, &mut text);
+                text.push('\n');
+            }
+        }
+        self.sink.write_at(None, &text);
+    }
 }
 
 /// Writes side-output lines (late events, errors) per time, once the frontier has passed
@@ -187,33 +170,19 @@ pub fn sink_lines<'scope>(
     sink: Arc<dyn LineSink>,
     written: Arc<AtomicU64>,
 ) -> Stream<'scope, u64, Vec<()>> {
-    lines.unary_frontier::<CapacityContainerBuilder<Vec<()>>, _, _, _>(
+    lines.at_completed_times(
         Pipeline,
         "SinkLines",
-        move |_cap, _info| {
-            let mut pending: BTreeMap<u64, (Capability<u64>, String)> = BTreeMap::new();
-            move |(input, frontier), _output| {
-                input.for_each(|cap, data| {
-                    let time = cap.least().copied().unwrap_or_default();
-                    let text = &mut pending
-                        .entry(time)
-                        .or_insert_with(|| (cap.delayed(&time, 0), String::new()))
-                        .1;
-                    for line in data.drain(..) {
-                        text.push_str(&line);
-                        text.push('\n');
-                        written.fetch_add(1, Ordering::Relaxed);
-                    }
-                });
-                while let Some(entry) = pending.first_entry() {
-                    if frontier.less_equal(entry.key()) {
-                        break;
-                    }
-                    let time = *entry.key();
-                    let (_cap, text) = entry.remove();
-                    sink.write_at(Some(time), &text);
-                }
+        |line, batch_time| (batch_time, line),
+        move |time, lines| {
+            let mut text = String::new();
+            for line in &lines {
+                text.push_str(line);
+                text.push('\n');
             }
+            written.fetch_add(lines.len() as u64, Ordering::Relaxed);
+            sink.write_at(Some(time), &text);
         },
+        || {},
     )
 }

@@ -25,9 +25,9 @@ use std::io::BufRead;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, Unexpected, Visitor};
 
-use super::json_value::JsonValue;
 use crate::change::time::{MAX_EVENT_TS, event_time_range};
 use crate::change::{Mutation, Op};
+use crate::value::json::JsonValue;
 use crate::value::{Value, write_json_string};
 
 /// A line that could not be read or parsed.

@@ -12,15 +12,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use super::log_progress::LogProgress;
+pub use super::manifest::shard_dir;
 use super::manifest::{has_manifest, record_shards, recorded_shards, shard_count};
 use super::shard::{Ingest, ShardState, Stored};
 use super::snapshot::{Snapshot, remove_leftovers, remove_snapshots, write_snapshot};
 use super::wal::{LogReader, LogRecord, Recovery, Wal, WalError, WalOptions};
-
-/// `DATA_DIR/shard-<k>`.
-pub fn shard_dir(root: &Path, shard: usize) -> PathBuf {
-    root.join(format!("shard-{shard}"))
-}
 
 /// How many shards `root` records (see [`manifest`](super::manifest); 0 for none).
 pub fn count_shards(root: &Path) -> usize {

@@ -18,7 +18,6 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::data_dir::shard_dir;
 use super::wal::WalError;
 use super::wal::segment::write_atomic;
 
@@ -26,6 +25,11 @@ use super::wal::segment::write_atomic;
 struct Manifest {
     version: u32,
     shards: usize,
+}
+
+/// `DATA_DIR/shard-<k>`.
+pub fn shard_dir(root: &Path, shard: usize) -> PathBuf {
+    root.join(format!("shard-{shard}"))
 }
 
 /// `DATA_DIR/manifest.json`.

@@ -8,9 +8,11 @@ pub mod data_dir;
 pub mod faults;
 pub mod log_progress;
 pub mod manifest;
+pub mod operator;
 pub mod shard;
 pub mod snapshot;
 pub mod stream;
 pub mod wal;
 
+pub use operator::shard_operator;
 pub use shard::{Change, Ingest, Previous, ShardState, Stored, key_hash, owner_of, stable_hash};

@@ -16,7 +16,7 @@
 //! persons/auctions/bids after the Nexmark benchmark's generator.
 
 pub mod nexmark;
-pub mod rng;
+pub use crate::rng;
 pub mod uniform;
 pub mod users_orders;
 pub mod zipf;

@@ -5,23 +5,31 @@
 //! that caused them. While a session is open, every event re-keys it (its end moves), so
 //! most of these updates cancel before their time comes: the old key is retracted at the
 //! same future time it was inserted. Folding them here, per time and key, and releasing a
-//! time only once the input frontier has passed it, sends downstream the net change alone:
-//! one insertion and one release per session instead of two updates per event.
-
-use std::collections::BTreeMap;
+//! time only once the input frontier has passed it (see [`HeldByTime`]), sends downstream
+//! the net change alone: one insertion and one release per session instead of two updates
+//! per event.
 
 use differential_dataflow::difference::{IsZero, Semigroup};
 use foldhash::HashMap;
 use timely::dataflow::operators::Capability;
+use timely::progress::frontier::MutableAntichain;
 
 use crate::operators::aggregate::AggDiff;
+use crate::operators::by_time::HeldByTime;
 use crate::value::Row;
 
-use super::session::SessionOut;
+/// What the session operator emits: rows assigned to sessions, or, when every aggregate is
+/// abelian, one accumulated difference per session change (so a growing session costs O(1)
+/// per event instead of re-emitting its rows).
+#[derive(Clone, Debug)]
+pub enum SessionOut {
+    Row((Row, Row), u64, i64),
+    Acc(Row, u64, AggDiff),
+}
 
-/// The folded updates of one future time, and the capability to send them.
-struct AtTime {
-    cap: Capability<u64>,
+/// The folded updates of one future time.
+#[derive(Default)]
+struct Folded {
     accs: HashMap<Row, AggDiff>,
     rows: HashMap<(Row, Row), i64>,
 }
@@ -29,7 +37,7 @@ struct AtTime {
 /// Updates waiting for their time to be complete.
 #[derive(Default)]
 pub struct FutureFold {
-    times: BTreeMap<u64, AtTime>,
+    times: HeldByTime<Folded>,
 }
 
 impl FutureFold {
@@ -38,35 +46,24 @@ impl FutureFold {
         let time = match &update {
             SessionOut::Row(_, t, _) | SessionOut::Acc(_, t, _) => *t,
         };
-        let at = self.times.entry(time).or_insert_with(|| AtTime {
-            cap: cap.delayed(&time),
-            accs: HashMap::default(),
-            rows: HashMap::default(),
-        });
+        let folded = self.times.at(cap, time);
         match update {
-            SessionOut::Acc(key, _, acc) => at.accs.entry(key).or_default().plus_equals(&acc),
-            SessionOut::Row(keyed, _, diff) => *at.rows.entry(keyed).or_default() += diff,
+            SessionOut::Acc(key, _, acc) => folded.accs.entry(key).or_default().plus_equals(&acc),
+            SessionOut::Row(keyed, _, diff) => *folded.rows.entry(keyed).or_default() += diff,
         }
     }
 
-    /// Takes every time for which `complete(time)` holds, with its capability and the net
-    /// updates that did not cancel.
-    pub fn take_complete(
+    /// Takes the earliest time if the frontier has passed it, with its capability and the
+    /// net updates that did not cancel.
+    pub fn next_completed(
         &mut self,
-        complete: impl Fn(u64) -> bool,
-    ) -> Vec<(Capability<u64>, Vec<SessionOut>)> {
-        let mut ready = Vec::new();
-        while let Some(entry) = self.times.first_entry() {
-            if !complete(*entry.key()) {
-                break;
-            }
-            let (time, at) = entry.remove_entry();
-            let accs = at.accs.into_iter().filter(|(_, acc)| !acc.is_zero());
-            let accs = accs.map(|(key, acc)| SessionOut::Acc(key, time, acc));
-            let rows = at.rows.into_iter().filter(|(_, diff)| *diff != 0);
-            let rows = rows.map(|(keyed, diff)| SessionOut::Row(keyed, time, diff));
-            ready.push((at.cap, accs.chain(rows).collect()));
-        }
-        ready
+        frontier: &MutableAntichain<u64>,
+    ) -> Option<(Capability<u64>, Vec<SessionOut>)> {
+        let (time, cap, folded) = self.times.next_completed(frontier)?;
+        let accs = folded.accs.into_iter().filter(|(_, acc)| !acc.is_zero());
+        let accs = accs.map(|(key, acc)| SessionOut::Acc(key, time, acc));
+        let rows = folded.rows.into_iter().filter(|(_, diff)| *diff != 0);
+        let rows = rows.map(|(keyed, diff)| SessionOut::Row(keyed, time, diff));
+        Some((cap, accs.chain(rows).collect()))
     }
 }

@@ -12,7 +12,7 @@
 //! but would stop every output of the worker while one webhook is slow. Each time held
 //! back is counted in `AlertStats::backpressured`.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -25,12 +25,13 @@ use timely::dataflow::operators::generic::operator::Operator;
 
 use super::deliver::AlertStats;
 use super::rule::{AlertEvent, AlertRule};
+use crate::operators::by_time::HeldByTime;
 use crate::operators::fallible::Rows;
 use crate::plan::sinks::AlertConfig;
+use crate::sinks::LineSink;
 use crate::sinks::delivery::dead_letter::error_row;
 use crate::sinks::delivery::queue::{QueueSender, TrySend};
 use crate::sinks::resumed::Delivered;
-use crate::sinks::{LineSink, Pending, next_completed, stash_by_time};
 use crate::store::stable_hash;
 use crate::value::{Row, Value};
 
@@ -67,12 +68,11 @@ pub fn alert_rows<'scope>(
             move |_cap, info| {
                 let activator = scope.activator_for(info.address);
                 let mut alert = alert;
-                let mut pending: BTreeMap<u64, Pending<Row>> = BTreeMap::new();
+                let mut pending: HeldByTime<Vec<(Row, i64)>> = HeldByTime::default();
                 let mut outboxes: Vec<Outbox> = webhooks.into_iter().map(Outbox::new).collect();
                 move |(input, frontier), _output| {
-                    input.for_each(|cap, data| stash_by_time(&mut pending, &cap, data));
-                    while let Some((time, (cap, updates))) = next_completed(&mut pending, frontier)
-                    {
+                    input.for_each(|cap, data| pending.hold_updates(&cap, data));
+                    while let Some((time, cap, updates)) = pending.next_completed(frontier) {
                         let fired = alert.fire(time, updates);
                         if let Some((last, others)) = outboxes.split_last_mut()
                             && !fired.is_empty()

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 pub use crate::plan::sinks::RetryConfig;
-use crate::workload::rng::Rng;
+use crate::rng::Rng;
 
 /// Where a sink counts its failed attempts and the retries after them.
 #[derive(Clone, Copy)]

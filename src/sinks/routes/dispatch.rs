@@ -11,9 +11,9 @@ use timely::dataflow::Stream;
 use timely::dataflow::channels::pact::Exchange;
 
 use crate::change::{ChangeEvent, EventKind};
+use crate::operators::by_time::AtCompletedTimes;
 use crate::plan::sinks::{Action, BatchAction, Handler, RouteTable};
 use crate::sinks::LineSink;
-use crate::sinks::each_time::each_completed_time;
 use crate::sinks::resumed::Delivered;
 use crate::store::Change;
 use crate::value::write_json_string;
@@ -255,11 +255,10 @@ pub fn route_changes<'scope>(
 ) -> Stream<'scope, u64, Vec<()>> {
     let shared = Rc::new(RefCell::new(dispatcher));
     let at_end = shared.clone();
-    each_completed_time(
-        changes,
+    changes.at_completed_times(
         Exchange::new(|_: &Change| 0),
         "Routes",
-        |_, at| at,
+        |change, batch_time| (batch_time, change),
         move |time, changes| shared.borrow_mut().on_time(time, changes),
         move || at_end.borrow_mut().on_end(),
     )

@@ -11,9 +11,9 @@ use timely::dataflow::channels::pact::{Exchange, Pipeline};
 
 use super::{SyncOp, SyncStats, last_per_key};
 use crate::change::EventKind;
+use crate::operators::by_time::AtCompletedTimes;
 use crate::operators::fallible::Rows;
 use crate::sinks::delivery::queue::QueueSender;
-use crate::sinks::each_time::each_completed_time;
 use crate::sinks::format::consolidate;
 use crate::sinks::resumed::Delivered;
 use crate::store::{Change, stable_hash};
@@ -143,16 +143,11 @@ pub fn sync_rows<'scope>(
         let key: Vec<&Value> = fields.iter().map(|f| row.get(*f)).collect();
         stable_hash(&key)
     });
-    each_completed_time(
-        rows.inner,
+    rows.inner.at_completed_times(
         route,
         "SyncRows",
-        |(_, t, _), _| *t,
-        move |time, records| {
-            let mut updates: Vec<(Row, i64)> =
-                records.into_iter().map(|(r, _, d)| (r, d)).collect();
-            delivery.send(time, keys.ops(time, &mut updates));
-        },
+        |(row, time, diff), _| (time, (row, diff)),
+        move |time, mut updates| delivery.send(time, keys.ops(time, &mut updates)),
         || {},
     )
 }
@@ -164,11 +159,10 @@ pub fn sync_table<'scope>(
     delivery: Delivery,
     stats: Arc<SyncStats>,
 ) -> Stream<'scope, u64, Vec<()>> {
-    each_completed_time(
-        changes,
+    changes.at_completed_times(
         Pipeline,
         "SyncTable",
-        |_, at| at,
+        |change, batch_time| (batch_time, change),
         move |time, changes| delivery.send(time, filter.ops(changes, &stats)),
         || {},
     )

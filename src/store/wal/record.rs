@@ -38,9 +38,9 @@
 
 use super::value_codec::{decode_value, encode_value};
 use crate::change::{Mutation, Op};
-use crate::source::json_value::parse_value;
 use crate::store::Ingest;
 use crate::value::Value;
+use crate::value::json::parse_value;
 
 /// Bytes before a frame's payload.
 pub const HEADER_LEN: usize = 12;

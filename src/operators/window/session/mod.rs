@@ -17,8 +17,6 @@
 mod emit;
 mod groups;
 
-use std::collections::BTreeMap;
-
 use foldhash::{HashMap, HashMapExt};
 
 use differential_dataflow::VecCollection;
@@ -29,9 +27,9 @@ use timely::dataflow::operators::generic::operator::Operator;
 
 use super::WindowTiming;
 use super::future::FutureFold;
-use crate::operators::aggregate::AggDiff;
+pub use super::future::SessionOut;
+use crate::operators::by_time::HeldByTime;
 use crate::plan::AggFunc;
-use crate::sinks::{Pending, stash_by_time};
 use crate::store::stable_hash;
 use crate::value::Row;
 use emit::Emitter;
@@ -39,15 +37,6 @@ use groups::GroupSessions;
 
 /// A row entering the session operator: its group, its event time and its aggregate args.
 pub type SessionRow = (Row, u64, Row);
-
-/// What the session operator emits: rows assigned to sessions, or, when every aggregate is
-/// abelian, one accumulated difference per session change (so a growing session costs O(1)
-/// per event instead of re-emitting its rows).
-#[derive(Clone, Debug)]
-pub enum SessionOut {
-    Row((Row, Row), u64, i64),
-    Acc(Row, u64, AggDiff),
-}
 
 /// Assigns rows to per-group sessions. With `abelian_funcs`, emits one accumulated
 /// difference per session change keyed by `(window_start, window_end, group..)`; otherwise
@@ -69,7 +58,7 @@ pub fn sessionize<'scope>(
     };
     rows.inner
         .unary_frontier(exchange, "SessionWindow", move |_cap, _info| {
-            let mut pending: BTreeMap<u64, Pending<SessionRow>> = BTreeMap::new();
+            let mut pending: HeldByTime<Vec<(SessionRow, i64)>> = HeldByTime::default();
             let mut groups: HashMap<Row, GroupSessions> = HashMap::new();
             let mut future = FutureFold::default();
             let mut out = Vec::new();
@@ -77,13 +66,8 @@ pub fn sessionize<'scope>(
             let mut held: Option<Capability<u64>> = None;
             let mut next_due: Option<u64> = None;
             move |(input, frontier), output| {
-                input.for_each(|cap, data| stash_by_time(&mut pending, &cap, data));
-                while let Some(entry) = pending.first_entry() {
-                    let time = *entry.key();
-                    if frontier.less_equal(&time) {
-                        break;
-                    }
-                    let (cap, mut updates) = entry.remove();
+                input.for_each(|cap, data| pending.hold_updates(&cap, data));
+                while let Some((time, cap, mut updates)) = pending.next_completed(frontier) {
                     if next_due.is_some_and(|due| due < time)
                         && let Some(held_cap) = &held
                     {
@@ -136,7 +120,7 @@ pub fn sessionize<'scope>(
                     (Some(due), Some(cap)) => cap.downgrade(&due),
                     _ => held = None,
                 }
-                for (cap, updates) in future.take_complete(|t| !frontier.less_equal(&t)) {
+                while let Some((cap, updates)) = future.next_completed(frontier) {
                     output.session(&cap).give_iterator(updates.into_iter());
                 }
                 if let Some(&f) = frontier.frontier().first() {

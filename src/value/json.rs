@@ -8,7 +8,7 @@ use std::fmt;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use crate::value::{F64, Value};
+use super::{F64, Value};
 
 /// A [`Value`] that deserializes from any self-describing format (JSON here).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -1,0 +1,284 @@
+//! Holding records until the frontier passes their time, then handing them over in time
+//! order, each time exactly once.
+//!
+//! Sinks, alerts, sync, routes and the session window all need a time's records only once the
+//! time is complete (no more input can arrive at or before it). [`HeldByTime`] is that
+//! holding in one place: records filed under their times, each time with a capability for it
+//! (so the time stays open downstream until it is handed over), released earliest first once
+//! the input frontier has passed it. Operators with more state of their own (sessions, alert
+//! outboxes) keep a `HeldByTime`; operators that only consume completed times use
+//! [`AtCompletedTimes::at_completed_times`].
+
+use std::collections::BTreeMap;
+
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::Stream;
+use timely::dataflow::channels::pact::ParallelizationContract;
+use timely::dataflow::operators::generic::operator::Operator;
+use timely::dataflow::operators::{Capability, InputCapability};
+use timely::progress::frontier::MutableAntichain;
+
+/// A capability that can be delayed to a later time: an input's or one the operator holds.
+pub trait DelayCapability {
+    /// A capability for `time` (at or after this one's) on the operator's first output.
+    fn delayed_to(&self, time: u64) -> Capability<u64>;
+}
+
+impl DelayCapability for InputCapability<u64> {
+    fn delayed_to(&self, time: u64) -> Capability<u64> {
+        self.delayed(&time, 0)
+    }
+}
+
+impl DelayCapability for Capability<u64> {
+    fn delayed_to(&self, time: u64) -> Capability<u64> {
+        self.delayed(&time)
+    }
+}
+
+/// Batches held per time, each with a capability for its time, until the time is complete.
+/// `B` is what a time collects: a `Vec` of records, or a fold of them.
+pub struct HeldByTime<B> {
+    times: BTreeMap<u64, (Capability<u64>, B)>,
+}
+
+impl<B> Default for HeldByTime<B> {
+    fn default() -> Self {
+        HeldByTime {
+            times: BTreeMap::new(),
+        }
+    }
+}
+
+impl<B: Default> HeldByTime<B> {
+    /// The batch of `time`, made empty (with a capability for `time` delayed from `cap`) if
+    /// none is held yet. `time` must not be before `cap`'s time.
+    pub fn at(&mut self, cap: &impl DelayCapability, time: u64) -> &mut B {
+        &mut self
+            .times
+            .entry(time)
+            .or_insert_with(|| (cap.delayed_to(time), B::default()))
+            .1
+    }
+}
+
+impl<B> HeldByTime<B> {
+    /// Takes the earliest held time if the frontier has passed it (so it is complete), with
+    /// its capability and batch. Called until `None`, hands over every complete time in
+    /// time order.
+    pub fn next_completed(
+        &mut self,
+        frontier: &MutableAntichain<u64>,
+    ) -> Option<(u64, Capability<u64>, B)> {
+        let entry = self.times.first_entry()?;
+        if frontier.less_equal(entry.key()) {
+            return None;
+        }
+        let (time, (cap, batch)) = entry.remove_entry();
+        Some((time, cap, batch))
+    }
+}
+
+impl<D> HeldByTime<Vec<(D, i64)>> {
+    /// Files differential updates `(data, time, diff)` under their own times.
+    pub fn hold_updates(&mut self, cap: &InputCapability<u64>, updates: &mut Vec<(D, u64, i64)>) {
+        for (data, time, diff) in updates.drain(..) {
+            self.at(cap, time).push((data, diff));
+        }
+    }
+}
+
+/// Consumes a stream one complete time at a time.
+pub trait AtCompletedTimes<'scope, D> {
+    /// Holds each record until the frontier passes its time, then calls `on_time(time,
+    /// records)` once per time, in time order; calls `on_end()` once when the input is
+    /// exhausted. `stamp(record, batch_time)` splits a record into the time it belongs to
+    /// (its own, for differential updates; its batch's otherwise) and what is handed over.
+    /// Outputs nothing; the returned stream is for probing.
+    fn at_completed_times<R, P>(
+        self,
+        pact: P,
+        name: &str,
+        stamp: impl Fn(D, u64) -> (u64, R) + 'static,
+        on_time: impl FnMut(u64, Vec<R>) + 'static,
+        on_end: impl FnMut() + 'static,
+    ) -> Stream<'scope, u64, Vec<()>>
+    where
+        R: 'static,
+        P: ParallelizationContract<u64, Vec<D>>;
+}
+
+impl<'scope, D: Clone + 'static> AtCompletedTimes<'scope, D> for Stream<'scope, u64, Vec<D>> {
+    fn at_completed_times<R, P>(
+        self,
+        pact: P,
+        name: &str,
+        stamp: impl Fn(D, u64) -> (u64, R) + 'static,
+        mut on_time: impl FnMut(u64, Vec<R>) + 'static,
+        mut on_end: impl FnMut() + 'static,
+    ) -> Stream<'scope, u64, Vec<()>>
+    where
+        R: 'static,
+        P: ParallelizationContract<u64, Vec<D>>,
+    {
+        self.unary_frontier::<CapacityContainerBuilder<Vec<()>>, _, _, _>(
+            pact,
+            name,
+            move |_cap, _info| {
+                let mut held: HeldByTime<Vec<R>> = HeldByTime::default();
+                let mut ended = false;
+                move |(input, frontier), _output| {
+                    input.for_each(|cap, data| {
+                        let batch_time = cap.least().copied().unwrap_or_default();
+                        for record in data.drain(..) {
+                            let (time, record) = stamp(record, batch_time);
+                            held.at(&cap, time).push(record);
+                        }
+                    });
+                    while let Some((time, _cap, records)) = held.next_completed(frontier) {
+                        on_time(time, records);
+                    }
+                    if frontier.is_empty() && !ended {
+                        ended = true;
+                        on_end();
+                    }
+                }
+            },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use timely::dataflow::channels::pact::Pipeline;
+    use timely::dataflow::operators::Input;
+
+    use super::*;
+
+    /// What `at_completed_times` handed over, in order: `Some((time, records))` per time and
+    /// `None` at the end.
+    type Seen = Vec<Option<(u64, Vec<&'static str>)>>;
+
+    /// Feeds `batches` (each `(batch time, records as (time, text))`) through
+    /// `at_completed_times`, advancing the input to each batch's time, and returns what was
+    /// handed over.
+    fn run(batches: Vec<(u64, Vec<(u64, &'static str)>)>) -> Seen {
+        let seen: Arc<Mutex<Seen>> = Arc::default();
+        let out = seen.clone();
+        timely::execute_directly(move |worker| {
+            let (on_time, on_end) = (out.clone(), out);
+            let mut input = worker.dataflow::<u64, _, _>(|scope| {
+                let (input, records) = scope.new_input::<Vec<(u64, &'static str)>>();
+                records.at_completed_times(
+                    Pipeline,
+                    "Test",
+                    |(time, text), _| (time, text),
+                    move |time, texts| on_time.lock().unwrap().push(Some((time, texts))),
+                    move || on_end.lock().unwrap().push(None),
+                );
+                input
+            });
+            for (time, records) in batches {
+                input.advance_to(time);
+                for record in records {
+                    input.send(record);
+                }
+                worker.step();
+            }
+        });
+        let seen = seen.lock().unwrap();
+        seen.clone()
+    }
+
+    #[test]
+    fn hands_over_each_time_once_in_time_order_then_ends() {
+        let seen = run(vec![
+            (0, vec![(5, "e"), (2, "b"), (2, "c")]),
+            (1, vec![(3, "d"), (1, "a")]),
+            (4, vec![(7, "g"), (4, "f")]),
+        ]);
+        assert_eq!(
+            seen,
+            vec![
+                Some((1, vec!["a"])),
+                Some((2, vec!["b", "c"])),
+                Some((3, vec!["d"])),
+                Some((4, vec!["f"])),
+                Some((5, vec!["e"])),
+                Some((7, vec!["g"])),
+                None,
+            ]
+        );
+    }
+
+    #[test]
+    fn a_time_waits_until_the_frontier_has_passed_it() {
+        let handed: Arc<Mutex<Vec<u64>>> = Arc::default();
+        let seen = handed.clone();
+        timely::execute_directly(move |worker| {
+            let mut input = worker.dataflow::<u64, _, _>(|scope| {
+                let (input, times) = scope.new_input::<Vec<u64>>();
+                times.at_completed_times(
+                    Pipeline,
+                    "Test",
+                    |time, _| (time, ()),
+                    move |time, _| seen.lock().unwrap().push(time),
+                    || {},
+                );
+                input
+            });
+            input.send(3);
+            input.advance_to(3);
+            for _ in 0..5 {
+                worker.step();
+            }
+            assert!(
+                handed.lock().unwrap().is_empty(),
+                "time 3 is not complete yet"
+            );
+            input.advance_to(4);
+            for _ in 0..5 {
+                worker.step();
+            }
+            assert_eq!(*handed.lock().unwrap(), vec![3]);
+        });
+    }
+
+    #[test]
+    fn held_batches_fold_per_time_and_keep_a_capability_for_it() {
+        // Per released time: the time, its capability's time and its diffs.
+        type Released = Vec<(u64, u64, Vec<i64>)>;
+        let released: Arc<Mutex<Released>> = Arc::default();
+        let out = released.clone();
+        timely::execute_directly(move |worker| {
+            let mut input = worker.dataflow::<u64, _, _>(|scope| {
+                let (input, updates) = scope.new_input::<Vec<(&'static str, u64, i64)>>();
+                updates.unary_frontier::<CapacityContainerBuilder<Vec<()>>, _, _, _>(
+                    Pipeline,
+                    "Test",
+                    move |_cap, _info| {
+                        let mut held: HeldByTime<Vec<(&'static str, i64)>> = HeldByTime::default();
+                        move |(input, frontier), _output| {
+                            input.for_each(|cap, data| held.hold_updates(&cap, data));
+                            while let Some((time, cap, batch)) = held.next_completed(frontier) {
+                                let diffs = batch.iter().map(|(_, d)| *d).collect();
+                                out.lock().unwrap().push((time, *cap.time(), diffs));
+                            }
+                        }
+                    },
+                );
+                input
+            });
+            input.send(("a", 2, 1));
+            input.send(("b", 1, 5));
+            input.send(("c", 2, -1));
+            input.advance_to(2);
+            worker.step();
+            worker.step();
+        });
+        let released = released.lock().unwrap();
+        assert_eq!(*released, vec![(1, 1, vec![5]), (2, 2, vec![1, -1])]);
+    }
+}

@@ -1,0 +1,138 @@
+//! What render knows about one aggregate node: its group key, arguments and functions, how
+//! a row is evaluated into them, and the fixed windows rows are assigned to. Shared by the
+//! two aggregation paths (`fold` for abelian aggregates, `reduce` for the others).
+
+use crate::expr::Expr;
+use crate::operators::fallible::RecordError;
+use crate::operators::window::{WindowTiming, window_ts};
+use crate::plan::{AggDef, AggFunc, WindowDef};
+use crate::schema::Schema;
+use crate::value::{Row, Value};
+
+use super::chain::RowChain;
+use super::row_json;
+
+/// Fixed windows to assign rows to: `size`, `slide` and their timing.
+#[derive(Clone, Copy)]
+pub struct FixedWindows {
+    pub size: u64,
+    pub slide: u64,
+    pub timing: WindowTiming,
+}
+
+/// Everything render needs to know about one aggregate node.
+#[derive(Clone)]
+pub struct AggregateSpec {
+    schema: Schema,
+    pub(super) window: Option<WindowDef>,
+    group_exprs: Vec<Expr>,
+    arg_exprs: Vec<Option<Expr>>,
+    pub(super) funcs: Vec<AggFunc>,
+    pub(super) counts_rows: Vec<bool>,
+    ts_index: Option<usize>,
+    pub(super) step: String,
+    /// Row-local steps between the aggregate's input and itself (see `render::chain`).
+    pub(super) chain: RowChain,
+    /// The input never retracts (the events view, and steps over it).
+    pub(super) append_only: bool,
+}
+
+impl AggregateSpec {
+    pub fn new(
+        schema: &Schema,
+        window: Option<WindowDef>,
+        group_by: &[(String, Expr)],
+        aggs: &[AggDef],
+        chain: RowChain,
+        append_only: bool,
+    ) -> AggregateSpec {
+        AggregateSpec {
+            schema: schema.clone(),
+            window,
+            group_exprs: group_by.iter().map(|(_, e)| e.clone()).collect(),
+            arg_exprs: aggs.iter().map(|a| a.arg.clone()).collect(),
+            funcs: aggs.iter().map(|a| a.func).collect(),
+            counts_rows: aggs.iter().map(|a| a.arg.is_none()).collect(),
+            ts_index: window.map(|w| w.ts_field).or_else(|| schema.index_of("ts")),
+            step: format!(
+                "Aggregate by [{}]",
+                group_by
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            chain,
+            append_only,
+        }
+    }
+
+    pub(super) fn step(&self) -> &str {
+        &self.step
+    }
+
+    pub(super) fn chain(&self) -> &RowChain {
+        &self.chain
+    }
+
+    pub(super) fn funcs(&self) -> &[AggFunc] {
+        &self.funcs
+    }
+
+    pub(super) fn is_abelian(&self) -> bool {
+        self.funcs.iter().all(|f| f.is_abelian())
+    }
+
+    pub(super) fn timing(&self) -> Option<WindowTiming> {
+        self.window.as_ref().map(WindowTiming::of)
+    }
+
+    /// Evaluates a row's group key, event time and argument row `[ts, arg_0, ..]`.
+    pub(super) fn evaluate(&self, row: &Row) -> Result<(Row, u64, Row), RecordError> {
+        let (mut group, mut args) = (Vec::new(), Vec::new());
+        let ts = self.evaluate_into(row, &mut group, &mut args)?;
+        Ok((Row(group), ts, Row(args)))
+    }
+
+    /// [`Self::evaluate`] into reusable buffers: the group key into `group`, the arguments
+    /// `[ts, arg_0, ..]` into `args`; returns the event time.
+    pub(super) fn evaluate_into(
+        &self,
+        row: &Row,
+        group: &mut Vec<Value>,
+        args: &mut Vec<Value>,
+    ) -> Result<u64, RecordError> {
+        let fail = |message: String| RecordError {
+            message,
+            record: row_json(row, &self.schema),
+        };
+        group.clear();
+        args.clear();
+        for expr in &self.group_exprs {
+            group.push(expr.eval(row).map_err(|e| fail(e.message))?);
+        }
+        let ts_value = self.ts_index.map_or(Value::Null, |i| row.get(i).clone());
+        let ts = match (&ts_value, self.window.is_some()) {
+            (value, true) => window_ts(value).map_err(fail)?,
+            (Value::Int(ts), false) if *ts >= 0 => *ts as u64,
+            (_, false) => 0,
+        };
+        args.push(ts_value);
+        for (expr, func) in self.arg_exprs.iter().zip(&self.funcs) {
+            let value = match expr {
+                Some(expr) => expr.eval(row).map_err(|e| fail(e.message))?,
+                None => Value::Null,
+            };
+            let numeric = matches!(value, Value::Null | Value::Int(_) | Value::Float(_));
+            if matches!(func, AggFunc::Sum | AggFunc::Avg) && !numeric {
+                return Err(fail(format!(
+                    "{} needs a number, got {}",
+                    func.name(),
+                    value.type_name()
+                )));
+            }
+            args.push(value);
+        }
+        Ok(ts)
+    }
+}

@@ -1,0 +1,68 @@
+//! The shard operator: routes each mutation to the worker whose shard owns its key, logs
+//! each batch to the data directory (if any) and applies it to the [`ShardState`].
+
+use timely::dataflow::Stream;
+use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::operators::generic::operator::Operator;
+
+use super::data_dir::ShardLog;
+use super::shard::{Change, Ingest, ShardState, key_hash};
+
+const RETRY_LOG_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Routes each mutation to the shard that owns its key and applies it there.
+/// `on_missing_delete` is told how many deletes of missing keys each step saw.
+/// With `log`, each batch is logged (one commit) before it is applied; a log that carries a
+/// seed (a restart past a retention floor) first puts the snapshot's keys back and emits them
+/// as seeded changes at the dataflow's first time.
+pub fn shard_operator<'scope>(
+    ingest: Stream<'scope, u64, Vec<Ingest>>,
+    mut on_missing_delete: impl FnMut(u64) + 'static,
+    mut log: Option<ShardLog>,
+) -> Stream<'scope, u64, Vec<Change>> {
+    let peers = ingest.scope().peers();
+    let scope = ingest.scope();
+    ingest.unary(
+        Exchange::new(move |i: &Ingest| key_hash(&i.mutation.key) % peers as u64),
+        "StoreShard",
+        |cap, info| {
+            let mut state = ShardState::default();
+            let mut seed = log
+                .as_mut()
+                .and_then(ShardLog::take_seed)
+                .map(|entries| (cap, entries));
+            let retry = scope.activator_for(info.address);
+            move |input, output| {
+                if let Some(log) = log.as_mut() {
+                    log.retry();
+                }
+                if let Some((cap, entries)) = seed.take() {
+                    let mut changes = state.seed(entries);
+                    output.session(&cap).give_container(&mut changes);
+                }
+                input.for_each(|cap, data| {
+                    let time = cap.least().copied().unwrap_or_default();
+                    if let Some(log) = log.as_mut() {
+                        log.log(time, data);
+                    }
+                    let before = state.missing_deletes;
+                    let mut session = output.session(&cap);
+                    for ingest in data.drain(..) {
+                        if let Some(change) = state.apply(ingest) {
+                            session.give(change);
+                        }
+                    }
+                    if state.missing_deletes > before {
+                        on_missing_delete(state.missing_deletes - before);
+                    }
+                    if let Some(log) = log.as_mut() {
+                        log.maybe_snapshot(time, &state);
+                    }
+                });
+                if log.as_ref().is_some_and(ShardLog::needs_retry) {
+                    retry.activate_after(RETRY_LOG_AFTER);
+                }
+            }
+        },
+    )
+}
