@@ -6,10 +6,11 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+
+use crate::support::{assert_success, kvflow};
 
 /// An HTTPS server on 127.0.0.1 that keeps every POST body and answers 200.
 struct TlsReceiver {
@@ -118,18 +119,14 @@ fn run(dir: &Path, text: &str) -> (Vec<String>, Vec<String>) {
     std::fs::write(&flow, text).unwrap();
     let out = dir.join("out");
     let _ = std::fs::remove_dir_all(&out);
-    let status = Command::new(env!("CARGO_BIN_EXE_kvflow"))
+    let status = kvflow()
         .arg("run")
         .arg(&flow)
         .arg("--output")
         .arg(&out)
         .output()
         .unwrap();
-    assert!(
-        status.status.success(),
-        "{}",
-        String::from_utf8_lossy(&status.stderr)
-    );
+    assert_success(&status);
     let lines = |pattern: &str| -> Vec<String> {
         std::fs::read_dir(&out)
             .unwrap()

@@ -3,10 +3,11 @@
 //! plain `kvflow run` of the same generated input writes (the oracle).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
 use serde_json::Value as Json;
+
+use crate::support::{kvflow_output as kvflow, repo, s, succeeded, tmp};
 
 const FIELDS: [&str; 19] = [
     "query",
@@ -29,37 +30,6 @@ const FIELDS: [&str; 19] = [
     "late",
     "errors",
 ];
-
-fn kvflow(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kvflow"))
-        .args(args)
-        .output()
-        .expect("run kvflow")
-}
-
-fn succeeded(output: Output) -> Output {
-    assert!(
-        output.status.success(),
-        "status {:?}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("kvflow-bench-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
-}
-
-fn repo(path: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(path)
-        .display()
-        .to_string()
-}
 
 fn json_lines(path: &Path) -> Vec<Json> {
     std::fs::read_to_string(path)
@@ -106,8 +76,10 @@ fn oracle_rows(file: &str, generator: &[&str], dir: &Path) -> BTreeMap<String, u
 
 /// Benches `file` over `generator` (workload name first) with 1 and 2 workers, twice each,
 /// and checks every file it writes against the oracle.
-fn bench_matches_run(name: &str, file: &str, generator: &[&str]) {
-    let dir = scratch(name);
+fn bench_matches_run(file: &Path, generator: &[&str]) {
+    let file = s(file);
+    let dir = tmp();
+    let dir = dir.path();
     let out = dir.join("bench");
     let mut args = vec!["bench", file, "--workload"];
     args.extend(generator);
@@ -123,7 +95,7 @@ fn bench_matches_run(name: &str, file: &str, generator: &[&str]) {
     let table = String::from_utf8_lossy(&output.stdout);
     assert!(table.contains("events/s"), "{table}");
 
-    let expected = oracle_rows(file, generator, &dir);
+    let expected = oracle_rows(file, generator, dir);
     let total: u64 = expected.values().sum();
     assert!(total > 0, "the oracle run wrote no rows");
 
@@ -192,13 +164,11 @@ fn bench_matches_run(name: &str, file: &str, generator: &[&str]) {
             "{plot}"
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn nexmark_q5_bench_counts_the_rows_a_run_writes() {
     bench_matches_run(
-        "q5",
         &repo("dataflows/nexmark/q5.toml"),
         &["nexmark", "--events", "3000", "--seed", "4"],
     );
@@ -207,7 +177,6 @@ fn nexmark_q5_bench_counts_the_rows_a_run_writes() {
 #[test]
 fn zipf_bench_passes_keys_and_skew_to_the_generator() {
     bench_matches_run(
-        "zipf",
         &repo("dataflows/window_counts.toml"),
         &[
             "zipf",
@@ -226,19 +195,20 @@ fn zipf_bench_passes_keys_and_skew_to_the_generator() {
 #[test]
 fn bad_arguments_are_usage_errors() {
     let file = repo("dataflows/nexmark/q0.toml");
+    let file = s(&file);
     let cases: [(&[&str], &str); 3] = [
         (&["-w", "0"], "worker counts of at least 1"),
         (&["--repeat", "0"], "--repeat"),
         (&["--keys", "10"], "`keys` applies only"),
     ];
     for (extra, message) in cases {
-        let mut args = vec!["bench", &file, "--workload", "nexmark", "--events", "10"];
+        let mut args = vec!["bench", file, "--workload", "nexmark", "--events", "10"];
         args.extend(extra);
         let output = kvflow(&args);
         assert_eq!(output.status.code(), Some(2), "{extra:?}");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains(message), "{extra:?}: {stderr}");
     }
-    let output = kvflow(&["bench", &file, "--workload", "bogus"]);
+    let output = kvflow(&["bench", file, "--workload", "bogus"]);
     assert_eq!(output.status.code(), Some(2));
 }

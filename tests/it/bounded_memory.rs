@@ -4,16 +4,15 @@
 //! own `kvflow run` process with generated (streamed, not pre-loaded) input, and reports its
 //! peak RSS (`VmHWM`) in its summary.
 
-use std::path::Path;
-use std::process::Command;
+use crate::support::{kvflow, repo, tmp};
 
 const KEYS: &str = "1000";
 
 fn peak_rss_kib(events: u64) -> u64 {
-    let out = std::env::temp_dir().join(format!("kvflow-bounded-{}-{events}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("dataflows/window_counts.toml");
-    let output = Command::new(env!("CARGO_BIN_EXE_kvflow"))
+    let dir = tmp();
+    let out = dir.path().join("out");
+    let file = repo("dataflows/window_counts.toml");
+    let output = kvflow()
         .arg("run")
         .arg(&file)
         .args(["--generate", "uniform", "--keys", KEYS, "--seed", "3"])
@@ -23,7 +22,6 @@ fn peak_rss_kib(events: u64) -> u64 {
         .expect("run kvflow");
     let stderr = String::from_utf8_lossy(&output.stderr).to_string();
     assert!(output.status.success(), "kvflow run failed:\n{stderr}");
-    let _ = std::fs::remove_dir_all(&out);
     let line = stderr
         .lines()
         .find_map(|line| line.strip_prefix("peak RSS: "))

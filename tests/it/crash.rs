@@ -1,19 +1,23 @@
-//! Crash test: `kvflow run --data-dir` killed with SIGKILL at seeded random moments and
-//! restarted each time, plus aborts inside a snapshot write and a checkpoint write; the
-//! final output files must equal an uninterrupted run's byte for byte.
+//! Crash test: `kvflow run --data-dir` killed at seeded checkpoints and restarted each time
+//! (aborted half-way through writing its n-th checkpoint, or killed with SIGKILL just after
+//! it), plus an abort inside a snapshot write; every kill must land, and the final output
+//! files must equal an uninterrupted run's byte for byte.
 //!
 //! Release builds run it on 1M mutations; debug builds on 50k, to stay fast.
 
-mod crash_support;
-
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
-use crash_support::{Rng, WINDOWS_AND_TABLE, assert_same_files, files, kvflow};
+use crate::support::crash::{Kill, WINDOWS_AND_TABLE, assert_same_files};
+use crate::support::{Rng, files, kvflow};
+
+/// Checkpoints per uninterrupted run: a dozen kills, each at most three checkpoints into its
+/// run, never get near the end of the input.
+const CHECKPOINTS_PER_RUN: u64 = 64;
 
 struct Setup {
     dir: tempfile::TempDir,
+    events: u64,
 }
 
 impl Setup {
@@ -33,7 +37,7 @@ impl Setup {
             .status()
             .unwrap();
         assert!(status.success());
-        Setup { dir }
+        Setup { dir, events }
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -52,12 +56,12 @@ impl Setup {
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         if durable {
-            command.arg("--data-dir").arg(self.path("data")).args([
-                "--checkpoint-every",
-                "15000",
-                "--snapshot-every",
-                "20000",
-            ]);
+            command
+                .arg("--data-dir")
+                .arg(self.path("data"))
+                .arg("--checkpoint-every")
+                .arg((self.events / CHECKPOINTS_PER_RUN).to_string())
+                .args(["--snapshot-every", "20000"]);
         }
         command
     }
@@ -65,38 +69,25 @@ impl Setup {
 
 fn crash_and_restart(events: u64, kills: usize, seed: u64) {
     let setup = Setup::new(events);
-    let started = Instant::now();
     assert!(setup.run("ref", false).status().unwrap().success());
-    let full_ms = started.elapsed().as_millis() as u64;
-    for point in ["snapshot:1", "checkpoint:3"] {
-        let status = setup
-            .run("out", true)
-            .env("KVFLOW_CRASH_AT", point)
-            .status()
-            .unwrap();
-        assert!(!status.success(), "{point}: the run was not aborted");
-    }
-    let mut rng = Rng(seed);
-    let mut killed = 0;
-    for _ in 0..kills {
-        let mut child = setup.run("out", true).spawn().unwrap();
-        let delay = full_ms / 10 + rng.below(full_ms);
-        std::thread::sleep(Duration::from_millis(delay));
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap();
-            killed += 1;
-        }
-        child.wait().unwrap();
+    let status = setup
+        .run("out", true)
+        .env("KVFLOW_CRASH_AT", "snapshot:1")
+        .status()
+        .unwrap();
+    assert!(!status.success(), "snapshot:1: the run was not aborted");
+    let mut rng = Rng::new(seed);
+    let checkpoint = [setup.path("data/checkpoint.json")];
+    for round in 0..kills {
+        let kill = Kill::pick(round, &mut rng, 3);
+        let mut child = kill.arm(&mut setup.run("out", true)).spawn().unwrap();
+        kill.land(&mut child, &checkpoint);
     }
     assert!(setup.run("out", true).status().unwrap().success());
-    assert!(
-        killed >= kills / 2,
-        "only {killed} of {kills} runs were killed"
-    );
     assert_same_files(
         &setup.path("ref"),
         &setup.path("out"),
-        &format!("after {killed} kills"),
+        &format!("after {kills} kills"),
     );
     let expected = files(&setup.path("ref"));
     // A completed run only replays: running it again changes nothing.

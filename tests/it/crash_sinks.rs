@@ -1,25 +1,23 @@
 //! Crash test of the sinks: `kvflow run --data-dir` with an alert delivered to a log and two
-//! Redis sync sinks (the live table, and a window pipeline's changelog) is killed with SIGKILL
-//! at seeded random moments and restarted each time. The alert log must equal an
+//! Redis sync sinks (the live table, and a window pipeline's changelog) is killed at seeded
+//! checkpoints (aborted inside the write, or SIGKILLed just after it) and restarted each
+//! time; every kill must land. The alert log must equal an
 //! uninterrupted run's byte for byte (no alert lost or repeated), and the Redis keys it
 //! synced — values and last-writer-wins versions — must equal what the uninterrupted run
 //! synced under its own prefix.
 //!
-//! Needs the Redis of this machine (127.0.0.1:6379); fails naming it when unreachable, unless
-//! `KVFLOW_SKIP_SERVICES=1`.
-
-mod crash_support;
+//! Syncs to the tests' own `redis-server` (see `support::services`); skipped when it is not
+//! installed.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
-use crash_support::{Rng, assert_same_files, files, kvflow, wait_for_checkpoints};
+use crate::support::crash::{Kill, assert_same_files};
+use crate::support::services::redis_server;
+use crate::support::{Rng, files, kvflow};
 
-const REDIS_URL: &str = "redis://127.0.0.1:6379/";
-
-fn dataflow(events: u64, prefix: &str) -> String {
+fn dataflow(events: u64, redis_url: &str, prefix: &str) -> String {
     format!(
         r#"
 [input]
@@ -54,30 +52,16 @@ deliver = [{{ kind = "log" }}]
 [[sync]]
 name = "users"
 keys = ["^user_"]
-target = {{ kind = "redis", url = "{REDIS_URL}", prefix = "{prefix}users:" }}
+target = {{ kind = "redis", url = "{redis_url}", prefix = "{prefix}users:" }}
 conflict = "last-writer-wins"
 origin = "shop"
 
 [[sync]]
 name = "totals"
 from = "order_totals"
-target = {{ kind = "redis", url = "{REDIS_URL}", prefix = "{prefix}totals:" }}
+target = {{ kind = "redis", url = "{redis_url}", prefix = "{prefix}totals:" }}
 "#
     )
-}
-
-fn redis() -> Option<redis::Connection> {
-    match redis::Client::open(REDIS_URL).and_then(|c| c.get_connection()) {
-        Ok(c) => Some(c),
-        Err(e) if std::env::var("KVFLOW_SKIP_SERVICES").is_ok_and(|v| v == "1") => {
-            eprintln!("skipped: Redis at 127.0.0.1:6379 is not reachable ({e})");
-            None
-        }
-        Err(e) => panic!(
-            "Redis at 127.0.0.1:6379 is not reachable ({e}): start it (.ci/run does) or set \
-             KVFLOW_SKIP_SERVICES=1 to skip the tests that need it"
-        ),
-    }
 }
 
 /// Every key under `prefix` (without it): a string's value, or a hash's sorted fields (their
@@ -151,7 +135,8 @@ impl Setup {
 }
 
 fn crash_and_restart(events: u64, kills: usize, seed: u64) {
-    let Some(mut c) = redis() else { return };
+    let Some(redis) = redis_server() else { return };
+    let mut c = redis.connect();
     let (ref_prefix, out_prefix) = ("kvflow-crash-sinks:ref:", "kvflow-crash-sinks:out:");
     clear(&mut c, ref_prefix);
     clear(&mut c, out_prefix);
@@ -159,9 +144,9 @@ fn crash_and_restart(events: u64, kills: usize, seed: u64) {
         dir: tempfile::tempdir().unwrap(),
         events,
     };
-    std::fs::write(setup.path("ref.toml"), dataflow(events, ref_prefix)).unwrap();
-    std::fs::write(setup.path("flow.toml"), dataflow(events, out_prefix)).unwrap();
-    let started = Instant::now();
+    let url = redis.url();
+    std::fs::write(setup.path("ref.toml"), dataflow(events, &url, ref_prefix)).unwrap();
+    std::fs::write(setup.path("flow.toml"), dataflow(events, &url, out_prefix)).unwrap();
     assert!(
         setup
             .run("ref.toml", "ref", false)
@@ -169,23 +154,15 @@ fn crash_and_restart(events: u64, kills: usize, seed: u64) {
             .unwrap()
             .success()
     );
-    let full_ms = started.elapsed().as_millis() as u64;
-    let mut rng = Rng(seed);
-    let mut killed = 0;
-    for _ in 0..kills {
-        let mut child = setup.run("flow.toml", "out", true).spawn().unwrap();
-        let checkpoint = [setup.path("data/checkpoint.json")];
-        wait_for_checkpoints(
-            &checkpoint,
-            1 + rng.below(3),
-            Duration::from_millis(2 * full_ms),
-        );
-        std::thread::sleep(Duration::from_millis(rng.below(20)));
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap();
-            killed += 1;
-        }
-        child.wait().unwrap();
+    let mut rng = Rng::new(seed);
+    let checkpoint = [setup.path("data/checkpoint.json")];
+    for round in 0..kills {
+        let kill = Kill::pick(round, &mut rng, 3);
+        let mut child = kill
+            .arm(&mut setup.run("flow.toml", "out", true))
+            .spawn()
+            .unwrap();
+        kill.land(&mut child, &checkpoint);
     }
     assert!(
         setup
@@ -193,10 +170,6 @@ fn crash_and_restart(events: u64, kills: usize, seed: u64) {
             .status()
             .unwrap()
             .success()
-    );
-    assert!(
-        killed >= kills / 2,
-        "only {killed} of {kills} runs were killed"
     );
     let expected = files(&setup.path("ref"));
     assert!(
@@ -209,7 +182,7 @@ fn crash_and_restart(events: u64, kills: usize, seed: u64) {
     assert_same_files(
         &setup.path("ref"),
         &setup.path("out"),
-        &format!("after {killed} kills"),
+        &format!("after {kills} kills"),
     );
     let (want, got) = (
         redis_dump(&mut c, ref_prefix),
@@ -224,7 +197,7 @@ fn crash_and_restart(events: u64, kills: usize, seed: u64) {
         .collect();
     assert!(
         want == got,
-        "the synced Redis keys differ after {killed} kills: {} vs {} keys; {differ:?}",
+        "the synced Redis keys differ after {kills} kills: {} vs {} keys; {differ:?}",
         want.len(),
         got.len()
     );

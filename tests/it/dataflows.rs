@@ -11,6 +11,8 @@ use kvflow::runtime::{InputSource, RunOptions, run};
 use kvflow::sinks::OutputKind;
 use kvflow::sinks::capture::Capture;
 
+use crate::support::repo;
+
 const KINDS: [OutputKind; 4] = [
     OutputKind::Rows,
     OutputKind::Late,
@@ -19,7 +21,7 @@ const KINDS: [OutputKind; 4] = [
 ];
 
 fn dataflow_files() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("dataflows");
+    let dir = repo("dataflows");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("dataflows/")
         .map(|e| e.expect("entry").path())

@@ -4,50 +4,16 @@
 //! run's output.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-use kvflow::source::jsonl::JsonlReader;
-use kvflow::store::{Ingest, ShardState};
+use crate::support::{change_events as oracle, kvflow, kvflow_output, s};
 
 const DATAFLOW: &str = "dataflows/window_counts.toml";
-
-fn kvflow(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kvflow"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn s(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
-
-/// (seq, kind, key) of every event the input makes, applied in order to one shard.
-fn oracle(input: &Path) -> Vec<(u64, String, String)> {
-    let file = std::io::BufReader::new(std::fs::File::open(input).unwrap());
-    let mut state = ShardState::default();
-    let mut events = Vec::new();
-    for item in JsonlReader::new(file) {
-        let (seq, mutation) = item.unwrap();
-        let ts = mutation.ts.unwrap();
-        let ingest = Ingest {
-            seq,
-            max_seen: 0,
-            ts,
-            mutation,
-        };
-        if let Some(change) = state.apply(ingest) {
-            let e = change.event;
-            events.push((e.seq, e.kind.name().to_string(), e.key.to_string()));
-        }
-    }
-    events
-}
 
 fn watched(data: &Path, extra: &[&str]) -> Vec<(u64, String, String, String)> {
     let mut args = vec!["watch", "--data-dir", s(data)];
     args.extend_from_slice(extra);
-    let out = kvflow(&args);
+    let out = kvflow_output(&args);
     assert!(
         out.status.success(),
         "{}",
@@ -83,7 +49,7 @@ impl Dirs {
     fn new(events: &str) -> Dirs {
         let tmp = tempfile::tempdir().unwrap();
         let input = tmp.path().join("in.jsonl");
-        let out = kvflow(&[
+        let out = kvflow_output(&[
             "generate",
             "uniform",
             "--keys",
@@ -104,7 +70,7 @@ impl Dirs {
     }
 
     fn run(&self, workers: &str, env: Option<(&str, &str)>) -> Output {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_kvflow"));
+        let mut command = kvflow();
         command.args([
             "run",
             DATAFLOW,
@@ -176,11 +142,11 @@ fn bad_and_expired_tokens_are_clear_errors() {
     let dirs = Dirs::new("3000");
     assert!(dirs.run("1", None).status.success());
     let data = dirs.path("data");
-    let bad = kvflow(&["watch", "--data-dir", s(&data), "--from", "zero"]);
+    let bad = kvflow_output(&["watch", "--data-dir", s(&data), "--from", "zero"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("bad resume token `zero`"));
     std::fs::write(data.join("shard-0").join("floor"), "1500").unwrap();
-    let old = kvflow(&["watch", "--data-dir", s(&data), "--from", "0:1000"]);
+    let old = kvflow_output(&["watch", "--data-dir", s(&data), "--from", "0:1000"]);
     let message = String::from_utf8_lossy(&old.stderr);
     assert!(message.contains("older than the retained log"), "{message}");
 }
@@ -190,7 +156,7 @@ fn replay_gives_the_live_run_output() {
     let dirs = Dirs::new("20000");
     assert!(dirs.run("1", None).status.success());
     let replayed = dirs.path("replayed");
-    let out = kvflow(&[
+    let out = kvflow_output(&[
         "replay",
         "--data-dir",
         s(&dirs.path("data")),
@@ -238,7 +204,7 @@ fn replay_raw(dirs: &Dirs, out: &str, extra: &[&str]) -> Vec<(u64, String)> {
     let mut args = vec!["replay", "--raw", "--data-dir", s(&data), DATAFLOW];
     args.extend_from_slice(&["--output", s(&dir)]);
     args.extend_from_slice(extra);
-    let run = kvflow(&args);
+    let run = kvflow_output(&args);
     assert!(
         run.status.success(),
         "{}",
@@ -255,7 +221,7 @@ fn replay_from_a_token_or_a_time_gives_the_live_output_from_that_batch_on() {
     let events = watched(&dirs.path("data"), &[]);
     let (_, _, _, token) = events[events.len() / 2].clone();
     let since_ts = {
-        let line = kvflow(&["watch", "--data-dir", s(&dirs.path("data"))]).stdout;
+        let line = kvflow_output(&["watch", "--data-dir", s(&dirs.path("data"))]).stdout;
         let text = String::from_utf8(line).unwrap();
         let middle = text.lines().nth(events.len() / 3).unwrap().to_string();
         let v: serde_json::Value = serde_json::from_str(&middle).unwrap();
@@ -274,7 +240,7 @@ fn replay_from_a_token_or_a_time_gives_the_live_output_from_that_batch_on() {
         );
     }
     std::fs::write(dirs.path("data").join("shard-0").join("floor"), "10").unwrap();
-    let refused = kvflow(&["replay", "--data-dir", s(&dirs.path("data")), DATAFLOW]);
+    let refused = kvflow_output(&["replay", "--data-dir", s(&dirs.path("data")), DATAFLOW]);
     let message = String::from_utf8_lossy(&refused.stderr);
     assert!(message.contains("cut by retention"), "{message}");
 }

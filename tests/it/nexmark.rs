@@ -4,7 +4,6 @@
 //! queries by their final state.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use serde_json::{Value as Json, json};
@@ -14,6 +13,8 @@ use kvflow::runtime::{InputSource, RunOptions, run};
 use kvflow::sinks::OutputKind;
 use kvflow::sinks::capture::Capture;
 use kvflow::workload::{GenConfig, Workload, generate};
+
+use crate::support::repo;
 
 const EVENTS: u64 = 3000;
 const WINDOW: i64 = 10_000;
@@ -37,9 +38,7 @@ fn input() -> Arc<Vec<Mutation>> {
 /// Runs `dataflows/nexmark/<query>.toml`; returns the parsed lines of `pipeline`'s `kind`
 /// output, sorted.
 fn run_query(query: &str, (workers, batch_ms): (usize, u64), kind: OutputKind) -> Vec<Json> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("dataflows/nexmark")
-        .join(format!("{query}.toml"));
+    let path = repo(&format!("dataflows/nexmark/{query}.toml"));
     let loaded = kvflow::dataflow_file::load_file(&path).unwrap_or_else(|e| panic!("{e}"));
     let capture = Capture::new();
     let summary = run(

@@ -7,27 +7,11 @@
 //! The full-disk and read-only tests mount a small tmpfs, which needs root; without it they
 //! print why and pass without checking anything.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+use std::process::Output;
 
-mod tmpfs_support;
-use tmpfs_support::Tmpfs;
-
-fn kvflow() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_kvflow"))
-}
-
-fn s(path: &Path) -> &str {
-    path.to_str().expect("a UTF-8 path")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn assert_success(output: &Output) {
-    assert!(output.status.success(), "{}", stderr(output));
-}
+use crate::support::tmpfs::Tmpfs;
+use crate::support::{assert_success, kvflow, s, stderr};
 
 /// A dataflow file with one pipeline `name` over the events, made of `steps` (TOML). Its
 /// steps start on line 7.

@@ -4,18 +4,17 @@
 //! brute-force oracle) and refuses a token below one; a dataflow that needs every event keeps
 //! the whole log and says why.
 
-mod crash_support;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use crash_support::{assert_same_files, kvflow, sorted_outputs};
-
 use kvflow::source::jsonl::JsonlReader;
 use kvflow::store::data_dir::shard_dir;
+use kvflow::store::owner_of;
 use kvflow::store::stream::read_floor;
 use kvflow::store::wal::segment::list_segments;
-use kvflow::store::{Ingest, ShardState, owner_of};
+
+use crate::support::crash::assert_same_files;
+use crate::support::{change_events as oracle, kvflow, sorted_outputs};
 
 /// A table pipeline, a tumbling window and a row-local pipeline over the events: all of
 /// them can restart from a snapshot once the windows holding the cut events closed.
@@ -208,28 +207,6 @@ fn two_workers_restart_past_their_floors_to_the_same_lines() {
         sorted_outputs(&setup.path("out")),
         sorted_outputs(&setup.path("ref"))
     );
-}
-
-/// (seq, kind, key) of every event the input makes, by a brute-force replay.
-fn oracle(input: &Path) -> Vec<(u64, String, String)> {
-    let file = std::io::BufReader::new(std::fs::File::open(input).unwrap());
-    let mut state = ShardState::default();
-    let mut events = Vec::new();
-    for item in JsonlReader::new(file) {
-        let (seq, mutation) = item.unwrap();
-        let ts = mutation.ts.unwrap();
-        let ingest = Ingest {
-            seq,
-            max_seen: 0,
-            ts,
-            mutation,
-        };
-        if let Some(change) = state.apply(ingest) {
-            let e = change.event;
-            events.push((e.seq, e.kind.name().to_string(), e.key.to_string()));
-        }
-    }
-    events
 }
 
 fn watch(data: &Path, extra: &[&str]) -> Output {

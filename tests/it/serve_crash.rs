@@ -3,16 +3,14 @@
 //! moments; after each restart every acknowledged write must be there. A full disk gets
 //! error replies, loses nothing acknowledged, and writes resume once space is freed.
 
-mod serve_support;
-mod tmpfs_support;
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use serve_support::{Serve, eventually};
-use tmpfs_support::Tmpfs;
+use crate::support::serve::Serve;
+use crate::support::tmpfs::Tmpfs;
+use crate::support::{Rng, eventually};
 
 /// A client's writes: op `i` sets `key(i)`, except every seventh deletes `key(i - 3)`.
 struct Client {
@@ -107,18 +105,6 @@ fn check(serve: &Serve, expected: &Expected, trial: usize) {
     }
 }
 
-/// A seeded generator of kill moments (xorshift).
-struct Moments(u64);
-
-impl Moments {
-    fn next_ms(&mut self, low: u64, high: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        low + self.0 % (high - low)
-    }
-}
-
 /// `trials` rounds of: start, four clients write, SIGKILL at a seeded moment, restart and
 /// check every acknowledged write of every round so far.
 fn kill_nine_rounds(extra: &[&str], trials: usize, seed: u64) {
@@ -126,7 +112,7 @@ fn kill_nine_rounds(extra: &[&str], trials: usize, seed: u64) {
     let data = dir.path().join("data").display().to_string();
     let mut args = vec!["--data-dir", data.as_str()];
     args.extend_from_slice(extra);
-    let mut moments = Moments(seed);
+    let mut moments = Rng::new(seed);
     let mut expected = Expected::default();
     let mut acknowledged = 0;
     for trial in 0..trials {
@@ -148,7 +134,7 @@ fn kill_nine_rounds(extra: &[&str], trials: usize, seed: u64) {
                 })
             })
             .collect();
-        std::thread::sleep(Duration::from_millis(moments.next_ms(150, 700)));
+        std::thread::sleep(Duration::from_millis(moments.range(150, 699) as u64));
         serve.child.kill().unwrap();
         serve.child.wait().unwrap();
         stop.store(true, Ordering::Relaxed);

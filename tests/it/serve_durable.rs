@@ -1,10 +1,10 @@
 //! `kvflow serve --data-dir`: what survives a restart. XREAD resumes with the last id a
 //! client saw; SIGTERM leaves every acknowledged write in the WAL.
 
-mod serve_support;
-
 use redis::{Commands, Value};
-use serve_support::Serve;
+
+use crate::support::serve::Serve;
+use crate::support::{eventually, kvflow};
 
 /// The entries of an XREAD reply as (id, fields).
 fn entries(reply: Value) -> Vec<(String, Vec<String>)> {
@@ -128,7 +128,7 @@ fn sigterm_keeps_every_acknowledged_write() {
     }
     drop(c);
     assert!(serve.terminate().success());
-    let watch = std::process::Command::new(env!("CARGO_BIN_EXE_kvflow"))
+    let watch = kvflow()
         .args(["watch", "--data-dir", &data_arg])
         .output()
         .unwrap();
@@ -165,7 +165,7 @@ fn expiries_survive_a_restart() {
     assert!((990..=1000).contains(&ttl(&mut c, "plain")));
     assert_eq!(ttl(&mut c, "replaced"), -1);
     assert_eq!(ttl(&mut c, "persisted"), -1);
-    serve_support::eventually("`soon` to expire", || {
+    eventually("`soon` to expire", || {
         (c.exists::<_, i64>("soon").unwrap() == 0).then_some(())
     });
     let changes = read_after(&mut c, "0");

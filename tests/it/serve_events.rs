@@ -1,12 +1,12 @@
 //! `kvflow serve`'s events as clients see them: expiry as a delete event, keyspace
 //! notifications, a blocked `XREAD` woken by a write, RESP3 pushes.
 
-mod serve_support;
-
 use std::time::Duration;
 
 use redis::{Commands, Value};
-use serve_support::{Serve, eventually, tmp};
+
+use crate::support::serve::Serve;
+use crate::support::{eventually, tmp};
 
 #[test]
 fn expiry_fires_a_delete_event() {

@@ -1,13 +1,12 @@
 //! `kvflow serve` under load and abuse: many clients, protocol limits, slow readers, idle
 //! clients, and a public address without a password (refused unless `--unsafe-no-auth`).
 
-mod serve_support;
-
-use std::process::Command;
 use std::time::Duration;
 
 use redis::Commands;
-use serve_support::{Serve, eventually, raw_exchange, tmp};
+
+use crate::support::serve::{Serve, raw_exchange, run_to_exit};
+use crate::support::{eventually, free_port, kvflow, tmp};
 
 #[test]
 fn limits_close_the_connection() {
@@ -124,8 +123,8 @@ fn a_change_stream_reader_that_never_reads_is_disconnected() {
 
 #[test]
 fn a_public_address_without_a_password_is_refused() {
-    let listen = format!("0.0.0.0:{}", serve_support::free_port());
-    let out = serve_support::run_to_exit(&["serve", "--listen", &listen]);
+    let listen = format!("0.0.0.0:{}", free_port());
+    let out = run_to_exit(&["serve", "--listen", &listen]);
     let text = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{text}");
     assert!(
@@ -139,8 +138,8 @@ fn a_public_address_without_a_password_is_refused() {
 
 #[test]
 fn unsafe_no_auth_allows_a_public_address_and_warns() {
-    let port = serve_support::free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kvflow"))
+    let port = free_port();
+    let mut child = kvflow()
         .args([
             "serve",
             "--unsafe-no-auth",

@@ -3,12 +3,12 @@
 //! and every key after retention cut the log (restored from the floor snapshots plus the log
 //! after them), both against the values the test wrote.
 
-mod serve_support;
-
 use std::collections::BTreeMap;
 
 use redis::Commands;
-use serve_support::{Serve, tmp};
+
+use crate::support::serve::Serve;
+use crate::support::tmp;
 
 fn apply_set(c: &mut redis::Connection, key: &str, value: &str, ts: u64, origin: &str) -> i64 {
     redis::cmd("KVFLOW.APPLY")

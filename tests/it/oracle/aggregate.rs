@@ -7,7 +7,7 @@ use kvflow::change::EventKind;
 use kvflow::plan::Plan;
 use kvflow::sinks::OutputKind;
 
-use crate::common::*;
+use super::common::*;
 
 const SEEDS: [u64; 3] = [1, 2, 3];
 

@@ -4,7 +4,7 @@ use kvflow::builder::{Agg, Pipeline, PlanBuilder, Source, Window};
 use kvflow::plan::Plan;
 use kvflow::sinks::OutputKind;
 
-use crate::common::*;
+use super::common::*;
 
 /// What one pipeline must write, in every configuration of [`CONFIGS`].
 struct Expect<'a> {

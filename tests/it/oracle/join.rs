@@ -8,7 +8,7 @@ use kvflow::builder::{Agg, Pipeline, PlanBuilder, Source};
 use kvflow::plan::Plan;
 use kvflow::sinks::OutputKind;
 
-use crate::common::*;
+use super::common::*;
 
 const SEEDS: [u64; 2] = [31, 32];
 const USERS: u64 = 8;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use kvflow::builder::{Agg, Pipeline, PlanBuilder, Source, Window};
 use kvflow::sinks::OutputKind;
 
-use crate::common::*;
+use super::common::*;
 
 const SEEDS: [u64; 3] = [21, 22, 23];
 

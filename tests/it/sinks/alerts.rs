@@ -3,7 +3,6 @@
 //! to the JSON Lines output; both checked against a brute-force recompute of the windows.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -16,6 +15,7 @@ use kvflow::sinks::external::ExternalSinks;
 use kvflow::workload::generate;
 
 use super::webhook::{Answer, Webhook};
+use crate::support::repo;
 
 const THRESHOLD: i64 = 2000;
 const COOLDOWN: u64 = 30_000;
@@ -69,7 +69,7 @@ fn alerts_file_fires_what_the_oracle_says_to_webhook_and_log() {
         1 => Answer::Status(500),
         _ => Answer::Status(200),
     });
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("dataflows");
+    let dir = repo("dataflows");
     let text = std::fs::read_to_string(dir.join("alerts.toml")).expect("alerts.toml");
     let webhook = format!(
         r#"deliver = [{{ kind = "log" }}, {{ kind = "webhook", url = "{}", retries = 3, retry_delay_ms = 1 }}]"#,

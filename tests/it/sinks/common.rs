@@ -1,4 +1,5 @@
-//! Shared helpers: service connections, a random mutation stream and its oracle, runs.
+//! Shared helpers: connections to the tests' Redis and PostgreSQL servers, a random mutation
+//! stream and its oracle, runs.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -11,37 +12,34 @@ use kvflow::sinks::capture::Capture;
 use kvflow::sinks::external::ExternalSinks;
 use kvflow::value::Value;
 
-pub const REDIS_URL: &str = "redis://127.0.0.1:6379/";
-pub const POSTGRES_URL: &str = "host=127.0.0.1 port=5432 user=postgres dbname=test";
+use crate::support::Rng;
+use crate::support::services::{PostgresServer, RedisServer, postgres_server, redis_server};
 
-fn skip(service: &str, error: &dyn std::fmt::Display) -> bool {
-    if std::env::var("KVFLOW_SKIP_SERVICES").is_ok_and(|v| v == "1") {
-        eprintln!("skipped: {service} is not reachable ({error})");
-        return true;
-    }
-    panic!(
-        "{service} is not reachable ({error}): start it (.ci/run does) or set \
-         KVFLOW_SKIP_SERVICES=1 to skip the tests that need it"
-    );
-}
-
-/// A connection to the Redis service, or `None` when it is down and skipping is allowed.
+/// A connection to the tests' own `redis-server`, or `None` (after saying why the test is
+/// skipped) when `redis-server` is not installed.
 pub fn redis() -> Option<redis::Connection> {
-    let connected = redis::Client::open(REDIS_URL).and_then(|c| c.get_connection());
-    match connected {
-        Ok(c) => Some(c),
-        Err(e) if skip("Redis at 127.0.0.1:6379", &e) => None,
-        Err(_) => None,
-    }
+    redis_server().map(RedisServer::connect)
 }
 
-/// A client of the PostgreSQL service, or `None` when it is down and skipping is allowed.
+/// A client of the tests' own PostgreSQL (database `test`), or `None` (after saying why the
+/// test is skipped) when PostgreSQL is not installed.
 pub fn postgres() -> Option<postgres::Client> {
-    match postgres::Client::connect(POSTGRES_URL, postgres::NoTls) {
-        Ok(c) => Some(c),
-        Err(e) if skip("PostgreSQL at 127.0.0.1:5432 (database test)", &e) => None,
-        Err(_) => None,
-    }
+    postgres_server().map(PostgresServer::connect)
+}
+
+/// The URL of the tests' `redis-server` (call after [`redis`] returned a connection).
+pub fn redis_url() -> String {
+    redis_server().expect("the tests' redis-server").url()
+}
+
+/// `host:port` of the tests' `redis-server` (call after [`redis`] returned a connection).
+pub fn redis_address() -> String {
+    redis_server().expect("the tests' redis-server").address()
+}
+
+/// The connection string of the tests' PostgreSQL (call after [`postgres`] returned a client).
+pub fn postgres_url() -> String {
+    postgres_server().expect("the tests' PostgreSQL").url()
 }
 
 /// Deletes every key under `prefix`.
@@ -82,15 +80,8 @@ pub fn redis_state(
 /// A reproducible stream of puts, updates and deletes over `keys` keys, ts increasing
 /// by `step` ms.
 pub fn mutations(seed: u64, n: usize, keys: usize, step: u64) -> Vec<Mutation> {
-    let mut state = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    let mut next = move || {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        state >> 33
-    };
+    let mut rng = Rng::new(seed);
+    let mut next = move || rng.next_u64();
     (0..n)
         .map(|i| {
             let key = format!("k{}", next() % keys as u64);

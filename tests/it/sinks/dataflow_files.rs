@@ -2,7 +2,6 @@
 //! equals the oracle computed from the file's generated input.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 
 use kvflow::change::Mutation;
@@ -16,12 +15,11 @@ use serde_json::{Value, json};
 
 use super::common::*;
 use super::sync_postgres::{drop_table, postgres_state};
+use crate::support::repo;
 
 /// Runs a shipped file on its own generated input; returns that input.
 fn run_shipped(name: &str, workers: usize) -> (Vec<Mutation>, Arc<ExternalSinks>) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("dataflows")
-        .join(name);
+    let path = repo("dataflows").join(name);
     let loaded = load_file(&path).unwrap_or_else(|e| panic!("{e}"));
     let Some(DefaultInput::Generate { workload, config }) = loaded.input else {
         panic!("{name} generates its input")

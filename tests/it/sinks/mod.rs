@@ -1,6 +1,7 @@
-//! Sync sinks, alerts and routes against real endpoints: the Redis and PostgreSQL services of
-//! this machine (each test on its own key prefix / table), and HTTP servers the tests start.
-//! A test whose service is unreachable fails naming it, unless `KVFLOW_SKIP_SERVICES=1`.
+//! Sync sinks, alerts and routes against real endpoints: a `redis-server` and a PostgreSQL
+//! the tests start for themselves (see `support::services`; each test on its own key prefix
+//! or table), and HTTP servers the tests start. A test whose server is not installed prints
+//! `SKIPPED: <test>: <why>` and checks nothing.
 
 mod alert_delivery;
 mod alerts;

@@ -4,7 +4,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use kvflow::change::{EventKind, Mutation, Op};
@@ -14,6 +13,8 @@ use kvflow::runtime::{InputSource, RunOptions, run};
 use kvflow::sinks::OutputKind;
 use kvflow::sinks::capture::Capture;
 use kvflow::workload::{GenConfig, Workload, generate};
+
+use crate::support::{kvflow_output, repo, succeeded};
 
 /// (key, kind, ts) of an event.
 type Seen = (String, EventKind, u64);
@@ -169,15 +170,7 @@ fn handlers_get_what_a_brute_force_router_computes() {
 }
 
 fn kvflow(args: &[&str]) {
-    let out = Command::new(env!("CARGO_BIN_EXE_kvflow"))
-        .args(args)
-        .output()
-        .expect("kvflow");
-    assert!(
-        out.status.success(),
-        "kvflow {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(kvflow_output(args));
 }
 
 fn sorted_lines(path: &Path) -> Vec<String> {
@@ -193,7 +186,7 @@ fn sorted_lines(path: &Path) -> Vec<String> {
 #[test]
 fn replay_sends_the_history_through_the_routes_again() {
     let dir = tempfile::tempdir().expect("tmp");
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("dataflows/routes.toml");
+    let file = repo("dataflows/routes.toml");
     let (data, live, replayed) = (
         dir.path().join("data"),
         dir.path().join("live"),

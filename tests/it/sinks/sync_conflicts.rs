@@ -101,10 +101,11 @@ fn check_log(policy: &str, log: &[serde_json::Value]) {
 #[test]
 fn redis_applies_each_conflict_policy() {
     let Some(mut redis) = redis() else { return };
+    let redis_url = redis_url();
     for policy in ["last-writer-wins", "source-wins", "target-wins"] {
         let prefix = format!("kvflow-test:conflict-{policy}:");
         redis_clear(&mut redis, &prefix);
-        let target = format!(r#"{{ kind = "redis", url = "{REDIS_URL}", prefix = "{prefix}" }}"#);
+        let target = format!(r#"{{ kind = "redis", url = "{redis_url}", prefix = "{prefix}" }}"#);
         let (conflicts, log) = run_policy(&target, policy);
         assert_eq!(
             redis_state(&mut redis, &prefix),
@@ -119,11 +120,12 @@ fn redis_applies_each_conflict_policy() {
 #[test]
 fn postgres_applies_each_conflict_policy() {
     let Some(mut pg) = postgres() else { return };
+    let postgres_url = postgres_url();
     for policy in ["last-writer-wins", "source-wins", "target-wins"] {
         let table = format!("kvflow_test_conflict_{}", policy.replace('-', "_"));
         drop_table(&mut pg, &table);
         let target =
-            format!(r#"{{ kind = "postgres", url = "{POSTGRES_URL}", table = "{table}" }}"#);
+            format!(r#"{{ kind = "postgres", url = "{postgres_url}", table = "{table}" }}"#);
         let (conflicts, log) = run_policy(&target, policy);
         assert_eq!(
             postgres_state(&mut pg, &table),

@@ -9,16 +9,12 @@ use kvflow::sinks::external::ExternalSinks;
 
 use super::common::*;
 use super::proxy::Proxy;
+use crate::support::poll;
 
-/// Waits (bounded) until `done()`; the bound is generous and only stops a broken test.
-fn wait_until(mut done: impl FnMut() -> bool) {
-    for _ in 0..30_000 {
-        if done() {
-            return;
-        }
-        thread::sleep(Duration::from_millis(1));
-    }
-    panic!("condition not reached within the test's bound");
+/// Waits (bounded) until `done()`, polling every millisecond: the failover test restores
+/// the primary as soon as the standby took its first write.
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    poll(what, Duration::from_millis(1), || done().then_some(()));
 }
 
 #[test]
@@ -27,7 +23,7 @@ fn a_redis_that_drops_mid_run_converges_with_nothing_lost() {
     let prefix = "kvflow-test:outage:";
     redis_clear(&mut redis, prefix);
     // Cut after ~20 KB of commands: well inside the run's traffic.
-    let proxy = Proxy::start("127.0.0.1:6379", 20_000);
+    let proxy = Proxy::start(&redis_address(), 20_000);
     let input = mutations(4, 4000, 300, 3);
     let text = format!(
         r#"
@@ -48,9 +44,11 @@ timeout_ms = 500
     let sinks = ExternalSinks::new();
     let stats = sinks.sync_stats("outage");
     let run = thread::spawn(move || run_with(&text, input, 2, sinks));
-    wait_until(|| !proxy.is_up());
+    wait_until("the proxy to cut the target", || !proxy.is_up());
     // The sink now fails and retries; let it fail a few times before the target returns.
-    wait_until(|| stats.failures.load(Ordering::Relaxed) >= 5);
+    wait_until("five failed deliveries", || {
+        stats.failures.load(Ordering::Relaxed) >= 5
+    });
     proxy.restore();
     let (_, capture, sinks) = run.join().expect("run");
     let stats = sinks.sync_stats("outage");
@@ -120,10 +118,11 @@ timeout_ms = 200
 #[test]
 fn a_failed_primary_fails_over_to_the_standby_and_back() {
     let Some(mut redis) = redis() else { return };
+    let redis_url = redis_url();
     let (primary_prefix, standby_prefix) = ("kvflow-test:primary:", "kvflow-test:standby:");
     redis_clear(&mut redis, primary_prefix);
     redis_clear(&mut redis, standby_prefix);
-    let proxy = Proxy::start("127.0.0.1:6379", 20_000);
+    let proxy = Proxy::start(&redis_address(), 20_000);
     let input = mutations(6, 4000, 300, 3);
     let text = format!(
         r#"
@@ -131,7 +130,7 @@ fn a_failed_primary_fails_over_to_the_standby_and_back() {
 name = "failover"
 keys = ["^k"]
 target = {{ kind = "redis", url = "redis://127.0.0.1:{}/", prefix = "{primary_prefix}" }}
-standby = {{ kind = "redis", url = "{REDIS_URL}", prefix = "{standby_prefix}" }}
+standby = {{ kind = "redis", url = "{redis_url}", prefix = "{standby_prefix}" }}
 batch_size = 16
 queue = 64
 max_retries = 100000
@@ -147,10 +146,12 @@ timeout_ms = 500
     let sinks = ExternalSinks::new();
     let stats = sinks.sync_stats("failover");
     let run = thread::spawn(move || run_with(&text, input, 1, sinks));
-    wait_until(|| !proxy.is_up());
+    wait_until("the proxy to cut the target", || !proxy.is_up());
     // Restore the primary only once the sink has switched and written to the standby.
-    wait_until(|| stats.failovers.load(Ordering::Relaxed) > 0);
-    wait_until(|| !redis_state(&mut redis, standby_prefix).is_empty());
+    wait_until("a failover", || stats.failovers.load(Ordering::Relaxed) > 0);
+    wait_until("a write to the standby", || {
+        !redis_state(&mut redis, standby_prefix).is_empty()
+    });
     proxy.restore();
     let _ = run.join().expect("run");
     assert_eq!(stats.dead_lettered.load(Ordering::Relaxed), 0);

@@ -33,6 +33,7 @@ pub fn drop_table(client: &mut postgres::Client, table: &str) {
 #[test]
 fn table_sync_makes_postgres_equal_the_final_table() {
     let Some(mut pg) = postgres() else { return };
+    let postgres_url = postgres_url();
     let table = "kvflow_test_sync_table";
     let input = mutations(3, 3000, 80, 7);
     let text = format!(
@@ -40,7 +41,7 @@ fn table_sync_makes_postgres_equal_the_final_table() {
 [[sync]]
 name = "table_to_pg"
 keys = ["^k"]
-target = {{ kind = "postgres", url = "{POSTGRES_URL}", table = "{table}" }}
+target = {{ kind = "postgres", url = "{postgres_url}", table = "{table}" }}
 batch_size = 100
 "#
     );
@@ -88,10 +89,11 @@ batch_size = 100
 #[test]
 fn each_change_keeps_its_own_origin() {
     let Some(mut pg) = postgres() else { return };
+    let postgres_url = postgres_url();
     let table = "kvflow_test_origins";
     drop_table(&mut pg, table);
     sync_mixed_origins(&format!(
-        r#"{{ kind = "postgres", url = "{POSTGRES_URL}", table = "{table}" }}"#
+        r#"{{ kind = "postgres", url = "{postgres_url}", table = "{table}" }}"#
     ));
     let rows = pg
         .query(&format!("SELECT key, ts, origin FROM {table}_live"), &[])

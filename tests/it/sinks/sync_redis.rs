@@ -7,6 +7,7 @@ use super::common::*;
 #[test]
 fn table_sync_makes_redis_equal_the_final_table() {
     let Some(mut redis) = redis() else { return };
+    let redis_url = redis_url();
     let prefix = "kvflow-test:sync-table:";
     redis_clear(&mut redis, prefix);
     let input = mutations(1, 3000, 60, 7);
@@ -15,7 +16,7 @@ fn table_sync_makes_redis_equal_the_final_table() {
 [[sync]]
 name = "table_to_redis"
 keys = ["^k"]
-target = {{ kind = "redis", url = "{REDIS_URL}", prefix = "{prefix}" }}
+target = {{ kind = "redis", url = "{redis_url}", prefix = "{prefix}" }}
 batch_size = 64
 "#
     );
@@ -36,6 +37,7 @@ batch_size = 64
 #[test]
 fn pipeline_sync_writes_each_group_row_and_deletes_emptied_groups() {
     let Some(mut redis) = redis() else { return };
+    let redis_url = redis_url();
     let prefix = "kvflow-test:sync-pipeline:";
     redis_clear(&mut redis, prefix);
     let input = mutations(2, 2000, 40, 5);
@@ -52,7 +54,7 @@ steps = [{{ aggregates = {{ count = "count(*)", total = "sum(CAST(value.n AS INT
 [[sync]]
 name = "tags"
 from = "by_tag"
-target = {{ kind = "redis", url = "{REDIS_URL}", prefix = "{prefix}" }}
+target = {{ kind = "redis", url = "{redis_url}", prefix = "{prefix}" }}
 "#
     );
     run_text(&text, input.clone(), 2);
@@ -78,6 +80,7 @@ target = {{ kind = "redis", url = "{REDIS_URL}", prefix = "{prefix}" }}
 #[test]
 fn a_batch_larger_than_the_scripts_chunk_is_written_whole() {
     let Some(mut redis) = redis() else { return };
+    let redis_url = redis_url();
     let prefix = "kvflow-test:sync-big-batch:";
     redis_clear(&mut redis, prefix);
     // 2500 distinct keys in one batch: the script works in chunks of 1000 keys.
@@ -87,7 +90,7 @@ fn a_batch_larger_than_the_scripts_chunk_is_written_whole() {
 [[sync]]
 name = "big"
 keys = ["^k"]
-target = {{ kind = "redis", url = "{REDIS_URL}", prefix = "{prefix}" }}
+target = {{ kind = "redis", url = "{redis_url}", prefix = "{prefix}" }}
 conflict = "last-writer-wins"
 batch_size = 5000
 batch_timeout_ms = 1000
@@ -105,6 +108,7 @@ fn changes_from_the_target_node_are_not_sent_back() {
     use kvflow::change::Mutation;
     use kvflow::value::Value;
     let Some(mut redis) = redis() else { return };
+    let redis_url = redis_url();
     let prefix = "kvflow-test:echo:";
     redis_clear(&mut redis, prefix);
     let value = |by: &str, i: usize| {
@@ -124,7 +128,7 @@ fn changes_from_the_target_node_are_not_sent_back() {
 [[sync]]
 name = "echo"
 keys = ["^k"]
-target = {{ kind = "redis", url = "{REDIS_URL}", prefix = "{prefix}" }}
+target = {{ kind = "redis", url = "{redis_url}", prefix = "{prefix}" }}
 origin = "node-a"
 target_origin = "node-b"
 "#
@@ -148,10 +152,11 @@ target_origin = "node-b"
 #[test]
 fn each_change_keeps_its_own_origin_in_its_version() {
     let Some(mut redis) = redis() else { return };
+    let redis_url = redis_url();
     let prefix = "kvflow-test:origins:";
     redis_clear(&mut redis, prefix);
     sync_mixed_origins(&format!(
-        r#"{{ kind = "redis", url = "{REDIS_URL}", prefix = "{prefix}" }}"#
+        r#"{{ kind = "redis", url = "{redis_url}", prefix = "{prefix}" }}"#
     ));
     let versions: std::collections::BTreeMap<String, String> = redis::cmd("HGETALL")
         .arg(format!("{prefix}__kvflow_versions"))

@@ -92,9 +92,10 @@ fn scenario(
 #[test]
 fn postgres_deletes_keep_a_tombstone_that_older_writes_do_not_resurrect() {
     let Some(mut pg) = postgres() else { return };
+    let postgres_url = postgres_url();
     let table = "kvflow_test_tombstones";
     drop_table(&mut pg, table);
-    let target = format!(r#"{{ kind = "postgres", url = "{POSTGRES_URL}", table = "{table}" }}"#);
+    let target = format!(r#"{{ kind = "postgres", url = "{postgres_url}", table = "{table}" }}"#);
     let mut reader = postgres().expect("postgres");
     let mut tombstones = postgres().expect("postgres");
     scenario(
@@ -119,9 +120,10 @@ fn postgres_deletes_keep_a_tombstone_that_older_writes_do_not_resurrect() {
 #[test]
 fn redis_deletes_keep_a_tombstone_that_older_writes_do_not_resurrect() {
     let Some(mut redis) = redis() else { return };
+    let redis_url = redis_url();
     let prefix = "kvflow-test:tombstones:";
     redis_clear(&mut redis, prefix);
-    let target = format!(r#"{{ kind = "redis", url = "{REDIS_URL}", prefix = "{prefix}" }}"#);
+    let target = format!(r#"{{ kind = "redis", url = "{redis_url}", prefix = "{prefix}" }}"#);
     let mut reader = super::common::redis().expect("redis");
     scenario(
         &target,
@@ -170,9 +172,10 @@ fn purge_scenario(target: &str) -> u64 {
 #[test]
 fn postgres_tombstones_older_than_the_retention_are_purged() {
     let Some(mut pg) = postgres() else { return };
+    let postgres_url = postgres_url();
     let table = "kvflow_test_tombstone_purge";
     drop_table(&mut pg, table);
-    let target = format!(r#"{{ kind = "postgres", url = "{POSTGRES_URL}", table = "{table}" }}"#);
+    let target = format!(r#"{{ kind = "postgres", url = "{postgres_url}", table = "{table}" }}"#);
     assert_eq!(purge_scenario(&target), 2);
     let rows: BTreeMap<String, bool> = pg
         .query(&format!("SELECT key, deleted FROM {table}"), &[])
@@ -190,9 +193,10 @@ fn postgres_tombstones_older_than_the_retention_are_purged() {
 #[test]
 fn redis_tombstones_older_than_the_retention_are_purged() {
     let Some(mut redis) = redis() else { return };
+    let redis_url = redis_url();
     let prefix = "kvflow-test:tombstone-purge:";
     redis_clear(&mut redis, prefix);
-    let target = format!(r#"{{ kind = "redis", url = "{REDIS_URL}", prefix = "{prefix}" }}"#);
+    let target = format!(r#"{{ kind = "redis", url = "{redis_url}", prefix = "{prefix}" }}"#);
     assert_eq!(purge_scenario(&target), 2);
     let versions: BTreeMap<String, String> = redis::cmd("HGETALL")
         .arg(format!("{prefix}__kvflow_versions"))

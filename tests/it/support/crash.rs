@@ -1,12 +1,13 @@
 //! Shared pieces of the crash, cluster, sink and retention tests: the windows-and-table
-//! dataflow they kill, the kill-moment generator, and readers of output directories.
-#![allow(dead_code)]
+//! dataflow they kill, killing a run at a checkpoint (so that every kill lands), and the
+//! comparison of output directories.
 
-use std::collections::BTreeMap;
-use std::net::TcpListener;
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command};
 use std::time::{Duration, Instant, SystemTime};
+
+use super::files;
 
 /// A tumbling window and sessions over the events, and a group-by over the live table.
 pub const WINDOWS_AND_TABLE: &str = r#"
@@ -51,61 +52,6 @@ group_by = ["prefix"]
 aggregates = { live_keys = "count(*)", total = "sum(v)" }
 "#;
 
-pub fn kvflow() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_kvflow"))
-}
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// A small deterministic generator for the kill moments (xorshift).
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n.max(1)
-    }
-}
-
-/// Every file of `dir` with its bytes, by name.
-pub fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
-        .expect("output dir")
-        .map(|e| {
-            let e = e.expect("entry");
-            let name = e.file_name().to_string_lossy().into_owned();
-            (name, std::fs::read(e.path()).expect("read output"))
-        })
-        .collect();
-    out.sort();
-    out
-}
-
-/// Each output's lines sorted, the part files of a cluster's processes merged under one name.
-pub fn sorted_outputs(dir: &Path) -> BTreeMap<String, Vec<String>> {
-    let mut by_name: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (file, bytes) in files(dir) {
-        let name = match file.find(".part-") {
-            Some(at) => file[..at].to_string(),
-            None => file.trim_end_matches(".jsonl").to_string(),
-        };
-        let text = String::from_utf8(bytes).expect("utf-8 output");
-        by_name
-            .entry(name)
-            .or_default()
-            .extend(text.lines().map(str::to_string));
-    }
-    by_name.values_mut().for_each(|lines| lines.sort());
-    by_name
-}
-
 /// Asserts `dir`'s files equal `reference`'s byte for byte (and are not empty).
 pub fn assert_same_files(reference: &Path, dir: &Path, after: &str) {
     let (expected, actual) = (files(reference), files(dir));
@@ -119,21 +65,78 @@ pub fn assert_same_files(reference: &Path, dir: &Path, after: &str) {
     }
 }
 
-/// Waits until the checkpoint files `paths` were rewritten `wanted` times (any of them), or
-/// `limit` passed: a kill after that always finds progress to resume, and a run killed after
-/// a few checkpoints never gets near the end of its input.
-pub fn wait_for_checkpoints(paths: &[PathBuf], wanted: u64, limit: Duration) {
+/// How a crash test stops a run at its n-th checkpoint (counting from its start).
+#[derive(Clone, Copy, Debug)]
+pub enum Kill {
+    /// The run aborts itself half-way through writing its n-th checkpoint
+    /// (`KVFLOW_CRASH_AT=checkpoint:<n>`, see `kvflow::store::faults`).
+    InsideCheckpoint(u64),
+    /// SIGKILL as soon as the n-th checkpoint has been written, between two checkpoints.
+    AfterCheckpoint(u64),
+}
+
+impl Kill {
+    /// Round `round`'s kill: inside a checkpoint in even rounds, after one in odd rounds, at
+    /// a seeded one of the first `most` checkpoints.
+    pub fn pick(round: usize, rng: &mut super::Rng, most: u64) -> Kill {
+        let n = 1 + rng.below(most);
+        if round % 2 == 0 {
+            Kill::InsideCheckpoint(n)
+        } else {
+            Kill::AfterCheckpoint(n)
+        }
+    }
+
+    /// Arms `command` for an inside-the-write kill (nothing for the others).
+    pub fn arm(self, command: &mut Command) -> &mut Command {
+        if let Kill::InsideCheckpoint(n) = self {
+            command.env("KVFLOW_CRASH_AT", format!("checkpoint:{n}"));
+        }
+        command
+    }
+
+    /// Lets `child` (started from a command [`Kill::arm`]ed with this kill) run to the kill,
+    /// watching the checkpoint files `checkpoints` of its run, and asserts that the kill
+    /// landed: the process was still running and died of it.
+    pub fn land(self, child: &mut Child, checkpoints: &[PathBuf]) {
+        let status = match self {
+            Kill::InsideCheckpoint(_) => child.wait().expect("wait for the run"),
+            Kill::AfterCheckpoint(n) => {
+                wait_for_checkpoints(child, checkpoints, n);
+                child.kill().expect("SIGKILL");
+                child.wait().expect("wait for the run")
+            }
+        };
+        let signal = match self {
+            Kill::InsideCheckpoint(_) => 6, // SIGABRT
+            Kill::AfterCheckpoint(_) => 9,  // SIGKILL
+        };
+        assert_eq!(
+            status.signal(),
+            Some(signal),
+            "{self:?} did not land: the run ended with {status}"
+        );
+    }
+}
+
+/// Waits until the checkpoint files `paths` were rewritten `wanted` times (any of them) while
+/// `child` runs; fails if it ends first (a kill after that could not land) or after 5 min.
+pub fn wait_for_checkpoints(child: &mut Child, paths: &[PathBuf], wanted: u64) {
     let written = || -> Vec<Option<SystemTime>> {
         paths
             .iter()
             .map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
             .collect()
     };
-    let deadline = Instant::now() + limit;
+    let deadline = Instant::now() + Duration::from_secs(300);
     let mut last = written();
     let mut seen = 0;
-    while seen < wanted && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(2));
+    while seen < wanted {
+        if let Some(status) = child.try_wait().expect("poll the run") {
+            panic!("the run ended ({status}) after {seen} of {wanted} checkpoints");
+        }
+        assert!(Instant::now() < deadline, "no checkpoint for 5 minutes");
+        std::thread::sleep(Duration::from_millis(1));
         let now = written();
         if now != last {
             seen += 1;

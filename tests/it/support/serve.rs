@@ -1,36 +1,24 @@
 //! Starting `kvflow serve` (the real binary) and a real `redis-server` on free ports for the
 //! serve tests, and the tools they drive (`redis-cli`, `redis-benchmark`).
-#![allow(dead_code)]
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-pub fn tmp() -> tempfile::TempDir {
-    tempfile::tempdir().expect("temp dir")
-}
+use super::{free_port, kvflow, skipped, tool_exists};
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free port")
-}
-
-/// Fails with the package to install when a Redis tool is missing.
-pub fn require_tool(tool: &str) {
-    let found = Command::new(tool)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    assert!(
-        found,
-        "`{tool}` is not installed: apt-get install redis-tools (redis-server for the server)"
-    );
+/// Whether the Redis tool `tool` is installed; when it is not, says that the running test is
+/// skipped and why.
+pub fn have_tool(tool: &str) -> bool {
+    let found = tool_exists(tool);
+    if !found {
+        skipped(&format!(
+            "{tool} not found (apt-get install redis-tools, and redis-server for the server)"
+        ));
+    }
+    found
 }
 
 fn wait_for_port(port: u16, child: &mut Child, what: &str) {
@@ -61,12 +49,7 @@ impl Serve {
     }
 
     pub fn start_on(port: u16, args: &[&str], log_dir: &Path) -> Serve {
-        Serve::launch(
-            Command::new(env!("CARGO_BIN_EXE_kvflow")),
-            port,
-            args,
-            log_dir,
-        )
+        Serve::launch(kvflow(), port, args, log_dir)
     }
 
     /// Starts it under a limit of `open_files` descriptors (`ulimit -n`).
@@ -158,8 +141,11 @@ pub struct RealRedis {
 }
 
 impl RealRedis {
-    pub fn start() -> RealRedis {
-        require_tool("redis-server");
+    /// A new server, or `None` (after saying why) when `redis-server` is not installed.
+    pub fn start() -> Option<RealRedis> {
+        if !have_tool("redis-server") {
+            return None;
+        }
         let port = free_port();
         let mut child = Command::new("redis-server")
             .args([
@@ -175,7 +161,7 @@ impl RealRedis {
             .spawn()
             .expect("start redis-server");
         wait_for_port(port, &mut child, "redis-server");
-        RealRedis { child, port }
+        Some(RealRedis { child, port })
     }
 
     pub fn client(&self) -> redis::Connection {
@@ -212,26 +198,6 @@ pub fn raw_exchange(port: u16, bytes: &[u8]) -> (Vec<u8>, bool) {
     (reply, closed)
 }
 
-/// Polls `check` until it returns `Some` (or panics after 20 s with `what`).
-pub fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// The repository root (dataflow files are relative to it).
-pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 /// A numeric field of `INFO` (panics when it is missing).
 pub fn info_number(conn: &mut redis::Connection, field: &str) -> u64 {
     let info: String = redis::cmd("INFO").query(conn).expect("INFO");
@@ -245,7 +211,7 @@ pub fn info_number(conn: &mut redis::Connection, field: &str) -> u64 {
 /// Runs `kvflow <args>`, which must exit by itself; its output (a run still going after
 /// 20 s is killed and fails the test: it did not refuse what it was given).
 pub fn run_to_exit(args: &[&str]) -> std::process::Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kvflow"))
+    let mut child = kvflow()
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

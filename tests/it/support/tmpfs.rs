@@ -1,19 +1,10 @@
 //! A small tmpfs mounted for a test (a full or read-only disk on demand). Mounting needs
-//! root; without it the tests that need one print why and check nothing.
-#![allow(dead_code)]
+//! root; without it the tests that need one say why (`SKIPPED: ...`) and check nothing.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            let line = status.lines().find(|l| l.starts_with("Uid:"))?.to_string();
-            line.split_whitespace().nth(2).map(|euid| euid == "0")
-        })
-        .unwrap_or(false)
-}
+use super::{is_root, skipped};
 
 /// A tmpfs mounted at a directory for as long as it lives.
 pub struct Tmpfs {
@@ -25,7 +16,7 @@ impl Tmpfs {
     /// why it cannot.
     pub fn mount(dir: &Path, options: &str) -> Option<Tmpfs> {
         if !is_root() {
-            println!("skipped: mounting a tmpfs needs root");
+            skipped("mounting a tmpfs needs root");
             return None;
         }
         std::fs::create_dir_all(dir).expect("mount point");
@@ -36,7 +27,7 @@ impl Tmpfs {
             .expect("mount");
         if !mounted.status.success() {
             let why = String::from_utf8_lossy(&mounted.stderr);
-            println!("skipped: mount failed: {why}");
+            skipped(&format!("mount failed: {why}"));
             return None;
         }
         Some(Tmpfs {
