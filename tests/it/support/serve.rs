@@ -14,9 +14,11 @@ use super::{free_port, kvflow, skipped, tool_exists};
 pub fn have_tool(tool: &str) -> bool {
     let found = tool_exists(tool);
     if !found {
-        skipped(&format!(
-            "{tool} not found (apt-get install redis-tools, and redis-server for the server)"
-        ));
+        let package = match tool {
+            "redis-server" => "redis-server",
+            _ => "redis-tools",
+        };
+        skipped(&format!("{tool} not found (apt-get install {package})"));
     }
     found
 }
