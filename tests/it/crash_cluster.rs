@@ -10,39 +10,39 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
 use crate::support::crash::{Kill, WINDOWS_AND_TABLE};
-use crate::support::{Rng, free_port, kvflow, sorted_outputs};
+use crate::support::{Rng, Workdir, free_port, sorted_outputs};
 
 struct Setup {
-    dir: tempfile::TempDir,
+    work: Workdir,
     events: u64,
 }
 
 impl Setup {
     fn new(events: u64) -> Setup {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("flow.toml"), WINDOWS_AND_TABLE).unwrap();
-        let status = kvflow()
-            .args(["generate", "zipf", "--keys", "5000", "--seed", "17"])
-            .args(["--disorder-ms", "300", "--events", &events.to_string()])
-            .arg("-o")
-            .arg(dir.path().join("in.jsonl"))
-            .status()
-            .unwrap();
-        assert!(status.success());
-        Setup { dir, events }
+        let events_arg = events.to_string();
+        let generator = [
+            "zipf",
+            "--keys",
+            "5000",
+            "--seed",
+            "17",
+            "--disorder-ms",
+            "300",
+        ];
+        let work = Workdir::new(
+            WINDOWS_AND_TABLE,
+            &[&generator[..], &["--events", &events_arg]].concat(),
+        );
+        Setup { work, events }
     }
 
     fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        self.work.path(name)
     }
 
     fn command(&self, output: &str) -> Command {
-        let mut command = kvflow();
+        let mut command = self.work.run();
         command
-            .arg("run")
-            .arg(self.path("flow.toml"))
-            .arg("--input")
-            .arg(self.path("in.jsonl"))
             .arg("--output")
             .arg(self.path(output))
             .stdout(Stdio::null())

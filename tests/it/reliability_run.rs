@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::Output;
 
 use crate::support::tmpfs::Tmpfs;
-use crate::support::{assert_success, kvflow, s, stderr};
+use crate::support::{Workdir, assert_success, kvflow, s, stderr};
 
 /// A dataflow file with one pipeline `name` over the events, made of `steps` (TOML). Its
 /// steps start on line 7.
@@ -32,36 +32,27 @@ fn every_event() -> String {
 
 /// A scratch directory with a dataflow file and a generated input.
 struct Scratch {
-    tmp: tempfile::TempDir,
+    work: Workdir,
 }
 
 impl Scratch {
     fn new(dataflow: &str, events: u32) -> Scratch {
-        let tmp = tempfile::tempdir().expect("temp dir");
-        std::fs::write(tmp.path().join("flow.toml"), dataflow).expect("dataflow");
-        let input = tmp.path().join("in.jsonl");
         let events = events.to_string();
-        let generated = kvflow()
-            .args(["generate", "uniform", "--keys", "500", "--seed", "3"])
-            .args(["--events", &events, "-o", s(&input)])
-            .output()
-            .expect("generate");
-        assert_success(&generated);
-        Scratch { tmp }
+        let generator = [
+            "uniform", "--keys", "500", "--seed", "3", "--events", &events,
+        ];
+        Scratch {
+            work: Workdir::new(dataflow, &generator),
+        }
     }
 
     fn path(&self, name: &str) -> PathBuf {
-        self.tmp.path().join(name)
+        self.work.path(name)
     }
 
     /// `kvflow run flow.toml --input in.jsonl` with `extra` arguments.
     fn run(&self, extra: &[&str]) -> Output {
-        kvflow()
-            .args(["run", s(&self.path("flow.toml")), "--input"])
-            .arg(self.path("in.jsonl"))
-            .args(extra)
-            .output()
-            .expect("run")
+        self.work.run().args(extra).output().expect("run")
     }
 }
 #[test]

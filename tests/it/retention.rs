@@ -14,7 +14,7 @@ use kvflow::store::stream::read_floor;
 use kvflow::store::wal::segment::list_segments;
 
 use crate::support::crash::assert_same_files;
-use crate::support::{change_events as oracle, kvflow, sorted_outputs};
+use crate::support::{Workdir, change_events as oracle, kvflow, sorted_outputs};
 
 /// A table pipeline, a tumbling window and a row-local pipeline over the events: all of
 /// them can restart from a snapshot once the windows holding the cut events closed.
@@ -78,35 +78,32 @@ fn output(command: &mut Command) -> Output {
 }
 
 struct Setup {
-    dir: tempfile::TempDir,
+    work: Workdir,
 }
 
 impl Setup {
     fn new(dataflow: &str, events: u64) -> Setup {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("flow.toml"), dataflow).unwrap();
-        let status = kvflow()
-            .args(["generate", "zipf", "--keys", "2000", "--seed", "3"])
-            .args(["--disorder-ms", "150", "--events", &events.to_string()])
-            .arg("-o")
-            .arg(dir.path().join("in.jsonl"))
-            .status()
-            .unwrap();
-        assert!(status.success());
-        Setup { dir }
+        let events = events.to_string();
+        let generator = [
+            "zipf",
+            "--keys",
+            "2000",
+            "--seed",
+            "3",
+            "--disorder-ms",
+            "150",
+        ];
+        let work = Workdir::new(dataflow, &[&generator[..], &["--events", &events]].concat());
+        Setup { work }
     }
 
     fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        self.work.path(name)
     }
 
     fn run(&self, out: &str, workers: usize, durable: bool) -> Command {
-        let mut command = kvflow();
+        let mut command = self.work.run();
         command
-            .arg("run")
-            .arg(self.path("flow.toml"))
-            .arg("--input")
-            .arg(self.path("in.jsonl"))
             .arg("--output")
             .arg(self.path(out))
             .args(["-w", &workers.to_string()]);

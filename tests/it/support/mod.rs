@@ -95,6 +95,45 @@ pub fn poll<T>(what: &str, period: Duration, mut check: impl FnMut() -> Option<T
     }
 }
 
+/// A temporary directory holding a dataflow file, `flow.toml`, and a generated input,
+/// `in.jsonl`: what most tests of the binary run.
+pub struct Workdir {
+    dir: tempfile::TempDir,
+}
+
+impl Workdir {
+    /// Writes `dataflow` and the output of `kvflow generate <generator>`.
+    pub fn new(dataflow: &str, generator: &[&str]) -> Workdir {
+        let dir = tmp();
+        std::fs::write(dir.path().join("flow.toml"), dataflow).expect("write flow.toml");
+        let generated = kvflow()
+            .arg("generate")
+            .args(generator)
+            .arg("-o")
+            .arg(dir.path().join("in.jsonl"))
+            .output()
+            .expect("run kvflow generate");
+        assert_success(&generated);
+        Workdir { dir }
+    }
+
+    /// `name` in the directory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// `kvflow run flow.toml --input in.jsonl`, ready for more arguments.
+    pub fn run(&self) -> Command {
+        let mut command = kvflow();
+        command
+            .arg("run")
+            .arg(self.path("flow.toml"))
+            .arg("--input")
+            .arg(self.path("in.jsonl"));
+        command
+    }
+}
+
 /// Every file of `dir` with its bytes, by name.
 pub fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
