@@ -5,7 +5,6 @@
 //! kinds, lateness and batch stamps are all re-derived from the mutations. The engine is only
 //! used to build plans, to turn generated mutations into its input type and to run.
 
-#![allow(dead_code)]
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -116,12 +115,6 @@ impl J {
             (J::Float(a), J::Int(b)) => a.total_cmp(&(*b as f64)),
             _ => self.structural_cmp(other),
         }
-    }
-
-    pub fn json(&self) -> String {
-        let mut out = String::new();
-        self.write(&mut out);
-        out
     }
 
     pub fn write(&self, out: &mut String) {
@@ -494,7 +487,6 @@ pub struct TableChange {
     pub key: String,
     pub removed: Option<Live>,
     pub added: Option<Live>,
-    pub max_seen_before: u64,
 }
 
 /// The whole stream replayed through a hash map store.
@@ -539,7 +531,6 @@ pub fn replay(muts: &[Mut]) -> Replay {
                     key: m.key.clone(),
                     removed: old,
                     added: Some(live),
-                    max_seen_before: before,
                 });
             }
             Op::Delete => match store.remove(&m.key) {
@@ -558,8 +549,7 @@ pub fn replay(muts: &[Mut]) -> Replay {
                         key: m.key.clone(),
                         removed: Some(old),
                         added: None,
-                        max_seen_before: before,
-                    });
+                        });
                 }
                 None => missing_deletes += 1,
             },
