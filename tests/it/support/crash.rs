@@ -80,7 +80,7 @@ impl Kill {
     /// a seeded one of the first `most` checkpoints.
     pub fn pick(round: usize, rng: &mut super::Rng, most: u64) -> Kill {
         let n = 1 + rng.below(most);
-        if round % 2 == 0 {
+        if round.is_multiple_of(2) {
             Kill::InsideCheckpoint(n)
         } else {
             Kill::AfterCheckpoint(n)
