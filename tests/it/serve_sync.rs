@@ -1,12 +1,13 @@
 //! Two `kvflow serve` nodes that sync each other (a `[[sync]]` of the live table to a kvflow
 //! target, both ways, each with its `--node-id`): writes on either side reach the other;
 //! concurrent writes to the same keys on both sides converge to one state under
-//! last-writer-wins; and nothing loops (the change streams stop growing once writes stop).
+//! last-writer-wins; and nothing loops (once writes stop, marker keys sent back and forth
+//! are the only changes on either node).
 //! Plain-text values read back on the peer exactly as they were set.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use redis::Commands;
 
@@ -32,8 +33,10 @@ fn client(port: u16) -> redis::Connection {
         .expect("connect")
 }
 
+/// Every synced key and its value, the markers of [`settle`] left out.
 fn state(c: &mut redis::Connection) -> State {
     let mut keys: Vec<String> = c.keys("k*").expect("KEYS");
+    keys.retain(|k| !k.starts_with(MARKER));
     keys.sort();
     keys.into_iter()
         .filter_map(|k| {
@@ -43,25 +46,35 @@ fn state(c: &mut redis::Connection) -> State {
         .collect()
 }
 
-/// Polls both nodes until they hold the same state three polls in a row.
+/// Waits until both nodes hold the same state once [`settle`]d.
 fn converged(a: &mut redis::Connection, b: &mut redis::Connection) -> State {
-    let start = Instant::now();
-    let mut same = 0;
-    let mut last = State::new();
-    while start.elapsed() < Duration::from_secs(30) {
+    eventually("the nodes to converge", || {
+        settle(a, b);
         let (sa, sb) = (state(a), state(b));
-        same = if sa == sb && sa == last { same + 1 } else { 0 };
-        last = sa;
-        if same >= 3 {
-            return last;
-        }
-        std::thread::sleep(Duration::from_millis(150));
+        (sa == sb).then_some(sa)
+    })
+}
+
+/// The prefix of the marker keys (synced, as they start with `k`).
+const MARKER: &str = "kz-marker";
+
+/// Sets a marker key on `a` and waits until it reached `b`, then one on `b` until it reached
+/// `a`, then one on `a` again. Each node's sync hands its changes over in order, so then both
+/// syncs are past every write made before, and past the markers' own echoes (which origins
+/// stop): each marker makes exactly one change on each node.
+fn settle(a: &mut redis::Connection, b: &mut redis::Connection) {
+    static ROUNDS: AtomicUsize = AtomicUsize::new(0);
+    let round = ROUNDS.fetch_add(1, Ordering::Relaxed);
+    let (mut writer, mut reader) = (a, b);
+    for hop in 0..3 {
+        let (key, value) = (format!("{MARKER}{hop}"), format!("{round}"));
+        let _: () = writer.set(&key, &value).expect("SET");
+        eventually(&format!("{key} = {value} on the other node"), || {
+            let seen: Option<String> = reader.get(&key).expect("GET");
+            (seen.as_deref() == Some(value.as_str())).then_some(())
+        });
+        std::mem::swap(&mut writer, &mut reader);
     }
-    panic!(
-        "the nodes did not converge: {} keys on a, {} on b",
-        state(a).len(),
-        state(b).len()
-    );
 }
 
 fn changes(c: &mut redis::Connection) -> usize {
@@ -160,32 +173,14 @@ fn two_nodes_syncing_each_other_converge_without_loops() {
         "the concurrent keys are gone"
     );
 
-    // No loops: once converged, the change streams grow by exactly what the markers make.
+    // No loops: once settled, each marker makes one change on each node, and nothing else.
     let before = (changes(&mut a), changes(&mut b));
-    markers_cross_over(&mut a, &mut b);
+    settle(&mut a, &mut b);
     assert_eq!(
         (changes(&mut a), changes(&mut b)),
         (before.0 + 3, before.1 + 3),
         "changes keep flowing"
     );
-}
-
-/// Three marker keys, each set once its predecessor reached the other node: `kz1` on a, then
-/// `kz2` on b, then `kz3` on a. Each node's sync hands changes over in order, so once `kz3`
-/// reached b, both syncs are past every change made before the markers, and past the
-/// markers' own echoes (which origins stop). A loop would show as more than one change per
-/// marker on each node.
-fn markers_cross_over(a: &mut redis::Connection, b: &mut redis::Connection) {
-    let mut writer = a;
-    let mut reader = b;
-    for marker in ["kz1", "kz2", "kz3"] {
-        let _: () = writer.set(marker, value(0, marker)).expect("SET");
-        eventually(&format!("{marker} on the other node"), || {
-            let seen: Option<String> = reader.get(marker).expect("GET");
-            (seen == Some(value(0, marker))).then_some(())
-        });
-        std::mem::swap(&mut writer, &mut reader);
-    }
 }
 
 /// Values set as plain text (not JSON) on one node read back on the other as they were set,

@@ -5,7 +5,6 @@
 //! kinds, lateness and batch stamps are all re-derived from the mutations. The engine is only
 //! used to build plans, to turn generated mutations into its input type and to run.
 
-
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
@@ -549,7 +548,7 @@ pub fn replay(muts: &[Mut]) -> Replay {
                         key: m.key.clone(),
                         removed: Some(old),
                         added: None,
-                        });
+                    });
                 }
                 None => missing_deletes += 1,
             },

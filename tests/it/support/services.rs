@@ -110,50 +110,17 @@ rm -rf "$2""#;
     Ok(RedisServer(running(port, &mut watchdog)))
 }
 
+const NO_POSTGRES: &str = "PostgreSQL's initdb and postgres not found (in \
+    /usr/lib/postgresql/*/bin or on PATH; apt-get install postgresql)";
+
+const NO_POSTGRES_USER: &str =
+    "running as root, and no `postgres` user and `runuser` to run PostgreSQL as";
+
 fn start_postgres() -> Result<PostgresServer, String> {
-    let Some(bin) = postgres_bin_dir() else {
-        return Err(
-            "PostgreSQL's initdb and postgres not found (in /usr/lib/postgresql/*/bin \
-                    or on PATH; apt-get install postgresql)"
-                .into(),
-        );
-    };
-    // PostgreSQL refuses to run as root: as root, run it as the `postgres` user.
-    let as_user: Vec<String> = if is_root() {
-        if !tool_exists("runuser") || !user_exists("postgres") {
-            return Err(
-                "running as root, and no `postgres` user and `runuser` to run \
-                        PostgreSQL as"
-                    .into(),
-            );
-        }
-        ["runuser", "-u", "postgres", "--"]
-            .map(String::from)
-            .to_vec()
-    } else {
-        Vec::new()
-    };
+    let bin = postgres_bin_dir().ok_or(NO_POSTGRES)?;
+    let as_user = postgres_runner()?;
     let dir = kept_temp_dir("kvflow-test-postgres-");
-    if is_root() {
-        let chowned = Command::new("chown").arg("postgres:").arg(&dir).status();
-        assert!(
-            chowned.is_ok_and(|s| s.success()),
-            "chown postgres {}",
-            dir.display()
-        );
-    }
-    let data = dir.join("data");
-    let initdb = command_as(&as_user, &bin.join("initdb"))
-        .args(["-D", &path_arg(&data), "-U", "postgres", "--auth=trust"])
-        .args(["--no-sync", "-E", "UTF8", "--locale=C"])
-        .current_dir(&dir)
-        .output()
-        .expect("run initdb");
-    assert!(
-        initdb.status.success(),
-        "initdb failed:\n{}",
-        String::from_utf8_lossy(&initdb.stderr)
-    );
+    init_cluster(&bin, &dir, &as_user);
     let port = free_port();
     let script = r#"dir="$1"; port="$2"; shift 2
 "$@" -D "$dir/data" -p "$port" -k "$dir" -c listen_addresses=127.0.0.1 \
@@ -162,10 +129,9 @@ read -r _ || true
 kill -INT "$(head -n 1 "$dir/data/postmaster.pid" 2>/dev/null)" 2>/dev/null
 wait
 rm -rf "$dir""#;
-    let postgres = bin.join("postgres");
     let mut args = vec![path_arg(&dir), port.to_string()];
     args.extend(as_user);
-    args.push(path_arg(&postgres));
+    args.push(path_arg(&bin.join("postgres")));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut watchdog = watchdog(script, &args);
     let admin = format!("host=127.0.0.1 port={port} user=postgres dbname=postgres");
@@ -176,6 +142,44 @@ rm -rf "$dir""#;
         .and_then(|mut c| c.batch_execute("CREATE DATABASE test"))
         .expect("CREATE DATABASE test");
     Ok(PostgresServer(running(port, &mut watchdog)))
+}
+
+/// The prefix that runs PostgreSQL's programs: nothing, or as root (which PostgreSQL refuses
+/// to run as) `runuser -u postgres --`.
+fn postgres_runner() -> Result<Vec<String>, String> {
+    if !is_root() {
+        return Ok(Vec::new());
+    }
+    if !tool_exists("runuser") || !user_exists("postgres") {
+        return Err(NO_POSTGRES_USER.into());
+    }
+    Ok(["runuser", "-u", "postgres", "--"]
+        .map(String::from)
+        .to_vec())
+}
+
+/// `initdb` of a cluster in `dir/data` whose superuser `postgres` needs no password; as root,
+/// `dir` is handed to the `postgres` user first.
+fn init_cluster(bin: &Path, dir: &Path, as_user: &[String]) {
+    if !as_user.is_empty() {
+        let chowned = Command::new("chown").arg("postgres:").arg(dir).status();
+        assert!(
+            chowned.is_ok_and(|s| s.success()),
+            "chown postgres {}",
+            dir.display()
+        );
+    }
+    let initdb = command_as(as_user, &bin.join("initdb"))
+        .args(["-D", &path_arg(&dir.join("data")), "-U", "postgres"])
+        .args(["--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"])
+        .current_dir(dir)
+        .output()
+        .expect("run initdb");
+    assert!(
+        initdb.status.success(),
+        "initdb failed:\n{}",
+        String::from_utf8_lossy(&initdb.stderr)
+    );
 }
 
 /// The newest `/usr/lib/postgresql/<version>/bin`, else the directory of `initdb` on PATH,
