@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use crate::support::crash::{Kill, WINDOWS_AND_TABLE, assert_same_files};
+use crate::support::crash::{Kill, assert_same_files, windows_and_table_workdir};
 use crate::support::{Rng, Workdir, files};
 
 /// Checkpoints per uninterrupted run: a dozen kills, each at most three checkpoints into its
@@ -22,20 +22,7 @@ struct Setup {
 
 impl Setup {
     fn new(events: u64) -> Setup {
-        let events_arg = events.to_string();
-        let generator = [
-            "zipf",
-            "--keys",
-            "5000",
-            "--seed",
-            "11",
-            "--disorder-ms",
-            "300",
-        ];
-        let work = Workdir::new(
-            WINDOWS_AND_TABLE,
-            &[&generator[..], &["--events", &events_arg]].concat(),
-        );
+        let work = windows_and_table_workdir(events, 11);
         Setup { work, events }
     }
 

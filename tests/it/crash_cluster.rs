@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
-use crate::support::crash::{Kill, WINDOWS_AND_TABLE};
+use crate::support::crash::{Kill, windows_and_table_workdir};
 use crate::support::{Rng, Workdir, free_port, sorted_outputs};
 
 struct Setup {
@@ -19,20 +19,7 @@ struct Setup {
 
 impl Setup {
     fn new(events: u64) -> Setup {
-        let events_arg = events.to_string();
-        let generator = [
-            "zipf",
-            "--keys",
-            "5000",
-            "--seed",
-            "17",
-            "--disorder-ms",
-            "300",
-        ];
-        let work = Workdir::new(
-            WINDOWS_AND_TABLE,
-            &[&generator[..], &["--events", &events_arg]].concat(),
-        );
+        let work = windows_and_table_workdir(events, 17);
         Setup { work, events }
     }
 

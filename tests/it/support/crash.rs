@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::files;
+use super::{Workdir, files};
 
 /// A tumbling window and sessions over the events, and a group-by over the live table.
 pub const WINDOWS_AND_TABLE: &str = r#"
@@ -51,6 +51,25 @@ map = { prefix = "split_part(key, '_', 1)", v = "CAST(value.v AS INT)" }
 group_by = ["prefix"]
 aggregates = { live_keys = "count(*)", total = "sum(v)" }
 "#;
+
+/// A [`Workdir`] with [`WINDOWS_AND_TABLE`] over `events` mutations of 5000 zipf-distributed
+/// keys, up to 300 ms out of order, generated from `seed`.
+pub fn windows_and_table_workdir(events: u64, seed: u64) -> Workdir {
+    let (events, seed) = (events.to_string(), seed.to_string());
+    let generator = [
+        "zipf",
+        "--keys",
+        "5000",
+        "--seed",
+        &seed,
+        "--disorder-ms",
+        "300",
+    ];
+    Workdir::new(
+        WINDOWS_AND_TABLE,
+        &[&generator[..], &["--events", &events]].concat(),
+    )
+}
 
 /// Asserts `dir`'s files equal `reference`'s byte for byte (and are not empty).
 pub fn assert_same_files(reference: &Path, dir: &Path, after: &str) {
