@@ -1,0 +1,320 @@
+//! The Nexmark queries in `dataflows/nexmark/` against batch recomputes written here over
+//! the same small generated input (3000 events over 60 s of event time: several windows), with
+//! 1 worker and with 2 (and two batch sizes). Append-only queries (q0–q2) are compared row for row; changelog
+//! queries by their final state.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, OnceLock};
+
+use serde_json::{Value as Json, json};
+
+use kvflow::change::Mutation;
+use kvflow::runtime::{InputSource, RunOptions, run};
+use kvflow::sinks::OutputKind;
+use kvflow::sinks::capture::Capture;
+use kvflow::workload::{GenConfig, Workload, generate};
+
+use crate::support::repo;
+
+const EVENTS: u64 = 3000;
+const WINDOW: i64 = 10_000;
+
+/// The generated input, made once for every test.
+fn input() -> Arc<Vec<Mutation>> {
+    static INPUT: OnceLock<Arc<Vec<Mutation>>> = OnceLock::new();
+    INPUT
+        .get_or_init(|| {
+            let config = GenConfig {
+                events: EVENTS,
+                seed: 3,
+                rate_per_sec: 50,
+                ..GenConfig::default()
+            };
+            Arc::new(generate(&Workload::Nexmark, &config).collect())
+        })
+        .clone()
+}
+
+/// Runs `dataflows/nexmark/<query>.toml`; returns the parsed lines of `pipeline`'s `kind`
+/// output, sorted.
+fn run_query(query: &str, (workers, batch_ms): (usize, u64), kind: OutputKind) -> Vec<Json> {
+    let path = repo(&format!("dataflows/nexmark/{query}.toml"));
+    let loaded = kvflow::dataflow_file::load_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    let capture = Capture::new();
+    let summary = run(
+        Arc::new(loaded.plan),
+        InputSource::Memory(input()),
+        RunOptions::default().workers(workers).batch_ms(batch_ms),
+        Arc::new(capture.clone()),
+    )
+    .unwrap_or_else(|e| panic!("{query}: {e}"));
+    assert!(
+        summary
+            .pipelines
+            .iter()
+            .all(|p| p.errors == 0 && p.late == 0)
+    );
+    let lines = capture.sorted(query, kind);
+    sorted(
+        lines
+            .iter()
+            .map(|l| serde_json::from_str(l).expect("JSON line")),
+    )
+}
+
+fn sorted(rows: impl IntoIterator<Item = Json>) -> Vec<Json> {
+    let mut rows: Vec<Json> = rows.into_iter().collect();
+    rows.sort_by_key(|r| r.to_string());
+    rows
+}
+
+/// (workers, batch ms) of the runs each query is checked with: results must not depend on
+/// either. Batches of 1 s or more keep the debug-build tests quick.
+const RUNS: [(usize, u64); 2] = [(1, 1000), (2, 2500)];
+
+/// Checks a query with each of [`RUNS`] against `expected`.
+fn check(query: &str, kind: OutputKind, expected: Vec<Json>) {
+    assert!(!expected.is_empty(), "{query}: the input must give rows");
+    for run in RUNS {
+        let workers = run.0;
+        let got = run_query(query, run, kind);
+        assert_eq!(got.len(), expected.len(), "{query} with {workers} workers");
+        if let Some((g, e)) = got.iter().zip(&expected).find(|(g, e)| !same(g, e)) {
+            panic!("{query} with {workers} workers: got {g}, expected {e}");
+        }
+    }
+}
+
+/// Equal, floats within a relative 1e-12: serde_json's default float parsing may land one
+/// unit in the last place away from the printed value.
+fn same(a: &Json, b: &Json) -> bool {
+    match (a, b) {
+        (Json::Number(x), Json::Number(y)) if x.is_f64() || y.is_f64() => {
+            let (x, y) = (
+                x.as_f64().unwrap_or(f64::NAN),
+                y.as_f64().unwrap_or(f64::NAN),
+            );
+            (x - y).abs() <= 1e-12 * x.abs().max(y.abs())
+        }
+        (Json::Object(x), Json::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+struct Bid {
+    auction: i64,
+    bidder: i64,
+    price: i64,
+    channel: String,
+    url: String,
+    ts: i64,
+}
+
+struct Auction {
+    id: i64,
+    seller: i64,
+    category: i64,
+    ts: i64,
+    expires: i64,
+}
+
+struct Person {
+    id: i64,
+    name: String,
+    city: String,
+    state: String,
+    ts: i64,
+}
+
+fn int(m: &Mutation, field: &str) -> i64 {
+    m.value.get(field).as_i64().expect(field)
+}
+
+fn text(m: &Mutation, field: &str) -> String {
+    m.value.get(field).as_str().expect(field).to_string()
+}
+
+fn bids() -> Vec<Bid> {
+    input()
+        .iter()
+        .filter(|m| m.key.starts_with("bid_"))
+        .map(|m| Bid {
+            auction: int(m, "auction"),
+            bidder: int(m, "bidder"),
+            price: int(m, "price"),
+            channel: text(m, "channel"),
+            url: text(m, "url"),
+            ts: m.ts.expect("ts") as i64,
+        })
+        .collect()
+}
+
+fn auctions() -> Vec<Auction> {
+    input()
+        .iter()
+        .filter(|m| m.key.starts_with("auction_"))
+        .map(|m| Auction {
+            id: int(m, "id"),
+            seller: int(m, "seller"),
+            category: int(m, "category"),
+            ts: int(m, "ts"),
+            expires: int(m, "expires"),
+        })
+        .collect()
+}
+
+fn persons() -> Vec<Person> {
+    input()
+        .iter()
+        .filter(|m| m.key.starts_with("person_"))
+        .map(|m| Person {
+            id: int(m, "id"),
+            name: text(m, "name"),
+            city: text(m, "city"),
+            state: text(m, "state"),
+            ts: m.ts.expect("ts") as i64,
+        })
+        .collect()
+}
+
+fn window_of(ts: i64) -> i64 {
+    ts - ts.rem_euclid(WINDOW)
+}
+
+#[test]
+fn q0_passes_every_bid_through() {
+    let expected = bids().into_iter().map(|b| {
+        json!({"auction": b.auction, "bidder": b.bidder, "price": b.price,
+               "channel": b.channel, "url": b.url, "date_time": b.ts})
+    });
+    check("q0", OutputKind::Rows, sorted(expected));
+}
+
+#[test]
+fn q1_converts_prices() {
+    let expected = bids().into_iter().map(|b| {
+        json!({"auction": b.auction, "bidder": b.bidder,
+               "price": 0.908 * b.price as f64, "date_time": b.ts})
+    });
+    check("q1", OutputKind::Rows, sorted(expected));
+}
+
+#[test]
+fn q2_selects_auctions() {
+    let expected = bids()
+        .into_iter()
+        .filter(|b| b.auction % 123 == 0)
+        .map(|b| json!({"auction": b.auction, "price": b.price}));
+    check("q2", OutputKind::Rows, sorted(expected));
+}
+
+#[test]
+fn q3_suggests_local_items() {
+    let local: HashMap<i64, Person> = persons()
+        .into_iter()
+        .filter(|p| ["OR", "ID", "CA"].contains(&p.state.as_str()))
+        .map(|p| (p.id, p))
+        .collect();
+    let expected = auctions()
+        .into_iter()
+        .filter(|a| a.category == 10)
+        .filter_map(|a| {
+            let p = local.get(&a.seller)?;
+            Some(json!({"name": p.name, "city": p.city, "state": p.state, "auction": a.id}))
+        });
+    check("q3", OutputKind::Final, sorted(expected));
+}
+
+#[test]
+fn q4_averages_winning_bids_per_category() {
+    let by_id: HashMap<i64, Auction> = auctions().into_iter().map(|a| (a.id, a)).collect();
+    let mut winning: BTreeMap<i64, i64> = BTreeMap::new();
+    for b in bids() {
+        let Some(a) = by_id.get(&b.auction) else {
+            continue;
+        };
+        if (a.ts..=a.expires).contains(&b.ts) {
+            let best = winning.entry(a.id).or_insert(b.price);
+            *best = (*best).max(b.price);
+        }
+    }
+    let mut per_category: BTreeMap<i64, (i64, i64)> = BTreeMap::new();
+    for (id, price) in winning {
+        let entry = per_category.entry(by_id[&id].category).or_default();
+        entry.0 += price;
+        entry.1 += 1;
+    }
+    assert!(!per_category.is_empty());
+    for run in RUNS {
+        let workers = run.0;
+        let got = run_query("q4", run, OutputKind::Final);
+        assert_eq!(got.len(), per_category.len(), "q4 with {workers} workers");
+        for row in got {
+            let category = row["category"].as_i64().expect("category");
+            let (sum, count) = per_category[&category];
+            let want = sum as f64 / count as f64;
+            let avg = row["avg_price"].as_f64().expect("avg_price");
+            assert!((avg - want).abs() <= 1e-9 * want, "{row} vs {want}");
+        }
+    }
+}
+
+#[test]
+fn q5_finds_hot_items_per_hopping_window() {
+    let (size, slide) = (10_000, 2_000);
+    let mut counts: BTreeMap<(i64, i64), i64> = BTreeMap::new();
+    for b in bids() {
+        let last = b.ts - b.ts.rem_euclid(slide);
+        let mut start = last;
+        while start > b.ts - size {
+            *counts.entry((start, b.auction)).or_default() += 1;
+            start -= slide;
+        }
+    }
+    let mut max: BTreeMap<i64, i64> = BTreeMap::new();
+    for (&(start, _), &n) in &counts {
+        let m = max.entry(start).or_default();
+        *m = (*m).max(n);
+    }
+    let expected = counts
+        .iter()
+        .filter(|&(&(start, _), &n)| max[&start] == n)
+        .map(|(&(start, auction), &n)| {
+            json!({"window_start": start, "window_end": start + size,
+                   "auction": auction, "num": n})
+        });
+    check("q5", OutputKind::Final, sorted(expected));
+}
+
+#[test]
+fn q7_finds_the_highest_bid_per_window() {
+    let bids = bids();
+    let mut max: BTreeMap<i64, i64> = BTreeMap::new();
+    for b in &bids {
+        let m = max.entry(window_of(b.ts)).or_insert(b.price);
+        *m = (*m).max(b.price);
+    }
+    let expected = bids
+        .iter()
+        .filter(|b| max[&window_of(b.ts)] == b.price)
+        .map(|b| {
+            json!({"window_start": window_of(b.ts), "auction": b.auction,
+                   "bidder": b.bidder, "price": b.price, "date_time": b.ts})
+        });
+    check("q7", OutputKind::Final, sorted(expected));
+}
+
+#[test]
+fn q8_finds_new_users_who_sell_at_once() {
+    let sellers: BTreeSet<(i64, i64)> = auctions()
+        .iter()
+        .map(|a| (a.seller, window_of(a.ts)))
+        .collect();
+    let expected = persons()
+        .into_iter()
+        .filter(|p| sellers.contains(&(p.id, window_of(p.ts))))
+        .map(|p| json!({"id": p.id, "name": p.name, "start": window_of(p.ts)}));
+    check("q8", OutputKind::Final, sorted(expected));
+}
