@@ -24,7 +24,7 @@ use super::commands::xread::{complete_read, read_log, ring_changes, write_entrie
 use super::commands::{Args, Ctx, Session, execute};
 use super::notify::Outbox;
 use super::resp::{Frame, Reply, parse_frame};
-use super::{Server, now_ms};
+use super::Server;
 
 /// Stop running requests while this many reply bytes wait for the client to read them.
 const OUTPUT_BACKLOG: usize = 64 << 20;
@@ -199,7 +199,7 @@ impl Conn {
             if !self.frame.args.is_empty() {
                 let db = db.get_or_insert_with(|| {
                     let mut db = server.lock();
-                    db.begin(now_ms());
+                    db.begin(server.now_ms());
                     db
                 });
                 let (reply_start, seq_before) = (self.out.len(), db.next_seq());

@@ -14,8 +14,9 @@ use foldhash::HashMap;
 use super::changes::{ChangeEntry, ChangeRing, StreamId};
 use super::expiry_log::ExpiryLog;
 use super::keyspace::{Entry, Keyspace, value_of};
-use super::notify::PubSub;
-use crate::change::{EventKind, Mutation};
+use super::notify::{KeyspaceEvent, PubSub};
+use crate::change::{Mutation, Op};
+use crate::store::event_kind;
 use crate::runtime::live_queue::{LiveItem, LiveQueue};
 
 /// The server's state.
@@ -155,7 +156,7 @@ impl Db {
             .expires_at
             .is_some_and(|at| at <= self.now);
         if expired {
-            self.delete(key, "expired");
+            self.delete(key, KeyspaceEvent::Expired);
             return None;
         }
         self.keys.entry(key)
@@ -170,7 +171,13 @@ impl Db {
     }
 
     /// Writes `text` under `key` (keeping `expires_at`), publishing `event`.
-    pub fn put(&mut self, key: &str, text: Arc<str>, expires_at: Option<u64>, event: &str) {
+    pub fn put(
+        &mut self,
+        key: &str,
+        text: Arc<str>,
+        expires_at: Option<u64>,
+        event: KeyspaceEvent,
+    ) {
         let name = self.keys.shared_key(key).unwrap_or_else(|| key.into());
         let old = self.keys.insert(
             name.clone(),
@@ -184,13 +191,9 @@ impl Db {
         if let (Some(log), true) = (self.expiry_log.as_mut(), had_expiry || expires_at.is_some()) {
             log.record(self.next_seq, key, expires_at);
         }
-        let kind = match old {
-            Some(_) => EventKind::Update,
-            None => EventKind::Insert,
-        };
         self.record(
             name,
-            kind,
+            Op::Put,
             old.map(|o| o.text),
             Some(text),
             event,
@@ -199,27 +202,32 @@ impl Db {
     }
 
     /// Deletes `key` if it exists, publishing `event` (`del`, `expired`); true if it did.
-    pub fn delete(&mut self, key: &str, event: &str) -> bool {
+    pub fn delete(&mut self, key: &str, event: KeyspaceEvent) -> bool {
         let Some(name) = self.keys.shared_key(key) else {
             return false;
         };
         let old = self.keys.remove(key).map(|o| o.text);
-        if event == "expired" {
+        if event == KeyspaceEvent::Expired {
             self.expired_keys += 1;
         }
-        self.record(name, EventKind::Delete, old, None, event, Mutation::delete);
+        self.record(name, Op::Delete, old, None, event, Mutation::delete);
         true
     }
 
+    /// Gives a write its seq, publishes `event`, queues its mutation for the dataflow and
+    /// adds it to the change ring, with the kind the store decides for `op` on `old`.
     fn record(
         &mut self,
         key: Arc<str>,
-        kind: EventKind,
+        op: Op,
         old: Option<Arc<str>>,
         new: Option<Arc<str>>,
-        event: &str,
+        event: KeyspaceEvent,
         mutation: impl FnOnce(Arc<str>, u64) -> Mutation,
     ) {
+        let Some(kind) = event_kind(op, old.is_some()) else {
+            return;
+        };
         let seq = self.next_seq;
         self.next_seq += 1;
         let ts = self.now;
@@ -255,7 +263,7 @@ impl Db {
     }
 
     /// Publishes an event about a key that is not a write (`expire`, `persist`).
-    pub fn notify(&self, event: &str, key: &str) {
+    pub fn notify(&self, event: KeyspaceEvent, key: &str) {
         self.pubsub.notify_keyspace(event, key);
     }
 
@@ -266,7 +274,7 @@ impl Db {
             let Some(key) = self.keys.pop_due(self.now) else {
                 break;
             };
-            self.delete(&key, "expired");
+            self.delete(&key, KeyspaceEvent::Expired);
             done += 1;
         }
         done

@@ -43,7 +43,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 
 use super::conn::Conn;
 use super::notify::Outbox;
-use super::{Server, now_ms};
+use super::Server;
 
 const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
@@ -428,7 +428,7 @@ impl EventLoop {
     /// dataflow with the round's other writes).
     fn expire_keys(&self) {
         let mut db = self.server.lock();
-        db.begin(now_ms());
+        db.begin(self.server.now_ms());
         db.expire_due(EXPIRE_PER_ROUND);
     }
 

@@ -41,6 +41,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
+use crate::change::time::{Clock, SystemClock};
 use crate::runtime::Metrics;
 use crate::runtime::live_queue::LiveQueue;
 use crate::store::log_progress::LogProgress;
@@ -118,6 +119,9 @@ pub struct Server {
     pub stats: Stats,
     pub started: Instant,
     pub shutdown: AtomicBool,
+    /// The ingest clock: each request's time, the event time of its writes and the base of
+    /// expiries.
+    pub clock: Arc<dyn Clock>,
     wakers: OnceLock<Vec<Arc<mio::Waker>>>,
     next_id: AtomicU64,
     /// With a data directory: which writes are logged (replies wait for it).
@@ -139,10 +143,22 @@ impl Server {
             stats: Stats::default(),
             started: Instant::now(),
             shutdown: AtomicBool::new(false),
+            clock: Arc::new(SystemClock),
             wakers: OnceLock::new(),
             next_id: AtomicU64::new(1),
             log: OnceLock::new(),
         }
+    }
+
+    /// The same server reading the time from `clock` instead of the system's.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Server {
+        self.clock = clock;
+        self
+    }
+
+    /// The clock's time (ms), at which a request starts.
+    pub fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
     }
 
     /// Makes replies to writes wait until `progress` says they are logged; its changes wake
@@ -201,11 +217,4 @@ impl Server {
         self.shutdown.store(true, Ordering::SeqCst);
         self.wake_all();
     }
-}
-
-/// Milliseconds since the epoch (the server's ingest clock).
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }

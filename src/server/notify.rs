@@ -9,6 +9,7 @@
 //! Keyspace notifications use Redis's channels and event names: every write publishes
 //! `<event>` on `__keyspace@0__:<key>` and `<key>` on `__keyevent@0__:<event>`. They are
 //! always on (Redis needs `notify-keyspace-events`); with no subscriber they cost a check.
+//! The events are a [`KeyspaceEvent`], named as Redis names them.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -17,6 +18,42 @@ use foldhash::HashMap;
 
 use super::glob::glob_match;
 use super::resp::Reply;
+
+/// What happened to a key, as keyspace notifications name it (Redis's event names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyspaceEvent {
+    /// `SET`, `MSET`, `SETEX` and the like wrote the key.
+    Set,
+    /// `DEL`, `UNLINK`, or an expiry time in the past, removed it.
+    Del,
+    /// Its expiry passed and it was removed.
+    Expired,
+    /// An expiry was set on it.
+    Expire,
+    /// Its expiry was removed.
+    Persist,
+    Append,
+    /// `INCR` and `INCRBY`.
+    IncrBy,
+    /// `DECR` and `DECRBY`.
+    DecrBy,
+}
+
+impl KeyspaceEvent {
+    /// The name published on the keyspace and keyevent channels.
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyspaceEvent::Set => "set",
+            KeyspaceEvent::Del => "del",
+            KeyspaceEvent::Expired => "expired",
+            KeyspaceEvent::Expire => "expire",
+            KeyspaceEvent::Persist => "persist",
+            KeyspaceEvent::Append => "append",
+            KeyspaceEvent::IncrBy => "incrby",
+            KeyspaceEvent::DecrBy => "decrby",
+        }
+    }
+}
 
 /// The shared, thread-safe side of a connection: where published messages go.
 pub struct Outbox {
@@ -151,10 +188,11 @@ impl PubSub {
     }
 
     /// Publishes the keyspace and keyevent notifications of one write.
-    pub fn notify_keyspace(&self, event: &str, key: &str) {
+    pub fn notify_keyspace(&self, event: KeyspaceEvent, key: &str) {
         if self.is_empty() {
             return;
         }
+        let event = event.name();
         let mut channel = Vec::with_capacity(20 + key.len().max(event.len()));
         channel.extend_from_slice(b"__keyspace@0__:");
         channel.extend_from_slice(key.as_bytes());

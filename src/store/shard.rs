@@ -90,6 +90,19 @@ pub fn owner_of(key: &str, peers: usize) -> usize {
     (key_hash(key) % peers as u64) as usize
 }
 
+/// The kind of change `op` makes to a key that held a value (`existed`) or not: an insert,
+/// an update or a delete, and `None` for a delete of a missing key, which changes nothing.
+/// Every event kind in kvflow is decided here (the shards, and the server for its change
+/// stream).
+pub fn event_kind(op: Op, existed: bool) -> Option<EventKind> {
+    match (op, existed) {
+        (Op::Put, true) => Some(EventKind::Update),
+        (Op::Put, false) => Some(EventKind::Insert),
+        (Op::Delete, true) => Some(EventKind::Delete),
+        (Op::Delete, false) => None,
+    }
+}
+
 /// A live key's value and where it came from (what a snapshot keeps per key).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Stored {
@@ -135,7 +148,7 @@ impl ShardState {
                     ..
                 },
         } = ingest;
-        let (kind, old, prev) = match op {
+        let replaced = match op {
             Op::Put => {
                 let entry = Stored {
                     value: value.clone(),
@@ -144,29 +157,16 @@ impl ShardState {
                     max_seen,
                     origin: origin.clone(),
                 };
-                match self.entries.get_mut(&*key) {
-                    Some(slot) => {
-                        let old = std::mem::replace(slot, entry);
-                        let previous = old.previous();
-                        (EventKind::Update, old.value, Some(previous))
-                    }
-                    None => {
-                        self.entries.insert(key.clone(), entry);
-                        (EventKind::Insert, Value::Null, None)
-                    }
-                }
+                self.entries.insert(key.clone(), entry)
             }
-            Op::Delete => match self.entries.remove(&*key) {
-                Some(old) => {
-                    let previous = old.previous();
-                    (EventKind::Delete, old.value, Some(previous))
-                }
-                None => {
-                    self.missing_deletes += 1;
-                    return None;
-                }
-            },
+            Op::Delete => self.entries.remove(&*key),
         };
+        let Some(kind) = event_kind(op, replaced.is_some()) else {
+            self.missing_deletes += 1;
+            return None;
+        };
+        let prev = replaced.as_ref().map(Stored::previous);
+        let old = replaced.map_or(Value::Null, |stored| stored.value);
         let new = if op == Op::Put { value } else { Value::Null };
         Some(Change {
             event: ChangeEvent {

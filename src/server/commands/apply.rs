@@ -14,6 +14,7 @@ use crate::change::time::MAX_EVENT_TS;
 const TS_OUT_OF_RANGE: &str =
     "ERR ts must be between 0 and 253402300799999 (ms, the end of the year 9999)";
 use super::{Args, Ctx};
+use crate::server::notify::KeyspaceEvent;
 
 pub(super) fn run(name: &str, ctx: &mut Ctx, args: Args) -> bool {
     if name != "kvflow.apply" {
@@ -41,10 +42,10 @@ fn apply(ctx: &mut Ctx, args: Args) -> Result<(), &'static str> {
     let applied = if set {
         let text: Arc<str> = args.text(3)?.into();
         ctx.db
-            .apply_synced(key, (ts, origin), |db| db.put(key, text, None, "set"))
+            .apply_synced(key, (ts, origin), |db| db.put(key, text, None, KeyspaceEvent::Set))
     } else {
         ctx.db.apply_synced(key, (ts, origin), |db| {
-            db.delete(key, "del");
+            db.delete(key, KeyspaceEvent::Del);
         })
     };
     ctx.reply.int(i64::from(applied));

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use super::strings::{arity, expiry_deadline, writable};
 use super::{Args, Ctx, SYNTAX};
 use crate::server::glob::glob_match;
+use crate::server::notify::KeyspaceEvent;
 use crate::server::keyspace::{ScanOrder, scan_page};
 
 pub(super) fn run(name: &str, ctx: &mut Ctx, args: Args) -> bool {
@@ -46,7 +47,7 @@ fn del(ctx: &mut Ctx, args: Args, name: &str) -> Result<(), &'static str> {
     for index in 1..args.len() {
         let key = args.text(index)?;
         writable(ctx, key)?;
-        if ctx.db.live(key).is_some() && ctx.db.delete(key, "del") {
+        if ctx.db.live(key).is_some() && ctx.db.delete(key, KeyspaceEvent::Del) {
             removed += 1;
         }
     }
@@ -104,10 +105,10 @@ fn expire(ctx: &mut Ctx, args: Args, name: &str) -> Result<(), &'static str> {
         return Ok(());
     }
     if at <= now {
-        ctx.db.delete(key, "del");
+        ctx.db.delete(key, KeyspaceEvent::Del);
     } else {
         ctx.db.set_expiry(key, Some(at as u64));
-        ctx.db.notify("expire", key);
+        ctx.db.notify(KeyspaceEvent::Expire, key);
     }
     ctx.reply.int(1);
     Ok(())
@@ -137,7 +138,7 @@ fn persist(ctx: &mut Ctx, args: Args) -> Result<(), &'static str> {
     let had = ctx.db.live(key).is_some_and(|e| e.expires_at.is_some());
     if had {
         ctx.db.set_expiry(key, None);
-        ctx.db.notify("persist", key);
+        ctx.db.notify(KeyspaceEvent::Persist, key);
     }
     ctx.reply.int(i64::from(had));
     Ok(())
@@ -245,7 +246,7 @@ fn key_type(ctx: &mut Ctx, args: Args) -> Result<(), &'static str> {
 fn flush(ctx: &mut Ctx) -> Result<(), &'static str> {
     let keys: Vec<Arc<str>> = ctx.db.keys.iter().map(|(k, _)| k.clone()).collect();
     for key in keys {
-        ctx.db.delete(&key, "del");
+        ctx.db.delete(&key, KeyspaceEvent::Del);
     }
     ctx.db.keys.clear_deadlines();
     ctx.reply.ok();

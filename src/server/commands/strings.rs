@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::{Args, Ctx, NOT_INT, SYNTAX, parse_int};
+use crate::server::notify::KeyspaceEvent;
 
 pub(super) fn run(name: &str, ctx: &mut Ctx, args: Args) -> bool {
     let result = match name {
@@ -12,15 +13,15 @@ pub(super) fn run(name: &str, ctx: &mut Ctx, args: Args) -> bool {
         "getdel" => arity(ctx, args, 2, name).and_then(|_| getdel(ctx, args)),
         "mget" => mget(ctx, args),
         "mset" => mset(ctx, args),
-        "incr" => arity(ctx, args, 2, name).and_then(|_| incr_by(ctx, args, 1, "incrby")),
-        "decr" => arity(ctx, args, 2, name).and_then(|_| incr_by(ctx, args, -1, "decrby")),
+        "incr" => arity(ctx, args, 2, name).and_then(|_| incr_by(ctx, args, 1, KeyspaceEvent::IncrBy)),
+        "decr" => arity(ctx, args, 2, name).and_then(|_| incr_by(ctx, args, -1, KeyspaceEvent::DecrBy)),
         "incrby" => arity(ctx, args, 3, name)
             .and_then(|_| args.int(2))
-            .and_then(|by| incr_by(ctx, args, by, "incrby")),
+            .and_then(|by| incr_by(ctx, args, by, KeyspaceEvent::IncrBy)),
         "decrby" => arity(ctx, args, 3, name)
             .and_then(|_| args.int(2))
             .and_then(|by| by.checked_neg().ok_or(NOT_INT))
-            .and_then(|by| incr_by(ctx, args, by, "decrby")),
+            .and_then(|by| incr_by(ctx, args, by, KeyspaceEvent::DecrBy)),
         "append" => arity(ctx, args, 3, name).and_then(|_| append(ctx, args)),
         "strlen" => arity(ctx, args, 2, name).and_then(|_| strlen(ctx, args)),
         _ => return false,
@@ -146,9 +147,9 @@ fn set(ctx: &mut Ctx, args: Args) -> Result<(), &'static str> {
         true => old.and_then(|o| o.expires_at),
         false => options.expires_at,
     };
-    ctx.db.put(key, Arc::from(text), expires_at, "set");
+    ctx.db.put(key, Arc::from(text), expires_at, KeyspaceEvent::Set);
     if options.expires_at.is_some() {
-        ctx.db.notify("expire", key);
+        ctx.db.notify(KeyspaceEvent::Expire, key);
     }
     Ok(())
 }
@@ -159,7 +160,7 @@ fn getdel(ctx: &mut Ctx, args: Args) -> Result<(), &'static str> {
     match ctx.db.live(key).map(|e| e.text.clone()) {
         Some(text) => {
             ctx.reply.bulk(text.as_bytes());
-            ctx.db.delete(key, "del");
+            ctx.db.delete(key, KeyspaceEvent::Del);
         }
         None => ctx.reply.null(),
     }
@@ -192,13 +193,13 @@ fn mset(ctx: &mut Ctx, args: Args) -> Result<(), &'static str> {
     }
     for index in (1..args.len()).step_by(2) {
         let (key, text) = (args.text(index)?, args.text(index + 1)?);
-        ctx.db.put(key, Arc::from(text), None, "set");
+        ctx.db.put(key, Arc::from(text), None, KeyspaceEvent::Set);
     }
     ctx.reply.ok();
     Ok(())
 }
 
-fn incr_by(ctx: &mut Ctx, args: Args, by: i64, event: &str) -> Result<(), &'static str> {
+fn incr_by(ctx: &mut Ctx, args: Args, by: i64, event: KeyspaceEvent) -> Result<(), &'static str> {
     let key = args.text(1)?;
     writable(ctx, key)?;
     let (current, expires_at) = match ctx.db.live(key) {
@@ -227,7 +228,7 @@ fn append(ctx: &mut Ctx, args: Args) -> Result<(), &'static str> {
     };
     text.push_str(tail);
     let len = text.len();
-    ctx.db.put(key, Arc::from(text), expires_at, "append");
+    ctx.db.put(key, Arc::from(text), expires_at, KeyspaceEvent::Append);
     ctx.reply.int(len as i64);
     Ok(())
 }

@@ -11,6 +11,27 @@
 //! - `source-wins`: the change is written;
 //! - `target-wins`: the target's version stays.
 //!
+//! **Target-side writes.** A client that writes the target directly (a `SET` in Redis, an
+//! `UPDATE` in PostgreSQL) leaves no version of its own, so the version a sink wrote would
+//! still name the sink's origin and the write would be silently replaced. Every version
+//! therefore also records a fingerprint of the value it wrote (Redis: the first 16 hex digits
+//! of the SHA-1 of the value's text, kept in the version as `"ts:fingerprint origin"`;
+//! PostgreSQL: the MD5 of the row's `jsonb` text, in the column `written`; `-` for a delete).
+//! When a change arrives, a target value whose fingerprint differs from the one recorded is a
+//! target change (an **edited** target), and so is a value under a key that has no version at
+//! all (Redis). It is a conflict whatever the origins, logged with `"edited":true`, and the
+//! policy decides with [`ConflictPolicy::overwrites_edit`]: the write carries no time, so
+//! `last-writer-wins` and `source-wins` replace it, and `target-wins` keeps it (and keeps
+//! counting a conflict for every later change of that key).
+//!
+//! Limits: an edit is seen when the next change of the key arrives, not when it is made;
+//! an edit that writes back exactly the value the sink wrote is no change; a key or row that
+//! kept a version written before fingerprints existed is not checked (its next write records
+//! one); in PostgreSQL a row deleted outright (not made a tombstone) takes its version with it,
+//! so the key looks new and is written; and in Redis a key that exists without a version
+//! counts as edited, so a target filled before its sink started (or by a sink with
+//! `versions = false`) keeps its values under `target-wins`.
+//!
 //! The decision is taken by the target itself, atomically with the write (a Lua script in
 //! Redis, the `WHERE` of `ON CONFLICT DO UPDATE` in PostgreSQL), so a concurrent writer
 //! cannot slip between the read and the write; [`ConflictPolicy::incoming_wins`] is the same
@@ -35,6 +56,13 @@ impl ConflictPolicy {
             ConflictPolicy::TargetWins => false,
         }
     }
+
+    /// Whether an incoming change replaces a value written to the target outside the sink
+    /// (an edited target, see the module doc): one with no time to compare, so only
+    /// `target-wins` keeps it.
+    pub fn overwrites_edit(self) -> bool {
+        self != ConflictPolicy::TargetWins
+    }
 }
 
 /// One conflict as the target reported it: the key, both versions, and who won.
@@ -46,6 +74,9 @@ pub struct Conflict {
     pub target_value: Option<String>,
     pub target_ts: u64,
     pub target_origin: String,
+    /// The target's value was written outside the sink (after the version above, which is
+    /// the last one the sink wrote; ts 0 and no origin when it never wrote the key).
+    pub target_edited: bool,
     /// The incoming change: value (`None` for a delete), ts, origin.
     pub incoming_value: Option<String>,
     pub incoming_ts: u64,
@@ -55,7 +86,8 @@ pub struct Conflict {
 }
 
 impl Conflict {
-    /// `{"sink":..,"key":..,"winner":"incoming"|"target","target":{..},"incoming":{..}}`.
+    /// `{"sink":..,"key":..,"winner":"incoming"|"target","target":{..},"incoming":{..}}`;
+    /// the target's object ends with `"edited":true` for an edited target.
     pub fn write_json(&self, sink: &str, out: &mut String) {
         out.push_str("{\"sink\":");
         write_json_string(sink, out);
@@ -72,6 +104,7 @@ impl Conflict {
             self.target_value.as_deref(),
             self.target_ts,
             &self.target_origin,
+            self.target_edited,
             out,
         );
         out.push_str(",\"incoming\":");
@@ -79,13 +112,15 @@ impl Conflict {
             self.incoming_value.as_deref(),
             self.incoming_ts,
             &self.incoming_origin,
+            false,
             out,
         );
         out.push_str("}\n");
     }
 }
 
-fn version_json(value: Option<&str>, ts: u64, origin: &str, out: &mut String) {
+/// `{"value":..,"ts":..,"origin":..}`, with `"edited":true` last for an edited target.
+fn version_json(value: Option<&str>, ts: u64, origin: &str, edited: bool, out: &mut String) {
     out.push_str("{\"value\":");
     match value {
         // NB: the value is JSON text written by a sync sink; anything else is quoted.
@@ -95,6 +130,9 @@ fn version_json(value: Option<&str>, ts: u64, origin: &str, out: &mut String) {
     }
     out.push_str(&format!(",\"ts\":{ts},\"origin\":"));
     write_json_string(origin, out);
+    if edited {
+        out.push_str(",\"edited\":true");
+    }
     out.push('}');
 }
 
@@ -154,6 +192,7 @@ mod tests {
             target_value: Some(r#"{"n":1}"#.into()),
             target_ts: 5,
             target_origin: "b".into(),
+            target_edited: false,
             incoming_value: None,
             incoming_ts: 7,
             incoming_origin: "a".into(),
@@ -166,5 +205,25 @@ mod tests {
         assert_eq!(parsed["incoming"]["value"], serde_json::Value::Null);
         assert_eq!(parsed["winner"], "incoming");
         assert_eq!(parsed["target"]["origin"], "b");
+        assert_eq!(parsed["target"].get("edited"), None);
+        let edited = Conflict {
+            target_edited: true,
+            written: false,
+            ..conflict
+        };
+        out.clear();
+        edited.write_json("s", &mut out);
+        let parsed: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(parsed["target"]["edited"], true);
+        assert_eq!(parsed["target"]["value"]["n"], 1);
+        assert_eq!(parsed["winner"], "target");
+    }
+
+    #[test]
+    fn only_target_wins_keeps_an_edited_target() {
+        use ConflictPolicy::*;
+        assert!(LastWriterWins.overwrites_edit());
+        assert!(SourceWins.overwrites_edit());
+        assert!(!TargetWins.overwrites_edit());
     }
 }

@@ -1,5 +1,5 @@
 //! PostgreSQL target (the `postgres` crate): a table `key text primary key, value jsonb,
-//! ts bigint, origin text, deleted boolean`, created if missing, and a view
+//! ts bigint, origin text, deleted boolean, written text`, created if missing, and a view
 //! `<table>_live` of its live rows.
 //!
 //! **Readers query `<table>_live`** (`key, value, ts, origin`, the rows not deleted), or the
@@ -16,8 +16,16 @@
 //! the rows from other origins before the write (the statement's snapshot) to report
 //! conflicts with both versions.
 //!
+//! **Writes made outside the sink.** A client that updates a row's `value` (in the table or
+//! through the view) without changing its `origin` would look like the sink's own earlier
+//! version and be replaced. So the sink also writes `written`, the fingerprint of what it
+//! wrote (the MD5 of the value's `jsonb` text, `-` for a tombstone), and a row whose value
+//! no longer has that fingerprint is an edited target: a conflict that only target-wins keeps
+//! (see `conflict` for the rule and its limits; a row deleted outright is not seen). Rows
+//! written before the column existed have no fingerprint and are not checked.
+//!
 //! On connect, in one transaction under an advisory lock (several workers connect at once):
-//! create the table if missing, add `deleted` to a table made before tombstones, and
+//! create the table if missing, add `deleted` and `written` to a table made before them, and
 //! (re)create the view.
 
 use std::str::FromStr;
@@ -45,45 +53,64 @@ struct Connected {
     prepared: Option<(ConflictPolicy, Statement)>,
 }
 
+/// The fingerprint of what a row holds: the MD5 of its value's `jsonb` text, `-` for a
+/// tombstone (see the module doc). The sink fills `written` with the same fingerprint.
+const ROW_FINGERPRINT: &str =
+    "CASE WHEN t.deleted OR t.value IS NULL THEN '-' ELSE md5(t.value::text) END";
+
+/// Whether row `t` was written outside the sink: its value no longer has the fingerprint
+/// the sink recorded (rows without one, written before fingerprints, are not checked).
+fn edited_condition() -> String {
+    format!("(t.written IS NOT NULL AND t.written <> {ROW_FINGERPRINT})")
+}
+
 /// The policy as a SQL condition on the target row `t` and the incoming `EXCLUDED` row.
-fn policy_condition(policy: ConflictPolicy) -> &'static str {
+fn policy_condition(policy: ConflictPolicy) -> String {
+    let edited = edited_condition();
     match policy {
-        ConflictPolicy::SourceWins => "true",
-        ConflictPolicy::TargetWins => "t.origin = EXCLUDED.origin",
-        ConflictPolicy::LastWriterWins => {
-            "t.origin = EXCLUDED.origin OR (t.ts, t.origin COLLATE \"C\") < \
+        ConflictPolicy::SourceWins => "true".to_string(),
+        ConflictPolicy::TargetWins => format!("t.origin = EXCLUDED.origin AND NOT {edited}"),
+        ConflictPolicy::LastWriterWins => format!(
+            "{edited} OR t.origin = EXCLUDED.origin OR (t.ts, t.origin COLLATE \"C\") < \
              (EXCLUDED.ts, EXCLUDED.origin COLLATE \"C\")"
-        }
+        ),
     }
 }
 
 /// One batch: `$1` keys, `$2` values (NULL deletes), `$3` ts, `$4` origins. Returns the
-/// target rows from other origins (conflicts) and whether each was replaced.
+/// target rows from other origins or edited (conflicts), whether each was replaced and
+/// whether it was edited.
 fn batch_sql(table: &str, policy: ConflictPolicy) -> String {
     let condition = policy_condition(policy);
+    let edited = edited_condition();
     format!(
         "WITH input AS (SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::text[]) \
                         AS i(key, value, ts, origin)), \
-         prev AS (SELECT t.key, t.value::text AS value, t.ts, t.origin FROM {table} t \
-                  JOIN input i ON t.key = i.key WHERE t.origin <> i.origin), \
-         up AS (INSERT INTO {table} AS t (key, value, ts, origin, deleted) \
-                SELECT key, value::jsonb, ts, origin, value IS NULL FROM input \
+         prev AS (SELECT t.key, t.value::text AS value, t.ts, t.origin, {edited} AS edited \
+                  FROM {table} t JOIN input i ON t.key = i.key \
+                  WHERE t.origin <> i.origin OR {edited}), \
+         up AS (INSERT INTO {table} AS t (key, value, ts, origin, deleted, written) \
+                SELECT key, value::jsonb, ts, origin, value IS NULL, \
+                       coalesce(md5(value::jsonb::text), '-') FROM input \
                 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, ts = EXCLUDED.ts, \
-                origin = EXCLUDED.origin, deleted = EXCLUDED.deleted WHERE {condition} \
+                origin = EXCLUDED.origin, deleted = EXCLUDED.deleted, \
+                written = EXCLUDED.written WHERE {condition} \
                 RETURNING t.key) \
          SELECT prev.key, prev.value, prev.ts, prev.origin, \
-                EXISTS (SELECT 1 FROM up WHERE up.key = prev.key) FROM prev"
+                EXISTS (SELECT 1 FROM up WHERE up.key = prev.key), prev.edited FROM prev"
     )
 }
 
-/// The table, its `deleted` column and the view of live rows, made idempotently.
+/// The table, its `deleted` and `written` columns and the view of live rows, made idempotently.
 pub fn create_sql(table: &str) -> String {
     format!(
         "BEGIN; \
          SELECT pg_advisory_xact_lock(hashtext('{table}')); \
          CREATE TABLE IF NOT EXISTS {table} (key text PRIMARY KEY, value jsonb, \
-         ts bigint NOT NULL, origin text NOT NULL, deleted boolean NOT NULL DEFAULT false); \
+         ts bigint NOT NULL, origin text NOT NULL, deleted boolean NOT NULL DEFAULT false, \
+         written text); \
          ALTER TABLE {table} ADD COLUMN IF NOT EXISTS deleted boolean NOT NULL DEFAULT false; \
+         ALTER TABLE {table} ADD COLUMN IF NOT EXISTS written text; \
          CREATE OR REPLACE VIEW {table}{LIVE_SUFFIX} AS \
          SELECT key, value, ts, origin FROM {table} WHERE NOT deleted; \
          COMMIT;"
@@ -178,6 +205,7 @@ impl PostgresTarget {
                 target_value: row.try_get(1)?,
                 target_ts: target_ts.max(0) as u64,
                 target_origin: row.try_get(3)?,
+                target_edited: row.try_get(5)?,
                 incoming_value: op.value.clone(),
                 incoming_ts: op.ts,
                 incoming_origin: op.origin.to_string(),

@@ -1,34 +1,45 @@
 //! Redis target (the `redis` crate): each key `prefix + key` holds the value's JSON text.
 //!
 //! With `versions` (the default), a batch is one `EVALSHA` of a Lua script that reads the
-//! versions `(ts, origin)` of its keys from the hash `prefix + "__kvflow_versions"`, applies
-//! the conflict policy per key, and writes values and versions with one `HMGET`, `MSET`,
-//! `DEL` and `HSET` per 1000 keys — one round trip per batch, atomic, so no other client's
-//! write can fall between the check and the write. (Keys of a batch are distinct: the sink
-//! keeps the last change per key.) A delete keeps its version as a tombstone, so a late
-//! older write cannot resurrect the key under last-writer-wins. Without versions a batch is
-//! a pipeline of plain `SET`/`DEL` (only source-wins, no conflict detection; checked when
-//! the file is loaded).
+//! versions of its keys from the hash `prefix + "__kvflow_versions"` and the keys' values,
+//! applies the conflict policy per key, and writes values and versions with one `HMGET`,
+//! `MGET`, `MSET`, `DEL` and `HSET` per 1000 keys — one round trip per batch, atomic, so no
+//! other client's write can fall between the check and the write. (Keys of a batch are
+//! distinct: the sink keeps the last change per key.) A delete keeps its version as a
+//! tombstone, so a late older write cannot resurrect the key under last-writer-wins. Without
+//! versions a batch is a pipeline of plain `SET`/`DEL` (only source-wins, no conflict
+//! detection; checked when the file is loaded).
+//!
+//! A version is the text `"ts:fingerprint origin"`: the change's event time, the
+//! [`fingerprint`] of the value written (16 hex digits of its SHA-1, `-` for a delete) and
+//! the origin. The fingerprint is how a write made directly to the target is told apart:
+//! when the key's value no longer matches it (`redis.sha1hex` in the script), or a key has a
+//! value but no version, another client wrote it, and the change meets an edited target
+//! (see `conflict`: a conflict, which only target-wins keeps). A version without a
+//! fingerprint (`"ts origin"`, written before fingerprints) is not checked for edits.
 //!
 //! The script's arguments, with the batch ordered upserts first, then deletes:
 //! `KEYS = [versions, key_1 .. key_n]`, `ARGV = [policy, upserts, want_old,
-//! version_1 .. version_n, value_1 .. value_upserts]`, each version the text `"ts origin"`
-//! as the hash stores it. It returns four items per conflict: the key's index, the target's
-//! version, the target's value (only when `want_old`, else nil) and whether the change was
-//! written.
+//! version_1 .. version_n, value_1 .. value_upserts]`, each version as the hash stores it.
+//! It returns five items per conflict: the key's index, the target's version (nil when the
+//! key had none), the target's value (only when `want_old`, else nil), whether the change
+//! was written and whether the target was edited.
 //!
 //! Decisions, each measured with the sync bench and a script-by-script comparison against
 //! the same rows (`INFO commandstats`, interleaved batches):
-//! - **Versions are written as the hash stores them** (`"ts origin"`, formatted by the
-//!   client), and keys and values go straight into the command buffer: no operation code,
-//!   no separate ts argument and no string concatenation in Lua, no `format!` per key. Most
+//! - **Versions are written as the hash stores them** (`"ts:fingerprint origin"`,
+//!   formatted by the client, which also hashes the value), and keys and values go straight
+//!   into the command buffer: no operation code, no separate ts argument and no string
+//!   concatenation in Lua, no `format!` per key. Most
 //!   of a batch's time is the server's (Lua strings made from arguments, each
 //!   `redis.call` turning them back into Redis strings, then `HMGET`, `MSET` and `HSET`
 //!   themselves), so every argument per key counts.
 //! - **Each change carries its own origin** in its version, so a batch mixing origins (a
 //!   table sync relaying changes from several nodes) is checked per change.
-//! - **The old value is read only for the conflict log** (`want_old`): counting conflicts
-//!   needs only the version.
+//! - **The old value is returned only for the conflict log** (`want_old`): counting
+//!   conflicts needs only the version. The script reads every value of the batch anyway
+//!   (`MGET`) to check the fingerprints, and hashes only the values of keys that have a
+//!   version with one.
 //! - **Conflicts come back as indexes into the batch**, so the client needs no map of keys.
 //! - **Kept: one script per batch, versions in one hash.** Writing values with a native
 //!   `MSET` inside `MULTI` around a checking script was measured 5 to 10 points of the bulk
@@ -58,36 +69,56 @@ local upserts = tonumber(ARGV[2])
 local want_old = ARGV[3] == '1'
 local n = #KEYS - 1
 local conflicts, nc = {}, 0
+local function split(version)
+  local space = string.find(version, ' ', 1, true) or (#version + 1)
+  local colon = string.find(version, ':', 1, true)
+  if colon and colon > space then colon = nil end
+  local ts = tonumber(string.sub(version, 1, (colon or space) - 1)) or 0
+  local fingerprint = colon and string.sub(version, colon + 1, space - 1)
+  return ts, fingerprint, string.sub(version, space + 1)
+end
+local function edited(prev, value)
+  if not prev then return value ~= false end
+  local _, fingerprint = split(prev)
+  if not fingerprint then return false end
+  if value then return fingerprint ~= string.sub(redis.sha1hex(value), 1, 16) end
+  return fingerprint ~= '-'
+end
 for s = 1, n, 1000 do
   local e = math.min(s + 999, n)
   local prevs = redis.call('HMGET', versions, unpack(KEYS, s + 1, e + 1))
+  local values = redis.call('MGET', unpack(KEYS, s + 1, e + 1))
   local sets, dels, vers = {}, {}, {}
   local ns, nd, nv = 0, 0, 0
   for i = s, e do
     local ver = ARGV[3 + i]
     local prev = prevs[i - s + 1]
+    local value = values[i - s + 1]
     local write = true
-    if prev and prev ~= ver then
-      local ps = string.find(prev, ' ', 1, true) or (#prev + 1)
-      local is = string.find(ver, ' ', 1, true) or (#ver + 1)
-      local prev_origin = string.sub(prev, ps + 1)
-      local origin = string.sub(ver, is + 1)
+    local conflict = false
+    local changed = edited(prev, value)
+    if changed then
+      conflict = true
+      write = policy ~= 'target-wins'
+    elseif prev and prev ~= ver then
+      local prev_ts, _, prev_origin = split(prev)
+      local ts, _, origin = split(ver)
       if prev_origin ~= origin then
+        conflict = true
         if policy == 'last-writer-wins' then
-          local prev_ts = tonumber(string.sub(prev, 1, ps - 1)) or 0
-          local ts = tonumber(string.sub(ver, 1, is - 1)) or 0
           write = ts > prev_ts or (ts == prev_ts and origin > prev_origin)
         elseif policy == 'target-wins' then
           write = false
         end
-        local old = false
-        if want_old then old = redis.call('GET', KEYS[i + 1]) end
-        conflicts[nc + 1] = i
-        conflicts[nc + 2] = prev
-        conflicts[nc + 3] = old
-        conflicts[nc + 4] = write and 1 or 0
-        nc = nc + 4
       end
+    end
+    if conflict then
+      conflicts[nc + 1] = i
+      conflicts[nc + 2] = prev
+      conflicts[nc + 3] = want_old and value
+      conflicts[nc + 4] = write and 1 or 0
+      conflicts[nc + 5] = changed and 1 or 0
+      nc = nc + 5
     end
     if write then
       local key = KEYS[i + 1]
@@ -215,7 +246,9 @@ fn apply_command(prefix: &str, ordered: &[&SyncOp], policy: ConflictPolicy, want
         .arg(if want_old { "1" } else { "0" });
     for op in ordered {
         let mut arg = command.writer_for_next_arg();
-        let _ = write!(arg, "{} {}", op.ts, op.origin);
+        let _ = write!(arg, "{}:", op.ts);
+        let _ = arg.write_all(&fingerprint(op.value.as_deref()));
+        let _ = write!(arg, " {}", op.origin);
     }
     for value in ordered.iter().filter_map(|op| op.value.as_deref()) {
         command.write_arg(value.as_bytes());
@@ -234,34 +267,69 @@ fn run_script(connection: &mut Connection, command: &Cmd) -> redis::RedisResult<
     }
 }
 
-/// The script's reply (four items per conflict) as conflicts of `ordered`.
+/// Items per conflict in the script's reply: index, version, old value, written, edited.
+const CONFLICT_ITEMS: usize = 5;
+
+/// What a version records of the value it wrote: the first 16 hex digits of the SHA-1 of
+/// the value's text (what the script compares with `redis.sha1hex` of the key's value), or
+/// `-` for a delete.
+pub fn fingerprint(value: Option<&str>) -> Vec<u8> {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let Some(value) = value else {
+        return b"-".to_vec();
+    };
+    let digest = sha1_smol::Sha1::from(value.as_bytes()).digest().bytes();
+    digest[..8]
+        .iter()
+        .flat_map(|byte| [HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 15)]])
+        .collect()
+}
+
+/// A stored version `"ts:fingerprint origin"` (or `"ts origin"`, written before versions
+/// had fingerprints) as `(ts, origin)`; a version someone else wrote in another shape reads
+/// as ts 0.
+pub fn parse_version(version: &str) -> (u64, &str) {
+    let (stamp, origin) = version.split_once(' ').unwrap_or(("0", version));
+    let ts = stamp.split(':').next().unwrap_or_default();
+    (ts.parse().unwrap_or(0), origin)
+}
+
+/// The script's reply ([`CONFLICT_ITEMS`] per conflict) as conflicts of `ordered`.
 fn conflicts_of(reply: Value, ordered: &[&SyncOp]) -> Result<Vec<Conflict>, String> {
     let items = match reply {
         Value::Array(items) => items,
         Value::Nil => Vec::new(),
         other => return Err(format!("not an array: {other:?}")),
     };
-    if !items.len().is_multiple_of(4) {
-        return Err(format!("{} items, not four per conflict", items.len()));
+    if !items.len().is_multiple_of(CONFLICT_ITEMS) {
+        return Err(format!(
+            "{} items, not {CONFLICT_ITEMS} per conflict",
+            items.len()
+        ));
     }
     let mut items = items.into_iter();
-    let mut conflicts = Vec::with_capacity(items.len() / 4);
-    while let (Some(index), Some(version), Some(old), Some(written)) =
-        (items.next(), items.next(), items.next(), items.next())
-    {
+    let mut conflicts = Vec::with_capacity(items.len() / CONFLICT_ITEMS);
+    while let (Some(index), Some(version), Some(old), Some(written), Some(edited)) = (
+        items.next(),
+        items.next(),
+        items.next(),
+        items.next(),
+        items.next(),
+    ) {
         let op = usize::try_from(int_of(&index)?)
             .ok()
             .and_then(|i| i.checked_sub(1))
             .and_then(|i| ordered.get(i))
             .ok_or_else(|| format!("no change at index {index:?}"))?;
+        // NB: a key written without a version (edited) reports ts 0 and no origin.
         let version = text_of(version)?.unwrap_or_default();
-        // NB: a version someone else wrote in a wrong shape reads as ts 0 from that text.
-        let (ts, origin) = version.split_once(' ').unwrap_or(("0", &version));
+        let (ts, origin) = parse_version(&version);
         conflicts.push(Conflict {
             key: op.key.clone(),
             target_value: text_of(old)?,
-            target_ts: ts.parse().unwrap_or(0),
+            target_ts: ts,
             target_origin: origin.to_string(),
+            target_edited: int_of(&edited)? == 1,
             incoming_value: op.value.clone(),
             incoming_ts: op.ts,
             incoming_origin: op.origin.to_string(),
@@ -412,9 +480,9 @@ fn purge_versions(
     }
 }
 
-/// The event time of a stored version `"ts origin"`.
+/// The event time of a stored version `"ts:fingerprint origin"` (or `"ts origin"`).
 fn version_ts(version: &str) -> Option<u64> {
-    version.split(' ').next()?.parse().ok()
+    version.split([' ', ':']).next()?.parse().ok()
 }
 
 #[cfg(test)]
@@ -460,13 +528,25 @@ mod tests {
             "last-writer-wins",
             "2",
             "0",
-            "6 n2",
-            "7 n1",
-            "5 n1",
+            "6:356a192b7913b04c n2",
+            "7:da4b9237bacccdf1 n1",
+            "5:- n1",
             "1",
             "2",
         ];
         assert_eq!(args(&command), expected);
+    }
+
+    #[test]
+    fn fingerprints_are_the_start_of_the_sha1_redis_computes() {
+        // sha1("1") = 356a192b7913b04c54574d18c28d46e6395428ab, as `redis.sha1hex` gives it.
+        assert_eq!(fingerprint(Some("1")), b"356a192b7913b04c");
+        assert_eq!(fingerprint(None), b"-");
+        assert_eq!(parse_version("12:356a192b7913b04c node a"), (12, "node a"));
+        assert_eq!(parse_version("12 node:a"), (12, "node:a"));
+        assert_eq!(parse_version("junk"), (0, "junk"));
+        assert_eq!(version_ts("12:-"), Some(12));
+        assert_eq!(version_ts("12 n"), Some(12));
     }
 
     #[test]
@@ -475,17 +555,35 @@ mod tests {
         let ordered = upserts_first(&batch);
         let reply = Value::Array(vec![
             Value::Int(2),
-            Value::BulkString(b"9 other node".to_vec()),
+            Value::BulkString(b"9:- other node".to_vec()),
             Value::Nil,
             Value::Int(0),
+            Value::Int(0),
+            Value::Int(1),
+            Value::Nil,
+            Value::BulkString(b"\"mine\"".to_vec()),
+            Value::Int(1),
+            Value::Int(1),
         ]);
         let conflicts = conflicts_of(reply, &ordered).unwrap();
-        assert_eq!(conflicts.len(), 1);
+        assert_eq!(conflicts.len(), 2);
         let c = &conflicts[0];
         assert_eq!((c.key.as_str(), c.incoming_value.as_deref()), ("a", None));
         assert_eq!((c.target_ts, c.target_origin.as_str()), (9, "other node"));
         assert_eq!((c.target_value.as_deref(), c.written), (None, false));
-        let out_of_range = Value::Array(vec![Value::Int(3), Value::Nil, Value::Nil, Value::Int(1)]);
+        assert!(!c.target_edited);
+        let edited = &conflicts[1];
+        assert_eq!(edited.key, "b");
+        assert_eq!((edited.target_ts, edited.target_origin.as_str()), (0, ""));
+        assert_eq!(edited.target_value.as_deref(), Some("\"mine\""));
+        assert!(edited.target_edited && edited.written);
+        let out_of_range = Value::Array(vec![
+            Value::Int(3),
+            Value::Nil,
+            Value::Nil,
+            Value::Int(1),
+            Value::Int(0),
+        ]);
         assert!(conflicts_of(out_of_range, &ordered).is_err());
         assert!(conflicts_of(Value::Array(vec![Value::Int(1)]), &ordered).is_err());
         assert!(conflicts_of(Value::Okay, &ordered).is_err());
