@@ -13,5 +13,6 @@ mod sync_conflicts;
 mod sync_outage;
 mod sync_postgres;
 mod sync_redis;
+mod target_writes;
 mod tombstones;
 mod webhook;

@@ -139,10 +139,9 @@ fn redis_deletes_keep_a_tombstone_that_older_writes_do_not_resurrect() {
                 .arg(format!("{prefix}k0"))
                 .query(&mut c)
                 .expect("HGET");
-            let (ts, origin) = version?
-                .split_once(' ')
-                .map(|(t, o)| (t.to_string(), o.to_string()))?;
-            (!exists).then(|| (ts.parse().expect("ts"), origin))
+            let version = version?;
+            let (ts, origin) = kvflow::sinks::sync::targets::redis::parse_version(&version);
+            (!exists).then(|| (ts, origin.to_string()))
         },
     );
 }
