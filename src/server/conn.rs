@@ -20,11 +20,11 @@ use std::time::Instant;
 
 use mio::net::TcpStream;
 
+use super::Server;
 use super::commands::xread::{complete_read, read_log, ring_changes, write_entries};
 use super::commands::{Args, Ctx, Session, execute};
 use super::notify::Outbox;
 use super::resp::{Frame, Reply, parse_frame};
-use super::Server;
 
 /// Stop running requests while this many reply bytes wait for the client to read them.
 const OUTPUT_BACKLOG: usize = 64 << 20;

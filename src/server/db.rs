@@ -16,8 +16,8 @@ use super::expiry_log::ExpiryLog;
 use super::keyspace::{Entry, Keyspace, value_of};
 use super::notify::{KeyspaceEvent, PubSub};
 use crate::change::{Mutation, Op};
-use crate::store::event_kind;
 use crate::runtime::live_queue::{LiveItem, LiveQueue};
+use crate::store::event_kind;
 
 /// The server's state.
 pub struct Db {

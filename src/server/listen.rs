@@ -41,9 +41,9 @@ use std::time::{Duration, Instant};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
+use super::Server;
 use super::conn::Conn;
 use super::notify::Outbox;
-use super::Server;
 
 const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);

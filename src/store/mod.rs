@@ -8,6 +8,7 @@
 pub mod data_dir;
 pub mod faults;
 pub mod log_progress;
+pub mod log_tail;
 pub mod manifest;
 pub mod operator;
 pub mod shard;

@@ -7,15 +7,20 @@
 //! shards and follows input order, so "after token (k, s)" means every event with seq > s in
 //! any shard. A shard whose log was cut by retention keeps a `floor` file: the seq through
 //! which its history is gone; a token below a floor is an error, never a silent gap.
+//!
+//! [`ChangeStream`] reads what is logged and ends; [`ChangeFollower`] follows a data
+//! directory that is being written, with the same tokens.
 
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
+use std::time::{Duration, Instant};
 
 use super::data_dir::{History, count_shards, shard_dir};
+use super::log_tail::LogTail;
 use super::shard::ShardState;
 use super::snapshot::load_latest;
-use super::wal::{LogReader, WalError};
+use super::wal::{LogReader, LogRecord, WalError};
 use crate::change::ChangeEvent;
 
 /// Where to resume a stream: after the event with this seq (its shard for reference).
@@ -98,19 +103,24 @@ pub fn read_floor(shard: &Path) -> Result<Option<u64>, WalError> {
     }
 }
 
-struct ShardStream {
-    shard: usize,
+/// Where one shard's stream begins: its state at the snapshot it starts from, the seq the
+/// log is read after (that snapshot's), and which events are shown.
+struct ShardStart {
     state: ShardState,
-    reader: LogReader,
-    after: Option<u64>,
-    since: Option<u64>,
-    next: Option<StreamEvent>,
+    from: Option<u64>,
+    shown: Shown,
 }
 
-impl ShardStream {
-    fn open(root: &Path, shard: usize, start: Start) -> Result<ShardStream, StreamError> {
-        let dir = shard_dir(root, shard);
-        let floor = read_floor(&dir)?;
+/// Which events a stream shows: those after a seq, and at or after an event time.
+#[derive(Clone, Copy, Debug)]
+struct Shown {
+    after: Option<u64>,
+    since: Option<u64>,
+}
+
+impl ShardStart {
+    fn open(dir: &Path, shard: usize, start: Start) -> Result<ShardStart, StreamError> {
+        let floor = read_floor(dir)?;
         let after = match start {
             Start::After(token) => Some(token.seq),
             _ => None,
@@ -126,7 +136,7 @@ impl ShardStream {
         }
         let base = after.or(floor);
         let snapshot = match base {
-            Some(seq) => load_latest(&dir, Some(seq))?,
+            Some(seq) => load_latest(dir, Some(seq))?,
             None => None,
         };
         let mut state = ShardState::default();
@@ -140,12 +150,53 @@ impl ShardStream {
             Start::Since(ts) => Some(ts),
             _ => None,
         };
+        Ok(ShardStart {
+            state,
+            from,
+            shown: Shown {
+                after: after.or(floor),
+                since,
+            },
+        })
+    }
+}
+
+/// Applies a logged record to a shard's state: its event, if it makes one that is shown.
+fn shown_event(
+    state: &mut ShardState,
+    shard: usize,
+    shown: Shown,
+    record: LogRecord,
+) -> Option<StreamEvent> {
+    let change = state.apply(record.to_ingest())?;
+    let visible = shown.after.is_none_or(|a| record.seq > a)
+        && shown.since.is_none_or(|ts| change.event.ts >= ts);
+    visible.then(|| StreamEvent {
+        token: Token {
+            shard,
+            seq: record.seq,
+        },
+        event: change.event,
+    })
+}
+
+struct ShardStream {
+    shard: usize,
+    state: ShardState,
+    reader: LogReader,
+    shown: Shown,
+    next: Option<StreamEvent>,
+}
+
+impl ShardStream {
+    fn open(root: &Path, shard: usize, start: Start) -> Result<ShardStream, StreamError> {
+        let dir = shard_dir(root, shard);
+        let begin = ShardStart::open(&dir, shard, start)?;
         Ok(ShardStream {
             shard,
-            state,
-            reader: LogReader::open(&dir, from)?,
-            after: after.or(floor),
-            since,
+            state: begin.state,
+            reader: LogReader::open(&dir, begin.from)?,
+            shown: begin.shown,
             next: None,
         })
     }
@@ -153,20 +204,8 @@ impl ShardStream {
     fn advance(&mut self) -> Result<(), StreamError> {
         self.next = None;
         for record in self.reader.by_ref() {
-            let record = record?;
-            let Some(change) = self.state.apply(record.to_ingest()) else {
-                continue;
-            };
-            let shown = self.after.is_none_or(|a| record.seq > a)
-                && self.since.is_none_or(|ts| change.event.ts >= ts);
-            if shown {
-                self.next = Some(StreamEvent {
-                    token: Token {
-                        shard: self.shard,
-                        seq: record.seq,
-                    },
-                    event: change.event,
-                });
+            self.next = shown_event(&mut self.state, self.shard, self.shown, record?);
+            if self.next.is_some() {
                 break;
             }
         }
@@ -208,6 +247,149 @@ impl Iterator for ChangeStream {
         match shard.advance() {
             Ok(()) => event.map(Ok),
             Err(e) => Some(Err(e)),
+        }
+    }
+}
+
+/// How long a follower waits for a missing seq before it takes the records after it: more
+/// than a shard lags behind another in logging the writes of one batch.
+pub const SETTLE: Duration = Duration::from_secs(1);
+
+/// The change events of a data directory that a running `run` or `serve` is writing, in seq
+/// order as they are logged ([`poll`](ChangeFollower::poll) returns `None` when it has shown
+/// everything logged so far; poll again later).
+///
+/// Each shard's log is read with a [`LogTail`]. The next event is the smallest seq among the
+/// shards' next records, which is final once every shard has a next record (a shard logs in
+/// seq order) or when it is the seq right after the last one taken. Otherwise a shard that
+/// has nothing new may still be about to log a smaller seq of the same batch, so the
+/// follower waits [`SETTLE`] before it takes the record; what was read before that wait
+/// began is then settled and taken without waiting. A token printed by a follower therefore
+/// resumes exactly as one printed by [`ChangeStream`].
+pub struct ChangeFollower {
+    shards: Vec<FollowedShard>,
+    /// The largest seq taken (or the start token's).
+    last: Option<u64>,
+    /// Records up to this seq were read before a wait ended: taken without waiting.
+    settled_through: Option<u64>,
+    /// Since when the next record waits for a missing seq, and the largest seq read then.
+    waiting: Option<(Instant, Option<u64>)>,
+    settle: Duration,
+}
+
+struct FollowedShard {
+    shard: usize,
+    state: ShardState,
+    tail: LogTail,
+    shown: Shown,
+    head: Option<LogRecord>,
+}
+
+impl ChangeFollower {
+    pub fn open(root: &Path, start: Start) -> Result<ChangeFollower, StreamError> {
+        Self::with_settle(root, start, SETTLE)
+    }
+
+    /// A follower that waits `settle` for a missing seq (see [`SETTLE`]).
+    pub fn with_settle(
+        root: &Path,
+        start: Start,
+        settle: Duration,
+    ) -> Result<ChangeFollower, StreamError> {
+        let count = count_shards(root);
+        if count == 0 {
+            return Err(StreamError::NoData(root.display().to_string()));
+        }
+        let mut shards = Vec::with_capacity(count);
+        for shard in 0..count {
+            let dir = shard_dir(root, shard);
+            let begin = ShardStart::open(&dir, shard, start)?;
+            shards.push(FollowedShard {
+                shard,
+                state: begin.state,
+                tail: LogTail::open(&dir, begin.from),
+                shown: begin.shown,
+                head: None,
+            });
+        }
+        let last = match start {
+            Start::After(token) => Some(token.seq),
+            _ => None,
+        };
+        Ok(ChangeFollower {
+            shards,
+            last,
+            settled_through: None,
+            waiting: None,
+            settle,
+        })
+    }
+
+    /// The next event logged so far, or `None` when there is none yet.
+    pub fn poll(&mut self) -> Result<Option<StreamEvent>, StreamError> {
+        // NB: a shard at the end of its log is asked once per poll, not once per record.
+        let mut at_end = vec![false; self.shards.len()];
+        loop {
+            for (shard, at_end) in self.shards.iter_mut().zip(at_end.iter_mut()) {
+                if shard.head.is_none() && !*at_end {
+                    shard.head = shard.tail.poll()?;
+                    *at_end = shard.head.is_none();
+                }
+            }
+            let next = self
+                .shards
+                .iter()
+                .enumerate()
+                .filter_map(|(at, s)| s.head.as_ref().map(|record| (record.seq, at)))
+                .min();
+            let Some((seq, at)) = next else {
+                self.waiting = None;
+                return Ok(None);
+            };
+            if !self.may_take(seq, at) {
+                return Ok(None);
+            }
+            self.last = self.last.max(Some(seq));
+            let shard = &mut self.shards[at];
+            let Some(record) = shard.head.take() else {
+                continue;
+            };
+            if let Some(event) = shown_event(&mut shard.state, shard.shard, shard.shown, record) {
+                return Ok(Some(event));
+            }
+        }
+    }
+
+    /// Whether the record `seq`, the smallest read, of shard `at` can be taken now: no
+    /// smaller seq can still be logged (see the type's doc).
+    fn may_take(&mut self, seq: u64, at: usize) -> bool {
+        let before_start = self.shards[at]
+            .shown
+            .after
+            .is_some_and(|after| seq <= after);
+        let next_in_line = self.last.map_or(seq == 0, |last| seq == last + 1);
+        let settled = self.settled_through.is_some_and(|through| seq <= through);
+        let every_shard_ahead = self.shards.iter().all(|s| s.head.is_some());
+        if before_start || next_in_line || settled || every_shard_ahead {
+            self.waiting = None;
+            return true;
+        }
+        let read_through = self
+            .shards
+            .iter()
+            .filter_map(|s| s.tail.loaded_through())
+            .max();
+        match self.waiting {
+            None => {
+                self.waiting = Some((Instant::now(), read_through));
+                false
+            }
+            Some((since, read)) if since.elapsed() >= self.settle => {
+                self.settled_through = read;
+                self.waiting = None;
+                true
+            }
+            Some(_) => false,
         }
     }
 }

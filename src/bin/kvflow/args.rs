@@ -105,6 +105,10 @@ pub struct WatchArgs {
     /// Only keys matching this regular expression.
     #[arg(long)]
     pub keys: Option<String>,
+    /// Keep printing changes as they are logged (a data directory that a running `run` or
+    /// `serve` writes) until interrupted (SIGINT, SIGTERM) or the output is closed.
+    #[arg(long)]
+    pub follow: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -41,8 +41,9 @@ fn apply(ctx: &mut Ctx, args: Args) -> Result<(), &'static str> {
     let origin: Arc<str> = args.text(arity - 1)?.into();
     let applied = if set {
         let text: Arc<str> = args.text(3)?.into();
-        ctx.db
-            .apply_synced(key, (ts, origin), |db| db.put(key, text, None, KeyspaceEvent::Set))
+        ctx.db.apply_synced(key, (ts, origin), |db| {
+            db.put(key, text, None, KeyspaceEvent::Set)
+        })
     } else {
         ctx.db.apply_synced(key, (ts, origin), |db| {
             db.delete(key, KeyspaceEvent::Del);

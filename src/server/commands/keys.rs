@@ -13,8 +13,8 @@ use std::sync::Arc;
 use super::strings::{arity, expiry_deadline, writable};
 use super::{Args, Ctx, SYNTAX};
 use crate::server::glob::glob_match;
-use crate::server::notify::KeyspaceEvent;
 use crate::server::keyspace::{ScanOrder, scan_page};
+use crate::server::notify::KeyspaceEvent;
 
 pub(super) fn run(name: &str, ctx: &mut Ctx, args: Args) -> bool {
     let result = match name {

@@ -13,8 +13,12 @@ pub(super) fn run(name: &str, ctx: &mut Ctx, args: Args) -> bool {
         "getdel" => arity(ctx, args, 2, name).and_then(|_| getdel(ctx, args)),
         "mget" => mget(ctx, args),
         "mset" => mset(ctx, args),
-        "incr" => arity(ctx, args, 2, name).and_then(|_| incr_by(ctx, args, 1, KeyspaceEvent::IncrBy)),
-        "decr" => arity(ctx, args, 2, name).and_then(|_| incr_by(ctx, args, -1, KeyspaceEvent::DecrBy)),
+        "incr" => {
+            arity(ctx, args, 2, name).and_then(|_| incr_by(ctx, args, 1, KeyspaceEvent::IncrBy))
+        }
+        "decr" => {
+            arity(ctx, args, 2, name).and_then(|_| incr_by(ctx, args, -1, KeyspaceEvent::DecrBy))
+        }
         "incrby" => arity(ctx, args, 3, name)
             .and_then(|_| args.int(2))
             .and_then(|by| incr_by(ctx, args, by, KeyspaceEvent::IncrBy)),
@@ -147,7 +151,8 @@ fn set(ctx: &mut Ctx, args: Args) -> Result<(), &'static str> {
         true => old.and_then(|o| o.expires_at),
         false => options.expires_at,
     };
-    ctx.db.put(key, Arc::from(text), expires_at, KeyspaceEvent::Set);
+    ctx.db
+        .put(key, Arc::from(text), expires_at, KeyspaceEvent::Set);
     if options.expires_at.is_some() {
         ctx.db.notify(KeyspaceEvent::Expire, key);
     }
@@ -228,7 +233,8 @@ fn append(ctx: &mut Ctx, args: Args) -> Result<(), &'static str> {
     };
     text.push_str(tail);
     let len = text.len();
-    ctx.db.put(key, Arc::from(text), expires_at, KeyspaceEvent::Append);
+    ctx.db
+        .put(key, Arc::from(text), expires_at, KeyspaceEvent::Append);
     ctx.reply.int(len as i64);
     Ok(())
 }

@@ -166,8 +166,10 @@ fn redis_a_replayed_batch_is_no_target_change() {
         let (conflicts, log) = run_sync(&text, input.clone());
         assert_eq!((conflicts, log.len()), (0, 0), "run {run}");
     }
-    let state: BTreeMap<String, serde_json::Value> =
-        [0, 2].iter().map(|i| (format!("k{i}"), value(1, *i))).collect();
+    let state: BTreeMap<String, serde_json::Value> = [0, 2]
+        .iter()
+        .map(|i| (format!("k{i}"), value(1, *i)))
+        .collect();
     assert_eq!(redis_state(&mut redis, prefix), state);
 }
 
