@@ -298,3 +298,61 @@ impl Db {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::change::EventKind;
+    use crate::store::{Ingest, ShardState};
+
+    /// The server's change ring and the store's shard, given the same writes, agree on every
+    /// event kind; the writes carry the request's time.
+    #[test]
+    fn the_server_and_the_store_decide_the_same_kinds() {
+        let mut db = Db::new(0, 0, 100);
+        db.begin(1_000);
+        db.put("a", "1".into(), None, KeyspaceEvent::Set);
+        db.put("a", "2".into(), None, KeyspaceEvent::IncrBy);
+        db.put("b", "x".into(), None, KeyspaceEvent::Set);
+        assert!(db.delete("a", KeyspaceEvent::Del));
+        assert!(
+            !db.delete("a", KeyspaceEvent::Del),
+            "a delete of a missing key"
+        );
+        db.begin(2_000);
+        db.put("a", "3".into(), Some(1_500), KeyspaceEvent::Set);
+        assert_eq!(db.expire_due(10), 1);
+        let served: Vec<(u64, EventKind)> = db
+            .changes
+            .after(StreamId::default(), 100)
+            .iter()
+            .map(|e| (e.id.ts, e.kind))
+            .collect();
+        let mut shard = ShardState::default();
+        let stored: Vec<(u64, EventKind)> = std::mem::take(&mut db.pending)
+            .into_iter()
+            .filter_map(|(seq, mutation)| {
+                let ts = mutation.ts.unwrap_or_default();
+                let ingest = Ingest {
+                    seq,
+                    max_seen: 0,
+                    ts,
+                    mutation,
+                };
+                shard.apply(ingest).map(|c| (c.event.ts, c.event.kind))
+            })
+            .collect();
+        use EventKind::*;
+        let expected = [
+            (1_000, Insert),
+            (1_000, Update),
+            (1_000, Insert),
+            (1_000, Delete),
+            (2_000, Insert),
+            (2_000, Delete),
+        ];
+        assert_eq!(served, expected);
+        assert_eq!(stored, expected);
+        assert_eq!(db.expired_keys, 1);
+    }
+}

@@ -218,3 +218,27 @@ impl Server {
         self.wake_all();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::change::time::ManualClock;
+
+    #[test]
+    fn requests_take_the_time_of_the_servers_clock() {
+        let queue = Arc::new(LiveQueue::new(16, Duration::from_millis(10)));
+        let server = Server::new(
+            ServeConfig::default(),
+            Db::new(0, 0, 16),
+            queue,
+            Arc::new(Metrics::new(&[])),
+        );
+        let clock = Arc::new(ManualClock::new(5_000));
+        let server = server.with_clock(clock.clone());
+        assert_eq!(server.now_ms(), 5_000);
+        clock.set(7_000);
+        let mut db = server.lock();
+        db.begin(server.now_ms());
+        assert_eq!(db.now(), 7_000);
+    }
+}

@@ -203,3 +203,21 @@ impl PubSub {
         self.publish(&channel, key.as_bytes());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keyspace_events_keep_redis_names() {
+        use KeyspaceEvent::*;
+        let names: Vec<&str> = [Set, Del, Expired, Expire, Persist, Append, IncrBy, DecrBy]
+            .iter()
+            .map(|e| e.name())
+            .collect();
+        let expected = [
+            "set", "del", "expired", "expire", "persist", "append", "incrby", "decrby",
+        ];
+        assert_eq!(names, expected);
+    }
+}

@@ -429,3 +429,75 @@ pub fn refuse_cut_logs(root: &Path) -> Result<(), StreamError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::change::Op;
+    use crate::store::data_dir::DataDir;
+    use crate::store::wal::WalOptions;
+    use crate::value::Value;
+
+    fn log(dir: &DataDir, shard: usize, seq: u64) {
+        let wal = dir.shard(shard).expect("shard");
+        let mut wal = wal.lock().expect("lock");
+        wal.append(&LogRecord {
+            seq,
+            time: 0,
+            ts: 100 + seq,
+            max_seen: 0,
+            op: Op::Put,
+            key: format!("k{seq}").into(),
+            value: Value::Int(seq as i64),
+            origin: None,
+        });
+        wal.commit().expect("commit");
+    }
+
+    fn seqs(follower: &mut ChangeFollower) -> Vec<u64> {
+        std::iter::from_fn(|| follower.poll().expect("poll"))
+            .map(|e| e.token.seq)
+            .collect()
+    }
+
+    #[test]
+    fn a_follower_waits_for_a_seq_another_shard_has_not_logged_yet() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let (dir, _) = DataDir::open(root.path(), 2, &WalOptions::default()).expect("open");
+        let mut follower =
+            ChangeFollower::with_settle(root.path(), Start::Beginning, Duration::from_secs(600))
+                .expect("follow");
+        log(&dir, 0, 0);
+        log(&dir, 0, 2);
+        assert_eq!(
+            seqs(&mut follower),
+            vec![0],
+            "seq 1 may still come from shard 1"
+        );
+        log(&dir, 1, 1);
+        assert_eq!(seqs(&mut follower), vec![1, 2]);
+        log(&dir, 1, 3);
+        log(&dir, 0, 4);
+        assert_eq!(seqs(&mut follower), vec![3, 4]);
+    }
+
+    #[test]
+    fn a_seq_that_never_comes_is_skipped_after_the_settle_time() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let (dir, _) = DataDir::open(root.path(), 2, &WalOptions::default()).expect("open");
+        let settle = Duration::from_millis(50);
+        let token = Token { shard: 0, seq: 0 };
+        let mut follower =
+            ChangeFollower::with_settle(root.path(), Start::After(token), settle).expect("follow");
+        for seq in [0, 2, 3, 5] {
+            log(&dir, 0, seq);
+        }
+        assert_eq!(seqs(&mut follower), Vec::<u64>::new());
+        std::thread::sleep(settle * 2);
+        assert_eq!(
+            seqs(&mut follower),
+            vec![2, 3, 5],
+            "what was read before the wait is settled"
+        );
+    }
+}
