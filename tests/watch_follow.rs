@@ -207,14 +207,7 @@ struct Watch {
 
 impl Watch {
     fn start(dir: &Path, args: &[&str]) -> Watch {
-        let mut child = kvflow()
-            .arg("watch")
-            .arg("--data-dir")
-            .arg(dir)
-            .args(args)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start kvflow watch");
+        let mut child = spawn_watch(dir, args);
         let stdout = child.stdout.take().expect("stdout");
         Watch {
             child,
@@ -244,6 +237,18 @@ impl Watch {
             "nothing printed after the changes"
         );
     }
+}
+
+/// `kvflow watch --data-dir dir args`, its stdout a pipe.
+fn spawn_watch(dir: &Path, args: &[&str]) -> Child {
+    kvflow()
+        .arg("watch")
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start kvflow watch")
 }
 
 fn read_lines(stdout: ChildStdout) -> Receiver<String> {
@@ -335,14 +340,7 @@ fn follow_ends_when_its_output_is_closed() {
     let mut serve = Serve::start(&data);
     let mut oracle = Oracle::default();
     let expected = oracle.round(&mut serve, 0, 3);
-    let mut child = kvflow()
-        .arg("watch")
-        .arg("--data-dir")
-        .arg(&data)
-        .arg("--follow")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start kvflow watch");
+    let mut child = spawn_watch(&data, &["--follow"]);
     let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
     let mut line = String::new();
     stdout.read_line(&mut line).expect("a line");

@@ -4,8 +4,10 @@
 //! The path of one `SET`: a connection's event loop ([`listen`]) reads the socket and
 //! parses every complete request in its buffer ([`resp`]); [`conn`] runs them under one
 //! lock of the server's state ([`db`]: keyspace, change ring, pub/sub) and writes all
-//! replies with one `write`. Each write gets the next `seq`, publishes its keyspace
-//! notifications ([`notify`]) and joins the request's group of mutations, which is handed to
+//! replies with one `write`. A request takes its time from the server's clock
+//! ([`Server::clock`], a `change::time::Clock`). Each write gets the next `seq` and the event
+//! kind the store decides (`store::event_kind`), publishes its keyspace notification
+//! ([`notify::KeyspaceEvent`]) and joins the request's group of mutations, which is handed to
 //! the dataflow in one push (`runtime::live_queue`). There the store shard logs the group (one WAL
 //! commit) and applies it, and the pipelines' sinks write files and the views ([`view`]).
 //!

@@ -42,7 +42,7 @@ fn expected(policy: &str) -> BTreeMap<String, serde_json::Value> {
         .collect()
 }
 
-fn sync_text(target: &str, origin: &str, policy: &str) -> String {
+pub fn sync_text(target: &str, origin: &str, policy: &str) -> String {
     format!(
         r#"
 [[sync]]

@@ -15,6 +15,7 @@ use kvflow::sinks::OutputKind;
 use kvflow::value::Value;
 
 use super::common::*;
+use super::sync_conflicts::sync_text;
 use super::sync_postgres::{drop_table, postgres_state};
 
 const POLICIES: [&str; 3] = ["target-wins", "source-wins", "last-writer-wins"];
@@ -27,20 +28,6 @@ fn writes(run: u64, keys: &[usize], ts: u64) -> Vec<Mutation> {
             Mutation::put(format!("k{i}"), value, ts)
         })
         .collect()
-}
-
-fn sync_text(target: &str, policy: &str) -> String {
-    format!(
-        r#"
-[[sync]]
-name = "s"
-keys = ["^k"]
-target = {target}
-origin = "local"
-conflict = "{policy}"
-conflict_log = true
-"#
-    )
 }
 
 /// A run's conflict count and its conflict log, by key.
@@ -119,6 +106,25 @@ fn redis_set(redis: &mut redis::Connection, key: &str, text: &str) {
         .expect("SET");
 }
 
+/// One policy's scenario on `target`: the first run writes `first` keys, `edit` edits the
+/// target as `edits` say, the second run writes `keys`; `state` reads the target.
+fn scenario(
+    target: &str,
+    policy: &str,
+    (first, keys): (&[usize], &[usize]),
+    edits: &[(usize, Option<serde_json::Value>)],
+    edit: impl FnOnce(),
+    state: impl FnOnce() -> BTreeMap<String, serde_json::Value>,
+) {
+    let text = sync_text(target, "local", policy);
+    let (conflicts, _) = run_sync(&text, writes(1, first, 1000));
+    assert_eq!(conflicts, 0, "{policy}: the first run meets no conflict");
+    edit();
+    let second = run_sync(&text, writes(2, keys, 2000));
+    assert_eq!(state(), expected(policy, keys, edits), "{policy}");
+    check_conflicts(policy, second, edits);
+}
+
 #[test]
 fn redis_target_writes_are_target_changes() {
     let Some(mut redis) = redis() else { return };
@@ -133,22 +139,17 @@ fn redis_target_writes_are_target_changes() {
         let prefix = format!("kvflow-test:target-writes-{policy}:");
         redis_clear(&mut redis, &prefix);
         let target = format!(r#"{{ kind = "redis", url = "{redis_url}", prefix = "{prefix}" }}"#);
-        let text = sync_text(&target, policy);
-        let (conflicts, _) = run_sync(&text, writes(1, &[0, 1, 2, 3], 1000));
-        assert_eq!(conflicts, 0, "{policy}: the first run meets no conflict");
-        redis_set(&mut redis, &format!("{prefix}k0"), r#""edited""#);
-        let _: () = redis::cmd("DEL")
-            .arg(format!("{prefix}k1"))
-            .query(&mut redis)
-            .expect("DEL");
-        redis_set(&mut redis, &format!("{prefix}k9"), r#"{"by":"hand"}"#);
-        let second = run_sync(&text, writes(2, &keys, 2000));
-        assert_eq!(
-            redis_state(&mut redis, &prefix),
-            expected(policy, &keys, &edits),
-            "{policy}"
-        );
-        check_conflicts(policy, second, &edits);
+        let mut editor = super::common::redis().expect("redis");
+        let edit = || {
+            redis_set(&mut editor, &format!("{prefix}k0"), r#""edited""#);
+            let _: () = redis::cmd("DEL")
+                .arg(format!("{prefix}k1"))
+                .query(&mut editor)
+                .expect("DEL");
+            redis_set(&mut editor, &format!("{prefix}k9"), r#"{"by":"hand"}"#);
+        };
+        let state = || redis_state(&mut redis, &prefix);
+        scenario(&target, policy, (&[0, 1, 2, 3], &keys), &edits, edit, state);
     }
 }
 
@@ -159,7 +160,7 @@ fn redis_a_replayed_batch_is_no_target_change() {
     let prefix = "kvflow-test:target-writes-replay:";
     redis_clear(&mut redis, prefix);
     let target = format!(r#"{{ kind = "redis", url = "{redis_url}", prefix = "{prefix}" }}"#);
-    let text = sync_text(&target, "target-wins");
+    let text = sync_text(&target, "local", "target-wins");
     let mut input = writes(1, &[0, 1, 2], 1000);
     input.push(Mutation::delete("k1", 1500));
     for run in 0..2 {
@@ -184,20 +185,16 @@ fn postgres_target_writes_are_target_changes() {
         drop_table(&mut pg, &table);
         let target =
             format!(r#"{{ kind = "postgres", url = "{postgres_url}", table = "{table}" }}"#);
-        let text = sync_text(&target, policy);
-        let (conflicts, _) = run_sync(&text, writes(1, &keys, 1000));
-        assert_eq!(conflicts, 0, "{policy}: the first run meets no conflict");
-        pg.batch_execute(&format!(
-            "UPDATE {table}_live SET value = '\"edited\"' WHERE key = 'k0'; \
-             UPDATE {table} SET deleted = true, value = NULL WHERE key = 'k1'"
-        ))
-        .expect("UPDATE");
-        let second = run_sync(&text, writes(2, &keys, 2000));
-        assert_eq!(
-            postgres_state(&mut pg, &table),
-            expected(policy, &keys, &edits),
-            "{policy}"
-        );
-        check_conflicts(policy, second, &edits);
+        let mut editor = postgres().expect("postgres");
+        let edit = || {
+            editor
+                .batch_execute(&format!(
+                    "UPDATE {table}_live SET value = '\"edited\"' WHERE key = 'k0'; \
+                     UPDATE {table} SET deleted = true, value = NULL WHERE key = 'k1'"
+                ))
+                .expect("UPDATE");
+        };
+        let state = || postgres_state(&mut pg, &table);
+        scenario(&target, policy, (&keys, &keys), &edits, edit, state);
     }
 }
