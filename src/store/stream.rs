@@ -171,7 +171,7 @@ fn shown_event(
     let change = state.apply(record.to_ingest())?;
     let visible = shown.after.is_none_or(|a| record.seq > a)
         && shown.since.is_none_or(|ts| change.event.ts >= ts);
-    visible.then(|| StreamEvent {
+    visible.then_some(StreamEvent {
         token: Token {
             shard,
             seq: record.seq,
