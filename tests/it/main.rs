@@ -35,3 +35,4 @@ mod serve_sync;
 mod sinks;
 mod smoke;
 mod wal_damage;
+mod watch_follow;
