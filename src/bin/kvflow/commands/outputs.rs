@@ -36,7 +36,7 @@ pub fn stdout_outputs(
 /// One line per sync sink and alert, and one for the routes when the plan has any.
 pub fn sink_summary(external: &ExternalSinks, plan: &Plan) -> Vec<String> {
     let mut lines = external.summary();
-    if plan.external.routes.is_some() {
+    if plan.sinks.routes.is_some() {
         let stats = external.route_stats();
         lines.push(format!(
             "routes: {} routed, {} unrouted, {} handler calls",
