@@ -191,7 +191,12 @@ impl Feeder<'_, '_> {
                 }
                 let history =
                     History::open(dir, None).map_err(|e| RunError::Durable(e.to_string()))?;
-                feeder.send_history(history, u64::MAX)
+                let replayed = feeder.send_history(history, u64::MAX)?;
+                feeder
+                    .metrics
+                    .events_in
+                    .fetch_add(replayed, Ordering::Relaxed);
+                Ok(())
             }
             InputSource::Live(queue) => feeder.feed_live(queue),
             InputSource::Generate { workload, config } => {
@@ -205,10 +210,12 @@ impl Feeder<'_, '_> {
     }
 
     /// Sends logged history before seq `until` at its logged batch stamps (each worker its
-    /// own shard's, in a resumed run; worker 0 everything, in a replay).
-    fn send_history(&mut self, history: History, until: u64) -> Result<(), RunError> {
+    /// own shard's, in a resumed run; worker 0 everything, in a replay); returns how many
+    /// mutations it sent.
+    fn send_history(&mut self, history: History, until: u64) -> Result<u64, RunError> {
         let mut previous = *self.handle.time();
         let mut since_step = 0usize;
+        let mut sent = 0;
         for item in history {
             let (_, record) = item.map_err(|e| RunError::Durable(e.to_string()))?;
             if record.seq >= until {
@@ -221,13 +228,14 @@ impl Feeder<'_, '_> {
                 previous = record.time;
             }
             self.handle.send(record.to_ingest());
+            sent += 1;
             since_step += 1;
             if since_step >= 4096 {
                 since_step = 0;
                 self.worker.step();
             }
         }
-        Ok(())
+        Ok(sent)
     }
 
     /// At a batch boundary (the input just advanced to `stamp`): the first worker of each

@@ -1,4 +1,4 @@
-//! JSON Lines to files in an output directory, or to stdout prefixed by pipeline name.
+//! JSON Lines to files in an output directory, or to stdout as one JSON Lines stream.
 //!
 //! Files are created on the first write, so a pipeline with no late events has no
 //! `.late.jsonl`. In a cluster every process writes the rows of its own workers; when several
@@ -20,6 +20,17 @@
 //!   refused, naming the file and both lengths: resuming would append to a torn line, and
 //!   the lines it lost were delivered before the checkpoint, so the resumed run will not
 //!   write them again. `--repair` repairs logs only; it does not rewrite outputs.
+//!
+//! On stdout ([`StdoutOutputs`], a run without `--output`) every output shares one stream, so
+//! each line is wrapped in a record that says where it belongs:
+//! `{"pipeline":"<name>","<field>":<line>}`, where `<name>` is the file name `--output`
+//! would write without `.jsonl` and its kind suffix (a pipeline's name, or a sink's output
+//! such as `routes.counts`), and `<field>` is the kind of line: `row`, `late`, `error` or
+//! `final` (the consolidated final state, for pipelines with `final_state = true`). Decision:
+//! the line is nested whole under its kind rather than merged with the marker fields, so a
+//! row with its own field called `pipeline` stays unambiguous, and `.row` is exactly the line
+//! that `<pipeline>.jsonl` would hold. [`StdoutPipeline`] keeps one pipeline's records
+//! (`--pipeline NAME`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
@@ -29,6 +40,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use super::path::output_path;
 use super::{LineSink, OutputFactory, OutputKind};
+use crate::value::write_json_string;
 
 /// The first failure of any file of a directory, shared by its files.
 type FirstFailure = Arc<OnceLock<String>>;
@@ -312,22 +324,51 @@ fn discard(writer: Option<BufWriter<File>>) {
     }
 }
 
-/// Writes every line to stdout as `<pipeline>[.<kind>]: <line>`; final state is not printed.
+/// Writes every output line to stdout as one JSON Lines record (see the module doc).
 #[derive(Default)]
 pub struct StdoutOutputs;
 
-struct PrefixedStdout {
-    prefix: String,
+/// The field of a stdout record that holds a line of output `kind`.
+fn record_field(kind: OutputKind) -> &'static str {
+    match kind {
+        OutputKind::Rows => "row",
+        OutputKind::Late => "late",
+        OutputKind::Errors => "error",
+        OutputKind::Final => "final",
+    }
 }
 
-impl LineSink for PrefixedStdout {
-    fn write(&self, lines: &str) {
-        let mut text = String::with_capacity(lines.len() + 32);
-        for line in lines.lines() {
-            text.push_str(&self.prefix);
+/// Wraps each line of one output in its stdout record.
+struct StdoutRecords {
+    /// `{"pipeline":"<name>","<field>":`, the text before the line.
+    head: String,
+}
+
+impl StdoutRecords {
+    fn new(pipeline: &str, kind: OutputKind) -> StdoutRecords {
+        let mut head = String::from("{\"pipeline\":");
+        write_json_string(pipeline, &mut head);
+        head.push_str(",\"");
+        head.push_str(record_field(kind));
+        head.push_str("\":");
+        StdoutRecords { head }
+    }
+
+    /// `lines` (each a JSON value on its own line), each wrapped in its record.
+    fn wrap(&self, lines: &str) -> String {
+        let mut text = String::with_capacity(lines.len() + 64);
+        for line in lines.lines().filter(|line| !line.is_empty()) {
+            text.push_str(&self.head);
             text.push_str(line);
-            text.push('\n');
+            text.push_str("}\n");
         }
+        text
+    }
+}
+
+impl LineSink for StdoutRecords {
+    fn write(&self, lines: &str) {
+        let text = self.wrap(lines);
         let mut stdout = std::io::stdout().lock();
         // A closed stdout (e.g. `| head`) is not an error worth a panic.
         let _ = stdout.write_all(text.as_bytes());
@@ -338,6 +379,7 @@ impl LineSink for PrefixedStdout {
     }
 }
 
+/// A sink that keeps nothing.
 struct Discard;
 
 impl LineSink for Discard {
@@ -346,15 +388,7 @@ impl LineSink for Discard {
 
 impl OutputFactory for StdoutOutputs {
     fn open(&self, pipeline: &str, kind: OutputKind) -> Arc<dyn LineSink> {
-        match kind {
-            OutputKind::Final => Arc::new(Discard),
-            OutputKind::Rows => Arc::new(PrefixedStdout {
-                prefix: format!("{pipeline}: "),
-            }),
-            other => Arc::new(PrefixedStdout {
-                prefix: format!("{pipeline}{}: ", other.suffix()),
-            }),
-        }
+        Arc::new(StdoutRecords::new(pipeline, kind))
     }
 
     fn finish(&self) {
@@ -362,9 +396,51 @@ impl OutputFactory for StdoutOutputs {
     }
 }
 
+/// [`StdoutOutputs`] of one pipeline only (`--pipeline NAME`); every other output is
+/// discarded.
+pub struct StdoutPipeline {
+    pub pipeline: String,
+}
+
+impl OutputFactory for StdoutPipeline {
+    fn open(&self, pipeline: &str, kind: OutputKind) -> Arc<dyn LineSink> {
+        match pipeline == self.pipeline {
+            true => StdoutOutputs.open(pipeline, kind),
+            false => Arc::new(Discard),
+        }
+    }
+
+    fn finish(&self) {
+        StdoutOutputs.finish();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stdout_records_nest_each_line_under_its_kind() {
+        let rows = StdoutRecords::new("by \"kind\"", OutputKind::Rows);
+        assert_eq!(
+            rows.wrap("{\"pipeline\":1}\n{\"a\":[2]}\n"),
+            "{\"pipeline\":\"by \\\"kind\\\"\",\"row\":{\"pipeline\":1}}\n\
+             {\"pipeline\":\"by \\\"kind\\\"\",\"row\":{\"a\":[2]}}\n"
+        );
+        let fields = [
+            (OutputKind::Late, "late"),
+            (OutputKind::Errors, "error"),
+            (OutputKind::Final, "final"),
+        ];
+        for (kind, field) in fields {
+            let text = StdoutRecords::new("p", kind).wrap("{\"x\":1}\n");
+            let record: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(
+                record,
+                serde_json::json!({"pipeline": "p", field: {"x": 1}})
+            );
+        }
+    }
 
     #[test]
     fn a_failed_write_is_kept_named_and_reported_by_the_directory() {

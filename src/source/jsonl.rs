@@ -13,6 +13,12 @@
 //! [`LineError::line`] is the line number an editor shows. CRLF line ends and a UTF-8 byte
 //! order mark on the first line are accepted. Parsing never panics.
 //!
+//! A line that is not JSON at all (plain text, a cut-off object, binary) is reported as such
+//! with its first [`SHOWN_CHARS`] characters, escaped and quoted, since the parser's own
+//! words ("expected ident at column 2") do not say what is wrong with the line:
+//! `not a JSON object: "hello world"` for a line that does not start with `{`, and
+//! `not valid JSON (<parser message>): "<start>…"` for one that does, or that is not UTF-8.
+//!
 //! A bad line keeps at most its first 1000 characters, so one huge line cannot blow up the
 //! `bad-input.jsonl` record of it. Decision: a record whose text was cut says so with
 //! `"truncated":true` and the line's whole length, `"bytes":N` (bytes, as a file and `wc -c`
@@ -76,9 +82,40 @@ fn truncate(text: &str, raw_len: usize) -> (String, Option<usize>) {
     }
 }
 
+/// How many characters of a line that is not JSON its error message shows.
+pub const SHOWN_CHARS: usize = 40;
+
+/// The first [`SHOWN_CHARS`] characters of `line`, escaped and quoted, with `…` inside the
+/// quotes when the line is longer.
+fn quoted_start(line: &str) -> String {
+    let (start, cut) = match line.char_indices().nth(SHOWN_CHARS) {
+        Some((end, _)) => (&line[..end], true),
+        None => (line, false),
+    };
+    let quoted = format!("{start:?}");
+    match cut {
+        true => format!("{}…\"", &quoted[..quoted.len() - 1]),
+        false => quoted,
+    }
+}
+
+/// The message for a line the JSON parser refused (see the module doc).
+fn describe(e: &serde_json::Error, line: &str) -> String {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Syntax | Category::Eof if !line.trim_start().starts_with('{') => {
+            format!("not a JSON object: {}", quoted_start(line))
+        }
+        Category::Syntax | Category::Eof => {
+            format!("not valid JSON ({}): {}", message(e), quoted_start(line))
+        }
+        Category::Data | Category::Io => message(e),
+    }
+}
+
 /// Parses one line into a mutation; the error is a message without the line number.
 pub fn parse_mutation(line: &str) -> Result<Mutation, String> {
-    let parsed: Line = serde_json::from_str(line).map_err(|e| message(&e))?;
+    let parsed: Line = serde_json::from_str(line).map_err(|e| describe(&e, line))?;
     let key = parsed.key.ok_or("missing field `key`")?;
     if key.is_empty() {
         return Err("`key` must be a non-empty string".to_string());
@@ -310,11 +347,15 @@ impl<R: BufRead> Iterator for JsonlReader<R> {
                                     error(self.line, message, truncate(text, raw.len()))
                                 })
                         }
-                        Err(e) => Err(error(
-                            self.line,
-                            format!("invalid UTF-8 at byte {}", e.valid_up_to()),
-                            truncate(&String::from_utf8_lossy(raw), raw.len()),
-                        )),
+                        Err(e) => {
+                            let text = String::from_utf8_lossy(raw);
+                            let message = format!(
+                                "not valid JSON (invalid UTF-8 at byte {}): {}",
+                                e.valid_up_to(),
+                                quoted_start(&text)
+                            );
+                            Err(error(self.line, message, truncate(&text, raw.len())))
+                        }
                     };
                     return Some(result);
                 }
@@ -399,8 +440,11 @@ mod tests {
     #[test]
     fn reports_each_error() {
         let cases = [
-            (r#"{"key": "k""#, "EOF while parsing an object at column 11"),
-            ("not json", "expected ident at column 2"),
+            (
+                r#"{"key": "k""#,
+                r#"not valid JSON (EOF while parsing an object at column 11): "{\"key\": \"k\"""#,
+            ),
+            ("not json", r#"not a JSON object: "not json""#),
             (r#"{"op": "put"}"#, "missing field `key`"),
             (r#"{"key": ""}"#, "`key` must be a non-empty string"),
             (
@@ -442,10 +486,16 @@ mod tests {
                 "unknown field `valeu`, expected one of `ts`, `op`, `key`, `value`, `origin`",
             ),
             (r#"{"key": "k", "key": "j"}"#, "duplicate field `key`"),
-            (r#"{"key": "k"} x"#, "trailing characters at column 14"),
+            (
+                r#"{"key": "k"} x"#,
+                "not valid JSON (trailing characters at column 14)",
+            ),
             (r#"["k"]"#, "invalid type: sequence, expected a JSON object"),
-            (r#"{"key": "k", "value": 1e999}"#, "number out of range"),
-            ("", "EOF while parsing a value"),
+            (
+                r#"{"key": "k", "value": 1e999}"#,
+                "not valid JSON (number out of range",
+            ),
+            ("", r#"not a JSON object: """#),
         ];
         for (line, want) in cases {
             let got = err(line);
@@ -453,6 +503,46 @@ mod tests {
         }
         let deep = format!(r#"{{"key":"k","value":{}}}"#, "[".repeat(50_000));
         assert!(err(&deep).contains("recursion limit"));
+    }
+
+    #[test]
+    fn a_line_that_is_not_json_is_named_so_with_its_start() {
+        let cases: [(&[u8], &str); 6] = [
+            (
+                b"hello world, this line is plain text and goes on for a while",
+                r#"not a JSON object: "hello world, this line is plain text and…""#,
+            ),
+            (
+                b"{\"ts\":1,\"key\":\"a\",\"value\":{\"n\":",
+                r#"not valid JSON (EOF while parsing a value at column 31): "{\"ts\":1,\"key\":\"a\",\"value\":{\"n\":""#,
+            ),
+            (
+                b"\x00\x01\x1b[31mred",
+                r#"not a JSON object: "\0\u{1}\u{1b}[31mred""#,
+            ),
+            (
+                b"\x89PNG\r\n\x1a\n\x00\x00",
+                r#"not valid JSON (invalid UTF-8 at byte 0): "�PNG""#,
+            ),
+            (b"<html>", r#"not a JSON object: "<html>""#),
+            (
+                b"{'key': 'a'}",
+                r#"not valid JSON (key must be a string at column 2): "{'key': 'a'}""#,
+            ),
+        ];
+        for (line, want) in cases {
+            let mut input = line.to_vec();
+            input.push(b'\n');
+            let got = JsonlReader::new(&input[..]).next().unwrap().unwrap_err();
+            assert_eq!(got.message, want, "{line:?}");
+        }
+        let e = JsonlReader::new(&b"{\"key\":\"k\"}\nplain\n"[..])
+            .nth(1)
+            .unwrap();
+        assert_eq!(
+            e.unwrap_err().to_string(),
+            r#"line 2: not a JSON object: "plain""#
+        );
     }
 
     #[test]
@@ -468,14 +558,16 @@ mod tests {
         assert_eq!(&*items[0].as_ref().unwrap().1.key, "a");
         let e = items[1].as_ref().unwrap_err();
         assert_eq!((e.line, e.text.as_str()), (4, "{\"key\":}"));
-        assert!(
-            e.message.starts_with("expected value at column 8"),
-            "{}",
-            e.message
+        assert_eq!(
+            e.message,
+            r#"not valid JSON (expected value at column 8): "{\"key\":}""#
         );
         let e = items[2].as_ref().unwrap_err();
         assert_eq!(e.line, 5);
-        assert_eq!(e.message, "invalid UTF-8 at byte 8");
+        assert_eq!(
+            e.message,
+            r#"not valid JSON (invalid UTF-8 at byte 8): "{\"key\":\"�\"}""#
+        );
         assert_eq!(e.text, "{\"key\":\"\u{fffd}\"}");
         assert_eq!(items[3].as_ref().unwrap().0, 7);
         assert_eq!(items[3].as_ref().unwrap().1.op, Op::Delete);
@@ -501,7 +593,9 @@ mod tests {
         };
         assert_eq!(
             record("{\"key\":}\n"),
-            "{\"line\":1,\"error\":\"expected value at column 8\",\"text\":\"{\\\"key\\\":}\"}\n"
+            r#"{"line":1,"error":"not valid JSON (expected value at column 8): \"{\\\"key\\\":}\"","text":"{\"key\":}"}"#
+                .to_string()
+                + "\n"
         );
         let whole = format!("{}\n", "x".repeat(1000));
         assert!(!record(&whole).contains("truncated"));

@@ -177,7 +177,7 @@ fn nexmark_q5_bench_counts_the_rows_a_run_writes() {
 #[test]
 fn zipf_bench_passes_keys_and_skew_to_the_generator() {
     bench_matches_run(
-        &repo("dataflows/window_counts.toml"),
+        &repo("dataflows/zipf_windows.toml"),
         &[
             "zipf",
             "--events",

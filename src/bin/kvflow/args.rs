@@ -19,8 +19,7 @@ pub struct Cli {
 pub enum Command {
     /// Run every pipeline of a dataflow file.
     #[command(
-        disable_help_flag = true,
-        after_help = "Examples:\n  kvflow run dataflows/quickstart.toml\n  kvflow run dataflows/window_counts.toml --input events.jsonl --output out/ -w 4\n  kvflow generate users-orders --events 10000 --seed 1 | kvflow run dataflows/orders_join.toml --input -\n  kvflow run FILE -n 2 -p 0 -h hosts.txt   (and -p 1 on the other process)"
+        after_help = "Examples:\n  kvflow run dataflows/quickstart.toml\n  kvflow run dataflows/window_counts.toml --input dataflows/window_counts.input.jsonl --output out/ -w 4\n  kvflow generate users-orders --events 10000 --seed 1 | kvflow run dataflows/orders_join.toml --input -\n  kvflow run FILE -n 2 -p 0 -H hosts.txt   (and -p 1 on the other process)"
     )]
     Run(RunArgs),
     /// Validate a dataflow file without running it.
@@ -43,7 +42,7 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Measure a dataflow file over a pre-generated workload: throughput, latency, memory.
     #[command(
-        after_help = "Examples:\n  kvflow bench dataflows/nexmark/q0.toml --workload nexmark --events 1000000 -w 1,2 --repeat 3 --out bench/q0\n  kvflow bench dataflows/window_counts.toml --workload zipf --keys 10000 --skew 1.2 --events 500000"
+        after_help = "Examples:\n  kvflow bench dataflows/nexmark/q0.toml --workload nexmark --events 1000000 -w 1,2 --repeat 3 --out bench/q0\n  kvflow bench dataflows/zipf_windows.toml --workload zipf --keys 10000 --skew 1.2 --events 500000"
     )]
     Bench(BenchArgs),
     /// Print a data directory's change events as JSON Lines, each with its resume token.
@@ -53,7 +52,7 @@ pub enum Command {
     Watch(WatchArgs),
     /// Serve the Redis protocol; every write feeds the dataflows of the given files.
     #[command(
-        after_help = "Examples:\n  kvflow serve dataflows/serve/orders.toml --output out/ --view orders_per_user\n  kvflow serve --listen 127.0.0.1:7379 --data-dir data/ dataflows/serve/orders.toml\n  redis-cli -p 7379 SET order:1 '{\"user\":\"u1\",\"amount\":5}'"
+        after_help = "Examples:\n  kvflow serve dataflows/serve/orders.toml --output out/ --view orders_per_user\n  kvflow serve --listen 127.0.0.1:7379 --data-dir serve-data/ dataflows/serve/orders.toml\n  redis-cli -p 7379 SET order:1 '{\"user\":\"u1\",\"amount\":5}'"
     )]
     Serve(ServeArgs),
     /// Run a dataflow file over a data directory's stored history.
@@ -183,6 +182,9 @@ pub struct ReplayArgs {
     /// Write DIR/<pipeline>.jsonl instead of stdout.
     #[arg(long)]
     pub output: Option<PathBuf>,
+    /// On stdout, print only this pipeline's lines.
+    #[arg(long, conflicts_with = "output")]
+    pub pipeline: Option<String>,
     /// Worker threads.
     #[arg(short = 'w', long, default_value_t = 1)]
     pub workers: usize,
@@ -214,6 +216,9 @@ pub struct RunArgs {
     /// Write DIR/<pipeline>.jsonl (and .late/.errors/.final) instead of stdout.
     #[arg(long)]
     pub output: Option<PathBuf>,
+    /// On stdout, print only this pipeline's lines.
+    #[arg(long, conflicts_with = "output")]
+    pub pipeline: Option<String>,
     /// Worker threads per process.
     #[arg(short = 'w', long, default_value_t = 1)]
     pub workers: usize,
@@ -224,7 +229,7 @@ pub struct RunArgs {
     #[arg(short = 'p', long, default_value_t = 0)]
     pub process: usize,
     /// Hostfile: one host:port per process (default 127.0.0.1:2101, :2102, ...).
-    #[arg(short = 'h', long)]
+    #[arg(short = 'H', long)]
     pub hostfile: Option<PathBuf>,
     /// Start a new batch (timely time) when the watermark moved this many ms.
     #[arg(long, default_value_t = 100)]
@@ -237,9 +242,6 @@ pub struct RunArgs {
     pub raw: bool,
     #[command(flatten)]
     pub durability: DurabilityArgs,
-    /// Print help.
-    #[arg(long, action = clap::ArgAction::Help)]
-    pub help: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

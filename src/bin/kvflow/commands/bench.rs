@@ -83,8 +83,9 @@ fn measure_all(args: &BenchArgs) -> Result<Vec<Measurement>, CliError> {
                 }
             };
             bar.println(format!(
-                "-w {workers} run {repeat}: {:.0} events/s, latency p99 {:.1} ms, rows out {}",
-                run.events_per_s, run.latency.p99_ms, run.rows_out
+                "-w {workers} run {repeat}: {:.0} events/s, latency p99 {:.1} ms, rows out {}, \
+                 late {}, errors {}",
+                run.events_per_s, run.latency.p99_ms, run.rows_out, run.late, run.errors
             ));
             bar.inc(1);
             runs.push(run);
@@ -156,21 +157,23 @@ fn runtime(error: impl std::fmt::Display) -> CliError {
 
 fn print_table(rows: &[ResultRow]) {
     println!(
-        "{:>7}  {:>12}  {:>23}  {:>12}  {:>31}  {:>9}  {:>10}",
+        "{:>7}  {:>12}  {:>23}  {:>12}  {:>31}  {:>9}  {:>10}  {:>10}  {:>10}",
         "workers",
         "events/s",
         "min..max",
         "per worker",
         "latency p50/p90/p99/max ms",
         "peak MB",
-        "rows out"
+        "rows out",
+        "late",
+        "errors"
     );
     for r in rows {
         let rss = r
             .peak_rss_mb
             .map_or_else(|| "-".to_string(), |mb| format!("{mb:.0}"));
         println!(
-            "{:>7}  {:>12.0}  {:>23}  {:>12.0}  {:>31}  {:>9}  {:>10}",
+            "{:>7}  {:>12.0}  {:>23}  {:>12.0}  {:>31}  {:>9}  {:>10}  {:>10}  {:>10}",
             r.workers,
             r.events_per_s,
             format!("{:.0}..{:.0}", r.events_per_s_min, r.events_per_s_max),
@@ -180,7 +183,23 @@ fn print_table(rows: &[ResultRow]) {
                 r.latency_p50_ms, r.latency_p90_ms, r.latency_p99_ms, r.latency_max_ms
             ),
             rss,
-            r.rows_out
+            r.rows_out,
+            r.late,
+            r.errors
+        );
+    }
+    warn_about_errors(rows);
+}
+
+/// Says so on stderr when the runs wrote error rows (records that failed an expression):
+/// the figures then include the error path, not only the query.
+fn warn_about_errors(rows: &[ResultRow]) {
+    if let Some(r) = rows.iter().find(|r| r.errors > 0) {
+        eprintln!(
+            "warning: the pipelines wrote {} error rows for {} events (`kvflow run` with \
+             `--output DIR` writes them to DIR/<pipeline>.errors.jsonl): the figures include the \
+             error path",
+            r.errors, r.events
         );
     }
 }

@@ -56,6 +56,9 @@ pub fn prepare(
     workers: usize,
     outputs: &dyn OutputFactory,
 ) -> Result<Option<Arc<DurableRun>>, CliError> {
+    if args.data_dir.is_none() {
+        return Ok(None);
+    }
     let ids = (head_checksum(dataflow)?, input_id(input)?);
     let Some(mut config) = config(args, ids, plan, 100_000)? else {
         return Ok(None);

@@ -1,9 +1,11 @@
-//! One module per subcommand, and the error type that decides the exit code.
+//! One module per subcommand, what several share (`outputs`), and the error type that
+//! decides the exit code.
 
 pub mod bench;
 pub mod check;
 pub mod durable;
 pub mod generate;
+pub mod outputs;
 pub mod replay;
 pub mod run;
 pub mod serve;

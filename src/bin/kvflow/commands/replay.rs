@@ -6,7 +6,7 @@ use std::sync::Arc;
 use kvflow::runtime::{InputSource, RunOptions, run};
 use kvflow::sinks::OutputFactory;
 use kvflow::sinks::cut::FromTime;
-use kvflow::sinks::file::{DirOutputs, StdoutOutputs};
+use kvflow::sinks::file::DirOutputs;
 use kvflow::store::stream::{Start, first_stamp, refuse_cut_logs};
 
 use super::CliError;
@@ -20,7 +20,7 @@ pub fn replay(args: ReplayArgs) -> Result<(), CliError> {
     let loaded = kvflow::dataflow_file::load_file(&args.file)?;
     let outputs: Arc<dyn OutputFactory> = match &args.output {
         Some(dir) => Arc::new(DirOutputs::create(dir, None).map_err(CliError::File)?),
-        None => Arc::new(StdoutOutputs),
+        None => super::outputs::stdout_outputs(&loaded.plan, args.pipeline.as_deref())?,
     };
     let outputs = match start {
         Start::Beginning => outputs,

@@ -11,7 +11,7 @@ use kvflow::runtime::{
     BadInputPolicy, ClusterConfig, InputSource, Metrics, RunError, RunOptions, run_observed,
 };
 use kvflow::sinks::external::ExternalSinks;
-use kvflow::sinks::file::{DirOutputs, StdoutOutputs};
+use kvflow::sinks::file::DirOutputs;
 use kvflow::sinks::{LineSink, OutputFactory};
 
 use super::CliError;
@@ -36,7 +36,10 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
                 let bad = outputs.open_named("bad-input");
                 (outputs, Some(bad))
             }
-            None => (Arc::new(StdoutOutputs), None),
+            None => (
+                super::outputs::stdout_outputs(&loaded.plan, args.pipeline.as_deref())?,
+                None,
+            ),
         };
     let external = ExternalSinks::new();
     let durable = super::durable::prepare(
@@ -64,7 +67,7 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
     let names: Vec<String> = plan.pipelines.iter().map(|p| p.name.clone()).collect();
     let metrics = Arc::new(Metrics::new(&names));
     let progress = Progress::start(metrics.clone());
-    let result = run_observed(plan, input, options, outputs, metrics);
+    let result = run_observed(plan.clone(), input, options, outputs, metrics);
     progress.stop();
     match result {
         Ok(summary) => {
@@ -72,7 +75,7 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
             if let Some(bytes) = kvflow::bench::run::peak_rss_bytes() {
                 eprintln!("peak RSS: {} kB", bytes / 1024);
             }
-            for line in external.summary() {
+            for line in super::outputs::sink_summary(&external, &plan) {
                 eprintln!("{line}");
             }
             Ok(())

@@ -16,6 +16,7 @@ use kvflow::server::restore::restore_keys;
 use kvflow::server::view::{ServeOutputs, ViewDef};
 use kvflow::server::{ServeConfig, Server, listen};
 use kvflow::sinks::OutputFactory;
+use kvflow::sinks::external::ExternalSinks;
 use kvflow::sinks::file::{DirOutputs, StdoutOutputs};
 
 use super::CliError;
@@ -66,18 +67,22 @@ pub fn serve(args: ServeArgs) -> Result<(), CliError> {
     }
     let listener = std::net::TcpListener::bind(listen_addr)
         .map_err(|e| CliError::Runtime(format!("cannot listen on {listen_addr}: {e}")))?;
+    let external = ExternalSinks::new();
     let options = RunOptions {
         durable,
         workers,
+        external: Some(external.clone()),
         ..RunOptions::default()
     }
     .batch_ms(args.batch_ms);
     let run_outputs: Arc<dyn OutputFactory> = outputs.clone();
+    let plan = Arc::new(plan);
+    let run_plan = plan.clone();
     let dataflow = std::thread::Builder::new()
         .name("serve-dataflow".into())
         .spawn(move || {
             run_observed(
-                Arc::new(plan),
+                run_plan,
                 InputSource::Live(queue),
                 options,
                 run_outputs,
@@ -99,6 +104,9 @@ pub fn serve(args: ServeArgs) -> Result<(), CliError> {
         .map_err(|_| CliError::Runtime("the dataflow thread panicked".into()))?
         .map_err(|e| CliError::Runtime(e.to_string()))?;
     eprint!("{summary}");
+    for line in super::outputs::sink_summary(&external, &plan) {
+        eprintln!("{line}");
+    }
     Ok(())
 }
 
