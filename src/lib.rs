@@ -17,7 +17,7 @@
 //!    them; [`server`] is the network front of a live run; the `kvflow` binary's commands
 //!    parse arguments and call these.
 //!
-//! [`workload`] generates inputs and [`bench`] measures runs over them (`kvflow bench`).
+//! [`workload`] generates inputs and [`bench`](mod@bench) measures runs over them (`kvflow bench`).
 //!
 //! # Layers
 //!

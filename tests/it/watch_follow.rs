@@ -7,24 +7,15 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
+use crate::support::{free_port, kvflow};
+
 const WAIT: Duration = Duration::from_secs(20);
-
-fn kvflow() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_kvflow"))
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free port")
-}
 
 /// Sends `signal` (`INT`, `TERM`) to a child.
 fn signal(child: &Child, signal: &str) {
@@ -264,12 +255,17 @@ fn read_lines(stdout: ChildStdout) -> Receiver<String> {
     lines
 }
 
-/// Nothing more is printed for a while (the changes so far were all of them).
-fn assert_quiet(watch: &Watch) {
-    match watch.lines.recv_timeout(Duration::from_millis(1500)) {
-        Err(RecvTimeoutError::Timeout) => {}
-        other => panic!("unexpected output: {other:?}"),
-    }
+/// Nothing was printed beyond the changes read so far: one more write (round `round`) is the
+/// very next thing printed. Returns its tokens and change.
+fn assert_nothing_more(
+    watch: &Watch,
+    (serve, oracle): (&mut Serve, &mut Oracle),
+    round: usize,
+) -> (Vec<String>, Vec<Change>) {
+    let marker = oracle.round(serve, round, 1);
+    let got = watch.next(marker.len());
+    assert_eq!(got.1, marker, "the next write is the next line printed");
+    got
 }
 
 #[test]
@@ -288,13 +284,9 @@ fn follow_prints_changes_in_order_and_resumes_after_its_last_token() {
         let (_, printed) = watch.next(expected.len());
         assert_eq!(printed, expected, "round {round}, printed as it is logged");
     }
-    let (tokens, printed) = {
-        let more = oracle.round(&mut serve, 4, 6);
-        let got = watch.next(more.len());
-        assert_eq!(got.1, more);
-        got
-    };
-    assert_quiet(&watch);
+    let more = oracle.round(&mut serve, 4, 6);
+    assert_eq!(watch.next(more.len()).1, more);
+    let (tokens, printed) = assert_nothing_more(&watch, (&mut serve, &mut oracle), 40);
     watch.stop("INT");
     let last = tokens.last().expect("a token").clone();
     assert_eq!(printed.last().map(|c| c.seq), Some(oracle.next_seq - 1));
@@ -329,7 +321,7 @@ fn follow_prints_changes_in_order_and_resumes_after_its_last_token() {
     let more = oracle.round(&mut serve, 6, 9);
     let (_, printed) = followed.next(more.len());
     assert_eq!(printed, more, "and what is logged after");
-    assert_quiet(&followed);
+    assert_nothing_more(&followed, (&mut serve, &mut oracle), 60);
     followed.stop("TERM");
 }
 

@@ -4,16 +4,14 @@
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
 
-fn kvflow() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_kvflow"))
-}
+use crate::support::{free_port, kvflow, s, stderr, succeeded, tmp as scratch};
 
 /// Runs kvflow from the repository root, so the examples' relative paths hold.
 fn kvflow_in_repo(args: &[&str]) -> Output {
@@ -24,33 +22,8 @@ fn kvflow_in_repo(args: &[&str]) -> Output {
         .expect("run kvflow")
 }
 
-fn scratch() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("kvflow-new-user-")
-        .tempdir()
-        .expect("scratch dir")
-}
-
-fn s(path: &Path) -> &str {
-    path.to_str().expect("utf-8 path")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).to_string()
-}
-
 fn assert_contains(text: &str, want: &str) {
     assert!(text.contains(want), "missing {want:?} in:\n{text}");
-}
-
-fn succeeded(output: Output) -> Output {
-    assert!(
-        output.status.success(),
-        "status {:?}\nstderr:\n{}",
-        output.status,
-        stderr(&output)
-    );
-    output
 }
 
 /// One output line: (output name, kind of line, the line as canonical JSON).
@@ -239,10 +212,7 @@ fn dash_h_is_help_for_every_command_and_the_host_file_is_capital_h() {
     assert_contains(&run_help, "-H, --hostfile <HOSTFILE>");
     let dir = scratch();
     let hosts = dir.path().join("hosts.txt");
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
+    let port = free_port();
     std::fs::write(&hosts, format!("127.0.0.1:{port}\n")).expect("hosts");
     let out = dir.path().join("out");
     let single = ["-n", "1", "-H", s(&hosts), "--output", s(&out)];
@@ -476,10 +446,7 @@ fn serve_prints_its_sinks_summary_when_it_shuts_down() {
     std::fs::write(&flow, SERVE_FLOW).expect("flow");
     let out = dir.path().join("out");
     let log = dir.path().join("stderr.txt");
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
+    let port = free_port();
     let mut serve = kvflow()
         .args(["serve", s(&flow), "--output", s(&out), "--listen"])
         .arg(format!("127.0.0.1:{port}"))
