@@ -29,7 +29,6 @@ pub mod conn;
 pub mod db;
 pub mod expiry_log;
 pub mod glob;
-pub mod info;
 pub mod keyspace;
 pub mod listen;
 pub mod notify;

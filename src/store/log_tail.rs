@@ -16,7 +16,6 @@
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use super::stream::read_floor;
 use super::wal::WalError;
 use super::wal::record::LogRecord;
 use super::wal::segment::{ScanEnd, list_segments, scan_segment};
@@ -222,6 +221,20 @@ fn read_at(
         .read_to_end(&mut bytes)
         .map_err(|e| WalError::io(path, e))?;
     Ok(bytes)
+}
+
+/// The seq through which a shard's history was removed by retention, if any was.
+pub fn read_floor(shard: &Path) -> Result<Option<u64>, WalError> {
+    let path = shard.join("floor");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => text
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| WalError::Invalid(format!("{}: not a seq", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(WalError::io(&path, e)),
+    }
 }
 
 #[cfg(test)]

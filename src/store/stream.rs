@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use super::data_dir::{History, count_shards, shard_dir};
 use super::log_tail::LogTail;
+pub use super::log_tail::read_floor;
 use super::shard::ShardState;
 use super::snapshot::load_latest;
 use super::wal::{LogReader, LogRecord, WalError};
@@ -87,20 +88,6 @@ pub enum StreamError {
 pub struct StreamEvent {
     pub token: Token,
     pub event: ChangeEvent,
-}
-
-/// The seq through which a shard's history was removed by retention, if any was.
-pub fn read_floor(shard: &Path) -> Result<Option<u64>, WalError> {
-    let path = shard.join("floor");
-    match std::fs::read_to_string(&path) {
-        Ok(text) => text
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|_| WalError::Invalid(format!("{}: not a seq", path.display()))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(WalError::io(&path, e)),
-    }
 }
 
 /// Where one shard's stream begins: its state at the snapshot it starts from, the seq the

@@ -3,8 +3,8 @@
 
 use std::sync::atomic::Ordering;
 
+use super::info::write_info;
 use super::{Args, Ctx};
-use crate::server::info::write_info;
 
 pub(super) fn run(name: &str, ctx: &mut Ctx, args: Args) -> bool {
     match name {
@@ -146,10 +146,7 @@ fn hello(ctx: &mut Ctx, args: Args) {
         .store(version == 3, Ordering::Relaxed);
     ctx.reply.resp3 = version == 3;
     ctx.reply.map(7);
-    for (field, value) in [
-        ("server", "redis"),
-        ("version", super::super::info::REDIS_VERSION),
-    ] {
+    for (field, value) in [("server", "redis"), ("version", super::info::REDIS_VERSION)] {
         ctx.reply.bulk(field.as_bytes());
         ctx.reply.bulk(value.as_bytes());
     }

@@ -3,6 +3,7 @@
 
 mod apply;
 mod connection;
+mod info;
 mod keys;
 mod pubsub;
 mod strings;

@@ -9,7 +9,8 @@
 //!   `(time, seq)` order, so handlers see the same order in every run, with any number of
 //!   workers, and in `kvflow replay` — the order is part of what routes promise. Routing is
 //!   light next to the dataflows; a handler that needs parallel work can hand it off.
-//! - **Part of the dataflow a run builds**: the [`RouteTable`] lives in the plan, its state
+//! - **Part of the dataflow a run builds**: the
+//!   [`RouteTable`](crate::plan::sinks::RouteTable) lives in the plan, its state
 //!   in the routing operator; nothing global. Replaying a data directory through a dataflow
 //!   file with routes (`kvflow replay`) re-sends its history through them. A resumed durable
 //!   run writes each time's routed lines once and does not call functions again for times

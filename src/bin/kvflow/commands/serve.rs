@@ -7,6 +7,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
+use kvflow::change::time::{Clock, SystemClock};
 use kvflow::plan::Plan;
 use kvflow::runtime::live_queue::LiveQueue;
 use kvflow::runtime::{DurableRun, InputSource, Metrics, RunOptions, run_observed};
@@ -56,7 +57,10 @@ pub fn serve(args: ServeArgs) -> Result<(), CliError> {
     let queue = Arc::new(LiveQueue::new(QUEUE_CAPACITY, TICK));
     let names: Vec<String> = plan.pipelines.iter().map(|p| p.name.clone()).collect();
     let metrics = Arc::new(Metrics::new(&names));
-    let server = Arc::new(Server::new(config, db, queue.clone(), metrics.clone()));
+    // One clock stamps writes (the server) and advances time when writes pause (the feed).
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let server =
+        Arc::new(Server::new(config, db, queue.clone(), metrics.clone()).with_clock(clock.clone()));
     let outputs = Arc::new(ServeOutputs {
         inner: files,
         views,
@@ -71,6 +75,7 @@ pub fn serve(args: ServeArgs) -> Result<(), CliError> {
     let options = RunOptions {
         durable,
         workers,
+        clock,
         external: Some(external.clone()),
         ..RunOptions::default()
     }

@@ -4,9 +4,9 @@
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 
-use super::Server;
-use super::commands::Args;
-use super::db::Db;
+use super::Args;
+use crate::server::Server;
+use crate::server::db::Db;
 
 /// The Redis version this server answers as (the protocol and commands it follows).
 pub const REDIS_VERSION: &str = "7.0.0";
