@@ -19,6 +19,7 @@ mod crash_cluster;
 mod crash_sinks;
 mod dataflows;
 mod durable_cli;
+mod layers;
 mod new_user;
 mod nexmark;
 mod oracle;
