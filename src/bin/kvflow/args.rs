@@ -47,7 +47,7 @@ pub enum Command {
     Bench(BenchArgs),
     /// Print a data directory's change events as JSON Lines, each with its resume token.
     #[command(
-        after_help = "Examples:\n  kvflow watch --data-dir data/\n  kvflow watch --data-dir data/ --from 0:1234 --kinds update,delete --keys '^user_'"
+        after_help = "Examples:\n  kvflow watch --data-dir data/\n  kvflow watch --data-dir data/ --from 0:1234 --kinds update,delete --keys '^user_'\n  kvflow watch --data-dir serve-data/ --follow   (while kvflow serve writes serve-data/)"
     )]
     Watch(WatchArgs),
     /// Serve the Redis protocol; every write feeds the dataflows of the given files.
