@@ -289,3 +289,35 @@ fn serve_dataflows_check() {
     }
     assert_eq!(checked, 3);
 }
+
+/// Two files served as one plan: a name defined in both is refused before the server
+/// starts, naming the second file and the name (sinks and pipelines refer to each other by
+/// name, so a clash would make one file's alert or sync read the other's pipeline).
+#[test]
+fn served_files_that_define_a_name_twice_are_refused() {
+    let dir = tmp();
+    let second = dir.path().join("second.toml");
+    let first = repo("dataflows/serve/orders.toml");
+    std::fs::copy(&first, &second).expect("copy");
+    let mut child = kvflow()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .arg(&first)
+        .arg(&second)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run kvflow serve");
+    let exited = eventually("serve refuses the files", || {
+        child.try_wait().expect("wait")
+    });
+    let _ = child.kill();
+    let output = child.wait_with_output().expect("output");
+    assert_eq!(exited.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{}: source `orders` is defined twice",
+            second.display()
+        )),
+        "{stderr}"
+    );
+}

@@ -124,7 +124,7 @@ fn load_plans(files: &[std::path::PathBuf]) -> Result<(Plan, String), CliError> 
         let loaded = kvflow::dataflow_file::load_file(file)?;
         plan.merge(loaded.plan).map_err(|e| {
             CliError::File(format!(
-                "{}: {e} (a name belongs to one file)",
+                "{}: {e}: a name may be defined in only one of the served files",
                 file.display()
             ))
         })?;
