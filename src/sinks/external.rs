@@ -115,8 +115,9 @@ impl ExternalSinks {
         }
     }
 
-    /// A summary line per sink, for the end of a run.
-    pub fn summary(&self) -> Vec<String> {
+    /// A summary line per sync sink and alert, and one for the routes when `sinks` has any,
+    /// for the end of a run.
+    pub fn summary(&self, sinks: &SinkDefs) -> Vec<String> {
         let sync = self.sync.lock().unwrap_or_else(|e| e.into_inner());
         let alerts = self.alerts.lock().unwrap_or_else(|e| e.into_inner());
         let alert_lines = alerts.iter().map(|(name, s)| {
@@ -146,7 +147,18 @@ impl ExternalSinks {
                 )
             })
             .chain(alert_lines)
+            .chain(sinks.routes.is_some().then(|| self.routes_summary()))
             .collect()
+    }
+
+    fn routes_summary(&self) -> String {
+        let get = SyncStats::get;
+        format!(
+            "routes: {} routed, {} unrouted, {} handler calls",
+            get(&self.routes.routed),
+            get(&self.routes.unrouted),
+            get(&self.routes.handled)
+        )
     }
 }
 

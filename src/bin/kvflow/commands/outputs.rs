@@ -1,13 +1,10 @@
-//! What `run`, `replay` and `serve` share about their outputs: the stdout records of a run
-//! without `--output` (all pipelines, or one with `--pipeline`), and the closing summary of
-//! the sync sinks, alerts and routes.
+//! What `run` and `replay` share about their outputs: the stdout records of a run without
+//! `--output` (all pipelines, or one with `--pipeline`).
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use kvflow::plan::Plan;
 use kvflow::sinks::OutputFactory;
-use kvflow::sinks::external::ExternalSinks;
 use kvflow::sinks::file::{StdoutOutputs, StdoutPipeline};
 
 use super::CliError;
@@ -31,19 +28,4 @@ pub fn stdout_outputs(
     Ok(Arc::new(StdoutPipeline {
         pipeline: name.to_string(),
     }))
-}
-
-/// One line per sync sink and alert, and one for the routes when the plan has any.
-pub fn sink_summary(external: &ExternalSinks, plan: &Plan) -> Vec<String> {
-    let mut lines = external.summary();
-    if plan.sinks.routes.is_some() {
-        let stats = external.route_stats();
-        lines.push(format!(
-            "routes: {} routed, {} unrouted, {} handler calls",
-            stats.routed.load(Ordering::Relaxed),
-            stats.unrouted.load(Ordering::Relaxed),
-            stats.handled.load(Ordering::Relaxed)
-        ));
-    }
-    lines
 }

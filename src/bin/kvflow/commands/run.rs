@@ -75,7 +75,7 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
             if let Some(bytes) = kvflow::bench::run::peak_rss_bytes() {
                 eprintln!("peak RSS: {} kB", bytes / 1024);
             }
-            for line in super::outputs::sink_summary(&external, &plan) {
+            for line in external.summary(&plan.sinks) {
                 eprintln!("{line}");
             }
             Ok(())

@@ -109,7 +109,7 @@ pub fn serve(args: ServeArgs) -> Result<(), CliError> {
         .map_err(|_| CliError::Runtime("the dataflow thread panicked".into()))?
         .map_err(|e| CliError::Runtime(e.to_string()))?;
     eprint!("{summary}");
-    for line in super::outputs::sink_summary(&external, &plan) {
+    for line in external.summary(&plan.sinks) {
         eprintln!("{line}");
     }
     Ok(())
