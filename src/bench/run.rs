@@ -42,12 +42,19 @@ pub struct Measurement {
     pub batches: Vec<BatchLatency>,
 }
 
+/// How a measured run cuts its input into batches (see `runtime::feed`).
+#[derive(Clone, Copy, Debug)]
+pub struct Batching {
+    pub ms: u64,
+    pub events: u64,
+}
+
 /// Runs `plan` over `input` on `workers` threads and measures it.
 pub fn measure(
     plan: Arc<Plan>,
     input: Arc<Vec<Mutation>>,
     workers: usize,
-    batch_ms: u64,
+    batching: Batching,
 ) -> Result<Measurement, BenchError> {
     let events = input.len() as u64;
     let names: Vec<String> = plan.pipelines.iter().map(|p| p.name.clone()).collect();
@@ -55,7 +62,10 @@ pub fn measure(
     let recorder = Arc::new(Recorder::default());
     let options = RunOptions {
         observer: Some(recorder.clone()),
-        ..RunOptions::default().workers(workers).batch_ms(batch_ms)
+        ..RunOptions::default()
+            .workers(workers)
+            .batch_ms(batching.ms)
+            .batch_events(batching.events)
     };
     let input_rss_bytes = reset_peak_rss();
     let started = Instant::now();

@@ -76,12 +76,22 @@ impl Clock for ManualClock {
 }
 
 /// Tracks the largest event time seen and decides batch boundaries.
+///
+/// A batch closes at the first event that finds both: the watermark at least `batch_ms` past
+/// the batch's stamp, and at least `batch_events` events already in the batch. Both are
+/// functions of the input order alone, so every worker that observes the same events cuts at
+/// the same events, and a run resumed from a checkpoint (always taken at a boundary) cuts
+/// where the first run did.
 #[derive(Debug, Clone)]
 pub struct Timeline {
     /// The watermark lags the largest ts by this much (the sources' out-of-orderness).
     lag: u64,
     /// A new batch starts once the watermark is this far past the current stamp.
     batch_ms: u64,
+    /// ... and the current batch holds at least this many events.
+    batch_events: u64,
+    /// Events observed since the current batch opened.
+    in_batch: u64,
     max_seen: u64,
     stamp: u64,
 }
@@ -100,17 +110,29 @@ impl Timeline {
         Timeline {
             lag,
             batch_ms: batch_ms.max(1),
+            batch_events: 0,
+            in_batch: 0,
             max_seen: 0,
             stamp: 0,
         }
     }
 
-    /// A timeline that continues from a recorded state (a resumed run).
-    pub fn resume(lag: u64, batch_ms: u64, max_seen: u64, stamp: u64) -> Timeline {
+    /// The same timeline, closing a batch only once it holds at least `events` events.
+    pub fn with_batch_events(self, events: u64) -> Timeline {
+        Timeline {
+            batch_events: events,
+            ..self
+        }
+    }
+
+    /// A timeline that continues from a recorded state (a resumed run). The state was
+    /// recorded at a boundary, where the batch before was full: the first event may cut.
+    pub fn resume(self, max_seen: u64, stamp: u64) -> Timeline {
         Timeline {
             max_seen,
             stamp,
-            ..Timeline::new(lag, batch_ms)
+            in_batch: self.batch_events,
+            ..self
         }
     }
 
@@ -133,12 +155,16 @@ impl Timeline {
         let max_seen_before = self.max_seen;
         self.max_seen = self.max_seen.max(ts);
         let watermark = self.watermark();
-        let new_batch = if watermark >= self.stamp.saturating_add(self.batch_ms) {
+        let new_batch = if watermark >= self.stamp.saturating_add(self.batch_ms)
+            && self.in_batch >= self.batch_events
+        {
             self.stamp = watermark;
+            self.in_batch = 0;
             Some(watermark)
         } else {
             None
         };
+        self.in_batch += 1;
         Observed {
             max_seen_before,
             new_batch,
@@ -166,6 +192,19 @@ mod tests {
         assert_eq!(seen.new_batch, None);
         assert_eq!(timeline.observe(1100).new_batch, Some(900));
         assert_eq!(timeline.stamp(), 900);
+    }
+
+    #[test]
+    fn a_batch_closes_only_once_it_holds_enough_events() {
+        let mut timeline = Timeline::new(0, 100).with_batch_events(3);
+        assert_eq!(timeline.observe(0).new_batch, None);
+        assert_eq!(timeline.observe(500).new_batch, None);
+        assert_eq!(timeline.observe(600).new_batch, None);
+        // Three events in the batch and the watermark 700 ms past its stamp.
+        assert_eq!(timeline.observe(700).new_batch, Some(700));
+        assert_eq!(timeline.observe(900).new_batch, None);
+        let mut resumed = Timeline::new(0, 100).with_batch_events(3).resume(600, 0);
+        assert_eq!(resumed.observe(700).new_batch, Some(700));
     }
 
     #[test]

@@ -13,9 +13,24 @@
 //! Stdin can only be read once, so there worker 0 reads everything and the exchange routes
 //! each mutation to its owner; the other workers close their inputs at once.
 //!
-//! Batches follow `change::time::Timeline`: the input advances to the new watermark once it
-//! moved `batch_ms` past the current stamp, and then waits until the batch before has been
-//! processed (one batch in flight), so memory stays bounded however long the input.
+//! Batches follow `change::time::Timeline`: a batch closes once the watermark moved
+//! `batch_ms` past its stamp and, for an input with a backlog, once it holds `batch_events`
+//! events. A round of progress tracking costs the same for 40 events as for 40 000, so a
+//! file, the generator or stdin is cut by volume as well as by event time; a live input
+//! (`serve`) is cut by event time alone, so a write's rows appear as soon as its time closes.
+//! Decision: stdin is cut like a file (a piped file gives the file's output byte for byte,
+//! which no rule that looks at arrival could promise); a live producer on stdin that wants
+//! each time's rows at once runs with `--batch-events 0`, as `run --help` says.
+//! Both rules are functions of the input order and the flags alone: every worker observes
+//! every event (or the one reader does), so all cut at the same events with the same stamps,
+//! and a resumed run cuts where the first did (its checkpoint is at a boundary). Which batch
+//! an event falls in decides only when rows appear and how a changelog consolidates, never
+//! which windowed rows, late rows or final states there are (see `change::time`).
+//!
+//! Up to [`BATCHES_IN_FLIGHT`] batches may be unfinished while the next one is filled, so
+//! the workers never idle waiting for each other between batches, and memory stays bounded
+//! however long the input. A replay sends each logged mutation at its logged stamp (the
+//! batches of the run that wrote the log).
 
 use std::borrow::Cow;
 use std::io::BufRead;
@@ -70,6 +85,9 @@ pub enum BadInputPolicy {
     Skip,
 }
 
+/// Batches sent and not yet processed everywhere while the next one is filled.
+pub const BATCHES_IN_FLIGHT: usize = 2;
+
 type InputHandleOf = InputHandle<u64, CapacityContainerBuilder<Vec<Ingest>>>;
 
 /// One item of input: the mutation's sequence number (line number for files) and itself.
@@ -94,6 +112,8 @@ struct Feeder<'w, 'h> {
     source_name: String,
     /// Reports batches and the outputs' frontier when the run is observed.
     watch: Option<&'w mut FrontierWatch>,
+    /// Stamps of the batches sent, oldest first, not yet known to be processed.
+    in_flight: std::collections::VecDeque<u64>,
 }
 
 /// Feeds this worker's part of `input`, then returns (the caller closes the input).
@@ -122,7 +142,9 @@ pub(super) fn feed_worker(
         worker,
         handle,
         probe,
-        timeline: Timeline::resume(lag, options.batch_ms, start.max_seen, start.stamp),
+        timeline: Timeline::new(lag, options.batch_ms)
+            .with_batch_events(backlog_batch_events(input, options))
+            .resume(start.max_seen, start.stamp),
         options,
         metrics,
         outputs,
@@ -134,6 +156,7 @@ pub(super) fn feed_worker(
         owner_index: (peers > 1).then_some(index),
         source_name: String::new(),
         watch,
+        in_flight: Default::default(),
     };
     let local = index % options.workers.max(1);
     if let Some(durable) = options.durable.as_deref() {
@@ -152,6 +175,15 @@ pub(super) fn feed_worker(
         });
     }
     fed
+}
+
+/// The events a batch of `input` holds at least: `batch_events` for an input with a backlog,
+/// none for a live one.
+fn backlog_batch_events(input: &InputSource, options: &RunOptions) -> u64 {
+    match input {
+        InputSource::Live(_) => 0,
+        _ => options.batch_events,
+    }
 }
 
 impl Feeder<'_, '_> {
@@ -211,7 +243,9 @@ impl Feeder<'_, '_> {
 
     /// Sends logged history before seq `until` at its logged batch stamps (each worker its
     /// own shard's, in a resumed run; worker 0 everything, in a replay); returns how many
-    /// mutations it sent.
+    /// mutations it sent. The logged stamps are the batches of the run that wrote the log,
+    /// cut by volume while it had a backlog, and are kept: a replay's `--from`, `--since` and
+    /// raw times name them.
     fn send_history(&mut self, history: History, until: u64) -> Result<u64, RunError> {
         let mut previous = *self.handle.time();
         let mut since_step = 0usize;
@@ -224,7 +258,7 @@ impl Feeder<'_, '_> {
             if record.time > *self.handle.time() {
                 self.check_outputs()?;
                 self.handle.advance_to(record.time);
-                self.wait_until_processed(previous);
+                self.limit_in_flight(previous);
                 previous = record.time;
             }
             self.handle.send(record.to_ingest());
@@ -299,7 +333,7 @@ impl Feeder<'_, '_> {
                     stamp: previous_stamp,
                 };
                 if !self.at_batch_boundary(position, stamp)? {
-                    self.wait_until_processed(previous_stamp);
+                    self.limit_in_flight(previous_stamp);
                 }
                 previous_stamp = stamp;
                 if let Some(watch) = &self.watch {
@@ -345,6 +379,19 @@ impl Feeder<'_, '_> {
         match self.outputs.failure() {
             Some(message) => Err(RunError::Output(message)),
             None => Ok(()),
+        }
+    }
+
+    /// Notes that the batch stamped `stamp` was sent, then waits until at most
+    /// [`BATCHES_IN_FLIGHT`] sent batches are unfinished.
+    fn limit_in_flight(&mut self, stamp: u64) {
+        self.in_flight.push_back(stamp);
+        while self.in_flight.len() > BATCHES_IN_FLIGHT {
+            if let Some(oldest) = self.in_flight.pop_front() {
+                // The batch stamped `oldest` is done once the frontier passed the next stamp.
+                let next = self.in_flight.front().copied().unwrap_or(oldest);
+                self.wait_until_processed(next);
+            }
         }
     }
 

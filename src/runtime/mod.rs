@@ -54,6 +54,9 @@ pub enum RunError {
     Output(String),
 }
 
+/// The events a batch of backlogged input holds at least (`--batch-events`).
+pub const DEFAULT_BATCH_EVENTS: u64 = 50_000;
+
 /// How a run is executed.
 #[derive(Clone)]
 pub struct RunOptions {
@@ -62,6 +65,9 @@ pub struct RunOptions {
     pub cluster: Option<ClusterConfig>,
     /// A new batch (timely time) starts once the watermark moved this far.
     pub batch_ms: u64,
+    /// ... and, while the input has a backlog (a file, the generator, a replay), once the
+    /// batch holds this many events (see `runtime::feed`).
+    pub batch_events: u64,
     pub on_bad_input: BadInputPolicy,
     pub clock: Arc<dyn Clock>,
     /// Where skipped bad input lines go (`--on-bad-input skip`).
@@ -83,6 +89,7 @@ impl Default for RunOptions {
             workers: 1,
             cluster: None,
             batch_ms: 100,
+            batch_events: DEFAULT_BATCH_EVENTS,
             on_bad_input: BadInputPolicy::Fail,
             clock: Arc::new(SystemClock),
             bad_input: None,
@@ -102,6 +109,11 @@ impl RunOptions {
 
     pub fn batch_ms(mut self, batch_ms: u64) -> Self {
         self.batch_ms = batch_ms.max(1);
+        self
+    }
+
+    pub fn batch_events(mut self, events: u64) -> Self {
+        self.batch_events = events;
         self
     }
 

@@ -35,6 +35,8 @@ impl Setup {
         command
             .arg("--output")
             .arg(self.path(output))
+            .arg("--batch-events")
+            .arg((self.events / CHECKPOINTS_PER_RUN / 2).to_string())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         if durable {

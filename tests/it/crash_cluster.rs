@@ -32,6 +32,8 @@ impl Setup {
         command
             .arg("--output")
             .arg(self.path(output))
+            .arg("--batch-events")
+            .arg((self.events / 80).to_string())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         command

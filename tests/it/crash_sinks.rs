@@ -119,6 +119,8 @@ impl Setup {
             .arg(self.path(flow))
             .arg("--output")
             .arg(self.path(output))
+            .arg("--batch-events")
+            .arg((self.events / 80).to_string())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         if durable {

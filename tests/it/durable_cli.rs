@@ -82,6 +82,8 @@ impl Dirs {
             s(&self.path("data")),
             "--checkpoint-every",
             "2000",
+            "--batch-events",
+            "1000",
             "--snapshot-every",
             "1500",
             "-w",

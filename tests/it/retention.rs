@@ -103,10 +103,12 @@ impl Setup {
 
     fn run(&self, out: &str, workers: usize, durable: bool) -> Command {
         let mut command = self.work.run();
-        command
-            .arg("--output")
-            .arg(self.path(out))
-            .args(["-w", &workers.to_string()]);
+        command.arg("--output").arg(self.path(out)).args([
+            "-w",
+            &workers.to_string(),
+            "--batch-events",
+            "2000",
+        ]);
         if durable {
             command.arg("--data-dir").arg(self.path("data")).args([
                 "--checkpoint-every",

@@ -83,6 +83,12 @@ pub struct BenchArgs {
     /// Start a new batch (timely time) when the watermark moved this many ms.
     #[arg(long, default_value_t = 100)]
     pub batch_ms: u64,
+    /// A batch also holds at least this many events, so its fixed cost is paid per N
+    /// events. Windowed rows, late rows and final states do not depend on it; a changelog
+    /// shows fewer steps. 0 cuts by event time alone: use it when a live producer writes to
+    /// stdin and each time's rows are wanted at once.
+    #[arg(long, default_value_t = kvflow::runtime::DEFAULT_BATCH_EVENTS)]
+    pub batch_events: u64,
     /// Internal: measure one run with this many workers and print it as JSON.
     #[arg(long, hide = true)]
     pub child_run: Option<usize>,
@@ -234,6 +240,12 @@ pub struct RunArgs {
     /// Start a new batch (timely time) when the watermark moved this many ms.
     #[arg(long, default_value_t = 100)]
     pub batch_ms: u64,
+    /// A batch also holds at least this many events, so its fixed cost is paid per N
+    /// events. Windowed rows, late rows and final states do not depend on it; a changelog
+    /// shows fewer steps. 0 cuts by event time alone: use it when a live producer writes to
+    /// stdin and each time's rows are wanted at once.
+    #[arg(long, default_value_t = kvflow::runtime::DEFAULT_BATCH_EVENTS)]
+    pub batch_events: u64,
     /// What to do with a line that is not a valid mutation.
     #[arg(long, value_enum, default_value_t = OnBadInput::Fail)]
     pub on_bad_input: OnBadInput,

@@ -653,6 +653,7 @@ fn raw_output_matches_oracle_at_every_batch() {
                 RunCfg {
                     workers,
                     batch_ms,
+                    batch_events: 0,
                     raw: true,
                 },
             );

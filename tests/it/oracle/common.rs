@@ -797,6 +797,9 @@ pub const CONFIGS: [(usize, u64); 4] = [(1, 1), (4, 1), (1, 500), (4, 500)];
 pub struct RunCfg {
     pub workers: usize,
     pub batch_ms: u64,
+    /// Events a batch holds at least (`RunOptions::batch_events`); 0 cuts by event time
+    /// alone, as [`batch_stamps`] derives.
+    pub batch_events: u64,
     pub raw: bool,
 }
 
@@ -804,7 +807,8 @@ pub fn run_plan(plan: &Arc<Plan>, input: &Arc<Vec<Mutation>>, cfg: RunCfg) -> Re
     let recorder = Recorder::default();
     let mut options = RunOptions::default()
         .workers(cfg.workers)
-        .batch_ms(cfg.batch_ms);
+        .batch_ms(cfg.batch_ms)
+        .batch_events(cfg.batch_events);
     options.raw_output = cfg.raw;
     run(
         plan.clone(),
@@ -829,6 +833,7 @@ pub fn run_all(plan: &Plan, muts: &[Mut]) -> Vec<((usize, u64), Recorder)> {
                 RunCfg {
                     workers,
                     batch_ms,
+                    batch_events: 0,
                     raw: false,
                 },
             );

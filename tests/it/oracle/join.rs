@@ -399,6 +399,7 @@ fn check_as_of_batch(outer: bool) {
                 RunCfg {
                     workers,
                     batch_ms,
+                    batch_events: 0,
                     raw: false,
                 },
             );

@@ -407,6 +407,7 @@ fn windowed_table_view_matches_oracle_at_close() {
                 RunCfg {
                     workers,
                     batch_ms,
+                    batch_events: 0,
                     raw: false,
                 },
             );
@@ -566,6 +567,7 @@ fn table_view_sessions_match_oracle() {
                 RunCfg {
                     workers,
                     batch_ms,
+                    batch_events: 0,
                     raw: false,
                 },
             );

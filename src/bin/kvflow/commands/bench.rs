@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use kvflow::bench::plot;
 use kvflow::bench::report::{ResultRow, Setup, write_results};
-use kvflow::bench::run::{Measurement, measure};
+use kvflow::bench::run::{Batching, Measurement, measure};
 use kvflow::workload::generate as generate_stream;
 
 use super::CliError;
@@ -24,8 +24,13 @@ pub fn bench(args: BenchArgs) -> Result<(), CliError> {
     let (workload, config) = workload_config(&args.workload, &args.generator)?;
     if let Some(workers) = args.child_run {
         let input = Arc::new(generate_stream(&workload, &config).collect::<Vec<_>>());
-        let measured = measure(Arc::new(loaded.plan), input, workers.max(1), args.batch_ms)
-            .map_err(runtime)?;
+        let measured = measure(
+            Arc::new(loaded.plan),
+            input,
+            workers.max(1),
+            batching(&args),
+        )
+        .map_err(runtime)?;
         let json = serde_json::to_string(&measured).map_err(runtime)?;
         println!("{json}");
         return Ok(());
@@ -126,6 +131,8 @@ fn child_args(args: &BenchArgs, workers: usize) -> Vec<String> {
         args.workload.clone(),
         "--batch-ms".into(),
         args.batch_ms.to_string(),
+        "--batch-events".into(),
+        args.batch_events.to_string(),
         "--child-run".into(),
         workers.to_string(),
     ];
@@ -201,5 +208,13 @@ fn warn_about_errors(rows: &[ResultRow]) {
              error path",
             r.errors, r.events
         );
+    }
+}
+
+/// The batch rule of `args`: `--batch-ms` and `--batch-events`.
+fn batching(args: &BenchArgs) -> Batching {
+    Batching {
+        ms: args.batch_ms.max(1),
+        events: args.batch_events,
     }
 }

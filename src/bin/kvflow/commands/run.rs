@@ -54,6 +54,7 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
         workers: args.workers.max(1),
         cluster,
         batch_ms: args.batch_ms.max(1),
+        batch_events: args.batch_events,
         on_bad_input: match args.on_bad_input {
             OnBadInput::Fail => BadInputPolicy::Fail,
             OnBadInput::Skip => BadInputPolicy::Skip,
