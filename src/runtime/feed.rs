@@ -2,13 +2,16 @@
 //!
 //! Results must be a function of the input alone (DESIGN §7), which needs two things: each
 //! key's mutations reach its shard in input order, and every batch's timestamp is the same
-//! whoever computes it. Files, the generator and in-memory inputs are therefore read by
+//! whoever computes it. Files, the generator and in-memory inputs are therefore walked by
 //! *every* worker: each one sees every line's `ts` (so all compute the same watermark and
 //! the same batch boundaries) and sends on only the lines whose key it owns, which the
-//! exchange into the store then keeps local. The cost is that every worker parses every
-//! line; the alternative — each worker parses a share and exchanges it with its line number,
-//! the owner re-sorting by line within a batch — needs a second exchange to agree on each
-//! batch's watermark, and parsing is cheap next to the dataflow (see BENCHMARKS.md).
+//! exchange into the store then keeps local. A file is parsed once per process, not once
+//! per worker: its chunks of lines are parsed by the process's workers in turn and shared
+//! ([`shared_file`]), so adding workers divides the parsing too. Decision: the workers of
+//! one process share parsed lines in memory, which needs no agreement beyond the file's
+//! order; splitting the file among processes as well would need each line's position and a
+//! per-batch exchange of the shares' largest `ts` to agree on the watermark, and is left
+//! for when a cluster's processes are the bottleneck.
 //!
 //! Stdin can only be read once, so there worker 0 reads everything and the exchange routes
 //! each mutation to its owner; the other workers close their inputs at once.
@@ -34,9 +37,9 @@
 
 use std::borrow::Cow;
 use std::io::BufRead;
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
 
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::InputHandle;
@@ -44,6 +47,7 @@ use timely::dataflow::ProbeHandle;
 use timely::worker::Worker;
 
 mod live;
+pub mod shared_file;
 
 use super::durable::FeedPosition;
 use super::observe::FrontierWatch;
@@ -56,6 +60,7 @@ use crate::source::jsonl::{JsonlReader, LineError};
 use crate::store::data_dir::History;
 use crate::store::{Ingest, owner_of};
 use crate::workload::{GenConfig, Workload, generate};
+use shared_file::SharedFile;
 
 /// Where a run's mutations come from.
 pub enum InputSource {
@@ -74,6 +79,32 @@ pub enum InputSource {
     Logged(PathBuf),
     /// Writes handed over by a server while the run goes on (`kvflow serve`).
     Live(Arc<super::live_queue::LiveQueue>),
+}
+
+/// A process's input, with what its workers share of it.
+pub struct ProcessInput {
+    pub source: InputSource,
+    /// A file's chunks, parsed by the workers in turn (opened by the first to ask).
+    shared_file: OnceLock<Result<SharedFile, String>>,
+}
+
+impl ProcessInput {
+    pub fn new(source: InputSource) -> ProcessInput {
+        ProcessInput {
+            source,
+            shared_file: OnceLock::new(),
+        }
+    }
+
+    fn shared_file(&self, path: &Path, workers: usize) -> Result<&SharedFile, RunError> {
+        let opened = self
+            .shared_file
+            .get_or_init(|| SharedFile::open(path, workers).map_err(|e| e.to_string()));
+        opened.as_ref().map_err(|message| RunError::Io {
+            path: path.display().to_string(),
+            source: std::io::Error::other(message.clone()),
+        })
+    }
 }
 
 /// What to do with a line that is not a valid mutation.
@@ -124,7 +155,7 @@ pub(super) fn feed_worker(
     worker: &mut Worker,
     handle: &mut InputHandleOf,
     probe: &ProbeHandle<u64>,
-    (plan, input): (&Plan, &InputSource),
+    (plan, input): (&Plan, &ProcessInput),
     options: &RunOptions,
     (metrics, outputs): (&Metrics, &dyn OutputFactory),
     watch: Option<&mut FrontierWatch>,
@@ -143,7 +174,7 @@ pub(super) fn feed_worker(
         handle,
         probe,
         timeline: Timeline::new(lag, options.batch_ms)
-            .with_batch_events(backlog_batch_events(input, options))
+            .with_batch_events(backlog_batch_events(&input.source, options))
             .resume(start.max_seen, start.stamp),
         options,
         metrics,
@@ -187,10 +218,10 @@ fn backlog_batch_events(input: &InputSource, options: &RunOptions) -> u64 {
 }
 
 impl Feeder<'_, '_> {
-    fn feed_input(&mut self, input: &InputSource) -> Result<(), RunError> {
+    fn feed_input(&mut self, input: &ProcessInput) -> Result<(), RunError> {
         let index = self.worker.index();
         let feeder = self;
-        match input {
+        match &input.source {
             InputSource::Memory(mutations) => {
                 feeder.source_name = "memory".into();
                 let items = mutations
@@ -201,12 +232,8 @@ impl Feeder<'_, '_> {
             }
             InputSource::Jsonl(path) => {
                 feeder.source_name = path.display().to_string();
-                let file = std::fs::File::open(path).map_err(|source| RunError::Io {
-                    path: path.display().to_string(),
-                    source,
-                })?;
-                let reader = std::io::BufReader::with_capacity(1 << 16, file);
-                feeder.feed(jsonl_items(reader))
+                let file = input.shared_file(path, feeder.options.workers)?;
+                feeder.feed_shared(file)
             }
             InputSource::Stdin => {
                 if index != 0 {
@@ -297,67 +324,110 @@ impl Feeder<'_, '_> {
     }
 }
 
+/// Where a feed stands between items.
+struct Cursor {
+    since_step: usize,
+    previous_stamp: u64,
+}
+
+impl Cursor {
+    fn new(stamp: u64) -> Cursor {
+        Cursor {
+            since_step: 0,
+            previous_stamp: stamp,
+        }
+    }
+}
+
 fn jsonl_items<'a>(reader: impl BufRead + 'a) -> impl Iterator<Item = Item<'a>> + 'a {
     JsonlReader::new(reader).map(|item| item.map(|(line, m)| (line, Cow::Owned(m))))
 }
 
 impl Feeder<'_, '_> {
     fn feed<'a>(&mut self, items: impl Iterator<Item = Item<'a>>) -> Result<(), RunError> {
-        let peers = self.worker.peers();
-        let mut since_step = 0usize;
-        let mut previous_stamp = self.timeline.stamp();
+        let mut cursor = Cursor::new(self.timeline.stamp());
         for item in items {
-            let (seq, mutation) = match item {
-                Ok(item) => item,
-                Err(error) if error.line < self.skip_before => continue,
-                Err(error) => {
-                    self.bad_line(error)?;
-                    continue;
+            self.feed_one(item, &mut cursor)?;
+        }
+        Ok(())
+    }
+
+    /// Feeds a file whose chunks this process's workers parse in turn (see `shared_file`).
+    fn feed_shared(&mut self, file: &SharedFile) -> Result<(), RunError> {
+        let local = self.worker.index() % self.options.workers.max(1);
+        let mut cursor = Cursor::new(self.timeline.stamp());
+        let mut index = 0;
+        while let Some(chunk) = file.chunk(index) {
+            for ahead in file.ahead(index) {
+                file.parse_if_mine(ahead, local);
+            }
+            let lines = loop {
+                match chunk.parsed() {
+                    Some(lines) => break lines,
+                    None => self.step(),
                 }
             };
-            if seq < self.skip_before {
-                continue;
-            }
-            self.refuse_after_completion(seq)?;
-            if self.reports {
-                self.metrics.events_in.fetch_add(1, Ordering::Relaxed);
-            }
-            let ts = mutation.ts.unwrap_or_else(|| self.options.clock.now_ms());
-            let observed = self.timeline.observe(ts);
-            if let Some(stamp) = observed.new_batch {
-                self.check_outputs()?;
-                self.handle.advance_to(stamp);
-                let position = FeedPosition {
-                    next_seq: seq,
-                    max_seen: observed.max_seen_before,
-                    stamp: previous_stamp,
+            for line in lines {
+                let item = match line {
+                    Ok((seq, mutation)) => Ok((*seq, Cow::Borrowed(mutation))),
+                    Err(error) => Err(error.clone()),
                 };
-                if !self.at_batch_boundary(position, stamp)? {
-                    self.limit_in_flight(previous_stamp);
-                }
-                previous_stamp = stamp;
-                if let Some(watch) = &self.watch {
-                    watch.batch_opened(stamp, seq);
-                }
+                self.feed_one(item, &mut cursor)?;
             }
-            self.last_seq = Some(seq);
-            self.since_checkpoint += 1;
-            let owned = self
-                .owner_index
-                .is_none_or(|index| owner_of(&mutation.key, peers) == index);
-            if owned {
-                self.handle.send(Ingest {
-                    seq,
-                    max_seen: observed.max_seen_before,
-                    ts,
-                    mutation: mutation.into_owned(),
-                });
+            file.done_with(&chunk);
+            index += 1;
+        }
+        Ok(())
+    }
+
+    fn feed_one(&mut self, item: Item<'_>, cursor: &mut Cursor) -> Result<(), RunError> {
+        let (seq, mutation) = match item {
+            Ok(item) => item,
+            Err(error) if error.line < self.skip_before => return Ok(()),
+            Err(error) => return self.bad_line(error),
+        };
+        if seq < self.skip_before {
+            return Ok(());
+        }
+        self.refuse_after_completion(seq)?;
+        if self.reports {
+            self.metrics.events_in.fetch_add(1, Ordering::Relaxed);
+        }
+        let ts = mutation.ts.unwrap_or_else(|| self.options.clock.now_ms());
+        let observed = self.timeline.observe(ts);
+        if let Some(stamp) = observed.new_batch {
+            self.check_outputs()?;
+            self.handle.advance_to(stamp);
+            let position = FeedPosition {
+                next_seq: seq,
+                max_seen: observed.max_seen_before,
+                stamp: cursor.previous_stamp,
+            };
+            if !self.at_batch_boundary(position, stamp)? {
+                self.limit_in_flight(cursor.previous_stamp);
             }
-            since_step += 1;
-            if since_step >= 4096 {
-                since_step = 0;
-                self.step();
+            cursor.previous_stamp = stamp;
+            if let Some(watch) = &self.watch {
+                watch.batch_opened(stamp, seq);
             }
+        }
+        self.last_seq = Some(seq);
+        self.since_checkpoint += 1;
+        let owned = self
+            .owner_index
+            .is_none_or(|index| owner_of(&mutation.key, self.worker.peers()) == index);
+        if owned {
+            self.handle.send(Ingest {
+                seq,
+                max_seen: observed.max_seen_before,
+                ts,
+                mutation: mutation.into_owned(),
+            });
+        }
+        cursor.since_step += 1;
+        if cursor.since_step >= 4096 {
+            cursor.since_step = 0;
+            self.step();
         }
         Ok(())
     }

@@ -161,7 +161,7 @@ pub fn run_observed(
     let started = Instant::now();
     let worker_metrics = metrics.clone();
     let worker_outputs = outputs.clone();
-    let input = Arc::new(input);
+    let input = Arc::new(feed::ProcessInput::new(input));
     let guards = timely::execute(config, move |worker| {
         run_worker(
             worker,
@@ -196,7 +196,7 @@ pub fn run_observed(
 fn run_worker(
     worker: &mut timely::worker::Worker,
     plan: &Plan,
-    input: &InputSource,
+    input: &feed::ProcessInput,
     options: &RunOptions,
     (outputs, external): (&dyn OutputFactory, &ExternalSinks),
     metrics: &Arc<Metrics>,

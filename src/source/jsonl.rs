@@ -319,58 +319,67 @@ impl<R: BufRead> Iterator for JsonlReader<R> {
     fn next(&mut self) -> Option<Self::Item> {
         while !self.done {
             self.buf.clear();
-            let error =
-                |line, message: String, (text, cut_from): (String, Option<usize>)| LineError {
-                    line,
-                    message,
-                    text,
-                    cut_from,
-                };
             match self.reader.read_until(b'\n', &mut self.buf) {
                 Ok(0) => self.done = true,
                 Ok(_) => {
                     self.line += 1;
-                    let raw = self.buf.strip_suffix(b"\n").unwrap_or(&self.buf);
-                    let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-                    let raw = match self.line {
-                        1 => raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw),
-                        _ => raw,
-                    };
-                    if raw.iter().all(u8::is_ascii_whitespace) {
-                        continue;
+                    if let Some(result) = parse_line(self.line, &self.buf) {
+                        return Some(result);
                     }
-                    let result = match std::str::from_utf8(raw) {
-                        Ok(text) => {
-                            parse_mutation(text)
-                                .map(|m| (self.line, m))
-                                .map_err(|message| {
-                                    error(self.line, message, truncate(text, raw.len()))
-                                })
-                        }
-                        Err(e) => {
-                            let text = String::from_utf8_lossy(raw);
-                            let message = format!(
-                                "not valid JSON (invalid UTF-8 at byte {}): {}",
-                                e.valid_up_to(),
-                                quoted_start(&text)
-                            );
-                            Err(error(self.line, message, truncate(&text, raw.len())))
-                        }
-                    };
-                    return Some(result);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     self.done = true;
-                    return Some(Err(error(
-                        self.line + 1,
-                        format!("read error: {e}"),
-                        (String::new(), None),
-                    )));
+                    return Some(Err(read_error(self.line + 1, &e)));
                 }
             }
         }
         None
+    }
+}
+
+/// The line numbered `line` (1-based; its `\n` may still end it) as a mutation, or `None` for
+/// a blank line. CRLF ends and a byte order mark on line 1 are accepted.
+pub fn parse_line(line: u64, raw: &[u8]) -> Option<Result<(u64, Mutation), LineError>> {
+    let raw = raw.strip_suffix(b"\n").unwrap_or(raw);
+    let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+    let raw = match line {
+        1 => raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw),
+        _ => raw,
+    };
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return None;
+    }
+    let error = |message: String, (text, cut_from): (String, Option<usize>)| LineError {
+        line,
+        message,
+        text,
+        cut_from,
+    };
+    let result = match std::str::from_utf8(raw) {
+        Ok(text) => parse_mutation(text)
+            .map(|m| (line, m))
+            .map_err(|message| error(message, truncate(text, raw.len()))),
+        Err(e) => {
+            let text = String::from_utf8_lossy(raw);
+            let message = format!(
+                "not valid JSON (invalid UTF-8 at byte {}): {}",
+                e.valid_up_to(),
+                quoted_start(&text)
+            );
+            Err(error(message, truncate(&text, raw.len())))
+        }
+    };
+    Some(result)
+}
+
+/// The error of a read that failed before line `line` was whole.
+pub fn read_error(line: u64, e: &std::io::Error) -> LineError {
+    LineError {
+        line,
+        message: format!("read error: {e}"),
+        text: String::new(),
+        cut_from: None,
     }
 }
 
