@@ -492,7 +492,7 @@ fn unknown_names_with_suggestions() {
     check(
         &text,
         "keys",
-        "`keys` applies only to uniform and zipf",
+        "`keys` applies only to uniform, zipf and keyed-stream",
         None,
     );
     let join = "[[pipelines.steps]]\njoin = \"usrs\"\nleft_on = \"key\"\nright_on = \"key\"\n";

@@ -12,9 +12,11 @@
 //! the disorder changes timestamps only, never keys or values.
 //!
 //! Workloads: `uniform` and `zipf` ([`uniform`], [`zipf`]) over a fixed keyspace,
-//! `users-orders` ([`users_orders`]) with referential integrity, and `nexmark` ([`nexmark`]),
-//! persons/auctions/bids after the Nexmark benchmark's generator.
+//! `users-orders` ([`users_orders`]) with referential integrity, `nexmark` ([`nexmark`]),
+//! persons/auctions/bids after the Nexmark benchmark's generator, and `keyed-stream`
+//! ([`keyed_stream`]), every key inserted once and written again about once.
 
+pub mod keyed_stream;
 pub mod nexmark;
 pub use crate::rng;
 pub mod uniform;
@@ -34,14 +36,17 @@ pub enum Workload {
     Uniform { keys: u64 },
     Zipf { keys: u64, skew: f64 },
     Nexmark,
+    KeyedStream { keys: u64 },
 }
 
 const DEFAULT_KEYS: u64 = 1000;
+const DEFAULT_STREAM_KEYS: u64 = 1_000_000;
 const DEFAULT_SKEW: f64 = 1.1;
 
 impl Workload {
     /// The workload called `name` (see [`Workload::names`]). `keys` applies to `uniform` and
-    /// `zipf` (default 1000), `skew` to `zipf` only (default 1.1).
+    /// `zipf` (default 1000) and `keyed-stream` (default 1M), `skew` to `zipf` only (default
+    /// 1.1).
     pub fn parse(name: &str, keys: Option<u64>, skew: Option<f64>) -> Result<Workload, String> {
         let workload = match name {
             "users-orders" | "users_orders" => Workload::UsersOrders,
@@ -53,6 +58,9 @@ impl Workload {
                 skew: skew.unwrap_or(DEFAULT_SKEW),
             },
             "nexmark" => Workload::Nexmark,
+            "keyed-stream" => Workload::KeyedStream {
+                keys: keys.unwrap_or(DEFAULT_STREAM_KEYS),
+            },
             _ => {
                 return Err(format!(
                     "unknown workload `{name}` (expected one of: {})",
@@ -60,10 +68,9 @@ impl Workload {
                 ));
             }
         };
-        let keyed = matches!(workload, Workload::Uniform { .. } | Workload::Zipf { .. });
-        if keys.is_some() && !keyed {
+        if keys.is_some() && workload.keyspace_size_hint().is_none() {
             return Err(format!(
-                "`keys` applies only to uniform and zipf, not `{name}`"
+                "`keys` applies only to uniform, zipf and keyed-stream, not `{name}`"
             ));
         }
         if keys == Some(0) {
@@ -82,7 +89,7 @@ impl Workload {
 
     /// The names [`Workload::parse`] accepts.
     pub fn names() -> &'static [&'static str] {
-        &["users-orders", "uniform", "zipf", "nexmark"]
+        &["users-orders", "uniform", "zipf", "nexmark", "keyed-stream"]
     }
 
     pub fn name(&self) -> &'static str {
@@ -91,13 +98,16 @@ impl Workload {
             Workload::Uniform { .. } => "uniform",
             Workload::Zipf { .. } => "zipf",
             Workload::Nexmark => "nexmark",
+            Workload::KeyedStream { .. } => "keyed-stream",
         }
     }
 
     /// The number of distinct keys, for workloads with a fixed keyspace.
     pub fn keyspace_size_hint(&self) -> Option<u64> {
         match self {
-            Workload::Uniform { keys } | Workload::Zipf { keys, .. } => Some(*keys),
+            Workload::Uniform { keys }
+            | Workload::Zipf { keys, .. }
+            | Workload::KeyedStream { keys } => Some(*keys),
             Workload::UsersOrders | Workload::Nexmark => None,
         }
     }
@@ -157,6 +167,7 @@ enum State {
     Keyed(uniform::Keyed),
     UsersOrders(users_orders::UsersOrders),
     Nexmark(nexmark::Nexmark),
+    KeyedStream(keyed_stream::KeyedStream),
 }
 
 /// The iterator [`generate`] returns: exactly `events` mutations, each with `Some(ts)`.
@@ -176,6 +187,9 @@ pub fn generate(workload: &Workload, config: &GenConfig) -> Generator {
         Workload::Zipf { keys, skew } => State::Keyed(uniform::Keyed::zipf(*keys, *skew)),
         Workload::UsersOrders => State::UsersOrders(users_orders::UsersOrders::default()),
         Workload::Nexmark => State::Nexmark(nexmark::Nexmark::new(rate)),
+        Workload::KeyedStream { keys } => {
+            State::KeyedStream(keyed_stream::KeyedStream::new(*keys, rate))
+        }
     };
     Generator {
         state,
@@ -205,6 +219,7 @@ impl Iterator for Generator {
             State::Keyed(state) => state.next(rng, ts),
             State::UsersOrders(state) => state.next(rng, ts),
             State::Nexmark(state) => state.next(rng, ts),
+            State::KeyedStream(state) => state.next(rng, ts),
         })
     }
 
@@ -273,6 +288,11 @@ mod tests {
                 .contains("nexmark")
         );
         assert!(Workload::parse("nexmark", Some(5), None).is_err());
+        assert_eq!(
+            Workload::parse("keyed-stream", None, None),
+            Ok(Workload::KeyedStream { keys: 1_000_000 })
+        );
+        assert!(Workload::parse("keyed-stream", None, Some(1.0)).is_err());
         assert!(Workload::parse("uniform", None, Some(1.0)).is_err());
         assert!(Workload::parse("uniform", Some(0), None).is_err());
         assert!(Workload::parse("zipf", None, Some(-1.0)).is_err());
@@ -297,10 +317,11 @@ mod tests {
             assert_eq!(a, b, "{workload:?}");
             assert_ne!(a, c, "{workload:?}");
             assert!(a.iter().all(|m| m.ts.is_some()));
-            assert!(
-                a.iter()
-                    .all(|m| m.op == crate::change::Op::Delete || matches!(m.value, Value::Map(_)))
-            );
+            // Puts carry a map, except keyed-stream's plain integers.
+            let integers = matches!(workload, Workload::KeyedStream { .. });
+            assert!(a.iter().all(|m| m.op == crate::change::Op::Delete
+                || matches!(m.value, Value::Map(_))
+                || (integers && matches!(m.value, Value::Int(_)))));
             // Disorder moves timestamps only.
             let d: Vec<Mutation> = generate(&workload, &config(3000, 7, 0)).collect();
             let strip =
@@ -341,6 +362,7 @@ mod tests {
                 10_313_047_739_815_623_017,
                 6_528_719_750_685_525_058,
                 8_102_597_606_535_730_262,
+                12_697_551_045_685_147_768,
             ]
         );
     }

@@ -20,6 +20,7 @@ mod crash_cluster;
 mod crash_sinks;
 mod dataflows;
 mod durable_cli;
+mod keyed_stream;
 mod layers;
 mod new_user;
 mod nexmark;

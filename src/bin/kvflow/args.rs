@@ -37,7 +37,7 @@ pub enum Command {
     },
     /// Write a deterministic mutation stream as JSON Lines.
     #[command(
-        after_help = "Examples:\n  kvflow generate users-orders --events 10000 --seed 7 > input.jsonl\n  kvflow generate zipf --events 1000000 --keys 10000 --skew 1.2 --disorder-ms 200 -o zipf.jsonl"
+        after_help = "Examples:\n  kvflow generate users-orders --events 10000 --seed 7 > input.jsonl\n  kvflow generate zipf --events 1000000 --keys 10000 --skew 1.2 --disorder-ms 200 -o zipf.jsonl\n  kvflow generate keyed-stream --events 2000000 --keys 1000000 --rate-per-sec 400 --disorder-ms 200 -o stream.jsonl"
     )]
     Generate(GenerateArgs),
     /// Measure a dataflow file over a pre-generated workload: throughput, latency, memory.
@@ -66,7 +66,7 @@ pub enum Command {
 pub struct BenchArgs {
     /// The dataflow file.
     pub file: PathBuf,
-    /// The workload: uniform, zipf, users-orders or nexmark.
+    /// The workload: uniform, zipf, users-orders, nexmark or keyed-stream.
     #[arg(long)]
     pub workload: String,
     #[command(flatten)]
@@ -214,7 +214,7 @@ pub struct RunArgs {
     /// Mutations as JSON Lines; `-` reads stdin.
     #[arg(long, conflicts_with = "generate")]
     pub input: Option<String>,
-    /// Use the built-in generator: uniform, zipf, users-orders, nexmark.
+    /// Use the built-in generator: uniform, zipf, users-orders, nexmark, keyed-stream.
     #[arg(long)]
     pub generate: Option<String>,
     #[command(flatten)]
@@ -273,7 +273,10 @@ pub struct GenOptions {
     /// Maximum out-of-orderness of generated event times, in ms.
     #[arg(long)]
     pub disorder_ms: Option<u64>,
-    /// Key space size (uniform, zipf).
+    /// Events per second of event time [default: 10000].
+    #[arg(long)]
+    pub rate_per_sec: Option<u64>,
+    /// Key space size (uniform, zipf, keyed-stream).
     #[arg(long)]
     pub keys: Option<u64>,
     /// Zipf skew.
@@ -283,7 +286,7 @@ pub struct GenOptions {
 
 #[derive(Debug, clap::Args)]
 pub struct GenerateArgs {
-    /// uniform, zipf, users-orders or nexmark.
+    /// uniform, zipf, users-orders, nexmark or keyed-stream.
     pub workload: String,
     #[command(flatten)]
     pub generator: GenOptions,

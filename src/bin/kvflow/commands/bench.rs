@@ -141,6 +141,7 @@ fn child_args(args: &BenchArgs, workers: usize) -> Vec<String> {
         ("--events", g.events.map(|v| v.to_string())),
         ("--seed", g.seed.map(|v| v.to_string())),
         ("--disorder-ms", g.disorder_ms.map(|v| v.to_string())),
+        ("--rate-per-sec", g.rate_per_sec.map(|v| v.to_string())),
         ("--keys", g.keys.map(|v| v.to_string())),
         ("--skew", g.skew.map(|v| v.to_string())),
     ];

@@ -24,6 +24,9 @@ pub fn workload_config(
     if let Some(disorder) = options.disorder_ms {
         config.disorder_ms = disorder;
     }
+    if let Some(rate) = options.rate_per_sec {
+        config.rate_per_sec = rate;
+    }
     Ok((workload, config))
 }
 
