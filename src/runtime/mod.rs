@@ -55,7 +55,7 @@ pub enum RunError {
 }
 
 /// The events a batch of backlogged input holds at least (`--batch-events`).
-pub const DEFAULT_BATCH_EVENTS: u64 = 50_000;
+pub const DEFAULT_BATCH_EVENTS: u64 = 20_000;
 
 /// How a run is executed.
 #[derive(Clone)]

@@ -120,8 +120,18 @@ pub fn sessionize<'scope>(
                     (Some(due), Some(cap)) => cap.downgrade(&due),
                     _ => held = None,
                 }
+                // NB: each update carries its own time; sending every completed time's
+                // updates in one message, at the earliest one's capability, costs one
+                // container instead of one per distinct time (a large batch completes
+                // thousands of session end times at once).
+                let mut earliest = None;
+                let mut completed = Vec::new();
                 while let Some((cap, updates)) = future.next_completed(frontier) {
-                    output.session(&cap).give_iterator(updates.into_iter());
+                    earliest.get_or_insert(cap);
+                    completed.extend(updates);
+                }
+                if let Some(cap) = earliest {
+                    output.session(&cap).give_container(&mut completed);
                 }
                 if let Some(&f) = frontier.frontier().first() {
                     groups.retain(|_, s| !s.release(f, gap, settings.timing.allowed_lateness));
