@@ -4,4 +4,5 @@
 pub mod aggregate;
 pub mod by_time;
 pub mod fallible;
+pub mod total;
 pub mod window;

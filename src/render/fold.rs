@@ -6,7 +6,7 @@
 //! does all four per row and folds the difference straight into a map keyed by time and
 //! group, reusing its key and argument buffers, so a row that falls into an existing group
 //! allocates nothing. Each activation ends by handing the folded differences to
-//! `count_total` at the least capability it held.
+//! the running totals (`operators::total`) at the least capability it held.
 
 use differential_dataflow::difference::IsZero;
 use foldhash::HashMap;

@@ -6,21 +6,23 @@
 //!
 //! Aggregation takes one of two paths. When every aggregate is count, sum or avg, rows become
 //! [`AggDiff`] differences: pre-aggregated per key and time within each batch, then
-//! accumulated by `count_total`, which keeps one accumulator per key. Otherwise a `reduce`
+//! accumulated into one running total per key (`operators::total`). Otherwise a `reduce`
 //! sees each key's multiset of argument rows and computes every aggregate from it. Both
 //! retract exactly: an update replaces its old contribution, a delete removes it.
 
-use differential_dataflow::operators::CountTotal;
 use differential_dataflow::{AsCollection, VecCollection};
 use timely::dataflow::Stream;
+use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::vec::{Filter, Map};
 
-use crate::operators::aggregate::finish_from_multiset;
+use crate::operators::aggregate::{AggDiff, finish_from_multiset};
 use crate::operators::fallible::{Lines, Outputs, Rows, error_line, split_fallible};
+use crate::operators::total::accumulate_totals;
 use crate::operators::window::WindowTiming;
 use crate::operators::window::fixed::for_each_window;
 use crate::operators::window::session::{SessionOut, SessionRow, sessionize};
 use crate::plan::WindowKind;
+use crate::store::stable_hash;
 use crate::value::{Row, Value};
 
 use super::aggregate_spec::{AggregateSpec, FixedWindows};
@@ -53,7 +55,7 @@ pub fn render_aggregate<'scope>(
     });
     let (aggregated, errors) = if spec.is_abelian() {
         let (diffs, errors) = fold_abelian(rows, &spec, windows);
-        (accumulate_abelian(diffs, &spec), errors)
+        (accumulate_abelian(diffs, &spec, false), errors)
     } else {
         let (keyed, errors) = match windows {
             Some(windows) => fixed_windows(rows, &spec, windows),
@@ -106,7 +108,7 @@ fn render_sessions<'scope>(
             SessionOut::Acc(key, t, acc) => Some((key, t, acc)),
             SessionOut::Row(..) => None,
         });
-        accumulate_abelian(accs, spec)
+        accumulate_abelian(accs, spec, true)
     } else {
         let keyed = sessions
             .flat_map(|out| match out {
@@ -178,18 +180,28 @@ fn fixed_windows<'scope>(
     (keyed.as_collection(), errors)
 }
 
-/// Accumulates per-key differences with `count_total` and finishes the aggregate values.
-fn accumulate_abelian<'scope>(diffs: Diffs<'scope>, spec: &AggregateSpec) -> Rows<'scope> {
+/// Accumulates per-key differences into running totals and finishes the aggregate values.
+/// `keys_in_place`: every difference of a key is already on one worker (sessions are
+/// assigned per group), so no exchange is needed.
+fn accumulate_abelian<'scope>(
+    diffs: Diffs<'scope>,
+    spec: &AggregateSpec,
+    keys_in_place: bool,
+) -> Rows<'scope> {
     let funcs = spec.funcs.clone();
     let counts_rows = spec.counts_rows.clone();
-    diffs
-        .as_collection()
-        .count_total_core::<i64>()
-        .map(move |(key, acc)| {
-            let mut values = key.0;
-            values.extend(acc.finish(&funcs, &counts_rows));
-            Row(values)
-        })
+    let finish = move |key: &Row, total: &AggDiff| {
+        let mut values = key.0.clone();
+        values.extend(total.finish(&funcs, &counts_rows));
+        Row(values)
+    };
+    let totals = if keys_in_place {
+        accumulate_totals(diffs, Pipeline, finish)
+    } else {
+        let by_key = Exchange::new(|(key, _, _): &(Row, u64, AggDiff)| stable_hash(key));
+        accumulate_totals(diffs, by_key, finish)
+    };
+    totals.as_collection()
 }
 
 /// Every aggregate from each key's multiset of argument rows.

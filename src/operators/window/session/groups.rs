@@ -28,10 +28,13 @@ impl Session {
     }
 }
 
-/// The open sessions of one group, sorted by start.
+/// The open sessions of one group, sorted by start, and the times the group is filed under
+/// in the operator's schedules (see `schedule`).
 #[derive(Debug, Default)]
 pub(super) struct GroupSessions {
     pub(super) sessions: Vec<Session>,
+    pub(super) due_at: Option<u64>,
+    pub(super) release_at: Option<u64>,
 }
 
 fn accumulate(rows: &[(u64, Row, i64)], funcs: Option<&[AggFunc]>) -> AggDiff {
@@ -142,13 +145,24 @@ impl GroupSessions {
         next
     }
 
-    /// Drops sessions no future row can touch; true when none is left. A held-back session
-    /// stays until it has been emitted.
-    pub(super) fn release(&mut self, frontier: u64, gap: u64, lateness: u64) -> bool {
+    /// Drops sessions no future row can touch. A held-back session stays until it has been
+    /// emitted.
+    pub(super) fn release(&mut self, frontier: u64, gap: u64, lateness: u64) {
         self.sessions
-            .retain(|s| !s.emitted || s.end(gap).saturating_add(lateness) >= frontier);
-        self.sessions.is_empty()
+            .retain(|s| !s.emitted || release_bound(s, gap, lateness) >= frontier);
     }
+
+    /// The earliest bound past which `release` drops an emitted session (a held-back one
+    /// is filed again once emitted).
+    pub(super) fn next_release(&self, gap: u64, lateness: u64) -> Option<u64> {
+        let emitted = self.sessions.iter().filter(|s| s.emitted);
+        emitted.map(|s| release_bound(s, gap, lateness)).min()
+    }
+}
+
+/// A session is released once the frontier is past `end + lateness`.
+fn release_bound(session: &Session, gap: u64, lateness: u64) -> u64 {
+    session.end(gap).saturating_add(lateness)
 }
 
 /// Splits rows sorted by ts into sessions: a difference of more than `gap` starts a new one.

@@ -16,6 +16,7 @@
 
 mod emit;
 mod groups;
+mod schedule;
 
 use foldhash::{HashMap, HashMapExt};
 
@@ -34,6 +35,7 @@ use crate::store::stable_hash;
 use crate::value::Row;
 use emit::Emitter;
 use groups::GroupSessions;
+use schedule::Schedule;
 
 /// A row entering the session operator: its group, its event time and its aggregate args.
 pub type SessionRow = (Row, u64, Row);
@@ -59,23 +61,18 @@ pub fn sessionize<'scope>(
     rows.inner
         .unary_frontier(exchange, "SessionWindow", move |_cap, _info| {
             let mut pending: HeldByTime<Vec<(SessionRow, i64)>> = HeldByTime::default();
-            let mut groups: HashMap<Row, GroupSessions> = HashMap::new();
+            let mut state = OpenSessions::new(settings);
             let mut future = FutureFold::default();
             let mut out = Vec::new();
-            // Sessions held back until their emit time, and a capability to emit them.
+            // A capability to emit sessions held back until their emit time.
             let mut held: Option<Capability<u64>> = None;
-            let mut next_due: Option<u64> = None;
             move |(input, frontier), output| {
                 input.for_each(|cap, data| pending.hold_updates(&cap, data));
                 while let Some((time, cap, mut updates)) = pending.next_completed(frontier) {
-                    if next_due.is_some_and(|due| due < time)
-                        && let Some(held_cap) = &held
-                    {
-                        next_due = emit_all_due(&mut groups, time, &mut out, &settings);
-                        for update in out.drain(..) {
-                            future.add(held_cap, update);
-                        }
-                    }
+                    // NB: close what the batch's time has passed before applying it, so what
+                    // a batch finds open does not depend on how many batches an activation
+                    // sees.
+                    state.close_before(time, held.as_ref(), &mut future);
                     if !append_only {
                         // NB: consolidate first (a row inserted and retracted within one
                         // batch cancels), then retractions before insertions, so a row
@@ -83,24 +80,11 @@ pub fn sessionize<'scope>(
                         consolidate_updates(&mut updates);
                         updates.sort_by_key(|(_, d)| *d > 0);
                     }
-                    for ((group, ts, args), diff) in updates {
-                        if !groups.contains_key(&group) {
-                            groups.insert(group.clone(), GroupSessions::default());
-                        }
-                        let Some(state) = groups.get_mut(&group) else {
-                            continue;
-                        };
-                        let mut emitter = settings.emitter(&group, time, &mut out);
-                        if diff > 0 {
-                            state.insert(ts, args, diff, &mut emitter);
-                        } else {
-                            state.retract(ts, &args, diff, &mut emitter);
-                        }
-                        if let Some(due) = emitter.held_back {
-                            next_due = Some(next_due.map_or(due, |n| n.min(due)));
-                            if held.as_ref().is_none_or(|h| *h.time() > due) {
-                                held = Some(cap.delayed(&due));
-                            }
+                    for (row, diff) in updates {
+                        if let Some(due) = state.apply(row, diff, time, &mut out)
+                            && held.as_ref().is_none_or(|h| *h.time() > due)
+                        {
+                            held = Some(cap.delayed(&due));
                         }
                     }
                     for update in out.drain(..) {
@@ -108,15 +92,8 @@ pub fn sessionize<'scope>(
                     }
                 }
                 let bound = frontier.frontier().first().copied().unwrap_or(u64::MAX);
-                if next_due.is_some_and(|due| due < bound)
-                    && let Some(held_cap) = &held
-                {
-                    next_due = emit_all_due(&mut groups, bound, &mut out, &settings);
-                    for update in out.drain(..) {
-                        future.add(held_cap, update);
-                    }
-                }
-                match (next_due, &mut held) {
+                state.emit_due_before(bound, held.as_ref(), &mut future);
+                match (state.due.first(), &mut held) {
                     (Some(due), Some(cap)) => cap.downgrade(&due),
                     _ => held = None,
                 }
@@ -134,7 +111,7 @@ pub fn sessionize<'scope>(
                     output.session(&cap).give_container(&mut completed);
                 }
                 if let Some(&f) = frontier.frontier().first() {
-                    groups.retain(|_, s| !s.release(f, gap, settings.timing.allowed_lateness));
+                    state.release_before(f);
                 }
             }
         })
@@ -168,21 +145,116 @@ impl Settings {
     }
 }
 
-/// Emits every held-back session due before `bound`; returns the next due time.
-fn emit_all_due(
-    groups: &mut HashMap<Row, GroupSessions>,
-    bound: u64,
-    out: &mut Vec<SessionOut>,
-    settings: &Settings,
-) -> Option<u64> {
-    let mut next = None::<u64>;
-    for (group, sessions) in groups.iter_mut() {
-        let mut emitter = settings.emitter(group, bound, out);
-        if let Some(due) = sessions.emit_due(bound, &mut emitter) {
-            next = Some(next.map_or(due, |n| n.min(due)));
+/// Every group's open sessions, and which groups need a visit when: held-back sessions
+/// falling due, closed sessions to release (a group with none left is dropped at once).
+struct OpenSessions {
+    groups: HashMap<Row, GroupSessions>,
+    due: Schedule,
+    release: Schedule,
+    settings: Settings,
+}
+
+impl OpenSessions {
+    fn new(settings: Settings) -> Self {
+        OpenSessions {
+            groups: HashMap::new(),
+            due: Schedule::default(),
+            release: Schedule::default(),
+            settings,
         }
     }
-    next
+
+    /// Applies one update of the batch at `time`; returns the emit time of a session it
+    /// held back.
+    fn apply(
+        &mut self,
+        (group, ts, args): SessionRow,
+        diff: i64,
+        time: u64,
+        out: &mut Vec<SessionOut>,
+    ) -> Option<u64> {
+        let settings = &self.settings;
+        let state = self.groups.entry(group.clone()).or_default();
+        let mut emitter = settings.emitter(&group, time, out);
+        if diff > 0 {
+            state.insert(ts, args, diff, &mut emitter);
+        } else {
+            state.retract(ts, &args, diff, &mut emitter);
+        }
+        let held_back = emitter.held_back;
+        if let Some(due) = held_back {
+            self.due.file(&group, due, &mut state.due_at);
+        }
+        self.file_release(&group);
+        held_back
+    }
+
+    /// Emits the sessions due before `time` and releases those closed before it.
+    fn close_before(&mut self, time: u64, held: Option<&Capability<u64>>, future: &mut FutureFold) {
+        self.emit_due_before(time, held, future);
+        self.release_before(time);
+    }
+
+    /// Emits every held-back session due before `bound`, at the held capability.
+    fn emit_due_before(
+        &mut self,
+        bound: u64,
+        held: Option<&Capability<u64>>,
+        future: &mut FutureFold,
+    ) {
+        let Some(held) = held.filter(|_| self.due.has_before(bound)) else {
+            return;
+        };
+        let mut out = Vec::new();
+        let taken: Vec<(u64, Row)> = self.due.take_before(bound).collect();
+        for (filed, group) in taken {
+            let Some(state) = self.groups.get_mut(&group) else {
+                continue;
+            };
+            if state.due_at != Some(filed) {
+                continue;
+            }
+            state.due_at = None;
+            let mut emitter = self.settings.emitter(&group, bound, &mut out);
+            if let Some(next) = state.emit_due(bound, &mut emitter) {
+                self.due.file(&group, next, &mut state.due_at);
+            }
+            self.file_release(&group);
+        }
+        for update in out {
+            future.add(held, update);
+        }
+    }
+
+    /// Drops the sessions no row at or after `bound` can touch, and groups left empty.
+    fn release_before(&mut self, bound: u64) {
+        let (gap, lateness) = (self.settings.gap, self.settings.timing.allowed_lateness);
+        let taken: Vec<(u64, Row)> = self.release.take_before(bound).collect();
+        for (filed, group) in taken {
+            let Some(state) = self.groups.get_mut(&group) else {
+                continue;
+            };
+            if state.release_at != Some(filed) {
+                continue;
+            }
+            state.release_at = None;
+            state.release(bound, gap, lateness);
+            self.file_release(&group);
+        }
+    }
+
+    /// Files `group` for its next release, or drops it if it has no session left.
+    fn file_release(&mut self, group: &Row) {
+        let (gap, lateness) = (self.settings.gap, self.settings.timing.allowed_lateness);
+        let Some(state) = self.groups.get_mut(group) else {
+            return;
+        };
+        if state.sessions.is_empty() {
+            self.groups.remove(group);
+        } else if let Some(at) = state.next_release(gap, lateness) {
+            self.release.file(group, at, &mut state.release_at);
+        }
+    }
 }
 
 /// Sums the diffs of equal rows and drops those that cancel.

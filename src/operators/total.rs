@@ -1,0 +1,157 @@
+//! Running totals of abelian aggregate differences per key, in time order.
+//!
+//! This is what differential's `count_total` computes for a totally ordered time: at each
+//! time where a key's net difference is not zero, the key's previous total is retracted (if
+//! not zero) and its new total inserted (if not zero). `count_total` keeps the totals in an
+//! arrangement, so every difference is sorted into batches, merged and compacted before it is
+//! counted; here the totals live in a hash map and each complete time's differences are
+//! applied directly, earliest time first. The output is the same collection, update for
+//! update. A key whose total returns to zero (a window released, a group emptied) is dropped
+//! from the map at once.
+
+use differential_dataflow::difference::{IsZero, Semigroup};
+use foldhash::{HashMap, HashMapExt};
+use timely::dataflow::Stream;
+use timely::dataflow::channels::pact::ParallelizationContract;
+use timely::dataflow::operators::generic::operator::Operator;
+
+use super::aggregate::AggDiff;
+use super::by_time::HeldByTime;
+use crate::value::Row;
+
+/// Differences of aggregate accumulators per key, at differential times.
+pub type KeyedDiffs<'scope> = Stream<'scope, u64, Vec<(Row, u64, AggDiff)>>;
+
+/// The running total of every key of `diffs` as updates of `finish(key, total)` rows. `pact`
+/// must bring all of a key's differences to one worker.
+pub fn accumulate_totals<'scope, P>(
+    diffs: KeyedDiffs<'scope>,
+    pact: P,
+    finish: impl Fn(&Row, &AggDiff) -> Row + 'static,
+) -> Stream<'scope, u64, Vec<(Row, u64, i64)>>
+where
+    P: ParallelizationContract<u64, Vec<(Row, u64, AggDiff)>>,
+{
+    diffs.unary_frontier(pact, "AccumulateTotals", move |_cap, _info| {
+        let mut held: HeldByTime<Vec<(Row, AggDiff)>> = HeldByTime::default();
+        let mut totals = Totals::default();
+        move |(input, frontier), output| {
+            input.for_each(|cap, data| {
+                for (key, time, diff) in data.drain(..) {
+                    held.at(&cap, time).push((key, diff));
+                }
+            });
+            // NB: each update carries its own time; every complete time's updates go in one
+            // message at the earliest capability.
+            let mut earliest = None;
+            let mut updates = Vec::new();
+            while let Some((time, cap, diffs)) = held.next_completed(frontier) {
+                earliest.get_or_insert(cap);
+                totals.apply(diffs, &mut |key, total, diff| {
+                    updates.push((finish(key, total), time, diff));
+                });
+            }
+            if let Some(cap) = earliest {
+                output.session(&cap).give_container(&mut updates);
+            }
+        }
+    })
+}
+
+/// The running totals, and a buffer that nets one time's differences per key.
+#[derive(Default)]
+struct Totals {
+    totals: HashMap<Row, AggDiff>,
+    net: HashMap<Row, AggDiff>,
+}
+
+impl Totals {
+    /// Applies one time's differences; tells `emit` each retracted (-1) and inserted (+1)
+    /// total.
+    fn apply(&mut self, diffs: Vec<(Row, AggDiff)>, emit: &mut impl FnMut(&Row, &AggDiff, i64)) {
+        if self.net.capacity() == 0 {
+            self.net = HashMap::with_capacity(diffs.len());
+        }
+        for (key, diff) in diffs {
+            match self.net.get_mut(&key) {
+                Some(net) => net.plus_equals(&diff),
+                None => {
+                    self.net.insert(key, diff);
+                }
+            }
+        }
+        for (key, diff) in self.net.drain() {
+            if diff.is_zero() {
+                continue;
+            }
+            match self.totals.get_mut(&key) {
+                Some(total) => {
+                    if !total.is_zero() {
+                        emit(&key, total, -1);
+                    }
+                    total.plus_equals(&diff);
+                    if total.is_zero() {
+                        self.totals.remove(&key);
+                    } else {
+                        emit(&key, total, 1);
+                    }
+                }
+                None => {
+                    emit(&key, &diff, 1);
+                    self.totals.insert(key, diff);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::AggFunc;
+    use crate::value::Value;
+
+    fn count(rows: i64) -> AggDiff {
+        AggDiff::of_row(&[AggFunc::Count], &[Value::Null], rows).unwrap()
+    }
+
+    fn key(name: &str) -> Row {
+        Row(vec![Value::from(name)])
+    }
+
+    #[test]
+    fn each_time_retracts_the_old_total_and_inserts_the_new_one() {
+        let mut totals = Totals::default();
+        let mut seen = Vec::new();
+        let mut record = |time: u64, diffs: Vec<(Row, AggDiff)>, totals: &mut Totals| {
+            totals.apply(diffs, &mut |key, total, diff| {
+                seen.push((time, key.clone(), total.rows, diff))
+            });
+        };
+        record(
+            1,
+            vec![(key("a"), count(1)), (key("a"), count(2))],
+            &mut totals,
+        );
+        record(
+            2,
+            vec![(key("a"), count(1)), (key("a"), count(-1))],
+            &mut totals,
+        );
+        record(
+            3,
+            vec![(key("a"), count(-3)), (key("b"), count(1))],
+            &mut totals,
+        );
+        seen.sort();
+        assert_eq!(
+            seen,
+            vec![
+                (1, key("a"), 3, 1),
+                (3, key("a"), 3, -1),
+                (3, key("b"), 1, 1),
+            ]
+        );
+        assert_eq!(totals.totals.len(), 1, "a key back at zero is dropped");
+    }
+}

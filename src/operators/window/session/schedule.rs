@@ -1,0 +1,76 @@
+//! Which groups need a visit at which time, so the session operator touches only the groups
+//! whose held-back sessions fall due or whose closed sessions can be released, instead of
+//! scanning every group each time the frontier moves (a million groups, thousands of times).
+//!
+//! A group is filed under the earliest time it needs a visit and remembers that time; filing
+//! it again under a later time is skipped (the earlier visit files it anew), filing it under
+//! an earlier one leaves the old entry behind as stale, recognised when it comes up because
+//! the group no longer remembers that time.
+
+use std::collections::BTreeMap;
+
+use crate::value::Row;
+
+/// Groups filed by the time they need a visit.
+#[derive(Default)]
+pub(super) struct Schedule {
+    at: BTreeMap<u64, Vec<Row>>,
+}
+
+impl Schedule {
+    /// Files `group` for a visit at `time`, unless `filed` (the time it is filed under, kept
+    /// by the group) is already no later. Updates `filed`.
+    pub(super) fn file(&mut self, group: &Row, time: u64, filed: &mut Option<u64>) {
+        if filed.is_some_and(|f| f <= time) {
+            return;
+        }
+        *filed = Some(time);
+        self.at.entry(time).or_default().push(group.clone());
+    }
+
+    /// Takes every entry filed before `bound`, earliest first, as `(time, group)`.
+    pub(super) fn take_before(&mut self, bound: u64) -> impl Iterator<Item = (u64, Row)> {
+        let later = self.at.split_off(&bound);
+        let due = std::mem::replace(&mut self.at, later);
+        due.into_iter()
+            .flat_map(|(time, groups)| groups.into_iter().map(move |group| (time, group)))
+    }
+
+    /// The earliest time filed (possibly a stale entry's).
+    pub(super) fn first(&self) -> Option<u64> {
+        self.at.keys().next().copied()
+    }
+
+    pub(super) fn has_before(&self, bound: u64) -> bool {
+        self.first().is_some_and(|t| t < bound)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::Value;
+
+    fn group(name: &str) -> Row {
+        Row(vec![Value::from(name)])
+    }
+
+    #[test]
+    fn a_group_comes_up_once_at_its_earliest_time_and_stale_entries_are_told_apart() {
+        let mut schedule = Schedule::default();
+        let (mut a, mut b) = (None, None);
+        schedule.file(&group("a"), 30, &mut a);
+        schedule.file(&group("a"), 40, &mut a);
+        schedule.file(&group("a"), 10, &mut a);
+        schedule.file(&group("b"), 20, &mut b);
+        assert_eq!((a, b), (Some(10), Some(20)));
+        assert_eq!(schedule.first(), Some(10));
+        let taken: Vec<(u64, Row)> = schedule.take_before(31).collect();
+        assert_eq!(
+            taken,
+            vec![(10, group("a")), (20, group("b")), (30, group("a"))]
+        );
+        // The entry at 30 is stale: `a` remembers 10.
+        assert!(!schedule.has_before(u64::MAX));
+    }
+}
