@@ -27,7 +27,7 @@ pub type KeyedDiffs<'scope> = Stream<'scope, u64, Vec<(Row, u64, AggDiff)>>;
 pub fn accumulate_totals<'scope, P>(
     diffs: KeyedDiffs<'scope>,
     pact: P,
-    finish: impl Fn(&Row, &AggDiff) -> Row + 'static,
+    finish: FinishTotal,
 ) -> Stream<'scope, u64, Vec<(Row, u64, i64)>>
 where
     P: ParallelizationContract<u64, Vec<(Row, u64, AggDiff)>>,
@@ -58,9 +58,12 @@ where
     })
 }
 
+/// Makes a key's output row from the key and its total.
+pub type FinishTotal = Box<dyn Fn(&Row, &AggDiff) -> Row>;
+
 /// The running totals, and a buffer that nets one time's differences per key.
 #[derive(Default)]
-struct Totals {
+pub struct Totals {
     totals: HashMap<Row, AggDiff>,
     net: HashMap<Row, AggDiff>,
 }
@@ -80,7 +83,18 @@ impl Totals {
                 }
             }
         }
-        for (key, diff) in self.net.drain() {
+        let mut net = std::mem::take(&mut self.net);
+        self.apply_netted(net.drain(), emit);
+        self.net = net;
+    }
+
+    /// Applies one time's differences, already netted per key (each key at most once).
+    pub fn apply_netted(
+        &mut self,
+        diffs: impl IntoIterator<Item = (Row, AggDiff)>,
+        emit: &mut impl FnMut(&Row, &AggDiff, i64),
+    ) {
+        for (key, diff) in diffs {
             if diff.is_zero() {
                 continue;
             }

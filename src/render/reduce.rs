@@ -12,15 +12,15 @@
 
 use differential_dataflow::{AsCollection, VecCollection};
 use timely::dataflow::Stream;
-use timely::dataflow::channels::pact::{Exchange, Pipeline};
+use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::vec::{Filter, Map};
 
 use crate::operators::aggregate::{AggDiff, finish_from_multiset};
 use crate::operators::fallible::{Lines, Outputs, Rows, error_line, split_fallible};
-use crate::operators::total::accumulate_totals;
+use crate::operators::total::{FinishTotal, accumulate_totals};
 use crate::operators::window::WindowTiming;
 use crate::operators::window::fixed::for_each_window;
-use crate::operators::window::session::{SessionOut, SessionRow, sessionize};
+use crate::operators::window::session::{SessionRow, SessionUpdate, sessionize};
 use crate::plan::WindowKind;
 use crate::store::stable_hash;
 use crate::value::{Row, Value};
@@ -55,7 +55,7 @@ pub fn render_aggregate<'scope>(
     });
     let (aggregated, errors) = if spec.is_abelian() {
         let (diffs, errors) = fold_abelian(rows, &spec, windows);
-        (accumulate_abelian(diffs, &spec, false), errors)
+        (accumulate_abelian(diffs, &spec), errors)
     } else {
         let (keyed, errors) = match windows {
             Some(windows) => fixed_windows(rows, &spec, windows),
@@ -79,8 +79,9 @@ pub fn render_aggregate<'scope>(
     (rows, errors)
 }
 
-/// Session windows: the session operator assigns rows (or, for abelian aggregates, emits
-/// per-session accumulators), then the shared aggregation and release filter follow.
+/// Session windows: the session operator assigns rows, then the shared aggregation follows;
+/// for abelian aggregates it keeps each session's running total itself and emits finished
+/// rows. The release filter follows both.
 fn render_sessions<'scope>(
     rows: Rows<'scope>,
     spec: &AggregateSpec,
@@ -94,26 +95,30 @@ fn render_sessions<'scope>(
             out.push(((group, ts, args), t, d));
         },
     );
-    let abelian = spec.is_abelian().then(|| spec.funcs.clone());
+    let abelian = spec
+        .is_abelian()
+        .then(|| (spec.funcs.clone(), finish_total(spec)));
+    let is_abelian = abelian.is_some();
     let append_only = spec.append_only;
     let sessions = sessionize(
         session_rows.as_collection(),
         gap,
         timing,
-        abelian.clone(),
+        abelian,
         append_only,
     );
-    let aggregated = if abelian.is_some() {
-        let accs = sessions.flat_map(|out| match out {
-            SessionOut::Acc(key, t, acc) => Some((key, t, acc)),
-            SessionOut::Row(..) => None,
-        });
-        accumulate_abelian(accs, spec, true)
+    let aggregated = if is_abelian {
+        sessions
+            .flat_map(|out| match out {
+                SessionUpdate::Total(row, t, d) => Some((row, t, d)),
+                _ => None,
+            })
+            .as_collection()
     } else {
         let keyed = sessions
             .flat_map(|out| match out {
-                SessionOut::Row(keyed, t, d) => Some((keyed, t, d)),
-                SessionOut::Acc(..) => None,
+                SessionUpdate::Row(keyed, t, d) => Some((keyed, t, d)),
+                _ => None,
             })
             .as_collection();
         aggregate_multiset(keyed, spec)
@@ -181,27 +186,20 @@ fn fixed_windows<'scope>(
 }
 
 /// Accumulates per-key differences into running totals and finishes the aggregate values.
-/// `keys_in_place`: every difference of a key is already on one worker (sessions are
-/// assigned per group), so no exchange is needed.
-fn accumulate_abelian<'scope>(
-    diffs: Diffs<'scope>,
-    spec: &AggregateSpec,
-    keys_in_place: bool,
-) -> Rows<'scope> {
+fn accumulate_abelian<'scope>(diffs: Diffs<'scope>, spec: &AggregateSpec) -> Rows<'scope> {
+    let by_key = Exchange::new(|(key, _, _): &(Row, u64, AggDiff)| stable_hash(key));
+    accumulate_totals(diffs, by_key, finish_total(spec)).as_collection()
+}
+
+/// A key's output row: the key's fields, then the aggregates finished from its total.
+fn finish_total(spec: &AggregateSpec) -> FinishTotal {
     let funcs = spec.funcs.clone();
     let counts_rows = spec.counts_rows.clone();
-    let finish = move |key: &Row, total: &AggDiff| {
+    Box::new(move |key: &Row, total: &AggDiff| {
         let mut values = key.0.clone();
         values.extend(total.finish(&funcs, &counts_rows));
         Row(values)
-    };
-    let totals = if keys_in_place {
-        accumulate_totals(diffs, Pipeline, finish)
-    } else {
-        let by_key = Exchange::new(|(key, _, _): &(Row, u64, AggDiff)| stable_hash(key));
-        accumulate_totals(diffs, by_key, finish)
-    };
-    totals.as_collection()
+    })
 }
 
 /// Every aggregate from each key's multiset of argument rows.

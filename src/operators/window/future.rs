@@ -18,7 +18,7 @@ use crate::operators::aggregate::AggDiff;
 use crate::operators::by_time::HeldByTime;
 use crate::value::Row;
 
-/// What the session operator emits: rows assigned to sessions, or, when every aggregate is
+/// What the session operator folds: rows assigned to sessions, or, when every aggregate is
 /// abelian, one accumulated difference per session change (so a growing session costs O(1)
 /// per event instead of re-emitting its rows).
 #[derive(Clone, Debug)]

@@ -28,8 +28,10 @@ use timely::dataflow::operators::generic::operator::Operator;
 
 use super::WindowTiming;
 use super::future::FutureFold;
-pub use super::future::SessionOut;
+use super::future::SessionOut;
+use crate::operators::aggregate::AggDiff;
 use crate::operators::by_time::HeldByTime;
+use crate::operators::total::{FinishTotal, Totals};
 use crate::plan::AggFunc;
 use crate::store::stable_hash;
 use crate::value::Row;
@@ -40,18 +42,29 @@ use schedule::Schedule;
 /// A row entering the session operator: its group, its event time and its aggregate args.
 pub type SessionRow = (Row, u64, Row);
 
-/// Assigns rows to per-group sessions. With `abelian_funcs`, emits one accumulated
-/// difference per session change keyed by `(window_start, window_end, group..)`; otherwise
-/// the rows themselves as `((window_start, window_end, group..), args)`. An `append_only`
-/// input never retracts, so with abelian aggregates sessions keep no rows.
+/// What leaves the session operator: rows assigned to sessions, keyed by
+/// `(window_start, window_end, group..)`, or, for abelian aggregates, updates of each
+/// session's finished row.
+#[derive(Clone, Debug)]
+pub enum SessionUpdate {
+    Row((Row, Row), u64, i64),
+    Total(Row, u64, i64),
+}
+
+/// Assigns rows to per-group sessions. With `abelian` aggregates, folds one accumulated
+/// difference per session change keyed by `(window_start, window_end, group..)` into the
+/// session's running total and emits the updates of `finish(key, total)` (a session lives on
+/// its group's worker, so its total does too); otherwise emits the rows themselves. An
+/// `append_only` input never retracts, so with abelian aggregates sessions keep no rows.
 pub fn sessionize<'scope>(
     rows: VecCollection<'scope, u64, SessionRow, i64>,
     gap: u64,
     timing: WindowTiming,
-    abelian_funcs: Option<Vec<AggFunc>>,
+    abelian: Option<(Vec<AggFunc>, FinishTotal)>,
     append_only: bool,
-) -> Stream<'scope, u64, Vec<SessionOut>> {
+) -> Stream<'scope, u64, Vec<SessionUpdate>> {
     let exchange = Exchange::new(|(row, _, _): &(SessionRow, u64, i64)| row_hash(&row.0));
+    let (abelian_funcs, finish) = abelian.unzip();
     let settings = Settings {
         gap,
         timing,
@@ -63,6 +76,7 @@ pub fn sessionize<'scope>(
             let mut pending: HeldByTime<Vec<(SessionRow, i64)>> = HeldByTime::default();
             let mut state = OpenSessions::new(settings);
             let mut future = FutureFold::default();
+            let mut totals = Totals::default();
             let mut out = Vec::new();
             // A capability to emit sessions held back until their emit time.
             let mut held: Option<Capability<u64>> = None;
@@ -105,7 +119,7 @@ pub fn sessionize<'scope>(
                 let mut completed = Vec::new();
                 while let Some((cap, updates)) = future.next_completed(frontier) {
                     earliest.get_or_insert(cap);
-                    completed.extend(updates);
+                    complete(updates, &mut totals, finish.as_ref(), &mut completed);
                 }
                 if let Some(cap) = earliest {
                     output.session(&cap).give_container(&mut completed);
@@ -254,6 +268,32 @@ impl OpenSessions {
         } else if let Some(at) = state.next_release(gap, lateness) {
             self.release.file(group, at, &mut state.release_at);
         }
+    }
+}
+
+/// Turns one complete time's folded updates into what leaves: rows as they are, abelian
+/// differences applied to the sessions' running totals as updates of their finished rows.
+fn complete(
+    updates: Vec<SessionOut>,
+    totals: &mut Totals,
+    finish: Option<&FinishTotal>,
+    completed: &mut Vec<SessionUpdate>,
+) {
+    let mut accs: Vec<(Row, AggDiff)> = Vec::new();
+    let mut time = 0;
+    for update in updates {
+        match update {
+            SessionOut::Row(keyed, t, d) => completed.push(SessionUpdate::Row(keyed, t, d)),
+            SessionOut::Acc(key, t, acc) => {
+                time = t;
+                accs.push((key, acc));
+            }
+        }
+    }
+    if let Some(finish) = finish {
+        totals.apply_netted(accs, &mut |key, total, diff| {
+            completed.push(SessionUpdate::Total(finish(key, total), time, diff));
+        });
     }
 }
 
