@@ -111,19 +111,19 @@ pub fn sessionize<'scope>(
                     (Some(due), Some(cap)) => cap.downgrade(&due),
                     _ => held = None,
                 }
-                // NB: each update carries its own time; sending every completed time's
-                // updates in one message, at the earliest one's capability, costs one
-                // container instead of one per distinct time (a large batch completes
-                // thousands of session end times at once).
-                let mut earliest = None;
+                // NB: each update carries its own time; every completed time's updates go
+                // in one message, at a capability no later than the earliest (a large batch
+                // completes thousands of session end times at once).
                 let mut completed = Vec::new();
-                while let Some((cap, updates)) = future.next_completed(frontier) {
-                    earliest.get_or_insert(cap);
+                while let Some(updates) = future.next_completed(frontier) {
                     complete(updates, &mut totals, finish.as_ref(), &mut completed);
                 }
-                if let Some(cap) = earliest {
-                    output.session(&cap).give_container(&mut completed);
+                if let Some(cap) = future.capability()
+                    && !completed.is_empty()
+                {
+                    output.session(cap).give_container(&mut completed);
                 }
+                future.settle();
                 if let Some(&f) = frontier.frontier().first() {
                     state.release_before(f);
                 }
