@@ -88,6 +88,11 @@ impl Totals {
         self.net = net;
     }
 
+    /// Forgets `key`'s total (its owner knows no more differences will come).
+    pub fn remove(&mut self, key: &Row) {
+        self.totals.remove(key);
+    }
+
     /// Applies one time's differences, already netted per key (each key at most once).
     pub fn apply_netted(
         &mut self,

@@ -1,16 +1,26 @@
 //! Emitting session contributions: each session change becomes a pair of updates (the
-//! session's aggregate inserted at its emit time, retracted at its expiry), or is held back
-//! until its emit time when the window emits `final`, so a growing session emits once.
+//! session's rows inserted at its emit time, retracted at its expiry; for abelian aggregates
+//! the insertion of its accumulated difference alone), or is held back until its emit time
+//! when the window emits `final`, so a growing session emits once.
 
 use differential_dataflow::difference::Abelian;
 
-use super::SessionOut;
 use super::groups::Session;
 use crate::change::time::time_value;
 use crate::operators::aggregate::AggDiff;
 use crate::operators::window::WindowTiming;
+use crate::operators::window::future::SessionOut;
 use crate::plan::AggFunc;
 use crate::value::Row;
+
+/// A session's key: `(window_start, window_end, group..)`.
+pub(super) fn session_key(group: &Row, start: u64, end: u64) -> Row {
+    let mut key = Vec::with_capacity(group.0.len() + 2);
+    key.push(time_value(start));
+    key.push(time_value(end));
+    key.extend(group.0.iter().cloned());
+    Row(key)
+}
 
 /// Emits contribution pairs for rows as they join or leave sessions.
 pub(super) struct Emitter<'a> {
@@ -31,11 +41,7 @@ impl Emitter<'_> {
     pub(super) fn key(&self, session: &Session) -> (Row, u64, u64) {
         let end = session.end(self.gap);
         let (insert, release) = self.timing.contribution_times(self.time, end);
-        let mut key = Vec::with_capacity(self.group.0.len() + 2);
-        key.push(time_value(session.start));
-        key.push(time_value(end));
-        key.extend(self.group.0.iter().cloned());
-        (Row(key), insert, release)
+        (session_key(self.group, session.start, end), insert, release)
     }
 
     /// Adds (`sign` 1) or withdraws (-1) a session's contribution. An addition whose
@@ -100,7 +106,7 @@ impl Emitter<'_> {
             if sign < 0 {
                 acc.negate();
             }
-            self.emit_acc(key, acc, insert, release);
+            self.emit_acc(key, acc, insert);
         } else {
             for (_, args, d) in &session.rows {
                 self.emit_row(&key, args, d * sign, insert, release);
@@ -108,11 +114,10 @@ impl Emitter<'_> {
         }
     }
 
-    pub(super) fn emit_acc(&mut self, key: Row, acc: AggDiff, insert: u64, release: u64) {
-        let mut negated = acc.clone();
-        negated.negate();
-        self.out.push(SessionOut::Acc(key.clone(), insert, acc));
-        self.out.push(SessionOut::Acc(key, release, negated));
+    /// NB: an abelian session's running total is dropped when the session is released
+    /// (see `shown`), so its release part is not sent: downstream would only drop it.
+    pub(super) fn emit_acc(&mut self, key: Row, acc: AggDiff, insert: u64) {
+        self.out.push(SessionOut::Acc(key, insert, acc));
     }
 
     pub(super) fn emit_row(&mut self, key: &Row, args: &Row, diff: i64, insert: u64, release: u64) {
@@ -133,7 +138,7 @@ impl Emitter<'_> {
             Some(funcs) => {
                 let mut acc = AggDiff::default();
                 acc.add_row(funcs, &args.0[1..], diff);
-                self.emit_acc(key, acc, insert, release);
+                self.emit_acc(key, acc, insert);
             }
             None => self.emit_row(&key, args, diff, insert, release),
         }

@@ -145,11 +145,22 @@ impl GroupSessions {
         next
     }
 
-    /// Drops sessions no future row can touch. A held-back session stays until it has been
-    /// emitted.
-    pub(super) fn release(&mut self, frontier: u64, gap: u64, lateness: u64) {
-        self.sessions
-            .retain(|s| !s.emitted || release_bound(s, gap, lateness) >= frontier);
+    /// Drops sessions no future row can touch, telling `on_release` each one's bounds
+    /// `(start, end)`. A held-back session stays until it has been emitted.
+    pub(super) fn release(
+        &mut self,
+        frontier: u64,
+        gap: u64,
+        lateness: u64,
+        mut on_release: impl FnMut(u64, u64),
+    ) {
+        self.sessions.retain(|s| {
+            let keep = !s.emitted || release_bound(s, gap, lateness) >= frontier;
+            if !keep {
+                on_release(s.start, s.end(gap));
+            }
+            keep
+        });
     }
 
     /// The earliest bound past which `release` drops an emitted session (a held-back one

@@ -16,9 +16,9 @@
 
 mod emit;
 mod groups;
+mod open;
 mod schedule;
-
-use foldhash::{HashMap, HashMapExt};
+mod shown;
 
 use differential_dataflow::VecCollection;
 use timely::dataflow::Stream;
@@ -27,17 +27,13 @@ use timely::dataflow::operators::Capability;
 use timely::dataflow::operators::generic::operator::Operator;
 
 use super::WindowTiming;
-use super::future::FutureFold;
-use super::future::SessionOut;
-use crate::operators::aggregate::AggDiff;
 use crate::operators::by_time::HeldByTime;
-use crate::operators::total::{FinishTotal, Totals};
+use crate::operators::total::FinishTotal;
 use crate::plan::AggFunc;
 use crate::store::stable_hash;
 use crate::value::Row;
-use emit::Emitter;
-use groups::GroupSessions;
-use schedule::Schedule;
+use open::{OpenSessions, Settings};
+use shown::ShownTotals;
 
 /// A row entering the session operator: its group, its event time and its aggregate args.
 pub type SessionRow = (Row, u64, Row);
@@ -74,10 +70,8 @@ pub fn sessionize<'scope>(
     rows.inner
         .unary_frontier(exchange, "SessionWindow", move |_cap, _info| {
             let mut pending: HeldByTime<Vec<(SessionRow, i64)>> = HeldByTime::default();
-            let mut state = OpenSessions::new(settings);
-            let mut future = FutureFold::default();
-            let mut totals = Totals::default();
-            let mut out = Vec::new();
+            let mut state = OpenSessions::new(settings, finish.map(ShownTotals::new));
+            let mut ready = Vec::new();
             // A capability to emit sessions held back until their emit time.
             let mut held: Option<Capability<u64>> = None;
             move |(input, frontier), output| {
@@ -86,7 +80,10 @@ pub fn sessionize<'scope>(
                     // NB: close what the batch's time has passed before applying it, so what
                     // a batch finds open does not depend on how many batches an activation
                     // sees.
-                    state.close_before(time, held.as_ref(), &mut future);
+                    state.close_before(time, held.as_ref(), &mut ready);
+                    if let Some(held) = held.as_ref().filter(|_| !ready.is_empty()) {
+                        output.session(held).give_container(&mut ready);
+                    }
                     if !append_only {
                         // NB: consolidate first (a row inserted and retracted within one
                         // batch cancels), then retractions before insertions, so a row
@@ -95,206 +92,42 @@ pub fn sessionize<'scope>(
                         updates.sort_by_key(|(_, d)| *d > 0);
                     }
                     for (row, diff) in updates {
-                        if let Some(due) = state.apply(row, diff, time, &mut out)
+                        if let Some(due) = state.apply(row, diff, time, &cap)
                             && held.as_ref().is_none_or(|h| *h.time() > due)
                         {
                             held = Some(cap.delayed(&due));
                         }
                     }
-                    for update in out.drain(..) {
-                        future.add(&cap, update);
+                    state.flush_totals(&mut ready);
+                    if !ready.is_empty() {
+                        output.session(&cap).give_container(&mut ready);
                     }
                 }
                 let bound = frontier.frontier().first().copied().unwrap_or(u64::MAX);
-                state.emit_due_before(bound, held.as_ref(), &mut future);
-                match (state.due.first(), &mut held) {
+                state.emit_due_before(bound, held.as_ref());
+                state.flush_totals(&mut ready);
+                if let Some(held) = held.as_ref().filter(|_| !ready.is_empty()) {
+                    output.session(held).give_container(&mut ready);
+                }
+                match (state.next_due(), &mut held) {
                     (Some(due), Some(cap)) => cap.downgrade(&due),
                     _ => held = None,
                 }
                 // NB: each update carries its own time; every completed time's updates go
                 // in one message, at a capability no later than the earliest (a large batch
                 // completes thousands of session end times at once).
-                let mut completed = Vec::new();
-                while let Some(updates) = future.next_completed(frontier) {
-                    complete(updates, &mut totals, finish.as_ref(), &mut completed);
-                }
-                if let Some(cap) = future.capability()
-                    && !completed.is_empty()
+                state.complete_rows(frontier, &mut ready);
+                if let Some(cap) = state.rows_capability()
+                    && !ready.is_empty()
                 {
-                    output.session(cap).give_container(&mut completed);
+                    output.session(cap).give_container(&mut ready);
                 }
-                future.settle();
+                state.settle_rows();
                 if let Some(&f) = frontier.frontier().first() {
                     state.release_before(f);
                 }
             }
         })
-}
-
-/// What every group's emitter shares.
-struct Settings {
-    gap: u64,
-    timing: WindowTiming,
-    funcs: Option<Vec<AggFunc>>,
-    keep_rows: bool,
-}
-
-impl Settings {
-    fn emitter<'a>(
-        &'a self,
-        group: &'a Row,
-        time: u64,
-        out: &'a mut Vec<SessionOut>,
-    ) -> Emitter<'a> {
-        Emitter {
-            group,
-            gap: self.gap,
-            timing: self.timing,
-            time,
-            funcs: self.funcs.as_deref(),
-            keep_rows: self.keep_rows,
-            out,
-            held_back: None,
-        }
-    }
-}
-
-/// Every group's open sessions, and which groups need a visit when: held-back sessions
-/// falling due, closed sessions to release (a group with none left is dropped at once).
-struct OpenSessions {
-    groups: HashMap<Row, GroupSessions>,
-    due: Schedule,
-    release: Schedule,
-    settings: Settings,
-}
-
-impl OpenSessions {
-    fn new(settings: Settings) -> Self {
-        OpenSessions {
-            groups: HashMap::new(),
-            due: Schedule::default(),
-            release: Schedule::default(),
-            settings,
-        }
-    }
-
-    /// Applies one update of the batch at `time`; returns the emit time of a session it
-    /// held back.
-    fn apply(
-        &mut self,
-        (group, ts, args): SessionRow,
-        diff: i64,
-        time: u64,
-        out: &mut Vec<SessionOut>,
-    ) -> Option<u64> {
-        let settings = &self.settings;
-        let state = self.groups.entry(group.clone()).or_default();
-        let mut emitter = settings.emitter(&group, time, out);
-        if diff > 0 {
-            state.insert(ts, args, diff, &mut emitter);
-        } else {
-            state.retract(ts, &args, diff, &mut emitter);
-        }
-        let held_back = emitter.held_back;
-        if let Some(due) = held_back {
-            self.due.file(&group, due, &mut state.due_at);
-        }
-        self.file_release(&group);
-        held_back
-    }
-
-    /// Emits the sessions due before `time` and releases those closed before it.
-    fn close_before(&mut self, time: u64, held: Option<&Capability<u64>>, future: &mut FutureFold) {
-        self.emit_due_before(time, held, future);
-        self.release_before(time);
-    }
-
-    /// Emits every held-back session due before `bound`, at the held capability.
-    fn emit_due_before(
-        &mut self,
-        bound: u64,
-        held: Option<&Capability<u64>>,
-        future: &mut FutureFold,
-    ) {
-        let Some(held) = held.filter(|_| self.due.has_before(bound)) else {
-            return;
-        };
-        let mut out = Vec::new();
-        let taken: Vec<(u64, Row)> = self.due.take_before(bound).collect();
-        for (filed, group) in taken {
-            let Some(state) = self.groups.get_mut(&group) else {
-                continue;
-            };
-            if state.due_at != Some(filed) {
-                continue;
-            }
-            state.due_at = None;
-            let mut emitter = self.settings.emitter(&group, bound, &mut out);
-            if let Some(next) = state.emit_due(bound, &mut emitter) {
-                self.due.file(&group, next, &mut state.due_at);
-            }
-            self.file_release(&group);
-        }
-        for update in out {
-            future.add(held, update);
-        }
-    }
-
-    /// Drops the sessions no row at or after `bound` can touch, and groups left empty.
-    fn release_before(&mut self, bound: u64) {
-        let (gap, lateness) = (self.settings.gap, self.settings.timing.allowed_lateness);
-        let taken: Vec<(u64, Row)> = self.release.take_before(bound).collect();
-        for (filed, group) in taken {
-            let Some(state) = self.groups.get_mut(&group) else {
-                continue;
-            };
-            if state.release_at != Some(filed) {
-                continue;
-            }
-            state.release_at = None;
-            state.release(bound, gap, lateness);
-            self.file_release(&group);
-        }
-    }
-
-    /// Files `group` for its next release, or drops it if it has no session left.
-    fn file_release(&mut self, group: &Row) {
-        let (gap, lateness) = (self.settings.gap, self.settings.timing.allowed_lateness);
-        let Some(state) = self.groups.get_mut(group) else {
-            return;
-        };
-        if state.sessions.is_empty() {
-            self.groups.remove(group);
-        } else if let Some(at) = state.next_release(gap, lateness) {
-            self.release.file(group, at, &mut state.release_at);
-        }
-    }
-}
-
-/// Turns one complete time's folded updates into what leaves: rows as they are, abelian
-/// differences applied to the sessions' running totals as updates of their finished rows.
-fn complete(
-    updates: Vec<SessionOut>,
-    totals: &mut Totals,
-    finish: Option<&FinishTotal>,
-    completed: &mut Vec<SessionUpdate>,
-) {
-    let mut accs: Vec<(Row, AggDiff)> = Vec::new();
-    let mut time = 0;
-    for update in updates {
-        match update {
-            SessionOut::Row(keyed, t, d) => completed.push(SessionUpdate::Row(keyed, t, d)),
-            SessionOut::Acc(key, t, acc) => {
-                time = t;
-                accs.push((key, acc));
-            }
-        }
-    }
-    if let Some(finish) = finish {
-        totals.apply_netted(accs, &mut |key, total, diff| {
-            completed.push(SessionUpdate::Total(finish(key, total), time, diff));
-        });
-    }
 }
 
 /// Sums the diffs of equal rows and drops those that cancel.
