@@ -88,6 +88,10 @@ impl Totals {
         self.net = net;
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.totals.is_empty()
+    }
+
     /// Forgets `key`'s total (its owner knows no more differences will come).
     pub fn remove(&mut self, key: &Row) {
         self.totals.remove(key);

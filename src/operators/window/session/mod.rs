@@ -103,8 +103,9 @@ pub fn sessionize<'scope>(
                         output.session(&cap).give_container(&mut ready);
                     }
                 }
-                let bound = frontier.frontier().first().copied().unwrap_or(u64::MAX);
-                state.emit_due_before(bound, held.as_ref());
+                let open = frontier.frontier().first().copied();
+                let bound = open.unwrap_or(u64::MAX);
+                state.emit_due_before(bound, held.as_ref(), open.is_some());
                 state.flush_totals(&mut ready);
                 if let Some(held) = held.as_ref().filter(|_| !ready.is_empty()) {
                     output.session(held).give_container(&mut ready);

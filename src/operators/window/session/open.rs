@@ -154,13 +154,20 @@ impl OpenSessions {
         held: Option<&Capability<u64>>,
         ready: &mut Vec<SessionUpdate>,
     ) {
-        self.emit_due_before(time, held);
+        self.emit_due_before(time, held, true);
         self.flush_totals(ready);
         self.release_before(time);
     }
 
-    /// Emits every held-back session due before `bound`, at the held capability.
-    pub(super) fn emit_due_before(&mut self, bound: u64, held: Option<&Capability<u64>>) {
+    /// Emits every held-back session due before `bound`, at the held capability. With
+    /// `release`, also drops what `release_before(bound)` would drop from the groups it
+    /// visits (one visit instead of two: a session is often released just after its emit time).
+    pub(super) fn emit_due_before(
+        &mut self,
+        bound: u64,
+        held: Option<&Capability<u64>>,
+        release: bool,
+    ) {
         let Some(held) = held.filter(|_| self.due.has_before(bound)) else {
             return;
         };
@@ -177,15 +184,19 @@ impl OpenSessions {
             if let Some(next) = state.emit_due(bound, &mut emitter) {
                 self.due.file(&group, next, &mut state.due_at);
             }
-            self.file_release(&group);
+            if release {
+                release_sessions(state, &group, bound, &self.settings, &mut self.shown);
+            }
+            if refile(&mut self.release, &self.settings, &group, state) {
+                self.groups.remove(&group);
+            }
         }
         self.route(held);
     }
 
     /// Drops the sessions no row at or after `bound` can touch (and their running totals),
-    /// and groups left empty. Pending contributions must have been flushed.
+    /// and groups left empty.
     pub(super) fn release_before(&mut self, bound: u64) {
-        let (gap, lateness) = (self.settings.gap, self.settings.timing.allowed_lateness);
         let taken: Vec<(u64, Row)> = self.release.take_before(bound).collect();
         for (filed, group) in taken {
             let Some(state) = self.groups.get_mut(&group) else {
@@ -195,26 +206,52 @@ impl OpenSessions {
                 continue;
             }
             state.release_at = None;
-            let shown = &mut self.shown;
-            state.release(bound, gap, lateness, |start, end| {
-                if let Some(shown) = shown.as_mut() {
-                    shown.forget(&session_key(&group, start, end));
-                }
-            });
-            self.file_release(&group);
+            release_sessions(state, &group, bound, &self.settings, &mut self.shown);
+            if refile(&mut self.release, &self.settings, &group, state) {
+                self.groups.remove(&group);
+            }
         }
     }
 
     /// Files `group` for its next release, or drops it if it has no session left.
     fn file_release(&mut self, group: &Row) {
-        let (gap, lateness) = (self.settings.gap, self.settings.timing.allowed_lateness);
-        let Some(state) = self.groups.get_mut(group) else {
-            return;
-        };
-        if state.sessions.is_empty() {
+        if let Some(state) = self.groups.get_mut(group)
+            && refile(&mut self.release, &self.settings, group, state)
+        {
             self.groups.remove(group);
-        } else if let Some(at) = state.next_release(gap, lateness) {
-            self.release.file(group, at, &mut state.release_at);
         }
     }
+}
+
+/// Drops `group`'s sessions no row at or after `bound` can touch, and their running totals.
+fn release_sessions(
+    state: &mut GroupSessions,
+    group: &Row,
+    bound: u64,
+    settings: &Settings,
+    shown: &mut Option<ShownTotals>,
+) {
+    let (gap, lateness) = (settings.gap, settings.timing.allowed_lateness);
+    state.release(bound, gap, lateness, |start, end| {
+        if let Some(shown) = shown.as_mut() {
+            shown.forget(session_key(group, start, end));
+        }
+    });
+}
+
+/// Files `group` for its next release; true when it has no session left (to be dropped).
+fn refile(
+    release: &mut Schedule,
+    settings: &Settings,
+    group: &Row,
+    state: &mut GroupSessions,
+) -> bool {
+    if state.sessions.is_empty() {
+        return true;
+    }
+    let (gap, lateness) = (settings.gap, settings.timing.allowed_lateness);
+    if let Some(at) = state.next_release(gap, lateness) {
+        release.file(group, at, &mut state.release_at);
+    }
+    false
 }

@@ -23,6 +23,8 @@ pub(super) struct ShownTotals {
     finish: FinishTotal,
     pending: Vec<(u64, Row, AggDiff)>,
     net: HashMap<Row, AggDiff>,
+    /// Totals to forget once the pending contributions are applied.
+    forgotten: Vec<Row>,
 }
 
 impl ShownTotals {
@@ -32,6 +34,7 @@ impl ShownTotals {
             finish,
             pending: Vec::new(),
             net: HashMap::default(),
+            forgotten: Vec::new(),
         }
     }
 
@@ -43,9 +46,6 @@ impl ShownTotals {
     /// Applies every pending contribution, time by time, and pushes the updates of the
     /// finished rows to `out`.
     pub(super) fn flush(&mut self, out: &mut Vec<SessionUpdate>) {
-        if self.pending.is_empty() {
-            return;
-        }
         let mut pending = std::mem::take(&mut self.pending);
         pending.sort_by_key(|(time, _, _)| *time);
         let mut rest = pending.drain(..).peekable();
@@ -62,11 +62,15 @@ impl ShownTotals {
         }
         drop(rest);
         self.pending = pending;
+        for key in self.forgotten.drain(..) {
+            self.totals.remove(&key);
+        }
     }
 
-    /// Forgets the total of a released session.
-    pub(super) fn forget(&mut self, key: &Row) {
-        self.totals.remove(key);
+    /// Forgets the total of a released session at the next flush, once the contributions
+    /// made before (which may include the session's last) are applied.
+    pub(super) fn forget(&mut self, key: Row) {
+        self.forgotten.push(key);
     }
 
     fn net_in(&mut self, key: Row, acc: AggDiff) {
@@ -76,5 +80,72 @@ impl ShownTotals {
                 self.net.insert(key, acc);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::AggFunc;
+    use crate::value::Value;
+
+    fn count(rows: i64) -> AggDiff {
+        AggDiff::of_row(&[AggFunc::Count], &[Value::Null], rows).unwrap()
+    }
+
+    fn key(name: &str) -> Row {
+        Row(vec![Value::from(name)])
+    }
+
+    fn shown() -> ShownTotals {
+        ShownTotals::new(Box::new(|key: &Row, total: &AggDiff| {
+            let mut values = key.0.clone();
+            values.push(Value::Int(total.rows));
+            Row(values)
+        }))
+    }
+
+    fn row(name: &str, count: i64) -> Row {
+        Row(vec![Value::from(name), Value::Int(count)])
+    }
+
+    fn updates(out: &[SessionUpdate]) -> Vec<(Row, u64, i64)> {
+        let mut seen: Vec<(Row, u64, i64)> = out
+            .iter()
+            .filter_map(|u| match u {
+                SessionUpdate::Total(row, t, d) => Some((row.clone(), *t, *d)),
+                SessionUpdate::Row(..) => None,
+            })
+            .collect();
+        seen.sort();
+        seen
+    }
+
+    #[test]
+    fn contributions_net_per_time_and_a_forgotten_total_goes_after_its_last_contribution() {
+        let mut totals = shown();
+        let mut out = Vec::new();
+        totals.add(key("a"), 7, count(1));
+        totals.add(key("a"), 5, count(2));
+        totals.add(key("a"), 7, count(1));
+        // Released before the flush that applies its contributions: forgotten after them.
+        totals.forget(key("a"));
+        totals.flush(&mut out);
+        assert_eq!(
+            updates(&out),
+            vec![
+                (row("a", 2), 5, 1),
+                (row("a", 2), 7, -1),
+                (row("a", 4), 7, 1)
+            ]
+        );
+        assert!(
+            totals.totals.is_empty(),
+            "a released session's total is forgotten"
+        );
+        out.clear();
+        totals.add(key("a"), 9, count(1));
+        totals.flush(&mut out);
+        assert_eq!(updates(&out), vec![(row("a", 1), 9, 1)]);
     }
 }
