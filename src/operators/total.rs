@@ -10,6 +10,8 @@
 //! from the map at once.
 
 use differential_dataflow::difference::{IsZero, Semigroup};
+use std::collections::hash_map::Entry;
+
 use foldhash::{HashMap, HashMapExt};
 use timely::dataflow::Stream;
 use timely::dataflow::channels::pact::ParallelizationContract;
@@ -107,21 +109,22 @@ impl Totals {
             if diff.is_zero() {
                 continue;
             }
-            match self.totals.get_mut(&key) {
-                Some(total) => {
-                    if !total.is_zero() {
-                        emit(&key, total, -1);
+            match self.totals.entry(key) {
+                Entry::Occupied(mut entry) => {
+                    if !entry.get().is_zero() {
+                        emit(entry.key(), entry.get(), -1);
                     }
+                    let total = entry.get_mut();
                     total.plus_equals(&diff);
                     if total.is_zero() {
-                        self.totals.remove(&key);
+                        entry.remove();
                     } else {
-                        emit(&key, total, 1);
+                        emit(entry.key(), entry.get(), 1);
                     }
                 }
-                None => {
-                    emit(&key, &diff, 1);
-                    self.totals.insert(key, diff);
+                Entry::Vacant(entry) => {
+                    let entry = entry.insert_entry(diff);
+                    emit(entry.key(), entry.get(), 1);
                 }
             }
         }

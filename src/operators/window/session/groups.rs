@@ -50,14 +50,9 @@ fn accumulate(rows: &[(u64, Row, i64)], funcs: Option<&[AggFunc]>) -> AggDiff {
 impl GroupSessions {
     pub(super) fn insert(&mut self, ts: u64, args: Row, diff: i64, emit: &mut Emitter) {
         let gap = emit.gap;
-        let touching: Vec<usize> = (0..self.sessions.len())
-            .filter(|&i| {
-                let s = &self.sessions[i];
-                s.start <= ts.saturating_add(gap) && ts <= s.last.saturating_add(gap)
-            })
-            .collect();
-        if let [only] = touching[..] {
-            let s = &mut self.sessions[only];
+        let touching = self.touching(ts, gap);
+        if touching.len() == 1 {
+            let s = &mut self.sessions[touching.start];
             if s.start <= ts && ts <= s.last {
                 emit.emit_one(s, &args, diff);
                 if let Some(funcs) = emit.funcs {
@@ -85,8 +80,7 @@ impl GroupSessions {
             rows,
             emitted: false,
         };
-        for &i in touching.iter().rev() {
-            let mut old = self.sessions.remove(i);
+        for mut old in self.sessions.drain(touching).rev() {
             emit.emit_session(&mut old, -1);
             merged.start = merged.start.min(old.start);
             merged.last = merged.last.max(old.last);
@@ -96,6 +90,19 @@ impl GroupSessions {
         emit.emit_session(&mut merged, 1);
         let at = self.sessions.partition_point(|s| s.start < merged.start);
         self.sessions.insert(at, merged);
+    }
+
+    /// The sessions an event at `ts` touches (joins or bridges): the sessions are sorted and
+    /// more than `gap` apart, so those within `gap` of `ts` are a contiguous run.
+    fn touching(&self, ts: u64, gap: u64) -> std::ops::Range<usize> {
+        let first = self
+            .sessions
+            .partition_point(|s| s.last.saturating_add(gap) < ts);
+        let end = self.sessions[first..]
+            .iter()
+            .take_while(|s| s.start <= ts.saturating_add(gap))
+            .count();
+        first..first + end
     }
 
     pub(super) fn retract(&mut self, ts: u64, args: &Row, diff: i64, emit: &mut Emitter) {

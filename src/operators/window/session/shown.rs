@@ -50,15 +50,20 @@ impl ShownTotals {
         pending.sort_by_key(|(time, _, _)| *time);
         let mut rest = pending.drain(..).peekable();
         while let Some((time, key, acc)) = rest.next() {
-            self.net_in(key, acc);
-            while let Some((_, key, acc)) = rest.next_if(|(t, _, _)| *t == time) {
-                self.net_in(key, acc);
-            }
             let finish = &self.finish;
-            self.totals
-                .apply_netted(self.net.drain(), &mut |key, total, diff| {
-                    out.push(SessionUpdate::Total(finish(key, total), time, diff));
-                });
+            let mut emit = |key: &Row, total: &AggDiff, diff| {
+                out.push(SessionUpdate::Total(finish(key, total), time, diff));
+            };
+            // NB: most times hold one contribution (a session due then): nothing to net.
+            if rest.peek().is_none_or(|(t, _, _)| *t != time) {
+                self.totals.apply_netted([(key, acc)], &mut emit);
+                continue;
+            }
+            net_in(&mut self.net, key, acc);
+            while let Some((_, key, acc)) = rest.next_if(|(t, _, _)| *t == time) {
+                net_in(&mut self.net, key, acc);
+            }
+            self.totals.apply_netted(self.net.drain(), &mut emit);
         }
         drop(rest);
         self.pending = pending;
@@ -72,13 +77,13 @@ impl ShownTotals {
     pub(super) fn forget(&mut self, key: Row) {
         self.forgotten.push(key);
     }
+}
 
-    fn net_in(&mut self, key: Row, acc: AggDiff) {
-        match self.net.get_mut(&key) {
-            Some(net) => net.plus_equals(&acc),
-            None => {
-                self.net.insert(key, acc);
-            }
+fn net_in(net: &mut HashMap<Row, AggDiff>, key: Row, acc: AggDiff) {
+    match net.get_mut(&key) {
+        Some(sum) => sum.plus_equals(&acc),
+        None => {
+            net.insert(key, acc);
         }
     }
 }
