@@ -357,14 +357,14 @@ impl Feeder<'_, '_> {
         let local = self.worker.index() % self.options.workers.max(1);
         let mut cursor = Cursor::new(self.timeline.stamp());
         let mut index = 0;
-        while let Some(chunk) = file.chunk(index) {
+        while let Some(chunk) = file.chunk(index).map_err(worker_failed)? {
             for ahead in file.ahead(index) {
-                file.parse_if_mine(ahead, local);
+                file.parse_if_mine(ahead, local).map_err(worker_failed)?;
             }
             let lines = loop {
                 match chunk.parsed() {
                     Some(lines) => break lines,
-                    None => self.step(),
+                    None => self.wait_step(),
                 }
             };
             for line in lines {
@@ -473,6 +473,16 @@ impl Feeder<'_, '_> {
     }
 
     /// One worker step, then a look at the outputs' frontier when the run is observed.
+    /// Steps the dataflow while waiting for another worker (to parse a chunk): parks briefly
+    /// when there is nothing to do instead of spinning on a core the other worker needs.
+    fn wait_step(&mut self) {
+        self.worker
+            .step_or_park(Some(std::time::Duration::from_micros(50)));
+        if let Some(watch) = self.watch.as_deref_mut() {
+            watch.check(self.probe);
+        }
+    }
+
     fn step(&mut self) {
         self.worker.step();
         if let Some(watch) = self.watch.as_deref_mut() {
@@ -500,4 +510,10 @@ impl Feeder<'_, '_> {
             }
         }
     }
+}
+
+/// A worker that panicked while it held the shared input leaves it poisoned: the run fails
+/// rather than treat the rest of the file as absent.
+fn worker_failed(_: shared_file::Poisoned) -> RunError {
+    RunError::Worker("another worker failed while reading the input".to_string())
 }

@@ -49,6 +49,10 @@ impl RawChunk {
     }
 }
 
+/// A worker panicked while it held the file or a chunk: what it was doing is lost.
+#[derive(Debug)]
+pub struct Poisoned;
+
 /// A chunk of the file: raw until its worker parses it.
 pub struct Chunk {
     raw: Mutex<Option<RawChunk>>,
@@ -58,15 +62,12 @@ pub struct Chunk {
 
 impl Chunk {
     /// Parses the chunk (once; a second call does nothing).
-    fn parse(&self) {
-        let raw = self
-            .raw
-            .lock()
-            .map(|mut raw| raw.take())
-            .unwrap_or_default();
+    fn parse(&self) -> Result<(), Poisoned> {
+        let raw = self.raw.lock().map_err(|_| Poisoned)?.take();
         if let Some(raw) = raw {
             let _ = self.parsed.set(raw.parse());
         }
+        Ok(())
     }
 
     /// Its parsed lines, once its worker has parsed it.
@@ -107,11 +108,11 @@ impl SharedFile {
 
     /// Chunk `index`, read from the file if no worker has asked for it yet; `None` past the
     /// end of the file.
-    pub fn chunk(&self, index: u64) -> Option<Arc<Chunk>> {
-        let mut state = self.state.lock().ok()?;
+    pub fn chunk(&self, index: u64) -> Result<Option<Arc<Chunk>>, Poisoned> {
+        let mut state = self.state.lock().map_err(|_| Poisoned)?;
         while state.first + state.chunks.len() as u64 <= index {
             if state.at_end {
-                return None;
+                return Ok(None);
             }
             let raw = state.read_chunk();
             state.chunks.push_back(Arc::new(Chunk {
@@ -120,17 +121,20 @@ impl SharedFile {
                 readers_left: AtomicUsize::new(self.workers),
             }));
         }
-        let offset = index.checked_sub(state.first)?;
-        state.chunks.get(offset as usize).cloned()
+        let chunk = index
+            .checked_sub(state.first)
+            .and_then(|offset| state.chunks.get(offset as usize));
+        Ok(chunk.cloned())
     }
 
     /// Parses chunk `index` if it is local worker `local`'s to parse.
-    pub fn parse_if_mine(&self, index: u64, local: usize) {
+    pub fn parse_if_mine(&self, index: u64, local: usize) -> Result<(), Poisoned> {
         if index % self.workers as u64 == local as u64
-            && let Some(chunk) = self.chunk(index)
+            && let Some(chunk) = self.chunk(index)?
         {
-            chunk.parse();
+            chunk.parse()?;
         }
+        Ok(())
     }
 
     /// The chunks a worker parses before it waits for chunk `index`.
@@ -206,10 +210,10 @@ mod tests {
         for local in 0..2 {
             let mut got = Vec::new();
             let mut index = 0;
-            while let Some(chunk) = shared.chunk(index) {
+            while let Some(chunk) = shared.chunk(index).unwrap() {
                 for c in shared.ahead(index) {
-                    shared.parse_if_mine(c, 0);
-                    shared.parse_if_mine(c, 1);
+                    shared.parse_if_mine(c, 0).unwrap();
+                    shared.parse_if_mine(c, 1).unwrap();
                 }
                 got.extend(chunk.parsed().unwrap().iter().cloned());
                 shared.done_with(&chunk);
