@@ -30,8 +30,8 @@ use super::WindowTiming;
 use crate::operators::by_time::HeldByTime;
 use crate::operators::total::FinishTotal;
 use crate::plan::AggFunc;
-use crate::store::stable_hash;
-use crate::value::Row;
+use crate::store::{key_hash, stable_hash};
+use crate::value::{Row, Value};
 use open::{OpenSessions, Settings};
 use shown::ShownTotals;
 
@@ -145,6 +145,11 @@ fn consolidate_updates(updates: &mut Vec<(SessionRow, i64)>) {
     *updates = merged;
 }
 
+/// The worker of a group. NB: a group that is one string (sessions per key) hashes as the
+/// store routes its key, so a key's rows stay on the worker whose shard produced them.
 fn row_hash(row: &Row) -> u64 {
-    stable_hash(row)
+    match row.0.as_slice() {
+        [Value::Str(key)] => key_hash(key),
+        _ => stable_hash(row),
+    }
 }
