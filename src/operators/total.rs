@@ -131,19 +131,28 @@ impl Totals {
     }
 }
 
+/// Keys and count differences for tests of running totals.
 #[cfg(test)]
-mod tests {
+pub(crate) mod test_support {
     use super::*;
     use crate::plan::AggFunc;
     use crate::value::Value;
 
-    fn count(rows: i64) -> AggDiff {
+    /// The difference of `rows` rows to `count(*)`.
+    pub(crate) fn count(rows: i64) -> AggDiff {
         AggDiff::of_row(&[AggFunc::Count], &[Value::Null], rows).unwrap()
     }
 
-    fn key(name: &str) -> Row {
+    /// A one-string key.
+    pub(crate) fn key(name: &str) -> Row {
         Row(vec![Value::from(name)])
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::{count, key};
+    use super::*;
 
     #[test]
     fn each_time_retracts_the_old_total_and_inserts_the_new_one() {

@@ -91,16 +91,8 @@ fn net_in(net: &mut HashMap<Row, AggDiff>, key: Row, acc: AggDiff) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::AggFunc;
+    use crate::operators::total::test_support::{count, key};
     use crate::value::Value;
-
-    fn count(rows: i64) -> AggDiff {
-        AggDiff::of_row(&[AggFunc::Count], &[Value::Null], rows).unwrap()
-    }
-
-    fn key(name: &str) -> Row {
-        Row(vec![Value::from(name)])
-    }
 
     fn shown() -> ShownTotals {
         ShownTotals::new(Box::new(|key: &Row, total: &AggDiff| {
