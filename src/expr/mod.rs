@@ -15,12 +15,15 @@
 //!
 //! Imports go one way: `node` uses only `like`; `ops`, `functions` and `builtins` use
 //! `node` (and `builtins` uses `ops`); `eval` uses `node`, `like`, `ops` and `builtins`.
-//! - `suggest.rs`: "did you mean" by edit distance.
+//! - `suggest.rs`: "did you mean" by edit distance;
+//! - `analysis.rs`: the fields an expression reads, and whether it can fail (for plans that
+//!   narrow rows).
 //!
 //! Fields resolve by name to row positions when compiling, so evaluating `value.amount` is an
 //! index and a map lookup. A field name may contain dots (`orders.value` after a join): for a
 //! dotted identifier the longest prefix that names a field wins and the rest is a JSON path.
 
+mod analysis;
 mod builtins;
 mod eval;
 mod functions;
@@ -43,6 +46,7 @@ use std::sync::Arc;
 use crate::schema::{Schema, Type};
 use crate::value::{Row, Value};
 
+pub use analysis::Shape;
 pub use suggest::{did_you_mean, edit_distance, suggest};
 
 /// A compiled expression. Cheap to clone; `Send + Sync`.
