@@ -11,7 +11,8 @@
 //! - `eval.rs`: evaluates the tree over a row;
 //! - `ops.rs`: operator semantics shared by evaluation (arithmetic, comparison, casts);
 //! - `functions.rs`: the built-in functions' catalogue and type checks; `builtins.rs`: their
-//!   evaluation, handed the evaluator for their arguments;
+//!   evaluation, handed the evaluator for their arguments, with `intern.rs` sharing their
+//!   short string results;
 //!
 //! Imports go one way: `node` uses only `like`; `ops`, `functions` and `builtins` use
 //! `node` (and `builtins` uses `ops`); `eval` uses `node`, `like`, `ops` and `builtins`.
@@ -27,6 +28,7 @@ mod analysis;
 mod builtins;
 mod eval;
 mod functions;
+mod intern;
 mod like;
 mod lower_calls;
 mod lower_fields;
