@@ -263,12 +263,33 @@ fn split_part<'a>(s: &'a str, delim: &str, n: i64) -> Result<&'a str, EvalError>
         _ => None,
     };
     let part = match (n > 0, single) {
+        (true, Some(c)) if c.is_ascii() => nth_ascii_part(s, c as u8, n - 1),
         (true, Some(c)) => nth_part(s.split(c), n - 1),
         (true, None) => nth_part(s.split(delim), n - 1),
         (false, Some(c)) => nth_part(s.rsplit(c), -(n + 1)),
         (false, None) => nth_part(s.rsplit(delim), -(n + 1)),
     };
     Ok(part.unwrap_or(""))
+}
+
+/// The `index`th part of `s` split at the ASCII byte `delim`, found with a byte scan (a
+/// split at an ASCII byte always falls on a char boundary).
+fn nth_ascii_part(s: &str, delim: u8, index: i64) -> Option<&str> {
+    let bytes = s.as_bytes();
+    let end_from = |from: usize| {
+        bytes[from..]
+            .iter()
+            .position(|b| *b == delim)
+            .map_or(bytes.len(), |at| from + at)
+    };
+    let mut start = 0;
+    for _ in 0..usize::try_from(index).ok()? {
+        start = end_from(start) + 1;
+        if start > bytes.len() {
+            return None;
+        }
+    }
+    Some(&s[start..end_from(start)])
 }
 
 /// The `index`th item of `parts` (a one-character delimiter splits with a byte search).

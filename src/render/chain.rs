@@ -7,7 +7,11 @@
 //! that consumes its rows (the source, an aggregate's prepare, or one flat map when nothing
 //! else can) runs the whole chain per row. Each step keeps its name and input schema, so
 //! error lines are exactly those of separate operators.
+//!
+//! A map step's input row is not needed once its output is built: its emptied buffer is
+//! kept (one per thread) and becomes the next map output, so a map allocates no row.
 
+use std::cell::Cell;
 use std::sync::Arc;
 
 use crate::expr::{Expr, is_true};
@@ -124,6 +128,7 @@ impl RowChain {
             },
             StepKind::Map(exprs) => match map_row(exprs, &row) {
                 Ok(mapped) => {
+                    recycle(row);
                     self.apply_from(index + 1, mapped, report, emit, errors);
                     return;
                 }
@@ -153,12 +158,36 @@ impl RowChain {
     }
 }
 
+thread_local! {
+    /// An emptied row buffer for the next map output (see the module doc).
+    static SPARE: Cell<Vec<Value>> = const { Cell::new(Vec::new()) };
+}
+
+/// Rows wider than this are not kept as spares.
+const MAX_SPARE: usize = 64;
+
 fn map_row(exprs: &[Expr], row: &Row) -> Result<Row, String> {
-    let mut values = Vec::with_capacity(exprs.len());
+    let mut values = SPARE.take();
+    values.reserve(exprs.len());
     for expr in exprs {
-        values.push(expr.eval(row).map_err(|e| e.message)?);
+        match expr.eval(row) {
+            Ok(value) => values.push(value),
+            Err(e) => {
+                recycle(Row(values));
+                return Err(e.message);
+            }
+        }
     }
     Ok(Row(values))
+}
+
+/// Keeps `row`'s buffer, emptied, for the next map output.
+fn recycle(row: Row) {
+    let mut values = row.0;
+    if values.capacity() <= MAX_SPARE {
+        values.clear();
+        SPARE.set(values);
+    }
 }
 
 fn map_name(fields: &[(String, Expr)]) -> String {

@@ -81,7 +81,6 @@ struct Folder {
 struct Fold {
     spec: AggregateSpec,
     windows: Option<FixedWindows>,
-    group: Vec<Value>,
     args: Vec<Value>,
     key: Vec<Value>,
     folded: Folded,
@@ -155,7 +154,6 @@ impl Folder {
             fold: Fold {
                 spec,
                 windows,
-                group: Vec::new(),
                 args: Vec::new(),
                 key: Vec::new(),
                 folded: Folded::default(),
@@ -192,21 +190,22 @@ impl Fold {
         let Fold {
             spec,
             windows,
-            group,
             args,
             key,
             folded,
         } = self;
-        let ts = spec.evaluate_into(row, group, args)?;
+        // The key is `[window_start, window_end, group..]`; the window is filled in below.
+        key.clear();
+        key.extend([Value::Null, Value::Null]);
+        args.clear();
+        let ts = spec.evaluate_into(row, key, args)?;
         let funcs = spec.funcs();
         let args = &args[1..];
         match windows {
-            None => folded.group(group).add(t, funcs, args, d),
+            None => folded.group(&key[2..]).add(t, funcs, args, d),
             Some(w) => for_each_window(ts, w.size, w.slide, |start, end| {
-                key.clear();
-                key.push(Value::Int(start as i64));
-                key.push(Value::Int(end as i64));
-                key.extend(group.iter().cloned());
+                key[0] = Value::Int(start as i64);
+                key[1] = Value::Int(end as i64);
                 let (insert, release) = w.timing.contribution_times(t, end);
                 let times = folded.group(key);
                 times.add(insert, funcs, args, d);
