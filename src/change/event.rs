@@ -115,14 +115,22 @@ impl ChangeEvent {
     /// [`Self::to_event_row`] with only the fields whose bit is set in `keep` (bit `i` for
     /// field `i`) filled in; the others are NULL, and nothing is cloned for them.
     pub fn to_event_row_with(&self, keep: u64) -> Row {
-        Row(vec![
+        self.event_row_in(keep, Vec::new())
+    }
+
+    /// [`Self::to_event_row_with`] in the buffer `values` (emptied first), so a caller that
+    /// recycles rows allocates none.
+    pub fn event_row_in(&self, keep: u64, mut values: Vec<Value>) -> Row {
+        values.clear();
+        values.extend([
             field(keep, 0, || Value::Str(self.key.clone())),
             field(keep, 1, || time_value(self.ts)),
             field(keep, 2, || self.kind.name_value()),
             field(keep, 3, || Value::Int(self.seq as i64)),
             field(keep, 4, || self.new.clone()),
             field(keep, 5, || self.old.clone()),
-        ])
+        ]);
+        Row(values)
     }
 }
 

@@ -8,13 +8,14 @@
 //! else can) runs the whole chain per row. Each step keeps its name and input schema, so
 //! error lines are exactly those of separate operators.
 //!
-//! A map step's input row is not needed once its output is built: its emptied buffer is
-//! kept (one per thread) and becomes the next map output, so a map allocates no row.
+//! A map step's input row is not needed once its output is built, nor is a row a filter
+//! drops: its emptied buffer is kept (one per thread) and becomes the next map output or
+//! source row ([`spare`]), so neither allocates a row.
 
 use std::cell::Cell;
 use std::sync::Arc;
 
-use crate::expr::{Expr, is_true};
+use crate::expr::Expr;
 use crate::operators::fallible::{RecordError, error_line};
 use crate::plan::Node;
 use crate::schema::Schema;
@@ -117,11 +118,13 @@ impl RowChain {
             return;
         };
         let message = match &step.kind {
-            StepKind::Filter(predicate) => match predicate.eval(&row) {
-                Ok(keep) => {
-                    if is_true(&keep) {
-                        self.apply_from(index + 1, row, report, emit, errors);
-                    }
+            StepKind::Filter(predicate) => match predicate.eval_predicate(&row) {
+                Ok(true) => {
+                    self.apply_from(index + 1, row, report, emit, errors);
+                    return;
+                }
+                Ok(false) => {
+                    recycle(row);
                     return;
                 }
                 Err(e) => e.message,
@@ -179,6 +182,11 @@ fn map_row(exprs: &[Expr], row: &Row) -> Result<Row, String> {
         }
     }
     Ok(Row(values))
+}
+
+/// An empty row buffer: the spare one, if there is one (see the module doc).
+pub fn spare() -> Vec<Value> {
+    SPARE.take()
 }
 
 /// Keeps `row`'s buffer, emptied, for the next map output.

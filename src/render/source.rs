@@ -11,7 +11,7 @@
 use differential_dataflow::AsCollection;
 use timely::dataflow::Stream;
 
-use super::chain::RowChain;
+use super::chain::{self, RowChain};
 use crate::change::EventKind;
 use crate::change::event::table_row_with;
 use crate::change::time::is_late;
@@ -65,7 +65,9 @@ pub fn render_source<'scope>(
             }
         };
         match def.view {
-            View::Events => insert(narrow.row(on_time, |keep| event.to_event_row_with(keep))),
+            View::Events => {
+                insert(narrow.row(on_time, |keep| event.event_row_in(keep, chain::spare())));
+            }
             View::Table => {
                 if event.kind != EventKind::Delete {
                     let (ts, seq) = (event.ts, event.seq);
