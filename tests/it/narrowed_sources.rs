@@ -6,19 +6,7 @@
 //! assumptions (strings and maps where integers are expected) and a late event; the expected
 //! files are the output of the engine before sources were narrowed, sorted.
 
-use std::path::Path;
-
-use crate::support::{kvflow, repo, tmp};
-
-fn sorted_lines(path: &Path) -> Vec<String> {
-    let mut lines: Vec<String> = std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_string)
-        .collect();
-    lines.sort();
-    lines
-}
+use crate::support::{kvflow, repo, sorted_lines, tmp};
 
 #[test]
 fn narrowed_sources_print_whole_rows_in_error_and_late_lines() {
