@@ -109,23 +109,52 @@ pub struct ChangeEvent {
 impl ChangeEvent {
     /// The row of the events view: `key, ts, kind, seq, value, old` (see `Schema::events`).
     pub fn to_event_row(&self) -> Row {
-        Row(vec![
-            Value::Str(self.key.clone()),
-            time_value(self.ts),
-            self.kind.name_value(),
-            Value::Int(self.seq as i64),
-            self.new.clone(),
-            self.old.clone(),
-        ])
+        self.to_event_row_with(u64::MAX)
+    }
+
+    /// [`Self::to_event_row`] with only the fields whose bit is set in `keep` (bit `i` for
+    /// field `i`) filled in; the others are NULL, and nothing is cloned for them.
+    pub fn to_event_row_with(&self, keep: u64) -> Row {
+        self.event_row_in(keep, Vec::new())
+    }
+
+    /// [`Self::to_event_row_with`] in the buffer `values` (emptied first), so a caller that
+    /// recycles rows allocates none.
+    pub fn event_row_in(&self, keep: u64, mut values: Vec<Value>) -> Row {
+        values.clear();
+        values.extend([
+            field(keep, 0, || Value::Str(self.key.clone())),
+            field(keep, 1, || time_value(self.ts)),
+            field(keep, 2, || self.kind.name_value()),
+            field(keep, 3, || Value::Int(self.seq as i64)),
+            field(keep, 4, || self.new.clone()),
+            field(keep, 5, || self.old.clone()),
+        ]);
+        Row(values)
     }
 }
 
 /// The row of the table view for a live key: `key, ts, seq, value` (see `Schema::table`).
 pub fn table_row(key: &Arc<str>, ts: u64, seq: u64, value: &Value) -> Row {
+    table_row_with(key, ts, seq, value, u64::MAX)
+}
+
+/// [`table_row`] with only the fields whose bit is set in `keep` filled in; the others NULL.
+pub fn table_row_with(key: &Arc<str>, ts: u64, seq: u64, value: &Value, keep: u64) -> Row {
     Row(vec![
-        Value::Str(key.clone()),
-        time_value(ts),
-        Value::Int(seq as i64),
-        value.clone(),
+        field(keep, 0, || Value::Str(key.clone())),
+        field(keep, 1, || time_value(ts)),
+        field(keep, 2, || Value::Int(seq as i64)),
+        field(keep, 3, || value.clone()),
     ])
+}
+
+/// Field `i` of a row: `value()` if its bit is set in `keep`, NULL otherwise.
+#[inline(always)]
+fn field(keep: u64, i: u32, value: impl FnOnce() -> Value) -> Value {
+    if keep >> i & 1 == 1 {
+        value()
+    } else {
+        Value::Null
+    }
 }

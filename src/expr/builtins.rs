@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use crate::value::{F64, Row, Value};
 
 use super::EvalError;
+use super::intern;
 use super::node::{Func, Node, Side};
 use super::ops::{self, Val};
 
@@ -66,8 +67,14 @@ pub(crate) fn call_eval<'r>(
     let n = args.len();
     let f = func.name();
     let out = match func {
-        Func::Lower => Value::from(text(f, &v[0])?.to_lowercase()),
-        Func::Upper => Value::from(text(f, &v[0])?.to_uppercase()),
+        Func::Lower => match text(f, &v[0])? {
+            s if s.is_ascii() && !s.bytes().any(|b| b.is_ascii_uppercase()) => part_of(&v[0], s),
+            s => Value::from(s.to_lowercase()),
+        },
+        Func::Upper => match text(f, &v[0])? {
+            s if s.is_ascii() && !s.bytes().any(|b| b.is_ascii_lowercase()) => part_of(&v[0], s),
+            s => Value::from(s.to_uppercase()),
+        },
         Func::Length => match &*v[0] {
             Value::Str(s) => Value::Int(len_i64(s.chars().count())),
             Value::List(l) => Value::Int(len_i64(l.len())),
@@ -95,7 +102,7 @@ pub(crate) fn call_eval<'r>(
             let s = text(f, &v[0])?;
             let start = int(f, &v[1])?;
             let len = if n > 2 { Some(int(f, &v[2])?) } else { None };
-            Value::from(substr(s, start, len)?)
+            part_of(&v[0], substr(s, start, len)?)
         }
         Func::Trim(side) => {
             let s = text(f, &v[0])?;
@@ -114,12 +121,12 @@ pub(crate) fn call_eval<'r>(
                     Side::Trailing => s.trim_end(),
                 }
             };
-            Value::from(out)
+            part_of(&v[0], out)
         }
         Func::Replace => {
             let (s, from, to) = (text(f, &v[0])?, text(f, &v[1])?, text(f, &v[2])?);
             if from.is_empty() {
-                Value::from(s)
+                part_of(&v[0], s)
             } else {
                 Value::from(s.replace(from, to))
             }
@@ -128,7 +135,7 @@ pub(crate) fn call_eval<'r>(
         Func::EndsWith => Value::Bool(text(f, &v[0])?.ends_with(text(f, &v[1])?)),
         Func::SplitPart => {
             let (s, delim, i) = (text(f, &v[0])?, text(f, &v[1])?, int(f, &v[2])?);
-            Value::from(split_part(s, delim, i)?)
+            part_of(&v[0], split_part(s, delim, i)?)
         }
         Func::RegexpLike(re) => Value::Bool(re.is_match(text(f, &v[0])?)),
         Func::Coalesce | Func::Concat | Func::NullIf => Value::Null, // handled above
@@ -213,8 +220,17 @@ fn round(x: &Value, digits: i64) -> Result<Value, EvalError> {
     }
 }
 
+/// `part`, a part of the string value `whole`: `whole` itself when it is all of it (no
+/// copy), else a string shared with equal short results (see `intern`).
+fn part_of(whole: &Value, part: &str) -> Value {
+    match whole {
+        Value::Str(s) if s.len() == part.len() => Value::Str(s.clone()),
+        _ => intern::str_value(part),
+    }
+}
+
 /// PostgreSQL `substr`: chars `[start, start + len)`, 1-based, clipped to the string.
-fn substr(s: &str, start: i64, len: Option<i64>) -> Result<String, EvalError> {
+fn substr(s: &str, start: i64, len: Option<i64>) -> Result<&str, EvalError> {
     let end = match len {
         Some(l) if l < 0 => return Err(EvalError::new("negative substring length not allowed")),
         Some(l) => start.saturating_add(l),
@@ -222,11 +238,13 @@ fn substr(s: &str, start: i64, len: Option<i64>) -> Result<String, EvalError> {
     };
     let from = start.max(1);
     if end <= from {
-        return Ok(String::new());
+        return Ok("");
     }
     let skip = usize::try_from(from - 1).unwrap_or(usize::MAX);
     let take = usize::try_from(end - from).unwrap_or(usize::MAX);
-    Ok(s.chars().skip(skip).take(take).collect())
+    let byte_at = |s: &str, n: usize| s.char_indices().nth(n).map_or(s.len(), |(at, _)| at);
+    let rest = &s[byte_at(s, skip)..];
+    Ok(&rest[..byte_at(rest, take)])
 }
 
 /// PostgreSQL `split_part`: field `n` (1-based; negative counts from the end); '' if absent.
@@ -245,12 +263,33 @@ fn split_part<'a>(s: &'a str, delim: &str, n: i64) -> Result<&'a str, EvalError>
         _ => None,
     };
     let part = match (n > 0, single) {
+        (true, Some(c)) if c.is_ascii() => nth_ascii_part(s, c as u8, n - 1),
         (true, Some(c)) => nth_part(s.split(c), n - 1),
         (true, None) => nth_part(s.split(delim), n - 1),
         (false, Some(c)) => nth_part(s.rsplit(c), -(n + 1)),
         (false, None) => nth_part(s.rsplit(delim), -(n + 1)),
     };
     Ok(part.unwrap_or(""))
+}
+
+/// The `index`th part of `s` split at the ASCII byte `delim`, found with a byte scan (a
+/// split at an ASCII byte always falls on a char boundary).
+fn nth_ascii_part(s: &str, delim: u8, index: i64) -> Option<&str> {
+    let bytes = s.as_bytes();
+    let end_from = |from: usize| {
+        bytes[from..]
+            .iter()
+            .position(|b| *b == delim)
+            .map_or(bytes.len(), |at| from + at)
+    };
+    let mut start = 0;
+    for _ in 0..usize::try_from(index).ok()? {
+        start = end_from(start) + 1;
+        if start > bytes.len() {
+            return None;
+        }
+    }
+    Some(&s[start..end_from(start)])
 }
 
 /// The `index`th item of `parts` (a one-character delimiter splits with a byte search).

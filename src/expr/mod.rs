@@ -11,19 +11,24 @@
 //! - `eval.rs`: evaluates the tree over a row;
 //! - `ops.rs`: operator semantics shared by evaluation (arithmetic, comparison, casts);
 //! - `functions.rs`: the built-in functions' catalogue and type checks; `builtins.rs`: their
-//!   evaluation, handed the evaluator for their arguments;
+//!   evaluation, handed the evaluator for their arguments, with `intern.rs` sharing their
+//!   short string results;
 //!
 //! Imports go one way: `node` uses only `like`; `ops`, `functions` and `builtins` use
 //! `node` (and `builtins` uses `ops`); `eval` uses `node`, `like`, `ops` and `builtins`.
-//! - `suggest.rs`: "did you mean" by edit distance.
+//! - `suggest.rs`: "did you mean" by edit distance;
+//! - `analysis.rs`: the fields an expression reads, and whether it can fail (for plans that
+//!   narrow rows).
 //!
 //! Fields resolve by name to row positions when compiling, so evaluating `value.amount` is an
 //! index and a map lookup. A field name may contain dots (`orders.value` after a join): for a
 //! dotted identifier the longest prefix that names a field wins and the rest is a JSON path.
 
+mod analysis;
 mod builtins;
 mod eval;
 mod functions;
+mod intern;
 mod like;
 mod lower_calls;
 mod lower_fields;
@@ -43,6 +48,7 @@ use std::sync::Arc;
 use crate::schema::{Schema, Type};
 use crate::value::{Row, Value};
 
+pub use analysis::Shape;
 pub use suggest::{did_you_mean, edit_distance, suggest};
 
 /// A compiled expression. Cheap to clone; `Send + Sync`.

@@ -406,6 +406,10 @@ fn string_functions() {
     assert_eq!(ev("concat(NULL)"), s(""));
     assert_eq!(ev("split_part('a,b,c', ',', 2)"), s("b"));
     assert_eq!(ev("split_part('a,b,c', ',', 4)"), s(""));
+    assert_eq!(ev("split_part('a,b,', ',', 3)"), s(""));
+    assert_eq!(ev("split_part(',b', ',', 1)"), s(""));
+    assert_eq!(ev("split_part('é_ü_x', '_', 2)"), s("ü"));
+    assert_eq!(ev("split_part('a_b', '_', 9223372036854775807)"), s(""));
     assert_eq!(ev("split_part('a,b,c', ',', -1)"), s("c"));
     assert_eq!(ev("split_part('a::b', '::', 2)"), s("b"));
     assert_eq!(ev("split_part(key, ':', 2)"), s("1"));

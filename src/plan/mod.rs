@@ -7,6 +7,7 @@ pub mod bounds;
 pub mod explain;
 pub mod lower;
 pub mod node;
+pub mod projection;
 pub mod sinks;
 
 pub use node::*;

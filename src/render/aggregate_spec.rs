@@ -94,8 +94,8 @@ impl AggregateSpec {
         Ok((Row(group), ts, Row(args)))
     }
 
-    /// [`Self::evaluate`] into reusable buffers: the group key into `group`, the arguments
-    /// `[ts, arg_0, ..]` into `args`; returns the event time.
+    /// [`Self::evaluate`] into reusable buffers: appends the group key to `group` and the
+    /// arguments `[ts, arg_0, ..]` to `args`; returns the event time.
     pub(super) fn evaluate_into(
         &self,
         row: &Row,
@@ -106,8 +106,6 @@ impl AggregateSpec {
             message,
             record: row_json(row, &self.schema),
         };
-        group.clear();
-        args.clear();
         for expr in &self.group_exprs {
             group.push(expr.eval(row).map_err(|e| fail(e.message))?);
         }

@@ -7,10 +7,15 @@
 //! that consumes its rows (the source, an aggregate's prepare, or one flat map when nothing
 //! else can) runs the whole chain per row. Each step keeps its name and input schema, so
 //! error lines are exactly those of separate operators.
+//!
+//! A map step's input row is not needed once its output is built, nor is a row a filter
+//! drops: its emptied buffer is kept (one per thread) and becomes the next map output or
+//! source row ([`spare`]), so neither allocates a row.
 
+use std::cell::Cell;
 use std::sync::Arc;
 
-use crate::expr::{Expr, is_true};
+use crate::expr::Expr;
 use crate::operators::fallible::{RecordError, error_line};
 use crate::plan::Node;
 use crate::schema::Schema;
@@ -113,17 +118,20 @@ impl RowChain {
             return;
         };
         let message = match &step.kind {
-            StepKind::Filter(predicate) => match predicate.eval(&row) {
-                Ok(keep) => {
-                    if is_true(&keep) {
-                        self.apply_from(index + 1, row, report, emit, errors);
-                    }
+            StepKind::Filter(predicate) => match predicate.eval_predicate(&row) {
+                Ok(true) => {
+                    self.apply_from(index + 1, row, report, emit, errors);
+                    return;
+                }
+                Ok(false) => {
+                    recycle(row);
                     return;
                 }
                 Err(e) => e.message,
             },
             StepKind::Map(exprs) => match map_row(exprs, &row) {
                 Ok(mapped) => {
+                    recycle(row);
                     self.apply_from(index + 1, mapped, report, emit, errors);
                     return;
                 }
@@ -153,12 +161,41 @@ impl RowChain {
     }
 }
 
+thread_local! {
+    /// An emptied row buffer for the next map output (see the module doc).
+    static SPARE: Cell<Vec<Value>> = const { Cell::new(Vec::new()) };
+}
+
+/// Rows wider than this are not kept as spares.
+const MAX_SPARE: usize = 64;
+
 fn map_row(exprs: &[Expr], row: &Row) -> Result<Row, String> {
-    let mut values = Vec::with_capacity(exprs.len());
+    let mut values = SPARE.take();
+    values.reserve(exprs.len());
     for expr in exprs {
-        values.push(expr.eval(row).map_err(|e| e.message)?);
+        match expr.eval(row) {
+            Ok(value) => values.push(value),
+            Err(e) => {
+                recycle(Row(values));
+                return Err(e.message);
+            }
+        }
     }
     Ok(Row(values))
+}
+
+/// An empty row buffer: the spare one, if there is one (see the module doc).
+pub fn spare() -> Vec<Value> {
+    SPARE.take()
+}
+
+/// Keeps `row`'s buffer, emptied, for the next map output.
+fn recycle(row: Row) {
+    let mut values = row.0;
+    if values.capacity() <= MAX_SPARE {
+        values.clear();
+        SPARE.set(values);
+    }
 }
 
 fn map_name(fields: &[(String, Expr)]) -> String {

@@ -5,8 +5,10 @@
 //! row through an operator per stage (chain, prepare, windows, pre-aggregate), this operator
 //! does all four per row and folds the difference straight into a map keyed by time and
 //! group, reusing its key and argument buffers, so a row that falls into an existing group
-//! allocates nothing. Each activation ends by handing the folded differences to
-//! the running totals (`operators::total`) at the least capability it held.
+//! allocates nothing. A group's differences at its few times (a window's insertion and its
+//! release) sit under one map entry, so a row hashes its group key once per window. Each
+//! activation ends by handing the folded differences to the running totals
+//! (`operators::total`) at the least capability it held.
 
 use differential_dataflow::difference::IsZero;
 use foldhash::HashMap;
@@ -79,10 +81,70 @@ struct Folder {
 struct Fold {
     spec: AggregateSpec,
     windows: Option<FixedWindows>,
-    group: Vec<Value>,
     args: Vec<Value>,
     key: Vec<Value>,
-    folded: HashMap<u64, HashMap<Row, AggDiff>>,
+    folded: Folded,
+}
+
+/// Folded differences per group: the group's position in a map, its times in a vector (so
+/// a group is found, or added, with one hash of its key).
+#[derive(Default)]
+struct Folded {
+    index: HashMap<Row, usize>,
+    groups: Vec<AtTimes>,
+}
+
+impl Folded {
+    /// The differences of group `key`, added if new.
+    fn group(&mut self, key: &[Value]) -> &mut AtTimes {
+        let at = match self.index.get(key) {
+            Some(&at) => at,
+            None => {
+                self.index.insert(Row(key.to_vec()), self.groups.len());
+                self.groups.push(AtTimes::default());
+                self.groups.len() - 1
+            }
+        };
+        &mut self.groups[at]
+    }
+
+    /// The differences that are not zero, leaving the map empty.
+    fn drain(&mut self) -> impl Iterator<Item = (Row, u64, AggDiff)> + '_ {
+        let mut groups = std::mem::take(&mut self.groups);
+        self.index
+            .drain()
+            .flat_map(move |(key, at)| std::mem::take(&mut groups[at]).into_diffs(key))
+    }
+}
+
+/// One group's folded differences, per time (a group sees few distinct times per
+/// activation: the batch's, and its window's release).
+#[derive(Default)]
+struct AtTimes(Vec<(u64, AggDiff)>);
+
+impl AtTimes {
+    fn add(&mut self, t: u64, funcs: &[AggFunc], args: &[Value], d: i64) {
+        match self.0.iter_mut().find(|(time, _)| *time == t) {
+            Some((_, acc)) => acc.add_row(funcs, args, d),
+            None => {
+                let mut acc = AggDiff::default();
+                acc.add_row(funcs, args, d);
+                self.0.push((t, acc));
+            }
+        }
+    }
+
+    /// The differences that are not zero, each with its own copy of `key`.
+    fn into_diffs(self, key: Row) -> impl Iterator<Item = (Row, u64, AggDiff)> {
+        let mut diffs: Vec<(u64, AggDiff)> =
+            self.0.into_iter().filter(|(_, d)| !d.is_zero()).collect();
+        let last = diffs.pop();
+        let copies = diffs.into_iter().map({
+            let key = key.clone();
+            move |(t, diff)| (key.clone(), t, diff)
+        });
+        copies.chain(last.map(|(t, diff)| (key, t, diff)))
+    }
 }
 
 impl Folder {
@@ -92,10 +154,9 @@ impl Folder {
             fold: Fold {
                 spec,
                 windows,
-                group: Vec::new(),
                 args: Vec::new(),
                 key: Vec::new(),
-                folded: HashMap::default(),
+                folded: Folded::default(),
             },
         }
     }
@@ -129,24 +190,26 @@ impl Fold {
         let Fold {
             spec,
             windows,
-            group,
             args,
             key,
             folded,
         } = self;
-        let ts = spec.evaluate_into(row, group, args)?;
+        // The key is `[window_start, window_end, group..]`; the window is filled in below.
+        key.clear();
+        key.extend([Value::Null, Value::Null]);
+        args.clear();
+        let ts = spec.evaluate_into(row, key, args)?;
         let funcs = spec.funcs();
         let args = &args[1..];
         match windows {
-            None => fold(folded, t, group, funcs, args, d),
+            None => folded.group(&key[2..]).add(t, funcs, args, d),
             Some(w) => for_each_window(ts, w.size, w.slide, |start, end| {
-                key.clear();
-                key.push(Value::Int(start as i64));
-                key.push(Value::Int(end as i64));
-                key.extend(group.iter().cloned());
+                key[0] = Value::Int(start as i64);
+                key[1] = Value::Int(end as i64);
                 let (insert, release) = w.timing.contribution_times(t, end);
-                fold(folded, insert, key, funcs, args, d);
-                fold(folded, release, key, funcs, args, -d);
+                let times = folded.group(key);
+                times.add(insert, funcs, args, d);
+                times.add(release, funcs, args, -d);
             }),
         }
         Ok(())
@@ -154,30 +217,6 @@ impl Fold {
 
     /// The folded differences that are not zero, leaving the folder empty.
     fn drain(&mut self) -> impl Iterator<Item = (Row, u64, AggDiff)> + '_ {
-        self.folded.drain().flat_map(|(t, groups)| {
-            groups
-                .into_iter()
-                .filter(|(_, diff)| !diff.is_zero())
-                .map(move |(key, diff)| (key, t, diff))
-        })
-    }
-}
-
-fn fold(
-    folded: &mut HashMap<u64, HashMap<Row, AggDiff>>,
-    t: u64,
-    key: &[Value],
-    funcs: &[AggFunc],
-    args: &[Value],
-    d: i64,
-) {
-    let groups = folded.entry(t).or_default();
-    match groups.get_mut(key) {
-        Some(acc) => acc.add_row(funcs, args, d),
-        None => {
-            let mut acc = AggDiff::default();
-            acc.add_row(funcs, args, d);
-            groups.insert(Row(key.to_vec()), acc);
-        }
+        self.folded.drain()
     }
 }

@@ -19,6 +19,7 @@ use timely::dataflow::operators::Concatenate;
 
 use self::chain::RowChain;
 use crate::operators::fallible::{Lines, Rows};
+use crate::plan::projection::{Projection, source_projection};
 use crate::plan::{Node, PipelineDef, Plan};
 use crate::store::Change;
 
@@ -87,7 +88,7 @@ impl<'scope> Context<'_, 'scope> {
         match node {
             Node::Source {
                 source, lateness, ..
-            } => self.render_source(source, *lateness, &RowChain::default(), side),
+            } => self.render_source(source, *lateness, &RowChain::default(), None, side),
             Node::Pipeline { name, .. } => self.rendered[name].clone(),
             Node::Filter { .. } | Node::Map { .. } | Node::FlatMap { .. } => {
                 let (base, chain) = RowChain::split(node);
@@ -95,7 +96,8 @@ impl<'scope> Context<'_, 'scope> {
                     source, lateness, ..
                 } = base
                 {
-                    return self.render_source(source, *lateness, &chain, side);
+                    let projection = source_projection(node);
+                    return self.render_source(source, *lateness, &chain, projection, side);
                 }
                 let rows = self.render_node(base, side);
                 let (rows, errors) = map_filter::render_chain(rows, &chain);
@@ -110,7 +112,21 @@ impl<'scope> Context<'_, 'scope> {
                 ..
             } => {
                 let (base, chain) = RowChain::split(input);
-                let rows = self.render_node(base, side);
+                let rows = match base {
+                    Node::Source {
+                        source, lateness, ..
+                    } => {
+                        let projection = source_projection(node);
+                        self.render_source(
+                            source,
+                            *lateness,
+                            &RowChain::default(),
+                            projection,
+                            side,
+                        )
+                    }
+                    base => self.render_node(base, side),
+                };
                 let spec = aggregate_spec::AggregateSpec::new(
                     input.schema(),
                     *window,
@@ -150,18 +166,20 @@ impl<'scope> Context<'_, 'scope> {
 }
 
 impl<'scope> Context<'_, 'scope> {
-    /// A source node's rows with `chain` applied in the same operator.
+    /// A source node's rows with `chain` applied in the same operator, filling in only the
+    /// fields of `projection` (see `plan::projection`) when there is one.
     fn render_source(
         &self,
         source: &str,
         lateness: Option<u64>,
         chain: &RowChain,
+        projection: Option<Projection>,
         side: &mut SideOutputs<'scope>,
     ) -> Rows<'scope> {
         // NB: validation guarantees the source exists.
         let def = self.plan.source(source).expect("validated source");
         let (rows, late, errors) =
-            source::render_source(self.changes.clone(), def, lateness, chain);
+            source::render_source(self.changes.clone(), def, lateness, chain, projection);
         side.late.push(late);
         side.errors.push(errors);
         rows

@@ -4,27 +4,34 @@
 //! retracted. The table view retracts the key's previous row and inserts its new one, so it
 //! holds exactly the live keys. In a windowed pipeline an inserted row that is late (see
 //! `change::time`) goes to the late output as `{"late":true,..}` instead.
+//!
+//! A source fills in only the fields its pipeline reads (see `plan::projection`); a late
+//! row, or one that breaks the projection's assumptions, is built whole.
 
 use differential_dataflow::AsCollection;
 use timely::dataflow::Stream;
 
-use super::chain::RowChain;
+use super::chain::{self, RowChain};
 use crate::change::EventKind;
-use crate::change::event::table_row;
+use crate::change::event::table_row_with;
 use crate::change::time::is_late;
 use crate::operators::fallible::{Lines, Rows, split_fallible3};
+use crate::plan::projection::Projection;
 use crate::plan::{SourceDef, View};
 use crate::store::Change;
 use crate::value::Row;
 
 /// Rows of `def`'s view through `chain` (the row-local steps that follow the source), its
 /// late events when `lateness` is `Some(allowed_lateness)`, and the chain's error lines.
+/// Rows fill in only the fields of `projection`, when there is one.
 pub fn render_source<'scope>(
     changes: Stream<'scope, u64, Vec<Change>>,
     def: &SourceDef,
     lateness: Option<u64>,
     chain: &RowChain,
+    projection: Option<Projection>,
 ) -> (Rows<'scope>, Lines<'scope>, Lines<'scope>) {
+    let narrow = Narrow::new(projection);
     let def = def.clone();
     let chain = chain.clone();
     let names = def.view.schema().names();
@@ -58,21 +65,55 @@ pub fn render_source<'scope>(
             }
         };
         match def.view {
-            View::Events => insert(event.to_event_row()),
+            View::Events => {
+                insert(narrow.row(on_time, |keep| event.event_row_in(keep, chain::spare())));
+            }
             View::Table => {
                 if event.kind != EventKind::Delete {
-                    insert(table_row(&event.key, event.ts, event.seq, &event.new));
+                    let (ts, seq) = (event.ts, event.seq);
+                    insert(narrow.row(on_time, |keep| {
+                        table_row_with(&event.key, ts, seq, &event.new, keep)
+                    }));
                 }
                 // NB: a row that was late never entered this view, so it is not retracted.
                 if let Some(prev) = change.prev
                     && bound.is_none_or(|b| !is_late(prev.ts, b, prev.max_seen))
                 {
-                    emit(table_row(&event.key, prev.ts, prev.seq, &event.old), -1);
+                    let row = narrow.row(true, |keep| {
+                        table_row_with(&event.key, prev.ts, prev.seq, &event.old, keep)
+                    });
+                    emit(row, -1);
                 }
             }
         }
     });
     (rows.as_collection(), late, errors)
+}
+
+/// The fields a source fills in: a bit per field, and the projection that chose them.
+struct Narrow(Option<(u64, Projection)>);
+
+impl Narrow {
+    fn new(projection: Option<Projection>) -> Narrow {
+        Narrow(projection.map(|p| {
+            let mask = (0..64)
+                .filter(|i| p.keeps(*i))
+                .fold(0u64, |m, i| m | 1 << i);
+            (mask, p)
+        }))
+    }
+
+    /// The row `make` builds, narrowed when `narrow` and the narrowed row holds what the
+    /// projection assumed; whole otherwise. `make` fills in field `i` when bit `i` is set.
+    fn row(&self, narrow: bool, make: impl Fn(u64) -> Row) -> Row {
+        if narrow && let Some((mask, projection)) = &self.0 {
+            let row = make(*mask);
+            if projection.holds(&row) {
+                return row;
+            }
+        }
+        make(u64::MAX)
+    }
 }
 
 fn late_line(row: &Row, names: &[String]) -> String {

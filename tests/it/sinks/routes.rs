@@ -14,7 +14,7 @@ use kvflow::sinks::OutputKind;
 use kvflow::sinks::capture::Capture;
 use kvflow::workload::{GenConfig, Workload, generate};
 
-use crate::support::{kvflow_output, repo, succeeded};
+use crate::support::{kvflow_output, repo, sorted_lines, succeeded};
 
 /// (key, kind, ts) of an event.
 type Seen = (String, EventKind, u64);
@@ -171,16 +171,6 @@ fn handlers_get_what_a_brute_force_router_computes() {
 
 fn kvflow(args: &[&str]) {
     succeeded(kvflow_output(args));
-}
-
-fn sorted_lines(path: &Path) -> Vec<String> {
-    let mut lines: Vec<String> = std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_string)
-        .collect();
-    lines.sort();
-    lines
 }
 
 #[test]
