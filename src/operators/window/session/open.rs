@@ -171,15 +171,10 @@ impl OpenSessions {
         let Some(held) = held.filter(|_| self.due.has_before(bound)) else {
             return;
         };
-        let taken: Vec<(u64, Row)> = self.due.take_before(bound).collect();
-        for (filed, group) in taken {
-            let Some(state) = self.groups.get_mut(&group) else {
+        for (filed, group) in self.due.take_before(bound) {
+            let Some(state) = visit(&mut self.groups, &group, filed, |s| &mut s.due_at) else {
                 continue;
             };
-            if state.due_at != Some(filed) {
-                continue;
-            }
-            state.due_at = None;
             let mut emitter = self.settings.emitter(&group, bound, &mut self.out);
             if let Some(next) = state.emit_due(bound, &mut emitter) {
                 self.due.file(&group, next, &mut state.due_at);
@@ -197,15 +192,10 @@ impl OpenSessions {
     /// Drops the sessions no row at or after `bound` can touch (and their running totals),
     /// and groups left empty.
     pub(super) fn release_before(&mut self, bound: u64) {
-        let taken: Vec<(u64, Row)> = self.release.take_before(bound).collect();
-        for (filed, group) in taken {
-            let Some(state) = self.groups.get_mut(&group) else {
+        for (filed, group) in self.release.take_before(bound) {
+            let Some(state) = visit(&mut self.groups, &group, filed, |s| &mut s.release_at) else {
                 continue;
             };
-            if state.release_at != Some(filed) {
-                continue;
-            }
-            state.release_at = None;
             release_sessions(state, &group, bound, &self.settings, &mut self.shown);
             if refile(&mut self.release, &self.settings, &group, state) {
                 self.groups.remove(&group);
@@ -221,6 +211,24 @@ impl OpenSessions {
             self.groups.remove(group);
         }
     }
+}
+
+/// The state of `group` for a schedule entry filed at `filed`, if the entry is current (the
+/// group still exists and `filed_at` still names that time); the group is then no longer
+/// filed there.
+fn visit<'a>(
+    groups: &'a mut HashMap<Row, GroupSessions>,
+    group: &Row,
+    filed: u64,
+    filed_at: impl Fn(&mut GroupSessions) -> &mut Option<u64>,
+) -> Option<&'a mut GroupSessions> {
+    let state = groups.get_mut(group)?;
+    let at = filed_at(state);
+    if *at != Some(filed) {
+        return None;
+    }
+    *at = None;
+    Some(state)
 }
 
 /// Drops `group`'s sessions no row at or after `bound` can touch, and their running totals.

@@ -29,7 +29,7 @@ impl Schedule {
     }
 
     /// Takes every entry filed before `bound`, earliest first, as `(time, group)`.
-    pub(super) fn take_before(&mut self, bound: u64) -> impl Iterator<Item = (u64, Row)> {
+    pub(super) fn take_before(&mut self, bound: u64) -> impl Iterator<Item = (u64, Row)> + use<> {
         let later = self.at.split_off(&bound);
         let due = std::mem::replace(&mut self.at, later);
         due.into_iter()
