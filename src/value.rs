@@ -10,6 +10,7 @@
 //! `Value`.
 
 pub mod json;
+mod order;
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -50,7 +51,7 @@ impl Hash for F64 {
 /// Strings, lists and maps are shared (`Arc`): a value is cloned at every step of a pipeline
 /// (shard state, change event, rows, group keys), and a clone must not copy a document.
 /// Serde writes them as plain strings, sequences and maps.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Value {
     #[default]
     Null,
@@ -296,11 +297,50 @@ impl Row {
             value.write_json(out);
         }
     }
+
+    /// [`Self::write_json_fields`] with the names rendered once, for a sink that writes many
+    /// rows of one schema.
+    pub fn write_json_keyed(&self, keys: &JsonKeys, out: &mut String) {
+        for (i, (key, value)) in keys.0.iter().zip(self.0.iter()).enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(key);
+            value.write_json(out);
+        }
+    }
+}
+
+/// Field names rendered as JSON object keys, `"name":`, once per schema.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JsonKeys(Vec<String>);
+
+impl JsonKeys {
+    pub fn new(names: &[String]) -> JsonKeys {
+        let render = |name: &String| {
+            let mut key = String::with_capacity(name.len() + 3);
+            write_json_string(name, &mut key);
+            key.push(':');
+            key
+        };
+        JsonKeys(names.iter().map(render).collect())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rendered_keys_write_what_the_names_write() {
+        let names = ["a".to_string(), "quo\"te".to_string(), "tab\t".to_string()];
+        let row = Row(vec![Value::Int(1), Value::str("x"), Value::Null]);
+        let (mut by_names, mut by_keys) = (String::new(), String::new());
+        row.write_json_fields(&names, &mut by_names);
+        row.write_json_keyed(&JsonKeys::new(&names), &mut by_keys);
+        assert_eq!(by_keys, by_names);
+        assert_eq!(by_keys, r#""a":1,"quo\"te":"x","tab\t":null"#);
+    }
 
     #[test]
     fn json_round_trip_keeps_ints_and_floats_apart() {

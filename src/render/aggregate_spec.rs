@@ -89,7 +89,8 @@ impl AggregateSpec {
 
     /// Evaluates a row's group key, event time and argument row `[ts, arg_0, ..]`.
     pub(super) fn evaluate(&self, row: &Row) -> Result<(Row, u64, Row), RecordError> {
-        let (mut group, mut args) = (Vec::new(), Vec::new());
+        let mut group = Vec::with_capacity(self.group_exprs.len());
+        let mut args = Vec::with_capacity(1 + self.arg_exprs.len());
         let ts = self.evaluate_into(row, &mut group, &mut args)?;
         Ok((Row(group), ts, Row(args)))
     }

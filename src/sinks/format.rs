@@ -14,12 +14,13 @@ use std::fmt::Write as _;
 
 use crate::operators::window::WindowTiming;
 use crate::plan::{Emission, Node, PipelineDef};
-use crate::value::Row;
+use crate::value::{JsonKeys, Row};
 
 /// How a pipeline's updates become lines.
 #[derive(Clone, Debug)]
 pub struct RowFormat {
     names: Vec<String>,
+    keys: JsonKeys,
     mode: Mode,
     raw: bool,
 }
@@ -48,6 +49,7 @@ impl RowFormat {
             _ => Mode::RowChangelog,
         };
         RowFormat {
+            keys: JsonKeys::new(&names),
             names,
             mode,
             raw: false,
@@ -81,7 +83,7 @@ impl RowFormat {
         if self.raw {
             for (row, diff) in updates.iter() {
                 let _ = write!(out, "{{\"diff\":{diff},\"time\":{time},");
-                row.write_json_fields(&self.names, out);
+                row.write_json_keyed(&self.keys, out);
                 out.push_str("}\n");
             }
             return updates.len();
@@ -116,8 +118,7 @@ impl RowFormat {
                 continue;
             }
             for _ in 0..*diff {
-                row.write_json_object(&self.names, out);
-                out.push('\n');
+                self.object_line(row, out);
                 lines += 1;
             }
         }
@@ -151,8 +152,7 @@ impl RowFormat {
                             w.emit_time(end) == time
                         });
                     if first_emission {
-                        row.write_json_object(&self.names, out);
-                        out.push('\n');
+                        self.object_line(row, out);
                     } else {
                         self.op_line("upsert", row, out);
                     }
@@ -165,9 +165,15 @@ impl RowFormat {
         lines
     }
 
+    fn object_line(&self, row: &Row, out: &mut String) {
+        out.push('{');
+        row.write_json_keyed(&self.keys, out);
+        out.push_str("}\n");
+    }
+
     fn op_line(&self, op: &str, row: &Row, out: &mut String) {
         let _ = write!(out, "{{\"op\":\"{op}\",");
-        row.write_json_fields(&self.names, out);
+        row.write_json_keyed(&self.keys, out);
         out.push_str("}\n");
     }
 }
