@@ -115,6 +115,14 @@ fn describe(e: &serde_json::Error, line: &str) -> String {
 
 /// Parses one line into a mutation; the error is a message without the line number.
 pub fn parse_mutation(line: &str) -> Result<Mutation, String> {
+    match super::fast_line::parse(line) {
+        Some(mutation) => Ok(mutation),
+        None => parse_general(line),
+    }
+}
+
+/// [`parse_mutation`] for any line, through serde; the fast path's reference.
+pub(super) fn parse_general(line: &str) -> Result<Mutation, String> {
     let parsed: Line = serde_json::from_str(line).map_err(|e| describe(&e, line))?;
     let key = parsed.key.ok_or("missing field `key`")?;
     if key.is_empty() {

@@ -8,6 +8,7 @@
 //!
 //! Generated (synthetic) mutations live in [`crate::workload`].
 
+mod fast_line;
 pub mod jsonl;
 
 pub use crate::value::json::JsonValue;
