@@ -88,6 +88,54 @@ impl<D> HeldByTime<Vec<(D, i64)>> {
     }
 }
 
+/// Records filed under their times until the times complete, behind one capability at the
+/// earliest time held. The consumer outputs nothing, so the capability only keeps probes
+/// from passing a time before it is handed over; one capability instead of one per time
+/// spares the progress tracking a change per distinct time (a session window's rows carry
+/// as many distinct times as there are sessions).
+struct Completing<R> {
+    times: BTreeMap<u64, Vec<R>>,
+    hold: Option<Capability<u64>>,
+}
+
+impl<R> Default for Completing<R> {
+    fn default() -> Self {
+        Completing {
+            times: BTreeMap::new(),
+            hold: None,
+        }
+    }
+}
+
+impl<R> Completing<R> {
+    /// Files `record` under `time`, which is not before `cap`'s time.
+    fn file(&mut self, cap: &InputCapability<u64>, time: u64, record: R) {
+        if self.hold.as_ref().is_none_or(|hold| time < *hold.time()) {
+            self.hold = Some(cap.delayed_to(time));
+        }
+        self.times.entry(time).or_default().push(record);
+    }
+
+    /// Hands over every complete time, earliest first, then holds the earliest left.
+    fn hand_over(
+        &mut self,
+        frontier: &MutableAntichain<u64>,
+        on_time: &mut impl FnMut(u64, Vec<R>),
+    ) {
+        while let Some(entry) = self.times.first_entry() {
+            if frontier.less_equal(entry.key()) {
+                break;
+            }
+            let (time, records) = entry.remove_entry();
+            on_time(time, records);
+        }
+        match (self.times.first_key_value(), &mut self.hold) {
+            (Some((earliest, _)), Some(hold)) => hold.downgrade(earliest),
+            _ => self.hold = None,
+        }
+    }
+}
+
 /// Consumes a stream one complete time at a time.
 pub trait AtCompletedTimes<'scope, D> {
     /// Holds each record until the frontier passes its time, then calls `on_time(time,
@@ -125,19 +173,17 @@ impl<'scope, D: Clone + 'static> AtCompletedTimes<'scope, D> for Stream<'scope, 
             pact,
             name,
             move |_cap, _info| {
-                let mut held: HeldByTime<Vec<R>> = HeldByTime::default();
+                let mut held = Completing::default();
                 let mut ended = false;
                 move |(input, frontier), _output| {
                     input.for_each(|cap, data| {
                         let batch_time = cap.least().copied().unwrap_or_default();
                         for record in data.drain(..) {
                             let (time, record) = stamp(record, batch_time);
-                            held.at(&cap, time).push(record);
+                            held.file(&cap, time, record);
                         }
                     });
-                    while let Some((time, _cap, records)) = held.next_completed(frontier) {
-                        on_time(time, records);
-                    }
+                    held.hand_over(frontier, &mut on_time);
                     if frontier.is_empty() && !ended {
                         ended = true;
                         on_end();
