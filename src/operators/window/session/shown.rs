@@ -47,7 +47,8 @@ impl ShownTotals {
     /// finished rows to `out`.
     pub(super) fn flush(&mut self, out: &mut Vec<SessionUpdate>) {
         let mut pending = std::mem::take(&mut self.pending);
-        pending.sort_by_key(|(time, _, _)| *time);
+        // NB: the order within a time does not matter: its contributions are netted.
+        pending.sort_unstable_by_key(|(time, _, _)| *time);
         let mut rest = pending.drain(..).peekable();
         while let Some((time, key, acc)) = rest.next() {
             let finish = &self.finish;
