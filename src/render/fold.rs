@@ -5,10 +5,10 @@
 //! row through an operator per stage (chain, prepare, windows, pre-aggregate), this operator
 //! does all four per row and folds the difference straight into a map keyed by time and
 //! group, reusing its key and argument buffers, so a row that falls into an existing group
-//! allocates nothing. A group's differences at its few times (a window's insertion and its
-//! release) sit under one map entry, so a row hashes its group key once per window. Each
-//! activation ends by handing the folded differences to the running totals
-//! (`operators::total`) at the least capability it held.
+//! allocates nothing. A row hashes its group's values once, and each of its windows by two
+//! integers; a group's differences at its few times in a window (the insertion and the
+//! release) sit under one entry. Each activation ends by handing the folded differences to
+//! the running totals (`operators::total`) at the least capability it held.
 
 use differential_dataflow::difference::IsZero;
 use foldhash::HashMap;
@@ -82,38 +82,81 @@ struct Fold {
     spec: AggregateSpec,
     windows: Option<FixedWindows>,
     args: Vec<Value>,
+    /// The group's values.
     key: Vec<Value>,
     folded: Folded,
 }
 
-/// Folded differences per group: the group's position in a map, its times in a vector (so
-/// a group is found, or added, with one hash of its key).
+/// Folded differences per group and window. A row finds its group with one hash of the
+/// group's values, then each of its windows with a hash of two integers (a hopping window
+/// puts a row in several windows of one group).
 #[derive(Default)]
 struct Folded {
-    index: HashMap<Row, usize>,
-    groups: Vec<AtTimes>,
+    /// Group values → group number.
+    groups: HashMap<Row, usize>,
+    /// Group number → group values.
+    keys: Vec<Row>,
+    /// (group number, window start) → slot.
+    windows: HashMap<(usize, i64), usize>,
+    slots: Vec<Slot>,
+}
+
+/// One group's differences in one window (`None` when the aggregate has no window).
+struct Slot {
+    group: usize,
+    window: Option<(i64, i64)>,
+    times: AtTimes,
 }
 
 impl Folded {
-    /// The differences of group `key`, added if new.
-    fn group(&mut self, key: &[Value]) -> &mut AtTimes {
-        let at = match self.index.get(key) {
-            Some(&at) => at,
+    /// The number of the group with values `key`, added if new.
+    fn group(&mut self, key: &[Value]) -> usize {
+        match self.groups.get(key) {
+            Some(&group) => group,
             None => {
-                self.index.insert(Row(key.to_vec()), self.groups.len());
-                self.groups.push(AtTimes::default());
-                self.groups.len() - 1
+                let group = self.keys.len();
+                let values = Row(key.to_vec());
+                self.groups.insert(values.clone(), group);
+                self.keys.push(values);
+                group
             }
-        };
-        &mut self.groups[at]
+        }
     }
 
-    /// The differences that are not zero, leaving the map empty.
+    /// The differences of `group` in `window`, added if new.
+    fn slot(&mut self, group: usize, window: Option<(i64, i64)>) -> &mut AtTimes {
+        let start = window.map_or(0, |(start, _)| start);
+        let slots = &mut self.slots;
+        let at = *self.windows.entry((group, start)).or_insert_with(|| {
+            slots.push(Slot {
+                group,
+                window,
+                times: AtTimes::default(),
+            });
+            slots.len() - 1
+        });
+        &mut self.slots[at].times
+    }
+
+    /// The differences that are not zero, keyed `[window_start, window_end, group..]` (or by
+    /// the group alone), leaving the folder empty.
     fn drain(&mut self) -> impl Iterator<Item = (Row, u64, AggDiff)> + '_ {
-        let mut groups = std::mem::take(&mut self.groups);
-        self.index
-            .drain()
-            .flat_map(move |(key, at)| std::mem::take(&mut groups[at]).into_diffs(key))
+        let keys = std::mem::take(&mut self.keys);
+        self.groups.clear();
+        self.windows.clear();
+        self.slots.drain(..).flat_map(move |slot| {
+            let group = &keys[slot.group].0;
+            let key = match slot.window {
+                Some((start, end)) => {
+                    let mut values = Vec::with_capacity(2 + group.len());
+                    values.extend([Value::Int(start), Value::Int(end)]);
+                    values.extend(group.iter().cloned());
+                    Row(values)
+                }
+                None => Row(group.clone()),
+            };
+            slot.times.into_diffs(key)
+        })
     }
 }
 
@@ -194,20 +237,17 @@ impl Fold {
             key,
             folded,
         } = self;
-        // The key is `[window_start, window_end, group..]`; the window is filled in below.
         key.clear();
-        key.extend([Value::Null, Value::Null]);
         args.clear();
         let ts = spec.evaluate_into(row, key, args)?;
         let funcs = spec.funcs();
         let args = &args[1..];
+        let group = folded.group(key);
         match windows {
-            None => folded.group(&key[2..]).add(t, funcs, args, d),
+            None => folded.slot(group, None).add(t, funcs, args, d),
             Some(w) => for_each_window(ts, w.size, w.slide, |start, end| {
-                key[0] = Value::Int(start as i64);
-                key[1] = Value::Int(end as i64);
                 let (insert, release) = w.timing.contribution_times(t, end);
-                let times = folded.group(key);
+                let times = folded.slot(group, Some((start as i64, end as i64)));
                 times.add(insert, funcs, args, d);
                 times.add(release, funcs, args, -d);
             }),
