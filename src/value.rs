@@ -209,9 +209,13 @@ fn write_float(f: f64, out: &mut String) {
 /// Writes `s` as a JSON string literal with the escapes JSON requires.
 pub fn write_json_string(s: &str, out: &mut String) {
     out.push('"');
+    let bytes = s.as_bytes();
     let mut clean = 0;
-    for (at, byte) in s.bytes().enumerate() {
+    let mut at = plain_prefix(bytes);
+    while at < bytes.len() {
+        let byte = bytes[at];
         if byte >= 0x20 && byte != b'"' && byte != b'\\' {
+            at += 1;
             continue;
         }
         out.push_str(&s[clean..at]);
@@ -226,9 +230,31 @@ pub fn write_json_string(s: &str, out: &mut String) {
                 let _ = write!(out, "\\u{byte:04x}");
             }
         }
+        at += 1;
     }
     out.push_str(&s[clean..]);
     out.push('"');
+}
+
+/// How many leading bytes need no escape, found eight at a time (a word with a control
+/// byte, a quote or a backslash stops the scan; the byte loop takes it from there).
+fn plain_prefix(bytes: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGH != 0;
+    let mut at = 0;
+    for chunk in bytes.chunks_exact(8) {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH != 0;
+        if control
+            || has_zero(word ^ (ONES * u64::from(b'"')))
+            || has_zero(word ^ (ONES * u64::from(b'\\')))
+        {
+            break;
+        }
+        at += 8;
+    }
+    at
 }
 
 impl From<i64> for Value {
@@ -330,6 +356,25 @@ impl JsonKeys {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strings_escape_wherever_the_special_byte_falls() {
+        let reference = |s: &str| serde_json::to_string(s).unwrap();
+        let specials = [
+            "\"", "\\", "\n", "\u{1}", "\u{1f}", "é", "中", "😀", "\u{7f}", " ",
+        ];
+        for len in 0..24 {
+            for special in specials {
+                for at in 0..=len {
+                    let mut text: String = "abcdefghijklmnopqrstuvwxyz".chars().take(len).collect();
+                    text.insert_str(at.min(text.len()), special);
+                    let mut out = String::new();
+                    write_json_string(&text, &mut out);
+                    assert_eq!(out, reference(&text), "{text:?}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn rendered_keys_write_what_the_names_write() {

@@ -180,7 +180,8 @@ impl RowFormat {
 
 /// Sorts updates and sums the diffs of equal rows, dropping zeros.
 pub fn consolidate(updates: &mut Vec<(Row, i64)>) {
-    updates.sort_by(|a, b| a.0.cmp(&b.0));
+    // NB: equal rows are summed, so their order among themselves cannot show.
+    updates.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let mut write = 0;
     for read in 0..updates.len() {
         if write > 0 && updates[write - 1].0 == updates[read].0 {
