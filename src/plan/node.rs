@@ -287,6 +287,9 @@ pub struct PipelineDef {
     pub node: Node,
     /// Also write the final state (the consolidated output) at the end of a bounded run.
     pub final_state: bool,
+    /// An intermediate result that feeds later pipelines and sinks: its rows and final state
+    /// are not written (its late rows and errors still are, so nothing is lost quietly).
+    pub internal: bool,
 }
 
 impl PipelineDef {

@@ -1,0 +1,368 @@
+//! A SELECT into pipeline specs: the join, `WHERE`, the aggregate or the projection,
+//! `HAVING` and the final projection (see the module docs of `sql`). Names are resolved and
+//! expressions type-checked later, by `plan::lower`, against each step's input.
+
+use std::collections::BTreeSet;
+
+use super::SqlError;
+use super::cursor::Captured;
+use super::from::{FromItem, WindowTvf};
+use super::query::{ItemKind, Join, Select};
+use crate::plan::lower::{AggSpec, Origin, PipelineSpec, StepSpec, Text, WindowSpec};
+use crate::plan::{Emission, WindowKind};
+
+/// What a statement makes of its query: a view (internal) or an output.
+pub(super) struct Output {
+    pub name: Text,
+    pub internal: bool,
+    pub final_state: bool,
+    /// `emit` and `allowed_lateness` options, with their offsets.
+    pub emission: Option<(Emission, usize)>,
+    pub allowed_lateness: Option<(u64, usize)>,
+}
+
+/// The pipelines of one statement: those of its subqueries, then its own.
+pub(super) fn lower_statement(query: &Select, out: &Output) -> Result<Vec<PipelineSpec>, SqlError> {
+    let mut specs = Vec::new();
+    let spec = pipeline(query, out, &mut specs)?;
+    specs.push(spec);
+    Ok(specs)
+}
+
+fn pipeline(
+    q: &Select,
+    out: &Output,
+    specs: &mut Vec<PipelineSpec>,
+) -> Result<PipelineSpec, SqlError> {
+    let from = input(&q.from, specs)?;
+    let mut steps = Vec::new();
+    if let Some(join) = &q.join {
+        steps.push(join_step(&q.from, join, specs)?);
+    }
+    if let Some(filter) = &q.filter {
+        steps.push(StepSpec::Filter(filter.text.clone()));
+    }
+    let window = match &q.from {
+        FromItem::Window(w) => Some(w),
+        _ => None,
+    };
+    let aggregates = q.group_by.is_some()
+        || q.items
+            .iter()
+            .any(|i| matches!(i.kind, ItemKind::Agg(_)));
+    if aggregates {
+        aggregate_steps(q, window, out, &mut steps)?;
+    } else {
+        check_plain(q, window, out)?;
+        if let Some(step) = projection(q)? {
+            steps.push(step);
+        }
+    }
+    Ok(PipelineSpec {
+        name: out.name.clone(),
+        from,
+        steps,
+        final_state: out.final_state,
+        internal: out.internal,
+    })
+}
+
+/// The name a FROM item is read by; a subquery becomes an internal pipeline first.
+fn input(item: &FromItem, specs: &mut Vec<PipelineSpec>) -> Result<Text, SqlError> {
+    if let FromItem::Sub { query, alias } = item {
+        let out = Output {
+            name: alias.clone(),
+            internal: true,
+            final_state: false,
+            emission: None,
+            allowed_lateness: None,
+        };
+        let spec = pipeline(query, &out, specs)?;
+        specs.push(spec);
+    }
+    Ok(item.name().clone())
+}
+
+/// A query without aggregates: no window, no HAVING, no window options.
+fn check_plain(q: &Select, window: Option<&WindowTvf>, out: &Output) -> Result<(), SqlError> {
+    if let Some(w) = window {
+        return Err(SqlError::at(
+            w.at,
+            "a window table function needs GROUP BY window_start, window_end and aggregates",
+        ));
+    }
+    if let Some(having) = &q.having {
+        return Err(SqlError::at(having.at, "HAVING needs GROUP BY or an aggregate"));
+    }
+    window_options(out, None).map(|_| ())
+}
+
+/// The window of an aggregate, with the statement's `emit` and `allowed_lateness`.
+fn window_options(out: &Output, window: Option<&WindowTvf>) -> Result<Option<WindowSpec>, SqlError> {
+    let Some(w) = window else {
+        let at = out.emission.map(|e| e.1).or(out.allowed_lateness.map(|l| l.1));
+        return match at {
+            Some(at) => Err(SqlError::at(
+                at,
+                "`emit` and `allowed_lateness` apply to a windowed aggregate (FROM TUMBLE, HOP or SESSION)",
+            )),
+            None => Ok(None),
+        };
+    };
+    Ok(Some(WindowSpec {
+        kind: w.kind,
+        emission: out.emission.map_or(Emission::Final, |e| e.0),
+        allowed_lateness: out.allowed_lateness.map_or(0, |l| l.0),
+    }))
+}
+
+fn join_step(
+    left: &FromItem,
+    join: &Join,
+    specs: &mut Vec<PipelineSpec>,
+) -> Result<StepSpec, SqlError> {
+    for item in [left, &join.right] {
+        if let FromItem::Window(w) = item {
+            return Err(SqlError::at(
+                w.at,
+                "a window table function cannot be joined in this version: aggregate it in a view and join the view",
+            ));
+        }
+    }
+    let with = input(&join.right, specs)?;
+    let (l, r) = (&left.name().text, &with.text);
+    let mut left_on = Vec::new();
+    let mut right_on = Vec::new();
+    for (a, b) in &join.on {
+        let (a, b) = match (side(a, l, r), side(b, l, r)) {
+            (Some(true), Some(false)) => (a, b),
+            (Some(false), Some(true)) => (b, a),
+            _ => {
+                return Err(SqlError::at(
+                    a.at,
+                    format!("each equality of ON compares a column of `{l}` with one of `{r}`, qualified by their names (`{l}.x = {r}.y`)"),
+                ));
+            }
+        };
+        left_on.push(strip(a, l));
+        right_on.push(strip(b, r));
+    }
+    Ok(StepSpec::Join {
+        with,
+        left_on,
+        right_on,
+        kind: join.kind,
+    })
+}
+
+/// `Some(true)` when every qualifier of `c` is `left`, `Some(false)` when every one is
+/// `right`, `None` otherwise (none, or mixed).
+fn side(c: &Captured, left: &str, right: &str) -> Option<bool> {
+    let names: BTreeSet<&str> = c.qualifiers.iter().map(|q| q.name.as_str()).collect();
+    match names.into_iter().collect::<Vec<_>>().as_slice() {
+        [n] if *n == left => Some(true),
+        [n] if *n == right => Some(false),
+        _ => None,
+    }
+}
+
+/// `c`'s text with the qualifier `name.` blanked out (so offsets inside it still hold).
+fn strip(c: &Captured, name: &str) -> Text {
+    let mut bytes = c.text.text.clone().into_bytes();
+    for q in c.qualifiers.iter().filter(|q| q.name == name) {
+        let range = q.start.saturating_sub(c.at)..q.end.saturating_sub(c.at).min(bytes.len());
+        bytes[range].iter_mut().for_each(|b| *b = b' ');
+    }
+    let text = String::from_utf8(bytes).unwrap_or_else(|_| c.text.text.clone());
+    Text::at(text, Some(c.at))
+}
+
+/// `SELECT a AS x, …`: a map step (none for `SELECT *`).
+fn projection(q: &Select) -> Result<Option<StepSpec>, SqlError> {
+    let mut fields = Vec::new();
+    for item in &q.items {
+        match &item.kind {
+            ItemKind::Star if q.items.len() == 1 => return Ok(None),
+            ItemKind::Star => {
+                return Err(SqlError::at(item.at, "`*` must be the only SELECT item"));
+            }
+            ItemKind::Expr(e) => fields.push((column_name(item.alias.as_ref(), e)?, e.text.clone())),
+            ItemKind::Agg(_) => unreachable_agg(item.at)?,
+        }
+    }
+    Ok(Some(StepSpec::Map(fields)))
+}
+
+fn unreachable_agg(at: usize) -> Result<(), SqlError> {
+    Err(SqlError::at(at, "an aggregate needs GROUP BY or a whole-input aggregate"))
+}
+
+/// The alias, or the last name of a dotted name (`value.price` -> `price`).
+fn column_name(alias: Option<&Text>, e: &Captured) -> Result<Text, SqlError> {
+    if let Some(alias) = alias {
+        return Ok(alias.clone());
+    }
+    match &e.last_name {
+        Some(name) => Ok(Text::at(name.clone(), Some(e.at))),
+        None => Err(SqlError::at(
+            e.at,
+            format!("name this column: `{} AS name`", e.text.text),
+        )),
+    }
+}
+
+/// A GROUP BY key: its expression, and its column name once known.
+struct Key<'q> {
+    expr: &'q Captured,
+    name: Option<Text>,
+}
+
+fn aggregate_steps(
+    q: &Select,
+    window: Option<&WindowTvf>,
+    out: &Output,
+    steps: &mut Vec<StepSpec>,
+) -> Result<(), SqlError> {
+    let (group_at, groups) = match &q.group_by {
+        Some((at, groups)) => (*at, groups.as_slice()),
+        None => (q.at, &[][..]),
+    };
+    let is_window_column = |e: &Captured| {
+        window.is_some() && (e.norm == "window_start" || e.norm == "window_end")
+    };
+    let keys_of = |g: &&Captured| !is_window_column(g);
+    let mut keys: Vec<Key> = groups
+        .iter()
+        .filter(keys_of)
+        .map(|expr| Key { expr, name: None })
+        .collect();
+    if let Some(w) = window {
+        check_window_groups(w, groups, &keys, group_at)?;
+    }
+    // Output columns in SELECT order: (name, the aggregate's column it reads).
+    let mut selected: Vec<(Text, String)> = Vec::new();
+    let mut order = Vec::new();
+    let mut aggs = Vec::new();
+    for item in &q.items {
+        match &item.kind {
+            ItemKind::Star => {
+                return Err(SqlError::at(item.at, "`*` cannot be used with GROUP BY"));
+            }
+            ItemKind::Agg(call) => {
+                let name = item
+                    .alias
+                    .clone()
+                    .unwrap_or_else(|| Text::at(call.name.clone(), Some(item.at)));
+                selected.push((name.clone(), name.text.clone()));
+                aggs.push(AggSpec {
+                    name,
+                    func: call.func,
+                    arg: call.arg.as_ref().map(|a| a.text.clone()),
+                });
+            }
+            ItemKind::Expr(e) if is_window_column(e) => {
+                let name = item.alias.clone().unwrap_or_else(|| Text::at(e.norm.clone(), Some(e.at)));
+                selected.push((name, e.norm.clone()));
+            }
+            ItemKind::Expr(e) => {
+                let alias = item.alias.as_ref().map(|a| a.text.to_lowercase());
+                let Some(i) = keys
+                    .iter()
+                    .position(|k| k.expr.norm == e.norm || Some(&k.expr.norm) == alias.as_ref())
+                else {
+                    return Err(SqlError::at(
+                        e.at,
+                        format!("`{}` is neither in GROUP BY nor an aggregate", e.text.text),
+                    ));
+                };
+                let name = column_name(item.alias.as_ref(), e)?;
+                if keys[i].name.is_none() {
+                    keys[i].name = Some(name.clone());
+                    keys[i].expr = e;
+                    order.push(i);
+                }
+                let column = keys[i].name.as_ref().map_or(String::new(), |n| n.text.clone());
+                selected.push((name, column));
+            }
+        }
+    }
+    let group_by = group_fields(&keys, &order)?;
+    let mut columns: Vec<String> = Vec::new();
+    if window.is_some() {
+        columns.extend(["window_start".to_string(), "window_end".to_string()]);
+    }
+    columns.extend(group_by.iter().map(|(n, _)| n.text.clone()));
+    columns.extend(aggs.iter().map(|a| a.name.text.clone()));
+    steps.push(StepSpec::Aggregate {
+        window: window_options(out, window)?,
+        group_by,
+        aggs,
+        origin: Origin {
+            offset: Some(window.map_or(group_at, |w| w.at)),
+        },
+    });
+    if let Some(having) = &q.having {
+        steps.push(StepSpec::Filter(having.text.clone()));
+    }
+    let same = selected.len() == columns.len()
+        && selected.iter().zip(&columns).all(|((n, c), col)| n.text == *c && c == col);
+    if !same {
+        let fields = selected
+            .into_iter()
+            .map(|(name, column)| {
+                let at = name.origin.offset;
+                (name, Text::at(quoted(&column), at))
+            })
+            .collect();
+        steps.push(StepSpec::Map(fields));
+    }
+    Ok(())
+}
+
+/// The group fields: the selected keys in SELECT order, then the others (named by their
+/// last name).
+fn group_fields(keys: &[Key], order: &[usize]) -> Result<Vec<(Text, Text)>, SqlError> {
+    let mut fields = Vec::new();
+    for &i in order {
+        let key = &keys[i];
+        let name = key.name.clone().unwrap_or_default();
+        fields.push((name, key.expr.text.clone()));
+    }
+    for key in keys.iter().filter(|k| k.name.is_none()) {
+        fields.push((column_name(None, key.expr)?, key.expr.text.clone()));
+    }
+    Ok(fields)
+}
+
+/// A windowed aggregate groups by `window_start, window_end`; a session's PARTITION BY
+/// lists exactly the other keys (sessions are per group).
+fn check_window_groups(
+    w: &WindowTvf,
+    groups: &[Captured],
+    keys: &[Key],
+    group_at: usize,
+) -> Result<(), SqlError> {
+    let has = |name: &str| groups.iter().any(|g| g.norm == name);
+    if !has("window_start") || !has("window_end") {
+        return Err(SqlError::at(
+            group_at,
+            "a windowed aggregate needs GROUP BY window_start, window_end[, …]",
+        ));
+    }
+    if let WindowKind::Session { .. } = w.kind {
+        let partition: BTreeSet<&str> = w.partition.iter().map(|p| p.norm.as_str()).collect();
+        let others: BTreeSet<&str> = keys.iter().map(|k| k.expr.norm.as_str()).collect();
+        if partition != others {
+            return Err(SqlError::at(
+                w.at,
+                "sessions are per group: SESSION's PARTITION BY must list the GROUP BY's columns other than window_start, window_end",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A column name as an expression: a quoted identifier.
+fn quoted(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
