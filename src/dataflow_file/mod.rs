@@ -154,7 +154,7 @@ fn load_sql(text: &str, base_dir: &Path) -> Result<LoadedFile, Fail> {
         None => None,
     };
     let plan = lower(&file.sources, &file.pipelines).map_err(|e| Fail {
-        offset: e.offset.unwrap_or(0),
+        offset: file.file_offset(e.offset.unwrap_or(0)),
         message: e.message,
         suggestion: e.suggestion,
     })?;

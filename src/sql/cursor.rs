@@ -13,6 +13,7 @@ use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer, Word};
 
 use super::SqlError;
+use super::query::Where;
 use crate::plan::lower::Text;
 
 static DIALECT: GenericDialect = GenericDialect {};
@@ -175,6 +176,52 @@ impl<'a> Cursor<'a> {
     pub fn operand(&mut self) -> Result<Captured, SqlError> {
         let prec = DIALECT.prec_value(Precedence::Eq);
         self.capture(|p| p.parse_subexpr(prec))
+    }
+
+    /// A condition, whole and as its top-level `AND` terms (one term when it is an `OR` at
+    /// the top).
+    pub fn conjuncts(&mut self) -> Result<Where, SqlError> {
+        let prec = DIALECT.prec_value(Precedence::And);
+        let mut terms = vec![self.capture(|p| p.parse_subexpr(prec))?];
+        while self.eat_word("AND") {
+            terms.push(self.capture(|p| p.parse_subexpr(prec))?);
+        }
+        if self.is_word("OR") || self.is_word("XOR") {
+            // `a AND b OR c`: the whole condition is one term, re-read from its first token.
+            let first = terms.swap_remove(0);
+            self.next();
+            let rest = self.expr()?;
+            let whole = self.span_of(first, rest.at + rest.text.text.len());
+            return Ok(Where {
+                whole: whole.clone(),
+                terms: vec![whole],
+            });
+        }
+        let end = terms.last().map_or(0, |t| t.at + t.text.text.len());
+        Ok(Where {
+            whole: self.span_of(terms[0].clone(), end),
+            terms,
+        })
+    }
+
+    /// `first` extended to the byte `end`, with the qualifiers of the whole text.
+    fn span_of(&self, first: Captured, end: usize) -> Captured {
+        let at = first.at;
+        let indexes: Vec<usize> = (0..self.tokens.len())
+            .filter(|i| {
+                let t = &self.tokens[*i];
+                let start = self.byte(t.span.start);
+                !matches!(t.token, Token::Whitespace(_)) && start >= at && start < end
+            })
+            .collect();
+        let tokens: Vec<&Token> = indexes.iter().map(|i| &self.tokens[*i].token).collect();
+        Captured {
+            text: Text::at(&self.text[at..end], Some(at)),
+            at,
+            norm: normalize(&tokens),
+            qualifiers: self.qualifiers(&indexes),
+            last_name: None,
+        }
     }
 
     fn capture<T>(

@@ -4,12 +4,19 @@
 
 use std::collections::BTreeSet;
 
-use super::SqlError;
+use super::{Remap, SqlError};
 use super::cursor::Captured;
 use super::from::{FromItem, WindowTvf};
-use super::query::{ItemKind, Join, Select};
+use super::query::{ItemKind, Join, Select, Where};
 use crate::plan::lower::{AggSpec, Origin, PipelineSpec, StepSpec, Text, WindowSpec};
 use crate::plan::{Emission, WindowKind};
+
+/// The pipelines of a statement (its subqueries', then its own) and the texts it cut.
+#[derive(Default)]
+pub(super) struct Lowering {
+    pub specs: Vec<PipelineSpec>,
+    pub remaps: Vec<Remap>,
+}
 
 /// What a statement makes of its query: a view (internal) or an output.
 pub(super) struct Output {
@@ -22,26 +29,27 @@ pub(super) struct Output {
 }
 
 /// The pipelines of one statement: those of its subqueries, then its own.
-pub(super) fn lower_statement(query: &Select, out: &Output) -> Result<Vec<PipelineSpec>, SqlError> {
-    let mut specs = Vec::new();
-    let spec = pipeline(query, out, &mut specs)?;
-    specs.push(spec);
-    Ok(specs)
+pub(super) fn lower_statement(query: &Select, out: &Output) -> Result<Lowering, SqlError> {
+    let mut cx = Lowering::default();
+    let spec = pipeline(query, out, &mut cx)?;
+    cx.specs.push(spec);
+    Ok(cx)
 }
 
 fn pipeline(
     q: &Select,
     out: &Output,
-    specs: &mut Vec<PipelineSpec>,
+    cx: &mut Lowering,
 ) -> Result<PipelineSpec, SqlError> {
-    let from = input(&q.from, specs)?;
+    let from = input(&q.from, cx)?;
     let mut steps = Vec::new();
+    let left = q.join.as_ref().map(|_| from.text.as_str());
+    let (before, after) = where_steps(q.filter.as_ref(), left, &mut cx.remaps);
+    steps.extend(before);
     if let Some(join) = &q.join {
-        steps.push(join_step(&q.from, join, specs)?);
+        steps.push(join_step(&q.from, join, cx)?);
     }
-    if let Some(filter) = &q.filter {
-        steps.push(StepSpec::Filter(filter.text.clone()));
-    }
+    steps.extend(after);
     let window = match &q.from {
         FromItem::Window(w) => Some(w),
         _ => None,
@@ -67,8 +75,35 @@ fn pipeline(
     })
 }
 
+/// WHERE as filters before and after a join. Before (`left` is the join's left input): the
+/// terms that read only the left input, unqualified, so the join sees fewer rows. After (or
+/// without a join): the other terms; WHERE's whole text as one filter when none moved.
+fn where_steps(
+    filter: Option<&Where>,
+    left: Option<&str>,
+    remaps: &mut Vec<Remap>,
+) -> (Vec<StepSpec>, Vec<StepSpec>) {
+    let Some(w) = filter else {
+        return (Vec::new(), Vec::new());
+    };
+    let pushed = |c: &Captured| {
+        left.is_some_and(|l| {
+            !c.qualifiers.is_empty() && c.qualifiers.iter().all(|q| q.name == l)
+        })
+    };
+    if !w.terms.iter().any(pushed) {
+        return (Vec::new(), vec![StepSpec::Filter(w.whole.text.clone())]);
+    }
+    let l = left.unwrap_or_default();
+    let (before, after): (Vec<&Captured>, Vec<&Captured>) = w.terms.iter().partition(|c| pushed(c));
+    (
+        before.into_iter().map(|c| StepSpec::Filter(strip(c, l, remaps))).collect(),
+        after.into_iter().map(|c| StepSpec::Filter(c.text.clone())).collect(),
+    )
+}
+
 /// The name a FROM item is read by; a subquery becomes an internal pipeline first.
-fn input(item: &FromItem, specs: &mut Vec<PipelineSpec>) -> Result<Text, SqlError> {
+fn input(item: &FromItem, cx: &mut Lowering) -> Result<Text, SqlError> {
     if let FromItem::Sub { query, alias } = item {
         let out = Output {
             name: alias.clone(),
@@ -77,8 +112,8 @@ fn input(item: &FromItem, specs: &mut Vec<PipelineSpec>) -> Result<Text, SqlErro
             emission: None,
             allowed_lateness: None,
         };
-        let spec = pipeline(query, &out, specs)?;
-        specs.push(spec);
+        let spec = pipeline(query, &out, cx)?;
+        cx.specs.push(spec);
     }
     Ok(item.name().clone())
 }
@@ -119,7 +154,7 @@ fn window_options(out: &Output, window: Option<&WindowTvf>) -> Result<Option<Win
 fn join_step(
     left: &FromItem,
     join: &Join,
-    specs: &mut Vec<PipelineSpec>,
+    cx: &mut Lowering,
 ) -> Result<StepSpec, SqlError> {
     for item in [left, &join.right] {
         if let FromItem::Window(w) = item {
@@ -129,7 +164,7 @@ fn join_step(
             ));
         }
     }
-    let with = input(&join.right, specs)?;
+    let with = input(&join.right, cx)?;
     let (l, r) = (&left.name().text, &with.text);
     let mut left_on = Vec::new();
     let mut right_on = Vec::new();
@@ -144,8 +179,8 @@ fn join_step(
                 ));
             }
         };
-        left_on.push(strip(a, l));
-        right_on.push(strip(b, r));
+        left_on.push(strip(a, l, &mut cx.remaps));
+        right_on.push(strip(b, r, &mut cx.remaps));
     }
     Ok(StepSpec::Join {
         with,
@@ -166,15 +201,29 @@ fn side(c: &Captured, left: &str, right: &str) -> Option<bool> {
     }
 }
 
-/// `c`'s text with the qualifier `name.` blanked out (so offsets inside it still hold).
-fn strip(c: &Captured, name: &str) -> Text {
-    let mut bytes = c.text.text.clone().into_bytes();
+/// `c`'s text without the qualifier `name.`; `remaps` learns where the cuts were, so an
+/// error inside the text still points into the file.
+fn strip(c: &Captured, name: &str, remaps: &mut Vec<Remap>) -> Text {
+    let text = &c.text.text;
+    let mut out = String::with_capacity(text.len());
+    let mut cuts = Vec::new();
+    let mut pos = 0;
     for q in c.qualifiers.iter().filter(|q| q.name == name) {
-        let range = q.start.saturating_sub(c.at)..q.end.saturating_sub(c.at).min(bytes.len());
-        bytes[range].iter_mut().for_each(|b| *b = b' ');
+        let (start, end) = (q.start.saturating_sub(c.at), q.end.saturating_sub(c.at));
+        let Some(kept) = text.get(pos..start) else {
+            continue;
+        };
+        out.push_str(kept);
+        cuts.push((out.len(), end - start));
+        pos = end;
     }
-    let text = String::from_utf8(bytes).unwrap_or_else(|_| c.text.text.clone());
-    Text::at(text, Some(c.at))
+    out.push_str(text.get(pos..).unwrap_or_default());
+    remaps.push(Remap {
+        origin: c.at,
+        len: out.len(),
+        cuts,
+    });
+    Text::at(out, Some(c.at))
 }
 
 /// `SELECT a AS x, …`: a map step (none for `SELECT *`).

@@ -27,10 +27,17 @@ pub(super) struct Select {
     pub items: Vec<Item>,
     pub from: FromItem,
     pub join: Option<Join>,
-    pub filter: Option<Captured>,
+    pub filter: Option<Where>,
     /// The offset of `GROUP` and the expressions.
     pub group_by: Option<(usize, Vec<Captured>)>,
     pub having: Option<Captured>,
+}
+
+/// A WHERE condition: the whole of it, and its top-level `AND` terms.
+#[derive(Debug)]
+pub(super) struct Where {
+    pub whole: Captured,
+    pub terms: Vec<Captured>,
 }
 
 #[derive(Debug)]
@@ -94,7 +101,7 @@ pub(super) fn select(cur: &mut Cursor, depth: usize) -> Result<Select, SqlError>
     let from = from_item(cur, depth)?;
     let join = join(cur, depth)?;
     let filter = match cur.eat_word("WHERE") {
-        true => Some(cur.expr()?),
+        true => Some(cur.conjuncts()?),
         false => None,
     };
     let group_by = match cur.is_word("GROUP") {

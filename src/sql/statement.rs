@@ -167,7 +167,9 @@ fn query_statement(cur: &mut Cursor, file: &mut SqlFile, internal: bool) -> Resu
         cur.expect_word("AS", "AS before the view's SELECT")?;
     }
     let query = select(cur, 0)?;
-    file.pipelines.extend(lower_statement(&query, &output)?);
+    let lowered = lower_statement(&query, &output)?;
+    file.pipelines.extend(lowered.specs);
+    file.remaps.extend(lowered.remaps);
     Ok(())
 }
 
