@@ -157,10 +157,11 @@ fn query_statement(cur: &mut Cursor, file: &mut SqlFile, internal: bool) -> Resu
         allowed_lateness: None,
     };
     for opt in options(cur, allowed)? {
+        let key_at = opt.key.origin.offset.unwrap_or(opt.at);
         match opt.key.text.as_str() {
             "final_state" => output.final_state = boolean(&opt)?,
-            "emit" => output.emission = Some((emission(&opt)?, opt.at)),
-            _ => output.allowed_lateness = Some((int(&opt)?, opt.at)),
+            "emit" => output.emission = Some((emission(&opt)?, key_at)),
+            _ => output.allowed_lateness = Some((int(&opt)?, key_at)),
         }
     }
     if internal {
