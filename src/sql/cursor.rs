@@ -232,8 +232,7 @@ impl<'a> Cursor<'a> {
         let first = self.parser.index();
         parse(&mut self.parser).map_err(|e| self.parse_error(e))?;
         let mut last = self.parser.index();
-        while last > first && matches!(self.parser.token_at(last - 1).token, Token::Whitespace(_))
-        {
+        while last > first && matches!(self.parser.token_at(last - 1).token, Token::Whitespace(_)) {
             last -= 1;
         }
         let end = match last > first {
@@ -288,7 +287,9 @@ impl<'a> Cursor<'a> {
             let (l, c) = loc.split_once(", Column: ")?;
             Some((head, l.parse().ok()?, c.trim().parse().ok()?))
         }) {
-            Some((head, line, column)) => (head.to_string(), self.byte(Location::new(line, column))),
+            Some((head, line, column)) => {
+                (head.to_string(), self.byte(Location::new(line, column)))
+            }
             None => (message.clone(), self.at()),
         };
         let head = head.replace("Expected: ", "expected ");

@@ -126,7 +126,10 @@ fn window(cur: &mut Cursor, func: &Text, at: usize) -> Result<WindowTvf, SqlErro
         "TUMBLE" => WindowKind::Tumbling { size: first },
         "SESSION" => WindowKind::Session { gap: first },
         _ => {
-            cur.expect(&Token::Comma, "`,` and the window's size (HOP takes slide, size)")?;
+            cur.expect(
+                &Token::Comma,
+                "`,` and the window's size (HOP takes slide, size)",
+            )?;
             let size = duration(cur, "the window's size")?;
             WindowKind::Sliding { size, slide: first }
         }
@@ -138,7 +141,8 @@ fn window(cur: &mut Cursor, func: &Text, at: usize) -> Result<WindowTvf, SqlErro
         partition,
         at,
     };
-    if cur.eat_word("AS") || matches!(cur.peek(), Token::Word(w) if !CLAUSE_WORDS.iter().any(|c| w.value.eq_ignore_ascii_case(c)))
+    if cur.eat_word("AS")
+        || matches!(cur.peek(), Token::Word(w) if !CLAUSE_WORDS.iter().any(|c| w.value.eq_ignore_ascii_case(c)))
     {
         let alias = cur.name("an alias")?;
         if alias.text != window.table.text {
@@ -196,12 +200,11 @@ pub(super) fn interval_ms(cur: &mut Cursor) -> Result<u64, SqlError> {
     cur.expect_word("INTERVAL", "INTERVAL")?;
     let at = cur.at();
     let amount = cur.string("a quoted amount, e.g. INTERVAL '10' SECOND")?;
-    let n: u64 = amount.text.trim().parse().map_err(|_| {
-        SqlError::at(
-            at,
-            format!("`{}` is not a whole number", amount.text),
-        )
-    })?;
+    let n: u64 = amount
+        .text
+        .trim()
+        .parse()
+        .map_err(|_| SqlError::at(at, format!("`{}` is not a whole number", amount.text)))?;
     let unit_at = cur.at();
     let unit = cur.name("a unit: MILLISECOND, SECOND, MINUTE, HOUR or DAY")?;
     let upper = unit.text.to_ascii_uppercase();

@@ -4,10 +4,10 @@
 
 use std::collections::BTreeSet;
 
-use super::{Remap, SqlError};
 use super::cursor::Captured;
 use super::from::{FromItem, WindowTvf};
 use super::query::{ItemKind, Join, Select, Where};
+use super::{Remap, SqlError};
 use crate::plan::lower::{AggSpec, Origin, PipelineSpec, StepSpec, Text, WindowSpec};
 use crate::plan::{Emission, WindowKind};
 
@@ -36,11 +36,7 @@ pub(super) fn lower_statement(query: &Select, out: &Output) -> Result<Lowering, 
     Ok(cx)
 }
 
-fn pipeline(
-    q: &Select,
-    out: &Output,
-    cx: &mut Lowering,
-) -> Result<PipelineSpec, SqlError> {
+fn pipeline(q: &Select, out: &Output, cx: &mut Lowering) -> Result<PipelineSpec, SqlError> {
     let from = input(&q.from, cx)?;
     let mut steps = Vec::new();
     let left = q.join.as_ref().map(|_| from.text.as_str());
@@ -54,10 +50,8 @@ fn pipeline(
         FromItem::Window(w) => Some(w),
         _ => None,
     };
-    let aggregates = q.group_by.is_some()
-        || q.items
-            .iter()
-            .any(|i| matches!(i.kind, ItemKind::Agg(_)));
+    let aggregates =
+        q.group_by.is_some() || q.items.iter().any(|i| matches!(i.kind, ItemKind::Agg(_)));
     if aggregates {
         aggregate_steps(q, window, out, &mut steps)?;
     } else {
@@ -87,9 +81,7 @@ fn where_steps(
         return (Vec::new(), Vec::new());
     };
     let pushed = |c: &Captured| {
-        left.is_some_and(|l| {
-            !c.qualifiers.is_empty() && c.qualifiers.iter().all(|q| q.name == l)
-        })
+        left.is_some_and(|l| !c.qualifiers.is_empty() && c.qualifiers.iter().all(|q| q.name == l))
     };
     if !w.terms.iter().any(pushed) {
         return (Vec::new(), vec![StepSpec::Filter(w.whole.text.clone())]);
@@ -97,8 +89,14 @@ fn where_steps(
     let l = left.unwrap_or_default();
     let (before, after): (Vec<&Captured>, Vec<&Captured>) = w.terms.iter().partition(|c| pushed(c));
     (
-        before.into_iter().map(|c| StepSpec::Filter(strip(c, l, remaps))).collect(),
-        after.into_iter().map(|c| StepSpec::Filter(c.text.clone())).collect(),
+        before
+            .into_iter()
+            .map(|c| StepSpec::Filter(strip(c, l, remaps)))
+            .collect(),
+        after
+            .into_iter()
+            .map(|c| StepSpec::Filter(c.text.clone()))
+            .collect(),
     )
 }
 
@@ -127,15 +125,24 @@ fn check_plain(q: &Select, window: Option<&WindowTvf>, out: &Output) -> Result<(
         ));
     }
     if let Some(having) = &q.having {
-        return Err(SqlError::at(having.at, "HAVING needs GROUP BY or an aggregate"));
+        return Err(SqlError::at(
+            having.at,
+            "HAVING needs GROUP BY or an aggregate",
+        ));
     }
     window_options(out, None).map(|_| ())
 }
 
 /// The window of an aggregate, with the statement's `emit` and `allowed_lateness`.
-fn window_options(out: &Output, window: Option<&WindowTvf>) -> Result<Option<WindowSpec>, SqlError> {
+fn window_options(
+    out: &Output,
+    window: Option<&WindowTvf>,
+) -> Result<Option<WindowSpec>, SqlError> {
     let Some(w) = window else {
-        let at = out.emission.map(|e| e.1).or(out.allowed_lateness.map(|l| l.1));
+        let at = out
+            .emission
+            .map(|e| e.1)
+            .or(out.allowed_lateness.map(|l| l.1));
         return match at {
             Some(at) => Err(SqlError::at(
                 at,
@@ -151,11 +158,7 @@ fn window_options(out: &Output, window: Option<&WindowTvf>) -> Result<Option<Win
     }))
 }
 
-fn join_step(
-    left: &FromItem,
-    join: &Join,
-    cx: &mut Lowering,
-) -> Result<StepSpec, SqlError> {
+fn join_step(left: &FromItem, join: &Join, cx: &mut Lowering) -> Result<StepSpec, SqlError> {
     for item in [left, &join.right] {
         if let FromItem::Window(w) = item {
             return Err(SqlError::at(
@@ -175,7 +178,9 @@ fn join_step(
             _ => {
                 return Err(SqlError::at(
                     a.at,
-                    format!("each equality of ON compares a column of `{l}` with one of `{r}`, qualified by their names (`{l}.x = {r}.y`)"),
+                    format!(
+                        "each equality of ON compares a column of `{l}` with one of `{r}`, qualified by their names (`{l}.x = {r}.y`)"
+                    ),
                 ));
             }
         };
@@ -235,7 +240,9 @@ fn projection(q: &Select) -> Result<Option<StepSpec>, SqlError> {
             ItemKind::Star => {
                 return Err(SqlError::at(item.at, "`*` must be the only SELECT item"));
             }
-            ItemKind::Expr(e) => fields.push((column_name(item.alias.as_ref(), e)?, e.text.clone())),
+            ItemKind::Expr(e) => {
+                fields.push((column_name(item.alias.as_ref(), e)?, e.text.clone()))
+            }
             ItemKind::Agg(_) => unreachable_agg(item.at)?,
         }
     }
@@ -243,7 +250,10 @@ fn projection(q: &Select) -> Result<Option<StepSpec>, SqlError> {
 }
 
 fn unreachable_agg(at: usize) -> Result<(), SqlError> {
-    Err(SqlError::at(at, "an aggregate needs GROUP BY or a whole-input aggregate"))
+    Err(SqlError::at(
+        at,
+        "an aggregate needs GROUP BY or a whole-input aggregate",
+    ))
 }
 
 /// The alias, or the last name of a dotted name (`value.price` -> `price`).
@@ -276,9 +286,8 @@ fn aggregate_steps(
         Some((at, groups)) => (*at, groups.as_slice()),
         None => (q.at, &[][..]),
     };
-    let is_window_column = |e: &Captured| {
-        window.is_some() && (e.norm == "window_start" || e.norm == "window_end")
-    };
+    let is_window_column =
+        |e: &Captured| window.is_some() && (e.norm == "window_start" || e.norm == "window_end");
     let keys_of = |g: &&Captured| !is_window_column(g);
     let mut keys: Vec<Key> = groups
         .iter()
@@ -310,7 +319,10 @@ fn aggregate_steps(
                 });
             }
             ItemKind::Expr(e) if is_window_column(e) => {
-                let name = item.alias.clone().unwrap_or_else(|| Text::at(e.norm.clone(), Some(e.at)));
+                let name = item
+                    .alias
+                    .clone()
+                    .unwrap_or_else(|| Text::at(e.norm.clone(), Some(e.at)));
                 selected.push((name, e.norm.clone()));
             }
             ItemKind::Expr(e) => {
@@ -330,7 +342,10 @@ fn aggregate_steps(
                     keys[i].expr = e;
                     order.push(i);
                 }
-                let column = keys[i].name.as_ref().map_or(String::new(), |n| n.text.clone());
+                let column = keys[i]
+                    .name
+                    .as_ref()
+                    .map_or(String::new(), |n| n.text.clone());
                 selected.push((name, column));
             }
         }
@@ -354,7 +369,10 @@ fn aggregate_steps(
         steps.push(StepSpec::Filter(having.text.clone()));
     }
     let same = selected.len() == columns.len()
-        && selected.iter().zip(&columns).all(|((n, c), col)| n.text == *c && c == col);
+        && selected
+            .iter()
+            .zip(&columns)
+            .all(|((n, c), col)| n.text == *c && c == col);
     if !same {
         let fields = selected
             .into_iter()

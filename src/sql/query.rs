@@ -271,15 +271,14 @@ fn join(cur: &mut Cursor, depth: usize) -> Result<Option<Join>, SqlError> {
     let mut on = Vec::new();
     loop {
         let left = cur.operand()?;
-        cur.expect(&Token::Eq, "`=`: a join's condition is equalities joined by AND")?;
+        cur.expect(
+            &Token::Eq,
+            "`=`: a join's condition is equalities joined by AND",
+        )?;
         on.push((left, cur.operand()?));
         if !cur.eat_word("AND") {
             break;
         }
     }
-    Ok(Some(Join {
-        kind,
-        right,
-        on,
-    }))
+    Ok(Some(Join { kind, right, on }))
 }

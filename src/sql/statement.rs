@@ -148,7 +148,11 @@ fn query_statement(cur: &mut Cursor, file: &mut SqlFile, internal: bool) -> Resu
     } else {
         "the output's name"
     })?;
-    let allowed = if internal { VIEW_OPTIONS } else { INSERT_OPTIONS };
+    let allowed = if internal {
+        VIEW_OPTIONS
+    } else {
+        INSERT_OPTIONS
+    };
     let mut output = Output {
         name,
         internal,

@@ -13,12 +13,30 @@ const SOURCES: &str = "CREATE SOURCE bids FROM events WITH (key_regex = '^bid_')
 /// (statement after SOURCES, a piece of the expected message).
 const CASES: &[(&str, &str)] = &[
     ("CREATE SOURCE b2 FROM §evnts;", "unknown view `evnts`"),
-    ("CREATE SOURCE b2 FROM events WITH (§key_rgx = 'x');", "unknown option `key_rgx`"),
-    ("CREATE SOURCE b2 FROM events WITH (kinds = 'insert,§updte');", "unknown event kind `updte`"),
-    ("CREATE SOURCE b2 FROM table WITH (§kinds = 'insert');", "a table view has no event kinds"),
-    ("CREATE SOURCE b2 FROM events WITH (max_out_of_orderness = §'x');", "takes milliseconds"),
-    ("INSERT INTO o SELECT §valu.price AS p FROM bids;", "unknown field `valu`"),
-    ("INSERT INTO o SELECT value.price AS p FROM §bid;", "no source or earlier pipeline is called `bid`"),
+    (
+        "CREATE SOURCE b2 FROM events WITH (§key_rgx = 'x');",
+        "unknown option `key_rgx`",
+    ),
+    (
+        "CREATE SOURCE b2 FROM events WITH (kinds = 'insert,§updte');",
+        "unknown event kind `updte`",
+    ),
+    (
+        "CREATE SOURCE b2 FROM table WITH (§kinds = 'insert');",
+        "a table view has no event kinds",
+    ),
+    (
+        "CREATE SOURCE b2 FROM events WITH (max_out_of_orderness = §'x');",
+        "takes milliseconds",
+    ),
+    (
+        "INSERT INTO o SELECT §valu.price AS p FROM bids;",
+        "unknown field `valu`",
+    ),
+    (
+        "INSERT INTO o SELECT value.price AS p FROM §bid;",
+        "no source or earlier pipeline is called `bid`",
+    ),
     (
         "INSERT INTO o SELECT count(*) AS n\nFROM TUMBLE(TABLE bids, DESCRIPTOR(§time), INTERVAL '1' SECOND)\nGROUP BY window_start, window_end;",
         "windows are over the event time `ts`",
@@ -39,22 +57,67 @@ const CASES: &[(&str, &str)] = &[
         "INSERT INTO o SELECT count(*) AS n\nFROM §SESSION(TABLE bids PARTITION BY key, DESCRIPTOR(ts), 500)\nGROUP BY window_start, window_end;",
         "sessions are per group",
     ),
-    ("INSERT INTO o SELECT §value.price, count(*) AS n FROM bids GROUP BY key;", "neither in GROUP BY nor an aggregate"),
-    ("INSERT INTO o SELECT sum(value.price) §+ 1 AS s FROM bids GROUP BY key;", "an aggregate must be a whole SELECT item"),
-    ("INSERT INTO o SELECT key, sum(§key) AS s FROM bids GROUP BY key;", "sum needs a number"),
-    ("INSERT INTO o SELECT key FROM bids WHERE value.price > §;", "syntax error"),
-    ("INSERT INTO o SELECT key FROM bids §ORDER BY key;", "not supported"),
-    ("INSERT INTO o SELECT key FROM bids WHERE §key;", "a filter needs a boolean"),
-    ("INSERT INTO o SELECT key FROM bids HAVING §count > 1;", "HAVING needs GROUP BY"),
-    ("INSERT INTO o SELECT §key || 'x' FROM bids;", "name this column"),
+    (
+        "INSERT INTO o SELECT §value.price, count(*) AS n FROM bids GROUP BY key;",
+        "neither in GROUP BY nor an aggregate",
+    ),
+    (
+        "INSERT INTO o SELECT sum(value.price) §+ 1 AS s FROM bids GROUP BY key;",
+        "an aggregate must be a whole SELECT item",
+    ),
+    (
+        "INSERT INTO o SELECT key, sum(§key) AS s FROM bids GROUP BY key;",
+        "sum needs a number",
+    ),
+    (
+        "INSERT INTO o SELECT key FROM bids WHERE value.price > §;",
+        "syntax error",
+    ),
+    (
+        "INSERT INTO o SELECT key FROM bids §ORDER BY key;",
+        "not supported",
+    ),
+    (
+        "INSERT INTO o SELECT key FROM bids WHERE §key;",
+        "a filter needs a boolean",
+    ),
+    (
+        "INSERT INTO o SELECT key FROM bids HAVING §count > 1;",
+        "HAVING needs GROUP BY",
+    ),
+    (
+        "INSERT INTO o SELECT §key || 'x' FROM bids;",
+        "name this column",
+    ),
     ("§SELECT key FROM bids;", "expected a statement"),
-    ("SET input.§fle = 'x.jsonl';\nINSERT INTO o SELECT key FROM bids;", "unknown input setting `fle`"),
-    ("SET input.generate = §'nexmrk';\nINSERT INTO o SELECT key FROM bids;", "unknown workload"),
-    ("INSERT INTO o WITH (§final = true) SELECT key FROM bids;", "unknown option `final`"),
-    ("INSERT INTO o WITH (final_state = §1) SELECT key FROM bids;", "takes true or false"),
-    ("INSERT INTO o WITH (§emit = 'continuous') SELECT key FROM bids;", "apply to a windowed aggregate"),
-    ("CREATE VIEW v AS SELECT key FROM bids;\nINSERT INTO §v SELECT key FROM bids;", "`v` is defined twice"),
-    ("INSERT INTO o SELECT key FROM bids AS §b;", "aliases of a source or view are not supported"),
+    (
+        "SET input.§fle = 'x.jsonl';\nINSERT INTO o SELECT key FROM bids;",
+        "unknown input setting `fle`",
+    ),
+    (
+        "SET input.generate = §'nexmrk';\nINSERT INTO o SELECT key FROM bids;",
+        "unknown workload",
+    ),
+    (
+        "INSERT INTO o WITH (§final = true) SELECT key FROM bids;",
+        "unknown option `final`",
+    ),
+    (
+        "INSERT INTO o WITH (final_state = §1) SELECT key FROM bids;",
+        "takes true or false",
+    ),
+    (
+        "INSERT INTO o WITH (§emit = 'continuous') SELECT key FROM bids;",
+        "apply to a windowed aggregate",
+    ),
+    (
+        "CREATE VIEW v AS SELECT key FROM bids;\nINSERT INTO §v SELECT key FROM bids;",
+        "`v` is defined twice",
+    ),
+    (
+        "INSERT INTO o SELECT key FROM bids AS §b;",
+        "aliases of a source or view are not supported",
+    ),
     (
         "INSERT INTO o SELECT bids.key AS k FROM bids JOIN users ON §key = users.key;",
         "each equality of ON compares",
@@ -67,7 +130,10 @@ const CASES: &[(&str, &str)] = &[
         "INSERT INTO o SELECT bids.key AS k FROM bids JOIN users ON bids.key = users.key\nWHERE §CAST(bids.value.x AS INTT) = 1;",
         "cannot cast to `INTT`",
     ),
-    ("INSERT INTO o SELECT users.key AS k FROM users JOIN §bids ON users.key = bids.key;", "append-only"),
+    (
+        "INSERT INTO o SELECT users.key AS k FROM users JOIN §bids ON users.key = bids.key;",
+        "append-only",
+    ),
     ("CREATE VIEW v AS SELECT key FROM bids;§", "no outputs"),
 ];
 
@@ -77,7 +143,10 @@ fn marked(statement: &str) -> (String, usize, usize) {
     let at = text.find('§').expect("a case marks its position with §");
     let before = &text[..at];
     let line = before.matches('\n').count() + 1;
-    let column = before[before.rfind('\n').map_or(0, |i| i + 1)..].chars().count() + 1;
+    let column = before[before.rfind('\n').map_or(0, |i| i + 1)..]
+        .chars()
+        .count()
+        + 1;
     (text.replacen('§', "", 1), line, column)
 }
 
@@ -107,11 +176,18 @@ fn suggestions_name_what_was_probably_meant() {
         ("CREATE SOURCE b2 FROM evnts;", "events"),
         ("INSERT INTO o SELECT valu.price AS p FROM bids;", "value"),
         ("INSERT INTO o SELECT key FROM bid;", "bids"),
-        ("INSERT INTO o WITH (final_stat = true) SELECT key FROM bids;", "final_state"),
+        (
+            "INSERT INTO o WITH (final_stat = true) SELECT key FROM bids;",
+            "final_state",
+        ),
     ];
     for (statement, suggestion) in cases {
         let e = error_of(&format!("{SOURCES}{statement}"));
-        assert_eq!(e.suggestion.as_deref(), Some(suggestion), "{statement}: {e}");
+        assert_eq!(
+            e.suggestion.as_deref(),
+            Some(suggestion),
+            "{statement}: {e}"
+        );
     }
 }
 
