@@ -112,7 +112,7 @@ const TOP_KEYS: &[&str] = &[
     "routes",
     "routing",
 ];
-const INPUT_KEYS: &[&str] = &[
+pub(super) const INPUT_KEYS: &[&str] = &[
     "file",
     "generate",
     "events",

@@ -2,21 +2,9 @@
 //! file, so both front ends share one reading of the default input.
 
 use super::error::Fail;
-use super::raw::{Num, RawInput, Str};
+use super::raw::{INPUT_KEYS, Num, RawInput, Str};
 use crate::expr::suggest;
 use crate::sql::{Setting, SettingValue};
-
-const KEYS: &[&str] = &[
-    "file",
-    "generate",
-    "events",
-    "seed",
-    "disorder_ms",
-    "start_ts",
-    "rate_per_sec",
-    "keys",
-    "skew",
-];
 
 /// The settings as a raw `[input]`; `None` when there are none.
 pub(super) fn raw_input(settings: &[Setting]) -> Result<Option<RawInput>, Fail> {
@@ -79,10 +67,10 @@ pub(super) fn raw_input(settings: &[Setting]) -> Result<Option<RawInput>, Fail> 
                     s.key_at,
                     format!(
                         "unknown input setting `{key}`, expected one of: {}",
-                        KEYS.join(", ")
+                        INPUT_KEYS.join(", ")
                     ),
                 )
-                .suggest(suggest(key, KEYS)));
+                .suggest(suggest(key, INPUT_KEYS)));
             }
         }
     }

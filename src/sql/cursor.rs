@@ -14,6 +14,7 @@ use sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer, Word};
 
 use super::SqlError;
 use super::query::Where;
+use crate::expr::parser_message;
 use crate::plan::lower::Text;
 
 static DIALECT: GenericDialect = GenericDialect {};
@@ -283,21 +284,8 @@ impl<'a> Cursor<'a> {
             }
             ParserError::TokenizerError(m) | ParserError::ParserError(m) => m,
         };
-        let (head, at) = match message.rsplit_once(" at Line: ").and_then(|(head, loc)| {
-            let (l, c) = loc.split_once(", Column: ")?;
-            Some((head, l.parse().ok()?, c.trim().parse().ok()?))
-        }) {
-            Some((head, line, column)) => {
-                (head.to_string(), self.byte(Location::new(line, column)))
-            }
-            None => (message.clone(), self.at()),
-        };
-        let head = head.replace("Expected: ", "expected ");
-        let head = match head.split_once(", found: ") {
-            Some((h, "EOF")) => format!("{h}, found the end of the file"),
-            Some((h, found)) => format!("{h}, found `{found}`"),
-            None => head,
-        };
+        let (head, at) = parser_message(&message, "the end of the file");
+        let at = at.map_or_else(|| self.at(), |loc| self.byte(loc));
         SqlError::at(at, format!("syntax error: {head}"))
     }
 }

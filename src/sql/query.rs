@@ -19,8 +19,6 @@ use super::cursor::{Captured, Cursor, is_word};
 use super::from::{FromItem, from_item};
 use crate::plan::{AggFunc, JoinKind};
 
-const DEFAULT_COLLECT_LIMIT: usize = 100;
-
 #[derive(Debug)]
 pub(super) struct Select {
     pub at: usize,
@@ -70,18 +68,6 @@ pub(super) struct Join {
     /// The equalities of `ON`, each side as written.
     pub on: Vec<(Captured, Captured)>,
 }
-
-const AGGREGATES: &[&str] = &[
-    "count",
-    "sum",
-    "min",
-    "max",
-    "avg",
-    "count_distinct",
-    "first",
-    "last",
-    "collect",
-];
 
 pub(super) fn select(cur: &mut Cursor, depth: usize) -> Result<Select, SqlError> {
     let at = cur.at();
@@ -184,25 +170,18 @@ fn item(cur: &mut Cursor) -> Result<Item, SqlError> {
 }
 
 fn is_aggregate(cur: &Cursor) -> bool {
-    *cur.peek_nth(1) == Token::LParen && AGGREGATES.iter().any(|a| is_word(cur.peek(), a))
+    *cur.peek_nth(1) == Token::LParen && AggFunc::NAMES.iter().any(|a| is_word(cur.peek(), a))
 }
 
 /// `func([DISTINCT] arg [, limit])` or `count(*)`.
 fn aggregate(cur: &mut Cursor) -> Result<AggCall, SqlError> {
     let name = cur.name("an aggregate")?.text.to_lowercase();
     cur.next();
-    let mut func = match name.as_str() {
-        "count" => AggFunc::Count,
-        "sum" => AggFunc::Sum,
-        "min" => AggFunc::Min,
-        "max" => AggFunc::Max,
-        "avg" => AggFunc::Avg,
-        "count_distinct" => AggFunc::CountDistinct,
-        "first" => AggFunc::First,
-        "last" => AggFunc::Last,
-        _ => AggFunc::Collect {
-            limit: DEFAULT_COLLECT_LIMIT,
-        },
+    let Some(mut func) = AggFunc::from_name(&name) else {
+        return Err(SqlError::at(
+            cur.at(),
+            format!("unknown aggregate `{name}`"),
+        ));
     };
     let star_at = cur.at();
     if cur.eat(&Token::Mul) {
