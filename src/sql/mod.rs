@@ -32,10 +32,12 @@
 //!
 //! Layout: `cursor.rs` (tokens, offsets, captured expressions), `statement.rs` (statements
 //! and their `WITH` options), `query.rs` (the SELECT grammar), `from.rs` (FROM items and
-//! window table functions), `lower.rs` (a SELECT into pipeline specs).
+//! window table functions), `lower.rs` (a SELECT into pipeline specs) and `group.rs` (its
+//! aggregate).
 
 mod cursor;
 mod from;
+mod group;
 mod lower;
 mod query;
 mod statement;
