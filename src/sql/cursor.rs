@@ -15,6 +15,7 @@ use sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer, Word};
 use super::SqlError;
 use super::query::Where;
 use crate::expr::parser_message;
+use crate::plan::AggFunc;
 use crate::plan::lower::Text;
 
 static DIALECT: GenericDialect = GenericDialect {};
@@ -31,6 +32,15 @@ pub(super) struct Qualifier {
 /// An expression of the file: its text (with the offset of its first byte), its tokens
 /// without whitespace (to compare two expressions), its qualifiers, and its last name when
 /// it is a plain dotted name (`value.price` -> `price`).
+/// An aggregate call inside an expression (`count(*)` in `count(*) > 1`): its byte range and
+/// its normalized tokens.
+#[derive(Clone, Debug)]
+pub(super) struct Call {
+    pub start: usize,
+    pub end: usize,
+    pub norm: String,
+}
+
 #[derive(Clone, Debug)]
 pub(super) struct Captured {
     pub text: Text,
@@ -38,6 +48,7 @@ pub(super) struct Captured {
     pub norm: String,
     pub qualifiers: Vec<Qualifier>,
     pub last_name: Option<String>,
+    pub calls: Vec<Call>,
 }
 
 pub(super) struct Cursor<'a> {
@@ -222,6 +233,7 @@ impl<'a> Cursor<'a> {
             norm: normalize(&tokens),
             qualifiers: self.qualifiers(&indexes),
             last_name: None,
+            calls: self.calls(&indexes),
         }
     }
 
@@ -254,7 +266,55 @@ impl<'a> Cursor<'a> {
             norm: normalize(&tokens),
             qualifiers: self.qualifiers(&spans),
             last_name: last_name(&tokens),
+            calls: self.calls(&spans),
         })
+    }
+
+    /// The parser's position, for [`Cursor::norm_since`].
+    pub fn mark(&self) -> usize {
+        self.parser.index()
+    }
+
+    /// The normalized tokens from `mark` to the parser's position.
+    pub fn norm_since(&self, mark: usize) -> String {
+        let end = self.parser.index().min(self.tokens.len());
+        let tokens: Vec<&Token> = self.tokens[mark.min(end)..end]
+            .iter()
+            .map(|t| &t.token)
+            .filter(|t| !matches!(t, Token::Whitespace(_)))
+            .collect();
+        normalize(&tokens)
+    }
+
+    /// Aggregate calls (`name(` … `)`) among the tokens at `indexes`.
+    fn calls(&self, indexes: &[usize]) -> Vec<Call> {
+        let token = |n: usize| indexes.get(n).map(|&i| &self.tokens[i].token);
+        let mut out = Vec::new();
+        for n in 0..indexes.len() {
+            let is_call = token(n).is_some_and(|t| AggFunc::NAMES.iter().any(|a| is_word(t, a)))
+                && token(n + 1) == Some(&Token::LParen);
+            if !is_call {
+                continue;
+            }
+            let mut depth = 0usize;
+            for m in n + 1..indexes.len() {
+                match token(m) {
+                    Some(Token::LParen) => depth += 1,
+                    Some(Token::RParen) => depth -= 1,
+                    _ => {}
+                }
+                if depth == 0 {
+                    let tokens: Vec<&Token> = (n..=m).filter_map(token).collect();
+                    out.push(Call {
+                        start: self.byte(self.tokens[indexes[n]].span.start),
+                        end: self.byte(self.tokens[indexes[m]].span.end),
+                        norm: normalize(&tokens),
+                    });
+                    break;
+                }
+            }
+        }
+        out
     }
 
     /// Words followed by a dot and not preceded by one, among the tokens at `indexes`.

@@ -9,6 +9,7 @@ use super::cursor::Captured;
 use super::from::WindowTvf;
 use super::lower::{Output, column_name, window_options};
 use super::query::{ItemKind, Select};
+use super::rewrite::{Remap, rewrite};
 use crate::plan::WindowKind;
 use crate::plan::lower::{AggSpec, Origin, StepSpec, Text};
 
@@ -23,6 +24,7 @@ pub(super) fn aggregate_steps(
     window: Option<&WindowTvf>,
     out: &Output,
     steps: &mut Vec<StepSpec>,
+    remaps: &mut Vec<Remap>,
 ) -> Result<(), SqlError> {
     let (group_at, groups) = match &q.group_by {
         Some((at, groups)) => (*at, groups.as_slice()),
@@ -108,7 +110,7 @@ pub(super) fn aggregate_steps(
         },
     });
     if let Some(having) = &q.having {
-        steps.push(StepSpec::Filter(having.text.clone()));
+        steps.push(StepSpec::Filter(having_text(q, having, remaps)?));
     }
     let same = selected.len() == columns.len()
         && selected
@@ -169,6 +171,33 @@ fn check_window_groups(
         }
     }
     Ok(())
+}
+
+/// HAVING's text, each aggregate call in it replaced by the column of the same call in the
+/// SELECT list (`HAVING count(*) > 1` with `count(*) AS n` reads `"n" > 1`).
+fn having_text(q: &Select, having: &Captured, remaps: &mut Vec<Remap>) -> Result<Text, SqlError> {
+    let mut replacements = Vec::new();
+    for call in &having.calls {
+        let column = q.items.iter().find_map(|item| match &item.kind {
+            ItemKind::Agg(agg) if agg.norm == call.norm => Some(
+                item.alias
+                    .as_ref()
+                    .map_or_else(|| agg.name.clone(), |a| a.text.clone()),
+            ),
+            _ => None,
+        });
+        let Some(column) = column else {
+            return Err(SqlError::at(
+                call.start,
+                "HAVING may use the aggregates of the SELECT list: add this one there (`count(*) AS n`)",
+            ));
+        };
+        replacements.push((call.start, call.end, quoted(&column)));
+    }
+    Ok(match replacements.is_empty() {
+        true => having.text.clone(),
+        false => rewrite(having, &replacements, remaps),
+    })
 }
 
 /// A column name as an expression: a quoted identifier.

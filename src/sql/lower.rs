@@ -4,11 +4,12 @@
 
 use std::collections::BTreeSet;
 
+use super::SqlError;
 use super::cursor::Captured;
 use super::from::{FromItem, WindowTvf};
 use super::group::aggregate_steps;
 use super::query::{ItemKind, Join, Select, Where};
-use super::{Remap, SqlError};
+use super::rewrite::{Remap, strip};
 use crate::plan::Emission;
 use crate::plan::lower::{PipelineSpec, StepSpec, Text, WindowSpec};
 
@@ -54,7 +55,7 @@ fn pipeline(q: &Select, out: &Output, cx: &mut Lowering) -> Result<PipelineSpec,
     let aggregates =
         q.group_by.is_some() || q.items.iter().any(|i| matches!(i.kind, ItemKind::Agg(_)));
     if aggregates {
-        aggregate_steps(q, window, out, &mut steps)?;
+        aggregate_steps(q, window, out, &mut steps, &mut cx.remaps)?;
     } else {
         check_plain(q, window, out)?;
         if let Some(step) = projection(q)? {
@@ -205,31 +206,6 @@ fn side(c: &Captured, left: &str, right: &str) -> Option<bool> {
         [n] if *n == right => Some(false),
         _ => None,
     }
-}
-
-/// `c`'s text without the qualifier `name.`; `remaps` learns where the cuts were, so an
-/// error inside the text still points into the file.
-fn strip(c: &Captured, name: &str, remaps: &mut Vec<Remap>) -> Text {
-    let text = &c.text.text;
-    let mut out = String::with_capacity(text.len());
-    let mut cuts = Vec::new();
-    let mut pos = 0;
-    for q in c.qualifiers.iter().filter(|q| q.name == name) {
-        let (start, end) = (q.start.saturating_sub(c.at), q.end.saturating_sub(c.at));
-        let Some(kept) = text.get(pos..start) else {
-            continue;
-        };
-        out.push_str(kept);
-        cuts.push((out.len(), end - start));
-        pos = end;
-    }
-    out.push_str(text.get(pos..).unwrap_or_default());
-    remaps.push(Remap {
-        origin: c.at,
-        len: out.len(),
-        cuts,
-    });
-    Text::at(out, Some(c.at))
 }
 
 /// `SELECT a AS x, …`: a map step (none for `SELECT *`).

@@ -40,6 +40,7 @@ mod from;
 mod group;
 mod lower;
 mod query;
+mod rewrite;
 mod statement;
 #[cfg(test)]
 mod tests;
@@ -54,31 +55,17 @@ pub struct SqlFile {
     /// The `SET input.<key> = <value>` statements, in order.
     pub settings: Vec<Setting>,
     /// Expressions passed on with qualifiers cut out (`orders.value.id` -> `value.id`).
-    remaps: Vec<Remap>,
-}
-
-/// An expression at `origin` whose text (`len` bytes) lost `cuts`: (position in the
-/// text, bytes cut there).
-#[derive(Clone, Debug)]
-struct Remap {
-    origin: usize,
-    len: usize,
-    cuts: Vec<(usize, usize)>,
+    remaps: Vec<rewrite::Remap>,
 }
 
 impl SqlFile {
-    /// The file offset of an `offset` that lowering reported (inside a cut text, the
+    /// The file offset of an `offset` that lowering reported (inside a rewritten text, the
     /// position in the file's own text).
     pub fn file_offset(&self, offset: usize) -> usize {
-        let inside = |r: &&Remap| offset >= r.origin && offset <= r.origin + r.len;
-        match self.remaps.iter().find(inside) {
-            Some(r) => {
-                let p = offset - r.origin;
-                let cut: usize = r.cuts.iter().filter(|c| c.0 <= p).map(|c| c.1).sum();
-                offset + cut
-            }
-            None => offset,
-        }
+        self.remaps
+            .iter()
+            .find_map(|r| r.file_offset(offset))
+            .unwrap_or(offset)
     }
 }
 

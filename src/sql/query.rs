@@ -10,7 +10,7 @@
 //! ```
 //!
 //! An aggregate is a whole SELECT item (`count(*) AS n`); expressions over aggregates are
-//! written with HAVING or a later view.
+//! written with HAVING (which may repeat the SELECT list's calls) or a later view.
 
 use sqlparser::tokenizer::Token;
 
@@ -59,6 +59,8 @@ pub(super) struct AggCall {
     pub arg: Option<Captured>,
     /// The function's name as written (lower case): the column's default name.
     pub name: String,
+    /// The call's normalized tokens (to find it again in HAVING).
+    pub norm: String,
 }
 
 #[derive(Debug)]
@@ -175,6 +177,7 @@ fn is_aggregate(cur: &Cursor) -> bool {
 
 /// `func([DISTINCT] arg [, limit])` or `count(*)`.
 fn aggregate(cur: &mut Cursor) -> Result<AggCall, SqlError> {
+    let mark = cur.mark();
     let name = cur.name("an aggregate")?.text.to_lowercase();
     cur.next();
     let Some(mut func) = AggFunc::from_name(&name) else {
@@ -196,6 +199,7 @@ fn aggregate(cur: &mut Cursor) -> Result<AggCall, SqlError> {
             func,
             arg: None,
             name,
+            norm: cur.norm_since(mark),
         });
     }
     if func == AggFunc::Count && cur.eat_word("DISTINCT") {
@@ -227,6 +231,7 @@ fn aggregate(cur: &mut Cursor) -> Result<AggCall, SqlError> {
         func,
         arg: Some(arg),
         name,
+        norm: cur.norm_since(mark),
     })
 }
 

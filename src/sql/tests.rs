@@ -133,6 +133,21 @@ fn another_select_order_projects_after_the_aggregate_and_having_filters_before()
 }
 
 #[test]
+fn having_may_repeat_an_aggregate_of_the_select_list() {
+    let p = pipeline(
+        "INSERT INTO o SELECT key, count(*) AS n, sum(value.x) FROM events GROUP BY key
+         HAVING COUNT( * ) > 1 AND sum(value.x) < 5",
+    );
+    assert_eq!(
+        shape(&p),
+        [
+            "aggregate key=key | n=count, sum=sum",
+            "filter \"n\" > 1 AND \"sum\" < 5"
+        ]
+    );
+}
+
+#[test]
 fn group_by_may_name_a_select_alias() {
     let p = pipeline(
         "INSERT INTO o SELECT split_part(key, '_', 1) AS p, count(*) AS n FROM events GROUP BY p",

@@ -23,7 +23,9 @@ pub enum Command {
     )]
     Run(RunArgs),
     /// Validate a dataflow file without running it.
-    #[command(after_help = "Examples:\n  kvflow check dataflows/window_counts.toml\n  kvflow check dataflows/nexmark/q5.sql")]
+    #[command(
+        after_help = "Examples:\n  kvflow check dataflows/window_counts.toml\n  kvflow check dataflows/nexmark/q5.sql"
+    )]
     Check { file: PathBuf },
     /// Print the plan of a dataflow file.
     #[command(

@@ -86,6 +86,14 @@ const CASES: &[(&str, &str)] = &[
         "HAVING needs GROUP BY",
     ),
     (
+        "INSERT INTO o SELECT key, count(*) AS n FROM bids GROUP BY key HAVING §max(ts) > 1;",
+        "HAVING may use the aggregates of the SELECT list",
+    ),
+    (
+        "INSERT INTO o SELECT key, count(*) AS n FROM bids GROUP BY key\nHAVING count(*) > 1 AND §nn > 2;",
+        "unknown field `nn`",
+    ),
+    (
         "INSERT INTO o SELECT §key || 'x' FROM bids;",
         "name this column",
     ),
