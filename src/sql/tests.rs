@@ -318,3 +318,18 @@ fn offsets_inside_a_cut_text_map_back_to_the_file() {
     assert_eq!(&text[f.file_offset(origin + 6)..][..1], "a");
     assert_eq!(&text[origin..][..13], "events.value.");
 }
+
+#[test]
+fn the_plan_of_a_view_says_it_is_internal() {
+    let f = file(
+        "CREATE VIEW big AS SELECT key, ts FROM events WHERE CAST(value AS INT) > 10;
+         INSERT INTO o SELECT key, count(*) AS n FROM big GROUP BY key;",
+    );
+    let plan = crate::plan::lower::lower(&f.sources, &f.pipelines).expect("lowers");
+    let text = crate::plan::explain::explain_text(&plan);
+    assert!(
+        text.contains("\npipeline big (internal) -> [key, ts]\n"),
+        "{text}"
+    );
+    assert!(text.contains("\npipeline o -> [key, n]\n"), "{text}");
+}
