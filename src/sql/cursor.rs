@@ -69,11 +69,17 @@ impl<'a> Cursor<'a> {
             text,
             line_starts,
         };
+        // NB: the cursor exists before the tokens so a tokenizer error can be located.
         let tokens = Tokenizer::new(&DIALECT, text)
             .tokenize_with_location()
-            .map_err(|e| SqlError::at(cursor.byte(e.location), e.message))?;
-        cursor.tokens = tokens.clone();
-        cursor.parser = Parser::new(&DIALECT).with_tokens_with_locations(tokens);
+            .map_err(|e| {
+                SqlError::at(
+                    cursor.byte(e.location),
+                    format!("syntax error: {}", e.message),
+                )
+            })?;
+        cursor.parser = Parser::new(&DIALECT).with_tokens_with_locations(tokens.clone());
+        cursor.tokens = tokens;
         Ok(cursor)
     }
 

@@ -70,8 +70,8 @@ pub(super) fn from_item(cur: &mut Cursor, depth: usize) -> Result<FromItem, SqlE
     Ok(FromItem::Named(name))
 }
 
-/// An optional alias of a named input: only its own name, since columns after a join are
-/// qualified by the input's name.
+/// An optional alias of a named input (or a window over it): only its own name, since
+/// columns after a join are qualified by the input's name.
 fn alias(cur: &mut Cursor, name: &Text) -> Result<(), SqlError> {
     let explicit = cur.eat_word("AS");
     let takes = explicit
@@ -141,20 +141,7 @@ fn window(cur: &mut Cursor, func: &Text, at: usize) -> Result<WindowTvf, SqlErro
         partition,
         at,
     };
-    if cur.eat_word("AS")
-        || matches!(cur.peek(), Token::Word(w) if !CLAUSE_WORDS.iter().any(|c| w.value.eq_ignore_ascii_case(c)))
-    {
-        let alias = cur.name("an alias")?;
-        if alias.text != window.table.text {
-            return Err(SqlError::at(
-                alias.origin.offset.unwrap_or(0),
-                format!(
-                    "aliases of a window are not supported: refer to it as `{}`",
-                    window.table.text
-                ),
-            ));
-        }
-    }
+    alias(cur, &window.table)?;
     Ok(window)
 }
 

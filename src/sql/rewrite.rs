@@ -64,7 +64,7 @@ pub(super) fn rewrite(
         edits.push(Edit {
             at: out.len(),
             new_len: new.len(),
-            old_len: end - start,
+            old_len: end.saturating_sub(start),
         });
         out.push_str(new);
         pos = end;
