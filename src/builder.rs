@@ -214,6 +214,7 @@ impl Pipeline {
                 from: Text::from(from),
                 steps: Vec::new(),
                 final_state: false,
+                internal: false,
             },
             implicit,
         }

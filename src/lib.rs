@@ -7,7 +7,7 @@
 //! 2. [`store`] — the shard that owns the key applies it, assigning the event kind and old value.
 //! 3. [`change`] — the resulting [`change::ChangeEvent`] feeds two views on one timeline:
 //!    `table` (live key/value state, with retractions) and `events` (append-only).
-//! 4. [`dataflow_file`] (dataflow files) and [`builder`] (Rust API) lower into one typed
+//! 4. [`dataflow_file`] (dataflow files, TOML or [`sql`]) and [`builder`] (Rust API) lower into one typed
 //!    [`plan::Plan`]: sources, pipelines, and the sinks that read them ([`plan::sinks`]).
 //! 5. [`render`] turns the plan's pipelines into timely/differential operators ([`operators`]).
 //! 6. [`sinks`] write rows, late events and errors out, sync to other stores and alert;
@@ -25,7 +25,7 @@
 //!
 //! ```text
 //! value, schema → change → workload, source → store → expr → plan (sinks as data)
-//!   → dataflow_file, builder (front ends) → operators → render → sinks (routes among them)
+//!   → sql → dataflow_file, builder (front ends) → operators → render → sinks (routes among them)
 //!   → assemble → runtime → server, bench → the binary's commands
 //! ```
 //!
@@ -48,6 +48,7 @@ pub mod schema;
 pub mod server;
 pub mod sinks;
 pub mod source;
+pub mod sql;
 pub mod store;
 pub mod value;
 pub mod workload;

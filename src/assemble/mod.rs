@@ -82,22 +82,27 @@ pub fn build_dataflow(
         for (index, pipeline) in render_plan(plan, changes.clone()).into_iter().enumerate() {
             rendered.push((pipeline.name.clone(), pipeline.rows.clone()));
             let counters = &parts.metrics.pipelines[index];
-            let mut format = RowFormat::for_pipeline(&plan.pipelines[index]);
-            if parts.raw_output {
-                format = format.raw();
+            let def = &plan.pipelines[index];
+            // NB: an internal pipeline's rows reach the pipelines and sinks that read it
+            // through `render_plan`; only its own outputs are left out.
+            if !def.internal {
+                let mut format = RowFormat::for_pipeline(def);
+                if parts.raw_output {
+                    format = format.raw();
+                }
+                let final_sink = def
+                    .final_state
+                    .then(|| open(&pipeline.name, OutputKind::Final));
+                let rows = open(&pipeline.name, OutputKind::Rows);
+                sink_rows(
+                    pipeline.rows,
+                    format,
+                    rows,
+                    final_sink,
+                    counters.rows.clone(),
+                )
+                .probe_with(&probe);
             }
-            let final_sink = plan.pipelines[index]
-                .final_state
-                .then(|| open(&pipeline.name, OutputKind::Final));
-            let rows = open(&pipeline.name, OutputKind::Rows);
-            sink_rows(
-                pipeline.rows,
-                format,
-                rows,
-                final_sink,
-                counters.rows.clone(),
-            )
-            .probe_with(&probe);
             let late = open(&pipeline.name, OutputKind::Late);
             sink_lines(pipeline.late, late, counters.late.clone()).probe_with(&probe);
             let errors = open(&pipeline.name, OutputKind::Errors);

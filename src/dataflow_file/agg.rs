@@ -8,18 +8,7 @@ use crate::expr::suggest;
 use crate::plan::AggFunc;
 use crate::plan::lower::{AggSpec, Text};
 
-const FUNCS: &[&str] = &[
-    "count",
-    "sum",
-    "min",
-    "max",
-    "avg",
-    "count_distinct",
-    "first",
-    "last",
-    "collect",
-];
-const DEFAULT_COLLECT_LIMIT: usize = 100;
+const FUNCS: &[&str] = AggFunc::NAMES;
 
 /// Parses the aggregate `name = text`.
 pub(super) fn parse(name: &Str, text: &Str) -> Result<AggSpec, Fail> {
@@ -48,19 +37,9 @@ pub(super) fn parse(name: &Str, text: &Str) -> Result<AggSpec, Fail> {
             format!("{lower} needs an argument, e.g. `{example}`"),
         )
     };
-    let mut func = match lower.as_str() {
-        "count" => AggFunc::Count,
-        "sum" => AggFunc::Sum,
-        "min" => AggFunc::Min,
-        "max" => AggFunc::Max,
-        "avg" => AggFunc::Avg,
-        "count_distinct" => AggFunc::CountDistinct,
-        "first" => AggFunc::First,
-        "last" => AggFunc::Last,
-        "collect" => AggFunc::Collect {
-            limit: DEFAULT_COLLECT_LIMIT,
-        },
-        _ => {
+    let mut func = match AggFunc::from_name(&lower) {
+        Some(func) => func,
+        None => {
             return Err(Fail::at(
                 func_at,
                 format!(

@@ -100,6 +100,7 @@ fn pipeline(raw: &RawPipeline) -> Result<PipelineSpec, Fail> {
         from: text(&raw.from),
         steps: raw.steps.iter().map(step).collect::<Result<_, _>>()?,
         final_state: raw.final_state,
+        internal: raw.internal,
     })
 }
 
@@ -275,7 +276,7 @@ fn event_time(n: Option<super::raw::Num>) -> Result<Option<u64>, Fail> {
     }
 }
 
-fn input(raw: &RawInput, base_dir: &Path) -> Result<DefaultInput, Fail> {
+pub(super) fn input(raw: &RawInput, base_dir: &Path) -> Result<DefaultInput, Fail> {
     if let Some(file) = &raw.file {
         if file.value.is_empty() {
             return Err(Fail::at(file.at, "`file` must not be empty"));

@@ -24,6 +24,7 @@
 //! name = "tumbling"
 //! from = "events"                   # a source or an EARLIER pipeline
 //! final_state = false               # optional: also write the consolidated final state
+//! internal = false                  # optional: only feeds later pipelines; rows not written
 //!
 //! [[pipelines.steps]]
 //! filter = "value.amount > 10"
@@ -57,6 +58,12 @@
 //! Every problem, from a TOML syntax error to a type error inside an expression, is a
 //! [`DataflowFileError`] at `file:line:column`, with a "did you mean" where a near name exists.
 //!
+//! A pipeline with `internal = true` feeds later pipelines and sinks but writes no rows of
+//! its own (its late rows and errors are still written).
+//!
+//! Files ending in `.sql` are SQL dataflow files (`crate::sql`, `docs/sql.md`): they build
+//! the same specs and are lowered here the same way.
+//!
 //! Sync sinks, alerts and routes (`[[sync]]`, `[[alerts]]`, `[[routes]]`) are described in
 //! `outputs.rs`.
 //!
@@ -72,6 +79,7 @@ mod literal;
 mod outputs;
 mod raw;
 mod routes;
+mod settings;
 mod spans;
 mod sync;
 #[cfg(test)]
@@ -120,7 +128,37 @@ pub fn load_file(path: &Path) -> Result<LoadedFile, DataflowFileError> {
         source_line: String::new(),
     })?;
     let base_dir = path.parent().unwrap_or(Path::new(""));
-    load_str(&text, &file_name, base_dir)
+    match path.extension().is_some_and(|e| e == "sql") {
+        true => load_sql_str(&text, &file_name, base_dir),
+        false => load_str(&text, &file_name, base_dir),
+    }
+}
+
+/// Loads the text of an SQL dataflow file (`crate::sql`), like [`load_str`].
+pub fn load_sql_str(
+    text: &str,
+    file_name: &str,
+    base_dir: &Path,
+) -> Result<LoadedFile, DataflowFileError> {
+    load_sql(text, base_dir).map_err(|fail| fail.into_error(text, file_name, &[]))
+}
+
+fn load_sql(text: &str, base_dir: &Path) -> Result<LoadedFile, Fail> {
+    let file = crate::sql::parse(text).map_err(|e| Fail {
+        offset: e.offset,
+        message: e.message,
+        suggestion: e.suggestion,
+    })?;
+    let input = match settings::raw_input(&file.settings)? {
+        Some(raw) => Some(convert::input(&raw, base_dir)?),
+        None => None,
+    };
+    let plan = lower(&file.sources, &file.pipelines).map_err(|e| Fail {
+        offset: file.file_offset(e.offset.unwrap_or(0)),
+        message: e.message,
+        suggestion: e.suggestion,
+    })?;
+    Ok(LoadedFile { plan, input })
 }
 
 /// Loads dataflow file text; `file_name` is used in errors, `base_dir` resolves the input file.

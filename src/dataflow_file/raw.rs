@@ -62,6 +62,7 @@ pub(super) struct RawPipeline {
     pub name: Str,
     pub from: Str,
     pub final_state: bool,
+    pub internal: bool,
     pub steps: Vec<RawStep>,
 }
 
@@ -111,7 +112,7 @@ const TOP_KEYS: &[&str] = &[
     "routes",
     "routing",
 ];
-const INPUT_KEYS: &[&str] = &[
+pub(super) const INPUT_KEYS: &[&str] = &[
     "file",
     "generate",
     "events",
@@ -123,7 +124,7 @@ const INPUT_KEYS: &[&str] = &[
     "skew",
 ];
 const SOURCE_KEYS: &[&str] = &["view", "kinds", "key_regex", "max_out_of_orderness"];
-const PIPELINE_KEYS: &[&str] = &["name", "from", "final_state", "steps"];
+const PIPELINE_KEYS: &[&str] = &["name", "from", "final_state", "internal", "steps"];
 const STEP_KEYS: &[&str] = &[
     "filter",
     "map",
@@ -290,18 +291,8 @@ impl<'a> Reader<'a> {
                 ),
             )
         })?;
-        let final_state = match t.get("final_state") {
-            Some((key, v)) => match v.get_ref() {
-                DeValue::Boolean(b) => *b,
-                _ => {
-                    return Err(Fail::at(
-                        v.span().start,
-                        format!("`{}` must be true or false", key.value),
-                    ));
-                }
-            },
-            None => false,
-        };
+        let final_state = self.flag(&t, "final_state")?;
+        let internal = self.flag(&t, "internal")?;
         let mut steps = Vec::new();
         if let Some((key, v)) = t.get("steps") {
             for step in self.tables(
@@ -316,8 +307,23 @@ impl<'a> Reader<'a> {
             name,
             from,
             final_state,
+            internal,
             steps,
         })
+    }
+
+    /// An optional boolean key of `t` (false when absent).
+    fn flag(&self, t: &Table<'_, '_>, name: &str) -> Result<bool, Fail> {
+        match t.get(name) {
+            Some((key, v)) => match v.get_ref() {
+                DeValue::Boolean(b) => Ok(*b),
+                _ => Err(Fail::at(
+                    v.span().start,
+                    format!("`{}` must be true or false", key.value),
+                )),
+            },
+            None => Ok(false),
+        }
     }
 
     fn step(&mut self, v: &Value<'_>) -> Result<RawStep, Fail> {

@@ -49,6 +49,7 @@ use crate::schema::{Schema, Type};
 use crate::value::{Row, Value};
 
 pub use analysis::Shape;
+pub(crate) use parse::parser_message;
 pub use suggest::{did_you_mean, edit_distance, suggest};
 
 /// A compiled expression. Cheap to clone; `Send + Sync`.

@@ -102,26 +102,29 @@ fn parse_error(spans: &Spans, e: ParserError) -> ExprError {
         }
         ParserError::TokenizerError(m) | ParserError::ParserError(m) => m,
     };
-    let (msg, range) = match msg.rsplit_once(" at Line: ") {
-        Some((head, loc)) => match loc.split_once(", Column: ") {
-            Some((l, c)) => match (l.parse::<u64>(), c.trim().parse::<u64>()) {
-                (Ok(line), Ok(column)) => (
-                    head.to_string(),
-                    spans.token_at(Location::new(line, column)),
-                ),
-                _ => (msg.clone(), spans.end()),
-            },
-            None => (msg.clone(), spans.end()),
-        },
-        None => (msg.clone(), spans.end()),
-    };
-    let msg = msg.replace("Expected: ", "expected ");
-    let msg = match msg.split_once(", found: ") {
-        Some((head, "EOF")) => format!("{head}, found the end of the expression"),
-        Some((head, found)) => format!("{head}, found `{found}`"),
-        None => msg,
-    };
+    let (msg, at) = parser_message(&msg, "the end of the expression");
+    let range = at.map_or_else(|| spans.end(), |loc| spans.token_at(loc));
     ExprError::new(format!("syntax error: {msg}"), range)
+}
+
+/// A `sqlparser` error message ("Expected: x, found: y at Line: 1, Column: 7") as a phrase
+/// ("expected x, found `y`"; `end` names what EOF is) and the location it names, if any.
+pub(crate) fn parser_message(msg: &str, end: &str) -> (String, Option<Location>) {
+    let located = msg.rsplit_once(" at Line: ").and_then(|(head, loc)| {
+        let (l, c) = loc.split_once(", Column: ")?;
+        Some((head, Location::new(l.parse().ok()?, c.trim().parse().ok()?)))
+    });
+    let (head, at) = match located {
+        Some((head, loc)) => (head, Some(loc)),
+        None => (msg, None),
+    };
+    let head = head.replace("Expected: ", "expected ");
+    let head = match head.split_once(", found: ") {
+        Some((h, "EOF")) => format!("{h}, found {end}"),
+        Some((h, found)) => format!("{h}, found `{found}`"),
+        None => head,
+    };
+    (head, at)
 }
 
 /// Lowers one syntax tree; the methods live in this file and the `lower_*` files.

@@ -122,6 +122,8 @@ pub struct PipelineSpec {
     pub from: Text,
     pub steps: Vec<StepSpec>,
     pub final_state: bool,
+    /// Feeds later pipelines only: its rows and final state are not written.
+    pub internal: bool,
 }
 
 /// Lowers sources and pipelines (in order; a pipeline may use earlier ones) into a plan.
@@ -241,6 +243,7 @@ fn lower_pipeline(plan: &Plan, spec: &PipelineSpec) -> Result<PipelineDef, Lower
         name: spec.name.text.clone(),
         node,
         final_state: spec.final_state,
+        internal: spec.internal,
     })
 }
 

@@ -115,6 +115,39 @@ pub enum AggFunc {
 }
 
 impl AggFunc {
+    /// The names of the functions, as both front ends spell them.
+    pub const NAMES: &'static [&'static str] = &[
+        "count",
+        "sum",
+        "min",
+        "max",
+        "avg",
+        "count_distinct",
+        "first",
+        "last",
+        "collect",
+    ];
+    /// `collect(x)` keeps at most this many values.
+    pub const DEFAULT_COLLECT_LIMIT: usize = 100;
+
+    /// The function named `name` (lower case); `collect` with the default limit.
+    pub fn from_name(name: &str) -> Option<AggFunc> {
+        Some(match name {
+            "count" => AggFunc::Count,
+            "sum" => AggFunc::Sum,
+            "min" => AggFunc::Min,
+            "max" => AggFunc::Max,
+            "avg" => AggFunc::Avg,
+            "count_distinct" => AggFunc::CountDistinct,
+            "first" => AggFunc::First,
+            "last" => AggFunc::Last,
+            "collect" => AggFunc::Collect {
+                limit: AggFunc::DEFAULT_COLLECT_LIMIT,
+            },
+            _ => return None,
+        })
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             AggFunc::Count => "count",
@@ -287,6 +320,9 @@ pub struct PipelineDef {
     pub node: Node,
     /// Also write the final state (the consolidated output) at the end of a bounded run.
     pub final_state: bool,
+    /// An intermediate result that feeds later pipelines and sinks: its rows and final state
+    /// are not written (its late rows and errors still are, so nothing is lost quietly).
+    pub internal: bool,
 }
 
 impl PipelineDef {

@@ -12,6 +12,7 @@ const LAYERS: &[&[&str]] = &[
     &["store"],
     &["expr"],
     &["plan"],
+    &["sql"],
     &["dataflow_file", "builder"],
     &["operators"],
     &["render"],

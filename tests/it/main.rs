@@ -39,5 +39,6 @@ mod serve_restart_state;
 mod serve_sync;
 mod sinks;
 mod smoke;
+mod sql;
 mod wal_damage;
 mod watch_follow;

@@ -23,7 +23,9 @@ pub enum Command {
     )]
     Run(RunArgs),
     /// Validate a dataflow file without running it.
-    #[command(after_help = "Example:\n  kvflow check dataflows/window_counts.toml")]
+    #[command(
+        after_help = "Examples:\n  kvflow check dataflows/window_counts.toml\n  kvflow check dataflows/nexmark/q5.sql"
+    )]
     Check { file: PathBuf },
     /// Print the plan of a dataflow file.
     #[command(
@@ -64,7 +66,7 @@ pub enum Command {
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
-    /// The dataflow file.
+    /// The dataflow file (`.toml`, or `.sql` for an SQL file).
     pub file: PathBuf,
     /// The workload: uniform, zipf, users-orders, nexmark or keyed-stream.
     #[arg(long)]
@@ -181,7 +183,7 @@ pub struct ServeArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ReplayArgs {
-    /// The dataflow file.
+    /// The dataflow file (`.toml`, or `.sql` for an SQL file).
     pub file: PathBuf,
     #[arg(long)]
     pub data_dir: PathBuf,
@@ -209,7 +211,7 @@ pub struct ReplayArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// The dataflow file.
+    /// The dataflow file (`.toml`, or `.sql` for an SQL file).
     pub file: PathBuf,
     /// Mutations as JSON Lines; `-` reads stdin.
     #[arg(long, conflicts_with = "generate")]

@@ -32,8 +32,9 @@ pub fn explain_text(plan: &Plan) -> String {
     for pipeline in &plan.pipelines {
         let _ = writeln!(
             out,
-            "\npipeline {} -> [{}]",
+            "\npipeline {}{} -> [{}]",
             pipeline.name,
+            if pipeline.internal { " (internal)" } else { "" },
             pipeline.schema().names().join(", ")
         );
         write_node(&pipeline.node, 1, &mut out);

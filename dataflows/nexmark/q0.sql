@@ -1,0 +1,13 @@
+-- Nexmark q0, pass-through: every bid, as it comes. The SQL twin of q0.toml.
+-- Run: kvflow bench dataflows/nexmark/q0.sql --workload nexmark --events 1000000 -w 1,2
+
+SET input.generate = 'nexmark';
+SET input.events = 10000;
+SET input.rate_per_sec = 200;   -- 50 s of event time: several 10 s windows
+
+CREATE SOURCE bids FROM events WITH (key_regex = '^bid_');
+
+INSERT INTO q0
+SELECT value.auction AS auction, value.bidder AS bidder, value.price AS price,
+       value.channel AS channel, value.url AS url, ts AS date_time
+FROM bids;

@@ -1,0 +1,242 @@
+//! A SELECT into pipeline specs: the join, `WHERE`, the aggregate or the projection,
+//! `HAVING` and the final projection (see the module docs of `sql`). Names are resolved and
+//! expressions type-checked later, by `plan::lower`, against each step's input.
+
+use std::collections::BTreeSet;
+
+use super::SqlError;
+use super::cursor::Captured;
+use super::from::{FromItem, WindowTvf};
+use super::group::aggregate_steps;
+use super::query::{ItemKind, Join, Select, Where};
+use super::rewrite::{Remap, strip};
+use crate::plan::Emission;
+use crate::plan::lower::{PipelineSpec, StepSpec, Text, WindowSpec};
+
+/// The pipelines of a statement (its subqueries', then its own) and the texts it cut.
+#[derive(Default)]
+pub(super) struct Lowering {
+    pub specs: Vec<PipelineSpec>,
+    pub remaps: Vec<Remap>,
+}
+
+/// What a statement makes of its query: a view (internal) or an output.
+pub(super) struct Output {
+    pub name: Text,
+    pub internal: bool,
+    pub final_state: bool,
+    /// `emit` and `allowed_lateness` options, with their offsets.
+    pub emission: Option<(Emission, usize)>,
+    pub allowed_lateness: Option<(u64, usize)>,
+}
+
+/// The pipelines of one statement: those of its subqueries, then its own.
+pub(super) fn lower_statement(query: &Select, out: &Output) -> Result<Lowering, SqlError> {
+    let mut cx = Lowering::default();
+    let spec = pipeline(query, out, &mut cx)?;
+    cx.specs.push(spec);
+    Ok(cx)
+}
+
+fn pipeline(q: &Select, out: &Output, cx: &mut Lowering) -> Result<PipelineSpec, SqlError> {
+    let from = input(&q.from, cx)?;
+    let mut steps = Vec::new();
+    let left = q.join.as_ref().map(|_| from.text.as_str());
+    let (before, after) = where_steps(q.filter.as_ref(), left, &mut cx.remaps);
+    steps.extend(before);
+    if let Some(join) = &q.join {
+        steps.push(join_step(&q.from, join, cx)?);
+    }
+    steps.extend(after);
+    let window = match &q.from {
+        FromItem::Window(w) => Some(w),
+        _ => None,
+    };
+    let aggregates =
+        q.group_by.is_some() || q.items.iter().any(|i| matches!(i.kind, ItemKind::Agg(_)));
+    if aggregates {
+        aggregate_steps(q, window, out, &mut steps, &mut cx.remaps)?;
+    } else {
+        check_plain(q, window, out)?;
+        if let Some(step) = projection(q)? {
+            steps.push(step);
+        }
+    }
+    Ok(PipelineSpec {
+        name: out.name.clone(),
+        from,
+        steps,
+        final_state: out.final_state,
+        internal: out.internal,
+    })
+}
+
+/// WHERE as filters before and after a join. Before (`left` is the join's left input): the
+/// terms that read only the left input, unqualified, so the join sees fewer rows. After (or
+/// without a join): the other terms; WHERE's whole text as one filter when none moved.
+fn where_steps(
+    filter: Option<&Where>,
+    left: Option<&str>,
+    remaps: &mut Vec<Remap>,
+) -> (Vec<StepSpec>, Vec<StepSpec>) {
+    let Some(w) = filter else {
+        return (Vec::new(), Vec::new());
+    };
+    let pushed = |c: &Captured| {
+        left.is_some_and(|l| !c.qualifiers.is_empty() && c.qualifiers.iter().all(|q| q.name == l))
+    };
+    if !w.terms.iter().any(pushed) {
+        return (Vec::new(), vec![StepSpec::Filter(w.whole.text.clone())]);
+    }
+    let l = left.unwrap_or_default();
+    let (before, after): (Vec<&Captured>, Vec<&Captured>) = w.terms.iter().partition(|c| pushed(c));
+    (
+        before
+            .into_iter()
+            .map(|c| StepSpec::Filter(strip(c, l, remaps)))
+            .collect(),
+        after
+            .into_iter()
+            .map(|c| StepSpec::Filter(c.text.clone()))
+            .collect(),
+    )
+}
+
+/// The name a FROM item is read by; a subquery becomes an internal pipeline first.
+fn input(item: &FromItem, cx: &mut Lowering) -> Result<Text, SqlError> {
+    if let FromItem::Sub { query, alias } = item {
+        let out = Output {
+            name: alias.clone(),
+            internal: true,
+            final_state: false,
+            emission: None,
+            allowed_lateness: None,
+        };
+        let spec = pipeline(query, &out, cx)?;
+        cx.specs.push(spec);
+    }
+    Ok(item.name().clone())
+}
+
+/// A query without aggregates: no window, no HAVING, no window options.
+fn check_plain(q: &Select, window: Option<&WindowTvf>, out: &Output) -> Result<(), SqlError> {
+    if let Some(w) = window {
+        return Err(SqlError::at(
+            w.at,
+            "a window table function needs GROUP BY window_start, window_end and aggregates",
+        ));
+    }
+    if let Some(having) = &q.having {
+        return Err(SqlError::at(
+            having.at,
+            "HAVING needs GROUP BY or an aggregate",
+        ));
+    }
+    window_options(out, None).map(|_| ())
+}
+
+/// The window of an aggregate, with the statement's `emit` and `allowed_lateness`.
+pub(super) fn window_options(
+    out: &Output,
+    window: Option<&WindowTvf>,
+) -> Result<Option<WindowSpec>, SqlError> {
+    let Some(w) = window else {
+        let at = out
+            .emission
+            .map(|e| e.1)
+            .or(out.allowed_lateness.map(|l| l.1));
+        return match at {
+            Some(at) => Err(SqlError::at(
+                at,
+                "`emit` and `allowed_lateness` apply to a windowed aggregate (FROM TUMBLE, HOP or SESSION)",
+            )),
+            None => Ok(None),
+        };
+    };
+    Ok(Some(WindowSpec {
+        kind: w.kind,
+        emission: out.emission.map_or(Emission::Final, |e| e.0),
+        allowed_lateness: out.allowed_lateness.map_or(0, |l| l.0),
+    }))
+}
+
+fn join_step(left: &FromItem, join: &Join, cx: &mut Lowering) -> Result<StepSpec, SqlError> {
+    for item in [left, &join.right] {
+        if let FromItem::Window(w) = item {
+            return Err(SqlError::at(
+                w.at,
+                "a window table function cannot be joined in this version: aggregate it in a view and join the view",
+            ));
+        }
+    }
+    let with = input(&join.right, cx)?;
+    let (l, r) = (&left.name().text, &with.text);
+    let mut left_on = Vec::new();
+    let mut right_on = Vec::new();
+    for (a, b) in &join.on {
+        let (a, b) = match (side(a, l, r), side(b, l, r)) {
+            (Some(true), Some(false)) => (a, b),
+            (Some(false), Some(true)) => (b, a),
+            _ => {
+                return Err(SqlError::at(
+                    a.at,
+                    format!(
+                        "each equality of ON compares a column of `{l}` with one of `{r}`, qualified by their names (`{l}.x = {r}.y`)"
+                    ),
+                ));
+            }
+        };
+        left_on.push(strip(a, l, &mut cx.remaps));
+        right_on.push(strip(b, r, &mut cx.remaps));
+    }
+    Ok(StepSpec::Join {
+        with,
+        left_on,
+        right_on,
+        kind: join.kind,
+    })
+}
+
+/// `Some(true)` when every qualifier of `c` is `left`, `Some(false)` when every one is
+/// `right`, `None` otherwise (none, or mixed).
+fn side(c: &Captured, left: &str, right: &str) -> Option<bool> {
+    let names: BTreeSet<&str> = c.qualifiers.iter().map(|q| q.name.as_str()).collect();
+    match names.into_iter().collect::<Vec<_>>().as_slice() {
+        [n] if *n == left => Some(true),
+        [n] if *n == right => Some(false),
+        _ => None,
+    }
+}
+
+/// `SELECT a AS x, …`: a map step (none for `SELECT *`).
+fn projection(q: &Select) -> Result<Option<StepSpec>, SqlError> {
+    let mut fields = Vec::new();
+    for item in &q.items {
+        match &item.kind {
+            ItemKind::Star if q.items.len() == 1 => return Ok(None),
+            ItemKind::Star => {
+                return Err(SqlError::at(item.at, "`*` must be the only SELECT item"));
+            }
+            ItemKind::Expr(e) => {
+                fields.push((column_name(item.alias.as_ref(), e)?, e.text.clone()))
+            }
+            // NB: a SELECT with an aggregate item lowers as an aggregate, never here.
+            ItemKind::Agg(_) => {}
+        }
+    }
+    Ok(Some(StepSpec::Map(fields)))
+}
+
+/// The alias, or the last name of a dotted name (`value.price` -> `price`).
+pub(super) fn column_name(alias: Option<&Text>, e: &Captured) -> Result<Text, SqlError> {
+    if let Some(alias) = alias {
+        return Ok(alias.clone());
+    }
+    match &e.last_name {
+        Some(name) => Ok(Text::at(name.clone(), Some(e.at))),
+        None => Err(SqlError::at(
+            e.at,
+            format!("name this column: `{} AS name`", e.text.text),
+        )),
+    }
+}

@@ -1,0 +1,268 @@
+//! The SELECT grammar of this version:
+//!
+//! ```text
+//! SELECT item [, item …]
+//! FROM from_item [[INNER | LEFT [OUTER]] JOIN from_item ON a.x = b.y [AND …]]
+//! [WHERE expr] [GROUP BY expr [, expr …]] [HAVING expr]
+//! item: * | expr [[AS] name] | aggregate [[AS] name]
+//! aggregate: count(*) | count([DISTINCT] expr) | sum | min | max | avg | count_distinct
+//!            | first | last (expr) | collect(expr [, limit])
+//! ```
+//!
+//! An aggregate is a whole SELECT item (`count(*) AS n`); expressions over aggregates are
+//! written with HAVING (which may repeat the SELECT list's calls) or a later view.
+
+use sqlparser::tokenizer::Token;
+
+use super::SqlError;
+use super::cursor::{Captured, Cursor, is_word};
+use super::from::{FromItem, from_item};
+use crate::plan::{AggFunc, JoinKind};
+
+#[derive(Debug)]
+pub(super) struct Select {
+    pub at: usize,
+    pub items: Vec<Item>,
+    pub from: FromItem,
+    pub join: Option<Join>,
+    pub filter: Option<Where>,
+    /// The offset of `GROUP` and the expressions.
+    pub group_by: Option<(usize, Vec<Captured>)>,
+    pub having: Option<Captured>,
+}
+
+/// A WHERE condition: the whole of it, and its top-level `AND` terms.
+#[derive(Debug)]
+pub(super) struct Where {
+    pub whole: Captured,
+    pub terms: Vec<Captured>,
+}
+
+#[derive(Debug)]
+pub(super) struct Item {
+    pub kind: ItemKind,
+    pub alias: Option<crate::plan::lower::Text>,
+    pub at: usize,
+}
+
+#[derive(Debug)]
+pub(super) enum ItemKind {
+    Star,
+    Expr(Captured),
+    Agg(AggCall),
+}
+
+#[derive(Debug)]
+pub(super) struct AggCall {
+    pub func: AggFunc,
+    /// `None` for `count(*)`.
+    pub arg: Option<Captured>,
+    /// The function's name as written (lower case): the column's default name.
+    pub name: String,
+    /// The call's normalized tokens (to find it again in HAVING).
+    pub norm: String,
+}
+
+#[derive(Debug)]
+pub(super) struct Join {
+    pub kind: JoinKind,
+    pub right: FromItem,
+    /// The equalities of `ON`, each side as written.
+    pub on: Vec<(Captured, Captured)>,
+}
+
+pub(super) fn select(cur: &mut Cursor, depth: usize) -> Result<Select, SqlError> {
+    let at = cur.at();
+    cur.expect_word("SELECT", "SELECT")?;
+    if cur.is_word("DISTINCT") {
+        return Err(SqlError::at(
+            cur.at(),
+            "SELECT DISTINCT is not supported yet: GROUP BY the columns instead",
+        ));
+    }
+    cur.eat_word("ALL");
+    let mut items = vec![item(cur)?];
+    while cur.eat(&Token::Comma) {
+        items.push(item(cur)?);
+    }
+    cur.expect_word("FROM", "`,` or FROM after the SELECT list")?;
+    let from = from_item(cur, depth)?;
+    let join = join(cur, depth)?;
+    let filter = match cur.eat_word("WHERE") {
+        true => Some(cur.conjuncts()?),
+        false => None,
+    };
+    let group_by = match cur.is_word("GROUP") {
+        true => {
+            let group_at = cur.at();
+            cur.next();
+            cur.expect_word("BY", "BY after GROUP")?;
+            let mut exprs = vec![cur.expr()?];
+            while cur.eat(&Token::Comma) {
+                exprs.push(cur.expr()?);
+            }
+            Some((group_at, exprs))
+        }
+        false => None,
+    };
+    let having = match cur.eat_word("HAVING") {
+        true => Some(cur.expr()?),
+        false => None,
+    };
+    end_of_select(cur)?;
+    Ok(Select {
+        at,
+        items,
+        from,
+        join,
+        filter,
+        group_by,
+        having,
+    })
+}
+
+/// After a SELECT: the end of the statement or of a subquery.
+fn end_of_select(cur: &Cursor) -> Result<(), SqlError> {
+    match cur.peek() {
+        Token::EOF | Token::SemiColon | Token::RParen => Ok(()),
+        Token::Word(w)
+            if ["ORDER", "LIMIT", "UNION", "JOIN", "INNER", "LEFT"]
+                .iter()
+                .any(|k| w.value.eq_ignore_ascii_case(k)) =>
+        {
+            Err(SqlError::at(
+                cur.at(),
+                format!(
+                    "`{}` is not supported here in this version (one JOIN per SELECT; no ORDER BY, LIMIT or UNION)",
+                    w.value
+                ),
+            ))
+        }
+        _ => Err(cur.unexpected("WHERE, GROUP BY, HAVING or the end of the statement")),
+    }
+}
+
+fn item(cur: &mut Cursor) -> Result<Item, SqlError> {
+    let at = cur.at();
+    let kind = if cur.eat(&Token::Mul) {
+        ItemKind::Star
+    } else if is_aggregate(cur) {
+        ItemKind::Agg(aggregate(cur)?)
+    } else {
+        ItemKind::Expr(cur.expr()?)
+    };
+    let alias = if cur.eat_word("AS") {
+        Some(cur.name("a column name after AS")?)
+    } else if matches!(cur.peek(), Token::Word(w) if !w.value.eq_ignore_ascii_case("FROM")) {
+        Some(cur.name("a column name")?)
+    } else {
+        None
+    };
+    let ends = matches!(
+        cur.peek(),
+        Token::Word(_) | Token::Comma | Token::EOF | Token::SemiColon
+    );
+    if matches!(kind, ItemKind::Agg(_)) && !ends {
+        return Err(SqlError::at(
+            cur.at(),
+            "an aggregate must be a whole SELECT item here (`sum(x) AS total`); compute with it in HAVING or a later view",
+        ));
+    }
+    Ok(Item { kind, alias, at })
+}
+
+fn is_aggregate(cur: &Cursor) -> bool {
+    *cur.peek_nth(1) == Token::LParen && AggFunc::NAMES.iter().any(|a| is_word(cur.peek(), a))
+}
+
+/// `func([DISTINCT] arg [, limit])` or `count(*)`.
+fn aggregate(cur: &mut Cursor) -> Result<AggCall, SqlError> {
+    let mark = cur.mark();
+    let name = cur.name("an aggregate")?.text.to_lowercase();
+    cur.next();
+    let Some(mut func) = AggFunc::from_name(&name) else {
+        return Err(SqlError::at(
+            cur.at(),
+            format!("unknown aggregate `{name}`"),
+        ));
+    };
+    let star_at = cur.at();
+    if cur.eat(&Token::Mul) {
+        if func != AggFunc::Count {
+            return Err(SqlError::at(
+                star_at,
+                format!("only count takes `*`, not {name}"),
+            ));
+        }
+        cur.expect(&Token::RParen, "`)` after count(*")?;
+        return Ok(AggCall {
+            func,
+            arg: None,
+            name,
+            norm: cur.norm_since(mark),
+        });
+    }
+    if func == AggFunc::Count && cur.eat_word("DISTINCT") {
+        func = AggFunc::CountDistinct;
+    }
+    let arg = cur.expr()?;
+    if let AggFunc::Collect { .. } = func
+        && cur.eat(&Token::Comma)
+    {
+        let at = cur.at();
+        let limit = match cur.next() {
+            Token::Number(n, _) => n.parse::<usize>().ok().filter(|n| *n > 0),
+            _ => None,
+        };
+        func = AggFunc::Collect {
+            limit: limit.ok_or_else(|| {
+                SqlError::at(
+                    at,
+                    "the limit of collect must be a positive integer, e.g. `collect(x, 10)`",
+                )
+            })?,
+        };
+    }
+    if *cur.peek() == Token::Comma {
+        return Err(SqlError::at(cur.at(), format!("{name} takes one argument")));
+    }
+    cur.expect(&Token::RParen, &format!("`)` after the argument of {name}"))?;
+    Ok(AggCall {
+        func,
+        arg: Some(arg),
+        name,
+        norm: cur.norm_since(mark),
+    })
+}
+
+fn join(cur: &mut Cursor, depth: usize) -> Result<Option<Join>, SqlError> {
+    let at = cur.at();
+    let kind = if cur.eat_word("LEFT") {
+        cur.eat_word("OUTER");
+        JoinKind::LeftOuter
+    } else {
+        cur.eat_word("INNER");
+        JoinKind::Inner
+    };
+    if !cur.eat_word("JOIN") {
+        return match at == cur.at() {
+            true => Ok(None),
+            false => Err(cur.unexpected("JOIN")),
+        };
+    }
+    let right = from_item(cur, depth)?;
+    cur.expect_word("ON", "ON and the join's equalities")?;
+    let mut on = Vec::new();
+    loop {
+        let left = cur.operand()?;
+        cur.expect(
+            &Token::Eq,
+            "`=`: a join's condition is equalities joined by AND",
+        )?;
+        on.push((left, cur.operand()?));
+        if !cur.eat_word("AND") {
+            break;
+        }
+    }
+    Ok(Some(Join { kind, right, on }))
+}

@@ -1,0 +1,7 @@
+//! SQL dataflow files (`.sql`): every shipped TOML dataflow of pipelines has an SQL twin
+//! whose outputs are byte-identical; errors name line and column; the parser and lowering
+//! never panic on random and mutated statements.
+
+mod errors;
+mod fuzz;
+mod twins;

@@ -1,0 +1,216 @@
+//! Errors in SQL files name the line and column of the problem: each case marks the expected
+//! position with `§` (removed before loading).
+
+use std::path::Path;
+
+use kvflow::dataflow_file::{DataflowFileError, load_sql_str};
+
+use crate::support::{kvflow_output, stderr, tmp};
+
+const SOURCES: &str = "CREATE SOURCE bids FROM events WITH (key_regex = '^bid_');\n\
+                       CREATE SOURCE users FROM table;\n";
+
+/// (statement after SOURCES, a piece of the expected message).
+const CASES: &[(&str, &str)] = &[
+    ("CREATE SOURCE b2 FROM §evnts;", "unknown view `evnts`"),
+    (
+        "CREATE SOURCE b2 FROM events WITH (§key_rgx = 'x');",
+        "unknown option `key_rgx`",
+    ),
+    (
+        "CREATE SOURCE b2 FROM events WITH (kinds = 'insert,§updte');",
+        "unknown event kind `updte`",
+    ),
+    (
+        "CREATE SOURCE b2 FROM table WITH (§kinds = 'insert');",
+        "a table view has no event kinds",
+    ),
+    (
+        "CREATE SOURCE b2 FROM events WITH (max_out_of_orderness = §'x');",
+        "takes milliseconds",
+    ),
+    (
+        "INSERT INTO o SELECT §valu.price AS p FROM bids;",
+        "unknown field `valu`",
+    ),
+    (
+        "INSERT INTO o SELECT value.price AS p FROM §bid;",
+        "no source or earlier pipeline is called `bid`",
+    ),
+    (
+        "INSERT INTO o SELECT count(*) AS n\nFROM TUMBLE(TABLE bids, DESCRIPTOR(§time), INTERVAL '1' SECOND)\nGROUP BY window_start, window_end;",
+        "windows are over the event time `ts`",
+    ),
+    (
+        "INSERT INTO o SELECT count(*) AS n\nFROM TUMBLE(TABLE bids, DESCRIPTOR(ts), INTERVAL '1' §SECNDS)\nGROUP BY window_start, window_end;",
+        "unknown unit `SECNDS`",
+    ),
+    (
+        "INSERT INTO o SELECT count(*) AS n\nFROM HOP(TABLE bids, DESCRIPTOR(ts), INTERVAL '1' SECOND§)\nGROUP BY window_start, window_end;",
+        "HOP takes slide, size",
+    ),
+    (
+        "INSERT INTO o SELECT key, count(*) AS n\nFROM TUMBLE(TABLE bids, DESCRIPTOR(ts), INTERVAL '1' SECOND)\n§GROUP BY key;",
+        "GROUP BY window_start, window_end",
+    ),
+    (
+        "INSERT INTO o SELECT count(*) AS n\nFROM §SESSION(TABLE bids PARTITION BY key, DESCRIPTOR(ts), 500)\nGROUP BY window_start, window_end;",
+        "sessions are per group",
+    ),
+    (
+        "INSERT INTO o SELECT §value.price, count(*) AS n FROM bids GROUP BY key;",
+        "neither in GROUP BY nor an aggregate",
+    ),
+    (
+        "INSERT INTO o SELECT sum(value.price) §+ 1 AS s FROM bids GROUP BY key;",
+        "an aggregate must be a whole SELECT item",
+    ),
+    (
+        "INSERT INTO o SELECT key, sum(§key) AS s FROM bids GROUP BY key;",
+        "sum needs a number",
+    ),
+    (
+        "INSERT INTO o SELECT key FROM bids WHERE value.price > §;",
+        "syntax error",
+    ),
+    (
+        "INSERT INTO o SELECT key FROM bids §ORDER BY key;",
+        "not supported",
+    ),
+    (
+        "INSERT INTO o SELECT key FROM bids WHERE §key;",
+        "a filter needs a boolean",
+    ),
+    (
+        "INSERT INTO o SELECT key FROM bids HAVING §count > 1;",
+        "HAVING needs GROUP BY",
+    ),
+    (
+        "INSERT INTO o SELECT key, count(*) AS n FROM bids GROUP BY key HAVING §max(ts) > 1;",
+        "HAVING may use the aggregates of the SELECT list",
+    ),
+    (
+        "INSERT INTO o SELECT key, count(*) AS n FROM bids GROUP BY key\nHAVING count(*) > 1 AND §nn > 2;",
+        "unknown field `nn`",
+    ),
+    (
+        "INSERT INTO o SELECT §key || 'x' FROM bids;",
+        "name this column",
+    ),
+    ("§SELECT key FROM bids;", "expected a statement"),
+    (
+        "SET input.§fle = 'x.jsonl';\nINSERT INTO o SELECT key FROM bids;",
+        "unknown input setting `fle`",
+    ),
+    (
+        "SET input.generate = §'nexmrk';\nINSERT INTO o SELECT key FROM bids;",
+        "unknown workload",
+    ),
+    (
+        "INSERT INTO o WITH (§final = true) SELECT key FROM bids;",
+        "unknown option `final`",
+    ),
+    (
+        "INSERT INTO o WITH (final_state = §1) SELECT key FROM bids;",
+        "takes true or false",
+    ),
+    (
+        "INSERT INTO o WITH (§emit = 'continuous') SELECT key FROM bids;",
+        "apply to a windowed aggregate",
+    ),
+    (
+        "CREATE VIEW v AS SELECT key FROM bids;\nINSERT INTO §v SELECT key FROM bids;",
+        "`v` is defined twice",
+    ),
+    (
+        "INSERT INTO o SELECT key FROM bids AS §b;",
+        "aliases of a source or view are not supported",
+    ),
+    (
+        "INSERT INTO o SELECT bids.key AS k FROM bids JOIN users ON §key = users.key;",
+        "each equality of ON compares",
+    ),
+    (
+        "INSERT INTO o SELECT bids.key AS k\nFROM bids JOIN users ON bids.value.user = CAST(users.§valu AS INT);",
+        "unknown field `valu`",
+    ),
+    (
+        "INSERT INTO o SELECT bids.key AS k FROM bids JOIN users ON bids.key = users.key\nWHERE §CAST(bids.value.x AS INTT) = 1;",
+        "cannot cast to `INTT`",
+    ),
+    (
+        "INSERT INTO o SELECT users.key AS k FROM users JOIN §bids ON users.key = bids.key;",
+        "append-only",
+    ),
+    ("CREATE VIEW v AS SELECT key FROM bids;§", "no outputs"),
+];
+
+/// The text without its marker, and the marker's 1-based line and column (in chars).
+fn marked(statement: &str) -> (String, usize, usize) {
+    let text = format!("{SOURCES}{statement}");
+    let at = text.find('§').expect("a case marks its position with §");
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let column = before[before.rfind('\n').map_or(0, |i| i + 1)..]
+        .chars()
+        .count()
+        + 1;
+    (text.replacen('§', "", 1), line, column)
+}
+
+fn error_of(text: &str) -> DataflowFileError {
+    match load_sql_str(text, "bad.sql", Path::new(".")) {
+        Ok(_) => panic!("loads, but should not:\n{text}"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn errors_name_the_line_and_column_of_the_problem() {
+    for (statement, message) in CASES {
+        let (text, line, column) = marked(statement);
+        let e = error_of(&text);
+        assert!(
+            e.message.contains(message),
+            "{statement}: expected a message with `{message}`, got: {e}"
+        );
+        assert_eq!((e.line, e.column), (line, column), "{statement}: {e}");
+    }
+}
+
+#[test]
+fn suggestions_name_what_was_probably_meant() {
+    let cases = [
+        ("CREATE SOURCE b2 FROM evnts;", "events"),
+        ("INSERT INTO o SELECT valu.price AS p FROM bids;", "value"),
+        ("INSERT INTO o SELECT key FROM bid;", "bids"),
+        (
+            "INSERT INTO o WITH (final_stat = true) SELECT key FROM bids;",
+            "final_state",
+        ),
+    ];
+    for (statement, suggestion) in cases {
+        let e = error_of(&format!("{SOURCES}{statement}"));
+        assert_eq!(
+            e.suggestion.as_deref(),
+            Some(suggestion),
+            "{statement}: {e}"
+        );
+    }
+}
+
+#[test]
+fn check_prints_the_position_and_a_caret() {
+    let dir = tmp();
+    let file = dir.path().join("bad.sql");
+    let text = format!("{SOURCES}INSERT INTO o\nSELECT valu.price AS p FROM bids;\n");
+    std::fs::write(&file, text).expect("write");
+    let out = kvflow_output(&["check", file.to_str().expect("path")]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("bad.sql:4:8: unknown field `valu`"), "{err}");
+    assert!(
+        err.contains("\nSELECT valu.price AS p FROM bids;\n       ^"),
+        "{err}"
+    );
+}

@@ -1,0 +1,187 @@
+//! Seeded fuzzing of the SQL front end: random token sequences and mutations of the shipped
+//! SQL files never make the parser or the lowering panic, and every error has a position
+//! inside the text.
+
+use std::path::Path;
+
+use kvflow::dataflow_file::load_sql_str;
+
+use crate::support::{Rng, repo};
+
+const VOCABULARY: &[&str] = &[
+    "SELECT",
+    "FROM",
+    "WHERE",
+    "GROUP",
+    "BY",
+    "HAVING",
+    "JOIN",
+    "LEFT",
+    "ON",
+    "AND",
+    "OR",
+    "AS",
+    "INSERT",
+    "INTO",
+    "CREATE",
+    "VIEW",
+    "SOURCE",
+    "SET",
+    "WITH",
+    "TABLE",
+    "TUMBLE",
+    "HOP",
+    "SESSION",
+    "DESCRIPTOR",
+    "PARTITION",
+    "INTERVAL",
+    "SECOND",
+    "count",
+    "sum",
+    "max",
+    "collect",
+    "DISTINCT",
+    "CAST",
+    "INT",
+    "CASE",
+    "WHEN",
+    "THEN",
+    "END",
+    "NOT",
+    "IN",
+    "key",
+    "ts",
+    "value",
+    "window_start",
+    "window_end",
+    "events",
+    "bids",
+    "input",
+    "(",
+    ")",
+    ",",
+    ";",
+    ".",
+    "*",
+    "=",
+    "<",
+    "+",
+    "-",
+    "%",
+    "'10'",
+    "'^bid_'",
+    "0",
+    "1000",
+    "18446744073709551616",
+    "1e999",
+    "\"quoted\"",
+    "'unterminated",
+    "--",
+    "/*",
+    "[0]",
+    "->>",
+    "::",
+    "é",
+    "\u{0}",
+];
+
+/// Forms the shipped files do not use: views, subqueries, HAVING, pushed-down WHERE terms,
+/// window options.
+const MORE: &str = "SET input.generate = 'users-orders';
+CREATE SOURCE orders FROM table WITH (key_regex = '^order_');
+CREATE SOURCE users FROM table WITH (key_regex = '^user_');
+CREATE SOURCE events FROM events WITH (kinds = 'insert, update', max_out_of_orderness = 100);
+CREATE VIEW prefixed AS SELECT split_part(key, '_', 1) AS prefix, ts FROM events;
+INSERT INTO busy WITH (final_state = true)
+SELECT users.value.region AS region, count(*) AS n, sum(orders.value.amount) AS total
+FROM orders LEFT JOIN users ON orders.value.user_id = users.key
+WHERE CAST(orders.value.amount AS INT) > 1 AND users.value.region <> 'eu'
+GROUP BY users.value.region HAVING count(*) > 10 AND n < 1000;
+INSERT INTO spend
+SELECT spend.user_id AS user_id, spend.total AS total, users.value.name AS name
+FROM (SELECT value.user_id AS user_id, sum(CAST(value.amount AS INT)) AS total
+      FROM orders GROUP BY value.user_id) AS spend
+JOIN users ON spend.user_id = users.key;
+INSERT INTO w WITH (emit = 'continuous', allowed_lateness = INTERVAL '1' SECOND)
+SELECT count(*) AS c, window_end, prefix
+FROM SESSION(TABLE prefixed PARTITION BY prefix, DESCRIPTOR(ts), 300)
+GROUP BY window_start, window_end, prefix;";
+
+fn shipped_sql() -> Vec<String> {
+    let mut texts = vec![MORE.to_string()];
+    for dir in ["dataflows", "dataflows/nexmark"] {
+        for entry in std::fs::read_dir(repo(dir)).expect("dataflows") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "sql") {
+                texts.push(std::fs::read_to_string(path).expect("read"));
+            }
+        }
+    }
+    texts.sort();
+    texts
+}
+
+fn random_tokens(rng: &mut Rng) -> String {
+    let n = rng.below(40) + 1;
+    (0..n)
+        .map(|_| *rng.pick(VOCABULARY))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `text` with a random change: a span cut, a token inserted, a span repeated, a char
+/// swapped, or the text cut short (always at char boundaries).
+fn mutate(rng: &mut Rng, text: &str) -> String {
+    let bounds: Vec<usize> = text
+        .char_indices()
+        .map(|(i, _)| i)
+        .chain([text.len()])
+        .collect();
+    let mut at = || bounds[rng.below(bounds.len() as u64) as usize];
+    let (a, b) = {
+        let (x, y) = (at(), at());
+        (x.min(y), x.max(y))
+    };
+    match rng.below(5) {
+        0 => format!("{}{}", &text[..a], &text[b..]),
+        1 => format!("{} {} {}", &text[..a], rng.pick(VOCABULARY), &text[a..]),
+        2 => format!("{}{}", &text[..b], &text[a..]),
+        3 => format!("{}{}{}", &text[..a], rng.pick(VOCABULARY), &text[b..]),
+        _ => text[..b].to_string(),
+    }
+}
+
+#[test]
+fn random_and_mutated_statements_never_panic_and_every_error_has_a_position() {
+    let corpus = shipped_sql();
+    assert!(corpus.len() >= 10, "the shipped SQL files");
+    let mut rng = Rng::new(16);
+    let mut errors = 0;
+    for case in 0..4000 {
+        let text = match case % 4 {
+            0 => random_tokens(&mut rng),
+            _ => {
+                let mut text = rng.pick(&corpus).clone();
+                for _ in 0..=rng.below(3) {
+                    text = mutate(&mut rng, &text);
+                }
+                text
+            }
+        };
+        let Err(e) = load_sql_str(&text, "fuzz.sql", Path::new(".")) else {
+            continue;
+        };
+        errors += 1;
+        let lines = text.split('\n').count();
+        assert!(
+            e.line >= 1 && e.line <= lines && e.column >= 1 && !e.message.is_empty(),
+            "case {case}: error without a position in the text: {e}\n{text}"
+        );
+        let line = text.split('\n').nth(e.line - 1).unwrap_or_default();
+        assert!(
+            e.column <= line.chars().count() + 1,
+            "case {case}: column past the line: {e}\n{text}"
+        );
+    }
+    assert!(errors > 2000, "most cases are errors ({errors})");
+}
