@@ -11,6 +11,7 @@
 
 use differential_dataflow::difference::{IsZero, Semigroup};
 use std::collections::hash_map::Entry;
+use std::hash::Hash;
 
 use foldhash::{HashMap, HashMapExt};
 use timely::dataflow::Stream;
@@ -63,17 +64,26 @@ where
 /// Makes a key's output row from the key and its total.
 pub type FinishTotal = Box<dyn Fn(&Row, &AggDiff) -> Row>;
 
-/// The running totals, and a buffer that nets one time's differences per key.
-#[derive(Default)]
-pub struct Totals {
-    totals: HashMap<Row, AggDiff>,
-    net: HashMap<Row, AggDiff>,
+/// The running totals per key (a row, or any key that identifies one), and a buffer that
+/// nets one time's differences per key.
+pub struct Totals<K = Row> {
+    totals: HashMap<K, AggDiff>,
+    net: HashMap<K, AggDiff>,
 }
 
-impl Totals {
+impl<K> Default for Totals<K> {
+    fn default() -> Self {
+        Totals {
+            totals: HashMap::new(),
+            net: HashMap::new(),
+        }
+    }
+}
+
+impl<K: Hash + Eq> Totals<K> {
     /// Applies one time's differences; tells `emit` each retracted (-1) and inserted (+1)
     /// total.
-    fn apply(&mut self, diffs: Vec<(Row, AggDiff)>, emit: &mut impl FnMut(&Row, &AggDiff, i64)) {
+    fn apply(&mut self, diffs: Vec<(K, AggDiff)>, emit: &mut impl FnMut(&K, &AggDiff, i64)) {
         if self.net.capacity() == 0 {
             self.net = HashMap::with_capacity(diffs.len());
         }
@@ -95,15 +105,15 @@ impl Totals {
     }
 
     /// Forgets `key`'s total (its owner knows no more differences will come).
-    pub fn remove(&mut self, key: &Row) {
+    pub fn remove(&mut self, key: &K) {
         self.totals.remove(key);
     }
 
     /// Applies one time's differences, already netted per key (each key at most once).
     pub fn apply_netted(
         &mut self,
-        diffs: impl IntoIterator<Item = (Row, AggDiff)>,
-        emit: &mut impl FnMut(&Row, &AggDiff, i64),
+        diffs: impl IntoIterator<Item = (K, AggDiff)>,
+        emit: &mut impl FnMut(&K, &AggDiff, i64),
     ) {
         for (key, diff) in diffs {
             if diff.is_zero() {

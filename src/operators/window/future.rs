@@ -11,29 +11,19 @@
 
 use std::collections::BTreeMap;
 
-use differential_dataflow::difference::{IsZero, Semigroup};
 use foldhash::HashMap;
 use timely::dataflow::operators::Capability;
 use timely::progress::frontier::MutableAntichain;
 
-use crate::operators::aggregate::AggDiff;
 use crate::value::Row;
 
-/// What the session operator folds: rows assigned to sessions, or, when every aggregate is
-/// abelian, one accumulated difference per session change (so a growing session costs O(1)
-/// per event instead of re-emitting its rows).
-#[derive(Clone, Debug)]
-pub enum SessionOut {
-    Row((Row, Row), u64, i64),
-    Acc(Row, u64, AggDiff),
-}
+/// What the session operator folds: a row assigned to a session keyed by
+/// `(window_start, window_end, group..)`, at a time, with a difference. (Abelian sessions
+/// keep running totals instead, see `session::shown`.)
+pub type SessionOut = ((Row, Row), u64, i64);
 
 /// The folded updates of one future time.
-#[derive(Default)]
-struct Folded {
-    accs: HashMap<Row, AggDiff>,
-    rows: HashMap<(Row, Row), i64>,
-}
+type Folded = HashMap<(Row, Row), i64>;
 
 /// Updates waiting for their time to be complete, and one capability for the earliest of
 /// them (one per pending time would put every session end time into progress tracking).
@@ -46,17 +36,16 @@ pub struct FutureFold {
 impl FutureFold {
     /// Folds `update` in; `cap` is a capability at or before the update's time.
     pub fn add(&mut self, cap: &Capability<u64>, update: SessionOut) {
-        let time = match &update {
-            SessionOut::Row(_, t, _) | SessionOut::Acc(_, t, _) => *t,
-        };
+        let (keyed, time, diff) = update;
         if self.held.as_ref().is_none_or(|held| *held.time() > time) {
             self.held = Some(cap.delayed(&time));
         }
-        let folded = self.times.entry(time).or_default();
-        match update {
-            SessionOut::Acc(key, _, acc) => folded.accs.entry(key).or_default().plus_equals(&acc),
-            SessionOut::Row(keyed, _, diff) => *folded.rows.entry(keyed).or_default() += diff,
-        }
+        *self
+            .times
+            .entry(time)
+            .or_default()
+            .entry(keyed)
+            .or_default() += diff;
     }
 
     /// Takes the earliest time if the frontier has passed it, with the net updates that did
@@ -68,11 +57,8 @@ impl FutureFold {
             return None;
         }
         let (time, folded) = entry.remove_entry();
-        let accs = folded.accs.into_iter().filter(|(_, acc)| !acc.is_zero());
-        let accs = accs.map(|(key, acc)| SessionOut::Acc(key, time, acc));
-        let rows = folded.rows.into_iter().filter(|(_, diff)| *diff != 0);
-        let rows = rows.map(|(keyed, diff)| SessionOut::Row(keyed, time, diff));
-        Some(accs.chain(rows).collect())
+        let rows = folded.into_iter().filter(|(_, diff)| *diff != 0);
+        Some(rows.map(|(keyed, diff)| (keyed, time, diff)).collect())
     }
 
     /// A capability at or before every update taken or still pending.

@@ -3,9 +3,12 @@
 //! the insertion of its accumulated difference alone), or is held back until its emit time
 //! when the window emits `final`, so a growing session emits once.
 
+use std::hash::{Hash, Hasher};
+
 use differential_dataflow::difference::Abelian;
 
 use super::groups::Session;
+use super::interned::GroupId;
 use crate::change::time::time_value;
 use crate::operators::aggregate::AggDiff;
 use crate::operators::window::WindowTiming;
@@ -22,9 +25,55 @@ pub(super) fn session_key(group: &Row, start: u64, end: u64) -> Row {
     Row(key)
 }
 
+/// A session as its running total knows it: hashed and compared by its group's id and its
+/// bounds (integers), carrying its key row (see [`session_key`]) for the rows it finishes.
+#[derive(Clone, Debug)]
+pub(super) struct SessionKey {
+    id: (GroupId, u64, u64),
+    pub(super) row: Row,
+}
+
+impl SessionKey {
+    pub(super) fn new(group_id: GroupId, group: &Row, start: u64, end: u64) -> SessionKey {
+        SessionKey {
+            id: (group_id, start, end),
+            row: session_key(group, start, end),
+        }
+    }
+}
+
+impl SessionKey {
+    /// A key to find a session's total by (its row is left empty).
+    pub(super) fn lookup(group_id: GroupId, start: u64, end: u64) -> SessionKey {
+        SessionKey {
+            id: (group_id, start, end),
+            row: Row::default(),
+        }
+    }
+}
+
+impl PartialEq for SessionKey {
+    fn eq(&self, other: &Self) -> bool {
+        // NB: equal ids mean equal rows: an id names one group, never the next in its slot.
+        self.id == other.id
+    }
+}
+
+impl Eq for SessionKey {}
+
+impl Hash for SessionKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.id.hash(state);
+    }
+}
+
+/// A session's contribution to its running total, at a time.
+pub(super) type Contribution = (SessionKey, u64, AggDiff);
+
 /// Emits contribution pairs for rows as they join or leave sessions.
 pub(super) struct Emitter<'a> {
     pub(super) group: &'a Row,
+    pub(super) group_id: GroupId,
     pub(super) gap: u64,
     pub(super) timing: WindowTiming,
     pub(super) time: u64,
@@ -33,22 +82,25 @@ pub(super) struct Emitter<'a> {
     /// Sessions keep their rows (needed to emit rows, or to split on a retraction).
     pub(super) keep_rows: bool,
     pub(super) out: &'a mut Vec<SessionOut>,
+    /// Contributions to abelian sessions' running totals.
+    pub(super) accs: &'a mut Vec<Contribution>,
     /// The earliest emit time of a session held back during this step.
     pub(super) held_back: Option<u64>,
 }
 
 impl Emitter<'_> {
-    pub(super) fn key(&self, session: &Session) -> (Row, u64, u64) {
+    /// A session's end and the times its contribution is inserted and released.
+    pub(super) fn times(&self, session: &Session) -> (u64, u64, u64) {
         let end = session.end(self.gap);
         let (insert, release) = self.timing.contribution_times(self.time, end);
-        (session_key(self.group, session.start, end), insert, release)
+        (end, insert, release)
     }
 
     /// Adds (`sign` 1) or withdraws (-1) a session's contribution. An addition whose
     /// insertion lies in the future is held back: the operator emits it once its time is
     /// complete (`emit_due`), so a session that keeps growing emits once.
     pub(super) fn emit_session(&mut self, session: &mut Session, sign: i64) {
-        let (key, insert, release) = self.key(session);
+        let (end, insert, release) = self.times(session);
         if insert == release || (sign < 0 && !session.emitted) {
             // NB: past its expiry a session shows nothing, and is not held back either.
             session.emitted |= sign > 0;
@@ -59,7 +111,7 @@ impl Emitter<'_> {
             self.held_back = Some(self.held_back.map_or(insert, |h| h.min(insert)));
             return;
         }
-        self.emit_session_at(session, sign, key, insert, release);
+        self.emit_session_at(session, sign, end, insert, release);
         session.emitted = sign > 0;
     }
 
@@ -68,8 +120,7 @@ impl Emitter<'_> {
         let end = session.end(self.gap);
         let due = self.timing.emit_time(end);
         let (insert, release) = self.timing.contribution_times(due, end);
-        let (key, _, _) = self.key(session);
-        self.emit_session_at(session, 1, key, insert, release);
+        self.emit_session_at(session, 1, end, insert, release);
         session.emitted = true;
     }
 
@@ -77,10 +128,10 @@ impl Emitter<'_> {
     /// closed at birth. Its rows are on time and in no other session, so it is emitted now
     /// (a correction) and released an instant later, instead of being dropped.
     pub(super) fn emit_split(&mut self, session: &mut Session) {
-        let (key, insert, release) = self.key(session);
+        let (end, insert, release) = self.times(session);
         if insert == release {
             let release = self.time.saturating_add(1);
-            self.emit_session_at(session, 1, key, self.time, release);
+            self.emit_session_at(session, 1, end, self.time, release);
             session.emitted = true;
         } else {
             self.emit_session(session, 1);
@@ -89,7 +140,7 @@ impl Emitter<'_> {
 
     /// Whether a session is past its expiry (changes to it are no longer shown).
     pub(super) fn is_expired(&self, session: &Session) -> bool {
-        let (_, insert, release) = self.key(session);
+        let (_, insert, release) = self.times(session);
         insert == release
     }
 
@@ -97,7 +148,7 @@ impl Emitter<'_> {
         &mut self,
         session: &Session,
         sign: i64,
-        key: Row,
+        end: u64,
         insert: u64,
         release: u64,
     ) {
@@ -106,8 +157,9 @@ impl Emitter<'_> {
             if sign < 0 {
                 acc.negate();
             }
-            self.emit_acc(key, acc, insert);
+            self.emit_acc(session.start, end, acc, insert);
         } else {
+            let key = session_key(self.group, session.start, end);
             for (_, args, d) in &session.rows {
                 self.emit_row(&key, args, d * sign, insert, release);
             }
@@ -116,20 +168,19 @@ impl Emitter<'_> {
 
     /// NB: an abelian session's running total is dropped when the session is released
     /// (see `shown`), so its release part is not sent: downstream would only drop it.
-    pub(super) fn emit_acc(&mut self, key: Row, acc: AggDiff, insert: u64) {
-        self.out.push(SessionOut::Acc(key, insert, acc));
+    pub(super) fn emit_acc(&mut self, start: u64, end: u64, acc: AggDiff, insert: u64) {
+        let key = SessionKey::new(self.group_id, self.group, start, end);
+        self.accs.push((key, insert, acc));
     }
 
     pub(super) fn emit_row(&mut self, key: &Row, args: &Row, diff: i64, insert: u64, release: u64) {
-        self.out
-            .push(SessionOut::Row((key.clone(), args.clone()), insert, diff));
-        self.out
-            .push(SessionOut::Row((key.clone(), args.clone()), release, -diff));
+        self.out.push(((key.clone(), args.clone()), insert, diff));
+        self.out.push(((key.clone(), args.clone()), release, -diff));
     }
 
     /// One row joins (or leaves) a session whose bounds do not change.
     pub(super) fn emit_one(&mut self, session: &Session, args: &Row, diff: i64) {
-        let (key, insert, release) = self.key(session);
+        let (end, insert, release) = self.times(session);
         // NB: a held-back session is emitted whole when due; it takes no deltas before.
         if insert == release || !session.emitted {
             return;
@@ -138,9 +189,12 @@ impl Emitter<'_> {
             Some(funcs) => {
                 let mut acc = AggDiff::default();
                 acc.add_row(funcs, &args.0[1..], diff);
-                self.emit_acc(key, acc, insert);
+                self.emit_acc(session.start, end, acc, insert);
             }
-            None => self.emit_row(&key, args, diff, insert, release),
+            None => {
+                let key = session_key(self.group, session.start, end);
+                self.emit_row(&key, args, diff, insert, release);
+            }
         }
     }
 }

@@ -16,6 +16,7 @@
 
 mod emit;
 mod groups;
+mod interned;
 mod open;
 mod schedule;
 mod shown;

@@ -3,12 +3,12 @@
 //! where contributions go: rows to the [`FutureFold`] until their time is complete, abelian
 //! differences to the sessions' running totals ([`ShownTotals`]).
 
-use foldhash::{HashMap, HashMapExt};
 use timely::dataflow::operators::Capability;
 use timely::progress::frontier::MutableAntichain;
 
-use super::emit::{Emitter, session_key};
+use super::emit::{Contribution, Emitter, SessionKey};
 use super::groups::GroupSessions;
+use super::interned::{GroupId, Groups};
 use super::schedule::Schedule;
 use super::shown::ShownTotals;
 use super::{SessionRow, SessionUpdate};
@@ -28,32 +28,40 @@ pub(super) struct Settings {
 impl Settings {
     pub(super) fn emitter<'a>(
         &'a self,
-        group: &'a Row,
+        (group_id, group): (GroupId, &'a Row),
         time: u64,
-        out: &'a mut Vec<SessionOut>,
+        out: &'a mut Outbox,
     ) -> Emitter<'a> {
         Emitter {
             group,
+            group_id,
             gap: self.gap,
             timing: self.timing,
             time,
             funcs: self.funcs.as_deref(),
             keep_rows: self.keep_rows,
-            out,
+            out: &mut out.rows,
+            accs: &mut out.accs,
             held_back: None,
         }
     }
 }
 
+/// What the emitters produced and is not routed yet.
+#[derive(Default)]
+pub(super) struct Outbox {
+    rows: Vec<SessionOut>,
+    accs: Vec<Contribution>,
+}
+
 /// Every group's open sessions, and which groups need a visit when: held-back sessions
 /// falling due, closed sessions to release (a group with none left is dropped at once).
 pub(super) struct OpenSessions {
-    groups: HashMap<Row, GroupSessions>,
-    due: Schedule,
-    release: Schedule,
+    groups: Groups,
+    due: Schedule<GroupId>,
+    release: Schedule<GroupId>,
     settings: Settings,
-    /// What the emitters produced and is not routed yet.
-    out: Vec<SessionOut>,
+    out: Outbox,
     future: FutureFold,
     /// `Some` for abelian aggregates.
     shown: Option<ShownTotals>,
@@ -62,11 +70,11 @@ pub(super) struct OpenSessions {
 impl OpenSessions {
     pub(super) fn new(settings: Settings, shown: Option<ShownTotals>) -> Self {
         OpenSessions {
-            groups: HashMap::new(),
+            groups: Groups::default(),
             due: Schedule::default(),
             release: Schedule::default(),
             settings,
-            out: Vec::new(),
+            out: Outbox::default(),
             future: FutureFold::default(),
             shown,
         }
@@ -75,11 +83,11 @@ impl OpenSessions {
     /// Routes what the emitters produced: abelian differences to the running totals, rows
     /// to the future fold (with `cap`, a capability no later than any of their times).
     fn route(&mut self, cap: &Capability<u64>) {
-        for update in self.out.drain(..) {
-            match (update, &mut self.shown) {
-                (SessionOut::Acc(key, time, acc), Some(shown)) => shown.add(key, time, acc),
-                (update, _) => self.future.add(cap, update),
-            }
+        for update in self.out.rows.drain(..) {
+            self.future.add(cap, update);
+        }
+        if let Some(shown) = &mut self.shown {
+            shown.add(&mut self.out.accs);
         }
     }
 
@@ -97,10 +105,8 @@ impl OpenSessions {
         ready: &mut Vec<SessionUpdate>,
     ) {
         while let Some(updates) = self.future.next_completed(frontier) {
-            for update in updates {
-                if let SessionOut::Row(keyed, time, diff) = update {
-                    ready.push(SessionUpdate::Row(keyed, time, diff));
-                }
+            for (keyed, time, diff) in updates {
+                ready.push(SessionUpdate::Row(keyed, time, diff));
             }
         }
     }
@@ -130,8 +136,9 @@ impl OpenSessions {
         cap: &Capability<u64>,
     ) -> Option<u64> {
         let settings = &self.settings;
-        let state = self.groups.entry(group.clone()).or_default();
-        let mut emitter = settings.emitter(&group, time, &mut self.out);
+        let id = self.groups.intern(group);
+        let (group, state) = self.groups.get_mut(id).expect("an interned group");
+        let mut emitter = settings.emitter((id, group), time, &mut self.out);
         if diff > 0 {
             state.insert(ts, args, diff, &mut emitter);
         } else {
@@ -139,9 +146,11 @@ impl OpenSessions {
         }
         let held_back = emitter.held_back;
         if let Some(due) = held_back {
-            self.due.file(&group, due, &mut state.due_at);
+            self.due.file(id, due, &mut state.due_at);
         }
-        self.file_release(&group);
+        if refile(&mut self.release, settings, id, state) {
+            self.groups.remove(id);
+        }
         self.route(cap);
         held_back
     }
@@ -171,19 +180,19 @@ impl OpenSessions {
         let Some(held) = held.filter(|_| self.due.has_before(bound)) else {
             return;
         };
-        for (filed, group) in self.due.take_before(bound) {
-            let Some(state) = visit(&mut self.groups, &group, filed, |s| &mut s.due_at) else {
+        for (filed, id) in self.due.take_before(bound) {
+            let Some((group, state)) = visit(&mut self.groups, id, filed, |s| &mut s.due_at) else {
                 continue;
             };
-            let mut emitter = self.settings.emitter(&group, bound, &mut self.out);
+            let mut emitter = self.settings.emitter((id, group), bound, &mut self.out);
             if let Some(next) = state.emit_due(bound, &mut emitter) {
-                self.due.file(&group, next, &mut state.due_at);
+                self.due.file(id, next, &mut state.due_at);
             }
             if release {
-                release_sessions(state, &group, bound, &self.settings, &mut self.shown);
+                release_sessions(state, id, bound, &self.settings, &mut self.shown);
             }
-            if refile(&mut self.release, &self.settings, &group, state) {
-                self.groups.remove(&group);
+            if refile(&mut self.release, &self.settings, id, state) {
+                self.groups.remove(id);
             }
         }
         self.route(held);
@@ -192,23 +201,14 @@ impl OpenSessions {
     /// Drops the sessions no row at or after `bound` can touch (and their running totals),
     /// and groups left empty.
     pub(super) fn release_before(&mut self, bound: u64) {
-        for (filed, group) in self.release.take_before(bound) {
-            let Some(state) = visit(&mut self.groups, &group, filed, |s| &mut s.release_at) else {
+        for (filed, id) in self.release.take_before(bound) {
+            let Some((_, state)) = visit(&mut self.groups, id, filed, |s| &mut s.release_at) else {
                 continue;
             };
-            release_sessions(state, &group, bound, &self.settings, &mut self.shown);
-            if refile(&mut self.release, &self.settings, &group, state) {
-                self.groups.remove(&group);
+            release_sessions(state, id, bound, &self.settings, &mut self.shown);
+            if refile(&mut self.release, &self.settings, id, state) {
+                self.groups.remove(id);
             }
-        }
-    }
-
-    /// Files `group` for its next release, or drops it if it has no session left.
-    fn file_release(&mut self, group: &Row) {
-        if let Some(state) = self.groups.get_mut(group)
-            && refile(&mut self.release, &self.settings, group, state)
-        {
-            self.groups.remove(group);
         }
     }
 }
@@ -217,24 +217,24 @@ impl OpenSessions {
 /// group still exists and `filed_at` still names that time); the group is then no longer
 /// filed there.
 fn visit<'a>(
-    groups: &'a mut HashMap<Row, GroupSessions>,
-    group: &Row,
+    groups: &'a mut Groups,
+    id: GroupId,
     filed: u64,
     filed_at: impl Fn(&mut GroupSessions) -> &mut Option<u64>,
-) -> Option<&'a mut GroupSessions> {
-    let state = groups.get_mut(group)?;
+) -> Option<(&'a Row, &'a mut GroupSessions)> {
+    let (group, state) = groups.get_mut(id)?;
     let at = filed_at(state);
     if *at != Some(filed) {
         return None;
     }
     *at = None;
-    Some(state)
+    Some((group, state))
 }
 
 /// Drops `group`'s sessions no row at or after `bound` can touch, and their running totals.
 fn release_sessions(
     state: &mut GroupSessions,
-    group: &Row,
+    id: GroupId,
     bound: u64,
     settings: &Settings,
     shown: &mut Option<ShownTotals>,
@@ -242,16 +242,16 @@ fn release_sessions(
     let (gap, lateness) = (settings.gap, settings.timing.allowed_lateness);
     state.release(bound, gap, lateness, |start, end| {
         if let Some(shown) = shown.as_mut() {
-            shown.forget(session_key(group, start, end));
+            shown.forget(SessionKey::lookup(id, start, end));
         }
     });
 }
 
 /// Files `group` for its next release; true when it has no session left (to be dropped).
 fn refile(
-    release: &mut Schedule,
+    release: &mut Schedule<GroupId>,
     settings: &Settings,
-    group: &Row,
+    id: GroupId,
     state: &mut GroupSessions,
 ) -> bool {
     if state.sessions.is_empty() {
@@ -259,7 +259,7 @@ fn refile(
     }
     let (gap, lateness) = (settings.gap, settings.timing.allowed_lateness);
     if let Some(at) = state.next_release(gap, lateness) {
-        release.file(group, at, &mut state.release_at);
+        release.file(id, at, &mut state.release_at);
     }
     false
 }

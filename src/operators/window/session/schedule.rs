@@ -9,27 +9,32 @@
 
 use std::collections::BTreeMap;
 
-use crate::value::Row;
-
-/// Groups filed by the time they need a visit.
-#[derive(Default)]
-pub(super) struct Schedule {
-    at: BTreeMap<u64, Vec<Row>>,
+/// Groups (`G`, an id) filed by the time they need a visit.
+pub(super) struct Schedule<G> {
+    at: BTreeMap<u64, Vec<G>>,
 }
 
-impl Schedule {
+impl<G> Default for Schedule<G> {
+    fn default() -> Self {
+        Schedule {
+            at: BTreeMap::new(),
+        }
+    }
+}
+
+impl<G: Copy + 'static> Schedule<G> {
     /// Files `group` for a visit at `time`, unless `filed` (the time it is filed under, kept
     /// by the group) is already no later. Updates `filed`.
-    pub(super) fn file(&mut self, group: &Row, time: u64, filed: &mut Option<u64>) {
+    pub(super) fn file(&mut self, group: G, time: u64, filed: &mut Option<u64>) {
         if filed.is_some_and(|f| f <= time) {
             return;
         }
         *filed = Some(time);
-        self.at.entry(time).or_default().push(group.clone());
+        self.at.entry(time).or_default().push(group);
     }
 
     /// Takes every entry filed before `bound`, earliest first, as `(time, group)`.
-    pub(super) fn take_before(&mut self, bound: u64) -> impl Iterator<Item = (u64, Row)> + use<> {
+    pub(super) fn take_before(&mut self, bound: u64) -> impl Iterator<Item = (u64, G)> + use<G> {
         let later = self.at.split_off(&bound);
         let due = std::mem::replace(&mut self.at, later);
         due.into_iter()
@@ -49,23 +54,22 @@ impl Schedule {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::value::Value;
 
-    fn group(name: &str) -> Row {
-        Row(vec![Value::from(name)])
+    fn group(name: &'static str) -> &'static str {
+        name
     }
 
     #[test]
     fn a_group_comes_up_once_at_its_earliest_time_and_stale_entries_are_told_apart() {
         let mut schedule = Schedule::default();
         let (mut a, mut b) = (None, None);
-        schedule.file(&group("a"), 30, &mut a);
-        schedule.file(&group("a"), 40, &mut a);
-        schedule.file(&group("a"), 10, &mut a);
-        schedule.file(&group("b"), 20, &mut b);
+        schedule.file(group("a"), 30, &mut a);
+        schedule.file(group("a"), 40, &mut a);
+        schedule.file(group("a"), 10, &mut a);
+        schedule.file(group("b"), 20, &mut b);
         assert_eq!((a, b), (Some(10), Some(20)));
         assert_eq!(schedule.first(), Some(10));
-        let taken: Vec<(u64, Row)> = schedule.take_before(31).collect();
+        let taken: Vec<(u64, &str)> = schedule.take_before(31).collect();
         assert_eq!(
             taken,
             vec![(10, group("a")), (20, group("b")), (30, group("a"))]

@@ -13,18 +13,18 @@ use differential_dataflow::difference::Semigroup;
 use foldhash::HashMap;
 
 use super::SessionUpdate;
+use super::emit::{Contribution, SessionKey};
 use crate::operators::aggregate::AggDiff;
 use crate::operators::total::{FinishTotal, Totals};
-use crate::value::Row;
 
 /// Running totals per session key and the contributions not applied yet.
 pub(super) struct ShownTotals {
-    totals: Totals,
+    totals: Totals<SessionKey>,
     finish: FinishTotal,
-    pending: Vec<(u64, Row, AggDiff)>,
-    net: HashMap<Row, AggDiff>,
+    pending: Vec<Contribution>,
+    net: HashMap<SessionKey, AggDiff>,
     /// Totals to forget once the pending contributions are applied.
-    forgotten: Vec<Row>,
+    forgotten: Vec<SessionKey>,
 }
 
 impl ShownTotals {
@@ -38,9 +38,10 @@ impl ShownTotals {
         }
     }
 
-    /// Takes a contribution to `key`'s total at `time` (not before any time applied so far).
-    pub(super) fn add(&mut self, key: Row, time: u64, acc: AggDiff) {
-        self.pending.push((time, key, acc));
+    /// Takes contributions to sessions' totals (each at a time not before any time applied
+    /// so far).
+    pub(super) fn add(&mut self, contributions: &mut Vec<Contribution>) {
+        self.pending.append(contributions);
     }
 
     /// Applies every pending contribution, time by time, and pushes the updates of the
@@ -48,20 +49,20 @@ impl ShownTotals {
     pub(super) fn flush(&mut self, out: &mut Vec<SessionUpdate>) {
         let mut pending = std::mem::take(&mut self.pending);
         // NB: the order within a time does not matter: its contributions are netted.
-        pending.sort_unstable_by_key(|(time, _, _)| *time);
+        pending.sort_unstable_by_key(|(_, time, _)| *time);
         let mut rest = pending.drain(..).peekable();
-        while let Some((time, key, acc)) = rest.next() {
+        while let Some((key, time, acc)) = rest.next() {
             let finish = &self.finish;
-            let mut emit = |key: &Row, total: &AggDiff, diff| {
-                out.push(SessionUpdate::Total(finish(key, total), time, diff));
+            let mut emit = |key: &SessionKey, total: &AggDiff, diff| {
+                out.push(SessionUpdate::Total(finish(&key.row, total), time, diff));
             };
             // NB: most times hold one contribution (a session due then): nothing to net.
-            if rest.peek().is_none_or(|(t, _, _)| *t != time) {
+            if rest.peek().is_none_or(|(_, t, _)| *t != time) {
                 self.totals.apply_netted([(key, acc)], &mut emit);
                 continue;
             }
             net_in(&mut self.net, key, acc);
-            while let Some((_, key, acc)) = rest.next_if(|(t, _, _)| *t == time) {
+            while let Some((key, _, acc)) = rest.next_if(|(_, t, _)| *t == time) {
                 net_in(&mut self.net, key, acc);
             }
             self.totals.apply_netted(self.net.drain(), &mut emit);
@@ -75,12 +76,12 @@ impl ShownTotals {
 
     /// Forgets the total of a released session at the next flush, once the contributions
     /// made before (which may include the session's last) are applied.
-    pub(super) fn forget(&mut self, key: Row) {
+    pub(super) fn forget(&mut self, key: SessionKey) {
         self.forgotten.push(key);
     }
 }
 
-fn net_in(net: &mut HashMap<Row, AggDiff>, key: Row, acc: AggDiff) {
+fn net_in(net: &mut HashMap<SessionKey, AggDiff>, key: SessionKey, acc: AggDiff) {
     match net.get_mut(&key) {
         Some(sum) => sum.plus_equals(&acc),
         None => {
@@ -93,14 +94,23 @@ fn net_in(net: &mut HashMap<Row, AggDiff>, key: Row, acc: AggDiff) {
 mod tests {
     use super::*;
     use crate::operators::total::test_support::{count, key};
-    use crate::value::Value;
+    use crate::operators::window::session::interned::Groups;
+    use crate::value::{Row, Value};
 
+    /// Finishes a session's row as its group and its count (bounds dropped).
     fn shown() -> ShownTotals {
         ShownTotals::new(Box::new(|key: &Row, total: &AggDiff| {
-            let mut values = key.0.clone();
+            let mut values = key.0[2..].to_vec();
             values.push(Value::Int(total.rows));
             Row(values)
         }))
+    }
+
+    /// The session [0, 0) of the group named `name`.
+    fn session(groups: &mut Groups, name: &str) -> SessionKey {
+        let group = key(name);
+        let id = groups.intern(group.clone());
+        SessionKey::new(id, &group, 0, 0)
     }
 
     fn row(name: &str, count: i64) -> Row {
@@ -122,12 +132,16 @@ mod tests {
     #[test]
     fn contributions_net_per_time_and_a_forgotten_total_goes_after_its_last_contribution() {
         let mut totals = shown();
+        let mut groups = Groups::default();
+        let a = session(&mut groups, "a");
         let mut out = Vec::new();
-        totals.add(key("a"), 7, count(1));
-        totals.add(key("a"), 5, count(2));
-        totals.add(key("a"), 7, count(1));
+        totals.add(&mut vec![
+            (a.clone(), 7, count(1)),
+            (a.clone(), 5, count(2)),
+            (a.clone(), 7, count(1)),
+        ]);
         // Released before the flush that applies its contributions: forgotten after them.
-        totals.forget(key("a"));
+        totals.forget(a.clone());
         totals.flush(&mut out);
         assert_eq!(
             updates(&out),
@@ -142,7 +156,7 @@ mod tests {
             "a released session's total is forgotten"
         );
         out.clear();
-        totals.add(key("a"), 9, count(1));
+        totals.add(&mut vec![(a, 9, count(1))]);
         totals.flush(&mut out);
         assert_eq!(updates(&out), vec![(row("a", 1), 9, 1)]);
     }
