@@ -216,12 +216,12 @@ impl OpenSessions {
 /// The state of `group` for a schedule entry filed at `filed`, if the entry is current (the
 /// group still exists and `filed_at` still names that time); the group is then no longer
 /// filed there.
-fn visit<'a>(
-    groups: &'a mut Groups,
+fn visit(
+    groups: &mut Groups,
     id: GroupId,
     filed: u64,
     filed_at: impl Fn(&mut GroupSessions) -> &mut Option<u64>,
-) -> Option<(&'a Row, &'a mut GroupSessions)> {
+) -> Option<(&Row, &mut GroupSessions)> {
     let (group, state) = groups.get_mut(id)?;
     let at = filed_at(state);
     if *at != Some(filed) {
