@@ -38,6 +38,7 @@ pub mod bench;
 pub mod builder;
 pub mod change;
 pub mod dataflow_file;
+pub mod exporter;
 pub mod expr;
 pub mod operators;
 pub mod plan;

@@ -17,6 +17,14 @@ pub struct PipelineCounters {
 #[derive(Debug)]
 pub struct Metrics {
     pub events_in: AtomicU64,
+    /// Bytes of the input file read so far (a file input only).
+    pub bytes_in: AtomicU64,
+    /// Batches the input was cut into so far.
+    pub batches: AtomicU64,
+    /// The stamp of the batch the input is in: the watermark the input has sent (ms).
+    pub watermark_ms: AtomicU64,
+    /// The largest event time seen before that batch opened (ms).
+    pub max_event_ms: AtomicU64,
     pub bad_lines: AtomicU64,
     pub missing_deletes: AtomicU64,
     /// The pipelines' names, in plan order (as `pipelines`).
@@ -28,11 +36,22 @@ impl Metrics {
     pub fn new(names: &[String]) -> Metrics {
         Metrics {
             events_in: AtomicU64::new(0),
+            bytes_in: AtomicU64::new(0),
+            batches: AtomicU64::new(0),
+            watermark_ms: AtomicU64::new(0),
+            max_event_ms: AtomicU64::new(0),
             bad_lines: AtomicU64::new(0),
             missing_deletes: AtomicU64::new(0),
             names: names.to_vec(),
             pipelines: names.iter().map(|_| PipelineCounters::default()).collect(),
         }
+    }
+
+    /// The input opened the batch stamped `stamp`, having seen event times up to `max_seen`.
+    pub fn note_batch(&self, stamp: u64, max_seen: u64) {
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        self.watermark_ms.fetch_max(stamp, Ordering::Relaxed);
+        self.max_event_ms.fetch_max(max_seen, Ordering::Relaxed);
     }
 
     pub fn add_missing_deletes(&self, n: u64) {

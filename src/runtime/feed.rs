@@ -375,6 +375,10 @@ impl Feeder<'_, '_> {
                 self.feed_one(item, &mut cursor)?;
             }
             file.done_with(&chunk);
+            if self.reports {
+                let read = file.bytes_read().map_err(worker_failed)?;
+                self.metrics.bytes_in.fetch_max(read, Ordering::Relaxed);
+            }
             index += 1;
         }
         Ok(())
@@ -407,6 +411,10 @@ impl Feeder<'_, '_> {
                 self.limit_in_flight(cursor.previous_stamp);
             }
             cursor.previous_stamp = stamp;
+            if self.reports {
+                self.metrics
+                    .note_batch(stamp, observed.max_seen_before.max(ts));
+            }
             if let Some(watch) = &self.watch {
                 watch.batch_opened(stamp, seq);
             }

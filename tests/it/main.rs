@@ -22,6 +22,7 @@ mod dataflows;
 mod durable_cli;
 mod keyed_stream;
 mod layers;
+mod metrics;
 mod narrowed_sources;
 mod new_user;
 mod nexmark;

@@ -152,6 +152,11 @@ pub struct ServeArgs {
     /// Start a new batch (timely time) when the clock moved this many ms.
     #[arg(long, default_value_t = 1)]
     pub batch_ms: u64,
+    /// Serve the run's metrics at http://ADDR/metrics in the Prometheus text format
+    /// (ADDR is HOST:PORT, or a port on 127.0.0.1; off unless given).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<String>,
+
     /// Close connections idle this many seconds (0: never).
     #[arg(long, default_value_t = 0)]
     pub timeout: u64,
@@ -207,6 +212,10 @@ pub struct ReplayArgs {
     /// Write rows in the raw differential form: {"diff":..,"time":..,<row>}.
     #[arg(long)]
     pub raw: bool,
+    /// Serve the run's metrics at http://ADDR/metrics in the Prometheus text format
+    /// (ADDR is HOST:PORT, or a port on 127.0.0.1; off unless given).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -254,6 +263,10 @@ pub struct RunArgs {
     /// Write rows in the raw differential form: {"diff":..,"time":..,<row>}.
     #[arg(long)]
     pub raw: bool,
+    /// Serve the run's metrics at http://ADDR/metrics in the Prometheus text format
+    /// (ADDR is HOST:PORT, or a port on 127.0.0.1; off unless given).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<String>,
     #[command(flatten)]
     pub durability: DurabilityArgs,
 }

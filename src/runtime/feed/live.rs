@@ -100,6 +100,8 @@ impl Feeder<'_, '_> {
         if let Some(watch) = &self.watch {
             watch.batch_opened(stamp, position.next_seq);
         }
+        self.metrics
+            .note_batch(stamp, observed.max_seen_before.max(ts));
         self.at_batch_boundary(position, stamp)?;
         *previous = stamp;
         Ok(true)

@@ -79,6 +79,7 @@ impl Chunk {
 struct State {
     reader: BufReader<std::fs::File>,
     lines_read: u64,
+    bytes_read: u64,
     at_end: bool,
     /// Chunks `first..`, read and not yet read by every worker.
     chunks: VecDeque<Arc<Chunk>>,
@@ -99,6 +100,7 @@ impl SharedFile {
             state: Mutex::new(State {
                 reader: BufReader::with_capacity(1 << 16, file),
                 lines_read: 0,
+                bytes_read: 0,
                 at_end: false,
                 chunks: VecDeque::new(),
                 first: 0,
@@ -125,6 +127,11 @@ impl SharedFile {
             .checked_sub(state.first)
             .and_then(|offset| state.chunks.get(offset as usize));
         Ok(chunk.cloned())
+    }
+
+    /// How many bytes of the file were read so far.
+    pub fn bytes_read(&self) -> Result<u64, Poisoned> {
+        Ok(self.state.lock().map_err(|_| Poisoned)?.bytes_read)
     }
 
     /// Parses chunk `index` if it is local worker `local`'s to parse.
@@ -168,8 +175,9 @@ impl State {
                     self.at_end = true;
                     break;
                 }
-                Ok(_) => {
+                Ok(n) => {
                     self.lines_read += 1;
+                    self.bytes_read += n as u64;
                     raw.lines.push((self.lines_read, raw.bytes.len()));
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}

@@ -42,3 +42,17 @@ impl From<kvflow::dataflow_file::DataflowFileError> for CliError {
         CliError::File(error.to_string())
     }
 }
+
+/// Starts the metrics endpoint when `--metrics ADDR` was given, and says where it is.
+pub fn start_exporter(
+    addr: Option<&str>,
+    metrics: &std::sync::Arc<kvflow::runtime::Metrics>,
+) -> Result<Option<kvflow::exporter::MetricsServer>, CliError> {
+    let Some(addr) = addr else {
+        return Ok(None);
+    };
+    let server =
+        kvflow::exporter::MetricsServer::start(addr, metrics.clone()).map_err(CliError::File)?;
+    eprintln!("metrics: http://{}/metrics", server.local_addr());
+    Ok(Some(server))
+}

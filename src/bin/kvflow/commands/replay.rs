@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use kvflow::runtime::{InputSource, RunOptions, run};
+use kvflow::runtime::{InputSource, Metrics, RunOptions, run_observed};
 use kvflow::sinks::OutputFactory;
 use kvflow::sinks::cut::FromTime;
 use kvflow::sinks::file::DirOutputs;
@@ -39,8 +39,17 @@ pub fn replay(args: ReplayArgs) -> Result<(), CliError> {
         ..RunOptions::default().workers(args.workers)
     };
     let input = InputSource::Logged(args.data_dir.clone());
-    let summary = run(Arc::new(loaded.plan), input, options, outputs)
+    let names: Vec<String> = loaded
+        .plan
+        .pipelines
+        .iter()
+        .map(|p| p.name.clone())
+        .collect();
+    let metrics = Arc::new(Metrics::new(&names));
+    let exporter = super::start_exporter(args.metrics.as_deref(), &metrics)?;
+    let summary = run_observed(Arc::new(loaded.plan), input, options, outputs, metrics)
         .map_err(|e| CliError::Runtime(e.to_string()))?;
+    drop(exporter);
     eprint!("{summary}");
     Ok(())
 }

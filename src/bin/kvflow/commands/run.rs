@@ -67,9 +67,11 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
     let plan = Arc::new(loaded.plan);
     let names: Vec<String> = plan.pipelines.iter().map(|p| p.name.clone()).collect();
     let metrics = Arc::new(Metrics::new(&names));
-    let progress = Progress::start(metrics.clone());
+    let exporter = super::start_exporter(args.metrics.as_deref(), &metrics)?;
+    let progress = Progress::start(metrics.clone(), &input);
     let result = run_observed(plan.clone(), input, options, outputs, metrics);
     progress.stop();
+    drop(exporter);
     match result {
         Ok(summary) => {
             eprint!("{summary}");
@@ -116,31 +118,23 @@ fn choose_input(args: &RunArgs, default: Option<DefaultInput>) -> Result<InputSo
     }
 }
 
-/// A spinner with the events read so far, on stderr when it is a terminal.
+/// On stderr when it is a terminal: a bar of the input file read (a spinner for other
+/// inputs), with the events read, their rate and the watermark.
 struct Progress {
     done: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Progress {
-    fn start(metrics: Arc<Metrics>) -> Progress {
+    fn start(metrics: Arc<Metrics>, input: &InputSource) -> Progress {
         let done = Arc::new(AtomicBool::new(false));
+        let total = match input {
+            InputSource::Jsonl(path) => std::fs::metadata(path).ok().map(|m| m.len()),
+            _ => None,
+        };
         let thread = std::io::stderr().is_terminal().then(|| {
             let done = done.clone();
-            std::thread::spawn(move || {
-                let bar = indicatif::ProgressBar::new_spinner();
-                bar.set_style(
-                    indicatif::ProgressStyle::with_template(
-                        "{spinner} {pos} events read ({per_sec}) {elapsed}",
-                    )
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-                );
-                while !done.load(Ordering::Relaxed) {
-                    bar.set_position(metrics.events_in.load(Ordering::Relaxed));
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-                bar.finish_and_clear();
-            })
+            std::thread::spawn(move || show_progress(&metrics, total, &done))
         });
         Progress { done, thread }
     }
@@ -151,4 +145,33 @@ impl Progress {
             let _ = thread.join();
         }
     }
+}
+
+fn show_progress(metrics: &Metrics, total: Option<u64>, done: &AtomicBool) {
+    let (bar, template) = match total {
+        Some(total) => (
+            indicatif::ProgressBar::new(total),
+            "{bar:30} {percent:>3}% of {total_bytes}  {msg}  {elapsed}",
+        ),
+        None => (
+            indicatif::ProgressBar::new_spinner(),
+            "{spinner} {msg}  {elapsed}",
+        ),
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(template)
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let started = std::time::Instant::now();
+    while !done.load(Ordering::Relaxed) {
+        let events = metrics.events_in.load(Ordering::Relaxed);
+        let rate = events as f64 / started.elapsed().as_secs_f64().max(1e-3);
+        let watermark = metrics.watermark_ms.load(Ordering::Relaxed);
+        bar.set_position(metrics.bytes_in.load(Ordering::Relaxed));
+        bar.set_message(format!(
+            "{events} events ({rate:.0}/s), watermark {watermark} ms"
+        ));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bar.finish_and_clear();
 }

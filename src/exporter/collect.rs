@@ -1,0 +1,160 @@
+//! The run's counters as Prometheus metrics, read at each scrape.
+//!
+//! Names follow Prometheus conventions: a `kvflow_` prefix, the unit in the name, counters
+//! ending in `_total` (the encoder appends it), a `pipeline` label on per-pipeline series.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+
+use crate::runtime::Metrics;
+use crate::runtime::metrics::PipelineCounters;
+
+/// Reads a run's [`Metrics`] at each scrape.
+#[derive(Debug)]
+pub(super) struct RunCollector {
+    metrics: Arc<Metrics>,
+    started: Instant,
+}
+
+impl RunCollector {
+    pub(super) fn new(metrics: Arc<Metrics>, started: Instant) -> RunCollector {
+        RunCollector { metrics, started }
+    }
+}
+
+fn read(counter: &AtomicU64) -> u64 {
+    counter.load(Ordering::Relaxed)
+}
+
+fn counter(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: u64) -> Fmt {
+    let metric = ConstCounter::new(value);
+    metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
+}
+
+fn gauge(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: f64) -> Fmt {
+    let metric = ConstGauge::new(value);
+    metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
+}
+
+type Fmt = Result<(), std::fmt::Error>;
+
+/// One counter per pipeline, labelled with its name.
+fn per_pipeline(
+    encoder: &mut DescriptorEncoder,
+    (name, help): (&str, &str),
+    metrics: &Metrics,
+    field: impl Fn(&PipelineCounters) -> &AtomicU64,
+) -> Fmt {
+    let kind = ConstCounter::new(0u64).metric_type();
+    let mut family = encoder.encode_descriptor(name, help, None, kind)?;
+    for (pipeline, counters) in metrics.names.iter().zip(&metrics.pipelines) {
+        let labels = [("pipeline", pipeline.as_str())];
+        ConstCounter::new(read(field(counters))).encode(family.encode_family(&labels)?)?;
+    }
+    Ok(())
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+impl Collector for RunCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Fmt {
+        let m = &*self.metrics;
+        let e = &mut encoder;
+        counter(
+            e,
+            "kvflow_input_events",
+            "Mutations read from the input.",
+            read(&m.events_in),
+        )?;
+        counter(
+            e,
+            "kvflow_input_bytes",
+            "Bytes of the input file read.",
+            read(&m.bytes_in),
+        )?;
+        counter(
+            e,
+            "kvflow_input_bad_lines",
+            "Input lines that are not mutations.",
+            read(&m.bad_lines),
+        )?;
+        counter(
+            e,
+            "kvflow_input_batches",
+            "Batches the input was cut into.",
+            read(&m.batches),
+        )?;
+        counter(
+            e,
+            "kvflow_store_missing_deletes",
+            "Deletes of keys the store did not hold.",
+            read(&m.missing_deletes),
+        )?;
+        let (watermark, max_seen) = (read(&m.watermark_ms), read(&m.max_event_ms));
+        gauge(
+            e,
+            "kvflow_watermark_milliseconds",
+            "Event time (ms since the epoch) of the batch the input is in: the watermark sent.",
+            watermark as f64,
+        )?;
+        gauge(
+            e,
+            "kvflow_input_max_event_time_milliseconds",
+            "The largest event time seen in the input (ms since the epoch).",
+            max_seen as f64,
+        )?;
+        gauge(
+            e,
+            "kvflow_watermark_lag_milliseconds",
+            "How far the watermark is behind the largest event time seen.",
+            max_seen.saturating_sub(watermark) as f64,
+        )?;
+        let wall_lag = (now_ms() as f64 - watermark as f64) / 1000.0;
+        gauge(
+            e,
+            "kvflow_watermark_wall_clock_lag_seconds",
+            "How far the watermark is behind the wall clock.",
+            if watermark == 0 { 0.0 } else { wall_lag },
+        )?;
+        gauge(
+            e,
+            "kvflow_run_uptime_seconds",
+            "Seconds since the run started.",
+            self.started.elapsed().as_secs_f64(),
+        )?;
+        per_pipeline(
+            e,
+            ("kvflow_pipeline_rows_out", "Rows a pipeline wrote."),
+            m,
+            |c| &c.rows,
+        )?;
+        per_pipeline(
+            e,
+            (
+                "kvflow_pipeline_late_rows",
+                "Late rows a pipeline set aside.",
+            ),
+            m,
+            |c| &c.late,
+        )?;
+        per_pipeline(
+            e,
+            (
+                "kvflow_pipeline_error_rows",
+                "Rows a pipeline could not process.",
+            ),
+            m,
+            |c| &c.errors,
+        )
+    }
+}

@@ -1,0 +1,130 @@
+//! `--metrics ADDR`: a run's counters served at `http://ADDR/metrics` in the Prometheus text
+//! format (version 0.0.4), for Prometheus or any scraper to read while the run goes on.
+//!
+//! The counters are the ones the run already keeps for its summary (`assemble::counters`):
+//! nothing is counted twice, and a run without `--metrics` pays nothing. Each scrape reads
+//! them as they are at that instant ([`collect`]). The exposition format is written by the
+//! `prometheus-client` crate and the HTTP side is `tiny_http`: one thread answers scrapes one
+//! at a time, which is all a scraper needs, and stops when the run ends.
+
+mod collect;
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use prometheus_client::encoding::prometheus_text;
+use prometheus_client::registry::Registry;
+
+use crate::runtime::Metrics;
+use collect::RunCollector;
+
+/// The metrics endpoint of one run; stops when dropped.
+pub struct MetricsServer {
+    server: Arc<tiny_http::Server>,
+    thread: Option<JoinHandle<()>>,
+    addr: SocketAddr,
+}
+
+impl MetricsServer {
+    /// Serves `metrics` at `addr` (`HOST:PORT`, or a bare port on the loopback interface).
+    pub fn start(addr: &str, metrics: Arc<Metrics>) -> Result<MetricsServer, String> {
+        let addr = parse_addr(addr)?;
+        let server = tiny_http::Server::http(addr)
+            .map_err(|e| format!("--metrics {addr}: cannot listen: {e}"))?;
+        let addr = server
+            .server_addr()
+            .to_ip()
+            .ok_or_else(|| format!("--metrics {addr}: not an IP address"))?;
+        let server = Arc::new(server);
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(RunCollector::new(metrics, Instant::now())));
+        let serving = server.clone();
+        let thread = std::thread::Builder::new()
+            .name("metrics".into())
+            .spawn(move || serve(&serving, &registry))
+            .map_err(|e| format!("--metrics: cannot start its thread: {e}"))?;
+        Ok(MetricsServer {
+            server,
+            thread: Some(thread),
+            addr,
+        })
+    }
+
+    /// The address it listens on (the port chosen when `:0` was given).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for MetricsServer {
+    fn drop(&mut self) {
+        self.server.unblock();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// `HOST:PORT`, or a bare port on 127.0.0.1.
+fn parse_addr(addr: &str) -> Result<SocketAddr, String> {
+    let full = match addr.parse::<u16>() {
+        Ok(port) => format!("127.0.0.1:{port}"),
+        Err(_) => addr.to_string(),
+    };
+    full.to_socket_addrs()
+        .map_err(|e| format!("--metrics {addr}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("--metrics {addr}: the name resolves to no address"))
+}
+
+fn serve(server: &tiny_http::Server, registry: &Registry) {
+    for request in server.incoming_requests() {
+        let response = match request.url() {
+            "/metrics" => exposition(registry),
+            _ => text_response("not found: the metrics are at /metrics\n", 404),
+        };
+        // NB: a scraper that hung up gets nothing; the run goes on.
+        let _ = request.respond(response);
+    }
+}
+
+fn exposition(registry: &Registry) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
+    let mut body = String::new();
+    match prometheus_text::encode(&mut body, registry) {
+        Ok(()) => {
+            let mut response = tiny_http::Response::from_string(body);
+            if let Ok(header) = tiny_http::Header::from_bytes(
+                &b"Content-Type"[..],
+                prometheus_text::CONTENT_TYPE.as_bytes(),
+            ) {
+                response.add_header(header);
+            }
+            response
+        }
+        Err(_) => text_response("the metrics could not be written\n", 500),
+    }
+}
+
+fn text_response(text: &str, status: u16) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
+    tiny_http::Response::from_string(text).with_status_code(status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bare_port_listens_on_the_loopback_interface() {
+        assert_eq!(
+            parse_addr("9464").unwrap(),
+            "127.0.0.1:9464".parse().unwrap()
+        );
+        assert_eq!(
+            parse_addr("0.0.0.0:9").unwrap(),
+            "0.0.0.0:9".parse().unwrap()
+        );
+        assert!(parse_addr("not an address").is_err());
+    }
+}

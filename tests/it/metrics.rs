@@ -1,0 +1,179 @@
+//! `--metrics`: `/metrics` scraped during a real run and parsed with a Prometheus parser; its
+//! values checked against what the test fed the run and what the run wrote.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{ChildStderr, Stdio};
+
+use prometheus_parse::{Scrape, Value};
+
+use crate::support::{kvflow, tmp};
+
+const FLOW: &str = r#"
+[sources.events]
+view = "events"
+
+[[pipelines]]
+name = "big"
+from = "events"
+
+[[pipelines.steps]]
+filter = "value.v >= 50"
+
+[[pipelines]]
+name = "typed"
+from = "events"
+
+[[pipelines.steps]]
+map = { key = "key", half = "value.v / 2" }
+"#;
+
+/// The address the run says its metrics are at (read from its stderr).
+fn metrics_address(stderr: &mut BufReader<ChildStderr>) -> String {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let read = stderr.read_line(&mut line).expect("read stderr");
+        assert!(read > 0, "the run ended without announcing its metrics");
+        if let Some(url) = line.trim().strip_prefix("metrics: ") {
+            return url.to_string();
+        }
+    }
+}
+
+fn scrape(url: &str) -> Scrape {
+    let body = ureq::get(url)
+        .call()
+        .expect("scrape")
+        .into_body()
+        .read_to_string()
+        .expect("body");
+    Scrape::parse(body.lines().map(|l| Ok(l.to_string()))).expect("Prometheus text format")
+}
+
+/// The value of the sample `metric` (with `pipeline` as its label, if given).
+fn value(scrape: &Scrape, metric: &str, pipeline: Option<&str>) -> f64 {
+    let sample = scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == metric && s.labels.get("pipeline") == pipeline)
+        .unwrap_or_else(|| panic!("no sample {metric} {pipeline:?}"));
+    match sample.value {
+        Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => v,
+        ref other => panic!("{metric} is not a number: {other:?}"),
+    }
+}
+
+/// The first scrape whose values are all `expected`; fails after 30 s showing the last one.
+fn settled(url: &str, expected: &[(&str, Option<&str>, f64)]) -> Scrape {
+    let start = std::time::Instant::now();
+    loop {
+        let seen = scrape(url);
+        let actual: Vec<f64> = expected
+            .iter()
+            .map(|(metric, pipeline, _)| value(&seen, metric, *pipeline))
+            .collect();
+        if expected.iter().zip(&actual).all(|((_, _, e), a)| e == a) {
+            return seen;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "metrics never settled: expected {expected:?}, last seen {actual:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+fn line(i: u64, ts: u64, v: &str) -> String {
+    format!("{{\"ts\":{ts},\"op\":\"put\",\"key\":\"k{i}\",\"value\":{{\"v\":{v}}}}}\n")
+}
+
+#[test]
+fn a_scrape_during_a_run_counts_what_was_fed_and_what_was_written() {
+    let dir = tmp();
+    let flow = dir.path().join("flow.toml");
+    std::fs::write(&flow, FLOW).unwrap();
+    let out = dir.path().join("out");
+    let mut child = kvflow()
+        .args(["run", flow.to_str().unwrap(), "--input", "-", "--output"])
+        .arg(&out)
+        .args(["--metrics", "127.0.0.1:0", "--batch-events", "0"])
+        .args(["--on-bad-input", "skip"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start kvflow");
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let url = metrics_address(&mut stderr);
+    let mut stdin = child.stdin.take().unwrap();
+    let (events, base) = (500u64, 1_700_000_000_000u64);
+    let mut input = String::new();
+    for i in 0..events {
+        input.push_str(&line(i, base + i, &(i % 100).to_string()));
+        if i == 50 {
+            // A string where both pipelines need a number: an error row of each.
+            input.push_str(&line(events, base + i, "\"x\""));
+            input.push_str("not a mutation\n");
+        }
+    }
+    // Opens a later batch, so every batch before it can complete and be counted. Filtered
+    // out by `big`.
+    input.push_str(&line(events + 1, base + 60_000, "0"));
+    stdin.write_all(input.as_bytes()).unwrap();
+    stdin.flush().unwrap();
+
+    let fed = events + 2;
+    let big = (0..events).filter(|i| i % 100 >= 50).count() as f64;
+    let expected: [(&str, Option<&str>, f64); 8] = [
+        ("kvflow_input_events_total", None, fed as f64),
+        ("kvflow_input_bad_lines_total", None, 1.0),
+        ("kvflow_pipeline_rows_out_total", Some("big"), big),
+        (
+            "kvflow_pipeline_rows_out_total",
+            Some("typed"),
+            events as f64,
+        ),
+        ("kvflow_pipeline_error_rows_total", Some("big"), 1.0),
+        ("kvflow_pipeline_error_rows_total", Some("typed"), 1.0),
+        ("kvflow_pipeline_late_rows_total", Some("big"), 0.0),
+        (
+            "kvflow_input_max_event_time_milliseconds",
+            None,
+            (base + 60_000) as f64,
+        ),
+    ];
+    // NB: the counters move as the batch before the last completes; wait for that.
+    let seen = settled(&url, &expected);
+    assert!(value(&seen, "kvflow_watermark_milliseconds", None) >= (base + events) as f64);
+    assert!(value(&seen, "kvflow_input_batches_total", None) >= 2.0);
+    let missing = ureq::get(url.replace("/metrics", "/nothing").as_str()).call();
+    assert!(missing.is_err(), "only /metrics is served");
+
+    drop(stdin);
+    let status = child.wait().expect("wait");
+    assert!(status.success());
+    let written = |name: &str| {
+        std::fs::read_to_string(out.join(name))
+            .unwrap()
+            .lines()
+            .count() as f64
+    };
+    assert_eq!(written("big.jsonl"), big, "rows out are the lines written");
+    assert_eq!(written("typed.jsonl"), events as f64 + 1.0);
+    assert_eq!(written("typed.errors.jsonl"), 1.0);
+}
+
+#[test]
+fn an_address_that_cannot_be_bound_is_refused_before_the_run() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let output = kvflow()
+        .args(["run", "dataflows/quickstart.toml", "--metrics", &addr])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--metrics") && stderr.contains("cannot listen"),
+        "{stderr}"
+    );
+}
