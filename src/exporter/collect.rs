@@ -12,6 +12,7 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 
+use super::operators::OperatorStats;
 use crate::runtime::Metrics;
 use crate::runtime::metrics::PipelineCounters;
 
@@ -19,13 +20,68 @@ use crate::runtime::metrics::PipelineCounters;
 #[derive(Debug)]
 pub(super) struct RunCollector {
     metrics: Arc<Metrics>,
+    operators: Arc<OperatorStats>,
     started: Instant,
 }
 
 impl RunCollector {
-    pub(super) fn new(metrics: Arc<Metrics>, started: Instant) -> RunCollector {
-        RunCollector { metrics, started }
+    pub(super) fn new(
+        metrics: Arc<Metrics>,
+        operators: Arc<OperatorStats>,
+        started: Instant,
+    ) -> RunCollector {
+        RunCollector {
+            metrics,
+            operators,
+            started,
+        }
     }
+}
+
+/// Per operator of each worker: the time it was scheduled, and what an arrangement holds.
+fn per_operator(encoder: &mut DescriptorEncoder, operators: &OperatorStats) -> Fmt {
+    let all = operators.snapshot();
+    let labels = |(worker, id): (usize, usize), name: &str| {
+        [
+            ("operator", name.to_string()),
+            ("id", id.to_string()),
+            ("worker", worker.to_string()),
+        ]
+    };
+    let kind = ConstCounter::new(0.0f64).metric_type();
+    let mut family = encoder.encode_descriptor(
+        "kvflow_operator_scheduled_seconds",
+        "Time an operator of a worker was scheduled.",
+        None,
+        kind,
+    )?;
+    for (key, op) in &all {
+        let value = ConstCounter::new(op.scheduled.as_secs_f64());
+        value.encode(family.encode_family(&labels(*key, &op.name))?)?;
+    }
+    let arranged: Vec<_> = all
+        .iter()
+        .filter_map(|(key, op)| op.arranged.map(|a| (*key, op.name.as_str(), a)))
+        .collect();
+    let gauges = [
+        (
+            "kvflow_arrangement_updates",
+            "Updates an arrangement holds.",
+        ),
+        (
+            "kvflow_arrangement_batches",
+            "Batches an arrangement holds.",
+        ),
+    ];
+    for (index, (name, help)) in gauges.into_iter().enumerate() {
+        let kind = ConstGauge::new(0i64).metric_type();
+        let mut family = encoder.encode_descriptor(name, help, None, kind)?;
+        for (key, op, (updates, batches)) in &arranged {
+            let value = if index == 0 { *updates } else { *batches };
+            ConstGauge::new(value).encode(family.encode_family(&labels(*key, op))?)?;
+        }
+    }
+    Ok(())
 }
 
 fn read(counter: &AtomicU64) -> u64 {
@@ -155,6 +211,7 @@ impl Collector for RunCollector {
             ),
             m,
             |c| &c.errors,
-        )
+        )?;
+        per_operator(e, &self.operators)
     }
 }

@@ -8,6 +8,9 @@
 //! at a time, which is all a scraper needs, and stops when the run ends.
 
 mod collect;
+mod operators;
+
+pub use operators::{OperatorStat, OperatorStats};
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
@@ -28,8 +31,13 @@ pub struct MetricsServer {
 }
 
 impl MetricsServer {
-    /// Serves `metrics` at `addr` (`HOST:PORT`, or a bare port on the loopback interface).
-    pub fn start(addr: &str, metrics: Arc<Metrics>) -> Result<MetricsServer, String> {
+    /// Serves `metrics` and the operators' figures at `addr` (`HOST:PORT`, or a bare port on
+    /// the loopback interface).
+    pub fn start(
+        addr: &str,
+        metrics: Arc<Metrics>,
+        operators: Arc<OperatorStats>,
+    ) -> Result<MetricsServer, String> {
         let addr = parse_addr(addr)?;
         let server = tiny_http::Server::http(addr)
             .map_err(|e| format!("--metrics {addr}: cannot listen: {e}"))?;
@@ -39,7 +47,11 @@ impl MetricsServer {
             .ok_or_else(|| format!("--metrics {addr}: not an IP address"))?;
         let server = Arc::new(server);
         let mut registry = Registry::default();
-        registry.register_collector(Box::new(RunCollector::new(metrics, Instant::now())));
+        registry.register_collector(Box::new(RunCollector::new(
+            metrics,
+            operators,
+            Instant::now(),
+        )));
         let serving = server.clone();
         let thread = std::thread::Builder::new()
             .name("metrics".into())

@@ -486,15 +486,24 @@ impl Feeder<'_, '_> {
     fn wait_step(&mut self) {
         self.worker
             .step_or_park(Some(std::time::Duration::from_micros(50)));
-        if let Some(watch) = self.watch.as_deref_mut() {
-            watch.check(self.probe);
-        }
+        self.after_step();
     }
 
     fn step(&mut self) {
         self.worker.step();
+        self.after_step();
+    }
+
+    fn after_step(&mut self) {
         if let Some(watch) = self.watch.as_deref_mut() {
             watch.check(self.probe);
+        }
+        // NB: a worker flushes only its own timely log per step; the operators' figures
+        // (`--metrics`) also come from differential's, which would wait for a full buffer.
+        if self.options.operator_stats.is_some()
+            && let Some(mut registry) = self.worker.log_register()
+        {
+            registry.flush();
         }
     }
 

@@ -81,6 +81,8 @@ pub struct RunOptions {
     /// The delivery threads and counters of sync sinks, alerts and routes (made by the run
     /// when not given; give one to read its counters afterwards).
     pub external: Option<Arc<ExternalSinks>>,
+    /// Figures per operator from timely's and differential's logging (`--metrics`).
+    pub operator_stats: Option<Arc<crate::exporter::OperatorStats>>,
 }
 
 impl Default for RunOptions {
@@ -97,6 +99,7 @@ impl Default for RunOptions {
             observer: None,
             durable: None,
             external: None,
+            operator_stats: None,
         }
     }
 }
@@ -211,6 +214,9 @@ fn run_worker(
         delivered: durable.map(|d| d.delivered()),
         shard_log: durable.and_then(|d| d.shard_log(local)),
     };
+    if let Some(stats) = &options.operator_stats {
+        stats.register(worker);
+    }
     let WorkerDataflow {
         input: mut handle,
         probe,

@@ -59,6 +59,7 @@ impl Feeder<'_, '_> {
             if idle {
                 let wait = if open_writes { CLOSE_AFTER } else { queue.tick };
                 self.worker.step_or_park(Some(wait));
+                self.after_step();
             } else {
                 self.step();
             }

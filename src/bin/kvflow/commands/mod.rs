@@ -43,16 +43,28 @@ impl From<kvflow::dataflow_file::DataflowFileError> for CliError {
     }
 }
 
+/// The metrics endpoint of a run, when `--metrics ADDR` was given.
+pub struct Exporter {
+    /// Kept to serve until the command ends.
+    _server: kvflow::exporter::MetricsServer,
+    /// What the run's workers report per operator (give it to `RunOptions`).
+    pub operators: std::sync::Arc<kvflow::exporter::OperatorStats>,
+}
+
 /// Starts the metrics endpoint when `--metrics ADDR` was given, and says where it is.
 pub fn start_exporter(
     addr: Option<&str>,
     metrics: &std::sync::Arc<kvflow::runtime::Metrics>,
-) -> Result<Option<kvflow::exporter::MetricsServer>, CliError> {
+) -> Result<Option<Exporter>, CliError> {
     let Some(addr) = addr else {
         return Ok(None);
     };
-    let server =
-        kvflow::exporter::MetricsServer::start(addr, metrics.clone()).map_err(CliError::File)?;
+    let operators = std::sync::Arc::new(kvflow::exporter::OperatorStats::default());
+    let server = kvflow::exporter::MetricsServer::start(addr, metrics.clone(), operators.clone())
+        .map_err(CliError::File)?;
     eprintln!("metrics: http://{}/metrics", server.local_addr());
-    Ok(Some(server))
+    Ok(Some(Exporter {
+        _server: server,
+        operators,
+    }))
 }

@@ -47,6 +47,10 @@ pub fn replay(args: ReplayArgs) -> Result<(), CliError> {
         .collect();
     let metrics = Arc::new(Metrics::new(&names));
     let exporter = super::start_exporter(args.metrics.as_deref(), &metrics)?;
+    let options = RunOptions {
+        operator_stats: exporter.as_ref().map(|e| e.operators.clone()),
+        ..options
+    };
     let summary = run_observed(Arc::new(loaded.plan), input, options, outputs, metrics)
         .map_err(|e| CliError::Runtime(e.to_string()))?;
     drop(exporter);

@@ -68,6 +68,10 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
     let names: Vec<String> = plan.pipelines.iter().map(|p| p.name.clone()).collect();
     let metrics = Arc::new(Metrics::new(&names));
     let exporter = super::start_exporter(args.metrics.as_deref(), &metrics)?;
+    let options = RunOptions {
+        operator_stats: exporter.as_ref().map(|e| e.operators.clone()),
+        ..options
+    };
     let progress = Progress::start(metrics.clone(), &input);
     let result = run_observed(plan.clone(), input, options, outputs, metrics);
     progress.stop();

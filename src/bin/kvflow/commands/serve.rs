@@ -57,7 +57,7 @@ pub fn serve(args: ServeArgs) -> Result<(), CliError> {
     let queue = Arc::new(LiveQueue::new(QUEUE_CAPACITY, TICK));
     let names: Vec<String> = plan.pipelines.iter().map(|p| p.name.clone()).collect();
     let metrics = Arc::new(Metrics::new(&names));
-    let _exporter = super::start_exporter(args.metrics.as_deref(), &metrics)?;
+    let exporter = super::start_exporter(args.metrics.as_deref(), &metrics)?;
     // One clock stamps writes (the server) and advances time when writes pause (the feed).
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let server =
@@ -78,6 +78,7 @@ pub fn serve(args: ServeArgs) -> Result<(), CliError> {
         workers,
         clock,
         external: Some(external.clone()),
+        operator_stats: exporter.as_ref().map(|e| e.operators.clone()),
         ..RunOptions::default()
     }
     .batch_ms(args.batch_ms);

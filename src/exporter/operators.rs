@@ -1,0 +1,125 @@
+//! Per-operator figures from timely's and differential's own logging: the time each operator
+//! was scheduled, and the updates and batches each arrangement holds (the state users ask
+//! about). The loggers are registered on a worker only when the run serves metrics, before
+//! its dataflow is built (an arrangement finds its logger when it is made), so a run without
+//! `--metrics` logs nothing.
+//!
+//! Differential reports a trace's batches as they are made, merged and dropped; those events
+//! balance (see `differential_dataflow::logging`), so the running sums are what the trace
+//! holds. Operators of kvflow's own that keep state in hash maps (sessions, running totals)
+//! are not arrangements and show only their scheduled time.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use differential_dataflow::logging::{DifferentialEvent, DifferentialEventBuilder};
+use timely::logging::{StartStop, TimelyEvent, TimelyEventBuilder};
+
+/// One operator of one worker.
+#[derive(Clone, Debug, Default)]
+pub struct OperatorStat {
+    pub name: String,
+    pub scheduled: Duration,
+    /// `Some((updates, batches))` for an arrangement.
+    pub arranged: Option<(i64, i64)>,
+}
+
+/// Every worker's operators, by `(worker, operator id)`.
+#[derive(Debug, Default)]
+pub struct OperatorStats {
+    operators: Mutex<HashMap<(usize, usize), OperatorStat>>,
+}
+
+impl OperatorStats {
+    /// Registers the loggers that fill these figures in on `worker` (before its dataflow is
+    /// built).
+    pub fn register(self: &Arc<Self>, worker: &mut timely::worker::Worker) {
+        let index = worker.index();
+        let Some(mut registry) = worker.log_register() else {
+            return;
+        };
+        let stats = self.clone();
+        let mut started: HashMap<usize, Duration> = HashMap::new();
+        registry.insert::<TimelyEventBuilder, _>("timely", move |_, data| {
+            if let Some(events) = data {
+                stats.timely(index, events, &mut started);
+            }
+        });
+        let stats = self.clone();
+        registry.insert::<DifferentialEventBuilder, _>("differential/arrange", move |_, data| {
+            if let Some(events) = data {
+                stats.differential(index, events);
+            }
+        });
+    }
+
+    /// Every operator's figures, ordered by worker and operator id.
+    pub fn snapshot(&self) -> Vec<((usize, usize), OperatorStat)> {
+        let operators = self.operators.lock().map(|m| m.clone()).unwrap_or_default();
+        let mut all: Vec<_> = operators.into_iter().collect();
+        all.sort_by_key(|(key, _)| *key);
+        all
+    }
+
+    fn timely(
+        &self,
+        worker: usize,
+        events: &[(Duration, TimelyEvent)],
+        started: &mut HashMap<usize, Duration>,
+    ) {
+        let Ok(mut operators) = self.operators.lock() else {
+            return;
+        };
+        for (at, event) in events {
+            match event {
+                // NB: a dataflow (address of length 1) contains its operators: not counted.
+                TimelyEvent::Operates(op) if op.addr.len() > 1 => {
+                    operators.entry((worker, op.id)).or_default().name = op.name.clone();
+                }
+                TimelyEvent::Schedule(s) => match s.start_stop {
+                    StartStop::Start => {
+                        started.insert(s.id, *at);
+                    }
+                    StartStop::Stop => {
+                        if let (Some(start), Some(op)) =
+                            (started.remove(&s.id), operators.get_mut(&(worker, s.id)))
+                        {
+                            op.scheduled += at.saturating_sub(start);
+                        }
+                    }
+                },
+                _ => {}
+            }
+        }
+    }
+
+    fn differential(&self, worker: usize, events: &[(Duration, DifferentialEvent)]) {
+        let Ok(mut operators) = self.operators.lock() else {
+            return;
+        };
+        for (_, event) in events {
+            let (operator, updates, batches) = match event {
+                DifferentialEvent::Batch(b) => (b.operator, count(b.length), 1),
+                DifferentialEvent::Merge(m) => match m.complete {
+                    Some(merged) => (
+                        m.operator,
+                        count(merged) - count(m.length1) - count(m.length2),
+                        -1,
+                    ),
+                    None => continue,
+                },
+                DifferentialEvent::Drop(d) => (d.operator, -count(d.length), -1),
+                _ => continue,
+            };
+            let op = operators.entry((worker, operator)).or_default();
+            let (held, made) = op.arranged.get_or_insert((0, 0));
+            *held += updates;
+            *made += batches;
+        }
+    }
+}
+
+fn count(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
