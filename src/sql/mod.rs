@@ -40,6 +40,7 @@ mod from;
 mod group;
 mod lower;
 mod query;
+mod rank;
 mod rewrite;
 mod statement;
 #[cfg(test)]
