@@ -4,4 +4,6 @@
 
 mod errors;
 mod fuzz;
+mod harness;
+mod top_n;
 mod twins;
