@@ -3,7 +3,9 @@
 //! never panic on random and mutated statements.
 
 mod errors;
+mod filter;
 mod fuzz;
 mod harness;
+mod set_ops;
 mod top_n;
 mod twins;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde_json::Value as Json;
 
 use kvflow::change::Mutation;
-use kvflow::dataflow_file::load_sql_str;
+use kvflow::dataflow_file::{LoadedFile, load_sql_str, load_str};
 use kvflow::runtime::{InputSource, RunOptions, run};
 use kvflow::sinks::OutputKind;
 use kvflow::sinks::capture::Capture;
@@ -53,6 +53,16 @@ pub fn sorted(rows: impl IntoIterator<Item = Json>) -> Vec<Json> {
 /// `per_event` (so the changelog shows every step), else batches of 1 s and 500 events.
 pub fn run_sql(sql: &str, input: &[Mutation], workers: usize, per_event: bool) -> Written {
     let loaded = load_sql_str(sql, "test.sql", Path::new(".")).unwrap_or_else(|e| panic!("{e}"));
+    run_loaded(loaded, input, workers, per_event)
+}
+
+/// [`run_sql`] for a TOML file's text.
+pub fn run_toml(toml: &str, input: &[Mutation], workers: usize, per_event: bool) -> Written {
+    let loaded = load_str(toml, "test.toml", Path::new(".")).unwrap_or_else(|e| panic!("{e}"));
+    run_loaded(loaded, input, workers, per_event)
+}
+
+fn run_loaded(loaded: LoadedFile, input: &[Mutation], workers: usize, per_event: bool) -> Written {
     let capture = Capture::new();
     let options = match per_event {
         true => RunOptions::default().batch_ms(1).batch_events(0),
