@@ -32,6 +32,7 @@ pub struct TopNSpec {
 }
 
 type Keyed = (Row, Row);
+type KeyedStream<'scope> = timely::dataflow::Stream<'scope, u64, Vec<(Keyed, u64, i64)>>;
 
 /// Renders a top-N node: prepare, then a reduce per partition.
 pub fn render_top_n<'scope>(rows: Rows<'scope>, spec: TopNSpec) -> (Rows<'scope>, Lines<'scope>) {
@@ -48,13 +49,7 @@ pub fn render_top_n<'scope>(rows: Rows<'scope>, spec: TopNSpec) -> (Rows<'scope>
 }
 
 /// Each row keyed by its partition, its value the order keys then the row.
-fn prepare<'scope>(
-    rows: Rows<'scope>,
-    spec: TopNSpec,
-) -> (
-    timely::dataflow::Stream<'scope, u64, Vec<(Keyed, u64, i64)>>,
-    Lines<'scope>,
-) {
+fn prepare<'scope>(rows: Rows<'scope>, spec: TopNSpec) -> (KeyedStream<'scope>, Lines<'scope>) {
     let step = "TopN".to_string();
     split_fallible(
         rows.inner,

@@ -55,7 +55,7 @@ pub(super) struct Item {
 pub(super) enum ItemKind {
     Star,
     Expr(Captured),
-    Agg(AggCall),
+    Agg(Box<AggCall>),
     RowNumber(RowNumber),
 }
 
@@ -184,7 +184,7 @@ fn item(cur: &mut Cursor) -> Result<Item, SqlError> {
     } else if cur.is_word("ROW_NUMBER") && *cur.peek_nth(1) == Token::LParen {
         ItemKind::RowNumber(row_number(cur)?)
     } else if is_aggregate(cur) {
-        ItemKind::Agg(aggregate(cur)?)
+        ItemKind::Agg(Box::new(aggregate(cur)?))
     } else {
         ItemKind::Expr(cur.expr()?)
     };

@@ -3,6 +3,7 @@
 //! never panic on random and mutated statements.
 
 mod errors;
+mod explain;
 mod filter;
 mod fuzz;
 mod harness;

@@ -103,6 +103,9 @@ pub fn describe(node: &Node) -> String {
                     w.emission, w.allowed_lateness
                 )
             });
+            if aggs.is_empty() && window.is_empty() {
+                return format!("Aggregate (distinct) by [{}]", groups.join(", "));
+            }
             format!(
                 "{} by [{}] aggs [{}]{window}",
                 node.op_name(),
