@@ -152,6 +152,7 @@ impl Agg {
             name: Text::from(name),
             func,
             arg: arg.map(Text::from),
+            filter: None,
         })
     }
 

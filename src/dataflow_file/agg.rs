@@ -102,6 +102,7 @@ pub(super) fn parse(name: &Str, text: &Str) -> Result<AggSpec, Fail> {
         name: Text::at(name.value.clone(), Some(name.at)),
         func,
         arg,
+        filter: None,
     })
 }
 

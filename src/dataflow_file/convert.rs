@@ -13,7 +13,7 @@ use crate::change::EventKind;
 use crate::change::time::{MAX_EVENT_TS, event_time_range};
 use crate::expr::suggest;
 use crate::plan::bounds::check_window;
-use crate::plan::lower::{Origin, PipelineSpec, SourceSpec, StepSpec, Text, WindowSpec};
+use crate::plan::lower::{OrderSpec, Origin, PipelineSpec, SourceSpec, StepSpec, Text, WindowSpec};
 use crate::plan::{Emission, JoinKind, View, WindowKind};
 use crate::workload::{GenConfig, Workload};
 
@@ -106,6 +106,28 @@ fn pipeline(raw: &RawPipeline) -> Result<PipelineSpec, Fail> {
 
 fn step(raw: &RawStep) -> Result<StepSpec, Fail> {
     Ok(match raw {
+        RawStep::TopN {
+            limit,
+            partition_by,
+            order_by,
+            rank,
+        } => StepSpec::TopN {
+            partition_by: partition_by.iter().map(text).collect(),
+            order_by: order_by.iter().map(order_key).collect(),
+            limit: limit.value as usize,
+            rank_field: rank.as_ref().map(text),
+            origin: Origin {
+                offset: Some(limit.at),
+            },
+        },
+        RawStep::Distinct(key) => StepSpec::Distinct {
+            origin: Origin {
+                offset: Some(key.at),
+            },
+        },
+        RawStep::Union(with) => StepSpec::Union {
+            with: with.iter().map(text).collect(),
+        },
         RawStep::Filter(s) => StepSpec::Filter(text(s)),
         RawStep::Map(fields) => {
             StepSpec::Map(fields.iter().map(|(n, e)| (text(n), text(e))).collect())
@@ -144,8 +166,12 @@ fn step(raw: &RawStep) -> Result<StepSpec, Fail> {
             };
             let aggs: Vec<_> = aggregates
                 .iter()
-                .map(|(n, e)| agg::parse(n, e))
-                .collect::<Result<_, _>>()?;
+                .map(|a| {
+                    let mut spec = agg::parse(&a.name, &a.call)?;
+                    spec.filter = a.filter.as_ref().map(text);
+                    Ok(spec)
+                })
+                .collect::<Result<_, Fail>>()?;
             let mut names: HashSet<&str> = HashSet::new();
             if window.is_some() {
                 names.extend(["window_start", "window_end"]);
@@ -172,6 +198,23 @@ fn step(raw: &RawStep) -> Result<StepSpec, Fail> {
             }
         }
     })
+}
+
+/// An `order_by` entry: an expression, optionally followed by `DESC` or `ASC`.
+fn order_key(s: &Str) -> OrderSpec {
+    let trimmed = s.value.trim_end();
+    let split = trimmed
+        .rfind(char::is_whitespace)
+        .map(|i| (&trimmed[..i], &trimmed[i + 1..]));
+    let (expr, descending) = match split {
+        Some((expr, dir)) if dir.eq_ignore_ascii_case("desc") => (expr, true),
+        Some((expr, dir)) if dir.eq_ignore_ascii_case("asc") => (expr, false),
+        _ => (trimmed, false),
+    };
+    OrderSpec {
+        expr: Text::at(expr.trim_end(), Some(s.at)),
+        descending,
+    }
 }
 
 /// A group-by path `a.b.c`: the expression, named after its last segment (`c`).

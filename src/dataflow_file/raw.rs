@@ -71,6 +71,14 @@ pub(super) enum GroupBy {
     Named(Vec<(Str, Str)>),
 }
 
+/// An aggregate entry: `name = "func(arg)"` or `name = { aggregate = "func(arg)", filter =
+/// "condition" }`.
+pub(super) struct RawAgg {
+    pub name: Str,
+    pub call: Str,
+    pub filter: Option<Str>,
+}
+
 pub(super) struct RawWindow {
     /// The `window` key, and the offset of its table.
     pub key: Str,
@@ -92,8 +100,18 @@ pub(super) enum RawStep {
         key: Str,
         window: Option<RawWindow>,
         group_by: GroupBy,
-        aggregates: Vec<(Str, Str)>,
+        aggregates: Vec<RawAgg>,
     },
+    TopN {
+        /// The limit, at the `top_n` key.
+        limit: Num,
+        partition_by: Vec<Str>,
+        order_by: Vec<Str>,
+        rank: Option<Str>,
+    },
+    /// `distinct = true`, at its key.
+    Distinct(Str),
+    Union(Vec<Str>),
     Join {
         with: Str,
         left_on: Vec<Str>,
@@ -136,8 +154,24 @@ const STEP_KEYS: &[&str] = &[
     "left_on",
     "right_on",
     "kind",
+    "top_n",
+    "partition_by",
+    "order_by",
+    "rank",
+    "distinct",
+    "union",
 ];
-const STEP_KINDS: &[&str] = &["filter", "map", "flat_map", "aggregates", "join"];
+const STEP_KINDS: &[&str] = &[
+    "filter",
+    "map",
+    "flat_map",
+    "aggregates",
+    "join",
+    "top_n",
+    "distinct",
+    "union",
+];
+const AGG_KEYS: &[&str] = &["aggregate", "filter"];
 const WINDOW_KEYS: &[&str] = &["kind", "size", "slide", "gap", "emit", "allowed_lateness"];
 
 /// A table's entries in file order.
@@ -337,7 +371,7 @@ impl<'a> Reader<'a> {
             return Err(Fail::at(
                 b.at,
                 format!(
-                    "`{}` and `{}` in one step: a step has exactly one of `filter`, `map`, `flat_map`, `aggregates`, `join`",
+                    "`{}` and `{}` in one step: a step has exactly one of `filter`, `map`, `flat_map`, `aggregates`, `join`, `top_n`, `distinct`, `union`",
                     a.value, b.value
                 ),
             ));
@@ -355,6 +389,9 @@ impl<'a> Reader<'a> {
                 "left_on" | "right_on" if kind != Some("join") => {
                     format!("`{}` applies only to a join step", key.value)
                 }
+                "partition_by" | "order_by" | "rank" if kind != Some("top_n") => {
+                    format!("`{}` applies only to a `top_n` step", key.value)
+                }
                 _ => continue,
             };
             return Err(Fail::at(key.at, message));
@@ -362,7 +399,7 @@ impl<'a> Reader<'a> {
         let Some((key, value)) = first else {
             return Err(Fail::at(
                 t.at,
-                "a step needs one of `filter`, `map`, `flat_map`, `aggregates` or `join`",
+                "a step needs one of `filter`, `map`, `flat_map`, `aggregates`, `join`, `top_n`, `distinct` or `union`",
             ));
         };
         Ok(match key.value.as_str() {
@@ -390,8 +427,28 @@ impl<'a> Reader<'a> {
                     Some((key, v)) => self.group_by(key, v)?,
                     None => GroupBy::Paths(Vec::new()),
                 },
-                aggregates: self.string_table(key, value, false)?,
+                aggregates: self.aggregates(value, t.get("group_by").is_some())?,
             },
+            "top_n" => self.top_n(&t, key)?,
+            "distinct" => match value.get_ref() {
+                DeValue::Boolean(true) => RawStep::Distinct(key.clone()),
+                _ => {
+                    return Err(Fail::at(
+                        value.span().start,
+                        "`distinct` must be true (each distinct row once)",
+                    ));
+                }
+            },
+            "union" => {
+                let with = self.strings(key, value)?;
+                if with.is_empty() {
+                    return Err(Fail::at(
+                        value.span().start,
+                        "`union` needs at least one source or earlier pipeline",
+                    ));
+                }
+                RawStep::Union(with)
+            }
             _ => {
                 let on = |side: &str| {
                     t.get(side).ok_or_else(|| {
@@ -422,6 +479,82 @@ impl<'a> Reader<'a> {
                 }
             }
         })
+    }
+
+    /// `top_n = N` with `order_by`, and optionally `partition_by` and `rank`.
+    fn top_n(&mut self, t: &Table<'_, '_>, key: &Str) -> Result<RawStep, Fail> {
+        let limit = opt_uint(t, "top_n", true, " (rows per partition)")?.unwrap_or(Num {
+            value: 0,
+            at: key.at,
+        });
+        let order_by = match t.get("order_by") {
+            Some((k, v)) => self.strings(k, v)?,
+            None => Vec::new(),
+        };
+        if order_by.is_empty() {
+            return Err(Fail::at(
+                key.at,
+                "a `top_n` step needs `order_by` (expressions, each optionally followed by DESC)",
+            ));
+        }
+        Ok(RawStep::TopN {
+            limit,
+            partition_by: match t.get("partition_by") {
+                Some((k, v)) => self.strings(k, v)?,
+                None => Vec::new(),
+            },
+            order_by,
+            rank: self.opt_string(t, "rank")?,
+        })
+    }
+
+    /// The `aggregates` table: each entry a call, or a table with the call and a filter. It
+    /// may be empty beside a `group_by` (each distinct group once).
+    fn aggregates(&mut self, v: &Value<'_>, grouped: bool) -> Result<Vec<RawAgg>, Fail> {
+        let message = "`aggregates` must be a table of `name = \"func(arg)\"` entries";
+        let t = self.table(v, "", message, &[])?;
+        if t.entries.is_empty() && !grouped {
+            return Err(Fail::at(
+                t.at,
+                "`aggregates` needs at least one `name = \"...\"` entry (or a `group_by`)",
+            ));
+        }
+        let mut out = Vec::new();
+        for (name, v) in &t.entries {
+            if let DeValue::Table(_) = v.get_ref() {
+                let what = format!("aggregate `{}`", name.value);
+                let entry = self.table(v, &what, message, AGG_KEYS)?;
+                let call = self.opt_string(&entry, "aggregate")?.ok_or_else(|| {
+                    Fail::at(
+                        entry.at,
+                        format!(
+                            "aggregate `{}` needs `aggregate = \"func(arg)\"`",
+                            name.value
+                        ),
+                    )
+                })?;
+                let filter = self.opt_string(&entry, "filter")?;
+                out.push(RawAgg {
+                    name: name.clone(),
+                    call,
+                    filter,
+                });
+                continue;
+            }
+            let message = format!(
+                "`aggregates` entry `{}` must be a string or a table {{ aggregate = \"…\", filter = \"…\" }}",
+                name.value
+            );
+            let call = self
+                .string(name, v)
+                .map_err(|e| Fail::at(e.offset, message))?;
+            out.push(RawAgg {
+                name: name.clone(),
+                call,
+                filter: None,
+            });
+        }
+        Ok(out)
     }
 
     fn window(&mut self, key: &Str, v: &Value<'_>) -> Result<RawWindow, Fail> {

@@ -832,3 +832,112 @@ fn mutated_files_never_panic() {
         let _ = offset_to_line_col(&text, rng.below(text.len() + 8));
     }
 }
+
+#[test]
+fn top_n_distinct_union_and_filtered_aggregates() {
+    let top = "steps = [{ top_n = 2, partition_by = \"key\", order_by = [\"ts DESC\", \"seq\"], rank = \"r\" }]\n";
+    let loaded = load(&pipe(top)).unwrap_or_else(|e| panic!("{e}"));
+    let p = loaded.plan.pipeline("p").expect("p");
+    let Node::TopN {
+        order_by, limit, ..
+    } = &p.node
+    else {
+        panic!("a top-N: {:?}", p.node);
+    };
+    let order: Vec<(&str, bool)> = order_by
+        .iter()
+        .map(|o| (o.expr.text(), o.descending))
+        .collect();
+    assert_eq!((order, *limit), (vec![("ts", true), ("seq", false)], 2));
+    assert_eq!(
+        names(&loaded, "p"),
+        ["key", "ts", "kind", "seq", "value", "old", "r"]
+    );
+    check(
+        &pipe("steps = [{ top_n = 2, partition_by = \"key\" }]\n"),
+        "top_n",
+        "a `top_n` step needs `order_by`",
+        None,
+    );
+    check(
+        &pipe("steps = [{ top_n = 0, order_by = \"ts\" }]\n"),
+        "0,",
+        "`top_n` must be a positive integer",
+        None,
+    );
+    check(
+        &pipe("steps = [{ filter = \"true\", partition_by = \"key\" }]\n"),
+        "partition_by",
+        "`partition_by` applies only to a `top_n` step",
+        None,
+    );
+    check(
+        &pipe("steps = [{ top_n = 1, order_by = \"tss\" }]\n"),
+        "tss",
+        "unknown field `tss`",
+        Some("ts"),
+    );
+    check(
+        &pipe("steps = [{ top_n = 1, order_by = \"ts\", rank = \"key\" }]\n"),
+        "key\" }",
+        "field `key` already exists",
+        None,
+    );
+    check(
+        &pipe("steps = [{ distinct = false }]\n"),
+        "false",
+        "`distinct` must be true",
+        None,
+    );
+    check(
+        &pipe("steps = [{ union = [] }]\n"),
+        "[]",
+        "`union` needs at least one",
+        None,
+    );
+    check(
+        &pipe("steps = [{ union = \"users\" }]\n"),
+        "users\" }",
+        "UNION ALL inputs need the same columns",
+        None,
+    );
+    check(
+        &pipe("steps = [{ aggregates = {} }]\n"),
+        "{}",
+        "needs at least one",
+        None,
+    );
+    check(
+        &pipe(
+            "steps = [{ aggregates = { n = { aggregate = \"count(*)\", filter = \"key\" } } }]\n",
+        ),
+        "key\" }",
+        "FILTER needs a boolean",
+        None,
+    );
+    check(
+        &pipe(
+            "steps = [{ aggregates = { n = { aggregate = \"count(*)\", fliter = \"true\" } } }]\n",
+        ),
+        "fliter",
+        "unknown key `fliter`",
+        Some("filter"),
+    );
+    check(
+        &pipe("steps = [{ aggregates = { n = { filter = \"true\" } } }]\n"),
+        "{ filter",
+        "needs `aggregate = ",
+        None,
+    );
+    check(
+        &pipe(
+            "steps = [{ aggregates = { n = { aggregate = \"last(ts)\", filter = \"true\" } } }]\n",
+        ),
+        "true\" }",
+        "FILTER is not supported on last",
+        None,
+    );
+    let grouped = "steps = [{ group_by = [\"key\"], aggregates = {} }]\n";
+    let loaded = load(&pipe(grouped)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(names(&loaded, "p"), ["key"]);
+}

@@ -12,8 +12,8 @@ use crate::change::EventKind;
 use crate::expr::{Expr, suggest};
 use crate::plan::bounds::check_window;
 use crate::plan::{
-    AggDef, AggFunc, Emission, JoinKind, Node, PipelineDef, Plan, SourceDef, View, WindowDef,
-    WindowKind,
+    AggDef, AggFilter, AggFunc, Emission, JoinKind, Node, OrderKey, PipelineDef, Plan, SourceDef,
+    View, WindowDef, WindowKind,
 };
 use crate::schema::{Field, Schema, Type};
 
@@ -91,6 +91,15 @@ pub struct AggSpec {
     pub name: Text,
     pub func: AggFunc,
     pub arg: Option<Text>,
+    /// `FILTER (WHERE condition)`: only rows where it is true take part.
+    pub filter: Option<Text>,
+}
+
+/// One key of a top-N's `ORDER BY`: the expression and whether it sorts descending.
+#[derive(Clone, Debug)]
+pub struct OrderSpec {
+    pub expr: Text,
+    pub descending: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -112,6 +121,22 @@ pub enum StepSpec {
         left_on: Vec<Text>,
         right_on: Vec<Text>,
         kind: JoinKind,
+    },
+    /// The first `limit` rows per partition (see [`Node::TopN`]).
+    TopN {
+        partition_by: Vec<Text>,
+        order_by: Vec<OrderSpec>,
+        limit: usize,
+        rank_field: Option<Text>,
+        origin: Origin,
+    },
+    /// Each distinct row once: an aggregate grouping by every field, with no aggregates.
+    Distinct {
+        origin: Origin,
+    },
+    /// The rows of this pipeline and of each of `with` (sources or earlier pipelines).
+    Union {
+        with: Vec<Text>,
     },
 }
 
@@ -322,6 +347,15 @@ fn lower_step(plan: &Plan, input: Node, step: &StepSpec, from: &Text) -> Result<
             right_on,
             kind,
         } => lower_join(plan, input, from, with, left_on, right_on, *kind)?,
+        StepSpec::TopN {
+            partition_by,
+            order_by,
+            limit,
+            rank_field,
+            origin,
+        } => lower_top_n(input, partition_by, order_by, *limit, rank_field, *origin)?,
+        StepSpec::Distinct { origin } => lower_distinct(input, *origin)?,
+        StepSpec::Union { with } => lower_union(plan, input, from, with)?,
     })
 }
 
@@ -396,10 +430,10 @@ fn lower_aggregate(
         });
         groups.push((name.text.clone(), expr));
     }
-    if aggs.is_empty() {
+    if aggs.is_empty() && groups.is_empty() {
         return Err(LowerError::at(
             origin,
-            "an aggregate step needs at least one aggregate",
+            "an aggregate step needs a group key or at least one aggregate",
         ));
     }
     let mut defs = Vec::new();
@@ -413,6 +447,10 @@ fn lower_aggregate(
                     format!("{} needs an argument", agg.func.name()),
                 ));
             }
+        };
+        let (arg, filter) = match &agg.filter {
+            Some(text) => filtered_arg(agg, arg, text, &schema)?,
+            None => (arg, None),
         };
         if matches!(agg.func, AggFunc::Sum | AggFunc::Avg)
             && let Some(expr) = &arg
@@ -435,6 +473,7 @@ fn lower_aggregate(
             name: agg.name.text.clone(),
             func: agg.func,
             arg,
+            filter,
         });
     }
     let mut seen = HashSet::new();
@@ -467,8 +506,175 @@ fn mark_lateness(node: &mut Node, allowed_lateness: u64) {
             mark_lateness(input, allowed_lateness)
         }
         Node::Join { left, .. } => mark_lateness(left, allowed_lateness),
-        Node::Aggregate { .. } | Node::Pipeline { .. } => {}
+        Node::Union { inputs, .. } => inputs
+            .iter_mut()
+            .for_each(|i| mark_lateness(i, allowed_lateness)),
+        Node::Aggregate { .. } | Node::Pipeline { .. } | Node::TopN { .. } => {}
     }
+}
+
+/// An aggregate's argument under `FILTER (WHERE condition)`: `CASE WHEN condition THEN arg
+/// END` (`THEN 1` for `count(*)`), so rows the filter drops give null, which every aggregate
+/// but first and last skips (those two are refused).
+fn filtered_arg(
+    agg: &AggSpec,
+    arg: Option<Expr>,
+    text: &Text,
+    schema: &Schema,
+) -> Result<(Option<Expr>, Option<AggFilter>), LowerError> {
+    let condition = compile(text, schema)?;
+    if !condition.ty().fits(Type::Bool) {
+        return Err(LowerError::at(
+            text.origin,
+            format!(
+                "FILTER needs a boolean condition, got {}",
+                condition.ty().name()
+            ),
+        ));
+    }
+    if matches!(agg.func, AggFunc::First | AggFunc::Last) {
+        return Err(LowerError::at(
+            text.origin,
+            format!(
+                "FILTER is not supported on {}: filter the rows in a view first",
+                agg.func.name()
+            ),
+        ));
+    }
+    let then = arg.as_ref().map_or("1", |a| a.text());
+    let combined = format!("CASE WHEN ({}) THEN ({then}) END", condition.text());
+    let conditional = Expr::compile(&combined, schema)
+        .map_err(|e| LowerError::at(text.origin, format!("FILTER: {}", e.message)))?;
+    Ok((Some(conditional), Some(AggFilter { condition, arg })))
+}
+
+fn lower_top_n(
+    input: Node,
+    partition_by: &[Text],
+    order_by: &[OrderSpec],
+    limit: usize,
+    rank_field: &Option<Text>,
+    origin: Origin,
+) -> Result<Node, LowerError> {
+    let schema = input.schema().clone();
+    if limit == 0 {
+        return Err(LowerError::at(
+            origin,
+            "a top-N needs a limit of at least 1",
+        ));
+    }
+    if order_by.is_empty() {
+        return Err(LowerError::at(
+            origin,
+            "a top-N needs at least one ORDER BY key",
+        ));
+    }
+    let partition_by = partition_by
+        .iter()
+        .map(|t| compile(t, &schema))
+        .collect::<Result<Vec<_>, _>>()?;
+    let order_by = order_by
+        .iter()
+        .map(|o| {
+            Ok(OrderKey {
+                expr: compile(&o.expr, &schema)?,
+                descending: o.descending,
+            })
+        })
+        .collect::<Result<Vec<_>, LowerError>>()?;
+    let mut out = schema.clone();
+    if let Some(rank) = rank_field {
+        if schema.index_of(&rank.text).is_some() {
+            return Err(LowerError::at(
+                rank.origin,
+                format!("field `{}` already exists", rank.text),
+            ));
+        }
+        out.fields.push(Field {
+            name: rank.text.clone(),
+            ty: Type::Int,
+        });
+    }
+    Ok(Node::TopN {
+        input: Box::new(input),
+        partition_by,
+        order_by,
+        limit,
+        rank_field: rank_field.as_ref().map(|r| r.text.clone()),
+        schema: out,
+    })
+}
+
+/// DISTINCT: an aggregate grouping by every field of its input, with no aggregates.
+fn lower_distinct(input: Node, origin: Origin) -> Result<Node, LowerError> {
+    let schema = input.schema().clone();
+    let group_by = schema
+        .fields
+        .iter()
+        .map(|f| {
+            let quoted = format!("\"{}\"", f.name.replace('"', "\"\""));
+            let expr =
+                Expr::compile(&quoted, &schema).map_err(|e| LowerError::at(origin, e.message))?;
+            Ok((f.name.clone(), expr))
+        })
+        .collect::<Result<Vec<_>, LowerError>>()?;
+    Ok(Node::Aggregate {
+        input: Box::new(input),
+        window: None,
+        group_by,
+        aggs: Vec::new(),
+        schema,
+    })
+}
+
+/// UNION ALL: every input has the first's number of fields, each of a type that fits the
+/// first's (the output takes the first's names; a field whose types differ is JSON).
+fn lower_union(plan: &Plan, first: Node, from: &Text, with: &[Text]) -> Result<Node, LowerError> {
+    if with.is_empty() {
+        return Err(LowerError::at(
+            from.origin,
+            "a union needs at least one other input",
+        ));
+    }
+    let mut schema = first.schema().clone();
+    let mut inputs = vec![first];
+    for name in with {
+        let node = input_node(plan, name)?;
+        let other = node.schema();
+        if other.len() != schema.len() {
+            return Err(LowerError::at(
+                name.origin,
+                format!(
+                    "UNION ALL inputs need the same columns: `{}` has {} ({}), the first input {} ({})",
+                    name.text,
+                    other.len(),
+                    other.names().join(", "),
+                    schema.len(),
+                    schema.names().join(", ")
+                ),
+            ));
+        }
+        for (mine, theirs) in schema.fields.iter_mut().zip(&other.fields) {
+            if !(theirs.ty.fits(mine.ty) || mine.ty.fits(theirs.ty)) {
+                return Err(LowerError::at(
+                    name.origin,
+                    format!(
+                        "UNION ALL inputs need columns of the same types: `{}` of `{}` is {}, `{}` of the first input is {}",
+                        theirs.name,
+                        name.text,
+                        theirs.ty.name(),
+                        mine.name,
+                        mine.ty.name()
+                    ),
+                ));
+            }
+            if theirs.ty != mine.ty {
+                mine.ty = Type::Json;
+            }
+        }
+        inputs.push(node);
+    }
+    Ok(Node::Union { inputs, schema })
 }
 
 fn lower_join(

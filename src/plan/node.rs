@@ -1,4 +1,5 @@
-//! Plan nodes: sources, the row-at-a-time steps, aggregates (optionally windowed) and joins.
+//! Plan nodes: sources, the row-at-a-time steps, aggregates (optionally windowed), joins,
+//! top-N per partition and unions.
 
 use crate::change::EventKind;
 use crate::expr::Expr;
@@ -190,7 +191,40 @@ impl AggFunc {
 pub struct AggDef {
     pub name: String,
     pub func: AggFunc,
+    /// With a `filter`, the conditional argument `CASE WHEN filter THEN arg END` (`THEN 1`
+    /// for `count(*)`): rows the filter drops give null, which the aggregate skips.
     pub arg: Option<Expr>,
+    pub filter: Option<AggFilter>,
+}
+
+/// `FILTER (WHERE condition)` of an aggregate, as written (for `explain`).
+#[derive(Clone, Debug)]
+pub struct AggFilter {
+    pub condition: Expr,
+    /// The argument as written; `None` for `count(*)`.
+    pub arg: Option<Expr>,
+}
+
+impl AggDef {
+    /// The call as written: `count(*)`, `sum(x) FILTER (WHERE c)`.
+    pub fn describe(&self) -> String {
+        let written = match &self.filter {
+            Some(f) => f.arg.as_ref(),
+            None => self.arg.as_ref(),
+        };
+        let arg = written.map_or("*", |e| e.text());
+        let filter = self.filter.as_ref().map_or(String::new(), |f| {
+            format!(" FILTER (WHERE {})", f.condition.text())
+        });
+        format!("{}({arg}){filter}", self.func.name())
+    }
+}
+
+/// One key of a top-N's order: the expression and whether it sorts descending.
+#[derive(Clone, Debug)]
+pub struct OrderKey {
+    pub expr: Expr,
+    pub descending: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -254,6 +288,22 @@ pub enum Node {
         kind: JoinKind,
         schema: Schema,
     },
+    /// The first `limit` rows of each partition in `order_by` order, ties broken by the
+    /// whole row; with `rank_field`, each row's 1-based position appended as that field.
+    /// Retractions are exact: removing a row of the top promotes the next one.
+    TopN {
+        input: Box<Node>,
+        partition_by: Vec<Expr>,
+        order_by: Vec<OrderKey>,
+        limit: usize,
+        rank_field: Option<String>,
+        schema: Schema,
+    },
+    /// The rows of every input (`UNION ALL`): inputs of one schema (names from the first).
+    Union {
+        inputs: Vec<Node>,
+        schema: Schema,
+    },
 }
 
 impl Node {
@@ -264,7 +314,9 @@ impl Node {
             | Node::Map { schema, .. }
             | Node::FlatMap { schema, .. }
             | Node::Aggregate { schema, .. }
-            | Node::Join { schema, .. } => schema,
+            | Node::Join { schema, .. }
+            | Node::TopN { schema, .. }
+            | Node::Union { schema, .. } => schema,
             Node::Filter { input, .. } => input.schema(),
         }
     }
@@ -282,6 +334,8 @@ impl Node {
                 window: Some(_), ..
             } => "WindowAggregate",
             Node::Join { .. } => "Join",
+            Node::TopN { .. } => "TopN",
+            Node::Union { .. } => "Union",
         }
     }
 
@@ -291,8 +345,10 @@ impl Node {
             Node::Filter { input, .. }
             | Node::Map { input, .. }
             | Node::FlatMap { input, .. }
-            | Node::Aggregate { input, .. } => vec![input],
+            | Node::Aggregate { input, .. }
+            | Node::TopN { input, .. } => vec![input],
             Node::Join { left, right, .. } => vec![left, right],
+            Node::Union { inputs, .. } => inputs.iter().collect(),
         }
     }
 
@@ -300,7 +356,8 @@ impl Node {
     pub fn is_append_only(&self) -> bool {
         match self {
             Node::Source { view, .. } => *view == View::Events,
-            Node::Pipeline { .. } | Node::Join { .. } => false,
+            Node::Pipeline { .. } | Node::Join { .. } | Node::TopN { .. } => false,
+            Node::Union { inputs, .. } => inputs.iter().all(Node::is_append_only),
             Node::Aggregate { window, .. } => match window {
                 Some(w) => w.emission == Emission::Final && self.inputs()[0].is_append_only(),
                 None => false,

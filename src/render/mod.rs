@@ -11,6 +11,7 @@ mod join;
 mod map_filter;
 mod reduce;
 mod source;
+mod top_n;
 
 use std::collections::HashMap;
 
@@ -160,6 +161,32 @@ impl<'scope> Context<'_, 'scope> {
                 let (rows, errors) = join::render_join(left_rows, right_rows, spec);
                 side.errors.push(errors);
                 rows
+            }
+            Node::TopN {
+                input,
+                partition_by,
+                order_by,
+                limit,
+                rank_field,
+                ..
+            } => {
+                let rows = self.render_node(input, side);
+                let spec = top_n::TopNSpec {
+                    schema: input.schema().clone(),
+                    partition_by: partition_by.clone(),
+                    order_by: order_by.clone(),
+                    limit: *limit,
+                    ranked: rank_field.is_some(),
+                };
+                let (rows, errors) = top_n::render_top_n(rows, spec);
+                side.errors.push(errors);
+                rows
+            }
+            Node::Union { inputs, .. } => {
+                let mut rendered = inputs.iter().map(|i| self.render_node(i, side));
+                // NB: lowering gives a union at least two inputs.
+                let first = rendered.next().expect("a union has inputs");
+                first.concatenate(rendered.collect::<Vec<_>>())
             }
         }
     }

@@ -23,7 +23,11 @@ pub(super) const MAX_NESTING: usize = 16;
 #[derive(Debug)]
 pub(super) enum FromItem {
     Named(Text),
-    Sub { query: Box<Select>, alias: Text },
+    /// A subquery; one without an alias is named after its statement when lowered.
+    Sub {
+        query: Box<Select>,
+        alias: Option<Text>,
+    },
     Window(WindowTvf),
 }
 
@@ -37,12 +41,13 @@ pub(super) struct WindowTvf {
 }
 
 impl FromItem {
-    /// The name its columns are qualified with after a join.
-    pub fn name(&self) -> &Text {
+    /// The name its columns are qualified with after a join (`None`: a subquery without an
+    /// alias).
+    pub fn name(&self) -> Option<&Text> {
         match self {
-            FromItem::Named(name) => name,
-            FromItem::Sub { alias, .. } => alias,
-            FromItem::Window(w) => &w.table,
+            FromItem::Named(name) => Some(name),
+            FromItem::Sub { alias, .. } => alias.as_ref(),
+            FromItem::Window(w) => Some(&w.table),
         }
     }
 }
@@ -55,16 +60,37 @@ pub(super) fn from_item(cur: &mut Cursor, depth: usize) -> Result<FromItem, SqlE
         }
         let query = select(cur, depth + 1)?;
         cur.expect(&Token::RParen, "`)` after the subquery")?;
-        cur.eat_word("AS");
-        let alias = cur.name("a name for the subquery (`(SELECT …) AS name`)")?;
+        let alias = match cur.eat_word("AS") {
+            true => Some(cur.name("a name for the subquery (`(SELECT …) AS name`)")?),
+            false => match cur.peek() {
+                Token::Word(w) if !CLAUSE_WORDS.iter().any(|c| w.value.eq_ignore_ascii_case(c)) => {
+                    Some(cur.name("a name for the subquery")?)
+                }
+                _ => None,
+            },
+        };
         return Ok(FromItem::Sub {
             query: Box::new(query),
             alias,
         });
     }
+    // Flink's `TABLE(TUMBLE(…))` is the same as `TUMBLE(…)`.
+    if cur.is_word("TABLE") && *cur.peek_nth(1) == Token::LParen {
+        cur.next();
+        cur.next();
+        let inner_at = cur.at();
+        let name = cur.name("a window table function: TUMBLE, HOP or SESSION")?;
+        if *cur.peek() != Token::LParen {
+            return Err(cur.unexpected("`(` after the window table function"));
+        }
+        let window = window(cur, &name, inner_at, false)?;
+        cur.expect(&Token::RParen, "`)` after TABLE(…)")?;
+        alias(cur, &window.table)?;
+        return Ok(FromItem::Window(window));
+    }
     let name = cur.name("a source, a view or a subquery")?;
     if *cur.peek() == Token::LParen {
-        return window(cur, &name, at).map(FromItem::Window);
+        return window(cur, &name, at, true).map(FromItem::Window);
     }
     alias(cur, &name)?;
     Ok(FromItem::Named(name))
@@ -93,7 +119,8 @@ fn alias(cur: &mut Cursor, name: &Text) -> Result<(), SqlError> {
     Ok(())
 }
 
-fn window(cur: &mut Cursor, func: &Text, at: usize) -> Result<WindowTvf, SqlError> {
+/// A window table function; `aliased`: an alias may follow.
+fn window(cur: &mut Cursor, func: &Text, at: usize, aliased: bool) -> Result<WindowTvf, SqlError> {
     let kind = func.text.to_ascii_uppercase();
     if !["TUMBLE", "HOP", "SESSION"].contains(&kind.as_str()) {
         return Err(SqlError::at(
@@ -141,7 +168,9 @@ fn window(cur: &mut Cursor, func: &Text, at: usize) -> Result<WindowTvf, SqlErro
         partition,
         at,
     };
-    alias(cur, &window.table)?;
+    if aliased {
+        alias(cur, &window.table)?;
+    }
     Ok(window)
 }
 

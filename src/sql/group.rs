@@ -50,6 +50,8 @@ pub(super) fn aggregate_steps(
             ItemKind::Star => {
                 return Err(SqlError::at(item.at, "`*` cannot be used with GROUP BY"));
             }
+            // NB: a SELECT with a row number lowers as a top-N, never here.
+            ItemKind::RowNumber(_) => {}
             ItemKind::Agg(call) => {
                 let name = item
                     .alias
@@ -60,6 +62,7 @@ pub(super) fn aggregate_steps(
                     name,
                     func: call.func,
                     arg: call.arg.as_ref().map(|a| a.text.clone()),
+                    filter: call.filter.as_ref().map(|f| f.text.clone()),
                 });
             }
             ItemKind::Expr(e) if is_window_column(e) => {

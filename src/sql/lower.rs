@@ -1,5 +1,6 @@
-//! A SELECT into pipeline specs: the join, `WHERE`, the aggregate or the projection,
-//! `HAVING` and the final projection (see the module docs of `sql`). Names are resolved and
+//! A SELECT into pipeline specs: the join, `WHERE`, the aggregate, the top-N or the
+//! projection, `HAVING`, the final projection, `DISTINCT` and `UNION ALL` (see the module
+//! docs of `sql`). Names are resolved and
 //! expressions type-checked later, by `plan::lower`, against each step's input.
 
 use std::collections::BTreeSet;
@@ -9,15 +10,18 @@ use super::cursor::Captured;
 use super::from::{FromItem, WindowTvf};
 use super::group::aggregate_steps;
 use super::query::{ItemKind, Join, Select, Where};
+use super::rank::{Rank, ranked_input, row_number_item, top_n_steps};
 use super::rewrite::{Remap, strip};
 use crate::plan::Emission;
-use crate::plan::lower::{PipelineSpec, StepSpec, Text, WindowSpec};
+use crate::plan::lower::{Origin, PipelineSpec, StepSpec, Text, WindowSpec};
 
 /// The pipelines of a statement (its subqueries', then its own) and the texts it cut.
 #[derive(Default)]
 pub(super) struct Lowering {
     pub specs: Vec<PipelineSpec>,
     pub remaps: Vec<Remap>,
+    /// Subqueries without an alias so far (they are named `<statement>_sub<n>`).
+    anonymous: usize,
 }
 
 /// What a statement makes of its query: a view (internal) or an output.
@@ -30,22 +34,50 @@ pub(super) struct Output {
     pub allowed_lateness: Option<(u64, usize)>,
 }
 
+impl Output {
+    /// An internal pipeline of a statement (a subquery, a branch of a union).
+    fn internal(name: Text) -> Output {
+        Output {
+            name,
+            internal: true,
+            final_state: false,
+            emission: None,
+            allowed_lateness: None,
+        }
+    }
+}
+
 /// The pipelines of one statement: those of its subqueries, then its own.
 pub(super) fn lower_statement(query: &Select, out: &Output) -> Result<Lowering, SqlError> {
     let mut cx = Lowering::default();
-    let spec = pipeline(query, out, &mut cx)?;
+    let spec = pipeline(query, out, None, &mut cx)?;
     cx.specs.push(spec);
     Ok(cx)
 }
 
-fn pipeline(q: &Select, out: &Output, cx: &mut Lowering) -> Result<PipelineSpec, SqlError> {
-    let from = input(&q.from, cx)?;
+/// A query's pipeline. `rank` is the top-N its enclosing query asks of its `ROW_NUMBER()`.
+fn pipeline(
+    q: &Select,
+    out: &Output,
+    rank: Option<Rank>,
+    cx: &mut Lowering,
+) -> Result<PipelineSpec, SqlError> {
+    let (from, skip) = match ranked_input(q)? {
+        Some(ranked) => {
+            let name = subquery_name(ranked.alias, ranked.query, out, cx);
+            let inner = Output::internal(name.clone());
+            let spec = pipeline(ranked.query, &inner, Some(ranked.rank), cx)?;
+            cx.specs.push(spec);
+            (name, Some(ranked.term))
+        }
+        None => (input(&q.from, out, cx)?, None),
+    };
     let mut steps = Vec::new();
     let left = q.join.as_ref().map(|_| from.text.as_str());
-    let (before, after) = where_steps(q.filter.as_ref(), left, &mut cx.remaps);
+    let (before, after) = where_steps(q.filter.as_ref(), left, skip, &mut cx.remaps);
     steps.extend(before);
     if let Some(join) = &q.join {
-        steps.push(join_step(&q.from, join, cx)?);
+        steps.push(join_step(&q.from, join, out, cx)?);
     }
     steps.extend(after);
     let window = match &q.from {
@@ -54,13 +86,23 @@ fn pipeline(q: &Select, out: &Output, cx: &mut Lowering) -> Result<PipelineSpec,
     };
     let aggregates =
         q.group_by.is_some() || q.items.iter().any(|i| matches!(i.kind, ItemKind::Agg(_)));
-    if aggregates {
+    if let Some((item, rn)) = row_number_item(q) {
+        top_n_steps(q, item, rn, aggregates, rank, &mut steps)?;
+    } else if aggregates {
         aggregate_steps(q, window, out, &mut steps, &mut cx.remaps)?;
     } else {
         check_plain(q, window, out)?;
         if let Some(step) = projection(q)? {
             steps.push(step);
         }
+    }
+    if let Some(at) = q.distinct {
+        steps.push(StepSpec::Distinct {
+            origin: Origin { offset: Some(at) },
+        });
+    }
+    if !q.unions.is_empty() {
+        steps.push(union_step(q, out, cx)?);
     }
     Ok(PipelineSpec {
         name: out.name.clone(),
@@ -71,12 +113,27 @@ fn pipeline(q: &Select, out: &Output, cx: &mut Lowering) -> Result<PipelineSpec,
     })
 }
 
+/// `SELECT … UNION ALL SELECT …`: each later SELECT is an internal pipeline
+/// `<name>_union<n>`, and the first one's pipeline ends with their union.
+fn union_step(q: &Select, out: &Output, cx: &mut Lowering) -> Result<StepSpec, SqlError> {
+    let mut with = Vec::new();
+    for (i, branch) in q.unions.iter().enumerate() {
+        let name = Text::at(format!("{}_union{}", out.name.text, i + 1), Some(branch.at));
+        let spec = pipeline(branch, &Output::internal(name.clone()), None, cx)?;
+        cx.specs.push(spec);
+        with.push(name);
+    }
+    Ok(StepSpec::Union { with })
+}
+
 /// WHERE as filters before and after a join. Before (`left` is the join's left input): the
 /// terms that read only the left input, unqualified, so the join sees fewer rows. After (or
 /// without a join): the other terms; WHERE's whole text as one filter when none moved.
+/// `skip` is a term already taken (a top-N's `rownum <= N`).
 fn where_steps(
     filter: Option<&Where>,
     left: Option<&str>,
+    skip: Option<usize>,
     remaps: &mut Vec<Remap>,
 ) -> (Vec<StepSpec>, Vec<StepSpec>) {
     let Some(w) = filter else {
@@ -85,11 +142,17 @@ fn where_steps(
     let pushed = |c: &Captured| {
         left.is_some_and(|l| !c.qualifiers.is_empty() && c.qualifiers.iter().all(|q| q.name == l))
     };
-    if !w.terms.iter().any(pushed) {
+    if skip.is_none() && !w.terms.iter().any(pushed) {
         return (Vec::new(), vec![StepSpec::Filter(w.whole.text.clone())]);
     }
     let l = left.unwrap_or_default();
-    let (before, after): (Vec<&Captured>, Vec<&Captured>) = w.terms.iter().partition(|c| pushed(c));
+    let kept = w
+        .terms
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| Some(*i) != skip)
+        .map(|(_, c)| c);
+    let (before, after): (Vec<&Captured>, Vec<&Captured>) = kept.partition(|c| pushed(c));
     (
         before
             .into_iter()
@@ -103,19 +166,29 @@ fn where_steps(
 }
 
 /// The name a FROM item is read by; a subquery becomes an internal pipeline first.
-fn input(item: &FromItem, cx: &mut Lowering) -> Result<Text, SqlError> {
+fn input(item: &FromItem, out: &Output, cx: &mut Lowering) -> Result<Text, SqlError> {
     if let FromItem::Sub { query, alias } = item {
-        let out = Output {
-            name: alias.clone(),
-            internal: true,
-            final_state: false,
-            emission: None,
-            allowed_lateness: None,
-        };
-        let spec = pipeline(query, &out, cx)?;
+        let name = subquery_name(alias.as_ref(), query, out, cx);
+        let spec = pipeline(query, &Output::internal(name.clone()), None, cx)?;
         cx.specs.push(spec);
+        return Ok(name);
     }
-    Ok(item.name().clone())
+    // NB: only a subquery may lack a name.
+    Ok(item.name().cloned().unwrap_or_default())
+}
+
+/// A subquery's alias, or `<statement>_sub<n>` when it has none.
+fn subquery_name(alias: Option<&Text>, query: &Select, out: &Output, cx: &mut Lowering) -> Text {
+    match alias {
+        Some(alias) => alias.clone(),
+        None => {
+            cx.anonymous += 1;
+            Text::at(
+                format!("{}_sub{}", out.name.text, cx.anonymous),
+                Some(query.at),
+            )
+        }
+    }
 }
 
 /// A query without aggregates: no window, no HAVING, no window options.
@@ -160,17 +233,34 @@ pub(super) fn window_options(
     }))
 }
 
-fn join_step(left: &FromItem, join: &Join, cx: &mut Lowering) -> Result<StepSpec, SqlError> {
+fn join_step(
+    left: &FromItem,
+    join: &Join,
+    out: &Output,
+    cx: &mut Lowering,
+) -> Result<StepSpec, SqlError> {
     for item in [left, &join.right] {
-        if let FromItem::Window(w) = item {
-            return Err(SqlError::at(
-                w.at,
-                "a window table function cannot be joined in this version: aggregate it in a view and join the view",
-            ));
+        match item {
+            FromItem::Window(w) => {
+                return Err(SqlError::at(
+                    w.at,
+                    "a window table function cannot be joined in this version: aggregate it in a view and join the view",
+                ));
+            }
+            FromItem::Sub {
+                query, alias: None, ..
+            } => {
+                return Err(SqlError::at(
+                    query.at,
+                    "a joined subquery needs a name: `(SELECT …) AS name`",
+                ));
+            }
+            _ => {}
         }
     }
-    let with = input(&join.right, cx)?;
-    let (l, r) = (&left.name().text, &with.text);
+    let with = input(&join.right, out, cx)?;
+    let left_name = left.name().cloned().unwrap_or_default();
+    let (l, r) = (&left_name.text, &with.text);
     let mut left_on = Vec::new();
     let mut right_on = Vec::new();
     for (a, b) in &join.on {
@@ -220,8 +310,9 @@ fn projection(q: &Select) -> Result<Option<StepSpec>, SqlError> {
             ItemKind::Expr(e) => {
                 fields.push((column_name(item.alias.as_ref(), e)?, e.text.clone()))
             }
-            // NB: a SELECT with an aggregate item lowers as an aggregate, never here.
-            ItemKind::Agg(_) => {}
+            // NB: a SELECT with an aggregate item lowers as an aggregate, and one with a
+            // row number as a top-N, never here.
+            ItemKind::Agg(_) | ItemKind::RowNumber(_) => {}
         }
     }
     Ok(Some(StepSpec::Map(fields)))

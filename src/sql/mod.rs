@@ -24,6 +24,11 @@
 //! function) or the projection, then `HAVING` (a filter over the aggregate's output, which
 //! names its columns), then a projection when the SELECT list is not the aggregate's own
 //! output (`window_start, window_end`, the group fields, the aggregates, in that order).
+//! `SELECT DISTINCT` adds a distinct step last; `UNION ALL` makes each later SELECT an internal
+//! pipeline (`<name>_union<n>`) and ends the first one's steps with their union. A subquery
+//! that numbers its rows (`ROW_NUMBER() OVER (…) AS rownum`) under a query keeping `rownum <=
+//! N` is a top-N step (see `rank.rs`); a subquery without an alias is named
+//! `<statement>_sub<n>`.
 //! Expressions are the TOML expression language, passed on as the file's text with its
 //! offset, so an error inside one points into the `.sql` file.
 //!
@@ -32,14 +37,15 @@
 //!
 //! Layout: `cursor.rs` (tokens, offsets, captured expressions), `statement.rs` (statements
 //! and their `WITH` options), `query.rs` (the SELECT grammar), `from.rs` (FROM items and
-//! window table functions), `lower.rs` (a SELECT into pipeline specs) and `group.rs` (its
-//! aggregate).
+//! window table functions), `lower.rs` (a SELECT into pipeline specs), `group.rs` (its
+//! aggregate) and `rank.rs` (its top-N).
 
 mod cursor;
 mod from;
 mod group;
 mod lower;
 mod query;
+mod rank;
 mod rewrite;
 mod statement;
 #[cfg(test)]

@@ -1,10 +1,12 @@
 //! The SELECT grammar of this version:
 //!
 //! ```text
-//! SELECT item [, item …]
+//! query: select [UNION ALL select …]
+//! select: SELECT [DISTINCT | ALL] item [, item …]
 //! FROM from_item [[INNER | LEFT [OUTER]] JOIN from_item ON a.x = b.y [AND …]]
 //! [WHERE expr] [GROUP BY expr [, expr …]] [HAVING expr]
-//! item: * | expr [[AS] name] | aggregate [[AS] name]
+//! item: * | expr [[AS] name] | aggregate [FILTER (WHERE cond)] [[AS] name]
+//!     | ROW_NUMBER() OVER ([PARTITION BY expr, …] ORDER BY expr [ASC | DESC], …) [AS] name
 //! aggregate: count(*) | count([DISTINCT] expr) | sum | min | max | avg | count_distinct
 //!            | first | last (expr) | collect(expr [, limit])
 //! ```
@@ -22,6 +24,8 @@ use crate::plan::{AggFunc, JoinKind};
 #[derive(Debug)]
 pub(super) struct Select {
     pub at: usize,
+    /// The offset of `DISTINCT`, when the SELECT has it.
+    pub distinct: Option<usize>,
     pub items: Vec<Item>,
     pub from: FromItem,
     pub join: Option<Join>,
@@ -29,6 +33,8 @@ pub(super) struct Select {
     /// The offset of `GROUP` and the expressions.
     pub group_by: Option<(usize, Vec<Captured>)>,
     pub having: Option<Captured>,
+    /// The SELECTs joined to this one by `UNION ALL`, in order.
+    pub unions: Vec<Select>,
 }
 
 /// A WHERE condition: the whole of it, and its top-level `AND` terms.
@@ -49,7 +55,17 @@ pub(super) struct Item {
 pub(super) enum ItemKind {
     Star,
     Expr(Captured),
-    Agg(AggCall),
+    Agg(Box<AggCall>),
+    RowNumber(RowNumber),
+}
+
+/// `ROW_NUMBER() OVER (PARTITION BY … ORDER BY …)`.
+#[derive(Debug)]
+pub(super) struct RowNumber {
+    pub at: usize,
+    pub partition_by: Vec<Captured>,
+    /// Each key and whether it is `DESC`.
+    pub order_by: Vec<(Captured, bool)>,
 }
 
 #[derive(Debug)]
@@ -61,6 +77,8 @@ pub(super) struct AggCall {
     pub name: String,
     /// The call's normalized tokens (to find it again in HAVING).
     pub norm: String,
+    /// `FILTER (WHERE condition)`.
+    pub filter: Option<Captured>,
 }
 
 #[derive(Debug)]
@@ -71,16 +89,30 @@ pub(super) struct Join {
     pub on: Vec<(Captured, Captured)>,
 }
 
+/// A query: a SELECT and the SELECTs joined to it by `UNION ALL`.
 pub(super) fn select(cur: &mut Cursor, depth: usize) -> Result<Select, SqlError> {
+    let mut first = select_core(cur, depth)?;
+    while cur.is_word("UNION") {
+        cur.next();
+        if !cur.eat_word("ALL") {
+            return Err(SqlError::at(
+                cur.at(),
+                "only UNION ALL is supported (a UNION that removes duplicates: SELECT DISTINCT over a UNION ALL view)",
+            ));
+        }
+        first.unions.push(select_core(cur, depth)?);
+    }
+    Ok(first)
+}
+
+fn select_core(cur: &mut Cursor, depth: usize) -> Result<Select, SqlError> {
     let at = cur.at();
     cur.expect_word("SELECT", "SELECT")?;
-    if cur.is_word("DISTINCT") {
-        return Err(SqlError::at(
-            cur.at(),
-            "SELECT DISTINCT is not supported yet: GROUP BY the columns instead",
-        ));
+    let distinct_at = cur.at();
+    let distinct = cur.eat_word("DISTINCT").then_some(distinct_at);
+    if distinct.is_none() {
+        cur.eat_word("ALL");
     }
-    cur.eat_word("ALL");
     let mut items = vec![item(cur)?];
     while cur.eat(&Token::Comma) {
         items.push(item(cur)?);
@@ -112,12 +144,14 @@ pub(super) fn select(cur: &mut Cursor, depth: usize) -> Result<Select, SqlError>
     end_of_select(cur)?;
     Ok(Select {
         at,
+        distinct,
         items,
         from,
         join,
         filter,
         group_by,
         having,
+        unions: Vec::new(),
     })
 }
 
@@ -125,15 +159,16 @@ pub(super) fn select(cur: &mut Cursor, depth: usize) -> Result<Select, SqlError>
 fn end_of_select(cur: &Cursor) -> Result<(), SqlError> {
     match cur.peek() {
         Token::EOF | Token::SemiColon | Token::RParen => Ok(()),
+        Token::Word(w) if w.value.eq_ignore_ascii_case("UNION") => Ok(()),
         Token::Word(w)
-            if ["ORDER", "LIMIT", "UNION", "JOIN", "INNER", "LEFT"]
+            if ["ORDER", "LIMIT", "JOIN", "INNER", "LEFT"]
                 .iter()
                 .any(|k| w.value.eq_ignore_ascii_case(k)) =>
         {
             Err(SqlError::at(
                 cur.at(),
                 format!(
-                    "`{}` is not supported here in this version (one JOIN per SELECT; no ORDER BY, LIMIT or UNION)",
+                    "`{}` is not supported here in this version (one JOIN per SELECT; no ORDER BY or LIMIT: rank with ROW_NUMBER())",
                     w.value
                 ),
             ))
@@ -146,8 +181,10 @@ fn item(cur: &mut Cursor) -> Result<Item, SqlError> {
     let at = cur.at();
     let kind = if cur.eat(&Token::Mul) {
         ItemKind::Star
+    } else if cur.is_word("ROW_NUMBER") && *cur.peek_nth(1) == Token::LParen {
+        ItemKind::RowNumber(row_number(cur)?)
     } else if is_aggregate(cur) {
-        ItemKind::Agg(aggregate(cur)?)
+        ItemKind::Agg(Box::new(aggregate(cur)?))
     } else {
         ItemKind::Expr(cur.expr()?)
     };
@@ -195,11 +232,13 @@ fn aggregate(cur: &mut Cursor) -> Result<AggCall, SqlError> {
             ));
         }
         cur.expect(&Token::RParen, "`)` after count(*")?;
+        let filter = filter(cur)?;
         return Ok(AggCall {
             func,
             arg: None,
             name,
             norm: cur.norm_since(mark),
+            filter,
         });
     }
     if func == AggFunc::Count && cur.eat_word("DISTINCT") {
@@ -227,11 +266,67 @@ fn aggregate(cur: &mut Cursor) -> Result<AggCall, SqlError> {
         return Err(SqlError::at(cur.at(), format!("{name} takes one argument")));
     }
     cur.expect(&Token::RParen, &format!("`)` after the argument of {name}"))?;
+    let filter = filter(cur)?;
     Ok(AggCall {
         func,
         arg: Some(arg),
         name,
         norm: cur.norm_since(mark),
+        filter,
+    })
+}
+
+/// An aggregate's `FILTER (WHERE condition)`, if present.
+fn filter(cur: &mut Cursor) -> Result<Option<Captured>, SqlError> {
+    if !(cur.is_word("FILTER") && *cur.peek_nth(1) == Token::LParen) {
+        return Ok(None);
+    }
+    cur.next();
+    cur.next();
+    cur.expect_word("WHERE", "WHERE after FILTER (")?;
+    let condition = cur.expr()?;
+    cur.expect(&Token::RParen, "`)` after the FILTER's condition")?;
+    Ok(Some(condition))
+}
+
+/// `ROW_NUMBER() OVER ([PARTITION BY e, …] ORDER BY e [ASC | DESC], …)`.
+fn row_number(cur: &mut Cursor) -> Result<RowNumber, SqlError> {
+    let at = cur.at();
+    cur.next();
+    cur.expect(&Token::LParen, "`(` after ROW_NUMBER")?;
+    cur.expect(&Token::RParen, "`)`: ROW_NUMBER takes no arguments")?;
+    cur.expect_word(
+        "OVER",
+        "OVER (PARTITION BY … ORDER BY …) after ROW_NUMBER()",
+    )?;
+    cur.expect(&Token::LParen, "`(` after OVER")?;
+    let mut partition_by = Vec::new();
+    if cur.eat_word("PARTITION") {
+        cur.expect_word("BY", "BY after PARTITION")?;
+        partition_by.push(cur.expr()?);
+        while cur.eat(&Token::Comma) {
+            partition_by.push(cur.expr()?);
+        }
+    }
+    cur.expect_word("ORDER", "ORDER BY: a row number needs an order")?;
+    cur.expect_word("BY", "BY after ORDER")?;
+    let mut order_by = Vec::new();
+    loop {
+        let key = cur.expr()?;
+        let descending = cur.eat_word("DESC");
+        if !descending {
+            cur.eat_word("ASC");
+        }
+        order_by.push((key, descending));
+        if !cur.eat(&Token::Comma) {
+            break;
+        }
+    }
+    cur.expect(&Token::RParen, "`,` or `)` after the ORDER BY keys")?;
+    Ok(RowNumber {
+        at,
+        partition_by,
+        order_by,
     })
 }
 

@@ -65,6 +65,34 @@ fn shape(spec: &PipelineSpec) -> Vec<String> {
                     .collect::<Vec<_>>()
                     .join(",")
             ),
+            StepSpec::TopN {
+                partition_by,
+                order_by,
+                limit,
+                rank_field,
+                ..
+            } => format!(
+                "top {limit} by {} order {} rank {}",
+                partition_by
+                    .iter()
+                    .map(|t| t.text.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                order_by
+                    .iter()
+                    .map(|o| format!("{}{}", o.expr.text, if o.descending { " desc" } else { "" }))
+                    .collect::<Vec<_>>()
+                    .join(","),
+                rank_field.as_ref().map_or("-", |r| r.text.as_str())
+            ),
+            StepSpec::Distinct { .. } => "distinct".to_string(),
+            StepSpec::Union { with } => format!(
+                "union {}",
+                with.iter()
+                    .map(|t| t.text.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
         })
         .collect()
 }
@@ -332,4 +360,75 @@ fn the_plan_of_a_view_says_it_is_internal() {
         "{text}"
     );
     assert!(text.contains("\npipeline o -> [key, n]\n"), "{text}");
+}
+
+#[test]
+fn a_numbered_subquery_kept_to_n_rows_is_a_top_n() {
+    let f = file(
+        "INSERT INTO o SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY key ORDER BY ts DESC, seq) AS rownum FROM events) WHERE rownum <= 3 AND key <> 'x';",
+    );
+    let [inner, outer] = f.pipelines.as_slice() else {
+        panic!("two pipelines: {:?}", f.pipelines);
+    };
+    assert_eq!(inner.name.text, "o_sub1");
+    assert!(inner.internal);
+    assert_eq!(shape(inner), ["top 3 by key order ts desc,seq rank rownum"]);
+    assert_eq!(outer.from.text, "o_sub1");
+    assert_eq!(shape(outer), ["filter key <> 'x'"]);
+}
+
+#[test]
+fn a_row_number_the_outer_query_does_not_read_is_not_a_column() {
+    let f = file(
+        "INSERT INTO o SELECT key, ts FROM (SELECT key, ts, ROW_NUMBER() OVER (PARTITION BY key ORDER BY ts) AS rn FROM events) AS firsts WHERE rn = 1;",
+    );
+    assert_eq!(f.pipelines[0].name.text, "firsts");
+    assert_eq!(
+        shape(&f.pipelines[0]),
+        ["top 1 by key order ts rank -", "map key=key, ts=ts"]
+    );
+    let g = file(
+        "INSERT INTO o SELECT key, rn FROM (SELECT key, ROW_NUMBER() OVER (ORDER BY ts) AS rn FROM events) WHERE rn < 3;",
+    );
+    assert_eq!(
+        shape(&g.pipelines[0]),
+        ["top 2 by  order ts rank rn", "map key=key, rn=\"rn\""]
+    );
+}
+
+#[test]
+fn distinct_group_by_without_aggregates_and_union_all() {
+    let p =
+        pipeline("INSERT INTO o SELECT DISTINCT split_part(key, '_', 1) AS prefix FROM events;");
+    assert_eq!(
+        shape(&p),
+        ["map prefix=split_part(key, '_', 1)", "distinct"]
+    );
+    let p = pipeline("INSERT INTO o SELECT key FROM events GROUP BY key;");
+    assert_eq!(shape(&p), ["aggregate key=key | "]);
+    let f = file(
+        "INSERT INTO o SELECT key FROM events WHERE ts > 1 UNION ALL SELECT key FROM store UNION ALL SELECT key FROM events;",
+    );
+    let names: Vec<&str> = f.pipelines.iter().map(|p| p.name.text.as_str()).collect();
+    assert_eq!(names, ["o_union1", "o_union2", "o"]);
+    assert_eq!(
+        shape(&f.pipelines[2]),
+        ["filter ts > 1", "map key=key", "union o_union1,o_union2"]
+    );
+}
+
+#[test]
+fn aggregates_take_a_filter() {
+    let p = pipeline(
+        "INSERT INTO o SELECT key, count(*) FILTER (WHERE ts > 5) AS late_ones, sum(ts) AS s FROM events GROUP BY key;",
+    );
+    let StepSpec::Aggregate { aggs, .. } = &p.steps[0] else {
+        panic!("an aggregate: {:?}", p.steps);
+    };
+    let filters: Vec<Option<&str>> = aggs
+        .iter()
+        .map(|a| a.filter.as_ref().map(|f| f.text.as_str()))
+        .collect();
+    assert_eq!(filters, [Some("ts > 5"), None]);
+    assert_eq!(aggs[0].name.text, "late_ones");
 }

@@ -1,7 +1,8 @@
 //! The Nexmark queries in `dataflows/nexmark/` against batch recomputes written here over
 //! the same small generated input (3000 events over 60 s of event time: several windows), with
 //! 1 worker and with 2 (and two batch sizes). Append-only queries (q0–q2) are compared row for row; changelog
-//! queries by their final state.
+//! queries by their final state. q15–q19 are Flink's statistics reports (aggregates with
+//! FILTER and count(DISTINCT …)), deduplication and top-N.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, OnceLock};
@@ -321,4 +322,166 @@ fn q8_finds_new_users_who_sell_at_once() {
         .filter(|p| sellers.contains(&(p.id, window_of(p.ts))))
         .map(|p| json!({"id": p.id, "name": p.name, "start": window_of(p.ts)}));
     check("q8", OutputKind::Final, sorted(expected));
+}
+
+const DAY: i64 = 86_400_000;
+const PRICE_LEVELS: [(&str, i64, i64); 3] = [
+    ("rank1", i64::MIN, 10_000),
+    ("rank2", 10_000, 1_000_000),
+    ("rank3", 1_000_000, i64::MAX),
+];
+
+/// q15's and q16's columns over one group of bids: counts of bids, distinct bidders and
+/// distinct auctions, in all and per price level.
+fn bid_statistics(bids: &[&Bid], row: &mut serde_json::Map<String, Json>) {
+    let level = |b: &&&Bid, lo: i64, hi: i64| b.price >= lo && b.price < hi;
+    row.insert("total_bids".into(), json!(bids.len()));
+    for (name, lo, hi) in PRICE_LEVELS {
+        let n = bids.iter().filter(|b| level(b, lo, hi)).count();
+        row.insert(format!("{name}_bids"), json!(n));
+    }
+    for (what, field) in [("bidders", 0), ("auctions", 1)] {
+        let of = |b: &&Bid| if field == 0 { b.bidder } else { b.auction };
+        let distinct = |keep: &dyn Fn(&&&Bid) -> bool| {
+            bids.iter()
+                .filter(|b| keep(b))
+                .map(of)
+                .collect::<BTreeSet<i64>>()
+                .len()
+        };
+        row.insert(format!("total_{what}"), json!(distinct(&|_| true)));
+        for (name, lo, hi) in PRICE_LEVELS {
+            row.insert(
+                format!("{name}_{what}"),
+                json!(distinct(&|b| level(b, lo, hi))),
+            );
+        }
+    }
+}
+
+#[test]
+fn q15_reports_bidding_statistics_per_day() {
+    let bids = bids();
+    let mut days: BTreeMap<i64, Vec<&Bid>> = BTreeMap::new();
+    for b in &bids {
+        days.entry(b.ts - b.ts % DAY).or_default().push(b);
+    }
+    let expected = days.into_iter().map(|(day, bids)| {
+        let mut row = serde_json::Map::new();
+        row.insert("day".into(), json!(day));
+        bid_statistics(&bids, &mut row);
+        Json::Object(row)
+    });
+    check("q15", OutputKind::Final, sorted(expected));
+}
+
+#[test]
+fn q16_reports_bidding_statistics_per_channel_and_day() {
+    let bids = bids();
+    let mut groups: BTreeMap<(String, i64), Vec<&Bid>> = BTreeMap::new();
+    for b in &bids {
+        groups
+            .entry((b.channel.clone(), b.ts - b.ts % DAY))
+            .or_default()
+            .push(b);
+    }
+    let expected = groups.into_iter().map(|((channel, day), bids)| {
+        let minute = bids.iter().map(|b| b.ts - b.ts % 60_000).max();
+        let mut row = serde_json::Map::new();
+        row.insert("channel".into(), json!(channel));
+        row.insert("day".into(), json!(day));
+        row.insert("minute".into(), json!(minute));
+        bid_statistics(&bids, &mut row);
+        Json::Object(row)
+    });
+    check("q16", OutputKind::Final, sorted(expected));
+}
+
+#[test]
+fn q17_reports_auction_statistics_per_day() {
+    let bids = bids();
+    let mut groups: BTreeMap<(i64, i64), Vec<&Bid>> = BTreeMap::new();
+    for b in &bids {
+        groups
+            .entry((b.auction, b.ts - b.ts % DAY))
+            .or_default()
+            .push(b);
+    }
+    let expected = groups.into_iter().map(|((auction, day), bids)| {
+        let prices: Vec<i64> = bids.iter().map(|b| b.price).collect();
+        let sum: i64 = prices.iter().sum();
+        let count = |lo: i64, hi: i64| prices.iter().filter(|p| **p >= lo && **p < hi).count();
+        json!({"auction": auction, "day": day, "total_bids": prices.len(),
+               "rank1_bids": count(i64::MIN, 10_000), "rank2_bids": count(10_000, 1_000_000),
+               "rank3_bids": count(1_000_000, i64::MAX),
+               "min_price": prices.iter().min(), "max_price": prices.iter().max(),
+               "avg_price": sum as f64 / prices.len() as f64, "sum_price": sum})
+    });
+    check("q17", OutputKind::Final, sorted(expected));
+}
+
+/// A bid as q18 and q19 write it (their row: the order of ties after the ORDER BY key).
+fn bid_row(b: &Bid) -> (i64, i64, i64, String, String, i64) {
+    (
+        b.auction,
+        b.bidder,
+        b.price,
+        b.channel.clone(),
+        b.url.clone(),
+        b.ts,
+    )
+}
+
+fn bid_json(b: &Bid) -> Json {
+    json!({"auction": b.auction, "bidder": b.bidder, "price": b.price, "channel": b.channel,
+           "url": b.url, "dateTime": b.ts})
+}
+
+#[test]
+fn q18_keeps_the_last_bid_of_each_bidder_on_each_auction() {
+    let bids = bids();
+    let mut last: BTreeMap<(i64, i64), &Bid> = BTreeMap::new();
+    for b in &bids {
+        let entry = last.entry((b.bidder, b.auction)).or_insert(b);
+        // Latest first; equal times: the smaller row.
+        if (b.ts, std::cmp::Reverse(bid_row(b))) > (entry.ts, std::cmp::Reverse(bid_row(entry))) {
+            *entry = b;
+        }
+    }
+    assert!(
+        last.len() < bids.len(),
+        "some bidders bid twice on an auction"
+    );
+    check(
+        "q18",
+        OutputKind::Final,
+        sorted(last.values().map(|b| bid_json(b))),
+    );
+}
+
+#[test]
+fn q19_keeps_the_ten_highest_bids_of_each_auction() {
+    let bids = bids();
+    let mut auctions: BTreeMap<i64, Vec<&Bid>> = BTreeMap::new();
+    for b in &bids {
+        auctions.entry(b.auction).or_default().push(b);
+    }
+    let mut expected = Vec::new();
+    for (_, mut bids) in auctions {
+        bids.sort_by(|a, b| {
+            b.price
+                .cmp(&a.price)
+                .then_with(|| bid_row(a).cmp(&bid_row(b)))
+        });
+        for (i, b) in bids.into_iter().take(10).enumerate() {
+            let mut row = bid_json(b);
+            row["rank_number"] = json!(i + 1);
+            expected.push(row);
+        }
+    }
+    assert!(
+        expected.len() < bids.len(),
+        "some auctions have more than 10 bids"
+    );
+    check("q19", OutputKind::Final, sorted(expected));
 }

@@ -3,5 +3,10 @@
 //! never panic on random and mutated statements.
 
 mod errors;
+mod explain;
+mod filter;
 mod fuzz;
+mod harness;
+mod set_ops;
+mod top_n;
 mod twins;

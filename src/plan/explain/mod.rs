@@ -88,10 +88,7 @@ pub fn describe(node: &Node) -> String {
                 .collect();
             let aggs: Vec<String> = aggs
                 .iter()
-                .map(|a| {
-                    let arg = a.arg.as_ref().map_or("*", |e| e.text());
-                    format!("{} = {}({arg})", a.name, a.func.name())
-                })
+                .map(|a| format!("{} = {}", a.name, a.describe()))
                 .collect();
             let window = window.map_or(String::new(), |w| {
                 let kind = match w.kind {
@@ -106,6 +103,9 @@ pub fn describe(node: &Node) -> String {
                     w.emission, w.allowed_lateness
                 )
             });
+            if aggs.is_empty() && window.is_empty() {
+                return format!("Aggregate (distinct) by [{}]", groups.join(", "));
+            }
             format!(
                 "{} by [{}] aggs [{}]{window}",
                 node.op_name(),
@@ -128,6 +128,31 @@ pub fn describe(node: &Node) -> String {
                 .collect();
             format!("Join {kind:?} on {}", on.join(" AND "))
         }
+        Node::TopN {
+            partition_by,
+            order_by,
+            limit,
+            rank_field,
+            ..
+        } => {
+            let partition: Vec<&str> = partition_by.iter().map(|e| e.text()).collect();
+            let order: Vec<String> = order_by
+                .iter()
+                .map(|o| {
+                    let dir = if o.descending { "DESC" } else { "ASC" };
+                    format!("{} {dir}", o.expr.text())
+                })
+                .collect();
+            let rank = rank_field
+                .as_ref()
+                .map_or(String::new(), |r| format!(" rank as {r}"));
+            format!(
+                "TopN {limit} by [{}] order by [{}]{rank}",
+                partition.join(", "),
+                order.join(", ")
+            )
+        }
+        Node::Union { inputs, .. } => format!("Union of {} inputs", inputs.len()),
     }
 }
 

@@ -155,6 +155,14 @@ fn node_need(node: &Node, pipeline: &str, earlier: &[(String, HistoryNeed)]) -> 
             (HistoryNeed::Table, HistoryNeed::Table) => HistoryNeed::Table,
             _ => everything("joins"),
         },
+        Node::TopN { input: i, .. } => match input(i) {
+            HistoryNeed::Table => HistoryNeed::Table,
+            _ => everything("ranks"),
+        },
+        Node::Union { inputs, .. } => inputs
+            .iter()
+            .map(input)
+            .fold(HistoryNeed::Nothing, HistoryNeed::and),
     }
 }
 

@@ -143,6 +143,74 @@ const CASES: &[(&str, &str)] = &[
         "append-only",
     ),
     ("CREATE VIEW v AS SELECT key FROM bids;§", "no outputs"),
+    (
+        "INSERT INTO o SELECT * FROM (SELECT *, §ROW_NUMBER() OVER (ORDER BY ts) AS rn FROM bids);",
+        "a row number is a top-N",
+    ),
+    (
+        "INSERT INTO o SELECT * FROM (SELECT *, ROW_NUMBER() OVER (ORDER BY ts) AS rn FROM bids)\nWHERE key <> 'x' AND §rn > 2;",
+        "a top-N keeps `rn <= N`",
+    ),
+    (
+        "INSERT INTO o SELECT * FROM (SELECT *, ROW_NUMBER() OVER (ORDER BY ts) AS rn FROM bids)\nWHERE §rn = 2;",
+        "a top-N keeps",
+    ),
+    (
+        "INSERT INTO o SELECT * FROM (SELECT key, §ROW_NUMBER() OVER (ORDER BY key) AS rn FROM bids GROUP BY key)\nWHERE rn <= 2;",
+        "a row number over an aggregate",
+    ),
+    (
+        "INSERT INTO o SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY key§) AS rn FROM bids)\nWHERE rn <= 2;",
+        "ORDER BY: a row number needs an order",
+    ),
+    (
+        "INSERT INTO o SELECT * FROM (SELECT *, §ROW_NUMBER() OVER (ORDER BY ts) FROM bids) WHERE rn <= 2;",
+        "name the row number",
+    ),
+    (
+        "INSERT INTO o SELECT * FROM (SELECT *, key, §ROW_NUMBER() OVER (ORDER BY ts) AS rn FROM bids)\nWHERE rn <= 2;",
+        "with `*`, a numbered query's SELECT list",
+    ),
+    (
+        "INSERT INTO o SELECT * FROM (SELECT *, ROW_NUMBER() OVER (ORDER BY §valu) AS rn FROM bids)\nWHERE rn <= 2;",
+        "unknown field `valu`",
+    ),
+    (
+        "INSERT INTO o SELECT key FROM bids UNION §SELECT key FROM users;",
+        "only UNION ALL is supported",
+    ),
+    (
+        "INSERT INTO o SELECT key FROM bids\nUNION ALL §SELECT key, ts FROM users;",
+        "UNION ALL inputs need the same columns",
+    ),
+    (
+        "INSERT INTO o SELECT key FROM bids\nUNION ALL §SELECT CAST(ts AS INT) AS key FROM users;",
+        "UNION ALL inputs need columns of the same types",
+    ),
+    (
+        "INSERT INTO o SELECT key, first(ts) FILTER (WHERE §ts > 1) AS f FROM bids GROUP BY key;",
+        "FILTER is not supported on first",
+    ),
+    (
+        "INSERT INTO o SELECT key, count(*) FILTER (WHERE §key) AS n FROM bids GROUP BY key;",
+        "FILTER needs a boolean",
+    ),
+    (
+        "INSERT INTO o SELECT key, count(*) FILTER (WHERE §valu > 1) AS n FROM bids GROUP BY key;",
+        "unknown field `valu`",
+    ),
+    (
+        "INSERT INTO o SELECT key, count(*) FILTER (§ts > 1) AS n FROM bids GROUP BY key;",
+        "WHERE after FILTER",
+    ),
+    (
+        "INSERT INTO o SELECT users.key AS k\nFROM users JOIN (§SELECT key FROM users) ON users.key = x.key;",
+        "a joined subquery needs a name",
+    ),
+    (
+        "INSERT INTO o SELECT DISTINCT §valu FROM bids;",
+        "unknown field `valu`",
+    ),
 ];
 
 /// The text without its marker, and the marker's 1-based line and column (in chars).

@@ -41,6 +41,15 @@ const VOCABULARY: &[&str] = &[
     "max",
     "collect",
     "DISTINCT",
+    "ROW_NUMBER",
+    "OVER",
+    "ORDER",
+    "DESC",
+    "ASC",
+    "rownum",
+    "UNION",
+    "ALL",
+    "FILTER",
     "CAST",
     "INT",
     "CASE",
@@ -86,7 +95,7 @@ const VOCABULARY: &[&str] = &[
 ];
 
 /// Forms the shipped files do not use: views, subqueries, HAVING, pushed-down WHERE terms,
-/// window options.
+/// window options, top-N and deduplication, DISTINCT, UNION ALL, FILTER, TABLE(TUMBLE(…)).
 const MORE: &str = "SET input.generate = 'users-orders';
 CREATE SOURCE orders FROM table WITH (key_regex = '^order_');
 CREATE SOURCE users FROM table WITH (key_regex = '^user_');
@@ -97,7 +106,7 @@ SELECT users.value.region AS region, count(*) AS n, sum(orders.value.amount) AS 
 FROM orders LEFT JOIN users ON orders.value.user_id = users.key
 WHERE CAST(orders.value.amount AS INT) > 1 AND users.value.region <> 'eu'
 GROUP BY users.value.region HAVING count(*) > 10 AND n < 1000;
-INSERT INTO spend
+INSERT INTO spenders
 SELECT spend.user_id AS user_id, spend.total AS total, users.value.name AS name
 FROM (SELECT value.user_id AS user_id, sum(CAST(value.amount AS INT)) AS total
       FROM orders GROUP BY value.user_id) AS spend
@@ -105,7 +114,31 @@ JOIN users ON spend.user_id = users.key;
 INSERT INTO w WITH (emit = 'continuous', allowed_lateness = INTERVAL '1' SECOND)
 SELECT count(*) AS c, window_end, prefix
 FROM SESSION(TABLE prefixed PARTITION BY prefix, DESCRIPTOR(ts), 300)
-GROUP BY window_start, window_end, prefix;";
+GROUP BY window_start, window_end, prefix;
+INSERT INTO top3
+SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY prefix ORDER BY ts DESC, prefix ASC) AS rownum
+               FROM prefixed)
+WHERE rownum <= 3 AND prefix <> 'x';
+INSERT INTO firsts
+SELECT prefix, ts FROM (SELECT prefix, ts, ROW_NUMBER() OVER (PARTITION BY prefix ORDER BY ts) AS rn
+                        FROM prefixed) AS numbered
+WHERE rn = 1;
+CREATE VIEW windowed AS SELECT window_start, window_end, prefix, count(*) AS n
+FROM TABLE(TUMBLE(TABLE prefixed, DESCRIPTOR(ts), INTERVAL '1' SECOND))
+GROUP BY window_start, window_end, prefix;
+INSERT INTO top_windows
+SELECT window_start, prefix, n, rownum
+FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY n DESC) AS rownum
+      FROM windowed)
+WHERE rownum < 3;
+INSERT INTO kinds SELECT DISTINCT prefix FROM prefixed;
+INSERT INTO grouped SELECT prefix FROM prefixed GROUP BY prefix;
+INSERT INTO both SELECT prefix FROM prefixed WHERE ts > 10
+UNION ALL SELECT key AS prefix FROM orders UNION ALL SELECT prefix FROM prefixed;
+INSERT INTO filtered
+SELECT prefix, count(*) FILTER (WHERE ts > 100) AS late_ones, count(*) AS n,
+       sum(ts) FILTER (WHERE ts < 50) AS early, count(DISTINCT ts) FILTER (WHERE ts > 1) AS d
+FROM prefixed GROUP BY prefix;";
 
 fn shipped_sql() -> Vec<String> {
     let mut texts = vec![MORE.to_string()];
@@ -184,4 +217,12 @@ fn random_and_mutated_statements_never_panic_and_every_error_has_a_position() {
         );
     }
     assert!(errors > 2000, "most cases are errors ({errors})");
+}
+
+/// The extra forms mutated above are valid as written.
+#[test]
+fn the_extra_forms_load() {
+    if let Err(e) = load_sql_str(MORE, "more.sql", Path::new(".")) {
+        panic!("{e}");
+    }
 }

@@ -17,6 +17,11 @@ const TWINS: &[&str] = &[
     "nexmark/q5",
     "nexmark/q7",
     "nexmark/q8",
+    "nexmark/q15",
+    "nexmark/q16",
+    "nexmark/q17",
+    "nexmark/q18",
+    "nexmark/q19",
 ];
 
 fn run_outputs(file: &str) -> Vec<(String, Vec<u8>)> {
