@@ -17,7 +17,8 @@
 //!    them; [`server`] is the network front of a live run; the `kvflow` binary's commands
 //!    parse arguments and call these.
 //!
-//! [`workload`] generates inputs and [`bench`](mod@bench) measures runs over them (`kvflow bench`).
+//! [`workload`] generates inputs and [`bench`](mod@bench) measures runs over them (`kvflow bench`);
+//! [`exporter`] serves a run's counters to Prometheus (`--metrics`).
 //!
 //! # Layers
 //!
@@ -26,7 +27,7 @@
 //! ```text
 //! value, schema → change → workload, source → store → expr → plan (sinks as data)
 //!   → sql → dataflow_file, builder (front ends) → operators → render → sinks (routes among them)
-//!   → assemble → runtime → server, bench → the binary's commands
+//!   → assemble → runtime → server, bench, exporter → the binary's commands
 //! ```
 //!
 //! A sink's description is plan data (typed, naming the pipeline it reads), so front ends,

@@ -12,8 +12,8 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 
-use super::operators::OperatorStats;
 use crate::runtime::Metrics;
+use crate::runtime::operator_stats::OperatorStats;
 use crate::runtime::metrics::PipelineCounters;
 
 /// Reads a run's [`Metrics`] at each scrape.

@@ -8,9 +8,6 @@
 //! at a time, which is all a scraper needs, and stops when the run ends.
 
 mod collect;
-mod operators;
-
-pub use operators::{OperatorStat, OperatorStats};
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
@@ -21,6 +18,7 @@ use prometheus_client::encoding::prometheus_text;
 use prometheus_client::registry::Registry;
 
 use crate::runtime::Metrics;
+use crate::runtime::operator_stats::OperatorStats;
 use collect::RunCollector;
 
 /// The metrics endpoint of one run; stops when dropped.

@@ -11,6 +11,7 @@ pub mod feed;
 pub mod live_queue;
 pub mod metrics;
 pub mod observe;
+pub mod operator_stats;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -82,7 +83,7 @@ pub struct RunOptions {
     /// when not given; give one to read its counters afterwards).
     pub external: Option<Arc<ExternalSinks>>,
     /// Figures per operator from timely's and differential's logging (`--metrics`).
-    pub operator_stats: Option<Arc<crate::exporter::OperatorStats>>,
+    pub operator_stats: Option<Arc<operator_stats::OperatorStats>>,
 }
 
 impl Default for RunOptions {

@@ -19,7 +19,7 @@ const LAYERS: &[&[&str]] = &[
     &["sinks"],
     &["assemble"],
     &["runtime"],
-    &["server", "bench"],
+    &["server", "bench", "exporter"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

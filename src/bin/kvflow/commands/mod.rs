@@ -48,7 +48,7 @@ pub struct Exporter {
     /// Kept to serve until the command ends.
     _server: kvflow::exporter::MetricsServer,
     /// What the run's workers report per operator (give it to `RunOptions`).
-    pub operators: std::sync::Arc<kvflow::exporter::OperatorStats>,
+    pub operators: std::sync::Arc<kvflow::runtime::operator_stats::OperatorStats>,
 }
 
 /// Starts the metrics endpoint when `--metrics ADDR` was given, and says where it is.
@@ -59,7 +59,7 @@ pub fn start_exporter(
     let Some(addr) = addr else {
         return Ok(None);
     };
-    let operators = std::sync::Arc::new(kvflow::exporter::OperatorStats::default());
+    let operators = std::sync::Arc::new(kvflow::runtime::operator_stats::OperatorStats::default());
     let server = kvflow::exporter::MetricsServer::start(addr, metrics.clone(), operators.clone())
         .map_err(CliError::File)?;
     eprintln!("metrics: http://{}/metrics", server.local_addr());
