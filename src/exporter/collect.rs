@@ -13,8 +13,8 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 
 use crate::runtime::Metrics;
-use crate::runtime::operator_stats::OperatorStats;
 use crate::runtime::metrics::PipelineCounters;
+use crate::runtime::operator_stats::OperatorStats;
 
 /// Reads a run's [`Metrics`] at each scrape.
 #[derive(Debug)]
