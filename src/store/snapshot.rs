@@ -47,7 +47,7 @@ pub fn write_snapshot<'a>(
     seq: u64,
     time: u64,
     count: usize,
-    entries: impl Iterator<Item = (&'a std::sync::Arc<str>, &'a Stored)>,
+    entries: impl Iterator<Item = (&'a std::sync::Arc<str>, Stored)>,
 ) -> Result<PathBuf, WalError> {
     let path = dir.join(snapshot_name(seq));
     let mut bytes = Vec::with_capacity(64 + count * 64);
@@ -64,8 +64,8 @@ pub fn write_snapshot<'a>(
             max_seen: stored.max_seen,
             op: Op::Put,
             key: key.clone(),
-            value: stored.value.clone(),
-            origin: stored.origin.clone(),
+            value: stored.value,
+            origin: stored.origin,
         };
         record.encode(&mut bytes);
     }

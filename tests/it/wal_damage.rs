@@ -312,7 +312,7 @@ fn snapshots_round_trip_and_reject_damage() {
     }
     let sorted = |s: &ShardState| {
         let mut v: Vec<(std::sync::Arc<str>, Stored)> =
-            s.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            s.iter().map(|(k, v)| (k.clone(), v)).collect();
         v.sort_by(|a, b| a.0.cmp(&b.0));
         v
     };
