@@ -18,6 +18,7 @@ use crate::change::time::is_late;
 use crate::operators::fallible::{Lines, Rows, split_fallible3};
 use crate::plan::projection::Projection;
 use crate::plan::{SourceDef, View};
+use crate::schema::pos;
 use crate::store::Change;
 use crate::value::Row;
 
@@ -66,7 +67,7 @@ pub fn render_source<'scope>(
         };
         match def.view {
             View::Events => {
-                insert(narrow.row(on_time, |keep| event.event_row_in(keep, chain::spare())));
+                insert(narrow.row(on_time, |keep| event_row(&change, keep)));
             }
             View::Table => {
                 if event.kind != EventKind::Delete {
@@ -80,7 +81,7 @@ pub fn render_source<'scope>(
                     && bound.is_none_or(|b| !is_late(prev.ts, b, prev.max_seen))
                 {
                     let row = narrow.row(true, |keep| {
-                        table_row_with(&event.key, prev.ts, prev.seq, &event.old, keep)
+                        table_row_with(&event.key, prev.ts, prev.seq, &change.old(), keep)
                     });
                     emit(row, -1);
                 }
@@ -88,6 +89,16 @@ pub fn render_source<'scope>(
         }
     });
     (rows.as_collection(), late, errors)
+}
+
+/// The events view's row of `change` with the fields whose bit is set in `keep`; a deferred
+/// `old` is decoded only when it is kept.
+fn event_row(change: &Change, keep: u64) -> Row {
+    let mut row = change.event.event_row_in(keep, chain::spare());
+    if keep & (1 << pos::EVENT_OLD) != 0 && change.packed_old.is_some() {
+        row.0[pos::EVENT_OLD] = change.old();
+    }
+    row
 }
 
 /// The fields a source fills in: a bit per field, and the projection that chose them.

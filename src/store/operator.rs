@@ -48,7 +48,7 @@ pub fn shard_operator<'scope>(
                     let before = state.missing_deletes;
                     let mut session = output.session(&cap);
                     for ingest in data.drain(..) {
-                        if let Some(change) = state.apply(ingest) {
+                        if let Some(change) = state.apply_deferred(ingest) {
                             session.give(change);
                         }
                     }

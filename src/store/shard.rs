@@ -44,6 +44,31 @@ pub struct Change {
     /// A live key put back from a snapshot when a restart begins past a retention floor:
     /// part of the table, but not an event (see `runtime::durable::retention`).
     pub seeded: bool,
+    /// The replaced value in its packed form, when [`ShardState::apply_deferred`] left
+    /// `event.old` NULL for it: read it with [`Change::old`].
+    pub packed_old: Option<Arc<[u8]>>,
+}
+
+impl Change {
+    /// The value this change replaced (NULL for an insert), decoded if it was deferred.
+    pub fn old(&self) -> Value {
+        match &self.packed_old {
+            Some(bytes) => unpack(bytes),
+            None => self.event.old.clone(),
+        }
+    }
+
+    /// The change with `event.old` filled in.
+    pub fn with_old(mut self) -> Change {
+        if let Some(bytes) = self.packed_old.take() {
+            self.event.old = unpack(&bytes);
+        }
+        self
+    }
+}
+
+fn unpack(bytes: &[u8]) -> Value {
+    decode_value(bytes).expect("a shard decodes the values it encoded itself")
 }
 
 /// The row a change replaced: its `ts`, `seq`, and the largest ts seen before it was written
@@ -128,7 +153,7 @@ pub struct Stored {
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Kept {
     Value(Value),
-    Packed(Box<[u8]>),
+    Packed(Arc<[u8]>),
 }
 
 impl Kept {
@@ -138,7 +163,7 @@ impl Kept {
             Value::Map(_) | Value::List(_) => {
                 scratch.clear();
                 encode_value(value, scratch);
-                Kept::Packed(Box::from(scratch.as_slice()))
+                Kept::Packed(Arc::from(scratch.as_slice()))
             }
             other => Kept::Value(other.clone()),
         }
@@ -147,9 +172,7 @@ impl Kept {
     fn value(&self) -> Value {
         match self {
             Kept::Value(value) => value.clone(),
-            Kept::Packed(bytes) => {
-                decode_value(bytes).expect("a shard decodes the values it encoded itself")
-            }
+            Kept::Packed(bytes) => unpack(bytes),
         }
     }
 }
@@ -207,6 +230,12 @@ pub struct ShardState {
 impl ShardState {
     /// Applies one mutation; `None` for a delete of a missing key.
     pub fn apply(&mut self, ingest: Ingest) -> Option<Change> {
+        self.apply_deferred(ingest).map(Change::with_old)
+    }
+
+    /// [`Self::apply`], leaving a packed replaced value packed in [`Change::packed_old`]:
+    /// decoding it is paid only by a reader of `old`.
+    pub fn apply_deferred(&mut self, ingest: Ingest) -> Option<Change> {
         let Ingest {
             seq,
             max_seen,
@@ -238,7 +267,11 @@ impl ShardState {
             return None;
         };
         let prev = replaced.as_deref().map(Entry::previous);
-        let old = replaced.map_or(Value::Null, |entry| entry.value.value());
+        let (old, packed_old) = match replaced.map(|entry| entry.value) {
+            None => (Value::Null, None),
+            Some(Kept::Value(old)) => (old, None),
+            Some(Kept::Packed(bytes)) => (Value::Null, Some(bytes)),
+        };
         let new = if op == Op::Put { value } else { Value::Null };
         Some(Change {
             event: ChangeEvent {
@@ -253,6 +286,7 @@ impl ShardState {
             prev,
             max_seen,
             seeded: false,
+            packed_old,
         })
     }
 
@@ -273,6 +307,7 @@ impl ShardState {
                 prev: None,
                 max_seen: stored.max_seen,
                 seeded: true,
+                packed_old: None,
             })
             .collect();
         changes.sort_by_key(|c| c.event.seq);

@@ -20,6 +20,7 @@ mod crash_cluster;
 mod crash_sinks;
 mod dataflows;
 mod durable_cli;
+mod kept_values;
 mod keyed_stream;
 mod layers;
 mod metrics;

@@ -258,7 +258,8 @@ pub fn route_changes<'scope>(
     changes.at_completed_times(
         Exchange::new(|_: &Change| 0),
         "Routes",
-        |change, batch_time| (batch_time, change),
+        // NB: a handler's line shows the event's `old`, which the store may have deferred.
+        |change: Change, batch_time| (batch_time, change.with_old()),
         move |time, changes| shared.borrow_mut().on_time(time, changes),
         move || at_end.borrow_mut().on_end(),
     )
