@@ -34,9 +34,11 @@ filter = "key LIKE 'order_%'"
 map = { key = "key", status = "value.status", amount = "value.amount" }
 "#;
 
-/// Per input line (its seq), the key, the new value (NULL for a delete) and the replaced one;
-/// and the live keys at the end.
-fn oracle(input: &str) -> (Vec<(String, Value, Value)>, HashMap<String, Value>) {
+/// A change as the oracle sees it: the key, the new value (NULL for a delete), the replaced one.
+type Replaced = (String, Value, Value);
+
+/// Each change the input makes, in input order, and the live keys at the end.
+fn oracle(input: &str) -> (Vec<Replaced>, HashMap<String, Value>) {
     let mut live: HashMap<String, Value> = HashMap::new();
     let mut changes = Vec::new();
     for line in input.lines() {
