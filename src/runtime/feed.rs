@@ -36,7 +36,6 @@
 //! batches of the run that wrote the log).
 
 use std::borrow::Cow;
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
@@ -48,6 +47,7 @@ use timely::worker::Worker;
 
 mod live;
 pub mod shared_file;
+mod stdin;
 
 use super::durable::FeedPosition;
 use super::observe::FrontierWatch;
@@ -56,7 +56,7 @@ use crate::change::Mutation;
 use crate::change::time::Timeline;
 use crate::plan::Plan;
 use crate::sinks::OutputFactory;
-use crate::source::jsonl::{JsonlReader, LineError};
+use crate::source::jsonl::LineError;
 use crate::store::data_dir::History;
 use crate::store::{Ingest, owner_of};
 use crate::workload::{GenConfig, Workload, generate};
@@ -241,8 +241,7 @@ impl Feeder<'_, '_> {
                 }
                 feeder.source_name = "<stdin>".into();
                 feeder.owner_index = None;
-                let stdin = std::io::stdin().lock();
-                feeder.feed(jsonl_items(stdin))
+                feeder.feed_stdin()
             }
             InputSource::Logged(dir) => {
                 if index != 0 {
@@ -337,10 +336,6 @@ impl Cursor {
             previous_stamp: stamp,
         }
     }
-}
-
-fn jsonl_items<'a>(reader: impl BufRead + 'a) -> impl Iterator<Item = Item<'a>> + 'a {
-    JsonlReader::new(reader).map(|item| item.map(|(line, m)| (line, Cow::Owned(m))))
 }
 
 impl Feeder<'_, '_> {
