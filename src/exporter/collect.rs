@@ -84,11 +84,11 @@ fn per_operator(encoder: &mut DescriptorEncoder, operators: &OperatorStats) -> F
     Ok(())
 }
 
-fn read(counter: &AtomicU64) -> u64 {
+pub(super) fn read(counter: &AtomicU64) -> u64 {
     counter.load(Ordering::Relaxed)
 }
 
-fn counter(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: u64) -> Fmt {
+pub(super) fn counter(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: u64) -> Fmt {
     let metric = ConstCounter::new(value);
     metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
 }
@@ -98,7 +98,7 @@ fn gauge(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: f64) ->
     metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
 }
 
-type Fmt = Result<(), std::fmt::Error>;
+pub(super) type Fmt = Result<(), std::fmt::Error>;
 
 /// One counter per pipeline, labelled with its name.
 fn per_pipeline(

@@ -8,6 +8,7 @@
 //! at a time, which is all a scraper needs, and stops when the run ends.
 
 mod collect;
+mod sinks;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
@@ -19,7 +20,9 @@ use prometheus_client::registry::Registry;
 
 use crate::runtime::Metrics;
 use crate::runtime::operator_stats::OperatorStats;
+use crate::sinks::external::ExternalSinks;
 use collect::RunCollector;
+use sinks::SinkCollector;
 
 /// The metrics endpoint of one run; stops when dropped.
 pub struct MetricsServer {
@@ -35,6 +38,7 @@ impl MetricsServer {
         addr: &str,
         metrics: Arc<Metrics>,
         operators: Arc<OperatorStats>,
+        external: Arc<ExternalSinks>,
     ) -> Result<MetricsServer, String> {
         let addr = parse_addr(addr)?;
         let server = tiny_http::Server::http(addr)
@@ -50,6 +54,7 @@ impl MetricsServer {
             operators,
             Instant::now(),
         )));
+        registry.register_collector(Box::new(SinkCollector::new(external)));
         let serving = server.clone();
         let thread = std::thread::Builder::new()
             .name("metrics".into())

@@ -74,6 +74,18 @@ impl ExternalSinks {
         self.routes.clone()
     }
 
+    /// Every sync sink's counters so far, by name.
+    pub fn sync_targets(&self) -> Vec<(String, Arc<SyncStats>)> {
+        let sync = self.sync.lock().unwrap_or_else(|e| e.into_inner());
+        sync.iter().map(|(n, s)| (n.clone(), s.clone())).collect()
+    }
+
+    /// Every alert's counters so far, by name.
+    pub fn alerts(&self) -> Vec<(String, Arc<AlertStats>)> {
+        let alerts = self.alerts.lock().unwrap_or_else(|e| e.into_inner());
+        alerts.iter().map(|(n, s)| (n.clone(), s.clone())).collect()
+    }
+
     fn register(&self, queue: Box<dyn Queue>, thread: JoinHandle<()>) {
         self.queues
             .lock()

@@ -5,7 +5,7 @@
 
 mod alert_delivery;
 mod alerts;
-mod common;
+pub mod common;
 mod dataflow_files;
 mod proxy;
 mod routes;

@@ -55,13 +55,19 @@ pub struct Exporter {
 pub fn start_exporter(
     addr: Option<&str>,
     metrics: &std::sync::Arc<kvflow::runtime::Metrics>,
+    external: &std::sync::Arc<kvflow::sinks::external::ExternalSinks>,
 ) -> Result<Option<Exporter>, CliError> {
     let Some(addr) = addr else {
         return Ok(None);
     };
     let operators = std::sync::Arc::new(kvflow::runtime::operator_stats::OperatorStats::default());
-    let server = kvflow::exporter::MetricsServer::start(addr, metrics.clone(), operators.clone())
-        .map_err(CliError::File)?;
+    let server = kvflow::exporter::MetricsServer::start(
+        addr,
+        metrics.clone(),
+        operators.clone(),
+        external.clone(),
+    )
+    .map_err(CliError::File)?;
     eprintln!("metrics: http://{}/metrics", server.local_addr());
     Ok(Some(Exporter {
         _server: server,

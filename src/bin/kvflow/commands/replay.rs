@@ -46,9 +46,11 @@ pub fn replay(args: ReplayArgs) -> Result<(), CliError> {
         .map(|p| p.name.clone())
         .collect();
     let metrics = Arc::new(Metrics::new(&names));
-    let exporter = super::start_exporter(args.metrics.as_deref(), &metrics)?;
+    let external = kvflow::sinks::external::ExternalSinks::new();
+    let exporter = super::start_exporter(args.metrics.as_deref(), &metrics, &external)?;
     let options = RunOptions {
         operator_stats: exporter.as_ref().map(|e| e.operators.clone()),
+        external: Some(external),
         ..options
     };
     let summary = run_observed(Arc::new(loaded.plan), input, options, outputs, metrics)

@@ -57,7 +57,8 @@ pub fn serve(args: ServeArgs) -> Result<(), CliError> {
     let queue = Arc::new(LiveQueue::new(QUEUE_CAPACITY, TICK));
     let names: Vec<String> = plan.pipelines.iter().map(|p| p.name.clone()).collect();
     let metrics = Arc::new(Metrics::new(&names));
-    let exporter = super::start_exporter(args.metrics.as_deref(), &metrics)?;
+    let external = ExternalSinks::new();
+    let exporter = super::start_exporter(args.metrics.as_deref(), &metrics, &external)?;
     // One clock stamps writes (the server) and advances time when writes pause (the feed).
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let server =
@@ -72,7 +73,6 @@ pub fn serve(args: ServeArgs) -> Result<(), CliError> {
     }
     let listener = std::net::TcpListener::bind(listen_addr)
         .map_err(|e| CliError::Runtime(format!("cannot listen on {listen_addr}: {e}")))?;
-    let external = ExternalSinks::new();
     let options = RunOptions {
         durable,
         workers,
