@@ -8,6 +8,7 @@
 //! at a time, which is all a scraper needs, and stops when the run ends.
 
 mod collect;
+mod latency;
 mod sinks;
 
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -22,6 +23,7 @@ use crate::runtime::Metrics;
 use crate::runtime::operator_stats::OperatorStats;
 use crate::sinks::external::ExternalSinks;
 use collect::RunCollector;
+pub use latency::BatchLatency;
 use sinks::SinkCollector;
 
 /// The metrics endpoint of one run; stops when dropped.
@@ -29,6 +31,7 @@ pub struct MetricsServer {
     server: Arc<tiny_http::Server>,
     thread: Option<JoinHandle<()>>,
     addr: SocketAddr,
+    latency: Arc<BatchLatency>,
 }
 
 impl MetricsServer {
@@ -55,6 +58,12 @@ impl MetricsServer {
             Instant::now(),
         )));
         registry.register_collector(Box::new(SinkCollector::new(external)));
+        let latency = Arc::new(BatchLatency::default());
+        registry.register(
+            "kvflow_batch_latency_seconds",
+            "From a batch's opening to every output having passed it.",
+            latency.histogram(),
+        );
         let serving = server.clone();
         let thread = std::thread::Builder::new()
             .name("metrics".into())
@@ -64,7 +73,13 @@ impl MetricsServer {
             server,
             thread: Some(thread),
             addr,
+            latency,
         })
+    }
+
+    /// What the run reports its batches to (give it to `RunOptions::observer`).
+    pub fn latency(&self) -> Arc<BatchLatency> {
+        self.latency.clone()
     }
 
     /// The address it listens on (the port chosen when `:0` was given).

@@ -183,6 +183,18 @@ fn a_scrape_during_a_run_counts_what_was_fed_and_what_was_written() {
         let arranged = sum(&text, "kvflow_arrangement_updates", "Arrange");
         (scheduled > 0.0 && arranged >= events as f64).then_some(())
     });
+    // Every batch before the last has been passed by the outputs: each is in the latency
+    // histogram once.
+    let text = scrape_text(&url);
+    let count = text
+        .lines()
+        .find_map(|l| l.strip_prefix("kvflow_batch_latency_seconds_count "))
+        .and_then(|v| v.trim().parse::<f64>().ok());
+    let batches = value(&seen, "kvflow_input_batches_total", None);
+    assert!(
+        count.is_some_and(|c| c >= 1.0 && c <= batches),
+        "latency count {count:?} of {batches} batches"
+    );
     let missing = ureq::get(url.replace("/metrics", "/nothing").as_str()).call();
     assert!(missing.is_err(), "only /metrics is served");
 

@@ -51,6 +51,13 @@ pub struct Exporter {
     pub operators: std::sync::Arc<kvflow::runtime::operator_stats::OperatorStats>,
 }
 
+impl Exporter {
+    /// What the run reports its batches to, for the latency histogram.
+    pub fn observer(&self) -> std::sync::Arc<dyn kvflow::runtime::observe::RunObserver> {
+        self._server.latency()
+    }
+}
+
 /// Starts the metrics endpoint when `--metrics ADDR` was given, and says where it is.
 pub fn start_exporter(
     addr: Option<&str>,

@@ -50,6 +50,7 @@ pub fn replay(args: ReplayArgs) -> Result<(), CliError> {
     let exporter = super::start_exporter(args.metrics.as_deref(), &metrics, &external)?;
     let options = RunOptions {
         operator_stats: exporter.as_ref().map(|e| e.operators.clone()),
+        observer: exporter.as_ref().map(super::Exporter::observer),
         external: Some(external),
         ..options
     };

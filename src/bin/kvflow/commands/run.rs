@@ -70,6 +70,7 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
     let exporter = super::start_exporter(args.metrics.as_deref(), &metrics, &external)?;
     let options = RunOptions {
         operator_stats: exporter.as_ref().map(|e| e.operators.clone()),
+        observer: exporter.as_ref().map(super::Exporter::observer),
         ..options
     };
     let progress = Progress::start(metrics.clone(), &input);

@@ -79,6 +79,7 @@ pub fn serve(args: ServeArgs) -> Result<(), CliError> {
         clock,
         external: Some(external.clone()),
         operator_stats: exporter.as_ref().map(|e| e.operators.clone()),
+        observer: exporter.as_ref().map(super::Exporter::observer),
         ..RunOptions::default()
     }
     .batch_ms(args.batch_ms);
