@@ -189,12 +189,9 @@ impl IntervalState {
     }
 
     /// The rows held, on both sides.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.left.len + self.right.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// A row of `which` side at time `t`: its pairs with the other side's held rows go to
@@ -236,5 +233,74 @@ impl IntervalState {
     pub fn release(&mut self, left_frontier: u64, right_frontier: u64) {
         self.left.release(right_frontier);
         self.right.release(left_frontier);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::Value;
+
+    /// Left and right rows of `n` times 10 ms apart over 7 keys, each side's row arriving at
+    /// its own ts, the frontiers following: every pair found once, as a brute-force join
+    /// finds them, and the state never above what one interval holds.
+    fn run(n: i64, bounds: Bounds) -> (Vec<(i64, i64)>, usize) {
+        let mut state = IntervalState::new(bounds);
+        let (mut out, mut most) = (Vec::new(), 0);
+        for i in 0..n {
+            let ts = (i * 10) as u64;
+            for which in [Which::Left, Which::Right] {
+                let key = Row(vec![Value::Int(i % 7)]);
+                let row = Row(vec![Value::Int(i)]);
+                state.arrive(which, (key, ts, row), ts, 1, &mut out);
+            }
+            state.release(ts, ts);
+            most = most.max(state.len());
+        }
+        let mut pairs: Vec<(i64, i64)> = out
+            .iter()
+            .map(|(row, _, d)| {
+                assert_eq!(*d, 1);
+                (
+                    row.get(0).as_i64().unwrap_or(-1),
+                    row.get(1).as_i64().unwrap_or(-1),
+                )
+            })
+            .collect();
+        pairs.sort();
+        (pairs, most)
+    }
+
+    fn brute_force(n: i64, bounds: Bounds) -> Vec<(i64, i64)> {
+        let mut pairs = Vec::new();
+        for l in 0..n {
+            for r in 0..n {
+                let d = (l - r) * 10;
+                if l % 7 == r % 7 && (bounds.lower..=bounds.upper).contains(&d) {
+                    pairs.push((l, r));
+                }
+            }
+        }
+        pairs
+    }
+
+    #[test]
+    fn every_pair_is_found_once_and_state_stays_within_the_interval() {
+        for (lower, upper) in [(-1000, 0), (0, 500), (-300, 300), (200, 400)] {
+            let bounds = Bounds { lower, upper };
+            let (pairs, _) = run(1500, bounds);
+            assert_eq!(pairs, brute_force(1500, bounds), "[{lower}, {upper}]");
+        }
+        let bounds = Bounds {
+            lower: -1000,
+            upper: 0,
+        };
+        let (_, short) = run(2_000, bounds);
+        let (_, long) = run(200_000, bounds);
+        // A left row waits 1000 ms (100 rows), a right row is released at once.
+        assert!(
+            short <= 104 && long == short,
+            "{short} then {long} rows held"
+        );
     }
 }
