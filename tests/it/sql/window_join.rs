@@ -19,14 +19,14 @@ const ORDERS_SQL: &str = "
 CREATE SOURCE orders FROM events WITH (key_regex = '^order_');
 CREATE SOURCE payments FROM events WITH (key_regex = '^payment_');
 CREATE VIEW paid AS
-SELECT window_start, window_end, value.user AS user, count(*) AS payments
+SELECT window_start, window_end, value.user AS customer, count(*) AS payments
 FROM TUMBLE(TABLE payments, DESCRIPTOR(ts), INTERVAL '10' SECOND)
 GROUP BY window_start, window_end, value.user;
 INSERT INTO orders_paid
 SELECT orders.window_start AS window_start, orders.key AS order_key, paid.payments AS payments
 FROM TUMBLE(TABLE orders, DESCRIPTOR(ts), INTERVAL '10' SECOND)
 JOIN paid ON orders.window_start = paid.window_start AND orders.window_end = paid.window_end
- AND orders.value.user = paid.user;";
+ AND orders.value.user = paid.customer;";
 
 fn event(kind: &str, n: usize, user: &str, offset: u64) -> Mutation {
     let value = Value::from_json(json!({ "user": user }));
