@@ -1,6 +1,11 @@
-//! A SELECT into pipeline specs: the join, `WHERE`, the aggregate, the top-N or the
-//! projection, `HAVING`, the final projection, `DISTINCT` and `UNION ALL` (see the module
-//! docs of `sql`). Names are resolved and
+//! A SELECT into pipeline specs: the window assignment, the join, `WHERE`, the aggregate,
+//! the top-N or the projection, `HAVING`, the final projection, `DISTINCT` and `UNION ALL`
+//! (see the module docs of `sql`).
+//!
+//! Decision: which join a `JOIN` is follows from its `ON`, as in Flink — a `BETWEEN` on the
+//! inputs' `ts` makes an interval join, equal `window_start` and `window_end` a window join
+//! (the window columns are then the window, not keys), anything else an equi-join — so a
+//! query from Flink's documentation keeps its shape. Names are resolved and
 //! expressions type-checked later, by `plan::lower`, against each step's input.
 
 use std::collections::BTreeSet;
