@@ -22,6 +22,7 @@ const TWINS: &[&str] = &[
     "nexmark/q17",
     "nexmark/q18",
     "nexmark/q19",
+    "nexmark/q20",
 ];
 
 fn run_outputs(file: &str) -> Vec<(String, Vec<u8>)> {
