@@ -19,7 +19,6 @@ use differential_dataflow::AsCollection;
 
 use crate::operators::by_time::HeldByTime;
 use crate::operators::fallible::{Lines, Rows};
-use crate::sinks::format::consolidate;
 use crate::store::stable_hash;
 use crate::value::Row;
 
@@ -97,4 +96,18 @@ pub fn join_window(keys: WindowKeys, close: u64, out: &mut Vec<(Row, u64, i64)>)
             }
         }
     }
+}
+
+/// Sums the multiplicities of equal rows and drops those that cancel.
+fn consolidate(rows: &mut Vec<(Row, i64)>) {
+    rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut merged: Vec<(Row, i64)> = Vec::with_capacity(rows.len());
+    for (row, diff) in rows.drain(..) {
+        match merged.last_mut() {
+            Some((last, d)) if *last == row => *d += diff,
+            _ => merged.push((row, diff)),
+        }
+    }
+    merged.retain(|(_, d)| *d != 0);
+    *rows = merged;
 }
