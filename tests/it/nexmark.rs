@@ -3,7 +3,7 @@
 //! 1 worker and with 2 (and two batch sizes). Append-only queries (q0–q2) are compared row for row; changelog
 //! queries by their final state. q15–q19 are Flink's statistics reports (aggregates with
 //! FILTER and count(DISTINCT …)), deduplication and top-N; q7 and q8 are window joins, q20 a
-//! lookup of each bid's auction.
+//! lookup of each bid's auction, q21 and q22 string functions over each bid.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, OnceLock};
@@ -349,6 +349,38 @@ fn q20_expands_each_bid_with_its_auction() {
         )
     });
     check("q20", OutputKind::Final, sorted(expected));
+}
+
+#[test]
+fn q21_adds_a_channel_id() {
+    let known = ["apple", "google", "facebook", "baidu"];
+    let expected = bids().into_iter().filter_map(|b| {
+        let in_url = b
+            .url
+            .split_once("&channel_id=")
+            .map(|(_, rest)| rest.split('&').next().unwrap_or_default().to_string());
+        let lower = b.channel.to_lowercase();
+        let id = match known.iter().position(|k| *k == lower) {
+            Some(i) => i.to_string(),
+            None => in_url.filter(|id| !id.is_empty())?,
+        };
+        Some(
+            json!({"auction": b.auction, "bidder": b.bidder, "price": b.price,
+                    "channel": b.channel, "channel_id": id}),
+        )
+    });
+    check("q21", OutputKind::Rows, sorted(expected));
+}
+
+#[test]
+fn q22_splits_url_directories() {
+    let expected = bids().into_iter().map(|b| {
+        let pieces: Vec<&str> = b.url.split('/').collect();
+        let dir = |i: usize| pieces.get(i).copied().unwrap_or_default();
+        json!({"auction": b.auction, "bidder": b.bidder, "price": b.price,
+               "channel": b.channel, "dir1": dir(3), "dir2": dir(4), "dir3": dir(5)})
+    });
+    check("q22", OutputKind::Rows, sorted(expected));
 }
 
 const DAY: i64 = 86_400_000;
