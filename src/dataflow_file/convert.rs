@@ -8,12 +8,16 @@ use std::path::Path;
 use super::DefaultInput;
 use super::agg;
 use super::error::Fail;
-use super::raw::{GroupBy, RawFile, RawInput, RawPipeline, RawSource, RawStep, RawWindow, Str};
+use super::raw::{
+    GroupBy, RawFile, RawInput, RawJoinOn, RawPipeline, RawSource, RawStep, RawWindow, Str,
+};
 use crate::change::EventKind;
 use crate::change::time::{MAX_EVENT_TS, event_time_range};
 use crate::expr::suggest;
 use crate::plan::bounds::check_window;
-use crate::plan::lower::{OrderSpec, Origin, PipelineSpec, SourceSpec, StepSpec, Text, WindowSpec};
+use crate::plan::lower::{
+    JoinOn, OrderSpec, Origin, PipelineSpec, SourceSpec, StepSpec, Text, WindowSpec,
+};
 use crate::plan::{Emission, JoinKind, View, WindowKind};
 use crate::workload::{GenConfig, Workload};
 
@@ -128,6 +132,13 @@ fn step(raw: &RawStep) -> Result<StepSpec, Fail> {
         RawStep::Union(with) => StepSpec::Union {
             with: with.iter().map(text).collect(),
         },
+        RawStep::Window(w) => window_rows(w)?,
+        RawStep::IntervalJoin { on, between } => StepSpec::IntervalJoin {
+            on: join_on(on),
+            lower: between.0,
+            upper: between.1,
+        },
+        RawStep::WindowJoin(on) => StepSpec::WindowJoin { on: join_on(on) },
         RawStep::Filter(s) => StepSpec::Filter(text(s)),
         RawStep::Map(fields) => {
             StepSpec::Map(fields.iter().map(|(n, e)| (text(n), text(e))).collect())
@@ -231,6 +242,39 @@ fn path_group(path: &Str) -> Result<(Text, Text), Fail> {
         ));
     }
     Ok((Text::at(last, Some(path.at + start)), text(path)))
+}
+
+fn join_on(on: &RawJoinOn) -> JoinOn {
+    JoinOn {
+        with: text(&on.with),
+        left_on: on.left_on.iter().map(text).collect(),
+        right_on: on.right_on.iter().map(text).collect(),
+        origin: Origin {
+            offset: Some(on.at),
+        },
+    }
+}
+
+/// `window = { … }` alone: window assignment, without emission options.
+fn window_rows(w: &RawWindow) -> Result<StepSpec, Fail> {
+    if let Some(n) = w.allowed_lateness {
+        return Err(Fail::at(
+            n.at,
+            "`allowed_lateness` applies to a windowed aggregate (add `aggregates`)",
+        ));
+    }
+    if let Some(e) = &w.emit {
+        return Err(Fail::at(
+            e.at,
+            "`emit` applies to a windowed aggregate (add `aggregates`)",
+        ));
+    }
+    Ok(StepSpec::Window {
+        kind: window_spec(w)?.kind,
+        origin: Origin {
+            offset: Some(w.key.at),
+        },
+    })
 }
 
 fn window_spec(w: &RawWindow) -> Result<WindowSpec, Fail> {

@@ -118,6 +118,23 @@ pub(super) enum RawStep {
         right_on: Vec<Str>,
         kind: Option<Str>,
     },
+    /// `window = { … }` alone: each row once per window, with its bounds.
+    Window(RawWindow),
+    /// `interval_join = "other"` with `between = [lower, upper]` (ms).
+    IntervalJoin {
+        on: RawJoinOn,
+        between: (i64, i64),
+    },
+    /// `window_join = "other"`.
+    WindowJoin(RawJoinOn),
+}
+
+/// The other input and the keys of an interval or window join; `at` is the step's key.
+pub(super) struct RawJoinOn {
+    pub with: Str,
+    pub left_on: Vec<Str>,
+    pub right_on: Vec<Str>,
+    pub at: usize,
 }
 
 // `sync`, `alerts`, `routes` and `routing` are read by `outputs.rs`.
@@ -160,6 +177,9 @@ const STEP_KEYS: &[&str] = &[
     "rank",
     "distinct",
     "union",
+    "interval_join",
+    "window_join",
+    "between",
 ];
 const STEP_KINDS: &[&str] = &[
     "filter",
@@ -170,7 +190,11 @@ const STEP_KINDS: &[&str] = &[
     "top_n",
     "distinct",
     "union",
+    "interval_join",
+    "window_join",
 ];
+/// The step kinds, as messages list them.
+const KIND_LIST: &str = "`filter`, `map`, `flat_map`, `aggregates`, `join`, `interval_join`, `window_join`, `top_n`, `distinct`, `union` (or `window` alone)";
 const AGG_KEYS: &[&str] = &["aggregate", "filter"];
 const WINDOW_KEYS: &[&str] = &["kind", "size", "slide", "gap", "emit", "allowed_lateness"];
 
@@ -371,7 +395,7 @@ impl<'a> Reader<'a> {
             return Err(Fail::at(
                 b.at,
                 format!(
-                    "`{}` and `{}` in one step: a step has exactly one of `filter`, `map`, `flat_map`, `aggregates`, `join`, `top_n`, `distinct`, `union`",
+                    "`{}` and `{}` in one step: a step has exactly one of {KIND_LIST}",
                     a.value, b.value
                 ),
             ));
@@ -379,14 +403,25 @@ impl<'a> Reader<'a> {
         let kind = first.map(|(k, _)| k.value.as_str());
         for (key, _) in &t.entries {
             let message = match key.value.as_str() {
-                "window" | "group_by" if kind != Some("aggregates") => {
+                "group_by" if kind != Some("aggregates") => {
                     format!("`{}` needs `aggregates` in the same step", key.value)
+                }
+                "window" if kind.is_some_and(|k| k != "aggregates") => {
+                    format!(
+                        "`window` goes with `aggregates` or alone, not with `{}`",
+                        kind.unwrap_or_default()
+                    )
+                }
+                "between" if kind != Some("interval_join") => {
+                    "`between` applies only to an `interval_join` step".to_string()
                 }
                 "kind" if kind != Some("join") => {
                     "`kind` applies only to a join step (a window's kind goes inside `window`)"
                         .to_string()
                 }
-                "left_on" | "right_on" if kind != Some("join") => {
+                "left_on" | "right_on"
+                    if !matches!(kind, Some("join" | "interval_join" | "window_join")) =>
+                {
                     format!("`{}` applies only to a join step", key.value)
                 }
                 "partition_by" | "order_by" | "rank" if kind != Some("top_n") => {
@@ -397,10 +432,10 @@ impl<'a> Reader<'a> {
             return Err(Fail::at(key.at, message));
         }
         let Some((key, value)) = first else {
-            return Err(Fail::at(
-                t.at,
-                "a step needs one of `filter`, `map`, `flat_map`, `aggregates`, `join`, `top_n`, `distinct` or `union`",
-            ));
+            if let Some((key, v)) = t.get("window") {
+                return Ok(RawStep::Window(self.window(key, v)?));
+            }
+            return Err(Fail::at(t.at, format!("a step needs one of {KIND_LIST}")));
         };
         Ok(match key.value.as_str() {
             "filter" => RawStep::Filter(self.string(key, value)?),
@@ -430,6 +465,11 @@ impl<'a> Reader<'a> {
                 aggregates: self.aggregates(value, t.get("group_by").is_some())?,
             },
             "top_n" => self.top_n(&t, key)?,
+            "interval_join" => RawStep::IntervalJoin {
+                on: self.join_on(&t, key, value, false)?,
+                between: between(&t, key)?,
+            },
+            "window_join" => RawStep::WindowJoin(self.join_on(&t, key, value, true)?),
             "distinct" => match value.get_ref() {
                 DeValue::Boolean(true) => RawStep::Distinct(key.clone()),
                 _ => {
@@ -478,6 +518,47 @@ impl<'a> Reader<'a> {
                     kind: self.opt_string(&t, "kind")?,
                 }
             }
+        })
+    }
+
+    /// The other input and the keys of an interval or window join; a window join may have
+    /// none (`optional`: it joins on the window alone).
+    fn join_on(
+        &mut self,
+        t: &Table<'_, '_>,
+        key: &Str,
+        value: &Value<'_>,
+        optional: bool,
+    ) -> Result<RawJoinOn, Fail> {
+        let with = self.string(key, value)?;
+        let mut keys = |side: &str| match t.get(side) {
+            Some((k, v)) => self.strings(k, v).map(|s| (Some(k.clone()), s)),
+            None => Ok((None, Vec::new())),
+        };
+        let (left_key, left_on) = keys("left_on")?;
+        let (right_key, right_on) = keys("right_on")?;
+        if left_on.len() != right_on.len() || (left_on.is_empty() && !optional) {
+            let (at, n) = match (&right_key, left_on.len()) {
+                (Some(k), n) if n > 0 => (k.at, n),
+                _ => (left_key.as_ref().map_or(key.at, |k| k.at), 1),
+            };
+            let side = if n == left_on.len() && n > 0 {
+                "right_on"
+            } else {
+                "left_on"
+            };
+            return Err(Fail::at(
+                at,
+                format!(
+                    "`{side}` needs {n} key expression(s): as many as the other side, at least one"
+                ),
+            ));
+        }
+        Ok(RawJoinOn {
+            with,
+            left_on,
+            right_on,
+            at: key.at,
         })
     }
 
@@ -744,6 +825,32 @@ fn opt_uint(
                 format!("`{name}` must be {what} integer{unit}"),
             ))
         }
+    }
+}
+
+/// `between = [lower, upper]`: two integers (ms, either may be negative), lower <= upper.
+fn between(t: &Table<'_, '_>, key: &Str) -> Result<(i64, i64), Fail> {
+    let message = "`between` must be [lower, upper]: the left row's ts minus the right row's, in ms (inclusive)";
+    let Some((_, v)) = t.get("between") else {
+        return Err(Fail::at(
+            key.at,
+            "an `interval_join` needs `between = [lower, upper]` (ms: the left row's ts minus the right row's)",
+        ));
+    };
+    let DeValue::Array(items) = v.get_ref() else {
+        return Err(Fail::at(v.span().start, message));
+    };
+    let ints: Option<Vec<i64>> = items
+        .iter()
+        .map(|i| match i.get_ref() {
+            DeValue::Integer(n) => i64::from_str_radix(n.as_str(), n.radix()).ok(),
+            _ => None,
+        })
+        .collect();
+    match ints.as_deref() {
+        Some([lower, upper]) if lower <= upper => Ok((*lower, *upper)),
+        Some([_, _]) => Err(Fail::at(v.span().start, "`between` needs lower <= upper")),
+        _ => Err(Fail::at(v.span().start, message)),
     }
 }
 

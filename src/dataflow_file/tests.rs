@@ -586,11 +586,13 @@ fn windows_and_aggregates() {
 
 #[test]
 fn step_structure() {
-    let text = pipe("[[pipelines.steps]]\nwindow = { kind = \"tumbling\", size = 5 }\n");
+    let text = pipe(
+        "[[pipelines.steps]]\nfilter = \"true\"\nwindow = { kind = \"tumbling\", size = 5 }\n",
+    );
     check(
         &text,
         "window",
-        "`window` needs `aggregates` in the same step",
+        "`window` goes with `aggregates` or alone",
         None,
     );
     check(
@@ -644,6 +646,74 @@ fn step_structure() {
         &pipe(join),
         "left_on",
         "`left_on` needs 1 key expression(s)",
+        None,
+    );
+}
+
+#[test]
+fn interval_and_window_join_steps() {
+    let interval = |rest: &str| {
+        pipe(&format!(
+            "steps = [{{ interval_join = \"other\", left_on = \"key\", right_on = \"key\"{rest} }}]\n[sources.other]\nview = \"events\"\n"
+        ))
+    };
+    check(
+        &interval(""),
+        "interval_join",
+        "needs `between = [lower, upper]`",
+        None,
+    );
+    check(
+        &interval(", between = [10, 5]"),
+        "[10, 5]",
+        "lower <= upper",
+        None,
+    );
+    check(
+        &interval(", between = \"x\""),
+        "\"x\"",
+        "`between` must be [lower, upper]",
+        None,
+    );
+    let text = pipe(
+        "steps = [{ interval_join = \"users\", left_on = \"key\", right_on = \"key\", between = [0, 1] }]\n",
+    );
+    check(
+        &text,
+        "users\", left",
+        "`users` is not an event stream",
+        None,
+    );
+    let text = pipe("steps = [{ filter = \"true\", between = [0, 1] }]\n");
+    check(
+        &text,
+        "between",
+        "`between` applies only to an `interval_join`",
+        None,
+    );
+    let text = pipe("steps = [{ window_join = \"users\", left_on = \"key\" }]\n");
+    check(
+        &text,
+        "left_on",
+        "`right_on` needs 1 key expression(s)",
+        None,
+    );
+    let text = pipe(
+        "steps = [{ window = { kind = \"tumbling\", size = 5 } }, { window_join = \"users\" }]\n",
+    );
+    check(
+        &text,
+        "users\" }",
+        "`users` has no field `window_start`",
+        None,
+    );
+    let text = pipe("steps = [{ window = { kind = \"session\", gap = 5 } }]\n");
+    check(&text, "window", "session windows need an aggregate", None);
+    let text = pipe("steps = [{ window = { kind = \"tumbling\", size = 5, emit = \"final\" } }]\n");
+    check(
+        &text,
+        "final\"",
+        "`emit` applies to a windowed aggregate",
         None,
     );
 }

@@ -77,6 +77,20 @@ impl<B> HeldByTime<B> {
         let (time, (cap, batch)) = entry.remove_entry();
         Some((time, cap, batch))
     }
+
+    /// [`Self::next_completed`] for an operator with several inputs: the earliest held time
+    /// once `complete(time)` says every input has passed it.
+    pub fn next_completed_where(
+        &mut self,
+        complete: impl Fn(&u64) -> bool,
+    ) -> Option<(u64, Capability<u64>, B)> {
+        let entry = self.times.first_entry()?;
+        if !complete(entry.key()) {
+            return None;
+        }
+        let (time, (cap, batch)) = entry.remove_entry();
+        Some((time, cap, batch))
+    }
 }
 
 impl<D> HeldByTime<Vec<(D, i64)>> {

@@ -56,7 +56,7 @@ pub struct LowerError {
 }
 
 impl LowerError {
-    fn at(origin: Origin, message: impl Into<String>) -> LowerError {
+    pub(super) fn at(origin: Origin, message: impl Into<String>) -> LowerError {
         LowerError {
             message: message.into(),
             offset: origin.offset,
@@ -138,6 +138,32 @@ pub enum StepSpec {
     Union {
         with: Vec<Text>,
     },
+    /// Each row once per fixed window holding its `ts`, with `window_start, window_end`.
+    Window {
+        kind: WindowKind,
+        origin: Origin,
+    },
+    /// An interval join with `with` (both event streams): `left.ts - with.ts` within
+    /// `[lower, upper]` ms, inclusive.
+    IntervalJoin {
+        on: JoinOn,
+        lower: i64,
+        upper: i64,
+    },
+    /// A window join with `with`: equal `window_start`, `window_end` and keys.
+    WindowJoin {
+        on: JoinOn,
+    },
+}
+
+/// The other input of an interval or window join and the equi-keys of both sides.
+#[derive(Clone, Debug)]
+pub struct JoinOn {
+    pub with: Text,
+    pub left_on: Vec<Text>,
+    pub right_on: Vec<Text>,
+    /// Where the step is written (for errors about the step as a whole).
+    pub origin: Origin,
 }
 
 #[derive(Clone, Debug)]
@@ -223,7 +249,7 @@ fn first_line(text: &str) -> String {
     text.lines().last().unwrap_or(text).trim().to_string()
 }
 
-fn input_node(plan: &Plan, from: &Text) -> Result<Node, LowerError> {
+pub(super) fn input_node(plan: &Plan, from: &Text) -> Result<Node, LowerError> {
     if let Some(source) = plan.source(&from.text) {
         return Ok(Node::Source {
             source: source.name.clone(),
@@ -251,7 +277,7 @@ fn input_node(plan: &Plan, from: &Text) -> Result<Node, LowerError> {
     .suggest(suggest(&from.text, &known)))
 }
 
-fn compile(text: &Text, schema: &Schema) -> Result<Expr, LowerError> {
+pub(super) fn compile(text: &Text, schema: &Schema) -> Result<Expr, LowerError> {
     Expr::compile(&text.text, schema).map_err(|e| LowerError {
         message: e.message,
         offset: text.origin.offset.map(|o| o + e.offset),
@@ -356,10 +382,19 @@ fn lower_step(plan: &Plan, input: Node, step: &StepSpec, from: &Text) -> Result<
         } => lower_top_n(input, partition_by, order_by, *limit, rank_field, *origin)?,
         StepSpec::Distinct { origin } => lower_distinct(input, *origin)?,
         StepSpec::Union { with } => lower_union(plan, input, from, with)?,
+        StepSpec::Window { kind, origin } => {
+            super::lower_joins::lower_window_rows(input, *kind, *origin)?
+        }
+        StepSpec::IntervalJoin { on, lower, upper } => {
+            super::lower_joins::lower_interval_join(plan, input, from, on, *lower, *upper)?
+        }
+        StepSpec::WindowJoin { on } => {
+            super::lower_joins::lower_window_join(plan, input, from, on)?
+        }
     })
 }
 
-fn lower_window(
+pub(super) fn lower_window(
     spec: &WindowSpec,
     schema: &Schema,
     origin: Origin,
@@ -499,7 +534,7 @@ fn lower_aggregate(
 }
 
 /// Windowed pipelines send late rows of their sources to the late output.
-fn mark_lateness(node: &mut Node, allowed_lateness: u64) {
+pub(super) fn mark_lateness(node: &mut Node, allowed_lateness: u64) {
     match node {
         Node::Source { lateness, .. } => *lateness = Some(allowed_lateness),
         Node::Filter { input, .. } | Node::Map { input, .. } | Node::FlatMap { input, .. } => {
@@ -509,7 +544,12 @@ fn mark_lateness(node: &mut Node, allowed_lateness: u64) {
         Node::Union { inputs, .. } => inputs
             .iter_mut()
             .for_each(|i| mark_lateness(i, allowed_lateness)),
-        Node::Aggregate { .. } | Node::Pipeline { .. } | Node::TopN { .. } => {}
+        Node::Window { input, .. } => mark_lateness(input, allowed_lateness),
+        Node::Aggregate { .. }
+        | Node::Pipeline { .. }
+        | Node::TopN { .. }
+        | Node::IntervalJoin { .. }
+        | Node::WindowJoin { .. } => {}
     }
 }
 
@@ -733,7 +773,7 @@ fn lower_join(
     })
 }
 
-fn qualified(side: &str, schema: &Schema) -> Vec<Field> {
+pub(super) fn qualified(side: &str, schema: &Schema) -> Vec<Field> {
     schema
         .fields
         .iter()

@@ -6,6 +6,7 @@
 pub mod bounds;
 pub mod explain;
 pub mod lower;
+mod lower_joins;
 pub mod node;
 pub mod projection;
 pub mod sinks;

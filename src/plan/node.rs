@@ -1,5 +1,6 @@
-//! Plan nodes: sources, the row-at-a-time steps, aggregates (optionally windowed), joins,
-//! top-N per partition and unions.
+//! Plan nodes: sources, the row-at-a-time steps, window assignment, aggregates (optionally
+//! windowed), joins (equi-joins, interval joins of event streams, window joins), top-N per
+//! partition and unions.
 
 use crate::change::EventKind;
 use crate::expr::Expr;
@@ -304,6 +305,44 @@ pub enum Node {
         inputs: Vec<Node>,
         schema: Schema,
     },
+    /// Window assignment (a window table function without an aggregate): each row once per
+    /// fixed window that holds its `ts`, with `window_start, window_end` appended.
+    Window {
+        input: Box<Node>,
+        kind: WindowKind,
+        ts_field: usize,
+        schema: Schema,
+    },
+    /// An interval join of two event streams: each pair of rows with equal keys whose times
+    /// satisfy `left.ts - right.ts` within `[lower, upper]` (inclusive), once. State is
+    /// released as the watermark passes (see `render::interval_join`). Fields as [`Node::Join`].
+    IntervalJoin {
+        join: Box<JoinSides>,
+        lower: i64,
+        upper: i64,
+        schema: Schema,
+    },
+    /// A window join: rows of both sides with equal `window_start`, `window_end` and keys,
+    /// joined when the window closes (see `render::window_join`). Fields as [`Node::Join`].
+    WindowJoin {
+        join: Box<JoinSides>,
+        schema: Schema,
+    },
+}
+
+/// The two inputs of an interval or window join, their names and their key expressions;
+/// `left_fields` and `right_fields` are the positions of the fields the join reads beside
+/// its keys (`ts`, or `window_start` and `window_end`) in each side's row.
+#[derive(Clone, Debug)]
+pub struct JoinSides {
+    pub left: Node,
+    pub right: Node,
+    pub left_name: String,
+    pub right_name: String,
+    pub left_keys: Vec<Expr>,
+    pub right_keys: Vec<Expr>,
+    pub left_fields: Vec<usize>,
+    pub right_fields: Vec<usize>,
 }
 
 impl Node {
@@ -316,7 +355,10 @@ impl Node {
             | Node::Aggregate { schema, .. }
             | Node::Join { schema, .. }
             | Node::TopN { schema, .. }
-            | Node::Union { schema, .. } => schema,
+            | Node::Union { schema, .. }
+            | Node::Window { schema, .. }
+            | Node::IntervalJoin { schema, .. }
+            | Node::WindowJoin { schema, .. } => schema,
             Node::Filter { input, .. } => input.schema(),
         }
     }
@@ -336,6 +378,9 @@ impl Node {
             Node::Join { .. } => "Join",
             Node::TopN { .. } => "TopN",
             Node::Union { .. } => "Union",
+            Node::Window { .. } => "Window",
+            Node::IntervalJoin { .. } => "IntervalJoin",
+            Node::WindowJoin { .. } => "WindowJoin",
         }
     }
 
@@ -346,8 +391,12 @@ impl Node {
             | Node::Map { input, .. }
             | Node::FlatMap { input, .. }
             | Node::Aggregate { input, .. }
-            | Node::TopN { input, .. } => vec![input],
+            | Node::TopN { input, .. }
+            | Node::Window { input, .. } => vec![input],
             Node::Join { left, right, .. } => vec![left, right],
+            Node::IntervalJoin { join, .. } | Node::WindowJoin { join, .. } => {
+                vec![&join.left, &join.right]
+            }
             Node::Union { inputs, .. } => inputs.iter().collect(),
         }
     }
@@ -362,9 +411,12 @@ impl Node {
                 Some(w) => w.emission == Emission::Final && self.inputs()[0].is_append_only(),
                 None => false,
             },
-            Node::Filter { input, .. } | Node::Map { input, .. } | Node::FlatMap { input, .. } => {
-                input.is_append_only()
-            }
+            Node::Filter { input, .. }
+            | Node::Map { input, .. }
+            | Node::FlatMap { input, .. }
+            | Node::Window { input, .. } => input.is_append_only(),
+            // NB: both joins emit a pair once, when it is final, and never retract it.
+            Node::IntervalJoin { .. } | Node::WindowJoin { .. } => true,
         }
     }
 }

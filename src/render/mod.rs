@@ -7,11 +7,15 @@
 mod aggregate_spec;
 mod chain;
 mod fold;
+mod interval_join;
 mod join;
+mod join_sides;
 mod map_filter;
 mod reduce;
 mod source;
 mod top_n;
+mod window_join;
+mod window_rows;
 
 use std::collections::HashMap;
 
@@ -21,7 +25,7 @@ use timely::dataflow::operators::Concatenate;
 use self::chain::RowChain;
 use crate::operators::fallible::{Lines, Rows};
 use crate::plan::projection::{Projection, source_projection};
-use crate::plan::{Node, PipelineDef, Plan};
+use crate::plan::{JoinSides, Node, PipelineDef, Plan};
 use crate::store::Change;
 
 /// What render builds for one pipeline.
@@ -188,8 +192,75 @@ impl<'scope> Context<'_, 'scope> {
                 let first = rendered.next().expect("a union has inputs");
                 first.concatenate(rendered.collect::<Vec<_>>())
             }
+            Node::Window {
+                input,
+                kind,
+                ts_field,
+                ..
+            } => {
+                let rows = self.render_node(input, side);
+                let spec = window_rows::WindowRows {
+                    kind: *kind,
+                    ts_field: *ts_field,
+                    schema: input.schema().clone(),
+                };
+                let (rows, errors) = window_rows::render_window_rows(rows, spec);
+                side.errors.push(errors);
+                rows
+            }
+            Node::IntervalJoin {
+                join, lower, upper, ..
+            } => {
+                let (left, right) = self.render_sides(join, side);
+                let (left_side, right_side) = join_sides(join, "IntervalJoin");
+                let spec = interval_join::IntervalJoinSpec {
+                    left: left_side,
+                    right: right_side,
+                    lower: *lower,
+                    upper: *upper,
+                };
+                let (rows, late, errors) = interval_join::render_interval_join(left, right, spec);
+                side.late.push(late);
+                side.errors.push(errors);
+                rows
+            }
+            Node::WindowJoin { join, .. } => {
+                let (left, right) = self.render_sides(join, side);
+                let (left_side, right_side) = join_sides(join, "WindowJoin");
+                let (rows, late, errors) =
+                    window_join::render_window_join(left, right, left_side, right_side);
+                side.late.push(late);
+                side.errors.push(errors);
+                rows
+            }
         }
     }
+
+    fn render_sides(
+        &self,
+        join: &JoinSides,
+        side: &mut SideOutputs<'scope>,
+    ) -> (Rows<'scope>, Rows<'scope>) {
+        (
+            self.render_node(&join.left, side),
+            self.render_node(&join.right, side),
+        )
+    }
+}
+
+/// What an interval or window join reads from each side.
+fn join_sides(join: &JoinSides, op: &str) -> (join_sides::Side, join_sides::Side) {
+    let side =
+        |node: &Node, keys: &[crate::expr::Expr], fields: &[usize], which: &str| join_sides::Side {
+            keys: keys.to_vec(),
+            fields: fields.to_vec(),
+            schema: node.schema().clone(),
+            step: format!("{op} ({which})"),
+        };
+    (
+        side(&join.left, &join.left_keys, &join.left_fields, "left"),
+        side(&join.right, &join.right_keys, &join.right_fields, "right"),
+    )
 }
 
 impl<'scope> Context<'_, 'scope> {

@@ -1,6 +1,11 @@
-//! A SELECT into pipeline specs: the join, `WHERE`, the aggregate, the top-N or the
-//! projection, `HAVING`, the final projection, `DISTINCT` and `UNION ALL` (see the module
-//! docs of `sql`). Names are resolved and
+//! A SELECT into pipeline specs: the window assignment, the join, `WHERE`, the aggregate,
+//! the top-N or the projection, `HAVING`, the final projection, `DISTINCT` and `UNION ALL`
+//! (see the module docs of `sql`).
+//!
+//! Decision: which join a `JOIN` is follows from its `ON`, as in Flink — a `BETWEEN` on the
+//! inputs' `ts` makes an interval join, equal `window_start` and `window_end` a window join
+//! (the window columns are then the window, not keys), anything else an equi-join — so a
+//! query from Flink's documentation keeps its shape. Names are resolved and
 //! expressions type-checked later, by `plan::lower`, against each step's input.
 
 use std::collections::BTreeSet;
@@ -9,11 +14,11 @@ use super::SqlError;
 use super::cursor::Captured;
 use super::from::{FromItem, WindowTvf};
 use super::group::aggregate_steps;
-use super::query::{ItemKind, Join, Select, Where};
+use super::query::{Between, ItemKind, Join, Select, Where};
 use super::rank::{Rank, ranked_input, row_number_item, top_n_steps};
 use super::rewrite::{Remap, strip};
-use crate::plan::Emission;
-use crate::plan::lower::{Origin, PipelineSpec, StepSpec, Text, WindowSpec};
+use crate::plan::lower::{JoinOn, Origin, PipelineSpec, StepSpec, Text, WindowSpec};
+use crate::plan::{Emission, JoinKind};
 
 /// The pipelines of a statement (its subqueries', then its own) and the texts it cut.
 #[derive(Default)]
@@ -72,26 +77,35 @@ fn pipeline(
         }
         None => (input(&q.from, out, cx)?, None),
     };
-    let mut steps = Vec::new();
-    let left = q.join.as_ref().map(|_| from.text.as_str());
-    let (before, after) = where_steps(q.filter.as_ref(), left, skip, &mut cx.remaps);
-    steps.extend(before);
-    if let Some(join) = &q.join {
-        steps.push(join_step(&q.from, join, out, cx)?);
-    }
-    steps.extend(after);
     let window = match &q.from {
         FromItem::Window(w) => Some(w),
         _ => None,
     };
     let aggregates =
         q.group_by.is_some() || q.items.iter().any(|i| matches!(i.kind, ItemKind::Agg(_)));
-    if let Some((item, rn)) = row_number_item(q) {
+    let ranked = row_number_item(q);
+    // A window table function without an aggregate gives its rows with their windows.
+    let rows_window = window.filter(|_| !aggregates && ranked.is_none());
+    let mut steps = Vec::new();
+    if let Some(w) = rows_window {
+        steps.push(StepSpec::Window {
+            kind: w.kind,
+            origin: Origin { offset: Some(w.at) },
+        });
+    }
+    let left = q.join.as_ref().map(|_| from.text.as_str());
+    let (before, after) = where_steps(q.filter.as_ref(), left, skip, &mut cx.remaps);
+    steps.extend(before);
+    if let Some(join) = &q.join {
+        steps.push(join_step(&q.from, join, rows_window.is_some(), out, cx)?);
+    }
+    steps.extend(after);
+    if let Some((item, rn)) = ranked {
         top_n_steps(q, item, rn, aggregates, rank, &mut steps)?;
     } else if aggregates {
         aggregate_steps(q, window, out, &mut steps, &mut cx.remaps)?;
     } else {
-        check_plain(q, window, out)?;
+        check_plain(q, out)?;
         if let Some(step) = projection(q)? {
             steps.push(step);
         }
@@ -191,14 +205,8 @@ fn subquery_name(alias: Option<&Text>, query: &Select, out: &Output, cx: &mut Lo
     }
 }
 
-/// A query without aggregates: no window, no HAVING, no window options.
-fn check_plain(q: &Select, window: Option<&WindowTvf>, out: &Output) -> Result<(), SqlError> {
-    if let Some(w) = window {
-        return Err(SqlError::at(
-            w.at,
-            "a window table function needs GROUP BY window_start, window_end and aggregates",
-        ));
-    }
+/// A query without aggregates: no HAVING, no window options.
+fn check_plain(q: &Select, out: &Output) -> Result<(), SqlError> {
     if let Some(having) = &q.having {
         return Err(SqlError::at(
             having.at,
@@ -233,36 +241,25 @@ pub(super) fn window_options(
     }))
 }
 
+/// The join of `left` and `join.right`: an interval join when ON bounds the times with
+/// BETWEEN, a window join when it equates both `window_start` and `window_end`, an equi-join
+/// otherwise. `windowed`: the left input is a window table function's rows.
 fn join_step(
     left: &FromItem,
     join: &Join,
+    windowed: bool,
     out: &Output,
     cx: &mut Lowering,
 ) -> Result<StepSpec, SqlError> {
-    for item in [left, &join.right] {
-        match item {
-            FromItem::Window(w) => {
-                return Err(SqlError::at(
-                    w.at,
-                    "a window table function cannot be joined in this version: aggregate it in a view and join the view",
-                ));
-            }
-            FromItem::Sub {
-                query, alias: None, ..
-            } => {
-                return Err(SqlError::at(
-                    query.at,
-                    "a joined subquery needs a name: `(SELECT …) AS name`",
-                ));
-            }
-            _ => {}
-        }
-    }
+    check_join_inputs(left, join, windowed)?;
     let with = input(&join.right, out, cx)?;
     let left_name = left.name().cloned().unwrap_or_default();
-    let (l, r) = (&left_name.text, &with.text);
+    let right_name = with.text.clone();
+    let (l, r) = (&left_name.text, &right_name);
     let mut left_on = Vec::new();
     let mut right_on = Vec::new();
+    // The equalities of window_start and window_end, kept apart: a window join's window.
+    let mut windows: Vec<(Text, Text)> = Vec::new();
     for (a, b) in &join.on {
         let (a, b) = match (side(a, l, r), side(b, l, r)) {
             (Some(true), Some(false)) => (a, b),
@@ -276,15 +273,118 @@ fn join_step(
                 ));
             }
         };
-        left_on.push(strip(a, l, &mut cx.remaps));
-        right_on.push(strip(b, r, &mut cx.remaps));
+        let (a, b) = (strip(a, l, &mut cx.remaps), strip(b, r, &mut cx.remaps));
+        if a.text == b.text && ["window_start", "window_end"].contains(&a.text.as_str()) {
+            windows.push((a, b));
+            continue;
+        }
+        left_on.push(a);
+        right_on.push(b);
     }
-    Ok(StepSpec::Join {
+    let window_join = join.between.is_none() && windows.len() == 2;
+    if !window_join {
+        // NB: not a window join: the window columns are keys like any other.
+        for (a, b) in windows {
+            left_on.push(a);
+            right_on.push(b);
+        }
+    }
+    let on = JoinOn {
         with,
         left_on,
         right_on,
+        origin: Origin {
+            offset: Some(join.at),
+        },
+    };
+    if let Some(between) = &join.between {
+        let (lower, upper) = interval_bounds(between, l, r)?;
+        inner_only(join, "an interval join")?;
+        return Ok(StepSpec::IntervalJoin { on, lower, upper });
+    }
+    if window_join {
+        inner_only(join, "a window join")?;
+        return Ok(StepSpec::WindowJoin { on });
+    }
+    Ok(StepSpec::Join {
+        with: on.with,
+        left_on: on.left_on,
+        right_on: on.right_on,
         kind: join.kind,
     })
+}
+
+/// The join's inputs: no window table function on the right, and on the left only one whose
+/// rows are windowed (`windowed`, no aggregate); a joined subquery has a name.
+fn check_join_inputs(left: &FromItem, join: &Join, windowed: bool) -> Result<(), SqlError> {
+    for (item, is_left) in [(left, true), (&join.right, false)] {
+        match item {
+            FromItem::Window(w) if !is_left => {
+                return Err(SqlError::at(
+                    w.at,
+                    "the right side of a join cannot be a window table function: name it, `(SELECT * FROM TUMBLE(…)) AS name`, or put it on the left",
+                ));
+            }
+            FromItem::Window(w) if !windowed => {
+                return Err(SqlError::at(
+                    w.at,
+                    "a window table function cannot be joined and aggregated in one SELECT: aggregate it in a view and join the view",
+                ));
+            }
+            FromItem::Sub {
+                query, alias: None, ..
+            } => {
+                return Err(SqlError::at(
+                    query.at,
+                    "a joined subquery needs a name: `(SELECT …) AS name`",
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// `left.ts - right.ts` within `[lower, upper]` from `a.ts BETWEEN b.ts + x AND b.ts + y`.
+fn interval_bounds(b: &Between, l: &str, r: &str) -> Result<(i64, i64), SqlError> {
+    let subject = b.subject.text.as_str();
+    let other = if subject == l { r } else { l };
+    let at = b.subject.origin.offset.unwrap_or(b.at);
+    if subject != l && subject != r {
+        return Err(SqlError::at(
+            at,
+            format!("BETWEEN bounds `{l}.ts` or `{r}.ts`, not `{subject}.ts`"),
+        ));
+    }
+    for bound in [&b.lower, &b.upper] {
+        if bound.input.text != other {
+            return Err(SqlError::at(
+                bound.input.origin.offset.unwrap_or(b.at),
+                format!(
+                    "the bounds of `{subject}.ts BETWEEN` are times of `{other}`: `{other}.ts - INTERVAL …`"
+                ),
+            ));
+        }
+    }
+    let (lo, hi) = (b.lower.offset_ms, b.upper.offset_ms);
+    if lo > hi {
+        return Err(SqlError::at(
+            b.lower.input.origin.offset.unwrap_or(b.at),
+            "BETWEEN's lower bound must come first (it is greater than the upper bound)",
+        ));
+    }
+    Ok(if subject == l { (lo, hi) } else { (-hi, -lo) })
+}
+
+/// Interval and window joins are inner joins.
+fn inner_only(join: &Join, what: &str) -> Result<(), SqlError> {
+    match join.kind {
+        JoinKind::Inner => Ok(()),
+        JoinKind::LeftOuter => Err(SqlError::at(
+            join.at,
+            format!("{what} is an inner join in this version (no LEFT JOIN)"),
+        )),
+    }
 }
 
 /// `Some(true)` when every qualifier of `c` is `left`, `Some(false)` when every one is

@@ -19,7 +19,10 @@
 //!
 //! A statement becomes one pipeline named after its view or output (a subquery in `FROM`
 //! becomes an internal pipeline named by its alias). A SELECT lowers to the steps a TOML
-//! pipeline has, in this order: the join (`FROM a [LEFT] JOIN b ON a.x = b.y AND …`),
+//! pipeline has, in this order: a window assignment when `FROM` is a `TUMBLE` or `HOP` without
+//! an aggregate, the join (`FROM a [LEFT] JOIN b ON a.x = b.y AND …`: an interval join when ON
+//! also holds `a.ts BETWEEN b.ts - … AND b.ts + …`, a window join when it equates both
+//! `window_start` and `window_end`, an equi-join otherwise),
 //! `WHERE` (a filter), then either the aggregate (`GROUP BY`, optionally over a window table
 //! function) or the projection, then `HAVING` (a filter over the aggregate's output, which
 //! names its columns), then a projection when the SELECT list is not the aggregate's own

@@ -18,7 +18,8 @@ use sqlparser::tokenizer::Token;
 
 use super::SqlError;
 use super::cursor::{Captured, Cursor, is_word};
-use super::from::{FromItem, from_item};
+use super::from::{FromItem, from_item, interval_ms};
+use crate::plan::lower::Text;
 use crate::plan::{AggFunc, JoinKind};
 
 #[derive(Debug)]
@@ -87,6 +88,26 @@ pub(super) struct Join {
     pub right: FromItem,
     /// The equalities of `ON`, each side as written.
     pub on: Vec<(Captured, Captured)>,
+    /// `a.ts BETWEEN b.ts - INTERVAL … AND b.ts + …` (an interval join), when ON has it.
+    pub between: Option<Between>,
+    pub at: usize,
+}
+
+/// `subject.ts BETWEEN lower AND upper`, each bound `other.ts [± duration]`.
+#[derive(Debug)]
+pub(super) struct Between {
+    pub at: usize,
+    /// The qualifier of the subject's `ts`.
+    pub subject: Text,
+    pub lower: TimeBound,
+    pub upper: TimeBound,
+}
+
+/// `name.ts + offset_ms`.
+#[derive(Debug)]
+pub(super) struct TimeBound {
+    pub input: Text,
+    pub offset_ms: i64,
 }
 
 /// A query: a SELECT and the SELECTs joined to it by `UNION ALL`.
@@ -348,16 +369,97 @@ fn join(cur: &mut Cursor, depth: usize) -> Result<Option<Join>, SqlError> {
     let right = from_item(cur, depth)?;
     cur.expect_word("ON", "ON and the join's equalities")?;
     let mut on = Vec::new();
+    let mut between = None;
     loop {
+        let term_at = cur.at();
         let left = cur.operand()?;
-        cur.expect(
-            &Token::Eq,
-            "`=`: a join's condition is equalities joined by AND",
-        )?;
-        on.push((left, cur.operand()?));
+        if cur.is_word("BETWEEN") {
+            if between.is_some() {
+                return Err(SqlError::at(term_at, "an interval join has one BETWEEN"));
+            }
+            between = Some(interval(cur, &left, term_at)?);
+        } else {
+            cur.expect(
+                &Token::Eq,
+                "`=` (or BETWEEN on `ts`): a join's condition is equalities joined by AND",
+            )?;
+            on.push((left, cur.operand()?));
+        }
         if !cur.eat_word("AND") {
             break;
         }
     }
-    Ok(Some(Join { kind, right, on }))
+    Ok(Some(Join {
+        kind,
+        right,
+        on,
+        between,
+        at,
+    }))
+}
+
+/// `subject BETWEEN lower AND upper` of an interval join; `subject` is `name.ts`.
+fn interval(cur: &mut Cursor, subject: &Captured, at: usize) -> Result<Between, SqlError> {
+    let subject = ts_of(subject)?;
+    cur.next();
+    let lower = time_bound(cur)?;
+    cur.expect_word("AND", "AND between the bounds of BETWEEN")?;
+    let upper = time_bound(cur)?;
+    Ok(Between {
+        at,
+        subject,
+        lower,
+        upper,
+    })
+}
+
+/// The qualifier of `name.ts`, or an error: an interval join bounds event times.
+fn ts_of(c: &Captured) -> Result<Text, SqlError> {
+    match (c.qualifiers.as_slice(), c.last_name.as_deref()) {
+        ([q], Some("ts")) if c.norm == format!("{} . ts", q.name.to_lowercase()) => {
+            Ok(Text::at(q.name.clone(), Some(c.at)))
+        }
+        _ => Err(SqlError::at(
+            c.at,
+            "an interval join bounds the event time: `a.ts BETWEEN b.ts - INTERVAL … AND b.ts + …`",
+        )),
+    }
+}
+
+/// `name.ts`, optionally `+` or `-` a duration (an INTERVAL or milliseconds).
+fn time_bound(cur: &mut Cursor) -> Result<TimeBound, SqlError> {
+    let at = cur.at();
+    let input = cur.name("`name.ts`")?;
+    cur.expect(&Token::Period, "`.ts` after the input's name")?;
+    let field = cur.name("`ts`")?;
+    if field.text != "ts" {
+        return Err(SqlError::at(
+            field.origin.offset.unwrap_or(at),
+            "an interval join bounds the event time `ts`",
+        ));
+    }
+    let sign = match cur.peek() {
+        Token::Plus => 1,
+        Token::Minus => -1,
+        _ => {
+            return Ok(TimeBound {
+                input,
+                offset_ms: 0,
+            });
+        }
+    };
+    cur.next();
+    let ms_at = cur.at();
+    let ms = match cur.peek().clone() {
+        Token::Number(n, _) => {
+            cur.next();
+            n.parse::<u64>()
+                .map_err(|_| SqlError::at(ms_at, format!("`{n}` is not a whole number of ms")))?
+        }
+        _ if cur.is_word("INTERVAL") => interval_ms(cur)?,
+        _ => return Err(cur.unexpected("a duration (e.g. INTERVAL '10' SECOND)")),
+    };
+    let offset_ms =
+        i64::try_from(ms).map_err(|_| SqlError::at(ms_at, "the interval is out of range"))? * sign;
+    Ok(TimeBound { input, offset_ms })
 }

@@ -19,6 +19,21 @@ fn pipeline(statements: &str) -> PipelineSpec {
     file(statements).pipelines.pop().expect("a pipeline")
 }
 
+fn join_on(on: &crate::plan::lower::JoinOn) -> String {
+    let texts = |t: &[crate::plan::lower::Text]| {
+        t.iter()
+            .map(|t| t.text.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    format!(
+        "{} on {} = {}",
+        on.with.text,
+        texts(&on.left_on),
+        texts(&on.right_on)
+    )
+}
+
 /// Each step as a short text: its kind and its expressions or names.
 fn shape(spec: &PipelineSpec) -> Vec<String> {
     spec.steps
@@ -65,6 +80,11 @@ fn shape(spec: &PipelineSpec) -> Vec<String> {
                     .collect::<Vec<_>>()
                     .join(",")
             ),
+            StepSpec::Window { kind, .. } => format!("window {kind:?}"),
+            StepSpec::IntervalJoin { on, lower, upper } => {
+                format!("interval_join {} [{lower}, {upper}]", join_on(on))
+            }
+            StepSpec::WindowJoin { on } => format!("window_join {}", join_on(on)),
             StepSpec::TopN {
                 partition_by,
                 order_by,
@@ -431,4 +451,41 @@ fn aggregates_take_a_filter() {
         .collect();
     assert_eq!(filters, [Some("ts > 5"), None]);
     assert_eq!(aggs[0].name.text, "late_ones");
+}
+
+#[test]
+fn interval_and_window_joins_lower_to_their_steps() {
+    let sql = "CREATE SOURCE asks FROM events;
+        INSERT INTO o SELECT bids.key AS k FROM bids JOIN asks ON bids.key = asks.key
+        AND asks.ts BETWEEN bids.ts - INTERVAL '1' SECOND AND bids.ts + 250;";
+    assert_eq!(
+        shape(&pipeline(sql)),
+        [
+            "interval_join asks on key = key [-250, 1000]",
+            "map k=bids.key"
+        ]
+    );
+    let sql = "CREATE VIEW w AS SELECT window_start, window_end, count(*) AS n
+          FROM TUMBLE(TABLE bids, DESCRIPTOR(ts), 1000) GROUP BY window_start, window_end;
+        INSERT INTO o SELECT bids.key AS k
+        FROM TUMBLE(TABLE bids, DESCRIPTOR(ts), 1000)
+        JOIN w ON bids.window_end = w.window_end AND bids.window_start = w.window_start
+        WHERE w.n > 1;";
+    assert_eq!(
+        shape(&pipeline(sql)),
+        [
+            "window Tumbling { size: 1000 }",
+            "window_join w on  = ",
+            "filter w.n > 1",
+            "map k=bids.key"
+        ]
+    );
+    // One window column alone is an ordinary key of an equi-join.
+    let sql = "CREATE VIEW w AS SELECT window_start, window_end, count(*) AS n
+          FROM TUMBLE(TABLE bids, DESCRIPTOR(ts), 1000) GROUP BY window_start, window_end;
+        INSERT INTO o SELECT w.n AS n FROM w JOIN users ON w.window_start = users.ts;";
+    assert_eq!(
+        shape(&pipeline(sql)),
+        ["join users on window_start = ts", "map n=w.n"]
+    );
 }

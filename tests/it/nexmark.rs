@@ -2,7 +2,8 @@
 //! the same small generated input (3000 events over 60 s of event time: several windows), with
 //! 1 worker and with 2 (and two batch sizes). Append-only queries (q0–q2) are compared row for row; changelog
 //! queries by their final state. q15–q19 are Flink's statistics reports (aggregates with
-//! FILTER and count(DISTINCT …)), deduplication and top-N.
+//! FILTER and count(DISTINCT …)), deduplication and top-N; q7 and q8 are window joins, q20 a
+//! lookup of each bid's auction, q21 and q22 string functions over each bid.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, OnceLock};
@@ -123,6 +124,9 @@ struct Auction {
     category: i64,
     ts: i64,
     expires: i64,
+    item_name: String,
+    initial_bid: i64,
+    reserve: i64,
 }
 
 struct Person {
@@ -166,6 +170,9 @@ fn auctions() -> Vec<Auction> {
             category: int(m, "category"),
             ts: int(m, "ts"),
             expires: int(m, "expires"),
+            item_name: text(m, "item_name"),
+            initial_bid: int(m, "initial_bid"),
+            reserve: int(m, "reserve"),
         })
         .collect()
 }
@@ -322,6 +329,58 @@ fn q8_finds_new_users_who_sell_at_once() {
         .filter(|p| sellers.contains(&(p.id, window_of(p.ts))))
         .map(|p| json!({"id": p.id, "name": p.name, "start": window_of(p.ts)}));
     check("q8", OutputKind::Final, sorted(expected));
+}
+
+#[test]
+fn q20_expands_each_bid_with_its_auction() {
+    let by_id: HashMap<i64, Auction> = auctions()
+        .into_iter()
+        .filter(|a| a.category == 10)
+        .map(|a| (a.id, a))
+        .collect();
+    let expected = bids().into_iter().filter_map(|b| {
+        let a = by_id.get(&b.auction)?;
+        Some(
+            json!({"auction": b.auction, "bidder": b.bidder, "price": b.price,
+                    "channel": b.channel, "url": b.url, "bid_date_time": b.ts,
+                    "item_name": a.item_name, "initial_bid": a.initial_bid,
+                    "reserve": a.reserve, "auction_date_time": a.ts, "expires": a.expires,
+                    "seller": a.seller, "category": a.category}),
+        )
+    });
+    check("q20", OutputKind::Final, sorted(expected));
+}
+
+#[test]
+fn q21_adds_a_channel_id() {
+    let known = ["apple", "google", "facebook", "baidu"];
+    let expected = bids().into_iter().filter_map(|b| {
+        let in_url = b
+            .url
+            .split_once("&channel_id=")
+            .map(|(_, rest)| rest.split('&').next().unwrap_or_default().to_string());
+        let lower = b.channel.to_lowercase();
+        let id = match known.iter().position(|k| *k == lower) {
+            Some(i) => i.to_string(),
+            None => in_url.filter(|id| !id.is_empty())?,
+        };
+        Some(
+            json!({"auction": b.auction, "bidder": b.bidder, "price": b.price,
+                    "channel": b.channel, "channel_id": id}),
+        )
+    });
+    check("q21", OutputKind::Rows, sorted(expected));
+}
+
+#[test]
+fn q22_splits_url_directories() {
+    let expected = bids().into_iter().map(|b| {
+        let pieces: Vec<&str> = b.url.split('/').collect();
+        let dir = |i: usize| pieces.get(i).copied().unwrap_or_default();
+        json!({"auction": b.auction, "bidder": b.bidder, "price": b.price,
+               "channel": b.channel, "dir1": dir(3), "dir2": dir(4), "dir3": dir(5)})
+    });
+    check("q22", OutputKind::Rows, sorted(expected));
 }
 
 const DAY: i64 = 86_400_000;

@@ -7,6 +7,8 @@ mod explain;
 mod filter;
 mod fuzz;
 mod harness;
+mod interval_join;
 mod set_ops;
 mod top_n;
 mod twins;
+mod window_join;

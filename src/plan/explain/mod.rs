@@ -91,13 +91,7 @@ pub fn describe(node: &Node) -> String {
                 .map(|a| format!("{} = {}", a.name, a.describe()))
                 .collect();
             let window = window.map_or(String::new(), |w| {
-                let kind = match w.kind {
-                    WindowKind::Tumbling { size } => format!("tumbling {size}ms"),
-                    WindowKind::Sliding { size, slide } => {
-                        format!("sliding {size}ms every {slide}ms")
-                    }
-                    WindowKind::Session { gap } => format!("session gap {gap}ms"),
-                };
+                let kind = window_kind(w.kind);
                 format!(
                     " window={kind} emit={:?} allowed_lateness={}ms",
                     w.emission, w.allowed_lateness
@@ -153,7 +147,52 @@ pub fn describe(node: &Node) -> String {
             )
         }
         Node::Union { inputs, .. } => format!("Union of {} inputs", inputs.len()),
+        Node::Window { kind, .. } => format!("Window {}", window_kind(*kind)),
+        Node::IntervalJoin {
+            join, lower, upper, ..
+        } => format!(
+            "IntervalJoin on {} AND {l}.ts - {r}.ts in [{lower}, {upper}]ms",
+            join_on(join),
+            l = join.left_name,
+            r = join.right_name
+        ),
+        Node::WindowJoin { join, .. } => format!(
+            "WindowJoin on equal windows{}{}",
+            if join.left_keys.is_empty() {
+                ""
+            } else {
+                " AND "
+            },
+            join_on(join)
+        ),
     }
+}
+
+fn window_kind(kind: WindowKind) -> String {
+    match kind {
+        WindowKind::Tumbling { size } => format!("tumbling {size}ms"),
+        WindowKind::Sliding { size, slide } => format!("sliding {size}ms every {slide}ms"),
+        WindowKind::Session { gap } => format!("session gap {gap}ms"),
+    }
+}
+
+/// `left.k = right.k AND …` of an interval or window join.
+fn join_on(join: &crate::plan::JoinSides) -> String {
+    let on: Vec<String> = join
+        .left_keys
+        .iter()
+        .zip(&join.right_keys)
+        .map(|(l, r)| {
+            format!(
+                "{}.{} = {}.{}",
+                join.left_name,
+                l.text(),
+                join.right_name,
+                r.text()
+            )
+        })
+        .collect();
+    on.join(" AND ")
 }
 
 /// The plan as a Mermaid flowchart.

@@ -163,6 +163,10 @@ fn node_need(node: &Node, pipeline: &str, earlier: &[(String, HistoryNeed)]) -> 
             .iter()
             .map(input)
             .fold(HistoryNeed::Nothing, HistoryNeed::and),
+        Node::Window { input: i, .. } => input(i),
+        // NB: their state (rows within an interval, open windows) is rebuilt from the events
+        // before it; kept whole until retention learns those bounds.
+        Node::IntervalJoin { .. } | Node::WindowJoin { .. } => everything("joins event streams"),
     }
 }
 

@@ -131,6 +131,38 @@ const CASES: &[(&str, &str)] = &[
         "each equality of ON compares",
     ),
     (
+        "INSERT INTO o SELECT bids.key AS k FROM bids JOIN §users ON bids.key = users.key\n AND bids.ts BETWEEN users.ts - 10 AND users.ts;",
+        "not an event stream",
+    ),
+    (
+        "CREATE SOURCE asks FROM events;\nINSERT INTO o SELECT bids.key AS k FROM bids JOIN asks ON bids.key = asks.key\n AND §bids.key BETWEEN asks.ts AND asks.ts;",
+        "an interval join bounds the event time",
+    ),
+    (
+        "CREATE SOURCE asks FROM events;\nINSERT INTO o SELECT bids.key AS k FROM bids JOIN asks ON bids.key = asks.key\n AND bids.ts BETWEEN §asks.ts + 10 AND asks.ts - 10;",
+        "lower bound must come first",
+    ),
+    (
+        "CREATE SOURCE asks FROM events;\nINSERT INTO o SELECT bids.key AS k FROM bids JOIN asks ON bids.key = asks.key\n AND bids.ts BETWEEN §bids.ts - 10 AND asks.ts;",
+        "are times of `asks`",
+    ),
+    (
+        "CREATE SOURCE asks FROM events;\nINSERT INTO o SELECT bids.key AS k FROM bids §LEFT JOIN asks ON bids.key = asks.key\n AND bids.ts BETWEEN asks.ts - 10 AND asks.ts;",
+        "an interval join is an inner join",
+    ),
+    (
+        "CREATE SOURCE asks FROM events;\nINSERT INTO o SELECT bids.key AS k FROM bids\nJOIN §TUMBLE(TABLE asks, DESCRIPTOR(ts), 1000) ON bids.window_start = asks.window_start;",
+        "the right side of a join cannot be a window table function",
+    ),
+    (
+        "CREATE SOURCE asks FROM events;\nINSERT INTO o SELECT bids.key AS k FROM TUMBLE(TABLE bids, DESCRIPTOR(ts), 1000)\nJOIN §asks ON bids.window_start = asks.window_start AND bids.window_end = asks.window_end;",
+        "`asks` has no field `window_start`",
+    ),
+    (
+        "INSERT INTO o SELECT * FROM §SESSION(TABLE bids PARTITION BY key, DESCRIPTOR(ts), 500);",
+        "session windows need an aggregate",
+    ),
+    (
         "INSERT INTO o SELECT bids.key AS k\nFROM bids JOIN users ON bids.value.user = CAST(users.§valu AS INT);",
         "unknown field `valu`",
     ),

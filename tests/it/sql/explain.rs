@@ -80,3 +80,22 @@ fn explain_shows_union_and_distinct() {
         }
     }
 }
+
+#[test]
+fn explain_shows_window_joins_and_window_assignment() {
+    let q7 = explain("dataflows/nexmark/q7.sql", false);
+    let expected = "
+pipeline q7 -> [window_start, auction, bidder, price, date_time]
+  Map window_start = bids.window_start, auction = bids.value.auction, bidder = bids.value.bidder, price = CAST(bids.value.price AS INT), date_time = bids.ts
+    WindowJoin on equal windows AND bids.CAST(value.price AS INT) = max_price.max_price
+      Window tumbling 10000ms
+        Source bids (events) late if ts + 0ms < max ts seen
+      PipelineRef max_price
+";
+    assert!(q7.contains(expected), "{q7}");
+    let mermaid = explain("dataflows/nexmark/q8.toml", true);
+    assert!(
+        mermaid.contains("[\"WindowJoin on equal windows AND new_persons.id = sellers.seller\"]"),
+        "{mermaid}"
+    );
+}

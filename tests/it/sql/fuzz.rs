@@ -16,6 +16,9 @@ const VOCABULARY: &[&str] = &[
     "BY",
     "HAVING",
     "JOIN",
+    "BETWEEN",
+    "window_start",
+    "ts",
     "LEFT",
     "ON",
     "AND",
@@ -95,7 +98,8 @@ const VOCABULARY: &[&str] = &[
 ];
 
 /// Forms the shipped files do not use: views, subqueries, HAVING, pushed-down WHERE terms,
-/// window options, top-N and deduplication, DISTINCT, UNION ALL, FILTER, TABLE(TUMBLE(…)).
+/// window options, top-N and deduplication, DISTINCT, UNION ALL, FILTER, TABLE(TUMBLE(…)),
+/// interval joins, window joins and a window table function's rows.
 const MORE: &str = "SET input.generate = 'users-orders';
 CREATE SOURCE orders FROM table WITH (key_regex = '^order_');
 CREATE SOURCE users FROM table WITH (key_regex = '^user_');
@@ -138,7 +142,19 @@ UNION ALL SELECT key AS prefix FROM orders UNION ALL SELECT prefix FROM prefixed
 INSERT INTO filtered
 SELECT prefix, count(*) FILTER (WHERE ts > 100) AS late_ones, count(*) AS n,
        sum(ts) FILTER (WHERE ts < 50) AS early, count(DISTINCT ts) FILTER (WHERE ts > 1) AS d
-FROM prefixed GROUP BY prefix;";
+FROM prefixed GROUP BY prefix;
+CREATE SOURCE clicks FROM events WITH (key_regex = '^click_');
+INSERT INTO pairs
+SELECT events.key AS k, clicks.ts AS t FROM events JOIN clicks ON events.key = clicks.key
+ AND clicks.ts BETWEEN events.ts - INTERVAL '1' SECOND AND events.ts + 500;
+INSERT INTO windowed_pairs
+SELECT clicks.key AS k, cw.n AS n FROM TUMBLE(TABLE clicks, DESCRIPTOR(ts), 1000)
+JOIN (SELECT window_start, window_end, prefix, count(*) AS n
+      FROM TUMBLE(TABLE prefixed, DESCRIPTOR(ts), 1000)
+      GROUP BY window_start, window_end, prefix) AS cw
+ ON clicks.window_start = cw.window_start AND clicks.window_end = cw.window_end
+ AND split_part(clicks.key, '_', 1) = cw.prefix;
+INSERT INTO hopped SELECT * FROM HOP(TABLE clicks, DESCRIPTOR(ts), 500, 1000) WHERE window_start > 0;";
 
 fn shipped_sql() -> Vec<String> {
     let mut texts = vec![MORE.to_string()];

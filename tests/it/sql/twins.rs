@@ -22,6 +22,9 @@ const TWINS: &[&str] = &[
     "nexmark/q17",
     "nexmark/q18",
     "nexmark/q19",
+    "nexmark/q20",
+    "nexmark/q21",
+    "nexmark/q22",
 ];
 
 fn run_outputs(file: &str) -> Vec<(String, Vec<u8>)> {

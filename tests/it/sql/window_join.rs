@@ -1,0 +1,177 @@
+//! Window joins (equal `window_start` and `window_end` in ON) with expected outputs: a window
+//! where one side has no rows gives no rows, rows of other windows never meet; a brute-force
+//! oracle over generated Nexmark bids and auctions in hopping windows, the TOML twin, and 1
+//! and 4 workers.
+
+use std::collections::HashMap;
+
+use serde_json::{Value as Json, json};
+
+use kvflow::change::Mutation;
+use kvflow::value::Value;
+use kvflow::workload::{GenConfig, Workload, generate};
+
+use super::harness::{run_sql, run_toml, sorted};
+
+const T: u64 = 1_700_000_000_000;
+
+const ORDERS_SQL: &str = "
+CREATE SOURCE orders FROM events WITH (key_regex = '^order_');
+CREATE SOURCE payments FROM events WITH (key_regex = '^payment_');
+CREATE VIEW paid AS
+SELECT window_start, window_end, value.user AS customer, count(*) AS payments
+FROM TUMBLE(TABLE payments, DESCRIPTOR(ts), INTERVAL '10' SECOND)
+GROUP BY window_start, window_end, value.user;
+INSERT INTO orders_paid
+SELECT orders.window_start AS window_start, orders.key AS order_key, paid.payments AS payments
+FROM TUMBLE(TABLE orders, DESCRIPTOR(ts), INTERVAL '10' SECOND)
+JOIN paid ON orders.window_start = paid.window_start AND orders.window_end = paid.window_end
+ AND orders.value.user = paid.customer;";
+
+fn event(kind: &str, n: usize, user: &str, offset: u64) -> Mutation {
+    let value = Value::from_json(json!({ "user": user }));
+    Mutation::put(format!("{kind}_{n}"), value, T + offset)
+}
+
+fn orders_input() -> Vec<Mutation> {
+    vec![
+        // Window [0, 10 s): two orders and two payments of u1; an order of u2, no payment.
+        event("order", 1, "u1", 1_000),
+        event("payment", 1, "u1", 2_000),
+        event("order", 2, "u1", 3_000),
+        event("order", 3, "u2", 4_000),
+        event("payment", 2, "u1", 9_999),
+        // Window [10 s, 20 s): orders only (the payments side is empty).
+        event("order", 4, "u1", 12_000),
+        event("order", 5, "u3", 15_000),
+        // Window [20 s, 30 s): payments only (the orders side is empty).
+        event("payment", 3, "u1", 21_000),
+        // Window [30 s, 40 s): one of each.
+        event("order", 6, "u3", 30_000),
+        event("payment", 4, "u3", 39_999),
+    ]
+}
+
+#[test]
+fn a_window_with_an_empty_side_gives_no_rows() {
+    let row = |start: u64, key: &str, n: i64| json!({"window_start": T + start, "order_key": key, "payments": n});
+    let expected = sorted([
+        row(0, "order_1", 2),
+        row(0, "order_2", 2),
+        row(30_000, "order_6", 1),
+    ]);
+    let mut lines = Vec::new();
+    for (workers, per_event) in [(1, true), (1, false), (4, true), (4, false)] {
+        let written = run_sql(ORDERS_SQL, &orders_input(), workers, per_event);
+        assert_eq!(written.rows("orders_paid"), expected, "{workers} workers");
+        lines.push(written.lines("orders_paid"));
+    }
+    assert!(lines.windows(2).all(|w| w[0] == w[1]), "{lines:?}");
+}
+
+const BIDS_SQL: &str = "
+CREATE SOURCE bids FROM events WITH (key_regex = '^bid_');
+CREATE SOURCE auctions FROM events WITH (key_regex = '^auction_');
+CREATE VIEW auction_windows AS
+SELECT * FROM HOP(TABLE auctions, DESCRIPTOR(ts), INTERVAL '2' SECOND, INTERVAL '6' SECOND);
+INSERT INTO same_window
+SELECT bids.window_start AS window_start, bids.key AS bid, auction_windows.key AS auction
+FROM HOP(TABLE bids, DESCRIPTOR(ts), INTERVAL '2' SECOND, INTERVAL '6' SECOND)
+JOIN auction_windows ON bids.window_start = auction_windows.window_start
+ AND bids.window_end = auction_windows.window_end
+ AND CAST(bids.value.auction AS INT) = CAST(auction_windows.value.id AS INT);";
+
+const BIDS_TOML: &str = r#"
+[sources.bids]
+view = "events"
+key_regex = "^bid_"
+
+[sources.auctions]
+view = "events"
+key_regex = "^auction_"
+
+[[pipelines]]
+name = "auction_windows"
+from = "auctions"
+internal = true
+steps = [{ window = { kind = "sliding", size = 6000, slide = 2000 } }]
+
+[[pipelines]]
+name = "same_window"
+from = "bids"
+
+[[pipelines.steps]]
+window = { kind = "sliding", size = 6000, slide = 2000 }
+
+[[pipelines.steps]]
+window_join = "auction_windows"
+left_on = ["CAST(value.auction AS INT)"]
+right_on = ["CAST(value.id AS INT)"]
+
+[[pipelines.steps]]
+map = { window_start = "bids.window_start", bid = "bids.key", auction = "auction_windows.key" }
+"#;
+
+/// Every (bid, auction) pair of one auction id in one hopping window (6 s every 2 s).
+fn same_window_oracle(input: &[Mutation]) -> Vec<Json> {
+    let windows = |ts: i64| {
+        let last = ts - ts.rem_euclid(2000);
+        (0..3)
+            .map(move |k| last - k * 2000)
+            .filter(move |s| ts < s + 6000)
+    };
+    let int = |m: &Mutation, f: &str| m.value.get(f).as_i64().expect(f);
+    let mut auctions: HashMap<(i64, i64), Vec<&str>> = HashMap::new();
+    for a in input.iter().filter(|m| m.key.starts_with("auction_")) {
+        for start in windows(a.ts.expect("ts") as i64) {
+            auctions
+                .entry((start, int(a, "id")))
+                .or_default()
+                .push(&a.key);
+        }
+    }
+    let mut out = Vec::new();
+    for b in input.iter().filter(|m| m.key.starts_with("bid_")) {
+        for start in windows(b.ts.expect("ts") as i64) {
+            for a in auctions
+                .get(&(start, int(b, "auction")))
+                .into_iter()
+                .flatten()
+            {
+                out.push(json!({"window_start": start, "bid": &*b.key, "auction": a}));
+            }
+        }
+    }
+    sorted(out)
+}
+
+#[test]
+fn window_join_matches_a_brute_force_oracle_on_nexmark() {
+    let config = GenConfig {
+        events: 4000,
+        seed: 5,
+        rate_per_sec: 200,
+        ..GenConfig::default()
+    };
+    let input: Vec<Mutation> = generate(&Workload::Nexmark, &config).collect();
+    let expected = same_window_oracle(&input);
+    assert!(
+        expected.len() > 20,
+        "the input must give pairs: {}",
+        expected.len()
+    );
+    let one = run_sql(BIDS_SQL, &input, 1, false);
+    assert_eq!(one.rows("same_window"), expected);
+    let four = run_sql(BIDS_SQL, &input, 4, true);
+    assert_eq!(
+        four.lines("same_window"),
+        one.lines("same_window"),
+        "4 workers"
+    );
+    let toml = run_toml(BIDS_TOML, &input, 2, false);
+    assert_eq!(
+        toml.lines("same_window"),
+        one.lines("same_window"),
+        "TOML twin"
+    );
+}
