@@ -39,7 +39,7 @@ aggregates = { top = "max(value.v)" }
 "#;
 
 /// The address the run says its metrics are at (read from its stderr).
-fn metrics_address(stderr: &mut BufReader<ChildStderr>) -> String {
+pub fn metrics_address(stderr: &mut BufReader<ChildStderr>) -> String {
     let mut line = String::new();
     loop {
         line.clear();
@@ -60,7 +60,7 @@ fn scrape_text(url: &str) -> String {
         .expect("body")
 }
 
-fn scrape(url: &str) -> Scrape {
+pub fn scrape(url: &str) -> Scrape {
     let body = scrape_text(url);
     Scrape::parse(body.lines().map(|l| Ok(l.to_string()))).expect("Prometheus text format")
 }

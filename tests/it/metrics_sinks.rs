@@ -2,11 +2,12 @@
 //! during a real run, against what the target (the tests' real redis-server) holds and what
 //! the run fed the alert and the routes.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::process::Stdio;
 
 use prometheus_parse::{Scrape, Value};
 
+use crate::metrics::{metrics_address, scrape};
 use crate::sinks::common::{redis, redis_clear, redis_state, redis_url};
 use crate::support::{kvflow, tmp};
 
@@ -55,16 +56,6 @@ fn sample(scrape: &Scrape, metric: &str, label: Option<(&str, &str)>) -> Option<
     }
 }
 
-fn scrape(url: &str) -> Scrape {
-    let body = ureq::get(url)
-        .call()
-        .expect("scrape")
-        .into_body()
-        .read_to_string()
-        .expect("body");
-    Scrape::parse(body.lines().map(|l| Ok(l.to_string()))).expect("Prometheus text format")
-}
-
 #[test]
 fn sink_counters_match_the_target_and_the_input() {
     let Some(mut connection) = redis() else {
@@ -84,13 +75,7 @@ fn sink_counters_match_the_target_and_the_input() {
         .spawn()
         .expect("start kvflow");
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let url = loop {
-        let mut line = String::new();
-        assert!(stderr.read_line(&mut line).unwrap() > 0, "no metrics line");
-        if let Some(url) = line.trim().strip_prefix("metrics: ") {
-            break url.to_string();
-        }
-    };
+    let url = metrics_address(&mut stderr);
     // Each key written once, so what the target holds is what it was delivered.
     let (keys, base) = (300u64, 1_700_000_000_000u64);
     let mut input = String::new();
