@@ -101,6 +101,11 @@ fn safe(node: &Node, field: &impl Fn(usize) -> Shape) -> Option<Shape> {
         Node::Is(_, _, x) => safe(x, field).map(|_| Shape::Bool),
         Node::Cast { expr, to, lenient } => cast_safe(safe(expr, field)?, *to, *lenient),
         Node::Call(func, args) => call_safe(func, args, field),
+        // NB: a key or an index that is not there, or a step into a scalar, gives NULL; only
+        // a computed subscript can fail (on a value that is neither an int nor a string).
+        Node::Path(base, steps) if steps.iter().all(|s| !matches!(s, Step::Dyn(_))) => {
+            safe(base, field).map(|_| Shape::Any)
+        }
         _ => None,
     }
 }

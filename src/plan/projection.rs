@@ -267,6 +267,22 @@ mod tests {
         assert!(p.timed);
     }
 
+    /// A JSON path with fixed steps gives NULL where the value has no such key or index, so
+    /// it cannot fail; a computed subscript can.
+    #[test]
+    fn json_paths_with_fixed_steps_cannot_fail() {
+        let p = projection(
+            "[[pipelines.steps]]\nmap = { k = \"split_part(key, '_', 1)\", v = \"value.v\",              w = \"value.items[0].name\" }\n",
+        )
+        .expect("narrowed");
+        assert_eq!(p.keep, keep(&[0, 4]));
+        assert!(p.ints.is_empty());
+        assert_eq!(
+            projection("[[pipelines.steps]]\nmap = { v = \"value[key]\" }\n"),
+            None
+        );
+    }
+
     #[test]
     fn a_filter_reads_only_its_fields() {
         let p = projection(

@@ -1,8 +1,8 @@
 //! A store shard: the live state of the keys one worker owns. The timely operator around it
 //! (`shard_operator`) routes mutations here and logs them first.
 //!
-//! A shard keeps a live key's value as it came when it is a scalar, and a map's or a list's
-//! in the log's binary form ([`Kept`]). Decision: a parsed map is a tree of small
+//! A shard keeps a live key's value as it came when it is a scalar, and, once it holds more
+//! than [`PACK_FROM_KEYS`] keys, a map's or a list's in the log's binary form ([`Kept`]). Decision: a parsed map is a tree of small
 //! allocations, about five times its binary form, and a shard holds every live key for the
 //! whole run; the tree is needed only while the event that wrote it is in the dataflow, and
 //! a kept value is decoded only when its key is overwritten or deleted (the event's `old`)
@@ -149,6 +149,11 @@ pub struct Stored {
     pub origin: Option<Arc<str>>,
 }
 
+/// A shard this large keeps maps and lists packed (see the module doc): below it, the trees
+/// take little memory, and packing would cost a store that is mostly overwritten a few
+/// percent of its time.
+const PACK_FROM_KEYS: usize = 16 * 1024;
+
 /// A value as a shard keeps it (see the module doc).
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Kept {
@@ -158,9 +163,9 @@ enum Kept {
 
 impl Kept {
     /// `scratch` is reused between calls, so the packed form is allocated once, at its size.
-    fn keep(value: &Value, scratch: &mut Vec<u8>) -> Kept {
+    fn keep(value: &Value, pack: bool, scratch: &mut Vec<u8>) -> Kept {
         match value {
-            Value::Map(_) | Value::List(_) => {
+            Value::Map(_) | Value::List(_) if pack => {
                 scratch.clear();
                 encode_value(value, scratch);
                 Kept::Packed(Arc::from(scratch.as_slice()))
@@ -190,7 +195,7 @@ struct Entry {
 impl Entry {
     fn new(stored: &Stored) -> Entry {
         Entry {
-            value: Kept::keep(&stored.value, &mut Vec::new()),
+            value: Kept::keep(&stored.value, true, &mut Vec::new()),
             ts: stored.ts,
             seq: stored.seq,
             max_seen: stored.max_seen,
@@ -251,22 +256,23 @@ impl ShardState {
         } = ingest;
         let replaced = match op {
             Op::Put => {
-                let entry = Box::new(Entry {
-                    value: Kept::keep(&value, &mut self.scratch),
+                let pack = self.entries.len() >= PACK_FROM_KEYS;
+                let entry = Entry {
+                    value: Kept::keep(&value, pack, &mut self.scratch),
                     ts,
                     seq,
                     max_seen,
                     origin: origin.clone(),
-                });
-                self.entries.insert(key.clone(), entry)
+                };
+                self.put(&key, entry)
             }
-            Op::Delete => self.entries.remove(&*key),
+            Op::Delete => self.entries.remove(&*key).map(|entry| *entry),
         };
         let Some(kind) = event_kind(op, replaced.is_some()) else {
             self.missing_deletes += 1;
             return None;
         };
-        let prev = replaced.as_deref().map(Entry::previous);
+        let prev = replaced.as_ref().map(Entry::previous);
         let (old, packed_old) = match replaced.map(|entry| entry.value) {
             None => (Value::Null, None),
             Some(Kept::Value(old)) => (old, None),
@@ -288,6 +294,18 @@ impl ShardState {
             seeded: false,
             packed_old,
         })
+    }
+
+    /// Stores `entry` under `key`; returns the entry it replaced. NB: an overwrite reuses the
+    /// key's box, so a store that is mostly overwritten allocates no entries.
+    fn put(&mut self, key: &Arc<str>, entry: Entry) -> Option<Entry> {
+        match self.entries.get_mut(&**key) {
+            Some(kept) => Some(std::mem::replace(&mut **kept, entry)),
+            None => {
+                self.entries.insert(key.clone(), Box::new(entry));
+                None
+            }
+        }
     }
 
     /// Puts back a snapshot's keys and returns them as seeded inserts, in seq order.
@@ -398,14 +416,20 @@ mod tests {
     #[test]
     fn kept_values_come_back_whole() {
         let mut shard = ShardState::default();
+        for i in 0..PACK_FROM_KEYS {
+            shard.apply(ingest(0, Mutation::put(format!("f{i}"), Value::Int(0), 1)));
+        }
         let map = Value::parse_json(r#"{"a":[1,2.5,"x"],"b":{"c":null},"d":-0.0}"#).unwrap();
         let list = Value::parse_json(r#"[{"e":"é"},[],true]"#).unwrap();
         shard.apply(ingest(0, Mutation::put("m", map.clone(), 10)));
         shard.apply(ingest(1, Mutation::put("l", list.clone(), 10)));
         shard.apply(ingest(2, Mutation::put("s", Value::from("text"), 10)));
         assert_eq!(shard.get("m"), Some(map.clone()));
+        let packed = |key: &str| matches!(shard.entries[key].value, Kept::Packed(_));
+        assert!(packed("m") && packed("l") && !packed("s"));
         let mut listed: Vec<(String, Value)> = shard
             .iter()
+            .filter(|(k, _)| !k.starts_with('f'))
             .map(|(k, s)| (k.to_string(), s.value))
             .collect();
         listed.sort_by(|a, b| a.0.cmp(&b.0));

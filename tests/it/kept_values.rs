@@ -1,13 +1,14 @@
-//! A store shard keeps maps and lists packed and decodes a replaced value only for a reader
-//! of `old` (`store::shard`). Whatever it defers, the events view's `old`, the table view's
-//! retractions and a route handler's lines must show the values as written. The oracle
-//! replays the input into a map of JSON values, independent of the store's code.
+//! A large store shard keeps maps and lists packed and decodes a replaced value only for a
+//! reader of `old` (`store::shard`). Whatever it defers, the events view's `old` and the table
+//! view's retractions must show the values as written. The input first fills every shard
+//! past the size where packing starts, then overwrites and deletes map values; the oracle
+//! replays it into a map of JSON values, independent of the store's code.
 
 use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
-use crate::support::{Workdir, sorted_lines};
+use crate::support::{kvflow, sorted_lines, tmp};
 
 const FLOW: &str = r#"
 [sources.events]
@@ -68,10 +69,54 @@ fn rows(path: &std::path::Path) -> Vec<Value> {
         .collect()
 }
 
+/// Keys enough that each of up to 3 shards holds more than the packing threshold.
+const FILLER_KEYS: u64 = 60_000;
+
+/// Filler keys, then puts, overwrites and deletes of 500 orders, each value a map.
+fn input() -> String {
+    let mut text = String::new();
+    let line = |ts: u64, op: &str, key: &str, value: &str| {
+        format!("{{\"ts\":{ts},\"op\":\"{op}\",\"key\":\"{key}\",\"value\":{value}}}\n")
+    };
+    for i in 0..FILLER_KEYS {
+        text.push_str(&line(
+            1000 + i / 100,
+            "put",
+            &format!("f_{i}"),
+            &format!("{{\"n\":{i}}}"),
+        ));
+    }
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    for i in 0..6000u64 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let key = format!("order_{}", seed % 500);
+        let ts = 2000 + i;
+        if seed.is_multiple_of(7) {
+            text.push_str(&format!(
+                "{{\"ts\":{ts},\"op\":\"delete\",\"key\":\"{key}\"}}\n"
+            ));
+        } else {
+            let status = ["new", "paid", "sent"][(seed % 3) as usize];
+            let value = format!(
+                "{{\"amount\":{},\"status\":\"{status}\",\"items\":[{},{{\"x\":null}}]}}",
+                seed % 1000,
+                i
+            );
+            text.push_str(&line(ts, "put", &key, &value));
+        }
+    }
+    text
+}
+
 #[test]
 fn replaced_maps_come_back_whole_in_old_and_in_table_retractions() {
-    let work = Workdir::new(FLOW, &["users-orders", "--events", "4000", "--seed", "3"]);
-    let input = std::fs::read_to_string(work.path("in.jsonl")).expect("input");
+    let dir = tmp();
+    let (flow, input_path) = (dir.path().join("flow.toml"), dir.path().join("in.jsonl"));
+    std::fs::write(&flow, FLOW).expect("flow");
+    let input = input();
+    std::fs::write(&input_path, &input).expect("input");
     let (changes, live) = oracle(&input);
     assert!(changes.iter().filter(|c| c.2.is_object()).count() > 500);
     let mut expected: Vec<String> = changes
@@ -86,9 +131,12 @@ fn replaced_maps_come_back_whole_in_old_and_in_table_retractions() {
         .collect();
     expected_final.sort();
     for workers in ["1", "3"] {
-        let out = work.path(&format!("out-{workers}"));
-        let status = work
-            .run()
+        let out = dir.path().join(format!("out-{workers}"));
+        let status = kvflow()
+            .arg("run")
+            .arg(&flow)
+            .arg("--input")
+            .arg(&input_path)
             .arg("--output")
             .arg(&out)
             .args(["-w", workers])
