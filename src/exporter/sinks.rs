@@ -166,6 +166,22 @@ impl Collector for SinkCollector {
             "kvflow_routes_handler_calls",
             "Handler invocations (a batch counts once).",
             read(&routes.handled),
-        )
+        )?;
+        per_route(e, &routes.by_route())
     }
+}
+
+/// The changes each route took, labelled `route`.
+fn per_route(encoder: &mut DescriptorEncoder, by_route: &[(String, u64)]) -> Fmt {
+    if by_route.is_empty() {
+        return Ok(());
+    }
+    let kind = ConstCounter::new(0u64).metric_type();
+    let mut family =
+        encoder.encode_descriptor("kvflow_route_events", "Changes a route took.", None, kind)?;
+    for (route, count) in by_route {
+        let labels = [("route", route.as_str())];
+        ConstCounter::new(*count).encode(family.encode_family(&labels)?)?;
+    }
+    Ok(())
 }

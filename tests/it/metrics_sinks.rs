@@ -42,6 +42,11 @@ kind = "each"
 name = "a_keys"
 key_regex = "^ka"
 handlers = ["seen"]
+
+[[routes]]
+name = "b1_keys"
+key_regex = "^kb1"
+handlers = ["seen"]
 "#
     )
 }
@@ -98,15 +103,28 @@ fn sink_counters_match_the_target_and_the_input() {
     stdin.flush().unwrap();
 
     let a_keys = (0..keys).filter(|i| i % 3 == 0).count() as f64;
+    let b1_keys = (0..keys)
+        .filter(|i| i % 3 != 0 && i.to_string().starts_with('1'))
+        .count() as f64;
     let big = (0..keys).filter(|i| i % 100 >= 90).count() as f64;
     let target = Some(("target", "to_redis"));
     let expected = [
         ("kvflow_sync_delivered_rows_total", target, keys as f64),
-        ("kvflow_routes_routed_events_total", None, a_keys),
+        ("kvflow_routes_routed_events_total", None, a_keys + b1_keys),
+        (
+            "kvflow_route_events_total",
+            Some(("route", "a_keys")),
+            a_keys,
+        ),
+        (
+            "kvflow_route_events_total",
+            Some(("route", "b1_keys")),
+            b1_keys,
+        ),
         (
             "kvflow_routes_unrouted_events_total",
             None,
-            keys as f64 - a_keys,
+            keys as f64 - a_keys - b1_keys,
         ),
     ];
     let start = std::time::Instant::now();

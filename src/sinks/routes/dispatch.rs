@@ -28,6 +28,27 @@ pub struct RouteStats {
     pub unrouted: AtomicU64,
     /// Handler invocations (a batch counts once).
     pub handled: AtomicU64,
+    /// Changes each route took, by route name.
+    by_route: std::sync::Mutex<BTreeMap<String, u64>>,
+}
+
+impl RouteStats {
+    fn took(&self, route: &str) {
+        self.routed.fetch_add(1, Ordering::Relaxed);
+        let mut by_route = self.by_route.lock().unwrap_or_else(|e| e.into_inner());
+        match by_route.get_mut(route) {
+            Some(count) => *count += 1,
+            None => {
+                by_route.insert(route.to_string(), 1);
+            }
+        }
+    }
+
+    /// The changes each route took so far, by route name.
+    pub fn by_route(&self) -> Vec<(String, u64)> {
+        let by_route = self.by_route.lock().unwrap_or_else(|e| e.into_inner());
+        by_route.iter().map(|(r, n)| (r.clone(), *n)).collect()
+    }
 }
 
 /// Where the dispatcher writes.
@@ -87,7 +108,7 @@ impl Dispatcher {
                 self.stats.unrouted.fetch_add(1, Ordering::Relaxed);
                 continue;
             };
-            self.stats.routed.fetch_add(1, Ordering::Relaxed);
+            self.stats.took(&route.name);
             for handler in &route.handlers {
                 self.handle(time, &route.name, handler, &event);
             }
