@@ -38,7 +38,8 @@ impl RunCollector {
     }
 }
 
-/// Per operator of each worker: the time it was scheduled, and what an arrangement holds.
+/// Per operator of each worker: the time it was scheduled, the records it received, and what
+/// an arrangement holds.
 fn per_operator(encoder: &mut DescriptorEncoder, operators: &OperatorStats) -> Fmt {
     let all = operators.snapshot();
     let labels = |(worker, id): (usize, usize), name: &str| {
@@ -57,6 +58,18 @@ fn per_operator(encoder: &mut DescriptorEncoder, operators: &OperatorStats) -> F
     )?;
     for (key, op) in &all {
         let value = ConstCounter::new(op.scheduled.as_secs_f64());
+        value.encode(family.encode_family(&labels(*key, &op.name))?)?;
+    }
+    drop(family);
+    let kind = ConstCounter::new(0u64).metric_type();
+    let mut family = encoder.encode_descriptor(
+        "kvflow_operator_records_in",
+        "Records an operator of a worker received on its inputs.",
+        None,
+        kind,
+    )?;
+    for (key, op) in &all {
+        let value = ConstCounter::new(op.records_in);
         value.encode(family.encode_family(&labels(*key, &op.name))?)?;
     }
     let arranged: Vec<_> = all

@@ -4,11 +4,12 @@
 //! yet has no series.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
 
 use super::collect::{Fmt, counter, read};
 use crate::sinks::alert::deliver::AlertStats;
@@ -140,6 +141,7 @@ impl Collector for SinkCollector {
         for (index, descriptor) in SYNC.into_iter().enumerate() {
             sync.encode(e, descriptor, sync_field(index))?;
         }
+        sync_gauges(e, &targets)?;
         let alerts = self.external.alerts();
         let alert = Family {
             label: "alert",
@@ -169,6 +171,39 @@ impl Collector for SinkCollector {
         )?;
         per_route(e, &routes.by_route())
     }
+}
+
+/// Each sync target's state now: its queue, its health and which of its targets is active.
+fn sync_gauges(encoder: &mut DescriptorEncoder, targets: &[(String, Arc<SyncStats>)]) -> Fmt {
+    if targets.is_empty() {
+        return Ok(());
+    }
+    let gauges: [(&str, &str, fn(&SyncStats) -> i64); 3] = [
+        (
+            "kvflow_sync_queued_rows",
+            "Changes waiting for a sync target's delivery thread.",
+            |s| i64::try_from(read(&s.queued)).unwrap_or(i64::MAX),
+        ),
+        (
+            "kvflow_sync_healthy",
+            "1 while a sync target's last batch succeeded, 0 after a failed attempt.",
+            |s| i64::from(!s.failing.load(Ordering::Relaxed)),
+        ),
+        (
+            "kvflow_sync_standby_active",
+            "1 while a sync target's batches go to its standby, 0 on its primary.",
+            |s| i64::from(s.on_standby.load(Ordering::Relaxed)),
+        ),
+    ];
+    for (name, help, value) in gauges {
+        let kind = ConstGauge::new(0i64).metric_type();
+        let mut family = encoder.encode_descriptor(name, help, None, kind)?;
+        for (target, stats) in targets {
+            let labels = [("target", target.as_str())];
+            ConstGauge::new(value(stats)).encode(family.encode_family(&labels)?)?;
+        }
+    }
+    Ok(())
 }
 
 /// The changes each route took, labelled `route`.

@@ -1,6 +1,6 @@
 //! Per-operator figures from timely's and differential's own logging: the time each operator
-//! was scheduled, and the updates and batches each arrangement holds (the state users ask
-//! about). The loggers are registered on a worker only when the run serves metrics, before
+//! was scheduled, the records it received, and the updates and batches each arrangement holds
+//! (the state users ask about). The loggers are registered on a worker only when the run serves metrics, before
 //! its dataflow is built (an arrangement finds its logger when it is made), so a run without
 //! `--metrics` logs nothing.
 //!
@@ -21,6 +21,8 @@ use timely::logging::{StartStop, TimelyEvent, TimelyEventBuilder};
 pub struct OperatorStat {
     pub name: String,
     pub scheduled: Duration,
+    /// Records received on its inputs (timely's message log: every channel's receiving end).
+    pub records_in: u64,
     /// `Some((updates, batches))` for an arrangement.
     pub arranged: Option<(i64, i64)>,
 }
@@ -40,10 +42,10 @@ impl OperatorStats {
             return;
         };
         let stats = self.clone();
-        let mut started: HashMap<usize, Duration> = HashMap::new();
+        let mut log = WorkerLog::default();
         registry.insert::<TimelyEventBuilder, _>("timely", move |_, data| {
             if let Some(events) = data {
-                stats.timely(index, events, &mut started);
+                stats.timely(index, events, &mut log);
             }
         });
         let stats = self.clone();
@@ -62,12 +64,7 @@ impl OperatorStats {
         all
     }
 
-    fn timely(
-        &self,
-        worker: usize,
-        events: &[(Duration, TimelyEvent)],
-        started: &mut HashMap<usize, Duration>,
-    ) {
+    fn timely(&self, worker: usize, events: &[(Duration, TimelyEvent)], log: &mut WorkerLog) {
         let Ok(mut operators) = self.operators.lock() else {
             return;
         };
@@ -76,15 +73,28 @@ impl OperatorStats {
                 // NB: a dataflow (address of length 1) contains its operators: not counted.
                 TimelyEvent::Operates(op) if op.addr.len() > 1 => {
                     operators.entry((worker, op.id)).or_default().name = op.name.clone();
+                    log.operator_ids.insert(op.addr.clone(), op.id);
+                }
+                TimelyEvent::Channels(channel) => {
+                    let mut target = channel.scope_addr.clone();
+                    target.push(channel.target.0);
+                    log.channel_targets.insert(channel.id, target);
+                }
+                TimelyEvent::Messages(message) if !message.is_send => {
+                    if let Some(id) = log.receiver(message.channel) {
+                        let op = operators.entry((worker, id)).or_default();
+                        op.records_in += u64::try_from(message.record_count).unwrap_or(0);
+                    }
                 }
                 TimelyEvent::Schedule(s) => match s.start_stop {
                     StartStop::Start => {
-                        started.insert(s.id, *at);
+                        log.started.insert(s.id, *at);
                     }
                     StartStop::Stop => {
-                        if let (Some(start), Some(op)) =
-                            (started.remove(&s.id), operators.get_mut(&(worker, s.id)))
-                        {
+                        if let (Some(start), Some(op)) = (
+                            log.started.remove(&s.id),
+                            operators.get_mut(&(worker, s.id)),
+                        ) {
                             op.scheduled += at.saturating_sub(start);
                         }
                     }
@@ -117,6 +127,32 @@ impl OperatorStats {
             *held += updates;
             *made += batches;
         }
+    }
+}
+
+/// What one worker's timely log has told so far, to make sense of its later events.
+#[derive(Default)]
+struct WorkerLog {
+    /// When each operator's current scheduling started.
+    started: HashMap<usize, Duration>,
+    /// Operator ids by address (scope path and index).
+    operator_ids: HashMap<Vec<usize>, usize>,
+    /// The address of the operator each channel feeds.
+    channel_targets: HashMap<usize, Vec<usize>>,
+    /// Channels resolved to the id of the operator they feed.
+    receivers: HashMap<usize, usize>,
+}
+
+impl WorkerLog {
+    /// The id of the operator that receives channel `channel`'s messages, `None` for a
+    /// channel that leaves its scope (index 0 is the scope's own boundary).
+    fn receiver(&mut self, channel: usize) -> Option<usize> {
+        if let Some(id) = self.receivers.get(&channel) {
+            return Some(*id);
+        }
+        let id = *self.operator_ids.get(self.channel_targets.get(&channel)?)?;
+        self.receivers.insert(channel, id);
+        Some(id)
     }
 }
 

@@ -334,9 +334,13 @@ fn render_sync<'scope>(
     };
     let deliver = SyncDelivery::new(config, context.worker, outputs, stats.clone());
     let thread_name = format!("sync-{}-{}", config.name, context.worker);
-    let (sender, thread) =
-        queue::spawn::<SyncOp, _>(&thread_name, config.queue, config.batch, deliver)
-            .map_err(|e| format!("cannot start the delivery thread of `{}`: {e}", config.name))?;
+    let (sender, thread) = queue::spawn_counted::<SyncOp, _>(
+        &thread_name,
+        (config.queue, stats.queued.clone()),
+        config.batch,
+        deliver,
+    )
+    .map_err(|e| format!("cannot start the delivery thread of `{}`: {e}", config.name))?;
     context.external.register(Box::new(sender.clone()), thread);
     let delivery = Delivery {
         queue: sender,

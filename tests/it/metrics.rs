@@ -170,8 +170,9 @@ fn a_scrape_during_a_run_counts_what_was_fed_and_what_was_written() {
     // NB: the counters move as the batch before the last completes; wait for that.
     let seen = settled(&url, &expected);
     assert!(value(&seen, "kvflow_watermark_milliseconds", None) >= (base + events) as f64);
-    // Every operator reports its scheduled time, and the max's arrangement holds at least
-    // one update per key whose batch is complete (a trace keeps what it has not compacted).
+    // Every operator reports its scheduled time, the max's arrangement holds at least one
+    // update per key whose batch is complete (a trace keeps what it has not compacted), and
+    // the store's operator received every mutation.
     // NB: the workers' logs reach the endpoint in buffers: wait for them.
     eventually("the operators' figures", || {
         let text = scrape_text(&url);
@@ -181,7 +182,9 @@ fn a_scrape_during_a_run_counts_what_was_fed_and_what_was_written() {
             "Source(events)",
         );
         let arranged = sum(&text, "kvflow_arrangement_updates", "Arrange");
-        (scheduled > 0.0 && arranged >= events as f64).then_some(())
+        // Every mutation reaches the store's operator once (one worker: no exchange).
+        let stored = sum(&text, "kvflow_operator_records_in_total", "StoreShard");
+        (scheduled > 0.0 && arranged >= events as f64 && stored == fed as f64).then_some(())
     });
     // Every batch before the last has been passed by the outputs: each is in the latency
     // histogram once.

@@ -108,8 +108,10 @@ fn sink_counters_match_the_target_and_the_input() {
         .count() as f64;
     let big = (0..keys).filter(|i| i % 100 >= 90).count() as f64;
     let target = Some(("target", "to_redis"));
+    // NB: a batch leaves the queue once written: wait for both.
     let expected = [
         ("kvflow_sync_delivered_rows_total", target, keys as f64),
+        ("kvflow_sync_queued_rows", target, 0.0),
         ("kvflow_routes_routed_events_total", None, a_keys + b1_keys),
         (
             "kvflow_route_events_total",
@@ -157,9 +159,11 @@ fn sink_counters_match_the_target_and_the_input() {
     for metric in [
         "kvflow_sync_dead_lettered_rows_total",
         "kvflow_sync_retries_total",
+        "kvflow_sync_standby_active",
     ] {
         assert_eq!(sample(&seen, metric, target), Some(0.0), "{metric}");
     }
+    assert_eq!(sample(&seen, "kvflow_sync_healthy", target), Some(1.0));
     drop(stdin);
     assert!(child.wait().unwrap().success());
     redis_clear(&mut connection, prefix);

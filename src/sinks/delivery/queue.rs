@@ -9,6 +9,8 @@
 //! everything sent before it is delivered (a checkpoint needs that); `finish` delivers the
 //! rest and ends the thread. Used by the sync sinks (`send`) and alert webhooks (`try_send`).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -41,6 +43,8 @@ pub enum TrySend<T> {
 pub struct QueueSender<T> {
     tx: SyncSender<Message<T>>,
     chunk: usize,
+    /// Records queued and not yet handed to `deliver` (or being delivered).
+    depth: Arc<AtomicU64>,
 }
 
 impl<T> Clone for QueueSender<T> {
@@ -48,6 +52,7 @@ impl<T> Clone for QueueSender<T> {
         QueueSender {
             tx: self.tx.clone(),
             chunk: self.chunk,
+            depth: self.depth.clone(),
         }
     }
 }
@@ -58,12 +63,22 @@ impl<T: Send + 'static> QueueSender<T> {
     pub fn send(&self, mut items: Vec<T>) -> bool {
         while items.len() > self.chunk {
             let rest = items.split_off(self.chunk);
-            if self.tx.send(Message::Items(items)).is_err() {
+            if !self.send_one(items) {
                 return false;
             }
             items = rest;
         }
-        items.is_empty() || self.tx.send(Message::Items(items)).is_ok()
+        items.is_empty() || self.send_one(items)
+    }
+
+    fn send_one(&self, items: Vec<T>) -> bool {
+        let count = items.len() as u64;
+        self.depth.fetch_add(count, Ordering::Relaxed);
+        let sent = self.tx.send(Message::Items(items)).is_ok();
+        if !sent {
+            self.depth.fetch_sub(count, Ordering::Relaxed);
+        }
+        sent
     }
 
     /// Queues records without waiting. `Full` hands back, in order, those that found the
@@ -71,13 +86,19 @@ impl<T: Send + 'static> QueueSender<T> {
     pub fn try_send(&self, mut items: Vec<T>) -> Result<(), TrySend<T>> {
         while !items.is_empty() {
             let rest = items.split_off(self.chunk.min(items.len()));
+            let count = items.len() as u64;
+            self.depth.fetch_add(count, Ordering::Relaxed);
             match self.tx.try_send(Message::Items(items)) {
                 Ok(()) => items = rest,
                 Err(TrySendError::Full(Message::Items(mut back))) => {
+                    self.depth.fetch_sub(count, Ordering::Relaxed);
                     back.extend(rest);
                     return Err(TrySend::Full(back));
                 }
-                Err(_) => return Err(TrySend::Stopped),
+                Err(_) => {
+                    self.depth.fetch_sub(count, Ordering::Relaxed);
+                    return Err(TrySend::Stopped);
+                }
             }
         }
         Ok(())
@@ -105,12 +126,44 @@ pub fn spawn<T: Send + 'static, D: Deliver<T>>(
     batch: BatchConfig,
     deliver: D,
 ) -> std::io::Result<(QueueSender<T>, JoinHandle<()>)> {
+    spawn_counted(name, (capacity, Arc::default()), batch, deliver)
+}
+
+/// As [`spawn`], keeping in `depth` the records queued and not yet delivered.
+pub fn spawn_counted<T: Send + 'static, D: Deliver<T>>(
+    name: &str,
+    (capacity, depth): (usize, Arc<AtomicU64>),
+    batch: BatchConfig,
+    deliver: D,
+) -> std::io::Result<(QueueSender<T>, JoinHandle<()>)> {
     let chunk = batch.size.max(1);
     let (tx, rx) = sync_channel((capacity / chunk).max(1));
+    let counted = Counted {
+        deliver,
+        depth: depth.clone(),
+    };
     let handle = std::thread::Builder::new()
         .name(name.to_string())
-        .spawn(move || run(rx, batch, deliver))?;
-    Ok((QueueSender { tx, chunk }, handle))
+        .spawn(move || run(rx, batch, counted))?;
+    Ok((QueueSender { tx, chunk, depth }, handle))
+}
+
+/// A [`Deliver`] that takes what it delivered off the queue's depth.
+struct Counted<D> {
+    deliver: D,
+    depth: Arc<AtomicU64>,
+}
+
+impl<T, D: Deliver<T>> Deliver<T> for Counted<D> {
+    fn deliver(&mut self, batch: Vec<T>) {
+        let count = batch.len() as u64;
+        self.deliver.deliver(batch);
+        self.depth.fetch_sub(count, Ordering::Relaxed);
+    }
+
+    fn finish(&mut self) {
+        self.deliver.finish();
+    }
 }
 
 fn run<T, D: Deliver<T>>(rx: Receiver<Message<T>>, batch: BatchConfig, mut deliver: D) {

@@ -76,7 +76,10 @@ impl Failover {
         if self.on_standby
             && let Some(standby) = self.standby.as_mut()
         {
-            let conflicts = standby.apply(batch, policy)?;
+            let conflicts = standby
+                .apply(batch, policy)
+                .inspect_err(|_| stats.failing.store(true, Ordering::Relaxed))?;
+            stats.failing.store(false, Ordering::Relaxed);
             for op in batch {
                 self.missed.insert(op.key.clone(), op.clone());
             }
@@ -85,10 +88,12 @@ impl Failover {
         match self.primary.apply(batch, policy) {
             Ok(conflicts) => {
                 self.consecutive_failures = 0;
+                stats.failing.store(false, Ordering::Relaxed);
                 Ok(conflicts)
             }
             Err(error) => {
                 self.consecutive_failures += 1;
+                stats.failing.store(true, Ordering::Relaxed);
                 self.try_fail_over(stats);
                 Err(error)
             }
@@ -113,6 +118,7 @@ impl Failover {
         self.on_standby = true;
         self.last_check = Instant::now();
         stats.failovers.fetch_add(1, Ordering::Relaxed);
+        stats.on_standby.store(true, Ordering::Relaxed);
     }
 
     /// At the end of a run on the standby: waits for the primary (checking every
@@ -157,6 +163,7 @@ impl Failover {
         self.on_standby = false;
         self.consecutive_failures = 0;
         stats.switchbacks.fetch_add(1, Ordering::Relaxed);
+        stats.on_standby.store(false, Ordering::Relaxed);
     }
 }
 

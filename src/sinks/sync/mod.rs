@@ -23,7 +23,7 @@ pub mod operator;
 pub mod targets;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::plan::sinks::SyncConfig;
 use crate::sinks::LineSink;
@@ -88,6 +88,12 @@ pub struct SyncStats {
     pub skipped_echoes: AtomicU64,
     /// Delete tombstones purged from the target (`tombstone_retention_ms`).
     pub tombstones_purged: AtomicU64,
+    /// Changes handed to the delivery thread and not yet written or given up.
+    pub queued: Arc<AtomicU64>,
+    /// Whether the last attempt at a batch failed (the target is unhealthy).
+    pub failing: AtomicBool,
+    /// Whether batches go to the standby target.
+    pub on_standby: AtomicBool,
 }
 
 impl SyncStats {

@@ -49,12 +49,21 @@ timeout_ms = 500
     wait_until("five failed deliveries", || {
         stats.failures.load(Ordering::Relaxed) >= 5
     });
+    // The target is down: unhealthy, and the batch being retried is still queued.
+    assert!(stats.failing.load(Ordering::Relaxed), "unhealthy while cut");
+    assert!(stats.queued.load(Ordering::Relaxed) > 0, "a batch waits");
     proxy.restore();
     let (_, capture, sinks) = run.join().expect("run");
     let stats = sinks.sync_stats("outage");
     assert!(
         stats.failures.load(Ordering::Relaxed) > 0,
         "the cut was seen"
+    );
+    assert!(!stats.failing.load(Ordering::Relaxed), "healthy once back");
+    assert_eq!(
+        stats.queued.load(Ordering::Relaxed),
+        0,
+        "nothing left queued"
     );
     assert_eq!(stats.dead_lettered.load(Ordering::Relaxed), 0);
     assert!(
@@ -152,8 +161,21 @@ timeout_ms = 500
     wait_until("a write to the standby", || {
         !redis_state(&mut redis, standby_prefix).is_empty()
     });
+    assert!(
+        stats.on_standby.load(Ordering::Relaxed),
+        "the standby is active"
+    );
     proxy.restore();
     let _ = run.join().expect("run");
+    assert!(
+        !stats.on_standby.load(Ordering::Relaxed),
+        "back on the primary"
+    );
+    assert_eq!(
+        stats.queued.load(Ordering::Relaxed),
+        0,
+        "nothing left queued"
+    );
     assert_eq!(stats.dead_lettered.load(Ordering::Relaxed), 0);
     assert_eq!(stats.failovers.load(Ordering::Relaxed), 1);
     assert_eq!(stats.switchbacks.load(Ordering::Relaxed), 1);
