@@ -106,7 +106,7 @@ pub(super) fn counter(encoder: &mut DescriptorEncoder, name: &str, help: &str, v
     metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
 }
 
-fn gauge(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: f64) -> Fmt {
+pub(super) fn gauge(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: f64) -> Fmt {
     let metric = ConstGauge::new(value);
     metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
 }
@@ -225,6 +225,22 @@ impl Collector for RunCollector {
             m,
             |c| &c.errors,
         )?;
+        if let Some(bytes) = resident_bytes() {
+            gauge(
+                e,
+                "process_resident_memory_bytes",
+                "Resident memory of the process.",
+                bytes as f64,
+            )?;
+        }
         per_operator(e, &self.operators)
     }
+}
+
+/// The process's resident set (`VmRSS` of `/proc/self/status`); `None` where there is none.
+fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }

@@ -9,13 +9,15 @@
 
 mod collect;
 mod latency;
+mod server;
 mod sinks;
 
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
+use prometheus_client::collector::Collector;
 use prometheus_client::encoding::prometheus_text;
 use prometheus_client::registry::Registry;
 
@@ -24,6 +26,7 @@ use crate::runtime::operator_stats::OperatorStats;
 use crate::sinks::external::ExternalSinks;
 use collect::RunCollector;
 pub use latency::BatchLatency;
+pub use server::ServerCollector;
 use sinks::SinkCollector;
 
 /// The metrics endpoint of one run; stops when dropped.
@@ -32,6 +35,7 @@ pub struct MetricsServer {
     thread: Option<JoinHandle<()>>,
     addr: SocketAddr,
     latency: Arc<BatchLatency>,
+    registry: Arc<Mutex<Registry>>,
 }
 
 impl MetricsServer {
@@ -64,17 +68,25 @@ impl MetricsServer {
             "From a batch's opening to every output having passed it.",
             latency.histogram(),
         );
-        let serving = server.clone();
+        let registry = Arc::new(Mutex::new(registry));
+        let (serving, served) = (server.clone(), registry.clone());
         let thread = std::thread::Builder::new()
             .name("metrics".into())
-            .spawn(move || serve(&serving, &registry))
+            .spawn(move || serve(&serving, &served))
             .map_err(|e| format!("--metrics: cannot start its thread: {e}"))?;
         Ok(MetricsServer {
             server,
             thread: Some(thread),
             addr,
             latency,
+            registry,
         })
+    }
+
+    /// Adds figures made after the endpoint started (a server's, say) to every later scrape.
+    pub fn register(&self, collector: Box<dyn Collector>) {
+        let mut registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        registry.register_collector(collector);
     }
 
     /// What the run reports its batches to (give it to `RunOptions::observer`).
@@ -109,7 +121,7 @@ fn parse_addr(addr: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("--metrics {addr}: the name resolves to no address"))
 }
 
-fn serve(server: &tiny_http::Server, registry: &Registry) {
+fn serve(server: &tiny_http::Server, registry: &Mutex<Registry>) {
     for request in server.incoming_requests() {
         let response = match request.url() {
             "/metrics" => exposition(registry),
@@ -120,9 +132,10 @@ fn serve(server: &tiny_http::Server, registry: &Registry) {
     }
 }
 
-fn exposition(registry: &Registry) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
+fn exposition(registry: &Mutex<Registry>) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
     let mut body = String::new();
-    match prometheus_text::encode(&mut body, registry) {
+    let registry = registry.lock().unwrap_or_else(|e| e.into_inner());
+    match prometheus_text::encode(&mut body, &registry) {
         Ok(()) => {
             let mut response = tiny_http::Response::from_string(body);
             if let Ok(header) = tiny_http::Header::from_bytes(

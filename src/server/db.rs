@@ -7,6 +7,7 @@
 //! the same lock, so the order in which writes reach the store is the order in which they
 //! were applied here, whichever thread ran them.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use foldhash::HashMap;
@@ -39,6 +40,8 @@ pub struct Db {
     pub versions: Option<Versions>,
     /// The version and origin of a synced change being applied (`KVFLOW.APPLY`).
     applying: Option<Version>,
+    /// Calls of each known command (`INFO commandstats`, the server's metrics).
+    pub command_calls: BTreeMap<String, u64>,
 }
 
 /// A write's last-writer-wins version: its time (ms) and the node it was made on.
@@ -93,6 +96,17 @@ impl Db {
             expiry_log: None,
             versions: None,
             applying: None,
+            command_calls: BTreeMap::new(),
+        }
+    }
+
+    /// Counts a call of the known command `name` (lowercase).
+    pub fn count_command(&mut self, name: &str) {
+        match self.command_calls.get_mut(name) {
+            Some(calls) => *calls += 1,
+            None => {
+                self.command_calls.insert(name.to_string(), 1);
+            }
         }
     }
 

@@ -45,6 +45,7 @@ use std::time::{Duration, Instant};
 use crate::change::time::{Clock, SystemClock};
 use crate::runtime::Metrics;
 use crate::runtime::live_queue::LiveQueue;
+use crate::sinks::external::ExternalSinks;
 use crate::store::log_progress::LogProgress;
 
 use db::Db;
@@ -127,6 +128,8 @@ pub struct Server {
     next_id: AtomicU64,
     /// With a data directory: which writes are logged (replies wait for it).
     log: OnceLock<Arc<LogProgress>>,
+    /// The dataflow's sync targets, alerts and routes, for `INFO`.
+    external: Option<Arc<ExternalSinks>>,
 }
 
 impl Server {
@@ -148,7 +151,19 @@ impl Server {
             wakers: OnceLock::new(),
             next_id: AtomicU64::new(1),
             log: OnceLock::new(),
+            external: None,
         }
+    }
+
+    /// The same server reporting `external`'s counters in `INFO`.
+    pub fn with_external(mut self, external: Arc<ExternalSinks>) -> Server {
+        self.external = Some(external);
+        self
+    }
+
+    /// The dataflow's sync targets, alerts and routes, when given.
+    pub fn external(&self) -> Option<&ExternalSinks> {
+        self.external.as_deref()
     }
 
     /// The same server reading the time from `clock` instead of the system's.

@@ -24,6 +24,7 @@ mod kept_values;
 mod keyed_stream;
 mod layers;
 mod metrics;
+mod metrics_serve;
 mod metrics_sinks;
 mod narrowed_sources;
 mod new_user;

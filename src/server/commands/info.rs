@@ -1,23 +1,28 @@
-//! `INFO`: the server, clients, stats and keyspace sections Redis tools read, and a kvflow
-//! section with the dataflow's counters per pipeline.
+//! `INFO`: the server, clients, stats, commandstats and keyspace sections Redis tools read, a
+//! kvflow section with the dataflow's counters per pipeline, and the sinks' and alerts'
+//! sections (`info_sinks`).
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 
 use super::Args;
+use super::info_sinks::{alerts_section, commandstats_section, sinks_section};
 use crate::server::Server;
 use crate::server::db::Db;
 
 /// The Redis version this server answers as (the protocol and commands it follows).
 pub const REDIS_VERSION: &str = "7.0.0";
 
-const SECTIONS: [&str; 6] = [
+const SECTIONS: [&str; 9] = [
     "server",
     "clients",
     "persistence",
     "stats",
+    "commandstats",
     "keyspace",
     "kvflow",
+    "sinks",
+    "alerts",
 ];
 
 /// The text of `INFO [section ...]`.
@@ -42,7 +47,10 @@ pub fn write_info(server: &Server, db: &Db, args: Args) -> String {
             "clients" => clients_section(server, db, &mut out),
             "persistence" => persistence_section(server, &mut out),
             "stats" => stats_section(server, db, &mut out),
+            "commandstats" => commandstats_section(db, &mut out),
             "keyspace" => keyspace_section(db, &mut out),
+            "sinks" => sinks_section(server, &mut out),
+            "alerts" => alerts_section(server, &mut out),
             _ => kvflow_section(server, &mut out),
         }
     }

@@ -4,6 +4,7 @@
 mod apply;
 mod connection;
 mod info;
+mod info_sinks;
 mod keys;
 mod pubsub;
 mod strings;
@@ -246,7 +247,9 @@ pub fn execute(ctx: &mut Ctx, args: Args) {
         || pubsub::run(name, ctx, args)
         || xread::run(name, ctx, args)
         || apply::run(name, ctx, args);
-    if !known {
+    if known {
+        ctx.db.count_command(name);
+    } else {
         unknown_command(ctx, args);
     }
 }

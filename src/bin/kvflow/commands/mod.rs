@@ -52,6 +52,12 @@ pub struct Exporter {
 }
 
 impl Exporter {
+    /// Adds a server's figures to the endpoint.
+    pub fn watch_server(&self, server: &std::sync::Arc<kvflow::server::Server>) {
+        let collector = kvflow::exporter::ServerCollector::new(std::sync::Arc::downgrade(server));
+        self._server.register(Box::new(collector));
+    }
+
     /// What the run reports its batches to, for the latency histogram.
     pub fn observer(&self) -> std::sync::Arc<dyn kvflow::runtime::observe::RunObserver> {
         self._server.latency()

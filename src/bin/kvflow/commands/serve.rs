@@ -61,8 +61,14 @@ pub fn serve(args: ServeArgs) -> Result<(), CliError> {
     let exporter = super::start_exporter(args.metrics.as_deref(), &metrics, &external)?;
     // One clock stamps writes (the server) and advances time when writes pause (the feed).
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let server =
-        Arc::new(Server::new(config, db, queue.clone(), metrics.clone()).with_clock(clock.clone()));
+    let server = Arc::new(
+        Server::new(config, db, queue.clone(), metrics.clone())
+            .with_clock(clock.clone())
+            .with_external(external.clone()),
+    );
+    if let Some(exporter) = &exporter {
+        exporter.watch_server(&server);
+    }
     let outputs = Arc::new(ServeOutputs {
         inner: files,
         views,

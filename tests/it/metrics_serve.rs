@@ -1,0 +1,159 @@
+//! `serve --metrics`: the server's own figures on `/metrics` and the `INFO` sections for
+//! commands, sinks and alerts, checked against the commands the test sent, the connections
+//! it holds and what a real redis-server (the sync target) holds.
+
+use std::collections::BTreeMap;
+
+use prometheus_parse::{Scrape, Value};
+use redis::Commands;
+
+use crate::metrics::scrape;
+use crate::support::serve::{RealRedis, Serve};
+use crate::support::{eventually, free_port, tmp};
+
+fn flow(target_port: u16) -> String {
+    format!(
+        r#"
+[sources.events]
+view = "events"
+
+[[pipelines]]
+name = "big"
+from = "events"
+[[pipelines.steps]]
+filter = "value.v >= 90"
+
+[[alerts]]
+name = "big_value"
+from = "big"
+condition = "true"
+message = "{{key}}"
+deliver = [{{ kind = "log" }}]
+
+[[sync]]
+name = "mirror"
+keys = ["^k"]
+target = {{ kind = "redis", url = "redis://127.0.0.1:{target_port}/" }}
+batch_timeout_ms = 5
+"#
+    )
+}
+
+fn sample(scrape: &Scrape, metric: &str, label: Option<(&str, &str)>) -> Option<f64> {
+    let sample = scrape.samples.iter().find(|s| {
+        s.metric == metric && label.is_none_or(|(name, value)| s.labels.get(name) == Some(value))
+    })?;
+    match sample.value {
+        Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => Some(v),
+        _ => None,
+    }
+}
+
+/// The fields of `INFO`'s line `name:a=1,b=2`.
+fn info_fields(info: &str, name: &str) -> BTreeMap<String, String> {
+    let prefix = format!("{name}:");
+    let line = info
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .unwrap_or_else(|| panic!("no line {name} in INFO:\n{info}"));
+    line.split(',')
+        .filter_map(|f| f.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn server_figures_and_info_sections_match_what_was_sent() {
+    let Some(target) = RealRedis::start() else {
+        return;
+    };
+    let dir = tmp();
+    let path = dir.path().join("flow.toml");
+    std::fs::write(&path, flow(target.port)).unwrap();
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let serve = Serve::start(&[path.to_str().unwrap(), "--metrics", &metrics], dir.path());
+    let url = format!("http://{metrics}/metrics");
+    let (mut writer, mut reader) = (serve.client(), serve.client());
+    let keys = 200u64;
+    for i in 0..keys {
+        let _: () = writer
+            .set(format!("k{i}"), format!("{{\"v\":{}}}", i % 100))
+            .unwrap();
+    }
+    let gets = 7;
+    for i in 0..gets {
+        let _: Option<String> = reader.get(format!("k{i}")).unwrap();
+    }
+    let big = (0..keys).filter(|i| i % 100 >= 90).count() as u64;
+    let mut mirror = target.client();
+    // The target holds every key once the sync delivered them, and the alert saw every row.
+    let info = eventually("the sync and the alert to catch up", || {
+        let info: String = redis::cmd("INFO").query(&mut reader).unwrap();
+        let sync = info_fields(&info, "sync_mirror");
+        let alert = info_fields(&info, "alert_big_value");
+        let seen = |f: &BTreeMap<String, String>, k: &str| f[k].parse::<u64>().unwrap();
+        let alerts = seen(&alert, "fired") + seen(&alert, "suppressed");
+        (seen(&sync, "delivered") == keys && seen(&sync, "queued") == 0 && alerts == big)
+            .then_some(info)
+    });
+    let held: Vec<String> = mirror.keys("k*").unwrap();
+    let sync = info_fields(&info, "sync_mirror");
+    assert_eq!(
+        sync["delivered"],
+        held.len().to_string(),
+        "delivered = held"
+    );
+    assert_eq!(
+        (sync["healthy"].as_str(), sync["active"].as_str()),
+        ("1", "primary")
+    );
+    let sets = info_fields(&info, "cmdstat_set");
+    assert_eq!(sets["calls"], keys.to_string());
+    assert_eq!(info_fields(&info, "cmdstat_get")["calls"], gets.to_string());
+
+    let seen = scrape(&url);
+    let command = |name| {
+        sample(
+            &seen,
+            "kvflow_server_command_calls_total",
+            Some(("command", name)),
+        )
+    };
+    assert_eq!(command("set"), Some(keys as f64));
+    assert_eq!(command("get"), Some(gets as f64));
+    assert_eq!(sample(&seen, "kvflow_server_keys", None), Some(keys as f64));
+    assert_eq!(
+        sample(&seen, "kvflow_server_connected_clients", None),
+        Some(2.0)
+    );
+    assert_eq!(
+        sample(&seen, "kvflow_server_blocked_clients", None),
+        Some(0.0)
+    );
+    let target_label = Some(("target", "mirror"));
+    assert_eq!(
+        sample(&seen, "kvflow_sync_delivered_rows_total", target_label),
+        Some(keys as f64)
+    );
+    assert!(sample(&seen, "process_resident_memory_bytes", None).is_some_and(|b| b > 1e6));
+    // A blocking XREAD on another connection is a follower while it waits.
+    let follower = std::thread::spawn({
+        let mut follower = serve.client();
+        move || {
+            let _: redis::Value = redis::cmd("XREAD")
+                .arg("BLOCK")
+                .arg(20_000)
+                .arg("STREAMS")
+                .arg("__changes")
+                .arg("$")
+                .query(&mut follower)
+                .unwrap();
+        }
+    });
+    eventually("a blocked follower", || {
+        let seen = scrape(&url);
+        (sample(&seen, "kvflow_server_blocked_clients", None) == Some(1.0)).then_some(())
+    });
+    let _: () = writer.set("wake", "1").unwrap();
+    follower.join().unwrap();
+}
