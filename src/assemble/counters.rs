@@ -2,8 +2,9 @@
 //! rows and errors per pipeline, the store the deletes of missing keys, the feed the events
 //! read. The run's summary (`runtime::metrics`) and the server's `INFO` read them.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// Counters for one pipeline.
 #[derive(Debug, Default)]
@@ -30,6 +31,8 @@ pub struct Metrics {
     /// The pipelines' names, in plan order (as `pipelines`).
     pub names: Vec<String>,
     pub pipelines: Vec<PipelineCounters>,
+    /// The keys each store shard holds, by shard (the worker's index).
+    shard_keys: Mutex<BTreeMap<usize, Arc<AtomicU64>>>,
 }
 
 impl Metrics {
@@ -44,7 +47,23 @@ impl Metrics {
             missing_deletes: AtomicU64::new(0),
             names: names.to_vec(),
             pipelines: names.iter().map(|_| PipelineCounters::default()).collect(),
+            shard_keys: Mutex::default(),
         }
+    }
+
+    /// Where shard `shard` keeps the count of keys it holds.
+    pub fn shard_keys(&self, shard: usize) -> Arc<AtomicU64> {
+        let mut shards = self.shard_keys.lock().unwrap_or_else(|e| e.into_inner());
+        shards.entry(shard).or_default().clone()
+    }
+
+    /// The keys each shard of this process holds, by shard.
+    pub fn keys_by_shard(&self) -> Vec<(usize, u64)> {
+        let shards = self.shard_keys.lock().unwrap_or_else(|e| e.into_inner());
+        shards
+            .iter()
+            .map(|(shard, keys)| (*shard, keys.load(Ordering::Relaxed)))
+            .collect()
     }
 
     /// The input opened the batch stamped `stamp`, having seen event times up to `max_seen`.

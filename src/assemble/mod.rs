@@ -74,6 +74,7 @@ pub fn build_dataflow(
         let changes = shard_operator(
             ingest,
             move |n| missing.add_missing_deletes(n),
+            parts.metrics.shard_keys(worker_index),
             parts.shard_log,
         );
         // NB: the store is probed too, so a run without pipelines still logs all its input.

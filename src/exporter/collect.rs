@@ -225,6 +225,7 @@ impl Collector for RunCollector {
             m,
             |c| &c.errors,
         )?;
+        per_shard_keys(e, &m.keys_by_shard())?;
         if let Some(bytes) = resident_bytes() {
             gauge(
                 e,
@@ -235,6 +236,19 @@ impl Collector for RunCollector {
         }
         per_operator(e, &self.operators)
     }
+}
+
+/// The keys each store shard of this process holds, labelled `shard` (the worker's index).
+fn per_shard_keys(encoder: &mut DescriptorEncoder, keys: &[(usize, u64)]) -> Fmt {
+    let kind = ConstGauge::new(0i64).metric_type();
+    let mut family =
+        encoder.encode_descriptor("kvflow_store_keys", "Keys a store shard holds.", None, kind)?;
+    for (shard, count) in keys {
+        let labels = [("shard", shard.to_string())];
+        let count = i64::try_from(*count).unwrap_or(i64::MAX);
+        ConstGauge::new(count).encode(family.encode_family(&labels)?)?;
+    }
+    Ok(())
 }
 
 /// The process's resident set (`VmRSS` of `/proc/self/status`); `None` where there is none.

@@ -8,6 +8,7 @@
 //! at a time, which is all a scraper needs, and stops when the run ends.
 
 mod collect;
+mod durability;
 mod latency;
 mod server;
 mod sinks;
@@ -25,6 +26,7 @@ use crate::runtime::Metrics;
 use crate::runtime::operator_stats::OperatorStats;
 use crate::sinks::external::ExternalSinks;
 use collect::RunCollector;
+pub use durability::DurabilityCollector;
 pub use latency::BatchLatency;
 pub use server::ServerCollector;
 use sinks::SinkCollector;

@@ -1,6 +1,9 @@
 //! The shard operator: routes each mutation to the worker whose shard owns its key, logs
 //! each batch to the data directory (if any) and applies it to the [`ShardState`].
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use timely::dataflow::Stream;
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::operator::Operator;
@@ -11,13 +14,15 @@ use super::shard::{Change, Ingest, ShardState, key_hash};
 const RETRY_LOG_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Routes each mutation to the shard that owns its key and applies it there.
-/// `on_missing_delete` is told how many deletes of missing keys each step saw.
+/// `on_missing_delete` is told how many deletes of missing keys each step saw, and `keys`
+/// holds the number of keys in the shard after each batch.
 /// With `log`, each batch is logged (one commit) before it is applied; a log that carries a
 /// seed (a restart past a retention floor) first puts the snapshot's keys back and emits them
 /// as seeded changes at the dataflow's first time.
 pub fn shard_operator<'scope>(
     ingest: Stream<'scope, u64, Vec<Ingest>>,
     mut on_missing_delete: impl FnMut(u64) + 'static,
+    keys: Arc<AtomicU64>,
     mut log: Option<ShardLog>,
 ) -> Stream<'scope, u64, Vec<Change>> {
     let peers = ingest.scope().peers();
@@ -59,6 +64,7 @@ pub fn shard_operator<'scope>(
                         log.maybe_snapshot(time, &state);
                     }
                 });
+                keys.store(state.len() as u64, Ordering::Relaxed);
                 if log.as_ref().is_some_and(ShardLog::needs_retry) {
                     retry.activate_after(RETRY_LOG_AFTER);
                 }

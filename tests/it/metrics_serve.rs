@@ -157,3 +157,77 @@ fn server_figures_and_info_sections_match_what_was_sent() {
     let _: () = writer.set("wake", "1").unwrap();
     follower.join().unwrap();
 }
+
+fn shard_value(scrape: &Scrape, metric: &str, shard: usize) -> Option<f64> {
+    sample(scrape, metric, Some(("shard", shard.to_string().as_str())))
+}
+
+/// The bytes of the log segments of `DATA/shard-<k>`, read from the directory.
+fn shard_bytes(data: &std::path::Path, k: usize) -> f64 {
+    std::fs::read_dir(data.join(format!("shard-{k}")))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".log"))
+        .map(|e| e.metadata().unwrap().len() as f64)
+        .sum()
+}
+
+/// With a data directory: the keys each shard holds, each shard's log bytes against the
+/// files on disk, the fsyncs of `--fsync always` and the checkpoint's age.
+#[test]
+fn a_durable_server_reports_its_store_and_logs() {
+    let dir = tmp();
+    let data = dir.path().join("data");
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let serve = Serve::start(
+        &[
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--fsync",
+            "always",
+            "--checkpoint-every",
+            "50",
+            "-w",
+            "2",
+            "--metrics",
+            &metrics,
+        ],
+        dir.path(),
+    );
+    let url = format!("http://{metrics}/metrics");
+    let mut client = serve.client();
+    let (writes, keys) = (400u64, 120u64);
+    for i in 0..writes {
+        let _: () = client.set(format!("k{}", i % keys), i).unwrap();
+    }
+    let _: () = client.del("k0").unwrap();
+    // Every write is logged before it is answered; the shards hold the keys once they applied
+    // their batches.
+    let seen = eventually("the store and the logs to settle", || {
+        let seen = scrape(&url);
+        let held: f64 = (0..2)
+            .filter_map(|k| shard_value(&seen, "kvflow_store_keys", k))
+            .sum();
+        let logged: Vec<Option<f64>> = (0..2)
+            .map(|k| shard_value(&seen, "kvflow_wal_bytes", k))
+            .collect();
+        let on_disk: Vec<Option<f64>> = (0..2).map(|k| Some(shard_bytes(&data, k))).collect();
+        let checkpointed = sample(&seen, "kvflow_checkpoint_age_seconds", None).is_some();
+        (held == (keys - 1) as f64 && logged == on_disk && checkpointed).then_some(seen)
+    });
+    assert!(
+        (0..2).all(|k| shard_bytes(&data, k) > 0.0),
+        "both shards logged"
+    );
+    let fsyncs = seen
+        .samples
+        .iter()
+        .find(|s| s.metric == "kvflow_wal_fsync_seconds")
+        .map(|s| s.value.clone());
+    assert!(
+        matches!(&fsyncs, Some(Value::Histogram(h)) if h.last().is_some_and(|b| b.count >= 1.0)),
+        "fsyncs under --fsync always: {fsyncs:?}"
+    );
+    let age = sample(&seen, "kvflow_checkpoint_age_seconds", None).unwrap();
+    assert!((0.0..600.0).contains(&age), "checkpoint age {age}");
+}

@@ -17,6 +17,7 @@
 //! [`LogReader`] reads records in seq order without changing anything (for change streams
 //! and replay while a writer may still be appending).
 
+pub mod fsync_times;
 pub mod reader;
 pub mod record;
 pub mod segment;

@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::fsync_times::timed_sync;
 use super::record::LogRecord;
 use super::segment::{segment_name, sync_dir};
 use super::{FsyncPolicy, WalError};
@@ -111,10 +112,9 @@ impl WalWriter {
             .write_all(&self.buf)
             .map_err(|e| WalError::io(&current.path, e))
             .and_then(|()| match (&self.policy, &self.syncer) {
-                (FsyncPolicy::Always, _) => current
-                    .file
-                    .sync_data()
-                    .map_err(|e| WalError::io(&current.path, e)),
+                (FsyncPolicy::Always, _) => {
+                    timed_sync(&current.file).map_err(|e| WalError::io(&current.path, e))
+                }
                 (_, Some(syncer)) => syncer.after_write(&current.file, &current.path),
                 _ => Ok(()),
             });
@@ -131,7 +131,7 @@ impl WalWriter {
     /// Forces everything committed so far to disk, whatever the policy.
     pub fn sync(&mut self) -> Result<(), WalError> {
         match &self.current {
-            Some(c) => c.file.sync_data().map_err(|e| WalError::io(&c.path, e)),
+            Some(c) => timed_sync(&c.file).map_err(|e| WalError::io(&c.path, e)),
             None => Ok(()),
         }
     }
@@ -141,9 +141,7 @@ impl WalWriter {
     pub fn close_segment(&mut self) -> Result<(), WalError> {
         if let Some(old) = self.current.take() {
             if self.policy != FsyncPolicy::Never {
-                old.file
-                    .sync_data()
-                    .map_err(|e| WalError::io(&old.path, e))?;
+                timed_sync(&old.file).map_err(|e| WalError::io(&old.path, e))?;
             }
             if let Some(syncer) = &self.syncer {
                 syncer.set_file(None);
@@ -220,7 +218,7 @@ impl SyncShared {
         }
         let Ok(file) = self.file.lock() else { return };
         if let Some(file) = file.as_ref() {
-            match file.sync_data() {
+            match timed_sync(file) {
                 Ok(()) => self.record_sync(),
                 Err(e) => {
                     if let Ok(mut error) = self.error.lock() {
@@ -279,7 +277,7 @@ impl Syncer {
             return Ok(());
         }
         shared.dirty.store(false, Ordering::Release);
-        file.sync_data().map_err(|e| WalError::io(path, e))?;
+        timed_sync(file).map_err(|e| WalError::io(path, e))?;
         shared.record_sync();
         Ok(())
     }

@@ -52,6 +52,12 @@ pub struct Exporter {
 }
 
 impl Exporter {
+    /// Adds a data directory's figures to the endpoint.
+    pub fn watch_data_dir(&self, dir: &std::path::Path) {
+        let collector = kvflow::exporter::DurabilityCollector::new(dir);
+        self._server.register(Box::new(collector));
+    }
+
     /// Adds a server's figures to the endpoint.
     pub fn watch_server(&self, server: &std::sync::Arc<kvflow::server::Server>) {
         let collector = kvflow::exporter::ServerCollector::new(std::sync::Arc::downgrade(server));

@@ -68,6 +68,9 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
     let names: Vec<String> = plan.pipelines.iter().map(|p| p.name.clone()).collect();
     let metrics = Arc::new(Metrics::new(&names));
     let exporter = super::start_exporter(args.metrics.as_deref(), &metrics, &external)?;
+    if let (Some(exporter), Some(dir)) = (&exporter, &args.durability.data_dir) {
+        exporter.watch_data_dir(dir);
+    }
     let options = RunOptions {
         operator_stats: exporter.as_ref().map(|e| e.operators.clone()),
         observer: exporter.as_ref().map(super::Exporter::observer),

@@ -68,6 +68,9 @@ pub fn serve(args: ServeArgs) -> Result<(), CliError> {
     );
     if let Some(exporter) = &exporter {
         exporter.watch_server(&server);
+        if let Some(dir) = &args.durability.data_dir {
+            exporter.watch_data_dir(dir);
+        }
     }
     let outputs = Arc::new(ServeOutputs {
         inner: files,
