@@ -46,6 +46,8 @@ pub struct Parts<'a> {
     pub delivered: Option<Delivered>,
     /// The log this worker's store shard writes (a durable run's).
     pub shard_log: Option<ShardLog>,
+    /// Probe each pipeline's outputs on their own too (for per-pipeline latency).
+    pub probe_pipelines: bool,
 }
 
 /// The handles of one worker's dataflow.
@@ -54,6 +56,8 @@ pub struct WorkerDataflow {
     pub input: InputHandle<u64, CapacityContainerBuilder<Vec<Ingest>>>,
     /// Done once the store and every output have passed all the input's times.
     pub probe: ProbeHandle<u64>,
+    /// Each pipeline's outputs' probe, in plan order (with `Parts::probe_pipelines`).
+    pub pipeline_probes: Vec<ProbeHandle<u64>>,
 }
 
 /// Builds the dataflow of `plan` on `worker`. Fails when a sink cannot start (a delivery
@@ -68,6 +72,7 @@ pub fn build_dataflow(
     let (outputs, delivered) = (parts.outputs, parts.delivered);
     let open = |pipeline: &str, kind: OutputKind| open_output(outputs, delivered, pipeline, kind);
     let mut failure = None;
+    let mut pipeline_probes = Vec::new();
     let input = worker.dataflow::<u64, _, _>(|scope| {
         let (input, ingest) = scope.new_input::<Vec<Ingest>>();
         let missing = parts.metrics.clone();
@@ -84,6 +89,13 @@ pub fn build_dataflow(
             rendered.push((pipeline.name.clone(), pipeline.rows.clone()));
             let counters = &parts.metrics.pipelines[index];
             let def = &plan.pipelines[index];
+            let own = ProbeHandle::new();
+            let probed = |stream: timely::dataflow::Stream<'_, u64, Vec<()>>| {
+                let stream = stream.probe_with(&probe);
+                if parts.probe_pipelines {
+                    stream.probe_with(&own);
+                }
+            };
             // NB: an internal pipeline's rows reach the pipelines and sinks that read it
             // through `render_plan`; only its own outputs are left out.
             if !def.internal {
@@ -95,19 +107,21 @@ pub fn build_dataflow(
                     .final_state
                     .then(|| open(&pipeline.name, OutputKind::Final));
                 let rows = open(&pipeline.name, OutputKind::Rows);
-                sink_rows(
+                probed(sink_rows(
                     pipeline.rows,
                     format,
                     rows,
                     final_sink,
                     counters.rows.clone(),
-                )
-                .probe_with(&probe);
+                ));
             }
             let late = open(&pipeline.name, OutputKind::Late);
-            sink_lines(pipeline.late, late, counters.late.clone()).probe_with(&probe);
+            probed(sink_lines(pipeline.late, late, counters.late.clone()));
             let errors = open(&pipeline.name, OutputKind::Errors);
-            sink_lines(pipeline.errors, errors, counters.errors.clone()).probe_with(&probe);
+            probed(sink_lines(pipeline.errors, errors, counters.errors.clone()));
+            if parts.probe_pipelines {
+                pipeline_probes.push(own);
+            }
         }
         let context = SinkContext {
             worker: worker_index,
@@ -124,7 +138,11 @@ pub fn build_dataflow(
     });
     match failure {
         Some(error) => Err(error),
-        None => Ok(WorkerDataflow { input, probe }),
+        None => Ok(WorkerDataflow {
+            input,
+            probe,
+            pipeline_probes,
+        }),
     }
 }
 

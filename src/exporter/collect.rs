@@ -14,7 +14,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 
 use crate::runtime::Metrics;
 use crate::runtime::metrics::PipelineCounters;
-use crate::runtime::operator_stats::OperatorStats;
+use crate::runtime::operator_stats::{OperatorStat, OperatorStats};
 
 /// Reads a run's [`Metrics`] at each scrape.
 #[derive(Debug)]
@@ -38,6 +38,9 @@ impl RunCollector {
     }
 }
 
+/// One figure of an operator.
+type OperatorFigure = fn(&OperatorStat) -> f64;
+
 /// Per operator of each worker: the time it was scheduled, the records it received, and what
 /// an arrangement holds.
 fn per_operator(encoder: &mut DescriptorEncoder, operators: &OperatorStats) -> Fmt {
@@ -49,28 +52,25 @@ fn per_operator(encoder: &mut DescriptorEncoder, operators: &OperatorStats) -> F
             ("worker", worker.to_string()),
         ]
     };
-    let kind = ConstCounter::new(0.0f64).metric_type();
-    let mut family = encoder.encode_descriptor(
-        "kvflow_operator_scheduled_seconds",
-        "Time an operator of a worker was scheduled.",
-        None,
-        kind,
-    )?;
-    for (key, op) in &all {
-        let value = ConstCounter::new(op.scheduled.as_secs_f64());
-        value.encode(family.encode_family(&labels(*key, &op.name))?)?;
-    }
-    drop(family);
-    let kind = ConstCounter::new(0u64).metric_type();
-    let mut family = encoder.encode_descriptor(
-        "kvflow_operator_records_in",
-        "Records an operator of a worker received on its inputs.",
-        None,
-        kind,
-    )?;
-    for (key, op) in &all {
-        let value = ConstCounter::new(op.records_in);
-        value.encode(family.encode_family(&labels(*key, &op.name))?)?;
+    let counters: [(&str, &str, OperatorFigure); 2] = [
+        (
+            "kvflow_operator_scheduled_seconds",
+            "Time an operator of a worker was scheduled.",
+            |op| op.scheduled.as_secs_f64(),
+        ),
+        (
+            "kvflow_operator_records_in",
+            "Records an operator of a worker received on its inputs.",
+            |op| op.records_in as f64,
+        ),
+    ];
+    for (name, help, figure) in counters {
+        let kind = ConstCounter::new(0.0f64).metric_type();
+        let mut family = encoder.encode_descriptor(name, help, None, kind)?;
+        for (key, op) in &all {
+            let value = ConstCounter::new(figure(op));
+            value.encode(family.encode_family(&labels(*key, &op.name))?)?;
+        }
     }
     let arranged: Vec<_> = all
         .iter()

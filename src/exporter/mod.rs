@@ -57,6 +57,7 @@ impl MetricsServer {
             .to_ip()
             .ok_or_else(|| format!("--metrics {addr}: not an IP address"))?;
         let server = Arc::new(server);
+        let latency = Arc::new(BatchLatency::new(&metrics.names));
         let mut registry = Registry::default();
         registry.register_collector(Box::new(RunCollector::new(
             metrics,
@@ -64,11 +65,15 @@ impl MetricsServer {
             Instant::now(),
         )));
         registry.register_collector(Box::new(SinkCollector::new(external)));
-        let latency = Arc::new(BatchLatency::default());
         registry.register(
             "kvflow_batch_latency_seconds",
             "From a batch's opening to every output having passed it.",
             latency.histogram(),
+        );
+        registry.register(
+            "kvflow_pipeline_latency_seconds",
+            "From a batch's opening to a pipeline's outputs having passed it.",
+            latency.by_pipeline(),
         );
         let registry = Arc::new(Mutex::new(registry));
         let (serving, served) = (server.clone(), registry.clone());

@@ -173,12 +173,15 @@ impl Collector for SinkCollector {
     }
 }
 
+/// One figure of a sync target.
+type SyncFigure = fn(&SyncStats) -> i64;
+
 /// Each sync target's state now: its queue, its health and which of its targets is active.
 fn sync_gauges(encoder: &mut DescriptorEncoder, targets: &[(String, Arc<SyncStats>)]) -> Fmt {
     if targets.is_empty() {
         return Ok(());
     }
-    let gauges: [(&str, &str, fn(&SyncStats) -> i64); 3] = [
+    let gauges: [(&str, &str, SyncFigure); 3] = [
         (
             "kvflow_sync_queued_rows",
             "Changes waiting for a sync target's delivery thread.",

@@ -214,6 +214,10 @@ fn run_worker(
         raw_output: options.raw_output,
         delivered: durable.map(|d| d.delivered()),
         shard_log: durable.and_then(|d| d.shard_log(local)),
+        probe_pipelines: options
+            .observer
+            .as_ref()
+            .is_some_and(|o| o.wants_pipelines()),
     };
     if let Some(stats) = &options.operator_stats {
         stats.register(worker);
@@ -221,8 +225,13 @@ fn run_worker(
     let WorkerDataflow {
         input: mut handle,
         probe,
+        pipeline_probes,
     } = build_dataflow(worker, plan, parts).map_err(RunError::Worker)?;
-    let mut watch = observe::FrontierWatch::for_worker(options.observer.as_ref(), worker.index());
+    let mut watch = observe::FrontierWatch::for_worker(
+        options.observer.as_ref(),
+        worker.index(),
+        pipeline_probes,
+    );
     let fed = feed::feed_worker(
         worker,
         &mut handle,

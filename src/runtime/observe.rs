@@ -20,21 +20,37 @@ pub trait RunObserver: Send + Sync {
     fn batch_opened(&self, stamp: u64, first_seq: u64, at: Instant);
     /// Every output is complete for all times below `frontier` (`None`: for every time).
     fn frontier_advanced(&self, frontier: Option<u64>, at: Instant);
+    /// Pipeline `index` (in plan order) wrote its rows, late rows and errors for all times
+    /// below `frontier`. Reported only when the observer asks for it
+    /// ([`wants_pipelines`](Self::wants_pipelines)).
+    fn pipeline_advanced(&self, _index: usize, _frontier: Option<u64>, _at: Instant) {}
+    /// Whether to probe each pipeline's outputs (a probe operator per pipeline).
+    fn wants_pipelines(&self) -> bool {
+        false
+    }
 }
 
-/// Reports changes of a probe's frontier to an observer.
+/// Reports changes of a probe's frontier, and of each pipeline's, to an observer.
 pub(super) struct FrontierWatch {
     observer: Arc<dyn RunObserver>,
     last: Option<Option<u64>>,
+    /// Each pipeline's probe and the frontier last reported for it.
+    pipelines: Vec<(ProbeHandle<u64>, Option<Option<u64>>)>,
 }
 
 impl FrontierWatch {
-    /// A watch for worker `index`, when the run has an observer and this worker reports.
-    pub fn for_worker(observer: Option<&Arc<dyn RunObserver>>, index: usize) -> Option<Self> {
+    /// A watch for worker `index`, when the run has an observer and this worker reports;
+    /// `pipelines` are the pipelines' probes (empty unless the observer wants them).
+    pub fn for_worker(
+        observer: Option<&Arc<dyn RunObserver>>,
+        index: usize,
+        pipelines: Vec<ProbeHandle<u64>>,
+    ) -> Option<Self> {
         let observer = observer.filter(|_| index == 0)?;
         Some(FrontierWatch {
             observer: observer.clone(),
             last: None,
+            pipelines: pipelines.into_iter().map(|p| (p, None)).collect(),
         })
     }
 
@@ -48,6 +64,14 @@ impl FrontierWatch {
         if self.last != Some(frontier) {
             self.last = Some(frontier);
             self.observer.frontier_advanced(frontier, Instant::now());
+        }
+        for (index, (probe, last)) in self.pipelines.iter_mut().enumerate() {
+            let frontier = probe.with_frontier(|f| f.iter().min().copied());
+            if *last != Some(frontier) {
+                *last = Some(frontier);
+                self.observer
+                    .pipeline_advanced(index, frontier, Instant::now());
+            }
         }
     }
 }

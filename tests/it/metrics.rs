@@ -198,6 +198,18 @@ fn a_scrape_during_a_run_counts_what_was_fed_and_what_was_written() {
         count.is_some_and(|c| c >= 1.0 && c <= batches),
         "latency count {count:?} of {batches} batches"
     );
+    // So has each pipeline's own histogram (read a moment apart from the run's).
+    for pipeline in ["big", "typed", "largest"] {
+        let prefix = format!("kvflow_pipeline_latency_seconds_count{{pipeline=\"{pipeline}\"}} ");
+        let own = text
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .and_then(|v| v.trim().parse::<f64>().ok());
+        assert!(
+            own.is_some_and(|c| c >= 1.0 && c <= batches),
+            "{pipeline}: latency count {own:?}, the run's {count:?}, {batches} batches"
+        );
+    }
     let missing = ureq::get(url.replace("/metrics", "/nothing").as_str()).call();
     assert!(missing.is_err(), "only /metrics is served");
 
