@@ -271,7 +271,7 @@ function nodeMetric(n, samples) {
   const per = (name, label) => ({ count: total(samples, name, { [label]: n.name }),
     rate: rates[`${name}|${n.name}`] });
   switch (n.kind) {
-    case "source": return `${fmt(rates.events)} events/s`;
+    case "source": return `input: ${fmt(rates.events)} events/s`;
     case "output": {
       const { count, rate } = per("kvflow_pipeline_rows_out_total", "pipeline");
       return count === null ? "" : `${fmt(count)} rows · ${fmt(rate)}/s`;
@@ -351,10 +351,10 @@ function push(series, value) {
   if (series.length > HISTORY) series.shift();
 }
 
-function fillTable(id, rows, columns) {
+function fillTable(id, rows, columns, empty = "none yet") {
   const body = document.querySelector(`#${id} tbody`);
   if (rows.length === 0) {
-    body.replaceChildren(el("tr", {}, el("td", { class: "empty", colspan: columns }, "none yet")));
+    body.replaceChildren(el("tr", {}, el("td", { class: "empty", colspan: columns }, empty)));
   } else {
     body.replaceChildren(...rows);
   }
@@ -472,7 +472,8 @@ function updateSinks(samples) {
       blank(), blank(), blank(), blank(), blank(), blank(),
     ]));
   }
-  fillTable("sinks", rows, 8);
+  const sinks = plan.nodes.some((n) => ["sync", "alert", "route"].includes(n.kind));
+  fillTable("sinks", rows, 8, sinks ? "none started yet" : "the plan has no sync targets, alerts or routes");
 }
 
 // ---- plots ----
