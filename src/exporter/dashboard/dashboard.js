@@ -257,7 +257,8 @@ function drawPlan(plan) {
     const g = svg("g", { ...nodeAttrs(n), transform: `translate(${p.x},${p.y})` });
     g.append(svg("title", {}, n.label));
     g.append(svg("rect", { width: NODE_W, height: NODE_H }));
-    const title = n.kind === "operator" ? n.operator : `${KIND_TITLES[n.kind]} ${n.name || ""}`;
+    const title = n.kind === "operator" ? n.operator
+      : n.name ? `${KIND_TITLES[n.kind]} ${n.name}` : n.label;
     g.append(svg("text", { class: "title", x: 8, y: 15 }, truncate(title, 28)));
     const label = n.kind === "operator" || n.kind === "sync" || n.kind === "alert" ? n.label : "";
     g.append(svg("text", { class: "label", x: 8, y: 30 }, truncate(label, 32)));
