@@ -5,9 +5,11 @@
 //! nothing is counted twice, and a run without `--metrics` pays nothing. Each scrape reads
 //! them as they are at that instant ([`collect`]). The exposition format is written by the
 //! `prometheus-client` crate and the HTTP side is `tiny_http`: one thread answers scrapes one
-//! at a time, which is all a scraper needs, and stops when the run ends.
+//! at a time, which is all a scraper needs, and stops when the run ends. The same address
+//! serves a live dashboard at `/` ([`dashboard`]).
 
 mod collect;
+mod dashboard;
 mod durability;
 mod latency;
 mod server;
@@ -22,10 +24,12 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::prometheus_text;
 use prometheus_client::registry::Registry;
 
+use crate::plan::Plan;
 use crate::runtime::Metrics;
 use crate::runtime::operator_stats::OperatorStats;
 use crate::sinks::external::ExternalSinks;
 use collect::RunCollector;
+use dashboard::Dashboard;
 pub use durability::DurabilityCollector;
 pub use latency::BatchLatency;
 pub use server::ServerCollector;
@@ -42,9 +46,10 @@ pub struct MetricsServer {
 
 impl MetricsServer {
     /// Serves `metrics` and the operators' figures at `addr` (`HOST:PORT`, or a bare port on
-    /// the loopback interface).
+    /// the loopback interface), and the dashboard of `plan`.
     pub fn start(
         addr: &str,
+        plan: &Plan,
         metrics: Arc<Metrics>,
         operators: Arc<OperatorStats>,
         external: Arc<ExternalSinks>,
@@ -77,9 +82,10 @@ impl MetricsServer {
         );
         let registry = Arc::new(Mutex::new(registry));
         let (serving, served) = (server.clone(), registry.clone());
+        let dashboard = Dashboard::new(plan);
         let thread = std::thread::Builder::new()
             .name("metrics".into())
-            .spawn(move || serve(&serving, &served))
+            .spawn(move || serve(&serving, &served, &dashboard))
             .map_err(|e| format!("--metrics: cannot start its thread: {e}"))?;
         Ok(MetricsServer {
             server,
@@ -128,33 +134,37 @@ fn parse_addr(addr: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("--metrics {addr}: the name resolves to no address"))
 }
 
-fn serve(server: &tiny_http::Server, registry: &Mutex<Registry>) {
+fn serve(server: &tiny_http::Server, registry: &Mutex<Registry>, dashboard: &Dashboard) {
     for request in server.incoming_requests() {
-        let response = match request.url() {
-            "/metrics" => exposition(registry),
-            _ => text_response("not found: the metrics are at /metrics\n", 404),
+        let path = request.url().split('?').next().unwrap_or_default();
+        let response = match (path, dashboard.file(path)) {
+            ("/metrics", _) => exposition(registry),
+            (_, Some((body, kind))) => typed_response(body, kind),
+            _ => text_response(NOT_FOUND, 404),
         };
         // NB: a scraper that hung up gets nothing; the run goes on.
         let _ = request.respond(response);
     }
 }
 
+const NOT_FOUND: &str =
+    "not found: the dashboard is at /, the metrics at /metrics, the plan at /plan.json\n";
+
 fn exposition(registry: &Mutex<Registry>) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
     let mut body = String::new();
     let registry = registry.lock().unwrap_or_else(|e| e.into_inner());
     match prometheus_text::encode(&mut body, &registry) {
-        Ok(()) => {
-            let mut response = tiny_http::Response::from_string(body);
-            if let Ok(header) = tiny_http::Header::from_bytes(
-                &b"Content-Type"[..],
-                prometheus_text::CONTENT_TYPE.as_bytes(),
-            ) {
-                response.add_header(header);
-            }
-            response
-        }
+        Ok(()) => typed_response(&body, prometheus_text::CONTENT_TYPE),
         Err(_) => text_response("the metrics could not be written\n", 500),
     }
+}
+
+fn typed_response(body: &str, kind: &str) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
+    let mut response = tiny_http::Response::from_string(body);
+    if let Ok(header) = tiny_http::Header::from_bytes(&b"Content-Type"[..], kind.as_bytes()) {
+        response.add_header(header);
+    }
+    response
 }
 
 fn text_response(text: &str, status: u16) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {

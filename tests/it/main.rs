@@ -5,8 +5,8 @@
 //!
 //! `cargo test --release` runs them all; `cargo test --release --test it -- sinks::` runs one
 //! module's. A test that needs a program the machine lacks (`redis-server`, PostgreSQL's
-//! `initdb` and `postgres`, root for a tmpfs) prints `SKIPPED: <test>: <why>` on stderr and
-//! checks nothing.
+//! `initdb` and `postgres`, `/usr/bin/chromium`, root for a tmpfs) prints
+//! `SKIPPED: <test>: <why>` on stderr and checks nothing.
 
 mod support;
 
@@ -18,6 +18,7 @@ mod cli;
 mod crash;
 mod crash_cluster;
 mod crash_sinks;
+mod dashboard;
 mod dataflows;
 mod durable_cli;
 mod kept_values;

@@ -1,5 +1,7 @@
-//! `kvflow explain`: a plan as indented text or as a Mermaid graph, its sinks included.
+//! `kvflow explain`: a plan as indented text or as a Mermaid graph, its sinks included; the
+//! same graph as data for the dashboard ([`graph`]).
 
+pub mod graph;
 mod sinks;
 
 use std::fmt::Write as _;
@@ -195,39 +197,7 @@ fn join_on(join: &crate::plan::JoinSides) -> String {
     on.join(" AND ")
 }
 
-/// The plan as a Mermaid flowchart.
+/// The plan as a Mermaid flowchart (see [`graph::PlanGraph`]).
 pub fn explain_mermaid(plan: &Plan) -> String {
-    let mut out = String::from("flowchart LR\n");
-    for source in &plan.sources {
-        let _ = writeln!(
-            out,
-            "  src_{0}[(\"{0} ({1})\")]",
-            source.name,
-            source.view.name()
-        );
-    }
-    for pipeline in &plan.pipelines {
-        let mut counter = 0;
-        let root = mermaid_node(&pipeline.name, &pipeline.node, &mut counter, &mut out);
-        let _ = writeln!(out, "  {root} --> out_{0}[/\"{0}\"/]", pipeline.name);
-    }
-    sinks::sinks_mermaid(&plan.sinks, &mut out);
-    out
-}
-
-fn mermaid_node(pipeline: &str, node: &Node, counter: &mut usize, out: &mut String) -> String {
-    match node {
-        Node::Source { source, .. } => return format!("src_{source}"),
-        Node::Pipeline { name, .. } => return format!("out_{name}"),
-        _ => {}
-    }
-    *counter += 1;
-    let id = format!("{pipeline}_{counter}");
-    let label = describe(node).replace('"', "'");
-    let _ = writeln!(out, "  {id}[\"{label}\"]");
-    for input in node.inputs() {
-        let input_id = mermaid_node(pipeline, input, counter, out);
-        let _ = writeln!(out, "  {input_id} --> {id}");
-    }
-    id
+    graph::PlanGraph::of(plan).to_mermaid()
 }

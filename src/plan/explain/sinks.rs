@@ -1,5 +1,5 @@
-//! The sinks' part of `kvflow explain`: sync targets, alerts and routes, as text lines and
-//! as Mermaid nodes with an edge from what each reads.
+//! The sinks' part of `kvflow explain`'s text: sync targets, alerts and routes (their part of
+//! the graph is in [`super::graph`]).
 
 use std::fmt::Write as _;
 
@@ -130,50 +130,5 @@ fn describe_action(action: &Action) -> &'static str {
         Action::Log => "log",
         Action::Stdout => "stdout",
         Action::Function(_) => "function",
-    }
-}
-
-/// Mermaid nodes for the sinks, each with an edge from the pipeline output (`out_<name>`)
-/// or the store (`store_changes`) it reads.
-pub fn sinks_mermaid(sinks: &SinkDefs, out: &mut String) {
-    let reads_store = sinks.routes.is_some()
-        || sinks
-            .sync
-            .iter()
-            .any(|s| matches!(s.source, SyncSource::Table { .. }));
-    if reads_store {
-        out.push_str("  store_changes[(\"store changes\")]\n");
-    }
-    for sync in &sinks.sync {
-        let from = match &sync.source {
-            SyncSource::Pipeline { pipeline, .. } => format!("out_{pipeline}"),
-            SyncSource::Table { .. } => "store_changes".to_string(),
-        };
-        let label = format!("sync {}: {}", sync.name, sync.target.describe()).replace('"', "'");
-        let _ = writeln!(out, "  {from} --> sync_{0}[[\"{label}\"]]", sync.name);
-    }
-    for alert in &sinks.alerts {
-        let label = format!("alert {}: {}", alert.name, alert.condition.text()).replace('"', "'");
-        let _ = writeln!(
-            out,
-            "  out_{} --> alert_{}{{{{\"{label}\"}}}}",
-            alert.pipeline, alert.name
-        );
-    }
-    if let Some(table) = &sinks.routes {
-        for route in table.routes() {
-            let _ = writeln!(
-                out,
-                "  store_changes --> route_{0}[\"route {0}\"]",
-                route.name
-            );
-            for handler in &route.handlers {
-                let _ = writeln!(
-                    out,
-                    "  route_{} --> handler_{handler}[/\"{handler}\"/]",
-                    route.name
-                );
-            }
-        }
     }
 }

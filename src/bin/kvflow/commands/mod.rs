@@ -70,9 +70,11 @@ impl Exporter {
     }
 }
 
-/// Starts the metrics endpoint when `--metrics ADDR` was given, and says where it is.
+/// Starts the metrics endpoint and dashboard of `plan` when `--metrics ADDR` was given, and
+/// says where they are.
 pub fn start_exporter(
     addr: Option<&str>,
+    plan: &kvflow::plan::Plan,
     metrics: &std::sync::Arc<kvflow::runtime::Metrics>,
     external: &std::sync::Arc<kvflow::sinks::external::ExternalSinks>,
 ) -> Result<Option<Exporter>, CliError> {
@@ -82,12 +84,14 @@ pub fn start_exporter(
     let operators = std::sync::Arc::new(kvflow::runtime::operator_stats::OperatorStats::default());
     let server = kvflow::exporter::MetricsServer::start(
         addr,
+        plan,
         metrics.clone(),
         operators.clone(),
         external.clone(),
     )
     .map_err(CliError::File)?;
     eprintln!("metrics: http://{}/metrics", server.local_addr());
+    eprintln!("dashboard: http://{}/", server.local_addr());
     Ok(Some(Exporter {
         _server: server,
         operators,

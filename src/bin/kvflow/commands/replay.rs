@@ -47,7 +47,8 @@ pub fn replay(args: ReplayArgs) -> Result<(), CliError> {
         .collect();
     let metrics = Arc::new(Metrics::new(&names));
     let external = kvflow::sinks::external::ExternalSinks::new();
-    let exporter = super::start_exporter(args.metrics.as_deref(), &metrics, &external)?;
+    let exporter =
+        super::start_exporter(args.metrics.as_deref(), &loaded.plan, &metrics, &external)?;
     let options = RunOptions {
         operator_stats: exporter.as_ref().map(|e| e.operators.clone()),
         observer: exporter.as_ref().map(super::Exporter::observer),

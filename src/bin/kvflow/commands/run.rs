@@ -67,7 +67,7 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
     let plan = Arc::new(loaded.plan);
     let names: Vec<String> = plan.pipelines.iter().map(|p| p.name.clone()).collect();
     let metrics = Arc::new(Metrics::new(&names));
-    let exporter = super::start_exporter(args.metrics.as_deref(), &metrics, &external)?;
+    let exporter = super::start_exporter(args.metrics.as_deref(), &plan, &metrics, &external)?;
     if let (Some(exporter), Some(dir)) = (&exporter, &args.durability.data_dir) {
         exporter.watch_data_dir(dir);
     }

@@ -58,7 +58,7 @@ pub fn serve(args: ServeArgs) -> Result<(), CliError> {
     let names: Vec<String> = plan.pipelines.iter().map(|p| p.name.clone()).collect();
     let metrics = Arc::new(Metrics::new(&names));
     let external = ExternalSinks::new();
-    let exporter = super::start_exporter(args.metrics.as_deref(), &metrics, &external)?;
+    let exporter = super::start_exporter(args.metrics.as_deref(), &plan, &metrics, &external)?;
     // One clock stamps writes (the server) and advances time when writes pause (the feed).
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let server = Arc::new(
