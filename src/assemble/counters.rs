@@ -12,6 +12,25 @@ pub struct PipelineCounters {
     pub rows: Arc<AtomicU64>,
     pub late: Arc<AtomicU64>,
     pub errors: Arc<AtomicU64>,
+    /// Each worker's count of the changes the pipeline's sources admitted.
+    rows_in: Mutex<Vec<Arc<AtomicU64>>>,
+}
+
+impl PipelineCounters {
+    /// A new counter of admitted changes for one worker (each worker keeps its own, so
+    /// counting needs no shared cache line).
+    pub fn rows_in_counter(&self) -> Arc<AtomicU64> {
+        let counter = Arc::new(AtomicU64::new(0));
+        let mut all = self.rows_in.lock().unwrap_or_else(|e| e.into_inner());
+        all.push(counter.clone());
+        counter
+    }
+
+    /// The changes the pipeline's sources admitted, over every worker of this process.
+    pub fn rows_in(&self) -> u64 {
+        let all = self.rows_in.lock().unwrap_or_else(|e| e.into_inner());
+        all.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+    }
 }
 
 /// A process's counters for one run.

@@ -85,7 +85,12 @@ pub fn build_dataflow(
         // NB: the store is probed too, so a run without pipelines still logs all its input.
         let changes = changes.probe_with(&probe);
         let mut rendered = Vec::new();
-        for (index, pipeline) in render_plan(plan, changes.clone()).into_iter().enumerate() {
+        for (index, pipeline) in render_plan(plan, changes.clone(), |index| {
+            parts.metrics.pipelines[index].rows_in_counter()
+        })
+        .into_iter()
+        .enumerate()
+        {
             rendered.push((pipeline.name.clone(), pipeline.rows.clone()));
             let counters = &parts.metrics.pipelines[index];
             let def = &plan.pipelines[index];

@@ -129,6 +129,22 @@ fn per_pipeline(
     Ok(())
 }
 
+/// The changes each pipeline's sources admitted, labelled `pipeline`.
+fn per_pipeline_in(encoder: &mut DescriptorEncoder, metrics: &Metrics) -> Fmt {
+    let kind = ConstCounter::new(0u64).metric_type();
+    let mut family = encoder.encode_descriptor(
+        "kvflow_pipeline_rows_in",
+        "Changes a pipeline's sources admitted (its key patterns and event kinds).",
+        None,
+        kind,
+    )?;
+    for (pipeline, counters) in metrics.names.iter().zip(&metrics.pipelines) {
+        let labels = [("pipeline", pipeline.as_str())];
+        ConstCounter::new(counters.rows_in()).encode(family.encode_family(&labels)?)?;
+    }
+    Ok(())
+}
+
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -201,6 +217,7 @@ impl Collector for RunCollector {
             "Seconds since the run started.",
             self.started.elapsed().as_secs_f64(),
         )?;
+        per_pipeline_in(e, m)?;
         per_pipeline(
             e,
             ("kvflow_pipeline_rows_out", "Rows a pipeline wrote."),

@@ -18,6 +18,8 @@ mod window_join;
 mod window_rows;
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use timely::dataflow::Stream;
 use timely::dataflow::operators::Concatenate;
@@ -43,14 +45,17 @@ struct SideOutputs<'scope> {
 }
 
 /// Renders every pipeline of `plan` over the store's `changes`.
+/// `rows_in(index)` gives pipeline `index` (plan order) the counter of the changes its
+/// sources admit on this worker.
 pub fn render_plan<'scope>(
     plan: &Plan,
     changes: Stream<'scope, u64, Vec<Change>>,
+    rows_in: impl Fn(usize) -> Arc<AtomicU64>,
 ) -> Vec<RenderedPipeline<'scope>> {
     let mut rendered: HashMap<String, Rows<'scope>> = HashMap::new();
     let mut out = Vec::new();
-    for pipeline in &plan.pipelines {
-        let result = render_pipeline(plan, pipeline, &changes, &rendered);
+    for (index, pipeline) in plan.pipelines.iter().enumerate() {
+        let result = render_pipeline(plan, pipeline, (&changes, rows_in(index)), &rendered);
         rendered.insert(pipeline.name.clone(), result.rows.clone());
         out.push(result);
     }
@@ -60,7 +65,7 @@ pub fn render_plan<'scope>(
 fn render_pipeline<'scope>(
     plan: &Plan,
     pipeline: &PipelineDef,
-    changes: &Stream<'scope, u64, Vec<Change>>,
+    (changes, rows_in): (&Stream<'scope, u64, Vec<Change>>, Arc<AtomicU64>),
     rendered: &HashMap<String, Rows<'scope>>,
 ) -> RenderedPipeline<'scope> {
     let scope = changes.scope();
@@ -72,6 +77,7 @@ fn render_pipeline<'scope>(
         plan,
         changes,
         rendered,
+        rows_in,
     };
     let rows = context.render_node(&pipeline.node, &mut side);
     RenderedPipeline {
@@ -86,6 +92,8 @@ struct Context<'a, 'scope> {
     plan: &'a Plan,
     changes: &'a Stream<'scope, u64, Vec<Change>>,
     rendered: &'a HashMap<String, Rows<'scope>>,
+    /// Counts the changes the pipeline's sources admit.
+    rows_in: Arc<AtomicU64>,
 }
 
 impl<'scope> Context<'_, 'scope> {
@@ -276,8 +284,13 @@ impl<'scope> Context<'_, 'scope> {
     ) -> Rows<'scope> {
         // NB: validation guarantees the source exists.
         let def = self.plan.source(source).expect("validated source");
-        let (rows, late, errors) =
-            source::render_source(self.changes.clone(), def, lateness, chain, projection);
+        let (rows, late, errors) = source::render_source(
+            self.changes.clone(),
+            (def, self.rows_in.clone()),
+            lateness,
+            chain,
+            projection,
+        );
         side.late.push(late);
         side.errors.push(errors);
         rows

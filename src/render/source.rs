@@ -8,6 +8,9 @@
 //! A source fills in only the fields its pipeline reads (see `plan::projection`); a late
 //! row, or one that breaks the projection's assumptions, is built whole.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use differential_dataflow::AsCollection;
 use timely::dataflow::Stream;
 
@@ -27,7 +30,7 @@ use crate::value::Row;
 /// Rows fill in only the fields of `projection`, when there is one.
 pub fn render_source<'scope>(
     changes: Stream<'scope, u64, Vec<Change>>,
-    def: &SourceDef,
+    (def, admitted): (&SourceDef, Arc<AtomicU64>),
     lateness: Option<u64>,
     chain: &RowChain,
     projection: Option<Projection>,
@@ -48,6 +51,8 @@ pub fn render_source<'scope>(
         if !def.admits(event.kind, &event.key) || (change.seeded && def.view == View::Events) {
             return;
         }
+        // NB: this worker's own counter, so a plain load and store.
+        admitted.store(admitted.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         let on_time = bound.is_none_or(|b| !is_late(event.ts, b, change.max_seen));
         let mut emit = |row: Row, diff: i64| {
             let ok = &mut *out.ok;
