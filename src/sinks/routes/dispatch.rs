@@ -33,13 +33,20 @@ pub struct RouteStats {
 }
 
 impl RouteStats {
-    fn took(&self, route: &str) {
-        self.routed.fetch_add(1, Ordering::Relaxed);
+    /// Adds the changes each route took at one time (one lock per time, not per change).
+    fn took(&self, taken: &BTreeMap<&str, u64>) {
+        if taken.is_empty() {
+            return;
+        }
+        self.routed
+            .fetch_add(taken.values().sum(), Ordering::Relaxed);
         let mut by_route = self.by_route.lock().unwrap_or_else(|e| e.into_inner());
-        match by_route.get_mut(route) {
-            Some(count) => *count += 1,
-            None => {
-                by_route.insert(route.to_string(), 1);
+        for (route, n) in taken {
+            match by_route.get_mut(*route) {
+                Some(count) => *count += n,
+                None => {
+                    by_route.insert(route.to_string(), *n);
+                }
             }
         }
     }
@@ -94,9 +101,11 @@ impl Dispatcher {
         self.live = !self.delivered.covers(Some(time));
         changes.sort_by_key(|c| c.event.seq);
         let window = self.table.counts_window_ms;
+        let table = self.table.clone();
+        let mut taken: BTreeMap<&str, u64> = BTreeMap::new();
+        let mut unrouted = 0;
         for change in changes.into_iter().filter(|c| !c.seeded) {
             let event = change.event;
-            let table = self.table.clone();
             let route = table.route_of(&event);
             let name = route.map_or(UNROUTED, |r| r.name.as_str());
             let start = event.ts / window * window;
@@ -105,14 +114,16 @@ impl Dispatcher {
                 .entry((start, name.to_string(), event.kind))
                 .or_default() += 1;
             let Some(route) = route else {
-                self.stats.unrouted.fetch_add(1, Ordering::Relaxed);
+                unrouted += 1;
                 continue;
             };
-            self.stats.took(&route.name);
+            *taken.entry(route.name.as_str()).or_default() += 1;
             for handler in &route.handlers {
                 self.handle(time, &route.name, handler, &event);
             }
         }
+        self.stats.took(&taken);
+        self.stats.unrouted.fetch_add(unrouted, Ordering::Relaxed);
         // NB: the timely time is the watermark: later events have ts past `time`, unless
         // late, so every window ending by `time + 1` is complete.
         self.write_counts(Some(time), time.saturating_add(1));
