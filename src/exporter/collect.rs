@@ -94,6 +94,18 @@ fn per_operator(encoder: &mut DescriptorEncoder, operators: &OperatorStats) -> F
             ConstGauge::new(value).encode(family.encode_family(&labels(*key, op))?)?;
         }
     }
+    let kind = ConstGauge::new(0i64).metric_type();
+    let mut family = encoder.encode_descriptor(
+        "kvflow_operator_state_entries",
+        "Entries an operator of kvflow's own holds (groups, keys or rows).",
+        None,
+        kind,
+    )?;
+    for (key, op) in &all {
+        if let Some(held) = op.held {
+            ConstGauge::new(held).encode(family.encode_family(&labels(*key, &op.name))?)?;
+        }
+    }
     Ok(())
 }
 

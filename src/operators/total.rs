@@ -20,6 +20,7 @@ use timely::dataflow::operators::generic::operator::Operator;
 
 use super::aggregate::AggDiff;
 use super::by_time::HeldByTime;
+use crate::runtime::operator_stats::StateGauge;
 use crate::value::Row;
 
 /// Differences of aggregate accumulators per key, at differential times.
@@ -35,9 +36,10 @@ pub fn accumulate_totals<'scope, P>(
 where
     P: ParallelizationContract<u64, Vec<(Row, u64, AggDiff)>>,
 {
-    diffs.unary_frontier(pact, "AccumulateTotals", move |_cap, _info| {
+    diffs.unary_frontier(pact, "AccumulateTotals", move |_cap, info| {
         let mut held: HeldByTime<Vec<(Row, AggDiff)>> = HeldByTime::default();
         let mut totals = Totals::default();
+        let gauge = StateGauge::for_operator(info.global_id);
         move |(input, frontier), output| {
             input.for_each(|cap, data| {
                 for (key, time, diff) in data.drain(..) {
@@ -56,6 +58,9 @@ where
             }
             if let Some(cap) = earliest {
                 output.session(&cap).give_container(&mut updates);
+            }
+            if let Some(gauge) = &gauge {
+                gauge.set(totals.len());
             }
         }
     })
@@ -102,6 +107,11 @@ impl<K: Hash + Eq> Totals<K> {
 
     pub fn is_empty(&self) -> bool {
         self.totals.is_empty()
+    }
+
+    /// The keys with a total.
+    pub fn len(&self) -> usize {
+        self.totals.len()
     }
 
     /// Forgets `key`'s total (its owner knows no more differences will come).

@@ -31,6 +31,7 @@ use timely::progress::frontier::MutableAntichain;
 use differential_dataflow::AsCollection;
 
 use crate::operators::fallible::{Lines, Rows};
+use crate::runtime::operator_stats::StateGauge;
 use crate::store::stable_hash;
 use crate::value::Row;
 
@@ -65,8 +66,9 @@ pub fn render_interval_join<'scope>(
         by_key(),
         by_key(),
         "IntervalJoin",
-        move |_cap, _info| {
+        move |_cap, info| {
             let mut state = IntervalState::new(bounds);
+            let gauge = StateGauge::for_operator(info.global_id);
             let mut out = Vec::new();
             move |(left, left_frontier), (right, right_frontier), output| {
                 left.for_each(|cap, data| {
@@ -82,6 +84,9 @@ pub fn render_interval_join<'scope>(
                     output.session(&cap).give_container(&mut out);
                 });
                 state.release(frontier_of(left_frontier), frontier_of(right_frontier));
+                if let Some(gauge) = &gauge {
+                    gauge.set(state.len());
+                }
             }
         },
     );
@@ -189,7 +194,6 @@ impl IntervalState {
     }
 
     /// The rows held, on both sides.
-    #[cfg(test)]
     fn len(&self) -> usize {
         self.left.len + self.right.len
     }

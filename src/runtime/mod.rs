@@ -227,6 +227,7 @@ fn run_worker(
         probe,
         pipeline_probes,
     } = build_dataflow(worker, plan, parts).map_err(RunError::Worker)?;
+    operator_stats::OperatorStats::built();
     let mut watch = observe::FrontierWatch::for_worker(
         options.observer.as_ref(),
         worker.index(),

@@ -6,10 +6,14 @@
 //!
 //! Differential reports a trace's batches as they are made, merged and dropped; those events
 //! balance (see `differential_dataflow::logging`), so the running sums are what the trace
-//! holds. Operators of kvflow's own that keep state in hash maps (sessions, running totals)
-//! are not arrangements and show only their scheduled time.
+//! holds. Operators of kvflow's own that keep state in hash maps (sessions, running totals,
+//! interval joins) are not arrangements: they report the entries they hold through a
+//! [`StateGauge`], which they get when they are built on a worker whose run serves metrics
+//! (`None` otherwise, so a run without `--metrics` pays nothing).
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,12 +29,45 @@ pub struct OperatorStat {
     pub records_in: u64,
     /// `Some((updates, batches))` for an arrangement.
     pub arranged: Option<(i64, i64)>,
+    /// `Some(entries)` for an operator of kvflow's own that keeps state.
+    pub held: Option<i64>,
 }
 
 /// Every worker's operators, by `(worker, operator id)`.
 #[derive(Debug, Default)]
 pub struct OperatorStats {
     operators: Mutex<HashMap<(usize, usize), OperatorStat>>,
+    /// The state gauges of kvflow's own operators, by `(worker, operator id)`.
+    held: Mutex<HashMap<(usize, usize), Arc<AtomicI64>>>,
+}
+
+thread_local! {
+    /// Where the operators built on this thread report their state (set while a worker
+    /// whose run serves metrics builds its dataflow).
+    static STATE_REPORTS: RefCell<Option<(usize, Arc<OperatorStats>)>> = const { RefCell::new(None) };
+}
+
+/// The number of entries an operator of kvflow's own holds, for the metrics.
+pub struct StateGauge(Arc<AtomicI64>);
+
+impl StateGauge {
+    /// The gauge of the operator `id` (its `OperatorInfo::global_id`) being built on this
+    /// thread, when the run serves metrics.
+    pub fn for_operator(id: usize) -> Option<StateGauge> {
+        STATE_REPORTS.with(|reports| {
+            let reports = reports.borrow();
+            let (worker, stats) = reports.as_ref()?;
+            let gauge = Arc::new(AtomicI64::new(0));
+            let mut held = stats.held.lock().ok()?;
+            held.insert((*worker, id), gauge.clone());
+            Some(StateGauge(gauge))
+        })
+    }
+
+    pub fn set(&self, entries: usize) {
+        let entries = i64::try_from(entries).unwrap_or(i64::MAX);
+        self.0.store(entries, Ordering::Relaxed);
+    }
 }
 
 impl OperatorStats {
@@ -54,11 +91,23 @@ impl OperatorStats {
                 stats.differential(index, events);
             }
         });
+        let stats = self.clone();
+        STATE_REPORTS.with(|reports| *reports.borrow_mut() = Some((index, stats)));
+    }
+
+    /// Ends the reporting of operators built on this thread (once its dataflow is built).
+    pub fn built() {
+        STATE_REPORTS.with(|reports| *reports.borrow_mut() = None);
     }
 
     /// Every operator's figures, ordered by worker and operator id.
     pub fn snapshot(&self) -> Vec<((usize, usize), OperatorStat)> {
-        let operators = self.operators.lock().map(|m| m.clone()).unwrap_or_default();
+        let mut operators = self.operators.lock().map(|m| m.clone()).unwrap_or_default();
+        if let Ok(held) = self.held.lock() {
+            for (key, gauge) in held.iter() {
+                operators.entry(*key).or_default().held = Some(gauge.load(Ordering::Relaxed));
+            }
+        }
         let mut all: Vec<_> = operators.into_iter().collect();
         all.sort_by_key(|(key, _)| *key);
         all

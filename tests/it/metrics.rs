@@ -36,6 +36,14 @@ from = "live"
 [[pipelines.steps]]
 group_by = ["key"]
 aggregates = { top = "max(value.v)" }
+
+[[pipelines]]
+name = "per_key"
+from = "events"
+
+[[pipelines.steps]]
+group_by = ["key"]
+aggregates = { n = "count(*)" }
 "#;
 
 /// The address the run says its metrics are at (read from its stderr).
@@ -187,7 +195,11 @@ fn a_scrape_during_a_run_counts_what_was_fed_and_what_was_written() {
         let arranged = sum(&text, "kvflow_arrangement_updates", "Arrange");
         // Every mutation reaches the store's operator once (one worker: no exchange).
         let stored = sum(&text, "kvflow_operator_records_in_total", "StoreShard");
-        (scheduled > 0.0 && arranged >= events as f64 && stored == fed as f64).then_some(())
+        // The running counts hold a total per key of every completed batch: all but the
+        // last line's.
+        let totals = sum(&text, "kvflow_operator_state_entries", "AccumulateTotals");
+        let settled = stored == fed as f64 && totals == (fed - 1) as f64;
+        (scheduled > 0.0 && arranged >= events as f64 && settled).then_some(())
     });
     // Every batch before the last has been passed by the outputs: each is in the latency
     // histogram once.

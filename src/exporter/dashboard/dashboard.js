@@ -333,14 +333,16 @@ function updateFigures(samples) {
   const events = total(samples, "kvflow_input_events_total");
   const lag = total(samples, "kvflow_watermark_lag_milliseconds");
   const wall = total(samples, "kvflow_watermark_wall_clock_lag_seconds");
-  const state = total(samples, "kvflow_arrangement_updates");
+  const arranged = total(samples, "kvflow_arrangement_updates");
+  const held = total(samples, "kvflow_operator_state_entries");
+  const state = arranged === null && held === null ? null : (arranged || 0) + (held || 0);
   const uptime = total(samples, "kvflow_run_uptime_seconds");
   setFigure(byId("events-per-sec"), fmt(rates.events), rates.events);
   setFigure(byId("events-total"), fmt(events), events);
   setFigure(byId("rows-per-sec"), fmt(rates.rows), rates.rows);
   setFigure(byId("watermark-lag"), fmtMs(lag), lag);
   setFigure(byId("wall-clock-lag"), fmtSeconds(wall), wall);
-  setFigure(byId("state-updates"), state === null ? "no arrangement" : fmt(state), state);
+  setFigure(byId("state-updates"), state === null ? "no state" : fmt(state), state);
   setFigure(byId("uptime"), fmtSeconds(uptime), uptime);
   if (rates.events !== undefined) push(history.events, rates.events);
   if (rates.rows !== undefined) push(history.rows, rates.rows);
@@ -399,6 +401,7 @@ function updateOperators(samples) {
     }
   };
   add("kvflow_arrangement_updates", "updates");
+  add("kvflow_operator_state_entries", "updates");
   add("kvflow_arrangement_batches", "batches");
   add("kvflow_operator_records_in_total", "records");
   add("kvflow_operator_scheduled_seconds_total", "scheduled");

@@ -90,7 +90,6 @@ impl Groups {
         self.free.push(id.slot);
     }
 
-    #[cfg(test)]
     pub(super) fn len(&self) -> usize {
         self.ids.len()
     }

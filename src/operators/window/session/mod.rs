@@ -31,6 +31,7 @@ use super::WindowTiming;
 use crate::operators::by_time::HeldByTime;
 use crate::operators::total::FinishTotal;
 use crate::plan::AggFunc;
+use crate::runtime::operator_stats::StateGauge;
 use crate::store::{key_hash, stable_hash};
 use crate::value::{Row, Value};
 use open::{OpenSessions, Settings};
@@ -69,7 +70,8 @@ pub fn sessionize<'scope>(
         funcs: abelian_funcs,
     };
     rows.inner
-        .unary_frontier(exchange, "SessionWindow", move |_cap, _info| {
+        .unary_frontier(exchange, "SessionWindow", move |_cap, info| {
+            let gauge = StateGauge::for_operator(info.global_id);
             let mut pending: HeldByTime<Vec<(SessionRow, i64)>> = HeldByTime::default();
             let mut state = OpenSessions::new(settings, finish.map(ShownTotals::new));
             let mut ready = Vec::new();
@@ -127,6 +129,9 @@ pub fn sessionize<'scope>(
                 state.settle_rows();
                 if let Some(&f) = frontier.frontier().first() {
                     state.release_before(f);
+                }
+                if let Some(gauge) = &gauge {
+                    gauge.set(state.groups());
                 }
             }
         })

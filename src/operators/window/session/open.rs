@@ -200,6 +200,11 @@ impl OpenSessions {
 
     /// Drops the sessions no row at or after `bound` can touch (and their running totals),
     /// and groups left empty.
+    /// The groups with open sessions or rows still held.
+    pub(super) fn groups(&self) -> usize {
+        self.groups.len()
+    }
+
     pub(super) fn release_before(&mut self, bound: u64) {
         for (filed, id) in self.release.take_before(bound) {
             let Some((_, state)) = visit(&mut self.groups, id, filed, |s| &mut s.release_at) else {
