@@ -45,6 +45,8 @@ pub struct Metrics {
     pub watermark_ms: AtomicU64,
     /// The largest event time seen before that batch opened (ms).
     pub max_event_ms: AtomicU64,
+    /// `events_in` when that batch opened.
+    pub batch_start: AtomicU64,
     pub bad_lines: AtomicU64,
     pub missing_deletes: AtomicU64,
     /// The pipelines' names, in plan order (as `pipelines`).
@@ -62,6 +64,7 @@ impl Metrics {
             batches: AtomicU64::new(0),
             watermark_ms: AtomicU64::new(0),
             max_event_ms: AtomicU64::new(0),
+            batch_start: AtomicU64::new(0),
             bad_lines: AtomicU64::new(0),
             missing_deletes: AtomicU64::new(0),
             names: names.to_vec(),
@@ -88,6 +91,8 @@ impl Metrics {
     /// The input opened the batch stamped `stamp`, having seen event times up to `max_seen`.
     pub fn note_batch(&self, stamp: u64, max_seen: u64) {
         self.batches.fetch_add(1, Ordering::Relaxed);
+        let read = self.events_in.load(Ordering::Relaxed);
+        self.batch_start.store(read, Ordering::Relaxed);
         self.watermark_ms.fetch_max(stamp, Ordering::Relaxed);
         self.max_event_ms.fetch_max(max_seen, Ordering::Relaxed);
     }

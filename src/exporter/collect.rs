@@ -198,6 +198,13 @@ impl Collector for RunCollector {
             read(&m.missing_deletes),
         )?;
         let (watermark, max_seen) = (read(&m.watermark_ms), read(&m.max_event_ms));
+        let batch_events = read(&m.events_in).saturating_sub(read(&m.batch_start));
+        gauge(
+            e,
+            "kvflow_input_batch_events",
+            "Events read into the batch the input is in.",
+            batch_events as f64,
+        )?;
         gauge(
             e,
             "kvflow_watermark_milliseconds",

@@ -389,9 +389,6 @@ impl Feeder<'_, '_> {
             return Ok(());
         }
         self.refuse_after_completion(seq)?;
-        if self.reports {
-            self.metrics.events_in.fetch_add(1, Ordering::Relaxed);
-        }
         let ts = mutation.ts.unwrap_or_else(|| self.options.clock.now_ms());
         let observed = self.timeline.observe(ts);
         if let Some(stamp) = observed.new_batch {
@@ -413,6 +410,10 @@ impl Feeder<'_, '_> {
             if let Some(watch) = &self.watch {
                 watch.batch_opened(stamp, seq);
             }
+        }
+        // NB: counted once its batch is open, so the batch's size counts it.
+        if self.reports {
+            self.metrics.events_in.fetch_add(1, Ordering::Relaxed);
         }
         self.last_seq = Some(seq);
         self.since_checkpoint += 1;

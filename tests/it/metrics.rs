@@ -157,7 +157,9 @@ fn a_scrape_during_a_run_counts_what_was_fed_and_what_was_written() {
 
     let fed = events + 2;
     let big = (0..events).filter(|i| i % 100 >= 50).count() as f64;
-    let expected: [(&str, Option<&str>, f64); 11] = [
+    // The last line opened the batch the input is in, alone.
+    let expected: [(&str, Option<&str>, f64); 12] = [
+        ("kvflow_input_batch_events", None, 1.0),
         ("kvflow_pipeline_rows_in_total", Some("big"), fed as f64),
         ("kvflow_pipeline_rows_in_total", Some("typed"), fed as f64),
         ("kvflow_pipeline_rows_in_total", Some("largest"), fed as f64),
