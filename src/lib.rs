@@ -27,7 +27,7 @@
 //! ```text
 //! value, schema → change → workload, source → store → expr → plan (sinks as data)
 //!   → sql → dataflow_file, builder (front ends) → operators → render → sinks (routes among them)
-//!   → assemble → runtime → server, bench, exporter → the binary's commands
+//!   → assemble → runtime → server, bench → exporter → the binary's commands
 //! ```
 //!
 //! A sink's description is plan data (typed, naming the pipeline it reads), so front ends,

@@ -4,5 +4,6 @@
 pub mod aggregate;
 pub mod by_time;
 pub mod fallible;
+pub mod state_gauge;
 pub mod total;
 pub mod window;

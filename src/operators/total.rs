@@ -20,7 +20,7 @@ use timely::dataflow::operators::generic::operator::Operator;
 
 use super::aggregate::AggDiff;
 use super::by_time::HeldByTime;
-use crate::runtime::operator_stats::StateGauge;
+use crate::operators::state_gauge::StateGauge;
 use crate::value::Row;
 
 /// Differences of aggregate accumulators per key, at differential times.

@@ -31,7 +31,7 @@ use timely::progress::frontier::MutableAntichain;
 use differential_dataflow::AsCollection;
 
 use crate::operators::fallible::{Lines, Rows};
-use crate::runtime::operator_stats::StateGauge;
+use crate::operators::state_gauge::StateGauge;
 use crate::store::stable_hash;
 use crate::value::Row;
 

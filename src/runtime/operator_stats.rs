@@ -8,10 +8,9 @@
 //! balance (see `differential_dataflow::logging`), so the running sums are what the trace
 //! holds. Operators of kvflow's own that keep state in hash maps (sessions, running totals,
 //! interval joins) are not arrangements: they report the entries they hold through a
-//! [`StateGauge`], which they get when they are built on a worker whose run serves metrics
-//! (`None` otherwise, so a run without `--metrics` pays nothing).
+//! `operators::state_gauge::StateGauge`, which they get when they are built on a worker whose
+//! run serves metrics (`None` otherwise, so a run without `--metrics` pays nothing).
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -19,6 +18,8 @@ use std::time::Duration;
 
 use differential_dataflow::logging::{DifferentialEvent, DifferentialEventBuilder};
 use timely::logging::{StartStop, TimelyEvent, TimelyEventBuilder};
+
+use crate::operators::state_gauge::{report_state_to, stop_reporting_state};
 
 /// One operator of one worker.
 #[derive(Clone, Debug, Default)]
@@ -39,35 +40,6 @@ pub struct OperatorStats {
     operators: Mutex<HashMap<(usize, usize), OperatorStat>>,
     /// The state gauges of kvflow's own operators, by `(worker, operator id)`.
     held: Mutex<HashMap<(usize, usize), Arc<AtomicI64>>>,
-}
-
-thread_local! {
-    /// Where the operators built on this thread report their state (set while a worker
-    /// whose run serves metrics builds its dataflow).
-    static STATE_REPORTS: RefCell<Option<(usize, Arc<OperatorStats>)>> = const { RefCell::new(None) };
-}
-
-/// The number of entries an operator of kvflow's own holds, for the metrics.
-pub struct StateGauge(Arc<AtomicI64>);
-
-impl StateGauge {
-    /// The gauge of the operator `id` (its `OperatorInfo::global_id`) being built on this
-    /// thread, when the run serves metrics.
-    pub fn for_operator(id: usize) -> Option<StateGauge> {
-        STATE_REPORTS.with(|reports| {
-            let reports = reports.borrow();
-            let (worker, stats) = reports.as_ref()?;
-            let gauge = Arc::new(AtomicI64::new(0));
-            let mut held = stats.held.lock().ok()?;
-            held.insert((*worker, id), gauge.clone());
-            Some(StateGauge(gauge))
-        })
-    }
-
-    pub fn set(&self, entries: usize) {
-        let entries = i64::try_from(entries).unwrap_or(i64::MAX);
-        self.0.store(entries, Ordering::Relaxed);
-    }
 }
 
 impl OperatorStats {
@@ -92,12 +64,21 @@ impl OperatorStats {
             }
         });
         let stats = self.clone();
-        STATE_REPORTS.with(|reports| *reports.borrow_mut() = Some((index, stats)));
+        report_state_to(move |id| stats.state_gauge(index, id));
     }
 
     /// Ends the reporting of operators built on this thread (once its dataflow is built).
     pub fn built() {
-        STATE_REPORTS.with(|reports| *reports.borrow_mut() = None);
+        stop_reporting_state();
+    }
+
+    /// The state gauge of operator `id` of `worker`.
+    fn state_gauge(&self, worker: usize, id: usize) -> Arc<AtomicI64> {
+        let gauge = Arc::new(AtomicI64::new(0));
+        if let Ok(mut held) = self.held.lock() {
+            held.insert((worker, id), gauge.clone());
+        }
+        gauge
     }
 
     /// Every operator's figures, ordered by worker and operator id.

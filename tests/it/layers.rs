@@ -19,7 +19,8 @@ const LAYERS: &[&[&str]] = &[
     &["sinks"],
     &["assemble"],
     &["runtime"],
-    &["server", "bench", "exporter"],
+    &["server", "bench"],
+    &["exporter"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

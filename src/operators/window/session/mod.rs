@@ -29,9 +29,9 @@ use timely::dataflow::operators::generic::operator::Operator;
 
 use super::WindowTiming;
 use crate::operators::by_time::HeldByTime;
+use crate::operators::state_gauge::StateGauge;
 use crate::operators::total::FinishTotal;
 use crate::plan::AggFunc;
-use crate::runtime::operator_stats::StateGauge;
 use crate::store::{key_hash, stable_hash};
 use crate::value::{Row, Value};
 use open::{OpenSessions, Settings};
