@@ -132,27 +132,44 @@ fn per_pipeline(
     metrics: &Metrics,
     field: impl Fn(&PipelineCounters) -> &AtomicU64,
 ) -> Fmt {
-    let kind = ConstCounter::new(0u64).metric_type();
-    let mut family = encoder.encode_descriptor(name, help, None, kind)?;
-    for (pipeline, counters) in metrics.names.iter().zip(&metrics.pipelines) {
-        let labels = [("pipeline", pipeline.as_str())];
-        ConstCounter::new(read(field(counters))).encode(family.encode_family(&labels)?)?;
-    }
-    Ok(())
+    let counts = metrics
+        .names
+        .iter()
+        .zip(&metrics.pipelines)
+        .map(|(pipeline, counters)| (pipeline.as_str(), read(field(counters))));
+    labelled_counters(encoder, (name, help), "pipeline", counts)
 }
 
 /// The changes each pipeline's sources admitted, labelled `pipeline`.
 fn per_pipeline_in(encoder: &mut DescriptorEncoder, metrics: &Metrics) -> Fmt {
+    let admitted = metrics
+        .names
+        .iter()
+        .zip(&metrics.pipelines)
+        .map(|(pipeline, counters)| (pipeline.as_str(), counters.rows_in()));
+    labelled_counters(
+        encoder,
+        (
+            "kvflow_pipeline_rows_in",
+            "Changes a pipeline's sources admitted (its key patterns and event kinds).",
+        ),
+        "pipeline",
+        admitted,
+    )
+}
+
+/// A counter family with one series per `(label value, count)`.
+pub(super) fn labelled_counters<'a>(
+    encoder: &mut DescriptorEncoder,
+    (name, help): (&str, &str),
+    label: &str,
+    values: impl IntoIterator<Item = (&'a str, u64)>,
+) -> Fmt {
     let kind = ConstCounter::new(0u64).metric_type();
-    let mut family = encoder.encode_descriptor(
-        "kvflow_pipeline_rows_in",
-        "Changes a pipeline's sources admitted (its key patterns and event kinds).",
-        None,
-        kind,
-    )?;
-    for (pipeline, counters) in metrics.names.iter().zip(&metrics.pipelines) {
-        let labels = [("pipeline", pipeline.as_str())];
-        ConstCounter::new(counters.rows_in()).encode(family.encode_family(&labels)?)?;
+    let mut family = encoder.encode_descriptor(name, help, None, kind)?;
+    for (value, count) in values {
+        let labels = [(label, value)];
+        ConstCounter::new(count).encode(family.encode_family(&labels)?)?;
     }
     Ok(())
 }

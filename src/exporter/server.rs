@@ -6,10 +6,9 @@ use std::sync::Weak;
 use std::sync::atomic::Ordering;
 
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
-use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::encoding::DescriptorEncoder;
 
-use super::collect::{Fmt, counter, gauge, read};
+use super::collect::{Fmt, counter, gauge, labelled_counters, read};
 use crate::server::Server;
 
 /// Reads a server's counters at each scrape; nothing once the server is gone.
@@ -94,16 +93,11 @@ impl Collector for ServerCollector {
 
 /// Calls of each command called at least once, labelled `command`.
 fn per_command(encoder: &mut DescriptorEncoder, calls: &[(String, u64)]) -> Fmt {
-    let kind = ConstCounter::new(0u64).metric_type();
-    let mut family = encoder.encode_descriptor(
-        "kvflow_server_command_calls",
-        "Calls of a command.",
-        None,
-        kind,
-    )?;
-    for (command, count) in calls {
-        let labels = [("command", command.as_str())];
-        ConstCounter::new(*count).encode(family.encode_family(&labels)?)?;
-    }
-    Ok(())
+    let counts = calls.iter().map(|(command, n)| (command.as_str(), *n));
+    labelled_counters(
+        encoder,
+        ("kvflow_server_command_calls", "Calls of a command."),
+        "command",
+        counts,
+    )
 }

@@ -11,7 +11,7 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 
-use super::collect::{Fmt, counter, read};
+use super::collect::{Fmt, counter, labelled_counters, read};
 use crate::sinks::alert::deliver::AlertStats;
 use crate::sinks::external::ExternalSinks;
 use crate::sinks::sync::SyncStats;
@@ -214,12 +214,11 @@ fn per_route(encoder: &mut DescriptorEncoder, by_route: &[(String, u64)]) -> Fmt
     if by_route.is_empty() {
         return Ok(());
     }
-    let kind = ConstCounter::new(0u64).metric_type();
-    let mut family =
-        encoder.encode_descriptor("kvflow_route_events", "Changes a route took.", None, kind)?;
-    for (route, count) in by_route {
-        let labels = [("route", route.as_str())];
-        ConstCounter::new(*count).encode(family.encode_family(&labels)?)?;
-    }
-    Ok(())
+    let counts = by_route.iter().map(|(route, n)| (route.as_str(), *n));
+    labelled_counters(
+        encoder,
+        ("kvflow_route_events", "Changes a route took."),
+        "route",
+        counts,
+    )
 }

@@ -8,6 +8,7 @@ use prometheus_parse::{Scrape, Value};
 use redis::Commands;
 
 use crate::metrics::scrape;
+use crate::metrics_sinks::sample;
 use crate::support::serve::{RealRedis, Serve};
 use crate::support::{eventually, free_port, tmp};
 
@@ -37,16 +38,6 @@ target = {{ kind = "redis", url = "redis://127.0.0.1:{target_port}/" }}
 batch_timeout_ms = 5
 "#
     )
-}
-
-fn sample(scrape: &Scrape, metric: &str, label: Option<(&str, &str)>) -> Option<f64> {
-    let sample = scrape.samples.iter().find(|s| {
-        s.metric == metric && label.is_none_or(|(name, value)| s.labels.get(name) == Some(value))
-    })?;
-    match sample.value {
-        Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => Some(v),
-        _ => None,
-    }
 }
 
 /// The fields of `INFO`'s line `name:a=1,b=2`.

@@ -51,7 +51,8 @@ handlers = ["seen"]
     )
 }
 
-fn sample(scrape: &Scrape, metric: &str, label: Option<(&str, &str)>) -> Option<f64> {
+/// The value of the first sample of `metric` (with the label `label`, if given).
+pub fn sample(scrape: &Scrape, metric: &str, label: Option<(&str, &str)>) -> Option<f64> {
     let sample = scrape.samples.iter().find(|s| {
         s.metric == metric && label.is_none_or(|(name, value)| s.labels.get(name) == Some(value))
     })?;
