@@ -118,6 +118,11 @@ fn pipeline(
     if !q.unions.is_empty() {
         steps.push(union_step(q, out, cx)?);
     }
+    if let Some(at) = q.union_distinct {
+        steps.push(StepSpec::Distinct {
+            origin: Origin { offset: Some(at) },
+        });
+    }
     Ok(PipelineSpec {
         name: out.name.clone(),
         from,

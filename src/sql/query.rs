@@ -34,8 +34,10 @@ pub(super) struct Select {
     /// The offset of `GROUP` and the expressions.
     pub group_by: Option<(usize, Vec<Captured>)>,
     pub having: Option<Captured>,
-    /// The SELECTs joined to this one by `UNION ALL`, in order.
+    /// The SELECTs joined to this one by `UNION ALL` or `UNION`, in order.
     pub unions: Vec<Select>,
+    /// Where the last `UNION` without `ALL` is: the union's rows are then made distinct.
+    pub union_distinct: Option<usize>,
 }
 
 /// A WHERE condition: the whole of it, and its top-level `AND` terms.
@@ -110,16 +112,25 @@ pub(super) struct TimeBound {
     pub offset_ms: i64,
 }
 
-/// A query: a SELECT and the SELECTs joined to it by `UNION ALL`.
+/// A query: a SELECT and the SELECTs joined to it by `UNION ALL` or `UNION`. Decision: the
+/// set operators bind left to right, so a `UNION` makes every row before it distinct; a
+/// `UNION ALL` after a `UNION` would keep its own duplicates beside distinct rows, and is
+/// refused (name the `UNION` as a view first).
 pub(super) fn select(cur: &mut Cursor, depth: usize) -> Result<Select, SqlError> {
     let mut first = select_core(cur, depth)?;
     while cur.is_word("UNION") {
+        let at = cur.at();
         cur.next();
-        if !cur.eat_word("ALL") {
-            return Err(SqlError::at(
-                cur.at(),
-                "only UNION ALL is supported (a UNION that removes duplicates: SELECT DISTINCT over a UNION ALL view)",
-            ));
+        let all_at = cur.at();
+        if cur.eat_word("ALL") {
+            if first.union_distinct.is_some() {
+                return Err(SqlError::at(
+                    all_at,
+                    "UNION ALL after a UNION is not supported: make the UNION a view and UNION ALL that view",
+                ));
+            }
+        } else {
+            first.union_distinct = Some(at);
         }
         first.unions.push(select_core(cur, depth)?);
     }
@@ -173,6 +184,7 @@ fn select_core(cur: &mut Cursor, depth: usize) -> Result<Select, SqlError> {
         group_by,
         having,
         unions: Vec::new(),
+        union_distinct: None,
     })
 }
 

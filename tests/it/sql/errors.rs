@@ -208,8 +208,8 @@ const CASES: &[(&str, &str)] = &[
         "unknown field `valu`",
     ),
     (
-        "INSERT INTO o SELECT key FROM bids UNION §SELECT key FROM users;",
-        "only UNION ALL is supported",
+        "INSERT INTO o SELECT key FROM bids UNION SELECT key FROM users UNION §ALL SELECT key FROM bids;",
+        "UNION ALL after a UNION is not supported",
     ),
     (
         "INSERT INTO o SELECT key FROM bids\nUNION ALL §SELECT key, ts FROM users;",

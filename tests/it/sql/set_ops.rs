@@ -1,4 +1,4 @@
-//! `SELECT DISTINCT`, `GROUP BY` without aggregates and `UNION ALL` against brute-force
+//! `SELECT DISTINCT`, `GROUP BY` without aggregates, `UNION ALL` and `UNION` against brute-force
 //! oracles, over a table whose keys are overwritten and deleted (final state and changelog)
 //! and over events; each SQL form beside its TOML twin (`distinct = true`, `union = [...]`).
 
@@ -47,7 +47,11 @@ GROUP BY CAST(value.g AS INT), value.tag;
 INSERT INTO both WITH (final_state = true)
 SELECT CAST(value.g AS INT) AS g, value.tag AS tag FROM items
 UNION ALL
-SELECT CAST(value.g AS INT) AS g, value.tag AS tag FROM others WHERE CAST(value.g AS INT) > 0;";
+SELECT CAST(value.g AS INT) AS g, value.tag AS tag FROM others WHERE CAST(value.g AS INT) > 0;
+INSERT INTO either WITH (final_state = true)
+SELECT CAST(value.g AS INT) AS g, value.tag AS tag FROM items
+UNION
+SELECT CAST(value.g AS INT) AS g, value.tag AS tag FROM others;";
 
 const TOML: &str = r#"
 [sources.items]
@@ -83,6 +87,22 @@ name = "both"
 from = "items"
 final_state = true
 steps = [{ map = { g = "CAST(value.g AS INT)", tag = "value.tag" } }, { union = ["both_union1"] }]
+
+[[pipelines]]
+name = "either_union1"
+from = "others"
+internal = true
+steps = [{ map = { g = "CAST(value.g AS INT)", tag = "value.tag" } }]
+
+[[pipelines]]
+name = "either"
+from = "items"
+final_state = true
+steps = [
+  { map = { g = "CAST(value.g AS INT)", tag = "value.tag" } },
+  { union = ["either_union1"] },
+  { distinct = true },
+]
 "#;
 
 /// The live `(g, tag)` rows of keys with `prefix` (and `g > min_g`).
@@ -111,10 +131,15 @@ fn oracle(input: &[Mutation]) -> BTreeMap<&'static str, (Vec<Json>, Vec<Json>)> 
         distinct.dedup();
         let mut both = rows(&state, "item_", i64::MIN);
         both.extend(rows(&state, "other_", 0));
+        let mut either = rows(&state, "item_", i64::MIN);
+        either.extend(rows(&state, "other_", i64::MIN));
+        either.sort_by_key(|r| r.to_string());
+        either.dedup();
         for (name, after) in [
             ("groups", distinct.clone()),
             ("grouped", distinct),
             ("both", both),
+            ("either", either),
         ] {
             let (before, log) = out.entry(name).or_default();
             diff(before, &after, log);
@@ -127,7 +152,7 @@ fn oracle(input: &[Mutation]) -> BTreeMap<&'static str, (Vec<Json>, Vec<Json>)> 
 }
 
 #[test]
-fn distinct_group_by_and_union_all_follow_a_changing_table() {
+fn distinct_group_by_union_all_and_union_follow_a_changing_table() {
     let input = input();
     let expected = oracle(&input);
     let sql = run_sql(SQL, &input, 1, true);
