@@ -98,7 +98,7 @@ const VOCABULARY: &[&str] = &[
 ];
 
 /// Forms the shipped files do not use: views, subqueries, HAVING, pushed-down WHERE terms,
-/// window options, top-N and deduplication, DISTINCT, UNION ALL, FILTER, TABLE(TUMBLE(…)),
+/// window options, top-N and deduplication, DISTINCT, UNION ALL, UNION, FILTER, TABLE(TUMBLE(…)),
 /// interval joins, window joins and a window table function's rows.
 const MORE: &str = "SET input.generate = 'users-orders';
 CREATE SOURCE orders FROM table WITH (key_regex = '^order_');
@@ -139,6 +139,8 @@ INSERT INTO kinds SELECT DISTINCT prefix FROM prefixed;
 INSERT INTO grouped SELECT prefix FROM prefixed GROUP BY prefix;
 INSERT INTO both SELECT prefix FROM prefixed WHERE ts > 10
 UNION ALL SELECT key AS prefix FROM orders UNION ALL SELECT prefix FROM prefixed;
+INSERT INTO either SELECT prefix FROM prefixed UNION ALL SELECT key AS prefix FROM orders
+UNION SELECT prefix FROM prefixed;
 INSERT INTO filtered
 SELECT prefix, count(*) FILTER (WHERE ts > 100) AS late_ones, count(*) AS n,
        sum(ts) FILTER (WHERE ts < 50) AS early, count(DISTINCT ts) FILTER (WHERE ts > 1) AS d
