@@ -332,6 +332,34 @@ fn q8_finds_new_users_who_sell_at_once() {
 }
 
 #[test]
+fn q11_counts_each_bidders_bids_per_session() {
+    const GAP: i64 = 10_000;
+    let mut by_bidder: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    for b in bids() {
+        by_bidder.entry(b.bidder).or_default().push(b.ts);
+    }
+    let session = |bidder: i64, start: i64, last: i64, n: usize| {
+        json!({"bidder": bidder, "bid_count": n, "starttime": start, "endtime": last + GAP})
+    };
+    let mut expected = Vec::new();
+    for (bidder, mut times) in by_bidder {
+        times.sort_unstable();
+        // Bids at most GAP apart (exactly GAP included) are one session.
+        let (mut start, mut last, mut n) = (times[0], times[0], 0);
+        for t in times {
+            if t - last > GAP {
+                expected.push(session(bidder, start, last, n));
+                (start, n) = (t, 0);
+            }
+            last = t;
+            n += 1;
+        }
+        expected.push(session(bidder, start, last, n));
+    }
+    check("q11", OutputKind::Final, sorted(expected));
+}
+
+#[test]
 fn q20_expands_each_bid_with_its_auction() {
     let by_id: HashMap<i64, Auction> = auctions()
         .into_iter()

@@ -16,6 +16,7 @@ const TWINS: &[&str] = &[
     "nexmark/q4",
     "nexmark/q5",
     "nexmark/q7",
+    "nexmark/q11",
     "nexmark/q8",
     "nexmark/q15",
     "nexmark/q16",
