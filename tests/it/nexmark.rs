@@ -338,9 +338,7 @@ fn q11_counts_each_bidders_bids_per_session() {
     for b in bids() {
         by_bidder.entry(b.bidder).or_default().push(b.ts);
     }
-    let session = |bidder: i64, start: i64, last: i64, n: usize| {
-        json!({"bidder": bidder, "bid_count": n, "starttime": start, "endtime": last + GAP})
-    };
+    let session = |bidder: i64, start: i64, last: i64, n: usize| json!({"bidder": bidder, "bid_count": n, "starttime": start, "endtime": last + GAP});
     let mut expected = Vec::new();
     for (bidder, mut times) in by_bidder {
         times.sort_unstable();
