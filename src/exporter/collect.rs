@@ -293,13 +293,31 @@ impl Collector for RunCollector {
 
 /// The keys each store shard of this process holds, labelled `shard` (the worker's index).
 fn per_shard_keys(encoder: &mut DescriptorEncoder, keys: &[(usize, u64)]) -> Fmt {
+    let keys: Vec<(usize, i64)> = keys
+        .iter()
+        .map(|(shard, n)| (*shard, i64::try_from(*n).unwrap_or(i64::MAX)))
+        .collect();
+    per_shard(
+        encoder,
+        ("kvflow_store_keys", "Keys a store shard holds."),
+        &keys,
+    )
+}
+
+/// One gauge per shard, labelled `shard` (the shard's directory `shard-<k>`).
+pub(super) fn per_shard(
+    encoder: &mut DescriptorEncoder,
+    (name, help): (&str, &str),
+    values: &[(usize, i64)],
+) -> Fmt {
+    if values.is_empty() {
+        return Ok(());
+    }
     let kind = ConstGauge::new(0i64).metric_type();
-    let mut family =
-        encoder.encode_descriptor("kvflow_store_keys", "Keys a store shard holds.", None, kind)?;
-    for (shard, count) in keys {
+    let mut family = encoder.encode_descriptor(name, help, None, kind)?;
+    for (shard, value) in values {
         let labels = [("shard", shard.to_string())];
-        let count = i64::try_from(*count).unwrap_or(i64::MAX);
-        ConstGauge::new(count).encode(family.encode_family(&labels)?)?;
+        ConstGauge::new(*value).encode(family.encode_family(&labels)?)?;
     }
     Ok(())
 }

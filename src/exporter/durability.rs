@@ -7,9 +7,8 @@ use std::time::SystemTime;
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
-use prometheus_client::metrics::gauge::ConstGauge;
 
-use super::collect::{Fmt, gauge};
+use super::collect::{Fmt, gauge, per_shard};
 use crate::runtime::durable::checkpoint::checkpoint_path;
 use crate::store::data_dir::{count_shards, shard_dir};
 use crate::store::log_tail::read_floor;
@@ -72,24 +71,6 @@ impl Collector for DurabilityCollector {
             histogram.metric_type(),
         )?)
     }
-}
-
-/// One gauge per shard, labelled `shard` (the shard's directory `shard-<k>`).
-fn per_shard(
-    encoder: &mut DescriptorEncoder,
-    (name, help): (&str, &str),
-    values: &[(usize, i64)],
-) -> Fmt {
-    if values.is_empty() {
-        return Ok(());
-    }
-    let kind = ConstGauge::new(0i64).metric_type();
-    let mut family = encoder.encode_descriptor(name, help, None, kind)?;
-    for (shard, value) in values {
-        let labels = [("shard", shard.to_string())];
-        ConstGauge::new(*value).encode(family.encode_family(&labels)?)?;
-    }
-    Ok(())
 }
 
 /// The bytes of a shard's log segments (`wal-*.log`).

@@ -226,8 +226,12 @@ fn run_worker(
         input: mut handle,
         probe,
         pipeline_probes,
-    } = build_dataflow(worker, plan, parts).map_err(RunError::Worker)?;
-    operator_stats::OperatorStats::built();
+    } = {
+        let built = build_dataflow(worker, plan, parts);
+        // NB: also after a failed build, so no later dataflow on this thread reports.
+        operator_stats::OperatorStats::built();
+        built.map_err(RunError::Worker)?
+    };
     let mut watch = observe::FrontierWatch::for_worker(
         options.observer.as_ref(),
         worker.index(),
