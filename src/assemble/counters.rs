@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::store::operator::ShardFigures;
+
 /// Counters for one pipeline.
 #[derive(Debug, Default)]
 pub struct PipelineCounters {
@@ -52,8 +54,8 @@ pub struct Metrics {
     /// The pipelines' names, in plan order (as `pipelines`).
     pub names: Vec<String>,
     pub pipelines: Vec<PipelineCounters>,
-    /// The keys each store shard holds, by shard (the worker's index).
-    shard_keys: Mutex<BTreeMap<usize, Arc<AtomicU64>>>,
+    /// What each store shard holds, by shard (the worker's index).
+    shards: Mutex<BTreeMap<usize, Arc<ShardFigures>>>,
 }
 
 impl Metrics {
@@ -69,22 +71,23 @@ impl Metrics {
             missing_deletes: AtomicU64::new(0),
             names: names.to_vec(),
             pipelines: names.iter().map(|_| PipelineCounters::default()).collect(),
-            shard_keys: Mutex::default(),
+            shards: Mutex::default(),
         }
     }
 
-    /// Where shard `shard` keeps the count of keys it holds.
-    pub fn shard_keys(&self, shard: usize) -> Arc<AtomicU64> {
-        let mut shards = self.shard_keys.lock().unwrap_or_else(|e| e.into_inner());
+    /// Where shard `shard` keeps the keys and bytes it holds.
+    pub fn shard_figures(&self, shard: usize) -> Arc<ShardFigures> {
+        let mut shards = self.shards.lock().unwrap_or_else(|e| e.into_inner());
         shards.entry(shard).or_default().clone()
     }
 
-    /// The keys each shard of this process holds, by shard.
-    pub fn keys_by_shard(&self) -> Vec<(usize, u64)> {
-        let shards = self.shard_keys.lock().unwrap_or_else(|e| e.into_inner());
+    /// Each shard of this process with the keys and the bytes it holds, by shard.
+    pub fn shards(&self) -> Vec<(usize, u64, u64)> {
+        let shards = self.shards.lock().unwrap_or_else(|e| e.into_inner());
+        let read = |n: &AtomicU64| n.load(Ordering::Relaxed);
         shards
             .iter()
-            .map(|(shard, keys)| (*shard, keys.load(Ordering::Relaxed)))
+            .map(|(shard, f)| (*shard, read(&f.keys), read(&f.bytes)))
             .collect()
     }
 

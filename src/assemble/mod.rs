@@ -14,6 +14,7 @@
 
 pub mod counters;
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use timely::container::CapacityContainerBuilder;
@@ -23,6 +24,7 @@ use timely::worker::Worker;
 
 use crate::plan::Plan;
 use crate::render::render_plan;
+use crate::render::spans::NodeSpans;
 use crate::sinks::external::{ExternalSinks, SinkContext};
 use crate::sinks::resumed::{Delivered, Resumed};
 use crate::sinks::{LineSink, OutputFactory, OutputKind, RowFormat, sink_lines, sink_rows};
@@ -58,6 +60,8 @@ pub struct WorkerDataflow {
     pub probe: ProbeHandle<u64>,
     /// Each pipeline's outputs' probe, in plan order (with `Parts::probe_pipelines`).
     pub pipeline_probes: Vec<ProbeHandle<u64>>,
+    /// The node of the plan's graph that built each operator.
+    pub node_spans: NodeSpans,
 }
 
 /// Builds the dataflow of `plan` on `worker`. Fails when a sink cannot start (a delivery
@@ -73,24 +77,26 @@ pub fn build_dataflow(
     let open = |pipeline: &str, kind: OutputKind| open_output(outputs, delivered, pipeline, kind);
     let mut failure = None;
     let mut pipeline_probes = Vec::new();
+    let spans = RefCell::new(NodeSpans::default());
     let input = worker.dataflow::<u64, _, _>(|scope| {
         let (input, ingest) = scope.new_input::<Vec<Ingest>>();
         let missing = parts.metrics.clone();
         let changes = shard_operator(
             ingest,
             move |n| missing.add_missing_deletes(n),
-            parts.metrics.shard_keys(worker_index),
+            parts.metrics.shard_figures(worker_index),
             parts.shard_log,
         );
         // NB: the store is probed too, so a run without pipelines still logs all its input.
         let changes = changes.probe_with(&probe);
         let mut rendered = Vec::new();
-        for (index, pipeline) in render_plan(plan, changes.clone(), |index| {
-            parts.metrics.pipelines[index].rows_in_counter()
-        })
-        .into_iter()
-        .enumerate()
-        {
+        let rows_in = |index: usize| parts.metrics.pipelines[index].rows_in_counter();
+        let pipelines = render_plan(plan, changes.clone(), rows_in, &spans);
+        let next = || scope.worker().peek_identifier();
+        for (index, pipeline) in pipelines.into_iter().enumerate() {
+            spans
+                .borrow_mut()
+                .enter(&format!("out_{}", pipeline.name), next());
             rendered.push((pipeline.name.clone(), pipeline.rows.clone()));
             let counters = &parts.metrics.pipelines[index];
             let def = &plan.pipelines[index];
@@ -127,6 +133,7 @@ pub fn build_dataflow(
             if parts.probe_pipelines {
                 pipeline_probes.push(own);
             }
+            spans.borrow_mut().leave(next());
         }
         let context = SinkContext {
             worker: worker_index,
@@ -147,6 +154,7 @@ pub fn build_dataflow(
             input,
             probe,
             pipeline_probes,
+            node_spans: spans.into_inner(),
         }),
     }
 }

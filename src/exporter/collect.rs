@@ -45,12 +45,16 @@ type OperatorFigure = fn(&OperatorStat) -> f64;
 /// an arrangement holds.
 fn per_operator(encoder: &mut DescriptorEncoder, operators: &OperatorStats) -> Fmt {
     let all = operators.snapshot();
-    let labels = |(worker, id): (usize, usize), name: &str| {
-        [
-            ("operator", name.to_string()),
+    let labels = |(worker, id): (usize, usize), op: &OperatorStat| {
+        let mut labels = vec![
+            ("operator", op.name.clone()),
             ("id", id.to_string()),
             ("worker", worker.to_string()),
-        ]
+        ];
+        if let Some(node) = &op.node {
+            labels.push(("node", node.clone()));
+        }
+        labels
     };
     let counters: [(&str, &str, OperatorFigure); 2] = [
         (
@@ -69,12 +73,12 @@ fn per_operator(encoder: &mut DescriptorEncoder, operators: &OperatorStats) -> F
         let mut family = encoder.encode_descriptor(name, help, None, kind)?;
         for (key, op) in &all {
             let value = ConstCounter::new(figure(op));
-            value.encode(family.encode_family(&labels(*key, &op.name))?)?;
+            value.encode(family.encode_family(&labels(*key, op))?)?;
         }
     }
     let arranged: Vec<_> = all
         .iter()
-        .filter_map(|(key, op)| op.arranged.map(|a| (*key, op.name.as_str(), a)))
+        .filter_map(|(key, op)| op.arranged.map(|a| (*key, op, a)))
         .collect();
     let gauges = [
         (
@@ -103,7 +107,7 @@ fn per_operator(encoder: &mut DescriptorEncoder, operators: &OperatorStats) -> F
     )?;
     for (key, op) in &all {
         if let Some(held) = op.held {
-            ConstGauge::new(held).encode(family.encode_family(&labels(*key, &op.name))?)?;
+            ConstGauge::new(held).encode(family.encode_family(&labels(*key, op))?)?;
         }
     }
     Ok(())
@@ -278,7 +282,7 @@ impl Collector for RunCollector {
             m,
             |c| &c.errors,
         )?;
-        per_shard_keys(e, &m.keys_by_shard())?;
+        per_shard_store(e, &m.shards())?;
         if let Some(bytes) = resident_bytes() {
             gauge(
                 e,
@@ -291,16 +295,24 @@ impl Collector for RunCollector {
     }
 }
 
-/// The keys each store shard of this process holds, labelled `shard` (the worker's index).
-fn per_shard_keys(encoder: &mut DescriptorEncoder, keys: &[(usize, u64)]) -> Fmt {
-    let keys: Vec<(usize, i64)> = keys
-        .iter()
-        .map(|(shard, n)| (*shard, i64::try_from(*n).unwrap_or(i64::MAX)))
-        .collect();
+/// The keys and bytes each store shard of this process holds, labelled `shard` (the worker's
+/// index).
+fn per_shard_store(encoder: &mut DescriptorEncoder, shards: &[(usize, u64, u64)]) -> Fmt {
+    let gauge = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    let keys: Vec<(usize, i64)> = shards.iter().map(|s| (s.0, gauge(s.1))).collect();
     per_shard(
         encoder,
         ("kvflow_store_keys", "Keys a store shard holds."),
         &keys,
+    )?;
+    let bytes: Vec<(usize, i64)> = shards.iter().map(|s| (s.0, gauge(s.2))).collect();
+    per_shard(
+        encoder,
+        (
+            "kvflow_store_bytes",
+            "Bytes of the keys and values a store shard holds, values in the log's binary form.",
+        ),
+        &bytes,
     )
 }
 

@@ -13,10 +13,12 @@ mod join_sides;
 mod map_filter;
 mod reduce;
 mod source;
+pub mod spans;
 mod top_n;
 mod window_join;
 mod window_rows;
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -25,7 +27,9 @@ use timely::dataflow::Stream;
 use timely::dataflow::operators::Concatenate;
 
 use self::chain::RowChain;
+use self::spans::NodeSpans;
 use crate::operators::fallible::{Lines, Rows};
+use crate::plan::explain::graph::PlanGraph;
 use crate::plan::projection::{Projection, source_projection};
 use crate::plan::{JoinSides, Node, PipelineDef, Plan};
 use crate::store::Change;
@@ -46,45 +50,60 @@ struct SideOutputs<'scope> {
 
 /// Renders every pipeline of `plan` over the store's `changes`.
 /// `rows_in(index)` gives pipeline `index` (plan order) the counter of the changes its
-/// sources admit on this worker.
+/// sources admit on this worker. `spans` learns which graph node built each operator.
 pub fn render_plan<'scope>(
     plan: &Plan,
     changes: Stream<'scope, u64, Vec<Change>>,
     rows_in: impl Fn(usize) -> Arc<AtomicU64>,
+    spans: &RefCell<NodeSpans>,
 ) -> Vec<RenderedPipeline<'scope>> {
+    let graph = PlanGraph::of(plan);
     let mut rendered: HashMap<String, Rows<'scope>> = HashMap::new();
     let mut out = Vec::new();
     for (index, pipeline) in plan.pipelines.iter().enumerate() {
-        let result = render_pipeline(plan, pipeline, (&changes, rows_in(index)), &rendered);
+        let context = Context {
+            plan,
+            changes: &changes,
+            rendered: &rendered,
+            rows_in: rows_in(index),
+            graph: &graph,
+            spans,
+        };
+        let result = context.render_pipeline(pipeline);
         rendered.insert(pipeline.name.clone(), result.rows.clone());
         out.push(result);
     }
     out
 }
 
-fn render_pipeline<'scope>(
-    plan: &Plan,
-    pipeline: &PipelineDef,
-    (changes, rows_in): (&Stream<'scope, u64, Vec<Change>>, Arc<AtomicU64>),
-    rendered: &HashMap<String, Rows<'scope>>,
-) -> RenderedPipeline<'scope> {
-    let scope = changes.scope();
-    let mut side = SideOutputs {
-        late: Vec::new(),
-        errors: Vec::new(),
-    };
-    let context = Context {
-        plan,
-        changes,
-        rendered,
-        rows_in,
-    };
-    let rows = context.render_node(&pipeline.node, &mut side);
-    RenderedPipeline {
-        name: pipeline.name.clone(),
-        rows,
-        late: scope.concatenate(side.late),
-        errors: scope.concatenate(side.errors),
+impl<'scope> Context<'_, 'scope> {
+    fn render_pipeline(&self, pipeline: &PipelineDef) -> RenderedPipeline<'scope> {
+        let scope = self.changes.scope();
+        let mut side = SideOutputs {
+            late: Vec::new(),
+            errors: Vec::new(),
+        };
+        let rows = self.render_node(&pipeline.node, &mut side);
+        RenderedPipeline {
+            name: pipeline.name.clone(),
+            rows,
+            late: scope.concatenate(side.late),
+            errors: scope.concatenate(side.errors),
+        }
+    }
+
+    /// Renders `node`, recording the operators it builds as its own.
+    fn render_node(&self, node: &Node, side: &mut SideOutputs<'scope>) -> Rows<'scope> {
+        let next = || self.changes.scope().worker().peek_identifier();
+        let id = self.graph.id_of(node);
+        if let Some(id) = id {
+            self.spans.borrow_mut().enter(id, next());
+        }
+        let rows = self.render_operators(node, side);
+        if id.is_some() {
+            self.spans.borrow_mut().leave(next());
+        }
+        rows
     }
 }
 
@@ -94,10 +113,12 @@ struct Context<'a, 'scope> {
     rendered: &'a HashMap<String, Rows<'scope>>,
     /// Counts the changes the pipeline's sources admit.
     rows_in: Arc<AtomicU64>,
+    graph: &'a PlanGraph,
+    spans: &'a RefCell<NodeSpans>,
 }
 
 impl<'scope> Context<'_, 'scope> {
-    fn render_node(&self, node: &Node, side: &mut SideOutputs<'scope>) -> Rows<'scope> {
+    fn render_operators(&self, node: &Node, side: &mut SideOutputs<'scope>) -> Rows<'scope> {
         match node {
             Node::Source {
                 source, lateness, ..
@@ -284,6 +305,10 @@ impl<'scope> Context<'_, 'scope> {
     ) -> Rows<'scope> {
         // NB: validation guarantees the source exists.
         let def = self.plan.source(source).expect("validated source");
+        let next = || self.changes.scope().worker().peek_identifier();
+        self.spans
+            .borrow_mut()
+            .enter(&format!("src_{source}"), next());
         let (rows, late, errors) = source::render_source(
             self.changes.clone(),
             (def, self.rows_in.clone()),
@@ -291,6 +316,7 @@ impl<'scope> Context<'_, 'scope> {
             chain,
             projection,
         );
+        self.spans.borrow_mut().leave(next());
         side.late.push(late);
         side.errors.push(errors);
         rows

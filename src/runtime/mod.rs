@@ -226,12 +226,16 @@ fn run_worker(
         input: mut handle,
         probe,
         pipeline_probes,
+        node_spans,
     } = {
         let built = build_dataflow(worker, plan, parts);
         // NB: also after a failed build, so no later dataflow on this thread reports.
         operator_stats::OperatorStats::built();
         built.map_err(RunError::Worker)?
     };
+    if let Some(stats) = &options.operator_stats {
+        stats.attribute(worker.index(), node_spans);
+    }
     let mut watch = observe::FrontierWatch::for_worker(
         options.observer.as_ref(),
         worker.index(),

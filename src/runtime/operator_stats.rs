@@ -4,6 +4,9 @@
 //! its dataflow is built (an arrangement finds its logger when it is made), so a run without
 //! `--metrics` logs nothing.
 //!
+//! Each operator is labelled with the node of the plan's graph that built it
+//! (`render::spans`), so the dashboard can show the figures on the plan.
+//!
 //! Differential reports a trace's batches as they are made, merged and dropped; those events
 //! balance (see `differential_dataflow::logging`), so the running sums are what the trace
 //! holds. Operators of kvflow's own that keep state in hash maps (sessions, running totals,
@@ -20,6 +23,7 @@ use differential_dataflow::logging::{DifferentialEvent, DifferentialEventBuilder
 use timely::logging::{StartStop, TimelyEvent, TimelyEventBuilder};
 
 use crate::operators::state_gauge::{report_state_to, stop_reporting_state};
+use crate::render::spans::NodeSpans;
 
 /// One operator of one worker.
 #[derive(Clone, Debug, Default)]
@@ -32,6 +36,8 @@ pub struct OperatorStat {
     pub arranged: Option<(i64, i64)>,
     /// `Some(entries)` for an operator of kvflow's own that keeps state.
     pub held: Option<i64>,
+    /// The id of the node of the plan's graph that built it (`render::spans`).
+    pub node: Option<String>,
 }
 
 /// Every worker's operators, by `(worker, operator id)`.
@@ -40,6 +46,8 @@ pub struct OperatorStats {
     operators: Mutex<HashMap<(usize, usize), OperatorStat>>,
     /// The state gauges of kvflow's own operators, by `(worker, operator id)`.
     held: Mutex<HashMap<(usize, usize), Arc<AtomicI64>>>,
+    /// Each worker's graph nodes, by the operators they built.
+    spans: Mutex<HashMap<usize, NodeSpans>>,
 }
 
 impl OperatorStats {
@@ -72,6 +80,13 @@ impl OperatorStats {
         stop_reporting_state();
     }
 
+    /// Tells which graph node built each of `worker`'s operators.
+    pub fn attribute(&self, worker: usize, spans: NodeSpans) {
+        if let Ok(mut all) = self.spans.lock() {
+            all.insert(worker, spans);
+        }
+    }
+
     /// The state gauge of operator `id` of `worker`.
     fn state_gauge(&self, worker: usize, id: usize) -> Arc<AtomicI64> {
         let gauge = Arc::new(AtomicI64::new(0));
@@ -87,6 +102,12 @@ impl OperatorStats {
         if let Ok(held) = self.held.lock() {
             for (key, gauge) in held.iter() {
                 operators.entry(*key).or_default().held = Some(gauge.load(Ordering::Relaxed));
+            }
+        }
+        if let Ok(spans) = self.spans.lock() {
+            for ((worker, id), op) in &mut operators {
+                let node = spans.get(worker).and_then(|s| s.node_of(*id));
+                op.node = node.map(str::to_string);
             }
         }
         let mut all: Vec<_> = operators.into_iter().collect();

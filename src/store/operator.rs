@@ -13,16 +13,24 @@ use super::shard::{Change, Ingest, ShardState, key_hash};
 
 const RETRY_LOG_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
 
+/// What a store shard holds, as its operator left it after its last step.
+#[derive(Debug, Default)]
+pub struct ShardFigures {
+    pub keys: AtomicU64,
+    /// `ShardState::bytes`.
+    pub bytes: AtomicU64,
+}
+
 /// Routes each mutation to the shard that owns its key and applies it there.
-/// `on_missing_delete` is told how many deletes of missing keys each step saw, and `keys`
-/// holds the number of keys in the shard after each batch.
+/// `on_missing_delete` is told how many deletes of missing keys each step saw, and `figures`
+/// holds the keys and bytes in the shard after each step.
 /// With `log`, each batch is logged (one commit) before it is applied; a log that carries a
 /// seed (a restart past a retention floor) first puts the snapshot's keys back and emits them
 /// as seeded changes at the dataflow's first time.
 pub fn shard_operator<'scope>(
     ingest: Stream<'scope, u64, Vec<Ingest>>,
     mut on_missing_delete: impl FnMut(u64) + 'static,
-    keys: Arc<AtomicU64>,
+    figures: Arc<ShardFigures>,
     mut log: Option<ShardLog>,
 ) -> Stream<'scope, u64, Vec<Change>> {
     let peers = ingest.scope().peers();
@@ -64,7 +72,8 @@ pub fn shard_operator<'scope>(
                         log.maybe_snapshot(time, &state);
                     }
                 });
-                keys.store(state.len() as u64, Ordering::Relaxed);
+                figures.keys.store(state.len() as u64, Ordering::Relaxed);
+                figures.bytes.store(state.bytes() as u64, Ordering::Relaxed);
                 if log.as_ref().is_some_and(ShardLog::needs_retry) {
                     retry.activate_after(RETRY_LOG_AFTER);
                 }

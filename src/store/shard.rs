@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::wal::value_codec::{decode_value, encode_value};
+use super::wal::value_codec::{decode_value, encode_value, encoded_len};
 use crate::change::{ChangeEvent, EventKind, Mutation, Op};
 use crate::value::Value;
 
@@ -180,6 +180,14 @@ impl Kept {
             Kept::Packed(bytes) => unpack(bytes),
         }
     }
+
+    /// The length of the value's binary form (its packed bytes, when packed).
+    fn encoded_len(&self) -> usize {
+        match self {
+            Kept::Value(value) => encoded_len(value),
+            Kept::Packed(bytes) => bytes.len(),
+        }
+    }
 }
 
 /// A live key's entry: its value kept, and where it came from.
@@ -227,6 +235,8 @@ impl Entry {
 pub struct ShardState {
     /// NB: boxed, so that growing the table moves a pointer per key, not the entry.
     entries: HashMap<Arc<str>, Box<Entry>>,
+    /// The bytes of the live keys and of their values' binary form (see [`Self::bytes`]).
+    bytes: usize,
     scratch: Vec<u8>,
     /// Deletes of keys that did not exist: no event, counted.
     pub missing_deletes: u64,
@@ -266,7 +276,11 @@ impl ShardState {
                 };
                 self.put(&key, entry)
             }
-            Op::Delete => self.entries.remove(&*key).map(|entry| *entry),
+            Op::Delete => {
+                let removed = self.entries.remove(&*key).map(|entry| *entry);
+                self.forget(&key, removed.as_ref());
+                removed
+            }
         };
         let Some(kind) = event_kind(op, replaced.is_some()) else {
             self.missing_deletes += 1;
@@ -299,13 +313,29 @@ impl ShardState {
     /// Stores `entry` under `key`; returns the entry it replaced. NB: an overwrite reuses the
     /// key's box, so a store that is mostly overwritten allocates no entries.
     fn put(&mut self, key: &Arc<str>, entry: Entry) -> Option<Entry> {
-        match self.entries.get_mut(&**key) {
+        self.bytes += key.len() + entry.value.encoded_len();
+        let replaced = match self.entries.get_mut(&**key) {
             Some(kept) => Some(std::mem::replace(&mut **kept, entry)),
             None => {
                 self.entries.insert(key.clone(), Box::new(entry));
                 None
             }
+        };
+        self.forget(key, replaced.as_ref());
+        replaced
+    }
+
+    /// Takes a removed or replaced entry of `key` out of [`Self::bytes`].
+    fn forget(&mut self, key: &str, entry: Option<&Entry>) {
+        if let Some(entry) = entry {
+            self.bytes -= key.len() + entry.value.encoded_len();
         }
+    }
+
+    /// The bytes of the live keys and of their values in the log's binary form: what the
+    /// shard holds, less the maps' and allocator's overhead.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// Puts back a snapshot's keys and returns them as seeded inserts, in seq order.
@@ -356,7 +386,7 @@ impl ShardState {
 
     /// Puts a key back as a snapshot recorded it (no event).
     pub fn restore(&mut self, key: Arc<str>, stored: Stored) {
-        self.entries.insert(key, Box::new(Entry::new(&stored)));
+        self.put(&key, Entry::new(&stored));
     }
 }
 
@@ -372,6 +402,49 @@ mod tests {
             ts,
             mutation: m,
         }
+    }
+
+    /// The bytes of every live key and its value's binary form, encoded afresh.
+    fn bytes_of(shard: &ShardState) -> usize {
+        let encoded = |value: &Value| {
+            let mut bytes = Vec::new();
+            encode_value(value, &mut bytes);
+            bytes.len()
+        };
+        shard.iter().map(|(k, s)| k.len() + encoded(&s.value)).sum()
+    }
+
+    #[test]
+    fn the_shard_counts_the_bytes_it_holds_through_puts_deletes_and_packing() {
+        let mut rng = crate::rng::Rng::new(7, 0);
+        let mut shard = ShardState::default();
+        let keys = PACK_FROM_KEYS as u64 + 4000;
+        for seq in 0..3 * keys {
+            let key = format!("key_{}", rng.below(keys));
+            let mutation = match rng.below(10) {
+                0 => Mutation::delete(key.as_str(), seq),
+                1..=4 => Mutation::put(key.as_str(), Value::from(format!("s{seq}")), seq),
+                _ => {
+                    let fields = [("n".to_string(), Value::Int(seq as i64))];
+                    Mutation::put(key.as_str(), Value::map(fields.into_iter().collect()), seq)
+                }
+            };
+            shard.apply_deferred(ingest(seq, mutation));
+            if seq % 5000 == 0 {
+                assert_eq!(shard.bytes(), bytes_of(&shard), "after {seq}");
+            }
+        }
+        assert!(shard.len() > PACK_FROM_KEYS, "the shard packs");
+        assert_eq!(shard.bytes(), bytes_of(&shard));
+        let mut restored = ShardState::default();
+        let entries: Vec<_> = shard.iter().map(|(k, s)| (k.clone(), s)).collect();
+        restored.seed(entries.clone());
+        restored.seed(entries);
+        assert_eq!(
+            restored.bytes(),
+            shard.bytes(),
+            "a seed twice holds each key once"
+        );
     }
 
     #[test]

@@ -102,6 +102,15 @@ fn the_dashboard_draws_each_pipeline_and_its_figures_move() {
         "rates shown"
     );
 
+    // The session windows' state is drawn on their node of the graph.
+    let sessions = operator_node(&graph, "sessions");
+    let marker = format!("data-metric-of=\"{sessions}\"");
+    let state = value_after(&later, &marker);
+    assert!(
+        state.is_some_and(|s| s > 0.0),
+        "the state of {sessions}: {state:?}"
+    );
+
     let shot = screenshot_path();
     chromium(
         dir.path(),
@@ -135,6 +144,16 @@ fn output_nodes(dom: &str) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// The id of `pipeline`'s last operator (the first its graph lists) in `/plan.json`.
+fn operator_node(graph: &serde_json::Value, pipeline: &str) -> String {
+    let nodes = graph["nodes"].as_array().expect("nodes");
+    let node = nodes
+        .iter()
+        .find(|n| n["kind"] == "operator" && n["pipeline"] == pipeline)
+        .unwrap_or_else(|| panic!("no operator of {pipeline} in {graph}"));
+    node["id"].as_str().expect("an id").to_string()
 }
 
 /// The `data-value` of the element `<tag attribute="...">` that follows `marker`.

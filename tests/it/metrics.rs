@@ -117,6 +117,26 @@ fn sum(text: &str, metric: &str, operator: &str) -> f64 {
         .sum()
 }
 
+/// The `node` label of each series of `metric` whose `operator` label starts with
+/// `operator` (`-` for a series without one), sorted and without repeats. Read from the text,
+/// as in [`sum`].
+fn nodes(text: &str, metric: &str, operator: &str) -> Vec<String> {
+    let prefix = format!("{metric}{{operator=\"{operator}");
+    let mut nodes: Vec<String> = text
+        .lines()
+        .filter(|line| line.starts_with(&prefix))
+        .map(|line| {
+            let node = line.split(",node=\"").nth(1);
+            node.and_then(|n| n.split('"').next())
+                .unwrap_or("-")
+                .to_string()
+        })
+        .collect();
+    nodes.sort();
+    nodes.dedup();
+    nodes
+}
+
 fn line(i: u64, ts: u64, v: &str) -> String {
     format!("{{\"ts\":{ts},\"op\":\"put\",\"key\":\"k{i}\",\"value\":{{\"v\":{v}}}}}\n")
 }
@@ -203,6 +223,38 @@ fn a_scrape_during_a_run_counts_what_was_fed_and_what_was_written() {
         let settled = stored == fed as f64 && totals == (fed - 1) as f64;
         (scheduled > 0.0 && arranged >= events as f64 && settled).then_some(())
     });
+    // The store holds each key fed once. Its bytes are the keys' and the values' binary form:
+    // `{"v":<int>}` is a map tag and length (5), the field's length and name (5), an int's tag
+    // and 8 bytes (9); `{"v":"x"}` has a string's tag, length and byte (6) instead.
+    let keys = (0..events + 2)
+        .map(|i| format!("k{i}").len())
+        .sum::<usize>();
+    let stored_bytes = keys + (events as usize + 1) * 19 + 16;
+    eventually("the store's figures", || {
+        let seen = scrape(&url);
+        let shard = |metric: &str| {
+            let sample = seen.samples.iter().find(|s| s.metric == metric)?;
+            match (sample.labels.get("shard"), &sample.value) {
+                (Some("0"), Value::Gauge(v)) => Some(*v),
+                _ => None,
+            }
+        };
+        let figures = (shard("kvflow_store_keys"), shard("kvflow_store_bytes"));
+        (figures == (Some(fed as f64), Some(stored_bytes as f64))).then_some(())
+    });
+    // Each operator is labelled with the node of `explain`'s graph that built it: the running
+    // counts with `per_key`'s aggregate, the source's operators with the source; the store's
+    // operator is not on the graph.
+    let text = scrape_text(&url);
+    let state = "kvflow_operator_state_entries";
+    assert_eq!(nodes(&text, state, "AccumulateTotals"), ["per_key_1"]);
+    let records = "kvflow_operator_records_in_total";
+    assert_eq!(nodes(&text, records, "Source(events)"), ["src_events"]);
+    assert_eq!(nodes(&text, records, "StoreShard"), ["-"]);
+    assert_eq!(
+        nodes(&text, "kvflow_arrangement_updates", "Arrange"),
+        ["largest_1"]
+    );
     // Every batch before the last has been passed by the outputs: each is in the latency
     // histogram once.
     let text = scrape_text(&url);

@@ -290,8 +290,38 @@ function nodeMetric(n, samples) {
       const events = total(samples, "kvflow_route_events_total", { route: n.name });
       return events === null ? "" : `${fmt(events)} events`;
     }
+    case "operator": {
+      const records = nodeRecordsIn(n, samples);
+      const state = operatorState(n, samples);
+      const parts = [];
+      if (records !== null) parts.push(`${fmt(records)} in`);
+      if (state !== null) parts.push(`state ${fmt(state)}`);
+      return parts.join(" · ");
+    }
     default: return "";
   }
+}
+
+// The records into a node: those its first operator (the lowest id) received, on each worker
+// (its later operators receive what the first passed on, or more, as updates).
+function nodeRecordsIn(n, samples) {
+  const first = new Map();
+  for (const s of samples.get("kvflow_operator_records_in_total") || []) {
+    if (s.labels.node !== n.id) continue;
+    const seen = first.get(s.labels.worker);
+    if (!seen || Number(s.labels.id) < Number(seen.labels.id)) first.set(s.labels.worker, s);
+  }
+  if (first.size === 0) return null;
+  return [...first.values()].reduce((sum, s) => sum + s.value, 0);
+}
+
+// The state the operators a node built hold: their arrangements' updates and the entries of
+// kvflow's own stateful operators (null when it built none that keeps state).
+function operatorState(n, samples) {
+  const figures = ["kvflow_arrangement_updates", "kvflow_operator_state_entries"]
+    .map((name) => total(samples, name, { node: n.id }))
+    .filter((v) => v !== null);
+  return figures.length === 0 ? null : figures.reduce((a, b) => a + b, 0);
 }
 
 // ---- figures and tables ----
@@ -522,7 +552,10 @@ async function refresh() {
     updateSinks(samples);
     for (const n of plan.nodes) {
       const node = document.querySelector(`#plan-graph [data-metric-of="${CSS.escape(n.id)}"]`);
-      if (node) node.textContent = nodeMetric(n, samples);
+      if (!node) continue;
+      const text = nodeMetric(n, samples);
+      if (n.kind === "operator") setFigure(node, text, operatorState(n, samples));
+      else node.textContent = text;
     }
     drawPlot("plot-events", history.events, fmt);
     drawPlot("plot-rows", history.rows, fmt);

@@ -5,6 +5,10 @@
 //!
 //! Node ids are the Mermaid ones: `src_<source>`, `<pipeline>_<n>` for operators, `out_<pipeline>`,
 //! `store_changes`, `sync_<name>`, `alert_<name>`, `route_<name>`, `handler_<name>`.
+//! [`PlanGraph::id_of`] gives a plan node's id, so the timely operators rendered for a node can
+//! be labelled with it (`render::spans`) and the dashboard can put their state on the graph.
+
+use std::collections::HashMap;
 
 use std::fmt::Write as _;
 
@@ -69,6 +73,10 @@ pub struct PlanGraph {
     pub edges: Vec<GraphEdge>,
     #[serde(skip)]
     steps: Vec<Step>,
+    /// The id of each plan node of the graph, by the node's address in the plan it was made
+    /// from.
+    #[serde(skip)]
+    by_node: HashMap<usize, String>,
 }
 
 impl PlanGraph {
@@ -123,6 +131,12 @@ impl PlanGraph {
         out
     }
 
+    /// The id of `node`, a node of the plan this graph was made from (`None` for a node of
+    /// another plan, or one that reads another pipeline's output).
+    pub fn id_of(&self, node: &Node) -> Option<&str> {
+        self.by_node.get(&address(node)).map(String::as_str)
+    }
+
     fn find(&self, id: &str) -> Option<&GraphNode> {
         self.nodes.iter().find(|n| n.id == id)
     }
@@ -157,12 +171,17 @@ impl PlanGraph {
     /// another pipeline's output is already in the graph.
     fn operator(&mut self, pipeline: &str, node: &Node, counter: &mut usize) -> String {
         match node {
-            Node::Source { source, .. } => return format!("src_{source}"),
+            Node::Source { source, .. } => {
+                let id = format!("src_{source}");
+                self.by_node.insert(address(node), id.clone());
+                return id;
+            }
             Node::Pipeline { name, .. } => return format!("out_{name}"),
             _ => {}
         }
         *counter += 1;
         let id = format!("{pipeline}_{counter}");
+        self.by_node.insert(address(node), id.clone());
         let added = self.node(NodeKind::Operator, id.clone(), describe(node));
         added.pipeline = Some(pipeline.to_string());
         added.operator = Some(node.op_name());
@@ -216,6 +235,11 @@ impl PlanGraph {
             }
         }
     }
+}
+
+/// Where `node` lives: the key of [`PlanGraph::id_of`].
+fn address(node: &Node) -> usize {
+    std::ptr::from_ref(node) as usize
 }
 
 /// Whether Mermaid declares the node on the edge that leads to it (on every such edge)

@@ -66,6 +66,21 @@ pub fn encode_value(value: &Value, out: &mut Vec<u8>) {
     }
 }
 
+/// The length of `value`'s binary form, without writing it: `encode_value`'s output length.
+pub fn encoded_len(value: &Value) -> usize {
+    const LEN: usize = 4;
+    1 + match value {
+        Value::Null | Value::Bool(_) => 0,
+        Value::Int(_) | Value::Float(_) => 8,
+        Value::Str(s) => LEN + s.len(),
+        Value::List(items) => LEN + items.iter().map(encoded_len).sum::<usize>(),
+        Value::Map(map) => {
+            let entry = |(key, item): (&String, &Value)| LEN + key.len() + encoded_len(item);
+            LEN + map.iter().map(entry).sum::<usize>()
+        }
+    }
+}
+
 fn put_len(len: usize, out: &mut Vec<u8>) {
     out.extend_from_slice(&(len as u32).to_le_bytes());
 }
@@ -163,6 +178,7 @@ mod tests {
         let value = Value::parse_json(json).expect("json");
         let mut bytes = Vec::new();
         encode_value(&value, &mut bytes);
+        assert_eq!(encoded_len(&value), bytes.len(), "{json}");
         assert_eq!(decode_value(&bytes), Ok(value), "{json}");
     }
 
