@@ -3,7 +3,7 @@
 //! read. The run's summary (`runtime::metrics`) and the server's `INFO` read them.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::store::operator::ShardFigures;
@@ -56,6 +56,8 @@ pub struct Metrics {
     pub pipelines: Vec<PipelineCounters>,
     /// What each store shard holds, by shard (the worker's index).
     shards: Mutex<BTreeMap<usize, Arc<ShardFigures>>>,
+    /// Whether shards count their bytes (see [`Self::want_store_bytes`]).
+    store_bytes_wanted: AtomicBool,
 }
 
 impl Metrics {
@@ -72,13 +74,22 @@ impl Metrics {
             names: names.to_vec(),
             pipelines: names.iter().map(|_| PipelineCounters::default()).collect(),
             shards: Mutex::default(),
+            store_bytes_wanted: AtomicBool::new(false),
         }
     }
 
     /// Where shard `shard` keeps the keys and bytes it holds.
     pub fn shard_figures(&self, shard: usize) -> Arc<ShardFigures> {
         let mut shards = self.shards.lock().unwrap_or_else(|e| e.into_inner());
-        shards.entry(shard).or_default().clone()
+        let figures = shards.entry(shard).or_default();
+        let wanted = self.store_bytes_wanted.load(Ordering::Relaxed);
+        figures.counts_bytes.store(wanted, Ordering::Relaxed);
+        figures.clone()
+    }
+
+    /// Shards made from now on count the bytes they hold (for a run that serves metrics).
+    pub fn want_store_bytes(&self) {
+        self.store_bytes_wanted.store(true, Ordering::Relaxed);
     }
 
     /// Each shard of this process with the keys and the bytes it holds, by shard.

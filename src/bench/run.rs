@@ -16,6 +16,8 @@ use super::BenchError;
 use super::stats::{BatchLatency, LatencySummary, batch_latencies};
 use crate::change::Mutation;
 use crate::plan::Plan;
+use crate::runtime::observe::BothObservers;
+use crate::runtime::operator_stats::OperatorStats;
 use crate::runtime::{InputSource, Metrics, RunObserver, RunOptions, run_observed};
 use crate::sinks::{LineSink, OutputFactory, OutputKind};
 
@@ -49,19 +51,30 @@ pub struct Batching {
     pub events: u64,
 }
 
-/// Runs `plan` over `input` on `workers` threads and measures it.
+/// What else watches a measured run: a metrics endpoint's operator figures and observer (to
+/// measure what serving metrics costs).
+pub struct Watchers {
+    pub operator_stats: Arc<OperatorStats>,
+    pub observer: Arc<dyn RunObserver>,
+}
+
+/// Runs `plan` over `input` on `workers` threads and measures it, counting into `metrics`.
 pub fn measure(
     plan: Arc<Plan>,
     input: Arc<Vec<Mutation>>,
-    workers: usize,
-    batching: Batching,
+    (workers, batching): (usize, Batching),
+    metrics: Arc<Metrics>,
+    watchers: Option<Watchers>,
 ) -> Result<Measurement, BenchError> {
     let events = input.len() as u64;
-    let names: Vec<String> = plan.pipelines.iter().map(|p| p.name.clone()).collect();
-    let metrics = Arc::new(Metrics::new(&names));
     let recorder = Arc::new(Recorder::default());
+    let observer: Arc<dyn RunObserver> = match &watchers {
+        Some(w) => Arc::new(BothObservers(recorder.clone(), w.observer.clone())),
+        None => recorder.clone(),
+    };
     let options = RunOptions {
-        observer: Some(recorder.clone()),
+        observer: Some(observer),
+        operator_stats: watchers.map(|w| w.operator_stats),
         ..RunOptions::default()
             .workers(workers)
             .batch_ms(batching.ms)

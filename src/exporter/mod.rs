@@ -63,6 +63,7 @@ impl MetricsServer {
             .ok_or_else(|| format!("--metrics {addr}: not an IP address"))?;
         let server = Arc::new(server);
         let latency = Arc::new(BatchLatency::new(&metrics.names));
+        metrics.want_store_bytes();
         let mut registry = Registry::default();
         registry.register_collector(Box::new(RunCollector::new(
             metrics,

@@ -249,12 +249,7 @@ impl Feeder<'_, '_> {
                 }
                 let history =
                     History::open(dir, None).map_err(|e| RunError::Durable(e.to_string()))?;
-                let replayed = feeder.send_history(history, u64::MAX)?;
-                feeder
-                    .metrics
-                    .events_in
-                    .fetch_add(replayed, Ordering::Relaxed);
-                Ok(())
+                feeder.replay_history(history)
             }
             InputSource::Live(queue) => feeder.feed_live(queue),
             InputSource::Generate { workload, config } => {
@@ -267,12 +262,43 @@ impl Feeder<'_, '_> {
         }
     }
 
+    /// Sends a data directory's whole history (a replay), counting the events and the log
+    /// bytes read as it goes.
+    fn replay_history(&mut self, history: History) -> Result<(), RunError> {
+        let (loaded, _) = history.progress();
+        let metrics = self.metrics;
+        let mut counted = 0;
+        let mut report = |sent: u64, time: u64| {
+            metrics
+                .events_in
+                .fetch_add(sent - counted, Ordering::Relaxed);
+            counted = sent;
+            let read = loaded.load(Ordering::Relaxed);
+            metrics.bytes_in.fetch_max(read, Ordering::Relaxed);
+            metrics.watermark_ms.fetch_max(time, Ordering::Relaxed);
+        };
+        let sent = self.send_history_reporting(history, u64::MAX, &mut report)?;
+        report(sent, *self.handle.time());
+        Ok(())
+    }
+
+    fn send_history(&mut self, history: History, until: u64) -> Result<u64, RunError> {
+        self.send_history_reporting(history, until, &mut |_, _| {})
+    }
+
     /// Sends logged history before seq `until` at its logged batch stamps (each worker its
     /// own shard's, in a resumed run; worker 0 everything, in a replay); returns how many
     /// mutations it sent. The logged stamps are the batches of the run that wrote the log,
     /// cut by volume while it had a backlog, and are kept: a replay's `--from`, `--since` and
     /// raw times name them.
-    fn send_history(&mut self, history: History, until: u64) -> Result<u64, RunError> {
+    /// `report` is told how many it has sent, and the time they were sent at, at each step of
+    /// the worker.
+    fn send_history_reporting(
+        &mut self,
+        history: History,
+        until: u64,
+        report: &mut dyn FnMut(u64, u64),
+    ) -> Result<u64, RunError> {
         let mut previous = *self.handle.time();
         let mut since_step = 0usize;
         let mut sent = 0;
@@ -292,6 +318,7 @@ impl Feeder<'_, '_> {
             since_step += 1;
             if since_step >= 4096 {
                 since_step = 0;
+                report(sent, *self.handle.time());
                 self.worker.step();
             }
         }

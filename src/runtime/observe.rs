@@ -30,6 +30,30 @@ pub trait RunObserver: Send + Sync {
     }
 }
 
+/// Two observers told the same: a measured run that also serves its metrics.
+pub struct BothObservers(pub Arc<dyn RunObserver>, pub Arc<dyn RunObserver>);
+
+impl RunObserver for BothObservers {
+    fn batch_opened(&self, stamp: u64, first_seq: u64, at: Instant) {
+        self.0.batch_opened(stamp, first_seq, at);
+        self.1.batch_opened(stamp, first_seq, at);
+    }
+
+    fn frontier_advanced(&self, frontier: Option<u64>, at: Instant) {
+        self.0.frontier_advanced(frontier, at);
+        self.1.frontier_advanced(frontier, at);
+    }
+
+    fn pipeline_advanced(&self, index: usize, frontier: Option<u64>, at: Instant) {
+        self.0.pipeline_advanced(index, frontier, at);
+        self.1.pipeline_advanced(index, frontier, at);
+    }
+
+    fn wants_pipelines(&self) -> bool {
+        self.0.wants_pipelines() || self.1.wants_pipelines()
+    }
+}
+
 /// Reports changes of a probe's frontier, and of each pipeline's, to an observer.
 pub(super) struct FrontierWatch {
     observer: Arc<dyn RunObserver>,

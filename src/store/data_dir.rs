@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
 use super::log_progress::LogProgress;
@@ -108,6 +109,10 @@ impl DataDir {
 pub struct History {
     /// Each open shard's index and reader.
     readers: Vec<(usize, std::iter::Peekable<LogReader>)>,
+    /// The bytes of the log segments read so far.
+    loaded: Arc<AtomicU64>,
+    /// The bytes of every segment to read, when opened.
+    total: u64,
 }
 
 impl History {
@@ -127,12 +132,26 @@ impl History {
         root: &Path,
         shards: impl Iterator<Item = (usize, Option<u64>)>,
     ) -> Result<History, WalError> {
+        let loaded = Arc::new(AtomicU64::new(0));
+        let mut total = 0;
         let readers = shards
             .map(|(k, after)| {
-                LogReader::open(&shard_dir(root, k), after).map(|r| (k, r.peekable()))
+                let reader = LogReader::open(&shard_dir(root, k), after)?;
+                total += reader.bytes_left();
+                Ok((k, reader.counting_into(loaded.clone()).peekable()))
             })
-            .collect::<Result<_, _>>()?;
-        Ok(History { readers })
+            .collect::<Result<_, WalError>>()?;
+        Ok(History {
+            readers,
+            loaded,
+            total,
+        })
+    }
+
+    /// How far the history has been read: the bytes of the log segments read so far (they
+    /// are read whole) and of all of them, for a progress bar.
+    pub fn progress(&self) -> (Arc<AtomicU64>, u64) {
+        (self.loaded.clone(), self.total)
     }
 }
 
@@ -310,3 +329,65 @@ impl ShardLog {
 
 /// Output file lengths by path, as a checkpoint records them.
 pub type OutputLengths = BTreeMap<String, u64>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::change::Op;
+    use crate::value::Value;
+    use std::sync::atomic::Ordering;
+
+    /// The bytes of every log segment under `root`, read from the directory.
+    fn segment_bytes(root: &Path) -> u64 {
+        let shards = std::fs::read_dir(root).expect("root").flatten();
+        let files = shards.filter(|s| s.path().is_dir()).flat_map(|s| {
+            std::fs::read_dir(s.path())
+                .expect("shard")
+                .flatten()
+                .collect::<Vec<_>>()
+        });
+        let logs = files.filter(|f| f.file_name().to_string_lossy().ends_with(".log"));
+        logs.map(|f| f.metadata().expect("metadata").len()).sum()
+    }
+
+    #[test]
+    fn a_history_counts_the_log_bytes_it_has_read_up_to_all_of_them() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let options = WalOptions {
+            segment_bytes: 2048,
+            ..WalOptions::default()
+        };
+        let (dir, _) = DataDir::open(root.path(), 2, &options).expect("open");
+        for seq in 0..600u64 {
+            let wal = dir.shard((seq % 2) as usize).expect("shard");
+            let mut wal = wal.lock().expect("lock");
+            wal.append(&LogRecord {
+                seq,
+                time: seq / 10,
+                ts: seq,
+                max_seen: 0,
+                op: Op::Put,
+                key: format!("key{seq}").into(),
+                value: Value::Int(seq as i64),
+                origin: None,
+            });
+            wal.commit().expect("commit");
+        }
+        let history = History::open(root.path(), None).expect("history");
+        let (loaded, total) = history.progress();
+        assert_eq!(total, segment_bytes(root.path()));
+        let mut seen = Vec::new();
+        for record in history {
+            record.expect("a record");
+            seen.push(loaded.load(Ordering::Relaxed));
+        }
+        assert_eq!(seen.len(), 600);
+        assert!(seen.windows(2).all(|w| w[0] <= w[1]), "never goes back");
+        let half = seen[299] as f64 / total as f64;
+        assert!(
+            (0.4..0.6).contains(&half),
+            "half the records, {half} of the bytes"
+        );
+        assert_eq!(seen.last(), Some(&total), "all of them at the end");
+    }
+}

@@ -17,8 +17,10 @@ const RETRY_LOG_AFTER: std::time::Duration = std::time::Duration::from_millis(10
 #[derive(Debug, Default)]
 pub struct ShardFigures {
     pub keys: AtomicU64,
-    /// `ShardState::bytes`.
+    /// `ShardState::bytes`, counted only when `counts_bytes`.
     pub bytes: AtomicU64,
+    /// Whether the shard counts its bytes (a shard reads it when it is made).
+    pub counts_bytes: std::sync::atomic::AtomicBool,
 }
 
 /// Routes each mutation to the shard that owns its key and applies it there.
@@ -39,7 +41,10 @@ pub fn shard_operator<'scope>(
         Exchange::new(move |i: &Ingest| key_hash(&i.mutation.key) % peers as u64),
         "StoreShard",
         |cap, info| {
-            let mut state = ShardState::default();
+            let mut state = match figures.counts_bytes.load(Ordering::Relaxed) {
+                true => ShardState::counting_bytes(),
+                false => ShardState::default(),
+            };
             let mut seed = log
                 .as_mut()
                 .and_then(ShardLog::take_seed)

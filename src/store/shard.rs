@@ -235,8 +235,10 @@ impl Entry {
 pub struct ShardState {
     /// NB: boxed, so that growing the table moves a pointer per key, not the entry.
     entries: HashMap<Arc<str>, Box<Entry>>,
-    /// The bytes of the live keys and of their values' binary form (see [`Self::bytes`]).
+    /// The bytes of the live keys and of their values' binary form (see [`Self::bytes`]),
+    /// when `counts_bytes`.
     bytes: usize,
+    counts_bytes: bool,
     scratch: Vec<u8>,
     /// Deletes of keys that did not exist: no event, counted.
     pub missing_deletes: u64,
@@ -278,7 +280,9 @@ impl ShardState {
             }
             Op::Delete => {
                 let removed = self.entries.remove(&*key).map(|entry| *entry);
-                self.forget(&key, removed.as_ref());
+                if self.counts_bytes {
+                    self.forget(&key, removed.as_ref());
+                }
                 removed
             }
         };
@@ -313,27 +317,55 @@ impl ShardState {
     /// Stores `entry` under `key`; returns the entry it replaced. NB: an overwrite reuses the
     /// key's box, so a store that is mostly overwritten allocates no entries.
     fn put(&mut self, key: &Arc<str>, entry: Entry) -> Option<Entry> {
-        self.bytes += key.len() + entry.value.encoded_len();
-        let replaced = match self.entries.get_mut(&**key) {
+        if self.counts_bytes {
+            return self.put_counted(key, entry);
+        }
+        self.replace(key, entry)
+    }
+
+    #[inline(always)]
+    fn replace(&mut self, key: &Arc<str>, entry: Entry) -> Option<Entry> {
+        match self.entries.get_mut(&**key) {
             Some(kept) => Some(std::mem::replace(&mut **kept, entry)),
             None => {
                 self.entries.insert(key.clone(), Box::new(entry));
                 None
             }
-        };
+        }
+    }
+
+    /// [`Self::put`] in a shard that counts its bytes. NB: apart, so the count costs nothing
+    /// to a shard that does not.
+    #[cold]
+    #[inline(never)]
+    fn put_counted(&mut self, key: &Arc<str>, entry: Entry) -> Option<Entry> {
+        self.bytes += key.len() + entry.value.encoded_len();
+        let replaced = self.replace(key, entry);
         self.forget(key, replaced.as_ref());
         replaced
     }
 
     /// Takes a removed or replaced entry of `key` out of [`Self::bytes`].
+    #[cold]
+    #[inline(never)]
     fn forget(&mut self, key: &str, entry: Option<&Entry>) {
         if let Some(entry) = entry {
             self.bytes -= key.len() + entry.value.encoded_len();
         }
     }
 
+    /// A shard that counts the bytes it holds ([`Self::bytes`]); the count costs a walk of
+    /// each value not packed, so only a run that serves metrics asks for it.
+    pub fn counting_bytes() -> ShardState {
+        ShardState {
+            counts_bytes: true,
+            ..ShardState::default()
+        }
+    }
+
     /// The bytes of the live keys and of their values in the log's binary form: what the
-    /// shard holds, less the maps' and allocator's overhead.
+    /// shard holds, less the maps' and allocator's overhead. Zero unless the shard was made
+    /// by [`Self::counting_bytes`].
     pub fn bytes(&self) -> usize {
         self.bytes
     }
@@ -417,7 +449,7 @@ mod tests {
     #[test]
     fn the_shard_counts_the_bytes_it_holds_through_puts_deletes_and_packing() {
         let mut rng = crate::rng::Rng::new(7, 0);
-        let mut shard = ShardState::default();
+        let mut shard = ShardState::counting_bytes();
         let keys = PACK_FROM_KEYS as u64 + 4000;
         for seq in 0..3 * keys {
             let key = format!("key_{}", rng.below(keys));
@@ -436,7 +468,7 @@ mod tests {
         }
         assert!(shard.len() > PACK_FROM_KEYS, "the shard packs");
         assert_eq!(shard.bytes(), bytes_of(&shard));
-        let mut restored = ShardState::default();
+        let mut restored = ShardState::counting_bytes();
         let entries: Vec<_> = shard.iter().map(|(k, s)| (k.clone(), s)).collect();
         restored.seed(entries.clone());
         restored.seed(entries);

@@ -75,8 +75,8 @@ fn oracle_rows(file: &str, generator: &[&str], dir: &Path) -> BTreeMap<String, u
 }
 
 /// Benches `file` over `generator` (workload name first) with 1 and 2 workers, twice each,
-/// and checks every file it writes against the oracle.
-fn bench_matches_run(file: &Path, generator: &[&str]) {
+/// with `extra` options, and checks every file it writes against the oracle.
+fn bench_matches_run(file: &Path, generator: &[&str], extra: &[&str]) {
     let file = s(file);
     let dir = tmp();
     let dir = dir.path();
@@ -91,6 +91,7 @@ fn bench_matches_run(file: &Path, generator: &[&str]) {
         "--out",
         out.to_str().expect("utf-8"),
     ]);
+    args.extend(extra);
     let output = succeeded(kvflow(&args));
     let table = String::from_utf8_lossy(&output.stdout);
     assert!(table.contains("events/s"), "{table}");
@@ -171,9 +172,11 @@ fn nexmark_q5_bench_counts_the_rows_a_run_writes() {
     bench_matches_run(
         &repo("dataflows/nexmark/q5.toml"),
         &["nexmark", "--events", "3000", "--seed", "4"],
+        &[],
     );
 }
 
+/// Also with `--metrics`: each measured run serves its metrics and still counts every row.
 #[test]
 fn zipf_bench_passes_keys_and_skew_to_the_generator() {
     bench_matches_run(
@@ -189,6 +192,7 @@ fn zipf_bench_passes_keys_and_skew_to_the_generator() {
             "--disorder-ms",
             "150",
         ],
+        &["--metrics", "127.0.0.1:0"],
     );
 }
 

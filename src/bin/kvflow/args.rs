@@ -91,6 +91,11 @@ pub struct BenchArgs {
     /// stdin and each time's rows are wanted at once.
     #[arg(long, default_value_t = kvflow::runtime::DEFAULT_BATCH_EVENTS)]
     pub batch_events: u64,
+    /// Serve each measured run's metrics and dashboard at http://ADDR/ while it goes on, to
+    /// watch a run or measure what serving metrics costs (ADDR is HOST:PORT, or a port on
+    /// 127.0.0.1; off unless given).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<String>,
     /// Internal: measure one run with this many workers and print it as JSON.
     #[arg(long, hide = true)]
     pub child_run: Option<usize>,

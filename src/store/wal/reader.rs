@@ -3,6 +3,8 @@
 
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::WalError;
 use super::record::LogRecord;
@@ -156,6 +158,10 @@ pub struct LogReader {
     next_segment: usize,
     after: Option<u64>,
     records: std::vec::IntoIter<LogRecord>,
+    /// Adds the bytes of the records read (see [`Self::counting_into`]).
+    loaded: Option<Arc<AtomicU64>>,
+    /// The bytes of the segment being read, its records and how many were taken.
+    segment_share: (u64, u64, u64),
 }
 
 impl LogReader {
@@ -175,7 +181,25 @@ impl LogReader {
             next_segment: skip,
             after,
             records: Vec::new().into_iter(),
+            loaded: None,
+            segment_share: (0, 0, 0),
         })
+    }
+
+    /// The reader, adding to `loaded` the bytes of the records it reads: a segment is read
+    /// whole, so each of its records counts an equal share of its bytes.
+    pub fn counting_into(mut self, loaded: Arc<AtomicU64>) -> LogReader {
+        self.loaded = Some(loaded);
+        self
+    }
+
+    /// The bytes of the segments this reader has left to read.
+    pub fn bytes_left(&self) -> u64 {
+        let size = |path: &PathBuf| std::fs::metadata(path).map_or(0, |m| m.len());
+        self.segments[self.next_segment..]
+            .iter()
+            .map(|(_, path)| size(path))
+            .sum()
     }
 
     /// The seq of the last record (reads everything that is left).
@@ -208,8 +232,26 @@ impl LogReader {
                 reason,
             });
         }
+        self.segment_share = (bytes.len() as u64, records.len() as u64, 0);
+        if let (Some(loaded), true) = (&self.loaded, records.is_empty()) {
+            loaded.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        }
         self.records = records.into_iter();
         Ok(true)
+    }
+}
+
+impl LogReader {
+    /// Counts one more record of the segment taken (see [`Self::counting_into`]).
+    fn count_taken(&mut self) {
+        let (Some(loaded), (bytes, records, taken)) = (&self.loaded, &mut self.segment_share)
+        else {
+            return;
+        };
+        let share = |taken: u64| *bytes * taken / (*records).max(1);
+        let before = share(*taken);
+        *taken += 1;
+        loaded.fetch_add(share(*taken) - before, Ordering::Relaxed);
     }
 }
 
@@ -219,6 +261,7 @@ impl Iterator for LogReader {
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             if let Some(record) = self.records.next() {
+                self.count_taken();
                 return Some(Ok(record));
             }
             match self.load_next_segment() {

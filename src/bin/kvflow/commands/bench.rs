@@ -12,7 +12,9 @@ use std::sync::Arc;
 
 use kvflow::bench::plot;
 use kvflow::bench::report::{ResultRow, Setup, write_results};
-use kvflow::bench::run::{Batching, Measurement, measure};
+use kvflow::bench::run::{Batching, Measurement, Watchers, measure};
+use kvflow::runtime::Metrics;
+use kvflow::sinks::external::ExternalSinks;
 use kvflow::workload::generate as generate_stream;
 
 use super::CliError;
@@ -24,13 +26,17 @@ pub fn bench(args: BenchArgs) -> Result<(), CliError> {
     let (workload, config) = workload_config(&args.workload, &args.generator)?;
     if let Some(workers) = args.child_run {
         let input = Arc::new(generate_stream(&workload, &config).collect::<Vec<_>>());
-        let measured = measure(
-            Arc::new(loaded.plan),
-            input,
-            workers.max(1),
-            batching(&args),
-        )
-        .map_err(runtime)?;
+        let plan = Arc::new(loaded.plan);
+        let names: Vec<String> = plan.pipelines.iter().map(|p| p.name.clone()).collect();
+        let metrics = Arc::new(Metrics::new(&names));
+        let external = Arc::new(ExternalSinks::default());
+        let exporter = super::start_exporter(args.metrics.as_deref(), &plan, &metrics, &external)?;
+        let watchers = exporter.as_ref().map(|e| Watchers {
+            operator_stats: e.operators.clone(),
+            observer: e.observer(),
+        });
+        let run = (workers.max(1), batching(&args));
+        let measured = measure(plan, input, run, metrics, watchers).map_err(runtime)?;
         let json = serde_json::to_string(&measured).map_err(runtime)?;
         println!("{json}");
         return Ok(());
@@ -136,6 +142,9 @@ fn child_args(args: &BenchArgs, workers: usize) -> Vec<String> {
         "--child-run".into(),
         workers.to_string(),
     ];
+    if let Some(addr) = &args.metrics {
+        out.extend(["--metrics".to_string(), addr.clone()]);
+    }
     let g = &args.generator;
     let options = [
         ("--events", g.events.map(|v| v.to_string())),

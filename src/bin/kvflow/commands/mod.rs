@@ -6,6 +6,7 @@ pub mod check;
 pub mod durable;
 pub mod generate;
 pub mod outputs;
+pub mod progress;
 pub mod replay;
 pub mod run;
 pub mod serve;

@@ -7,9 +7,11 @@ use kvflow::runtime::{InputSource, Metrics, RunOptions, run_observed};
 use kvflow::sinks::OutputFactory;
 use kvflow::sinks::cut::FromTime;
 use kvflow::sinks::file::DirOutputs;
+use kvflow::store::data_dir::History;
 use kvflow::store::stream::{Start, first_stamp, refuse_cut_logs};
 
 use super::CliError;
+use super::progress::Progress;
 use super::watch::{check_data_dir, start_of};
 use crate::args::ReplayArgs;
 
@@ -55,8 +57,11 @@ pub fn replay(args: ReplayArgs) -> Result<(), CliError> {
         external: Some(external),
         ..options
     };
-    let summary = run_observed(Arc::new(loaded.plan), input, options, outputs, metrics)
-        .map_err(|e| CliError::Runtime(e.to_string()))?;
+    let total = History::open(&args.data_dir, None).map(|h| h.progress().1);
+    let progress = Progress::start(metrics.clone(), total.ok());
+    let result = run_observed(Arc::new(loaded.plan), input, options, outputs, metrics);
+    progress.stop();
+    let summary = result.map_err(|e| CliError::Runtime(e.to_string()))?;
     drop(exporter);
     eprint!("{summary}");
     Ok(())

@@ -1,10 +1,7 @@
 //! `kvflow run`: validates the arguments into a run, runs it, prints the summary.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use kvflow::dataflow_file::DefaultInput;
 use kvflow::runtime::{
@@ -16,6 +13,7 @@ use kvflow::sinks::{LineSink, OutputFactory};
 
 use super::CliError;
 use super::generate::workload_config;
+use super::progress::Progress;
 use crate::args::{OnBadInput, RunArgs};
 
 pub fn run(args: RunArgs) -> Result<(), CliError> {
@@ -76,7 +74,11 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
         observer: exporter.as_ref().map(super::Exporter::observer),
         ..options
     };
-    let progress = Progress::start(metrics.clone(), &input);
+    let total = match &input {
+        InputSource::Jsonl(path) => std::fs::metadata(path).ok().map(|m| m.len()),
+        _ => None,
+    };
+    let progress = Progress::start(metrics.clone(), total);
     let result = run_observed(plan.clone(), input, options, outputs, metrics);
     progress.stop();
     drop(exporter);
@@ -124,62 +126,4 @@ fn choose_input(args: &RunArgs, default: Option<DefaultInput>) -> Result<InputSo
             args.file.display()
         ))),
     }
-}
-
-/// On stderr when it is a terminal: a bar of the input file read (a spinner for other
-/// inputs), with the events read, their rate and the watermark.
-struct Progress {
-    done: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Progress {
-    fn start(metrics: Arc<Metrics>, input: &InputSource) -> Progress {
-        let done = Arc::new(AtomicBool::new(false));
-        let total = match input {
-            InputSource::Jsonl(path) => std::fs::metadata(path).ok().map(|m| m.len()),
-            _ => None,
-        };
-        let thread = std::io::stderr().is_terminal().then(|| {
-            let done = done.clone();
-            std::thread::spawn(move || show_progress(&metrics, total, &done))
-        });
-        Progress { done, thread }
-    }
-
-    fn stop(mut self) {
-        self.done.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-fn show_progress(metrics: &Metrics, total: Option<u64>, done: &AtomicBool) {
-    let (bar, template) = match total {
-        Some(total) => (
-            indicatif::ProgressBar::new(total),
-            "{bar:30} {percent:>3}% of {total_bytes}  {msg}  {elapsed}",
-        ),
-        None => (
-            indicatif::ProgressBar::new_spinner(),
-            "{spinner} {msg}  {elapsed}",
-        ),
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(template)
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    let started = std::time::Instant::now();
-    while !done.load(Ordering::Relaxed) {
-        let events = metrics.events_in.load(Ordering::Relaxed);
-        let rate = events as f64 / started.elapsed().as_secs_f64().max(1e-3);
-        let watermark = metrics.watermark_ms.load(Ordering::Relaxed);
-        bar.set_position(metrics.bytes_in.load(Ordering::Relaxed));
-        bar.set_message(format!(
-            "{events} events ({rate:.0}/s), watermark {watermark} ms"
-        ));
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    bar.finish_and_clear();
 }
