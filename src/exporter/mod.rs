@@ -124,7 +124,7 @@ impl Drop for MetricsServer {
 }
 
 /// `HOST:PORT`, or a bare port on 127.0.0.1.
-fn parse_addr(addr: &str) -> Result<SocketAddr, String> {
+pub fn parse_addr(addr: &str) -> Result<SocketAddr, String> {
     let full = match addr.parse::<u16>() {
         Ok(port) => format!("127.0.0.1:{port}"),
         Err(_) => addr.to_string(),

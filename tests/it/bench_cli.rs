@@ -200,10 +200,11 @@ fn zipf_bench_passes_keys_and_skew_to_the_generator() {
 fn bad_arguments_are_usage_errors() {
     let file = repo("dataflows/nexmark/q0.toml");
     let file = s(&file);
-    let cases: [(&[&str], &str); 3] = [
+    let cases: [(&[&str], &str); 4] = [
         (&["-w", "0"], "worker counts of at least 1"),
         (&["--repeat", "0"], "--repeat"),
         (&["--keys", "10"], "`keys` applies only"),
+        (&["--metrics", "bogus"], "--metrics bogus"),
     ];
     for (extra, message) in cases {
         let mut args = vec!["bench", file, "--workload", "nexmark", "--events", "10"];

@@ -49,6 +49,9 @@ pub fn bench(args: BenchArgs) -> Result<(), CliError> {
     if args.repeat == 0 {
         return Err(CliError::File("--repeat must be at least 1".into()));
     }
+    if let Some(addr) = &args.metrics {
+        kvflow::exporter::parse_addr(addr).map_err(CliError::File)?;
+    }
     std::fs::create_dir_all(&args.out)
         .map_err(|e| CliError::File(format!("cannot create {}: {e}", args.out.display())))?;
     let setup = Setup {
