@@ -2,7 +2,8 @@
 //! the same small generated input (3000 events over 60 s of event time: several windows), with
 //! 1 worker and with 2 (and two batch sizes). Append-only queries (q0–q2) are compared row for row; changelog
 //! queries by their final state. q15–q19 are Flink's statistics reports (aggregates with
-//! FILTER and count(DISTINCT …)), deduplication and top-N; q7 and q8 are window joins, q20 a
+//! FILTER and count(DISTINCT …)), deduplication and top-N; q9 a join filtered to each
+//! auction's open time and ranked; q7 and q8 are window joins, q20 a
 //! lookup of each bid's auction, q21 and q22 string functions over each bid.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -329,6 +330,37 @@ fn q8_finds_new_users_who_sell_at_once() {
         .filter(|p| sellers.contains(&(p.id, window_of(p.ts))))
         .map(|p| json!({"id": p.id, "name": p.name, "start": window_of(p.ts)}));
     check("q8", OutputKind::Final, sorted(expected));
+}
+
+/// Each auction's highest bid made while it was open (`BETWEEN` its time and its expiry, both
+/// included); of equal prices the earliest, then (the rest of the row) the lowest bidder.
+#[test]
+fn q9_finds_the_winning_bid_of_each_auction() {
+    let bids = bids();
+    let mut expected = Vec::new();
+    for m in input().iter().filter(|m| m.key.starts_with("auction_")) {
+        let (id, opened, expires) = (int(m, "id"), m.ts.expect("ts") as i64, int(m, "expires"));
+        let open = bids
+            .iter()
+            .filter(|b| b.auction == id && (opened..=expires).contains(&b.ts));
+        let best = open.min_by_key(|b| (std::cmp::Reverse(b.price), b.ts, b.bidder));
+        let Some(b) = best else {
+            continue;
+        };
+        expected.push(json!({
+            "id": id, "itemName": text(m, "item_name"), "description": text(m, "description"),
+            "initialBid": int(m, "initial_bid"), "reserve": int(m, "reserve"),
+            "dateTime": opened, "expires": expires, "seller": int(m, "seller"),
+            "category": int(m, "category"), "auction": b.auction, "bidder": b.bidder,
+            "price": b.price, "bid_dateTime": b.ts, "rownum": 1
+        }));
+    }
+    let auctions = auctions().len();
+    assert!(
+        expected.len() < auctions,
+        "some of {auctions} auctions get no bid while open"
+    );
+    check("q9", OutputKind::Final, sorted(expected));
 }
 
 #[test]

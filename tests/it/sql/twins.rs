@@ -18,6 +18,7 @@ const TWINS: &[&str] = &[
     "nexmark/q7",
     "nexmark/q11",
     "nexmark/q8",
+    "nexmark/q9",
     "nexmark/q15",
     "nexmark/q16",
     "nexmark/q17",
