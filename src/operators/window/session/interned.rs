@@ -7,7 +7,10 @@
 //! left is reused by a later group under a new generation, so an id kept by a stale schedule
 //! entry or a forgotten total never names the group that took the slot over.
 
-use foldhash::HashMap;
+use std::hash::BuildHasher;
+
+use foldhash::fast::RandomState;
+use hashbrown::HashTable;
 
 use super::groups::GroupSessions;
 use crate::value::Row;
@@ -21,14 +24,19 @@ pub(super) struct GroupId {
 
 struct Slot {
     generation: u32,
+    /// The hash of `group` (so removing it hashes and compares nothing).
+    hash: u64,
     group: Row,
     state: GroupSessions,
 }
 
-/// Every open group, by id and by row.
+/// Every open group, by id and by row. NB: the index by row holds slot numbers, found by the
+/// row's hash kept in the slot: a group's row is stored once, hashed once when it comes and
+/// never when it goes.
 #[derive(Default)]
 pub(super) struct Groups {
-    ids: HashMap<Row, GroupId>,
+    by_row: HashTable<u32>,
+    hasher: RandomState,
     slots: Vec<Slot>,
     free: Vec<u32>,
 }
@@ -36,14 +44,31 @@ pub(super) struct Groups {
 impl Groups {
     /// The id of `group`, giving it a slot if it has none.
     pub(super) fn intern(&mut self, group: Row) -> GroupId {
-        if let Some(id) = self.ids.get(&group) {
-            return *id;
+        let hash = self.hasher.hash_one(&group);
+        let slots = &self.slots;
+        let same = |slot: &u32| slots[*slot as usize].group == group;
+        if let Some(slot) = self.by_row.find(hash, same) {
+            let generation = slots[*slot as usize].generation;
+            return GroupId {
+                slot: *slot,
+                generation,
+            };
         }
-        let id = match self.free.pop() {
+        let id = self.take_slot(hash, group);
+        let slots = &self.slots;
+        self.by_row
+            .insert_unique(hash, id.slot, |slot| slots[*slot as usize].hash);
+        id
+    }
+
+    /// A free slot (or a new one) holding `group`, under a new generation.
+    fn take_slot(&mut self, hash: u64, group: Row) -> GroupId {
+        match self.free.pop() {
             Some(slot) => {
                 let entry = &mut self.slots[slot as usize];
                 entry.generation = entry.generation.wrapping_add(1);
-                entry.group = group.clone();
+                entry.hash = hash;
+                entry.group = group;
                 GroupId {
                     slot,
                     generation: entry.generation,
@@ -55,7 +80,8 @@ impl Groups {
                 let slot = u32::try_from(self.slots.len()).expect("fewer than 2^32 open groups");
                 self.slots.push(Slot {
                     generation: 0,
-                    group: group.clone(),
+                    hash,
+                    group,
                     state: GroupSessions::default(),
                 });
                 GroupId {
@@ -63,9 +89,7 @@ impl Groups {
                     generation: 0,
                 }
             }
-        };
-        self.ids.insert(group, id);
-        id
+        }
     }
 
     /// The row and state of the group `id` names, unless it was removed since.
@@ -82,7 +106,9 @@ impl Groups {
         if slot.generation != id.generation {
             return;
         }
-        self.ids.remove(&slot.group);
+        if let Ok(entry) = self.by_row.find_entry(slot.hash, |s| *s == id.slot) {
+            entry.remove();
+        }
         slot.group = Row::default();
         slot.state = GroupSessions::default();
         // NB: bumped now, so `get_mut` on the old id fails until the slot is reused.
@@ -91,7 +117,7 @@ impl Groups {
     }
 
     pub(super) fn len(&self) -> usize {
-        self.ids.len()
+        self.by_row.len()
     }
 }
 
