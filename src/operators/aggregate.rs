@@ -172,20 +172,23 @@ impl AggDiff {
 
     /// The aggregate values, in the order of `funcs`. `counts_rows[i]` marks `count(*)`.
     pub fn finish(&self, funcs: &[AggFunc], counts_rows: &[bool]) -> Vec<Value> {
+        let mut out = Vec::with_capacity(funcs.len());
+        self.finish_into(funcs, counts_rows, &mut out);
+        out
+    }
+
+    /// [`Self::finish`], appending the aggregates to `out`.
+    pub fn finish_into(&self, funcs: &[AggFunc], counts_rows: &[bool], out: &mut Vec<Value>) {
         let empty = SumSlot::default();
-        funcs
-            .iter()
-            .enumerate()
-            .map(|(i, func)| {
-                let slot = self.slots.get(i).unwrap_or(&empty);
-                match func {
-                    AggFunc::Count if counts_rows[i] => Value::Int(self.rows),
-                    AggFunc::Count => Value::Int(slot.values),
-                    AggFunc::Sum => slot.sum(),
-                    _ => slot.avg(),
-                }
-            })
-            .collect()
+        out.extend(funcs.iter().enumerate().map(|(i, func)| {
+            let slot = self.slots.get(i).unwrap_or(&empty);
+            match func {
+                AggFunc::Count if counts_rows[i] => Value::Int(self.rows),
+                AggFunc::Count => Value::Int(slot.values),
+                AggFunc::Sum => slot.sum(),
+                _ => slot.avg(),
+            }
+        }));
     }
 }
 

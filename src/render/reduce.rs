@@ -196,8 +196,9 @@ fn finish_total(spec: &AggregateSpec) -> FinishTotal {
     let funcs = spec.funcs.clone();
     let counts_rows = spec.counts_rows.clone();
     Box::new(move |key: &Row, total: &AggDiff| {
-        let mut values = key.0.clone();
-        values.extend(total.finish(&funcs, &counts_rows));
+        let mut values = Vec::with_capacity(key.0.len() + funcs.len());
+        values.extend_from_slice(&key.0);
+        total.finish_into(&funcs, &counts_rows, &mut values);
         Row(values)
     })
 }
