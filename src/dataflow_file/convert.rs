@@ -18,7 +18,7 @@ use crate::plan::bounds::check_window;
 use crate::plan::lower::{
     JoinOn, OrderSpec, Origin, PipelineSpec, SourceSpec, StepSpec, Text, WindowSpec,
 };
-use crate::plan::{Emission, JoinKind, View, WindowKind};
+use crate::plan::{Emission, JoinKind, Ranking, View, WindowKind};
 use crate::workload::{GenConfig, Workload};
 
 pub(super) struct Specs {
@@ -70,6 +70,12 @@ fn one_of<T: Copy>(s: &Str, what: &str, names: &[(&str, T)]) -> Result<T, Fail> 
     .suggest(suggest(&s.value, &all)))
 }
 
+/// A top-N's `ranking`.
+fn ranking_of(s: &Str) -> Result<Ranking, Fail> {
+    let names = [Ranking::RowNumber, Ranking::Rank, Ranking::DenseRank].map(|r| (r.name(), r));
+    one_of(s, "ranking", &names)
+}
+
 fn source(raw: &RawSource) -> Result<SourceSpec, Fail> {
     let view = one_of(
         &raw.view,
@@ -115,10 +121,14 @@ fn step(raw: &RawStep) -> Result<StepSpec, Fail> {
             partition_by,
             order_by,
             rank,
+            ranking,
         } => StepSpec::TopN {
             partition_by: partition_by.iter().map(text).collect(),
             order_by: order_by.iter().map(order_key).collect(),
             limit: limit.value as usize,
+            ranking: ranking
+                .as_ref()
+                .map_or(Ok(Ranking::RowNumber), ranking_of)?,
             rank_field: rank.as_ref().map(text),
             origin: Origin {
                 offset: Some(limit.at),

@@ -108,6 +108,8 @@ pub(super) enum RawStep {
         partition_by: Vec<Str>,
         order_by: Vec<Str>,
         rank: Option<Str>,
+        /// `row_number` (the default), `rank` or `dense_rank`.
+        ranking: Option<Str>,
     },
     /// `distinct = true`, at its key.
     Distinct(Str),
@@ -175,6 +177,7 @@ const STEP_KEYS: &[&str] = &[
     "partition_by",
     "order_by",
     "rank",
+    "ranking",
     "distinct",
     "union",
     "interval_join",
@@ -424,7 +427,7 @@ impl<'a> Reader<'a> {
                 {
                     format!("`{}` applies only to a join step", key.value)
                 }
-                "partition_by" | "order_by" | "rank" if kind != Some("top_n") => {
+                "partition_by" | "order_by" | "rank" | "ranking" if kind != Some("top_n") => {
                     format!("`{}` applies only to a `top_n` step", key.value)
                 }
                 _ => continue,
@@ -562,7 +565,7 @@ impl<'a> Reader<'a> {
         })
     }
 
-    /// `top_n = N` with `order_by`, and optionally `partition_by` and `rank`.
+    /// `top_n = N` with `order_by`, and optionally `partition_by`, `rank` and `ranking`.
     fn top_n(&mut self, t: &Table<'_, '_>, key: &Str) -> Result<RawStep, Fail> {
         let limit = opt_uint(t, "top_n", true, " (rows per partition)")?.unwrap_or(Num {
             value: 0,
@@ -586,6 +589,7 @@ impl<'a> Reader<'a> {
             },
             order_by,
             rank: self.opt_string(t, "rank")?,
+            ranking: self.opt_string(t, "ranking")?,
         })
     }
 

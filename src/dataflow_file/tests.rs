@@ -923,6 +923,31 @@ fn top_n_distinct_union_and_filtered_aggregates() {
         names(&loaded, "p"),
         ["key", "ts", "kind", "seq", "value", "old", "r"]
     );
+    let dense = "steps = [{ top_n = 2, order_by = \"seq\", ranking = \"dense_rank\" }]\n";
+    let loaded = load(&pipe(dense)).unwrap_or_else(|e| panic!("{e}"));
+    let node = &loaded.plan.pipeline("p").expect("p").node;
+    assert!(
+        matches!(
+            node,
+            Node::TopN {
+                ranking: crate::plan::Ranking::DenseRank,
+                ..
+            }
+        ),
+        "{node:?}"
+    );
+    check(
+        &pipe("steps = [{ top_n = 2, order_by = \"seq\", ranking = \"dense_rnk\" }]\n"),
+        "dense_rnk\"",
+        "unknown ranking `dense_rnk`, expected one of: row_number, rank, dense_rank",
+        Some("dense_rank"),
+    );
+    check(
+        &pipe("steps = [{ filter = \"true\", ranking = \"rank\" }]\n"),
+        "ranking",
+        "`ranking` applies only to a `top_n` step",
+        None,
+    );
     check(
         &pipe("steps = [{ top_n = 2, partition_by = \"key\" }]\n"),
         "top_n",

@@ -12,8 +12,8 @@ use crate::change::EventKind;
 use crate::expr::{Expr, suggest};
 use crate::plan::bounds::check_window;
 use crate::plan::{
-    AggDef, AggFilter, AggFunc, Emission, JoinKind, Node, OrderKey, PipelineDef, Plan, SourceDef,
-    View, WindowDef, WindowKind,
+    AggDef, AggFilter, AggFunc, Emission, JoinKind, Node, OrderKey, PipelineDef, Plan, Ranking,
+    SourceDef, View, WindowDef, WindowKind,
 };
 use crate::schema::{Field, Schema, Type};
 
@@ -127,6 +127,7 @@ pub enum StepSpec {
         partition_by: Vec<Text>,
         order_by: Vec<OrderSpec>,
         limit: usize,
+        ranking: Ranking,
         rank_field: Option<Text>,
         origin: Origin,
     },
@@ -377,9 +378,13 @@ fn lower_step(plan: &Plan, input: Node, step: &StepSpec, from: &Text) -> Result<
             partition_by,
             order_by,
             limit,
+            ranking,
             rank_field,
             origin,
-        } => lower_top_n(input, partition_by, order_by, *limit, rank_field, *origin)?,
+        } => {
+            let rank = (*limit, *ranking, rank_field);
+            lower_top_n(input, partition_by, order_by, rank, *origin)?
+        }
         StepSpec::Distinct { origin } => lower_distinct(input, *origin)?,
         StepSpec::Union { with } => lower_union(plan, input, from, with)?,
         StepSpec::Window { kind, origin } => {
@@ -588,12 +593,12 @@ fn filtered_arg(
     Ok((Some(conditional), Some(AggFilter { condition, arg })))
 }
 
+/// `rank`: the limit, the ranking and the rank field.
 fn lower_top_n(
     input: Node,
     partition_by: &[Text],
     order_by: &[OrderSpec],
-    limit: usize,
-    rank_field: &Option<Text>,
+    (limit, ranking, rank_field): (usize, Ranking, &Option<Text>),
     origin: Origin,
 ) -> Result<Node, LowerError> {
     let schema = input.schema().clone();
@@ -640,6 +645,7 @@ fn lower_top_n(
         partition_by,
         order_by,
         limit,
+        ranking,
         rank_field: rank_field.as_ref().map(|r| r.text.clone()),
         schema: out,
     })

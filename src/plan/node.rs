@@ -65,6 +65,38 @@ impl SourceDef {
 }
 
 /// Event-time windows (DESIGN §4: epoch-aligned, half-open, Flink's conventions).
+/// How a top-N ranks a partition's rows (Flink's `ROW_NUMBER`, `RANK` and `DENSE_RANK`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Ranking {
+    /// 1, 2, 3, … : each row (each copy of a repeated row) its own position.
+    #[default]
+    RowNumber,
+    /// Rows equal on the order keys share a rank; the next rank skips past them (1, 1, 3).
+    Rank,
+    /// Rows equal on the order keys share a rank; the next rank follows (1, 1, 2).
+    DenseRank,
+}
+
+impl Ranking {
+    /// The ranking a name gives (`row_number`, `rank`, `dense_rank`, any case).
+    pub fn named(name: &str) -> Option<Ranking> {
+        match name.to_ascii_lowercase().as_str() {
+            "row_number" => Some(Ranking::RowNumber),
+            "rank" => Some(Ranking::Rank),
+            "dense_rank" => Some(Ranking::DenseRank),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Ranking::RowNumber => "row_number",
+            Ranking::Rank => "rank",
+            Ranking::DenseRank => "dense_rank",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum WindowKind {
     Tumbling {
@@ -289,14 +321,16 @@ pub enum Node {
         kind: JoinKind,
         schema: Schema,
     },
-    /// The first `limit` rows of each partition in `order_by` order, ties broken by the
-    /// whole row; with `rank_field`, each row's 1-based position appended as that field.
-    /// Retractions are exact: removing a row of the top promotes the next one.
+    /// The rows of each partition ranked `ranking` in `order_by` order (ties broken by the
+    /// whole row), those ranked `limit` or better kept; with `rank_field`, each row's rank
+    /// appended as that field. Retractions are exact: removing a row of the top promotes the
+    /// next one.
     TopN {
         input: Box<Node>,
         partition_by: Vec<Expr>,
         order_by: Vec<OrderKey>,
         limit: usize,
+        ranking: Ranking,
         rank_field: Option<String>,
         schema: Schema,
     },

@@ -200,6 +200,7 @@ impl<'scope> Context<'_, 'scope> {
                 partition_by,
                 order_by,
                 limit,
+                ranking,
                 rank_field,
                 ..
             } => {
@@ -209,6 +210,7 @@ impl<'scope> Context<'_, 'scope> {
                     partition_by: partition_by.clone(),
                     order_by: order_by.clone(),
                     limit: *limit,
+                    ranking: *ranking,
                     ranked: rank_field.is_some(),
                 };
                 let (rows, errors) = top_n::render_top_n(rows, spec);

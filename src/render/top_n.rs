@@ -16,7 +16,7 @@ use differential_dataflow::AsCollection;
 use crate::expr::Expr;
 use crate::operators::aggregate::compare_values;
 use crate::operators::fallible::{Lines, Outputs, RecordError, Rows, error_line, split_fallible};
-use crate::plan::OrderKey;
+use crate::plan::{OrderKey, Ranking};
 use crate::schema::Schema;
 use crate::value::{Row, Value};
 
@@ -28,6 +28,7 @@ pub struct TopNSpec {
     pub partition_by: Vec<Expr>,
     pub order_by: Vec<OrderKey>,
     pub limit: usize,
+    pub ranking: Ranking,
     pub ranked: bool,
 }
 
@@ -38,10 +39,21 @@ type KeyedStream<'scope> = timely::dataflow::Stream<'scope, u64, Vec<(Keyed, u64
 pub fn render_top_n<'scope>(rows: Rows<'scope>, spec: TopNSpec) -> (Rows<'scope>, Lines<'scope>) {
     let descending: Vec<bool> = spec.order_by.iter().map(|o| o.descending).collect();
     let (limit, ranked, width) = (spec.limit, spec.ranked, spec.order_by.len());
+    let ranking = spec.ranking;
     let (keyed, errors) = prepare(rows, spec);
     let ranked_rows = keyed.as_collection().reduce(
         move |_key, input: &[(&Row, i64)], output: &mut Vec<(Row, i64)>| {
-            top(input, &descending, limit, ranked, output);
+            let live = sorted_live(input, &descending);
+            match ranking {
+                Ranking::RowNumber => top_numbered(live, limit, ranked, output),
+                shared => top_ranked(
+                    live,
+                    (width, shared == Ranking::Rank),
+                    limit,
+                    ranked,
+                    output,
+                ),
+            }
         },
     );
     let rows = ranked_rows.map(move |(_, value)| Row(value.0[width..].to_vec()));
@@ -89,17 +101,17 @@ fn evaluate(spec: &TopNSpec, row: &Row) -> Result<(Vec<Value>, Vec<Value>), Stri
     Ok((key, order))
 }
 
-/// The first `limit` rows of a partition's multiset, each copy of a repeated row counted
-/// (and ranked) on its own; with `ranked`, the 1-based rank appended to each row.
-fn top(
-    input: &[(&Row, i64)],
-    descending: &[bool],
-    limit: usize,
-    ranked: bool,
-    output: &mut Vec<(Row, i64)>,
-) {
+/// A partition's rows present (count above zero), in rank order.
+fn sorted_live<'a>(input: &[(&'a Row, i64)], descending: &[bool]) -> Vec<(&'a Row, i64)> {
     let mut live: Vec<(&Row, i64)> = input.iter().filter(|(_, d)| *d > 0).copied().collect();
     live.sort_by(|(a, _), (b, _)| compare(a, b, descending));
+    live
+}
+
+/// The first `limit` rows of a partition's multiset (`ROW_NUMBER`), each copy of a repeated
+/// row counted (and numbered) on its own; with `ranked`, the 1-based number appended to
+/// each row.
+fn top_numbered(live: Vec<(&Row, i64)>, limit: usize, ranked: bool, output: &mut Vec<(Row, i64)>) {
     let mut taken = 0usize;
     for (row, count) in live {
         if taken >= limit {
@@ -108,15 +120,57 @@ fn top(
         let copies = (count as usize).min(limit - taken);
         if ranked {
             for i in 0..copies {
-                let mut values = row.0.clone();
-                values.push(Value::Int((taken + i + 1) as i64));
-                output.push((Row(values), 1));
+                output.push((with_rank(row, taken + i + 1), 1));
             }
         } else {
             output.push(((*row).clone(), copies as i64));
         }
         taken += copies;
     }
+}
+
+/// The rows ranked `limit` or better when rows equal on the first `width` values (the order
+/// keys) share a rank: with `skips` (`RANK`) the rank after a tie is one more than the rows
+/// before it, else (`DENSE_RANK`) one more than the tie's. Every copy of a row has its rank;
+/// with `ranked`, the rank is appended to each row.
+fn top_ranked(
+    live: Vec<(&Row, i64)>,
+    (width, skips): (usize, bool),
+    limit: usize,
+    ranked: bool,
+    output: &mut Vec<(Row, i64)>,
+) {
+    let (mut before, mut ties, mut rank) = (0usize, 0usize, 0usize);
+    let mut previous: Option<&Row> = None;
+    for (row, count) in live {
+        if !previous.is_some_and(|p| same_order(p, row, width)) {
+            ties += 1;
+            rank = if skips { before + 1 } else { ties };
+        }
+        if rank > limit {
+            break;
+        }
+        let row_out = if ranked {
+            with_rank(row, rank)
+        } else {
+            (*row).clone()
+        };
+        output.push((row_out, count));
+        before += count as usize;
+        previous = Some(row);
+    }
+}
+
+fn with_rank(row: &Row, rank: usize) -> Row {
+    let mut values = Vec::with_capacity(row.0.len() + 1);
+    values.extend_from_slice(&row.0);
+    values.push(Value::Int(rank as i64));
+    Row(values)
+}
+
+/// Whether two rows are equal on their first `width` values (their order keys).
+fn same_order(a: &Row, b: &Row, width: usize) -> bool {
+    (0..width).all(|i| compare_values(a.get(i), b.get(i)) == Ordering::Equal)
 }
 
 /// Order keys first (each ascending or descending), then the whole row: a total order, so

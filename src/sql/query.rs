@@ -20,7 +20,7 @@ use super::SqlError;
 use super::cursor::{Captured, Cursor, is_word};
 use super::from::{FromItem, from_item, interval_ms};
 use crate::plan::lower::Text;
-use crate::plan::{AggFunc, JoinKind};
+use crate::plan::{AggFunc, JoinKind, Ranking};
 
 #[derive(Debug)]
 pub(super) struct Select {
@@ -62,10 +62,11 @@ pub(super) enum ItemKind {
     RowNumber(RowNumber),
 }
 
-/// `ROW_NUMBER() OVER (PARTITION BY … ORDER BY …)`.
+/// `ROW_NUMBER() OVER (PARTITION BY … ORDER BY …)`, or `RANK()` or `DENSE_RANK()`.
 #[derive(Debug)]
 pub(super) struct RowNumber {
     pub at: usize,
+    pub ranking: Ranking,
     pub partition_by: Vec<Captured>,
     /// Each key and whether it is `DESC`.
     pub order_by: Vec<(Captured, bool)>,
@@ -214,8 +215,8 @@ fn item(cur: &mut Cursor) -> Result<Item, SqlError> {
     let at = cur.at();
     let kind = if cur.eat(&Token::Mul) {
         ItemKind::Star
-    } else if cur.is_word("ROW_NUMBER") && *cur.peek_nth(1) == Token::LParen {
-        ItemKind::RowNumber(row_number(cur)?)
+    } else if let Some(ranking) = ranking_call(cur) {
+        ItemKind::RowNumber(row_number(cur, ranking)?)
     } else if is_aggregate(cur) {
         ItemKind::Agg(Box::new(aggregate(cur)?))
     } else {
@@ -322,15 +323,29 @@ fn filter(cur: &mut Cursor) -> Result<Option<Captured>, SqlError> {
     Ok(Some(condition))
 }
 
-/// `ROW_NUMBER() OVER ([PARTITION BY e, …] ORDER BY e [ASC | DESC], …)`.
-fn row_number(cur: &mut Cursor) -> Result<RowNumber, SqlError> {
+/// The ranking function the cursor is at (`ROW_NUMBER(`, `RANK(` or `DENSE_RANK(`).
+fn ranking_call(cur: &Cursor) -> Option<Ranking> {
+    let Token::Word(word) = cur.peek() else {
+        return None;
+    };
+    let ranking = Ranking::named(&word.value)?;
+    (*cur.peek_nth(1) == Token::LParen).then_some(ranking)
+}
+
+/// `ROW_NUMBER() OVER ([PARTITION BY e, …] ORDER BY e [ASC | DESC], …)`, or `RANK()` or
+/// `DENSE_RANK()` in its place.
+fn row_number(cur: &mut Cursor, ranking: Ranking) -> Result<RowNumber, SqlError> {
     let at = cur.at();
+    let function = ranking.name().to_ascii_uppercase();
     cur.next();
-    cur.expect(&Token::LParen, "`(` after ROW_NUMBER")?;
-    cur.expect(&Token::RParen, "`)`: ROW_NUMBER takes no arguments")?;
+    cur.expect(&Token::LParen, &format!("`(` after {function}"))?;
+    cur.expect(
+        &Token::RParen,
+        &format!("`)`: {function} takes no arguments"),
+    )?;
     cur.expect_word(
         "OVER",
-        "OVER (PARTITION BY … ORDER BY …) after ROW_NUMBER()",
+        &format!("OVER (PARTITION BY … ORDER BY …) after {function}()"),
     )?;
     cur.expect(&Token::LParen, "`(` after OVER")?;
     let mut partition_by = Vec::new();
@@ -358,6 +373,7 @@ fn row_number(cur: &mut Cursor) -> Result<RowNumber, SqlError> {
     cur.expect(&Token::RParen, "`,` or `)` after the ORDER BY keys")?;
     Ok(RowNumber {
         at,
+        ranking,
         partition_by,
         order_by,
     })

@@ -155,6 +155,7 @@ pub(super) fn top_n_steps(
             })
             .collect(),
         limit: rank.limit,
+        ranking: rn.ranking,
         rank_field,
         origin: Origin {
             offset: Some(rn.at),

@@ -6,7 +6,7 @@ mod sinks;
 
 use std::fmt::Write as _;
 
-use super::{Node, Plan, WindowKind};
+use super::{Node, Plan, Ranking, WindowKind};
 
 /// The plan as indented text, one operator a line, inputs below their consumer.
 pub fn explain_text(plan: &Plan) -> String {
@@ -128,6 +128,7 @@ pub fn describe(node: &Node) -> String {
             partition_by,
             order_by,
             limit,
+            ranking,
             rank_field,
             ..
         } => {
@@ -142,8 +143,12 @@ pub fn describe(node: &Node) -> String {
             let rank = rank_field
                 .as_ref()
                 .map_or(String::new(), |r| format!(" rank as {r}"));
+            let by = match ranking {
+                Ranking::RowNumber => String::new(),
+                other => format!(" {}", other.name()),
+            };
             format!(
-                "TopN {limit} by [{}] order by [{}]{rank}",
+                "TopN {limit}{by} by [{}] order by [{}]{rank}",
                 partition.join(", "),
                 order.join(", ")
             )

@@ -45,6 +45,8 @@ const VOCABULARY: &[&str] = &[
     "collect",
     "DISTINCT",
     "ROW_NUMBER",
+    "RANK",
+    "DENSE_RANK",
     "OVER",
     "ORDER",
     "DESC",

@@ -338,3 +338,71 @@ fn nexmark_top_n_lines_are_byte_identical_on_1_and_4_workers() {
         }
     }
 }
+
+const RANKED_SQL: &str = "
+CREATE SOURCE items FROM table WITH (key_regex = '^item_');
+CREATE VIEW scored AS
+SELECT key, CAST(value.g AS INT) AS g, CAST(value.score AS INT) AS score FROM items;
+INSERT INTO ranked WITH (final_state = true)
+SELECT * FROM (SELECT *, RANK() OVER (PARTITION BY g ORDER BY score DESC) AS r FROM scored)
+WHERE r <= 3;
+INSERT INTO dense WITH (final_state = true)
+SELECT * FROM (SELECT *, DENSE_RANK() OVER (PARTITION BY g ORDER BY score DESC) AS r
+               FROM scored)
+WHERE r <= 3;";
+
+/// Each row of `rows` (`[key, g, score]`) with its rank in its group by score, descending:
+/// with `dense`, one more than the distinct scores above it, else one more than the rows
+/// above it; those ranked `n` or better.
+fn ranked_top(rows: &BTreeMap<String, (i64, i64)>, n: usize, dense: bool) -> Vec<Json> {
+    let mut out = Vec::new();
+    for (key, (g, score)) in rows {
+        let above = rows.values().filter(|(h, s)| h == g && s > score);
+        let rank = match dense {
+            true => above
+                .map(|(_, s)| *s)
+                .collect::<std::collections::BTreeSet<_>>()
+                .len(),
+            false => above.count(),
+        } + 1;
+        if rank <= n {
+            out.push(json!({"key": key, "g": g, "score": score, "r": rank}));
+        }
+    }
+    out
+}
+
+/// `RANK()` and `DENSE_RANK()`: rows tied on the order keys share a rank and are all kept
+/// when it is within N; the final state and the changelog (ranks shift as rows come and go)
+/// against a brute-force recompute after every mutation, on 1 and 4 workers.
+#[test]
+fn rank_and_dense_rank_keep_every_tie_within_n() {
+    let input = table_input(23);
+    for (output, dense) in [("ranked", false), ("dense", true)] {
+        let mut state: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+        let (mut before, mut changelog) = (Vec::new(), Vec::new());
+        for m in &input {
+            if m.value.is_null() {
+                state.remove(&*m.key);
+            } else {
+                let get = |f: &str| m.value.get(f).as_i64().expect("int");
+                state.insert(m.key.to_string(), (get("g"), get("score")));
+            }
+            let after = ranked_top(&state, 3, dense);
+            diff(&before, &after, &mut changelog);
+            before = after;
+        }
+        let ties = before.len() > 3 * 4;
+        assert!(ties, "{output}: some group keeps more than 3 rows");
+        for workers in [1, 4] {
+            let written = run_sql(RANKED_SQL, &input, workers, true);
+            let what = format!("{output} on {workers} workers");
+            assert_eq!(
+                written.final_state(output),
+                sorted(before.clone()),
+                "{what}"
+            );
+            assert_eq!(written.rows(output), sorted(changelog.clone()), "{what}");
+        }
+    }
+}
