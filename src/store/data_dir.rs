@@ -330,11 +330,36 @@ impl ShardLog {
 /// Output file lengths by path, as a checkpoint records them.
 pub type OutputLengths = BTreeMap<String, u64>;
 
+/// What the store's tests share.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) mod test_support {
+    use super::{DataDir, LogRecord};
     use crate::change::Op;
     use crate::value::Value;
+
+    /// Logs and commits, in `shard` of `dir`, a put of `k<seq>` = `seq` at timely time `time`
+    /// and event time `ts`.
+    pub(crate) fn log_put(dir: &DataDir, shard: usize, (seq, time, ts): (u64, u64, u64)) {
+        let wal = dir.shard(shard).expect("shard");
+        let mut wal = wal.lock().expect("lock");
+        wal.append(&LogRecord {
+            seq,
+            time,
+            ts,
+            max_seen: 0,
+            op: Op::Put,
+            key: format!("k{seq}").into(),
+            value: Value::Int(seq as i64),
+            origin: None,
+        });
+        wal.commit().expect("commit");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::log_put;
+    use super::*;
     use std::sync::atomic::Ordering;
 
     /// The bytes of every log segment under `root`, read from the directory.
@@ -359,19 +384,7 @@ mod tests {
         };
         let (dir, _) = DataDir::open(root.path(), 2, &options).expect("open");
         for seq in 0..600u64 {
-            let wal = dir.shard((seq % 2) as usize).expect("shard");
-            let mut wal = wal.lock().expect("lock");
-            wal.append(&LogRecord {
-                seq,
-                time: seq / 10,
-                ts: seq,
-                max_seen: 0,
-                op: Op::Put,
-                key: format!("key{seq}").into(),
-                value: Value::Int(seq as i64),
-                origin: None,
-            });
-            wal.commit().expect("commit");
+            log_put(&dir, (seq % 2) as usize, (seq, seq / 10, seq));
         }
         let history = History::open(root.path(), None).expect("history");
         let (loaded, total) = history.progress();

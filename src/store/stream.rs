@@ -420,25 +420,12 @@ pub fn refuse_cut_logs(root: &Path) -> Result<(), StreamError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::change::Op;
     use crate::store::data_dir::DataDir;
+    use crate::store::data_dir::test_support::log_put;
     use crate::store::wal::WalOptions;
-    use crate::value::Value;
 
     fn log(dir: &DataDir, shard: usize, seq: u64) {
-        let wal = dir.shard(shard).expect("shard");
-        let mut wal = wal.lock().expect("lock");
-        wal.append(&LogRecord {
-            seq,
-            time: 0,
-            ts: 100 + seq,
-            max_seen: 0,
-            op: Op::Put,
-            key: format!("k{seq}").into(),
-            value: Value::Int(seq as i64),
-            origin: None,
-        });
-        wal.commit().expect("commit");
+        log_put(dir, shard, (seq, 0, 100 + seq));
     }
 
     fn seqs(follower: &mut ChangeFollower) -> Vec<u64> {
