@@ -1024,14 +1024,6 @@ fn top_n_distinct_union_and_filtered_aggregates() {
         "needs `aggregate = ",
         None,
     );
-    check(
-        &pipe(
-            "steps = [{ aggregates = { n = { aggregate = \"last(ts)\", filter = \"true\" } } }]\n",
-        ),
-        "true\" }",
-        "FILTER is not supported on last",
-        None,
-    );
     let grouped = "steps = [{ group_by = [\"key\"], aggregates = {} }]\n";
     let loaded = load(&pipe(grouped)).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(names(&loaded, "p"), ["key"]);

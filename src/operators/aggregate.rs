@@ -192,6 +192,16 @@ impl AggDiff {
     }
 }
 
+/// The row of the least (`first`) or greatest (`last`) `ts` (value 0) among `rows`.
+fn first_or_last<'a>(func: AggFunc, rows: &[(&'a Row, i64)]) -> Option<&'a Row> {
+    let by_ts = |a: &&(&Row, i64), b: &&(&Row, i64)| a.0.get(0).cmp(b.0.get(0));
+    let found = match func {
+        AggFunc::First => rows.iter().min_by(by_ts),
+        _ => rows.iter().max_by(by_ts),
+    };
+    found.map(|(row, _)| *row)
+}
+
 /// Orders numbers numerically across int and float, everything else structurally.
 pub fn compare_values(a: &Value, b: &Value) -> Ordering {
     match (a.as_f64(), b.as_f64()) {
@@ -201,10 +211,12 @@ pub fn compare_values(a: &Value, b: &Value) -> Ordering {
 }
 
 /// Computes every aggregate from the multiset of argument rows. Each row is
-/// `[ts, arg_0, arg_1, ...]`; `ts` orders `first` and `last`.
+/// `[ts, arg_0, arg_1, ...]`; `ts` orders `first` and `last`. A `first` or `last` marked in
+/// `filtered` reads only the rows whose argument is not null, each argument a list holding
+/// the value (see `render::aggregate_spec`).
 pub fn finish_from_multiset(
     funcs: &[AggFunc],
-    counts_rows: &[bool],
+    (counts_rows, filtered): (&[bool], &[bool]),
     input: &[(&Row, i64)],
 ) -> Result<Vec<Value>, String> {
     let live = || input.iter().filter(|(_, d)| *d > 0);
@@ -239,12 +251,18 @@ pub fn finish_from_multiset(
                     non_null().map(|(row, _)| row.get(i + 1)).collect();
                 Value::Int(distinct.len() as i64)
             }
-            AggFunc::First => live()
-                .min_by(|(a, _), (b, _)| a.get(0).cmp(b.get(0)))
-                .map_or(Value::Null, |(row, _)| arg(row)),
-            AggFunc::Last => live()
-                .max_by(|(a, _), (b, _)| a.get(0).cmp(b.get(0)))
-                .map_or(Value::Null, |(row, _)| arg(row)),
+            AggFunc::First | AggFunc::Last if filtered.get(i) == Some(&true) => {
+                let kept = non_null().map(|(row, d)| (*row, *d)).collect::<Vec<_>>();
+                let unwrap = |row: &Row| match row.get(i + 1) {
+                    Value::List(items) => items.first().cloned().unwrap_or(Value::Null),
+                    _ => Value::Null,
+                };
+                first_or_last(*func, &kept).map_or(Value::Null, unwrap)
+            }
+            AggFunc::First | AggFunc::Last => {
+                let rows = live().map(|(row, d)| (*row, *d)).collect::<Vec<_>>();
+                first_or_last(*func, &rows).map_or(Value::Null, arg)
+            }
             AggFunc::Collect { limit } => {
                 let mut items: Vec<Value> = Vec::new();
                 for (row, d) in non_null() {
@@ -338,8 +356,12 @@ mod tests {
             Value::Int(3),
             Value::Int(3),
         ]);
-        let out =
-            finish_from_multiset(&funcs, &[false; 5], &[(&r1, 1), (&r2, 1), (&r3, 2)]).unwrap();
+        let out = finish_from_multiset(
+            &funcs,
+            (&[false; 5], &[false; 5]),
+            &[(&r1, 1), (&r2, 1), (&r3, 2)],
+        )
+        .unwrap();
         assert_eq!(
             out,
             vec![

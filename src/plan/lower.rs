@@ -560,7 +560,8 @@ pub(super) fn mark_lateness(node: &mut Node, allowed_lateness: u64) {
 
 /// An aggregate's argument under `FILTER (WHERE condition)`: `CASE WHEN condition THEN arg
 /// END` (`THEN 1` for `count(*)`), so rows the filter drops give null, which every aggregate
-/// but first and last skips (those two are refused).
+/// but first and last skips. First and last keep their argument: a row's null is a value
+/// they show, so the condition is evaluated apart (`render::aggregate_spec`).
 fn filtered_arg(
     agg: &AggSpec,
     arg: Option<Expr>,
@@ -578,13 +579,11 @@ fn filtered_arg(
         ));
     }
     if matches!(agg.func, AggFunc::First | AggFunc::Last) {
-        return Err(LowerError::at(
-            text.origin,
-            format!(
-                "FILTER is not supported on {}: filter the rows in a view first",
-                agg.func.name()
-            ),
-        ));
+        let filter = AggFilter {
+            condition,
+            arg: arg.clone(),
+        };
+        return Ok((arg, Some(filter)));
     }
     let then = arg.as_ref().map_or("1", |a| a.text());
     let combined = format!("CASE WHEN ({}) THEN ({then}) END", condition.text());

@@ -29,6 +29,9 @@ pub struct AggregateSpec {
     arg_exprs: Vec<Option<Expr>>,
     pub(super) funcs: Vec<AggFunc>,
     pub(super) counts_rows: Vec<bool>,
+    /// The FILTER condition of each `first` and `last` that has one: their argument is
+    /// `[arg]` (a list of one) in a row the condition keeps, null in one it drops.
+    first_last_filters: Vec<Option<Expr>>,
     ts_index: Option<usize>,
     pub(super) step: String,
     /// Row-local steps between the aggregate's input and itself (see `render::chain`).
@@ -53,6 +56,7 @@ impl AggregateSpec {
             arg_exprs: aggs.iter().map(|a| a.arg.clone()).collect(),
             funcs: aggs.iter().map(|a| a.func).collect(),
             counts_rows: aggs.iter().map(|a| a.arg.is_none()).collect(),
+            first_last_filters: aggs.iter().map(first_last_filter).collect(),
             ts_index: window.map(|w| w.ts_field).or_else(|| schema.index_of("ts")),
             step: format!(
                 "Aggregate by [{}]",
@@ -65,6 +69,14 @@ impl AggregateSpec {
             chain,
             append_only,
         }
+    }
+
+    /// Which aggregates are a filtered `first` or `last` (see `first_last_filters`).
+    pub(super) fn filtered_first_last(&self) -> Vec<bool> {
+        self.first_last_filters
+            .iter()
+            .map(Option::is_some)
+            .collect()
     }
 
     pub(super) fn step(&self) -> &str {
@@ -117,11 +129,21 @@ impl AggregateSpec {
             (_, false) => 0,
         };
         args.push(ts_value);
-        for (expr, func) in self.arg_exprs.iter().zip(&self.funcs) {
+        let filters = self.first_last_filters.iter();
+        for ((expr, func), filter) in self.arg_exprs.iter().zip(&self.funcs).zip(filters) {
             let value = match expr {
                 Some(expr) => expr.eval(row).map_err(|e| fail(e.message))?,
                 None => Value::Null,
             };
+            if let Some(condition) = filter {
+                let kept = condition.eval(row).map_err(|e| fail(e.message))?;
+                let value = match kept {
+                    Value::Bool(true) => Value::list(vec![value]),
+                    _ => Value::Null,
+                };
+                args.push(value);
+                continue;
+            }
             let numeric = matches!(value, Value::Null | Value::Int(_) | Value::Float(_));
             if matches!(func, AggFunc::Sum | AggFunc::Avg) && !numeric {
                 return Err(fail(format!(
@@ -134,4 +156,13 @@ impl AggregateSpec {
         }
         Ok(ts)
     }
+}
+
+/// The FILTER condition of a `first` or `last` aggregate.
+fn first_last_filter(agg: &AggDef) -> Option<Expr> {
+    let first_last = matches!(agg.func, AggFunc::First | AggFunc::Last);
+    agg.filter
+        .as_ref()
+        .filter(|_| first_last)
+        .map(|f| f.condition.clone())
 }

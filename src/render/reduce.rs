@@ -210,10 +210,12 @@ fn aggregate_multiset<'scope>(
 ) -> Rows<'scope> {
     let funcs = spec.funcs.clone();
     let counts_rows = spec.counts_rows.clone();
+    let filtered = spec.filtered_first_last();
     keyed
         .reduce(
             move |_key, input: &[(&Row, i64)], output: &mut Vec<(Row, i64)>| {
-                if let Ok(values) = finish_from_multiset(&funcs, &counts_rows, input)
+                let marks = (counts_rows.as_slice(), filtered.as_slice());
+                if let Ok(values) = finish_from_multiset(&funcs, marks, input)
                     && input.iter().any(|(_, d)| *d > 0)
                 {
                     output.push((Row(values), 1));

@@ -220,10 +220,6 @@ const CASES: &[(&str, &str)] = &[
         "UNION ALL inputs need columns of the same types",
     ),
     (
-        "INSERT INTO o SELECT key, first(ts) FILTER (WHERE §ts > 1) AS f FROM bids GROUP BY key;",
-        "FILTER is not supported on first",
-    ),
-    (
         "INSERT INTO o SELECT key, count(*) FILTER (WHERE §key) AS n FROM bids GROUP BY key;",
         "FILTER needs a boolean",
     ),

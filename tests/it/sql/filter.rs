@@ -2,7 +2,9 @@
 //! are overwritten and deleted: `count(*)` counts the rows that pass (0, not null, when
 //! none does), the others skip the rows that do not (null when none is left). Both
 //! aggregation paths (running totals for count, sum and avg; a multiset for the others),
-//! and the SQL form beside its TOML twin (`{ aggregate = "…", filter = "…" }`).
+//! and the SQL form beside its TOML twin (`{ aggregate = "…", filter = "…" }`). `first` and
+//! `last` take the earliest or latest row the filter keeps, and show its argument even when
+//! that is null.
 
 use std::collections::BTreeMap;
 
@@ -147,4 +149,97 @@ fn filtered_aggregates_count_and_skip_the_rows_their_filter_drops() {
     let four = run_sql(SQL, &input, 4, false);
     assert_eq!(four.lines("totals"), sql.lines("totals"), "4 workers");
     assert_eq!(four.lines("spread"), sql.lines("spread"), "4 workers");
+}
+
+const ENDS_SQL: &str = "
+CREATE SOURCE items FROM table;
+CREATE VIEW priced AS
+SELECT CAST(value.g AS INT) AS g, CAST(value.price AS INT) AS price, CAST(value.who AS INT) AS who,
+       ts
+FROM items;
+INSERT INTO ends WITH (final_state = true)
+SELECT g, first(price) FILTER (WHERE who = 0) AS first0, last(price) FILTER (WHERE who = 0) AS last0,
+       first(CASE WHEN who = 1 THEN NULL ELSE price END) FILTER (WHERE who <= 1) AS first01,
+       last(price) FILTER (WHERE price > 100) AS none, first(price) AS first_any
+FROM priced GROUP BY g;";
+
+const ENDS_TOML: &str = r#"
+[sources.items]
+view = "table"
+
+[[pipelines]]
+name = "priced"
+from = "items"
+internal = true
+steps = [{ map = { g = "CAST(value.g AS INT)", price = "CAST(value.price AS INT)", who = "CAST(value.who AS INT)", ts = "ts" } }]
+
+[[pipelines]]
+name = "ends"
+from = "priced"
+final_state = true
+[[pipelines.steps]]
+group_by = ["g"]
+[pipelines.steps.aggregates]
+first0 = { aggregate = "first(price)", filter = "who = 0" }
+last0 = { aggregate = "last(price)", filter = "who = 0" }
+first01 = { aggregate = "first(CASE WHEN who = 1 THEN NULL ELSE price END)", filter = "who <= 1" }
+none = { aggregate = "last(price)", filter = "price > 100" }
+first_any = "first(price)"
+"#;
+
+/// Each group's `first` and `last` over the live rows `(ts, price, who)` the filter keeps.
+fn ends_oracle(input: &[Mutation]) -> Vec<Json> {
+    let mut state: BTreeMap<String, (i64, i64, i64, i64)> = BTreeMap::new();
+    for m in input {
+        match m.value.is_null() {
+            true => state.remove(&*m.key),
+            false => {
+                let get = |f: &str| m.value.get(f).as_i64().expect("int");
+                let ts = m.ts.expect("ts") as i64;
+                state.insert(m.key.to_string(), (get("g"), ts, get("price"), get("who")))
+            }
+        };
+    }
+    let mut groups: BTreeMap<i64, Vec<(i64, i64, i64)>> = BTreeMap::new();
+    for (g, ts, price, who) in state.into_values() {
+        groups.entry(g).or_default().push((ts, price, who));
+    }
+    let mut out = Vec::new();
+    for (g, mut rows) in groups {
+        rows.sort();
+        let kept = |keep: &dyn Fn(i64) -> bool| -> Vec<(i64, i64)> {
+            rows.iter()
+                .filter(|r| keep(r.2))
+                .map(|r| (r.1, r.2))
+                .collect()
+        };
+        let zero = kept(&|who| who == 0);
+        let low = kept(&|who| who <= 1);
+        let first01 = match low.first() {
+            Some((_, 1)) | None => Json::Null,
+            Some((price, _)) => json!(price),
+        };
+        out.push(json!({
+            "g": g, "first0": zero.first().map(|r| r.0), "last0": zero.last().map(|r| r.0),
+            "first01": first01, "none": Json::Null, "first_any": rows[0].1,
+        }));
+    }
+    sorted(out)
+}
+
+#[test]
+fn filtered_first_and_last_take_the_ends_of_the_rows_their_filter_keeps() {
+    let input = input();
+    let expected = ends_oracle(&input);
+    let shown_null = expected.iter().any(|r| r["first01"].is_null());
+    assert!(
+        shown_null,
+        "some group's first kept row has a null argument"
+    );
+    let sql = run_sql(ENDS_SQL, &input, 1, false);
+    assert_eq!(sql.final_state("ends"), expected);
+    let toml = run_toml(ENDS_TOML, &input, 1, false);
+    assert_eq!(sql.lines("ends"), toml.lines("ends"), "SQL and TOML");
+    let four = run_sql(ENDS_SQL, &input, 4, false);
+    assert_eq!(four.lines("ends"), sql.lines("ends"), "4 workers");
 }
