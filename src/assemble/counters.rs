@@ -78,13 +78,16 @@ impl Metrics {
         }
     }
 
-    /// Where shard `shard` keeps the keys and bytes it holds.
+    /// Where shard `shard` keeps the keys and bytes it holds, made anew for a store being
+    /// built (so it reads whether metrics want its bytes now).
     pub fn shard_figures(&self, shard: usize) -> Arc<ShardFigures> {
+        let figures = Arc::new(ShardFigures {
+            counts_bytes: self.store_bytes_wanted.load(Ordering::Relaxed),
+            ..ShardFigures::default()
+        });
         let mut shards = self.shards.lock().unwrap_or_else(|e| e.into_inner());
-        let figures = shards.entry(shard).or_default();
-        let wanted = self.store_bytes_wanted.load(Ordering::Relaxed);
-        figures.counts_bytes.store(wanted, Ordering::Relaxed);
-        figures.clone()
+        shards.insert(shard, figures.clone());
+        figures
     }
 
     /// Shards made from now on count the bytes they hold (for a run that serves metrics).

@@ -72,7 +72,7 @@ fn one_of<T: Copy>(s: &Str, what: &str, names: &[(&str, T)]) -> Result<T, Fail> 
 
 /// A top-N's `ranking`.
 fn ranking_of(s: &Str) -> Result<Ranking, Fail> {
-    let names = [Ranking::RowNumber, Ranking::Rank, Ranking::DenseRank].map(|r| (r.name(), r));
+    let names = Ranking::ALL.map(|r| (r.name(), r));
     one_of(s, "ranking", &names)
 }
 

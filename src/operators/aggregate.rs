@@ -193,13 +193,12 @@ impl AggDiff {
 }
 
 /// The row of the least (`first`) or greatest (`last`) `ts` (value 0) among `rows`.
-fn first_or_last<'a>(func: AggFunc, rows: &[(&'a Row, i64)]) -> Option<&'a Row> {
-    let by_ts = |a: &&(&Row, i64), b: &&(&Row, i64)| a.0.get(0).cmp(b.0.get(0));
-    let found = match func {
-        AggFunc::First => rows.iter().min_by(by_ts),
-        _ => rows.iter().max_by(by_ts),
-    };
-    found.map(|(row, _)| *row)
+fn first_or_last<'a>(func: AggFunc, rows: impl Iterator<Item = &'a Row>) -> Option<&'a Row> {
+    let by_ts = |a: &&Row, b: &&Row| a.get(0).cmp(b.get(0));
+    match func {
+        AggFunc::First => rows.min_by(by_ts),
+        _ => rows.max_by(by_ts),
+    }
 }
 
 /// Orders numbers numerically across int and float, everything else structurally.
@@ -252,16 +251,15 @@ pub fn finish_from_multiset(
                 Value::Int(distinct.len() as i64)
             }
             AggFunc::First | AggFunc::Last if filtered.get(i) == Some(&true) => {
-                let kept = non_null().map(|(row, d)| (*row, *d)).collect::<Vec<_>>();
+                let kept = non_null().map(|(row, _)| *row);
                 let unwrap = |row: &Row| match row.get(i + 1) {
                     Value::List(items) => items.first().cloned().unwrap_or(Value::Null),
                     _ => Value::Null,
                 };
-                first_or_last(*func, &kept).map_or(Value::Null, unwrap)
+                first_or_last(*func, kept).map_or(Value::Null, unwrap)
             }
             AggFunc::First | AggFunc::Last => {
-                let rows = live().map(|(row, d)| (*row, *d)).collect::<Vec<_>>();
-                first_or_last(*func, &rows).map_or(Value::Null, arg)
+                first_or_last(*func, live().map(|(row, _)| *row)).map_or(Value::Null, arg)
             }
             AggFunc::Collect { limit } => {
                 let mut items: Vec<Value> = Vec::new();

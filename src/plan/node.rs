@@ -78,14 +78,13 @@ pub enum Ranking {
 }
 
 impl Ranking {
+    pub const ALL: [Ranking; 3] = [Ranking::RowNumber, Ranking::Rank, Ranking::DenseRank];
+
     /// The ranking a name gives (`row_number`, `rank`, `dense_rank`, any case).
     pub fn named(name: &str) -> Option<Ranking> {
-        match name.to_ascii_lowercase().as_str() {
-            "row_number" => Some(Ranking::RowNumber),
-            "rank" => Some(Ranking::Rank),
-            "dense_rank" => Some(Ranking::DenseRank),
-            _ => None,
-        }
+        Ranking::ALL
+            .into_iter()
+            .find(|r| r.name().eq_ignore_ascii_case(name))
     }
 
     pub fn name(self) -> &'static str {

@@ -94,16 +94,20 @@ impl<'scope> Context<'_, 'scope> {
 
     /// Renders `node`, recording the operators it builds as its own.
     fn render_node(&self, node: &Node, side: &mut SideOutputs<'scope>) -> Rows<'scope> {
-        let next = || self.changes.scope().worker().peek_identifier();
-        let id = self.graph.id_of(node);
-        if let Some(id) = id {
-            self.spans.borrow_mut().enter(id, next());
+        match self.graph.id_of(node) {
+            Some(id) => NodeSpans::within(
+                self.spans,
+                id,
+                || self.next_id(),
+                || self.render_operators(node, side),
+            ),
+            None => self.render_operators(node, side),
         }
-        let rows = self.render_operators(node, side);
-        if id.is_some() {
-            self.spans.borrow_mut().leave(next());
-        }
-        rows
+    }
+
+    /// The identifier timely gives the next operator (or channel) built on this worker.
+    fn next_id(&self) -> usize {
+        self.changes.scope().worker().peek_identifier()
     }
 }
 
@@ -307,18 +311,16 @@ impl<'scope> Context<'_, 'scope> {
     ) -> Rows<'scope> {
         // NB: validation guarantees the source exists.
         let def = self.plan.source(source).expect("validated source");
-        let next = || self.changes.scope().worker().peek_identifier();
-        self.spans
-            .borrow_mut()
-            .enter(&format!("src_{source}"), next());
-        let (rows, late, errors) = source::render_source(
-            self.changes.clone(),
-            (def, self.rows_in.clone()),
-            lateness,
-            chain,
-            projection,
+        let id = format!("src_{source}");
+        let (rows, late, errors) = NodeSpans::within(
+            self.spans,
+            &id,
+            || self.next_id(),
+            || {
+                let counted = (def, self.rows_in.clone());
+                source::render_source(self.changes.clone(), counted, lateness, chain, projection)
+            },
         );
-        self.spans.borrow_mut().leave(next());
         side.late.push(late);
         side.errors.push(errors);
         rows

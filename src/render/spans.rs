@@ -8,6 +8,7 @@
 //! Nodes that render nothing of their own (a filter fused into its source, a pipeline read by
 //! another) own no span.
 
+use std::cell::RefCell;
 use std::ops::Range;
 
 /// The spans of identifiers each graph node owns, on one worker.
@@ -42,6 +43,20 @@ impl NodeSpans {
             .partition_point(|(span, _)| span.end <= identifier);
         let (span, id) = self.spans.get(after)?;
         span.contains(&identifier).then_some(id.as_str())
+    }
+
+    /// Runs `render`, the rendering of node `id`, between [`Self::enter`] and
+    /// [`Self::leave`]; `next` gives the next identifier.
+    pub fn within<R>(
+        spans: &RefCell<NodeSpans>,
+        id: &str,
+        next: impl Fn() -> usize,
+        render: impl FnOnce() -> R,
+    ) -> R {
+        spans.borrow_mut().enter(id, next());
+        let rendered = render();
+        spans.borrow_mut().leave(next());
+        rendered
     }
 
     fn close_span(&mut self, next: usize) {

@@ -19,8 +19,8 @@ pub struct ShardFigures {
     pub keys: AtomicU64,
     /// `ShardState::bytes`, counted only when `counts_bytes`.
     pub bytes: AtomicU64,
-    /// Whether the shard counts its bytes (a shard reads it when it is made).
-    pub counts_bytes: std::sync::atomic::AtomicBool,
+    /// Whether the shard counts its bytes (`bytes` stays 0 otherwise).
+    pub counts_bytes: bool,
 }
 
 /// Routes each mutation to the shard that owns its key and applies it there.
@@ -41,7 +41,7 @@ pub fn shard_operator<'scope>(
         Exchange::new(move |i: &Ingest| key_hash(&i.mutation.key) % peers as u64),
         "StoreShard",
         |cap, info| {
-            let mut state = match figures.counts_bytes.load(Ordering::Relaxed) {
+            let mut state = match figures.counts_bytes {
                 true => ShardState::counting_bytes(),
                 false => ShardState::default(),
             };
