@@ -6,6 +6,7 @@
 SET input.generate = 'nexmark';
 SET input.events = 10000;
 SET input.rate_per_sec = 200;   -- 50 s of event time: several 10 s windows
+SET store.append_only_keys = '^(person|auction|bid)_';   -- every event a new key: keep none
 
 CREATE SOURCE bids FROM events WITH (key_regex = '^bid_');
 

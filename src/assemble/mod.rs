@@ -86,6 +86,7 @@ pub fn build_dataflow(
             move |n| missing.add_missing_deletes(n),
             parts.metrics.shard_figures(worker_index),
             parts.shard_log,
+            plan.append_only_keys.clone(),
         );
         // NB: the store is probed too, so a run without pipelines still logs all its input.
         let changes = changes.probe_with(&probe);

@@ -9,7 +9,8 @@ use super::DefaultInput;
 use super::agg;
 use super::error::Fail;
 use super::raw::{
-    GroupBy, RawFile, RawInput, RawJoinOn, RawPipeline, RawSource, RawStep, RawWindow, Str,
+    GroupBy, RawFile, RawInput, RawJoinOn, RawPipeline, RawSource, RawStep, RawStore, RawWindow,
+    Str,
 };
 use crate::change::EventKind;
 use crate::change::time::{MAX_EVENT_TS, event_time_range};
@@ -19,12 +20,14 @@ use crate::plan::lower::{
     JoinOn, OrderSpec, Origin, PipelineSpec, SourceSpec, StepSpec, Text, WindowSpec,
 };
 use crate::plan::{Emission, JoinKind, Ranking, View, WindowKind};
+use crate::store::shard::AppendOnlyKeys;
 use crate::workload::{GenConfig, Workload};
 
 pub(super) struct Specs {
     pub sources: Vec<SourceSpec>,
     pub pipelines: Vec<PipelineSpec>,
     pub input: Option<DefaultInput>,
+    pub append_only_keys: Option<AppendOnlyKeys>,
 }
 
 pub(super) fn convert(raw: &RawFile, base_dir: &Path) -> Result<Specs, Fail> {
@@ -46,7 +49,27 @@ pub(super) fn convert(raw: &RawFile, base_dir: &Path) -> Result<Specs, Fail> {
             .map(pipeline)
             .collect::<Result<_, _>>()?,
         input: raw.input.as_ref().map(|i| input(i, base_dir)).transpose()?,
+        append_only_keys: append_only_keys(raw.store.as_ref())?,
     })
+}
+
+/// The `[store]` table's append-only keys, compiled.
+pub(super) fn append_only_keys(raw: Option<&RawStore>) -> Result<Option<AppendOnlyKeys>, Fail> {
+    let Some(pattern) = raw.and_then(|r| r.append_only_keys.as_ref()) else {
+        return Ok(None);
+    };
+    if pattern.value.is_empty() {
+        return Err(Fail::at(
+            pattern.at,
+            "`append_only_keys` must not be empty (`^` makes every key append-only)",
+        ));
+    }
+    let regex = regex::Regex::new(&pattern.value).map_err(|e| {
+        let detail = e.to_string();
+        let last = detail.lines().last().unwrap_or(&detail).trim().to_string();
+        Fail::at(pattern.at, format!("bad key regex: {last}"))
+    })?;
+    Ok(Some(AppendOnlyKeys(regex)))
 }
 
 fn text(s: &Str) -> Text {

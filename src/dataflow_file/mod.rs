@@ -10,6 +10,11 @@
 //! # or: generate = "users-orders", events = 2000, seed = 7, disorder_ms = 0,
 //! #     keys = 1000, skew = 1.1, start_ts = 1700000000000, rate_per_sec = 10000
 //!
+//! # optional: keys written once, as rows of an append-only stream: the store keeps none
+//! # of them (see `store::shard::AppendOnlyKeys`)
+//! [store]
+//! append_only_keys = "^click_"
+//!
 //! [sources.events]                  # a named source; several pipelines can share it
 //! view = "events"                   # "events" (every change) or "table" (live state); required
 //! kinds = ["insert", "update"]      # optional, events view only
@@ -153,11 +158,13 @@ fn load_sql(text: &str, base_dir: &Path) -> Result<LoadedFile, Fail> {
         Some(raw) => Some(convert::input(&raw, base_dir)?),
         None => None,
     };
-    let plan = lower(&file.sources, &file.pipelines).map_err(|e| Fail {
+    let store = settings::raw_store(&file.settings)?;
+    let mut plan = lower(&file.sources, &file.pipelines).map_err(|e| Fail {
         offset: file.file_offset(e.offset.unwrap_or(0)),
         message: e.message,
         suggestion: e.suggestion,
     })?;
+    plan.append_only_keys = convert::append_only_keys(store.as_ref())?;
     Ok(LoadedFile { plan, input })
 }
 
@@ -186,6 +193,7 @@ fn load(text: &str, base_dir: &Path, escaped: &mut Vec<Escaped>) -> Result<Loade
         suggestion: e.suggestion,
     })?;
     plan.sinks = outputs::read(text, &plan, base_dir)?;
+    plan.append_only_keys = specs.append_only_keys;
     Ok(LoadedFile {
         plan,
         input: specs.input,

@@ -29,6 +29,7 @@ pub(super) struct RawFile {
     /// The `pipelines` key, if present.
     pub pipelines_key: Option<Str>,
     pub input: Option<RawInput>,
+    pub store: Option<RawStore>,
     pub sources: Vec<RawSource>,
     pub pipelines: Vec<RawPipeline>,
     /// Whether the file has sync sinks, alerts or routes (then it needs no pipelines).
@@ -47,6 +48,11 @@ pub(super) struct RawInput {
     pub keys: Option<Num>,
     /// The skew and the offset of its key.
     pub skew: Option<(f64, usize)>,
+}
+
+/// The `[store]` table (or an SQL file's `SET store.<key>`).
+pub(super) struct RawStore {
+    pub append_only_keys: Option<Str>,
 }
 
 pub(super) struct RawSource {
@@ -142,6 +148,7 @@ pub(super) struct RawJoinOn {
 // `sync`, `alerts`, `routes` and `routing` are read by `outputs.rs`.
 const TOP_KEYS: &[&str] = &[
     "input",
+    "store",
     "sources",
     "pipelines",
     "sync",
@@ -160,6 +167,7 @@ pub(super) const INPUT_KEYS: &[&str] = &[
     "keys",
     "skew",
 ];
+pub(super) const STORE_KEYS: &[&str] = &["append_only_keys"];
 const SOURCE_KEYS: &[&str] = &["view", "kinds", "key_regex", "max_out_of_orderness"];
 const PIPELINE_KEYS: &[&str] = &["name", "from", "final_state", "internal", "steps"];
 const STEP_KEYS: &[&str] = &[
@@ -233,6 +241,10 @@ impl<'a> Reader<'a> {
             Some((_, v)) => Some(self.input(v)?),
             None => None,
         };
+        let store = match top.get("store") {
+            Some((_, v)) => Some(self.store(v)?),
+            None => None,
+        };
         let mut sources = Vec::new();
         if let Some((key, v)) = top.get("sources") {
             let DeValue::Table(t) = v.get_ref() else {
@@ -259,6 +271,7 @@ impl<'a> Reader<'a> {
         Ok(RawFile {
             pipelines_key: top.get("pipelines").map(|(k, _)| k.clone()),
             input,
+            store,
             sources,
             pipelines,
             has_external: ["sync", "alerts", "routes", "routing"]
@@ -300,6 +313,18 @@ impl<'a> Reader<'a> {
             rate_per_sec: opt_uint(&t, "rate_per_sec", true, " (events per second)")?,
             keys: opt_uint(&t, "keys", true, "")?,
             skew,
+        })
+    }
+
+    fn store(&mut self, v: &Value<'_>) -> Result<RawStore, Fail> {
+        let t = self.table(
+            v,
+            "[store]",
+            "`store` must be a table ([store])",
+            STORE_KEYS,
+        )?;
+        Ok(RawStore {
+            append_only_keys: self.opt_string(&t, "append_only_keys")?,
         })
     }
 

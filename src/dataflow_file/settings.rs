@@ -1,13 +1,53 @@
-//! An SQL file's `SET input.<key> = <value>` statements as the `[input]` table of a TOML
-//! file, so both front ends share one reading of the default input.
+//! An SQL file's `SET input.<key> = <value>` and `SET store.<key> = <value>` statements as
+//! the `[input]` and `[store]` tables of a TOML file, so both front ends share one reading of
+//! them.
 
 use super::error::Fail;
-use super::raw::{INPUT_KEYS, Num, RawInput, Str};
+use super::raw::{INPUT_KEYS, Num, RawInput, RawStore, STORE_KEYS, Str};
 use crate::expr::suggest;
-use crate::sql::{Setting, SettingValue};
+use crate::sql::{Setting, SettingScope, SettingValue};
 
-/// The settings as a raw `[input]`; `None` when there are none.
+/// The `store.` settings as a raw `[store]`; `None` when there are none.
+pub(super) fn raw_store(settings: &[Setting]) -> Result<Option<RawStore>, Fail> {
+    let mut store = None;
+    for s in settings.iter().filter(|s| s.scope == SettingScope::Store) {
+        let raw = store.get_or_insert(RawStore {
+            append_only_keys: None,
+        });
+        match (s.key.as_str(), &s.value) {
+            ("append_only_keys", SettingValue::Str(v)) => {
+                raw.append_only_keys = Some(Str {
+                    value: v.clone(),
+                    at: s.value_at,
+                })
+            }
+            ("append_only_keys", _) => {
+                return Err(Fail::at(
+                    s.value_at,
+                    "`store.append_only_keys` takes a string (a key regex)",
+                ));
+            }
+            (key, _) => {
+                return Err(Fail::at(
+                    s.key_at,
+                    format!(
+                        "unknown store setting `{key}`, expected one of: {}",
+                        STORE_KEYS.join(", ")
+                    ),
+                )
+                .suggest(suggest(key, STORE_KEYS)));
+            }
+        }
+    }
+    Ok(store)
+}
+
+/// The `input.` settings as a raw `[input]`; `None` when there are none.
 pub(super) fn raw_input(settings: &[Setting]) -> Result<Option<RawInput>, Fail> {
+    let settings: Vec<&Setting> = settings
+        .iter()
+        .filter(|s| s.scope == SettingScope::Input)
+        .collect();
     let Some(first) = settings.first() else {
         return Ok(None);
     };

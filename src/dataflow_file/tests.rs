@@ -431,6 +431,26 @@ fn wrong_value_types() {
     );
     let text = "sources = 1\n[[pipelines]]\nname = \"p\"\nfrom = \"s\"\n";
     check(text, "sources", "`sources` must be a table", None);
+    let store = |table: &str| format!("{table}\n{}", pipe(""));
+    check(&store("store = 1"), "1", "`store` must be a table", None);
+    check(
+        &store("[store]\nappend_only = \"^bid_\""),
+        "append_only",
+        "unknown key `append_only`",
+        None,
+    );
+    check(
+        &store("[store]\nappend_only_keys = \"(\""),
+        "(\"",
+        "bad key regex",
+        None,
+    );
+    check(
+        &store("[store]\nappend_only_keys = \"\""),
+        "\"\n",
+        "must not be empty",
+        None,
+    );
     check(
         &pipe("steps = { filter = \"true\" }\n"),
         "steps",

@@ -5,6 +5,7 @@
 use crate::change::EventKind;
 use crate::expr::Expr;
 use crate::schema::{Schema, Type};
+use crate::store::shard::AppendOnlyKeys;
 
 use super::sinks::SinkDefs;
 
@@ -491,6 +492,8 @@ pub struct Plan {
     pub pipelines: Vec<PipelineDef>,
     /// Sync sinks, alerts and routes.
     pub sinks: SinkDefs,
+    /// The keys the store keeps none of (`[store] append_only_keys`).
+    pub append_only_keys: Option<AppendOnlyKeys>,
 }
 
 impl Plan {
@@ -521,9 +524,27 @@ impl Plan {
             return Err(format!("pipeline `{}` is defined twice", clash.name));
         }
         self.sinks.merge(other.sinks)?;
+        self.merge_append_only(other.append_only_keys)?;
         self.sources.extend(other.sources);
         self.pipelines.extend(other.pipelines);
         Ok(())
+    }
+
+    /// One store serves every file, so their append-only keys must agree.
+    fn merge_append_only(&mut self, other: Option<AppendOnlyKeys>) -> Result<(), String> {
+        match (&self.append_only_keys, other) {
+            (_, None) => Ok(()),
+            (None, other) => {
+                self.append_only_keys = other;
+                Ok(())
+            }
+            (Some(mine), Some(other)) if mine.0.as_str() == other.0.as_str() => Ok(()),
+            (Some(mine), Some(other)) => Err(format!(
+                "the files declare different append-only keys (`{}` and `{}`): one store serves them all",
+                mine.0.as_str(),
+                other.0.as_str()
+            )),
+        }
     }
 
     /// The position of pipeline `name` in [`Plan::pipelines`].

@@ -36,7 +36,8 @@
 //! offset, so an error inside one points into the `.sql` file.
 //!
 //! `SET input.<key> = <value>` takes the keys of a TOML file's `[input]` table (`file`,
-//! `generate`, `events`, `seed`, …); `docs/sql.md` is the reference.
+//! `generate`, `events`, `seed`, …), and `SET store.<key> = <value>` those of its `[store]`
+//! table; `docs/sql.md` is the reference.
 //!
 //! Layout: `cursor.rs` (tokens, offsets, captured expressions), `statement.rs` (statements
 //! and their `WITH` options), `query.rs` (the SELECT grammar), `from.rs` (FROM items and
@@ -61,7 +62,7 @@ use crate::plan::lower::{LowerError, PipelineSpec, SourceSpec};
 pub struct SqlFile {
     pub sources: Vec<SourceSpec>,
     pub pipelines: Vec<PipelineSpec>,
-    /// The `SET input.<key> = <value>` statements, in order.
+    /// The `SET input.<key>` and `SET store.<key>` statements, in order.
     pub settings: Vec<Setting>,
     /// Expressions passed on with qualifiers cut out (`orders.value.id` -> `value.id`).
     remaps: Vec<rewrite::Remap>,
@@ -78,14 +79,22 @@ impl SqlFile {
     }
 }
 
-/// One `SET input.<key> = <value>`: the key without `input.`, and the offsets of the key and
-/// the value.
+/// One `SET <scope>.<key> = <value>`: the scope (`input` or `store`), the key without it, and
+/// the offsets of the key and the value.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Setting {
+    pub scope: SettingScope,
     pub key: String,
     pub key_at: usize,
     pub value: SettingValue,
     pub value_at: usize,
+}
+
+/// What a `SET` sets: the default input (TOML's `[input]`) or the store (`[store]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SettingScope {
+    Input,
+    Store,
 }
 
 #[derive(Clone, Debug, PartialEq)]

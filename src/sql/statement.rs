@@ -7,7 +7,7 @@ use super::cursor::Cursor;
 use super::from::interval_ms;
 use super::lower::{Output, lower_statement};
 use super::query::select;
-use super::{Setting, SettingValue, SqlError, SqlFile};
+use super::{Setting, SettingScope, SettingValue, SqlError, SqlFile};
 use crate::change::EventKind;
 use crate::expr::suggest;
 use crate::plan::lower::{SourceSpec, Text};
@@ -190,16 +190,23 @@ fn emission(opt: &Opt) -> Result<Emission, SqlError> {
     }
 }
 
-/// `SET input.<key> = <value>`.
+/// `SET input.<key> = <value>` or `SET store.<key> = <value>`.
 fn set(cur: &mut Cursor, file: &mut SqlFile) -> Result<(), SqlError> {
-    let scope = cur.name("`input.<key>`")?;
-    if scope.text != "input" || !cur.eat(&Token::Period) {
-        return Err(SqlError::at(
-            scope.origin.offset.unwrap_or(0),
-            "SET takes the default input's settings: `SET input.file = '…'` or `SET input.generate = '…'`",
-        ));
+    let scope_name = cur.name("`input.<key>`")?;
+    let scope = match scope_name.text.to_ascii_lowercase().as_str() {
+        "input" => SettingScope::Input,
+        "store" => SettingScope::Store,
+        _ => {
+            return Err(SqlError::at(
+                scope_name.origin.offset.unwrap_or(0),
+                "SET takes the default input's settings (`SET input.file = '…'`, `SET input.generate = '…'`) or the store's (`SET store.append_only_keys = '…'`)",
+            ));
+        }
+    };
+    if !cur.eat(&Token::Period) {
+        return Err(cur.unexpected("`.` and the setting's name"));
     }
-    let key = cur.name("the input setting's name")?;
+    let key = cur.name("the setting's name")?;
     if !cur.eat(&Token::Eq) && !cur.eat_word("TO") {
         return Err(cur.unexpected("`=`"));
     }
@@ -211,6 +218,7 @@ fn set(cur: &mut Cursor, file: &mut SqlFile) -> Result<(), SqlError> {
         OptValue::Bool(_) => return Err(SqlError::at(value_at, "expected a string or a number")),
     };
     file.settings.push(Setting {
+        scope,
         key: key.text,
         key_at: key.origin.offset.unwrap_or(0),
         value,

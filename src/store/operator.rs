@@ -9,7 +9,7 @@ use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::operator::Operator;
 
 use super::data_dir::ShardLog;
-use super::shard::{Change, Ingest, ShardState, key_hash};
+use super::shard::{AppendOnlyKeys, Change, Ingest, ShardState, key_hash};
 
 const RETRY_LOG_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
 
@@ -28,12 +28,14 @@ pub struct ShardFigures {
 /// holds the keys and bytes in the shard after each step.
 /// With `log`, each batch is logged (one commit) before it is applied; a log that carries a
 /// seed (a restart past a retention floor) first puts the snapshot's keys back and emits them
-/// as seeded changes at the dataflow's first time.
+/// as seeded changes at the dataflow's first time. The shard keeps none of `append_only`'s
+/// keys.
 pub fn shard_operator<'scope>(
     ingest: Stream<'scope, u64, Vec<Ingest>>,
     mut on_missing_delete: impl FnMut(u64) + 'static,
     figures: Arc<ShardFigures>,
     mut log: Option<ShardLog>,
+    append_only: Option<AppendOnlyKeys>,
 ) -> Stream<'scope, u64, Vec<Change>> {
     let peers = ingest.scope().peers();
     let scope = ingest.scope();
@@ -41,10 +43,11 @@ pub fn shard_operator<'scope>(
         Exchange::new(move |i: &Ingest| key_hash(&i.mutation.key) % peers as u64),
         "StoreShard",
         |cap, info| {
-            let mut state = match figures.counts_bytes {
+            let state = match figures.counts_bytes {
                 true => ShardState::counting_bytes(),
                 false => ShardState::default(),
             };
+            let mut state = state.with_append_only(append_only);
             let mut seed = log
                 .as_mut()
                 .and_then(ShardLog::take_seed)

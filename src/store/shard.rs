@@ -242,6 +242,28 @@ pub struct ShardState {
     scratch: Vec<u8>,
     /// Deletes of keys that did not exist: no event, counted.
     pub missing_deletes: u64,
+    /// Keys the store does not keep (see [`AppendOnlyKeys`]).
+    append_only: Option<AppendOnlyKeys>,
+}
+
+/// The keys a plan declares append-only (`[store] append_only_keys`): each is written once,
+/// as a new row of an append-only stream (a bid, a click, a log line), so the store keeps
+/// none of them. A put of one is an insert with no old value, which the table view keeps as a
+/// row that is never retracted; a delete of one finds nothing to delete and, like any delete
+/// of a missing key, is counted and makes no event.
+///
+/// Decision: the user declares the keys, as a Kafka topic is declared a stream or a table and
+/// a Materialize source append-only or upsert. The store cannot work it out from the plan: a
+/// delete is an event only when its key is live, so even a plan that never reads `kind`,
+/// `old` or the table view depends on every key the store holds. Over a stream of new keys
+/// the store then stays flat however long the stream, and a put costs no table update.
+#[derive(Clone, Debug)]
+pub struct AppendOnlyKeys(pub regex::Regex);
+
+impl AppendOnlyKeys {
+    pub fn contains(&self, key: &str) -> bool {
+        self.0.is_match(key)
+    }
 }
 
 impl ShardState {
@@ -253,6 +275,11 @@ impl ShardState {
     /// [`Self::apply`], leaving a packed replaced value packed in [`Change::packed_old`]:
     /// decoding it is paid only by a reader of `old`.
     pub fn apply_deferred(&mut self, ingest: Ingest) -> Option<Change> {
+        if let Some(keys) = &self.append_only
+            && keys.contains(&ingest.mutation.key)
+        {
+            return self.pass_through(ingest);
+        }
         let Ingest {
             seq,
             max_seen,
@@ -314,6 +341,43 @@ impl ShardState {
         })
     }
 
+    /// An append-only key's mutation, which the shard does not keep: a put is an insert, a
+    /// delete finds nothing.
+    fn pass_through(&mut self, ingest: Ingest) -> Option<Change> {
+        let Ingest {
+            seq,
+            max_seen,
+            ts,
+            mutation:
+                Mutation {
+                    key,
+                    op,
+                    value,
+                    origin,
+                    ..
+                },
+        } = ingest;
+        if op == Op::Delete {
+            self.missing_deletes += 1;
+            return None;
+        }
+        Some(Change {
+            event: ChangeEvent {
+                seq,
+                ts,
+                kind: EventKind::Insert,
+                key,
+                old: Value::Null,
+                new: value,
+                origin,
+            },
+            prev: None,
+            max_seen,
+            seeded: false,
+            packed_old: None,
+        })
+    }
+
     /// Stores `entry` under `key`; returns the entry it replaced. NB: an overwrite reuses the
     /// key's box, so a store that is mostly overwritten allocates no entries.
     fn put(&mut self, key: &Arc<str>, entry: Entry) -> Option<Entry> {
@@ -360,6 +424,14 @@ impl ShardState {
         ShardState {
             counts_bytes: true,
             ..ShardState::default()
+        }
+    }
+
+    /// The shard, keeping none of `keys` (see [`AppendOnlyKeys`]).
+    pub fn with_append_only(self, keys: Option<AppendOnlyKeys>) -> ShardState {
+        ShardState {
+            append_only: keys,
+            ..self
         }
     }
 
@@ -502,6 +574,46 @@ mod tests {
         assert!(shard.apply(ingest(3, Mutation::delete("k", 40))).is_none());
         assert_eq!(shard.missing_deletes, 1);
         assert!(shard.is_empty());
+    }
+
+    #[test]
+    fn append_only_keys_are_inserts_the_shard_does_not_keep() {
+        let keys = AppendOnlyKeys(regex::Regex::new("^bid_").unwrap());
+        let mut shard = ShardState::counting_bytes().with_append_only(Some(keys));
+        let mut kinds = Vec::new();
+        let mutations = [
+            Mutation::put("bid_1", Value::Int(1), 10),
+            Mutation::put("user_1", Value::Int(1), 11),
+            Mutation::put("bid_1", Value::Int(2), 12),
+            Mutation::put("user_1", Value::Int(2), 13),
+            Mutation::delete("bid_1", 14),
+            Mutation::delete("user_1", 15),
+        ];
+        for (seq, m) in mutations.into_iter().enumerate() {
+            let change = shard.apply(ingest(seq as u64, m));
+            kinds.push(change.map(|c| {
+                (
+                    c.event.key.to_string(),
+                    c.event.kind,
+                    c.event.old,
+                    c.prev.is_some(),
+                )
+            }));
+            let kept: Vec<&str> = shard.iter().map(|(k, _)| &**k).collect();
+            assert!(!kept.contains(&"bid_1"), "after mutation {seq}: {kept:?}");
+        }
+        use EventKind::*;
+        let expected = [
+            Some(("bid_1".to_string(), Insert, Value::Null, false)),
+            Some(("user_1".to_string(), Insert, Value::Null, false)),
+            Some(("bid_1".to_string(), Insert, Value::Null, false)),
+            Some(("user_1".to_string(), Update, Value::Int(1), true)),
+            None,
+            Some(("user_1".to_string(), Delete, Value::Int(2), true)),
+        ];
+        assert_eq!(kinds, expected);
+        assert_eq!(shard.missing_deletes, 1);
+        assert_eq!((shard.len(), shard.bytes()), (0, 0));
     }
 
     #[test]

@@ -11,6 +11,7 @@
 mod support;
 
 mod alert_https;
+mod append_only;
 mod batching;
 mod bench_cli;
 mod bounded_memory;

@@ -11,6 +11,9 @@ use super::{Node, Plan, Ranking, WindowKind};
 /// The plan as indented text, one operator a line, inputs below their consumer.
 pub fn explain_text(plan: &Plan) -> String {
     let mut out = String::new();
+    if let Some(keys) = &plan.append_only_keys {
+        let _ = writeln!(out, "store append_only_keys={}", keys.0.as_str());
+    }
     for source in &plan.sources {
         let _ = writeln!(
             out,

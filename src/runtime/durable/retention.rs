@@ -18,7 +18,9 @@
 //!   the checkpoint's watermark); everything else over events — a group-by over all events,
 //!   a join that holds events, a window over a window, alerts (cooldowns) and routes
 //!   (counts) — and sessions over anything (the operator keeps its open sessions) need every
-//!   event since the start, and retention then cuts nothing and says so once.
+//!   event since the start, and retention then cuts nothing and says so once. So does a
+//!   table view in a plan with append-only keys (`[store] append_only_keys`): their rows are
+//!   in the table but in no snapshot, since the store keeps none of them.
 //!
 //! Decisions:
 //! - **Age is the segment file's age** (its last write, wall clock), as a log broker
@@ -95,8 +97,14 @@ impl HistoryNeed {
     pub fn of_plan(plan: &Plan) -> HistoryNeed {
         let mut need = HistoryNeed::Nothing;
         let mut of_pipeline = Vec::with_capacity(plan.pipelines.len());
+        let table = match plan.append_only_keys {
+            None => HistoryNeed::Table,
+            Some(_) => HistoryNeed::Everything(
+                "the table view keeps append-only keys' rows, which no snapshot holds".into(),
+            ),
+        };
         for pipeline in &plan.pipelines {
-            let own = node_need(&pipeline.node, &pipeline.name, &of_pipeline);
+            let own = node_need(&pipeline.node, &pipeline.name, &of_pipeline, &table);
             need = need.and(own.clone());
             of_pipeline.push((pipeline.name.clone(), own));
         }
@@ -118,15 +126,21 @@ impl HistoryNeed {
     }
 }
 
-fn node_need(node: &Node, pipeline: &str, earlier: &[(String, HistoryNeed)]) -> HistoryNeed {
-    let input = |n: &Node| node_need(n, pipeline, earlier);
+/// What `node` of `pipeline` needs; a table source needs `table`.
+fn node_need(
+    node: &Node,
+    pipeline: &str,
+    earlier: &[(String, HistoryNeed)],
+    table: &HistoryNeed,
+) -> HistoryNeed {
+    let input = |n: &Node| node_need(n, pipeline, earlier, table);
     let everything = |what: &str| {
         HistoryNeed::Everything(format!("pipeline `{pipeline}` {what} over every event"))
     };
     match node {
         Node::Source { view, .. } => match view {
             View::Events => HistoryNeed::Nothing,
-            View::Table => HistoryNeed::Table,
+            View::Table => table.clone(),
         },
         Node::Pipeline { name, .. } => earlier
             .iter()
@@ -408,6 +422,20 @@ view = "table"
         let rows = "[[pipelines]]\nname = \"e\"\nfrom = \"events\"\n[[pipelines.steps]]\n\
                     filter = \"kind = 'insert'\"\n";
         assert_eq!(need(rows), HistoryNeed::Nothing);
+    }
+
+    #[test]
+    fn a_table_with_append_only_keys_needs_everything() {
+        let store = "[store]\nappend_only_keys = \"^click_\"\n";
+        let table = "[[pipelines]]\nname = \"t\"\nfrom = \"table\"\n[[pipelines.steps]]\n\
+                     filter = \"true\"\n";
+        assert!(is_everything(
+            &need(&format!("{store}{table}")),
+            "append-only"
+        ));
+        let rows = "[[pipelines]]\nname = \"e\"\nfrom = \"events\"\n[[pipelines.steps]]\n\
+                    filter = \"true\"\n";
+        assert_eq!(need(&format!("{store}{rows}")), HistoryNeed::Nothing);
     }
 
     #[test]

@@ -103,6 +103,22 @@ const CASES: &[(&str, &str)] = &[
         "unknown input setting `fle`",
     ),
     (
+        "SET store.§append_only = '^bid_';\nINSERT INTO o SELECT key FROM bids;",
+        "unknown store setting `append_only`",
+    ),
+    (
+        "SET store.append_only_keys = §'^bid_(';\nINSERT INTO o SELECT key FROM bids;",
+        "bad key regex",
+    ),
+    (
+        "SET store.append_only_keys = §1;\nINSERT INTO o SELECT key FROM bids;",
+        "takes a string",
+    ),
+    (
+        "SET §stor.append_only_keys = '^bid_';\nINSERT INTO o SELECT key FROM bids;",
+        "or the store's",
+    ),
+    (
         "SET input.generate = §'nexmrk';\nINSERT INTO o SELECT key FROM bids;",
         "unknown workload",
     ),
