@@ -18,7 +18,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 OUT=$ROOT/bench-results
-QUERIES="q0 q1 q2 q3 q4 q5 q7 q8 q9 q11"
+QUERIES="q0 q1 q2 q3 q4 q5 q5_join q7 q8 q9 q11"
 
 cargo build --release --quiet
 KVFLOW=$TARGET/release/kvflow

@@ -38,7 +38,7 @@ pub struct Measurement {
     pub rows_out: u64,
     pub late: u64,
     pub errors: u64,
-    /// Rows out per pipeline, in file order.
+    /// Rows out per pipeline that writes rows (not an internal one), in file order.
     pub pipelines: Vec<(String, u64)>,
     /// Each batch's latency and size, for the distribution plot.
     pub batches: Vec<BatchLatency>,
@@ -80,6 +80,12 @@ pub fn measure(
             .batch_ms(batching.ms)
             .batch_events(batching.events)
     };
+    let internal: Vec<String> = plan
+        .pipelines
+        .iter()
+        .filter(|p| p.internal)
+        .map(|p| p.name.clone())
+        .collect();
     let input_rss_bytes = reset_peak_rss();
     let started = Instant::now();
     let summary = run_observed(
@@ -108,6 +114,7 @@ pub fn measure(
         pipelines: summary
             .pipelines
             .iter()
+            .filter(|p| !internal.contains(&p.name))
             .map(|p| (p.name.clone(), p.rows))
             .collect(),
         batches,

@@ -383,7 +383,7 @@ fn lower_step(plan: &Plan, input: Node, step: &StepSpec, from: &Text) -> Result<
             origin,
         } => {
             let rank = (*limit, *ranking, rank_field);
-            lower_top_n(input, partition_by, order_by, rank, *origin)?
+            lower_top_n(plan, input, partition_by, order_by, rank, *origin)?
         }
         StepSpec::Distinct { origin } => lower_distinct(input, *origin)?,
         StepSpec::Union { with } => lower_union(plan, input, from, with)?,
@@ -594,6 +594,7 @@ fn filtered_arg(
 
 /// `rank`: the limit, the ranking and the rank field.
 fn lower_top_n(
+    plan: &Plan,
     input: Node,
     partition_by: &[Text],
     order_by: &[OrderSpec],
@@ -639,8 +640,10 @@ fn lower_top_n(
             ty: Type::Int,
         });
     }
+    let window_end = super::windowed::top_n_window_end(plan, &input, &partition_by);
     Ok(Node::TopN {
         input: Box::new(input),
+        window_end,
         partition_by,
         order_by,
         limit,

@@ -10,5 +10,6 @@ mod lower_joins;
 pub mod node;
 pub mod projection;
 pub mod sinks;
+pub mod windowed;
 
 pub use node::*;

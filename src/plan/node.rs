@@ -324,7 +324,9 @@ pub enum Node {
     /// The rows of each partition ranked `ranking` in `order_by` order (ties broken by the
     /// whole row), those ranked `limit` or better kept; with `rank_field`, each row's rank
     /// appended as that field. Retractions are exact: removing a row of the top promotes the
-    /// next one.
+    /// next one. With `window_end` (the field's position in the input), a window top-N: the
+    /// input's rows of a window all come by its close, and each window is ranked once then
+    /// (see `plan::windowed`).
     TopN {
         input: Box<Node>,
         partition_by: Vec<Expr>,
@@ -332,6 +334,7 @@ pub enum Node {
         limit: usize,
         ranking: Ranking,
         rank_field: Option<String>,
+        window_end: Option<usize>,
         schema: Schema,
     },
     /// The rows of every input (`UNION ALL`): inputs of one schema (names from the first).

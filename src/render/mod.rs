@@ -17,6 +17,7 @@ pub mod spans;
 mod top_n;
 mod window_join;
 mod window_rows;
+mod window_top_n;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -206,6 +207,7 @@ impl<'scope> Context<'_, 'scope> {
                 limit,
                 ranking,
                 rank_field,
+                window_end,
                 ..
             } => {
                 let rows = self.render_node(input, side);
@@ -217,7 +219,10 @@ impl<'scope> Context<'_, 'scope> {
                     ranking: *ranking,
                     ranked: rank_field.is_some(),
                 };
-                let (rows, errors) = top_n::render_top_n(rows, spec);
+                let (rows, errors) = match window_end {
+                    Some(end) => window_top_n::render_window_top_n(rows, spec, *end),
+                    None => top_n::render_top_n(rows, spec),
+                };
                 side.errors.push(errors);
                 rows
             }

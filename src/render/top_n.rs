@@ -32,36 +32,62 @@ pub struct TopNSpec {
     pub ranked: bool,
 }
 
-type Keyed = (Row, Row);
-type KeyedStream<'scope> = timely::dataflow::Stream<'scope, u64, Vec<(Keyed, u64, i64)>>;
+pub type Keyed = (Row, Row);
+pub type KeyedStream<'scope> = timely::dataflow::Stream<'scope, u64, Vec<(Keyed, u64, i64)>>;
 
 /// Renders a top-N node: prepare, then a reduce per partition.
 pub fn render_top_n<'scope>(rows: Rows<'scope>, spec: TopNSpec) -> (Rows<'scope>, Lines<'scope>) {
-    let descending: Vec<bool> = spec.order_by.iter().map(|o| o.descending).collect();
-    let (limit, ranked, width) = (spec.limit, spec.ranked, spec.order_by.len());
-    let ranking = spec.ranking;
+    let ranker = Ranker::of(&spec);
+    let width = ranker.width;
     let (keyed, errors) = prepare(rows, spec);
     let ranked_rows = keyed.as_collection().reduce(
-        move |_key, input: &[(&Row, i64)], output: &mut Vec<(Row, i64)>| {
-            let live = sorted_live(input, &descending);
-            match ranking {
-                Ranking::RowNumber => top_numbered(live, limit, ranked, output),
-                shared => top_ranked(
-                    live,
-                    (width, shared == Ranking::Rank),
-                    limit,
-                    ranked,
-                    output,
-                ),
-            }
-        },
+        move |_key, input: &[(&Row, i64)], output: &mut Vec<(Row, i64)>| ranker.rank(input, output),
     );
     let rows = ranked_rows.map(move |(_, value)| Row(value.0[width..].to_vec()));
     (rows, errors)
 }
 
+/// How a partition's rows are ranked: what a top-N keeps of a partition, whichever operator
+/// holds its rows.
+#[derive(Clone)]
+pub struct Ranker {
+    descending: Vec<bool>,
+    /// The number of order keys in front of each row.
+    pub width: usize,
+    limit: usize,
+    ranking: Ranking,
+    ranked: bool,
+}
+
+impl Ranker {
+    pub fn of(spec: &TopNSpec) -> Ranker {
+        Ranker {
+            descending: spec.order_by.iter().map(|o| o.descending).collect(),
+            width: spec.order_by.len(),
+            limit: spec.limit,
+            ranking: spec.ranking,
+            ranked: spec.ranked,
+        }
+    }
+
+    /// The rows kept of one partition's multiset (order keys first, see [`prepare`]).
+    pub fn rank(&self, input: &[(&Row, i64)], output: &mut Vec<(Row, i64)>) {
+        let live = sorted_live(input, &self.descending);
+        match self.ranking {
+            Ranking::RowNumber => top_numbered(live, self.limit, self.ranked, output),
+            shared => top_ranked(
+                live,
+                (self.width, shared == Ranking::Rank),
+                self.limit,
+                self.ranked,
+                output,
+            ),
+        }
+    }
+}
+
 /// Each row keyed by its partition, its value the order keys then the row.
-fn prepare<'scope>(rows: Rows<'scope>, spec: TopNSpec) -> (KeyedStream<'scope>, Lines<'scope>) {
+pub fn prepare<'scope>(rows: Rows<'scope>, spec: TopNSpec) -> (KeyedStream<'scope>, Lines<'scope>) {
     let step = "TopN".to_string();
     split_fallible(
         rows.inner,

@@ -99,7 +99,7 @@ pub fn join_window(keys: WindowKeys, close: u64, out: &mut Vec<(Row, u64, i64)>)
 }
 
 /// Sums the multiplicities of equal rows and drops those that cancel.
-fn consolidate(rows: &mut Vec<(Row, i64)>) {
+pub(super) fn consolidate(rows: &mut Vec<(Row, i64)>) {
     rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let mut merged: Vec<(Row, i64)> = Vec::with_capacity(rows.len());
     for (row, diff) in rows.drain(..) {

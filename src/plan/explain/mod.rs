@@ -133,6 +133,7 @@ pub fn describe(node: &Node) -> String {
             limit,
             ranking,
             rank_field,
+            window_end,
             ..
         } => {
             let partition: Vec<&str> = partition_by.iter().map(|e| e.text()).collect();
@@ -150,8 +151,13 @@ pub fn describe(node: &Node) -> String {
                 Ranking::RowNumber => String::new(),
                 other => format!(" {}", other.name()),
             };
+            let per_window = if window_end.is_some() {
+                " per window"
+            } else {
+                ""
+            };
             format!(
-                "TopN {limit}{by} by [{}] order by [{}]{rank}",
+                "TopN {limit}{by}{per_window} by [{}] order by [{}]{rank}",
                 partition.join(", "),
                 order.join(", ")
             )

@@ -247,6 +247,82 @@ fn windowed_top_n_ranks_each_window_once() {
     }
 }
 
+/// A window top-N with `RANK` and `DENSE_RANK` over each user's clicks per 200 ms: ties
+/// share a rank, every row ranked 2 or better is kept, and each window is ranked once, at its
+/// close (one upsert per row, never retracted), on 1 and 4 workers.
+#[test]
+fn window_top_n_ranks_ties_once_per_window() {
+    let sql = "
+        CREATE SOURCE clicks FROM events;
+        CREATE VIEW per_user AS
+        SELECT window_start, window_end, CAST(value.user AS INT) AS uid, count(*) AS n
+        FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '200' MILLISECOND))
+        GROUP BY window_start, window_end, CAST(value.user AS INT);
+        INSERT INTO ranked WITH (final_state = true)
+        SELECT * FROM (SELECT *, RANK() OVER (PARTITION BY window_start, window_end
+                                              ORDER BY n DESC) AS r FROM per_user)
+        WHERE r <= 2;
+        INSERT INTO dense WITH (final_state = true)
+        SELECT * FROM (SELECT *, DENSE_RANK() OVER (PARTITION BY window_start, window_end
+                                                    ORDER BY n DESC) AS r FROM per_user)
+        WHERE r <= 2;";
+    let plan = kvflow::dataflow_file::load_sql_str(sql, "t.sql", std::path::Path::new("."))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .plan;
+    let explained = kvflow::plan::explain::explain_text(&plan);
+    assert_eq!(explained.matches("per window").count(), 2, "{explained}");
+    let input = clicks();
+    let mut counts: BTreeMap<(i64, i64), i64> = BTreeMap::new();
+    for m in &input {
+        let ts = m.ts.expect("ts") as i64;
+        let user = m.value.get("user").as_i64().expect("user");
+        *counts.entry((ts - ts % 200, user)).or_default() += 1;
+    }
+    let ranked = |dense: bool| {
+        let mut rows = Vec::new();
+        for (&(start, uid), &n) in &counts {
+            let above = counts.iter().filter(|&(&(s, _), &m)| s == start && m > n);
+            let mut greater: Vec<i64> = above.map(|(_, &m)| m).collect();
+            if dense {
+                greater.sort_unstable();
+                greater.dedup();
+            }
+            let r = greater.len() + 1;
+            if r <= 2 {
+                rows.push(json!({"window_start": start, "window_end": start + 200,
+                                 "uid": uid, "n": n, "r": r}));
+            }
+        }
+        sorted(rows)
+    };
+    let (rank_rows, dense_rows) = (ranked(false), ranked(true));
+    let windows = counts
+        .keys()
+        .map(|k| k.0)
+        .collect::<std::collections::BTreeSet<_>>();
+    assert!(
+        rank_rows.len() > 2 * windows.len(),
+        "some window keeps a tie"
+    );
+    assert!(dense_rows.len() > rank_rows.len(), "dense rank keeps more");
+    for workers in [1, 4] {
+        let written = run_sql(sql, &input, workers, false);
+        for (output, expected) in [("ranked", &rank_rows), ("dense", &dense_rows)] {
+            assert_eq!(
+                &written.final_state(output),
+                expected,
+                "{output}, {workers} workers"
+            );
+            let once: Vec<Json> = expected.iter().map(|r| op_line("upsert", r)).collect();
+            assert_eq!(
+                written.rows(output),
+                once,
+                "{output}: each row once, {workers} workers"
+            );
+        }
+    }
+}
+
 /// Clicks of 8 users, one event time each.
 fn clicks() -> Vec<Mutation> {
     let mut rng = Rng::new(11);

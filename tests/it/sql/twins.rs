@@ -15,6 +15,7 @@ const TWINS: &[&str] = &[
     "nexmark/q3",
     "nexmark/q4",
     "nexmark/q5",
+    "nexmark/q5_join",
     "nexmark/q7",
     "nexmark/q11",
     "nexmark/q8",
