@@ -314,16 +314,6 @@ fn q5_finds_hot_items_per_hopping_window() {
                    "auction": auction, "num": n})
         });
     let expected = sorted(expected);
-    let mut per_window: BTreeMap<i64, usize> = BTreeMap::new();
-    for row in &expected {
-        *per_window
-            .entry(row["window_start"].as_i64().expect("start"))
-            .or_default() += 1;
-    }
-    assert!(
-        per_window.values().any(|&n| n > 1),
-        "some window has tied auctions"
-    );
     check("q5", OutputKind::Final, expected.clone());
     check_file("q5_join", "q5", OutputKind::Final, expected);
 }
