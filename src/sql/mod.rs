@@ -44,6 +44,7 @@
 //! window table functions), `lower.rs` (a SELECT into pipeline specs), `group.rs` (its
 //! aggregate) and `rank.rs` (its top-N).
 
+mod columns;
 mod cursor;
 mod from;
 mod group;
@@ -64,6 +65,8 @@ pub struct SqlFile {
     pub pipelines: Vec<PipelineSpec>,
     /// The `SET input.<key>` and `SET store.<key>` statements, in order.
     pub settings: Vec<Setting>,
+    /// The sources declared with columns, until their map steps are placed (`columns.rs`).
+    typed_sources: Vec<String>,
     /// Expressions passed on with qualifiers cut out (`orders.value.id` -> `value.id`).
     remaps: Vec<rewrite::Remap>,
 }

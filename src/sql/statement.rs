@@ -45,6 +45,7 @@ pub(super) fn statements(cur: &mut Cursor) -> Result<SqlFile, SqlError> {
             return Err(cur.unexpected("`;` at the end of the statement"));
         }
     }
+    super::columns::inline_typed_sources(&mut file);
     if !file.pipelines.iter().any(|p| !p.internal) {
         return Err(SqlError::at(
             cur.at(),
@@ -74,9 +75,13 @@ fn statement(cur: &mut Cursor, file: &mut SqlFile) -> Result<(), SqlError> {
     Err(cur.unexpected("a statement (CREATE SOURCE, CREATE VIEW, INSERT INTO or SET)"))
 }
 
-/// `CREATE SOURCE name FROM events|table [WITH (…)]`.
+/// `CREATE SOURCE name [(column, …)] FROM events|table [WITH (…)]` (columns: `columns.rs`).
 fn source(cur: &mut Cursor, file: &mut SqlFile) -> Result<(), SqlError> {
     let name = cur.name("the source's name")?;
+    let columns = match cur.eat(&Token::LParen) {
+        true => Some(super::columns::columns(cur)?),
+        false => None,
+    };
     cur.expect_word("FROM", "FROM events or FROM table")?;
     let view_at = cur.at();
     let view = match cur.name("events or table")? {
@@ -104,7 +109,10 @@ fn source(cur: &mut Cursor, file: &mut SqlFile) -> Result<(), SqlError> {
             _ => spec.max_out_of_orderness = int(&opt)?,
         }
     }
-    file.sources.push(spec);
+    match columns {
+        Some(columns) => super::columns::add_typed_source(file, spec, columns),
+        None => file.sources.push(spec),
+    }
     Ok(())
 }
 

@@ -11,4 +11,5 @@ mod interval_join;
 mod set_ops;
 mod top_n;
 mod twins;
+mod typed_sources;
 mod window_join;

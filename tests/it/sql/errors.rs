@@ -103,6 +103,26 @@ const CASES: &[(&str, &str)] = &[
         "unknown input setting `fle`",
     ),
     (
+        "CREATE SOURCE t (price §BIGNT) FROM events;\nINSERT INTO o SELECT price FROM t;",
+        "unknown column type `BIGNT`",
+    ),
+    (
+        "CREATE SOURCE t (price BIGINT, §price DOUBLE) FROM events;\nINSERT INTO o SELECT price FROM t;",
+        "column `price` is declared twice",
+    ),
+    (
+        "CREATE SOURCE t (value.x AS §ts BIGINT) FROM events;\nINSERT INTO o SELECT ts FROM t;",
+        "`ts` is a field of every source row",
+    ),
+    (
+        "CREATE SOURCE t (§value.x + 1) FROM events;\nINSERT INTO o SELECT key FROM t;",
+        "name the column",
+    ),
+    (
+        "CREATE SOURCE t (price BIGINT §FROM events;\nINSERT INTO o SELECT price FROM t;",
+        "`,` or `)` after a column",
+    ),
+    (
         "SET store.§append_only = '^bid_';\nINSERT INTO o SELECT key FROM bids;",
         "unknown store setting `append_only`",
     ),
