@@ -275,11 +275,6 @@ impl ShardState {
     /// [`Self::apply`], leaving a packed replaced value packed in [`Change::packed_old`]:
     /// decoding it is paid only by a reader of `old`.
     pub fn apply_deferred(&mut self, ingest: Ingest) -> Option<Change> {
-        if let Some(keys) = &self.append_only
-            && keys.contains(&ingest.mutation.key)
-        {
-            return self.pass_through(ingest);
-        }
         let Ingest {
             seq,
             max_seen,
@@ -293,7 +288,14 @@ impl ShardState {
                     ..
                 },
         } = ingest;
+        // NB: an append-only key is never kept, so its put inserts and its delete finds
+        // nothing, as for a key the shard does not hold.
+        let kept = !self
+            .append_only
+            .as_ref()
+            .is_some_and(|keys| keys.contains(&key));
         let replaced = match op {
+            _ if !kept => None,
             Op::Put => {
                 let pack = self.entries.len() >= PACK_FROM_KEYS;
                 let entry = Entry {
@@ -338,43 +340,6 @@ impl ShardState {
             max_seen,
             seeded: false,
             packed_old,
-        })
-    }
-
-    /// An append-only key's mutation, which the shard does not keep: a put is an insert, a
-    /// delete finds nothing.
-    fn pass_through(&mut self, ingest: Ingest) -> Option<Change> {
-        let Ingest {
-            seq,
-            max_seen,
-            ts,
-            mutation:
-                Mutation {
-                    key,
-                    op,
-                    value,
-                    origin,
-                    ..
-                },
-        } = ingest;
-        if op == Op::Delete {
-            self.missing_deletes += 1;
-            return None;
-        }
-        Some(Change {
-            event: ChangeEvent {
-                seq,
-                ts,
-                kind: EventKind::Insert,
-                key,
-                old: Value::Null,
-                new: value,
-                origin,
-            },
-            prev: None,
-            max_seen,
-            seeded: false,
-            packed_old: None,
         })
     }
 
