@@ -15,6 +15,12 @@ pub fn workload_config(
 ) -> Result<(Workload, GenConfig), CliError> {
     let workload = Workload::parse(name, options.keys, options.skew).map_err(CliError::File)?;
     let mut config = GenConfig::default();
+    override_config(&mut config, options);
+    Ok((workload, config))
+}
+
+/// The command line's generator options over `config` (a file's `[input]`, or the defaults).
+pub fn override_config(config: &mut GenConfig, options: &GenOptions) {
     if let Some(events) = options.events {
         config.events = events;
     }
@@ -27,7 +33,6 @@ pub fn workload_config(
     if let Some(rate) = options.rate_per_sec {
         config.rate_per_sec = rate;
     }
-    Ok((workload, config))
 }
 
 pub fn generate(args: GenerateArgs) -> Result<(), CliError> {

@@ -100,7 +100,8 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
     }
 }
 
-/// `--input`, `--generate`, or the file's own default input, in that order.
+/// `--input`, `--generate`, or the file's own default input, in that order. The generator
+/// options (`--events`, `--seed`, …) also apply to a file's own generator.
 fn choose_input(args: &RunArgs, default: Option<DefaultInput>) -> Result<InputSource, CliError> {
     if let Some(path) = &args.input {
         if path == "-" {
@@ -118,7 +119,16 @@ fn choose_input(args: &RunArgs, default: Option<DefaultInput>) -> Result<InputSo
     }
     match default {
         Some(DefaultInput::File(path)) => Ok(InputSource::Jsonl(path)),
-        Some(DefaultInput::Generate { workload, config }) => {
+        Some(DefaultInput::Generate {
+            mut workload,
+            mut config,
+        }) => {
+            if args.generator.keys.is_some() || args.generator.skew.is_some() {
+                let (keys, skew) = (args.generator.keys, args.generator.skew);
+                workload = kvflow::workload::Workload::parse(workload.name(), keys, skew)
+                    .map_err(CliError::File)?;
+            }
+            super::generate::override_config(&mut config, &args.generator);
             Ok(InputSource::Generate { workload, config })
         }
         None => Err(CliError::File(format!(
