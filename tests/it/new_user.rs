@@ -498,7 +498,7 @@ fn serve_prints_its_sinks_summary_when_it_shuts_down() {
 
 /// `--events` and `--seed` apply to a file's own generator too (`SET input.generate`), so a
 /// Nexmark file runs as long as asked: the summary counts the events given, and a different
-/// seed gives different rows.
+/// seed gives different rows. Over a file input they are refused, not ignored.
 #[test]
 fn generator_options_apply_to_the_files_own_generator() {
     let run = |extra: &[&str]| {
@@ -513,4 +513,11 @@ fn generator_options_apply_to_the_files_own_generator() {
     assert_contains(&stderr(&first), "events in: 777 ");
     assert_eq!(first.stdout, again.stdout);
     assert_ne!(first.stdout, other.stdout, "the seed reaches the generator");
+    let from_file = kvflow_in_repo(&["run", "dataflows/window_counts.toml", "--events", "10"]);
+    assert_eq!(
+        from_file.status.code(),
+        Some(2),
+        "a file input takes no --events"
+    );
+    assert_contains(&stderr(&from_file), "`--events` applies to a generator");
 }

@@ -99,9 +99,9 @@ impl HistoryNeed {
         let mut of_pipeline = Vec::with_capacity(plan.pipelines.len());
         let table = match plan.append_only_keys {
             None => HistoryNeed::Table,
-            Some(_) => HistoryNeed::Everything(
-                "the table view keeps append-only keys' rows, which no snapshot holds".into(),
-            ),
+            Some(_) => {
+                HistoryNeed::Everything("the table view keeps the rows of append-only keys".into())
+            }
         };
         for pipeline in &plan.pipelines {
             let own = node_need(&pipeline.node, &pipeline.name, &of_pipeline, &table);

@@ -14,7 +14,7 @@ use kvflow::sinks::{LineSink, OutputFactory};
 use super::CliError;
 use super::generate::workload_config;
 use super::progress::Progress;
-use crate::args::{OnBadInput, RunArgs};
+use crate::args::{GenOptions, OnBadInput, RunArgs};
 
 pub fn run(args: RunArgs) -> Result<(), CliError> {
     let loaded = kvflow::dataflow_file::load_file(&args.file)?;
@@ -100,9 +100,31 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
     }
 }
 
+/// The first generator option given, if any.
+fn generator_flag(options: &GenOptions) -> Option<&'static str> {
+    [
+        ("--events", options.events.is_some()),
+        ("--seed", options.seed.is_some()),
+        ("--disorder-ms", options.disorder_ms.is_some()),
+        ("--rate-per-sec", options.rate_per_sec.is_some()),
+        ("--keys", options.keys.is_some()),
+        ("--skew", options.skew.is_some()),
+    ]
+    .into_iter()
+    .find_map(|(flag, given)| given.then_some(flag))
+}
+
 /// `--input`, `--generate`, or the file's own default input, in that order. The generator
 /// options (`--events`, `--seed`, …) also apply to a file's own generator.
 fn choose_input(args: &RunArgs, default: Option<DefaultInput>) -> Result<InputSource, CliError> {
+    let read_file = args.input.is_some()
+        || args.generate.is_none() && matches!(default, Some(DefaultInput::File(_)));
+    if let Some(flag) = generator_flag(&args.generator).filter(|_| read_file) {
+        return Err(CliError::File(format!(
+            "`{flag}` applies to a generator (--generate, or a dataflow file's own `generate`), \
+             and this run reads a file"
+        )));
+    }
     if let Some(path) = &args.input {
         if path == "-" {
             return Ok(InputSource::Stdin);
