@@ -10,6 +10,7 @@ use kvflow::runtime::{
 use kvflow::sinks::external::ExternalSinks;
 use kvflow::sinks::file::DirOutputs;
 use kvflow::sinks::{LineSink, OutputFactory};
+use kvflow::workload::Workload;
 
 use super::CliError;
 use super::generate::workload_config;
@@ -114,6 +115,16 @@ fn generator_flag(options: &GenOptions) -> Option<&'static str> {
     .find_map(|(flag, given)| given.then_some(flag))
 }
 
+/// A file's workload with `--keys` and `--skew` over its own keys and skew.
+fn overridden(workload: &Workload, options: &GenOptions) -> Result<Workload, CliError> {
+    let file_skew = match workload {
+        Workload::Zipf { skew, .. } => Some(*skew),
+        _ => None,
+    };
+    let keys = options.keys.or(workload.keyspace_size_hint());
+    Workload::parse(workload.name(), keys, options.skew.or(file_skew)).map_err(CliError::File)
+}
+
 /// `--input`, `--generate`, or the file's own default input, in that order. The generator
 /// options (`--events`, `--seed`, …) also apply to a file's own generator.
 fn choose_input(args: &RunArgs, default: Option<DefaultInput>) -> Result<InputSource, CliError> {
@@ -146,9 +157,7 @@ fn choose_input(args: &RunArgs, default: Option<DefaultInput>) -> Result<InputSo
             mut config,
         }) => {
             if args.generator.keys.is_some() || args.generator.skew.is_some() {
-                let (keys, skew) = (args.generator.keys, args.generator.skew);
-                workload = kvflow::workload::Workload::parse(workload.name(), keys, skew)
-                    .map_err(CliError::File)?;
+                workload = overridden(&workload, &args.generator)?;
             }
             super::generate::override_config(&mut config, &args.generator);
             Ok(InputSource::Generate { workload, config })
@@ -157,5 +166,31 @@ fn choose_input(args: &RunArgs, default: Option<DefaultInput>) -> Result<InputSo
             "{} has no [input] section: give --input FILE, --input - or --generate WORKLOAD",
             args.file.display()
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_and_skew_override_only_what_they_name() {
+        let file = Workload::Zipf {
+            keys: 40,
+            skew: 1.2,
+        };
+        let skew = GenOptions {
+            skew: Some(2.0),
+            ..GenOptions::default()
+        };
+        let keys = GenOptions {
+            keys: Some(7),
+            ..GenOptions::default()
+        };
+        let zipf = |keys, skew| Workload::Zipf { keys, skew };
+        assert_eq!(overridden(&file, &skew).ok(), Some(zipf(40, 2.0)));
+        assert_eq!(overridden(&file, &keys).ok(), Some(zipf(7, 1.2)));
+        let refused = overridden(&Workload::Nexmark, &keys);
+        assert!(matches!(refused, Err(CliError::File(m)) if m.contains("`keys` applies only")));
     }
 }
