@@ -3,33 +3,33 @@
 //! Every worker still walks every line in input order, so all observe the same event times
 //! and cut the same batches (see the feed's module doc). What is split is the parsing, most
 //! of a line's cost before the dataflow: the file is read in chunks of [`CHUNK_LINES`] lines
-//! at line boundaries, chunk `c` is parsed by the process's worker `c % workers`, and the
-//! others read its parsed lines. A parsed chunk is the same whoever parses it, so which
-//! worker parses what cannot change a result.
+//! at line boundaries, chunk `c` is parsed by the process's worker `c % workers` into a
+//! [`WalkChunk`] (each line's position, and each worker's own mutations apart), and the
+//! others walk it. A parsed chunk is the same whoever parses it, so which worker parses what
+//! cannot change a result.
 //!
 //! A worker parses its own chunks among the next `workers` before it waits for another's,
 //! so the workers parse side by side; while it waits it steps its dataflow (the worker it
 //! waits for may itself be waiting for the frontier, which needs every worker to step). A
-//! chunk is dropped once every worker has read it, so at most a few chunks per worker are
+//! chunk is dropped once every worker has walked it, so at most a few chunks per worker are
 //! held however long the file.
 
-use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
-use crate::change::Mutation;
+use super::chunk::{
+    BuiltInTurn, ChunkQueue, ChunkSource, Next, Owners, Poisoned, SharedChunk, WalkChunk,
+    next_in_turn,
+};
+use crate::change::time::Clock;
 use crate::source::jsonl::{LineError, parse_line, read_error};
 
 /// Lines per chunk: enough that handing a chunk over costs nothing next to parsing it.
 pub const CHUNK_LINES: usize = 4096;
 
-/// One parsed line: its number and mutation, or why it is not one.
-pub type ParsedLine = Result<(u64, Mutation), LineError>;
-
 /// Raw lines read and not yet parsed: the bytes, and each line's number and end.
 #[derive(Default)]
-struct RawChunk {
+pub struct RawChunk {
     bytes: Vec<u8>,
     lines: Vec<(u64, usize)>,
     /// A read error that ended the file here.
@@ -37,56 +37,29 @@ struct RawChunk {
 }
 
 impl RawChunk {
-    /// Its parsed lines, and its bytes' buffer to read another chunk into.
-    fn parse(self) -> (Vec<ParsedLine>, Vec<u8>) {
-        let mut parsed = Vec::with_capacity(self.lines.len() + 1);
+    /// Its parsed lines as a chunk to walk, and its bytes' buffer to read another chunk into.
+    fn parse(self, owners: Owners, clock: &dyn Clock) -> (WalkChunk, Vec<u8>) {
         let mut start = 0;
-        for (line, end) in self.lines {
-            parsed.extend(parse_line(line, &self.bytes[start..end]));
+        let bytes = &self.bytes;
+        let lines = self.lines.iter().flat_map(|&(line, end)| {
+            let parsed = parse_line(line, &bytes[start..end]);
             start = end;
-        }
-        parsed.extend(self.error.map(Err));
-        (parsed, self.bytes)
+            parsed
+        });
+        let walk = WalkChunk::build(lines.chain(self.error.clone().map(Err)), owners, clock);
+        (walk, self.bytes)
     }
 }
 
-/// A worker panicked while it held the file or a chunk: what it was doing is lost.
-#[derive(Debug)]
-pub struct Poisoned;
-
-/// A chunk of the file: raw until its worker parses it.
-pub struct Chunk {
-    raw: Mutex<Option<RawChunk>>,
-    parsed: OnceLock<Vec<ParsedLine>>,
-    readers_left: AtomicUsize,
-}
-
-impl Chunk {
-    /// Parses the chunk (once; a second call does nothing), and gives back the buffer its
-    /// bytes were read into.
-    fn parse(&self) -> Result<Option<Vec<u8>>, Poisoned> {
-        let raw = self.raw.lock().map_err(|_| Poisoned)?.take();
-        Ok(raw.map(|raw| {
-            let (parsed, bytes) = raw.parse();
-            let _ = self.parsed.set(parsed);
-            bytes
-        }))
-    }
-
-    /// Its parsed lines, once its worker has parsed it.
-    pub fn parsed(&self) -> Option<&[ParsedLine]> {
-        self.parsed.get().map(Vec::as_slice)
-    }
-}
+type Chunk = SharedChunk<RawChunk>;
 
 struct State {
     reader: BufReader<std::fs::File>,
     lines_read: u64,
     bytes_read: u64,
     at_end: bool,
-    /// Chunks `first..`, read and not yet read by every worker.
-    chunks: VecDeque<Arc<Chunk>>,
-    first: u64,
+    /// Chunks read and not yet walked by every worker.
+    chunks: ChunkQueue<RawChunk>,
     /// Buffers of parsed chunks, to read the next chunks into. NB: a chunk's bytes are
     /// about a megabyte; a new buffer for each, grown line by line, had the allocator map
     /// fresh pages (zeroed by the kernel) and copy on every doubling, a sixth of a
@@ -96,86 +69,81 @@ struct State {
 
 /// A file shared by one process's workers.
 pub struct SharedFile {
-    workers: usize,
+    owners: Owners,
+    clock: Arc<dyn Clock>,
     state: Mutex<State>,
 }
 
 impl SharedFile {
-    pub fn open(path: &std::path::Path, workers: usize) -> std::io::Result<SharedFile> {
+    pub fn open(
+        path: &std::path::Path,
+        owners: Owners,
+        clock: Arc<dyn Clock>,
+    ) -> std::io::Result<SharedFile> {
         let file = std::fs::File::open(path)?;
         Ok(SharedFile {
-            workers: workers.max(1),
+            owners: Owners {
+                locals: owners.locals.max(1),
+                ..owners
+            },
+            clock,
             state: Mutex::new(State {
                 reader: BufReader::with_capacity(1 << 16, file),
                 lines_read: 0,
                 bytes_read: 0,
                 at_end: false,
-                chunks: VecDeque::new(),
-                first: 0,
+                chunks: ChunkQueue::default(),
                 spare: Vec::new(),
             }),
         })
     }
+}
 
-    /// Chunk `index`, read from the file if no worker has asked for it yet; `None` past the
-    /// end of the file.
-    pub fn chunk(&self, index: u64) -> Result<Option<Arc<Chunk>>, Poisoned> {
+impl BuiltInTurn for SharedFile {
+    type Raw = RawChunk;
+
+    fn locals(&self) -> usize {
+        self.owners.locals
+    }
+
+    fn chunk(&self, index: u64) -> Result<Option<Arc<Chunk>>, Poisoned> {
         let mut state = self.state.lock().map_err(|_| Poisoned)?;
-        while state.first + state.chunks.len() as u64 <= index {
+        while state.chunks.end() <= index {
             if state.at_end {
                 return Ok(None);
             }
             let raw = state.read_chunk();
-            state.chunks.push_back(Arc::new(Chunk {
-                raw: Mutex::new(Some(raw)),
-                parsed: OnceLock::new(),
-                readers_left: AtomicUsize::new(self.workers),
-            }));
+            let readers = self.owners.locals;
+            state.chunks.push(SharedChunk::new(Some(raw), readers));
         }
-        let chunk = index
-            .checked_sub(state.first)
-            .and_then(|offset| state.chunks.get(offset as usize));
-        Ok(chunk.cloned())
+        Ok(state.chunks.get(index))
     }
 
-    /// How many bytes of the file were read so far.
-    pub fn bytes_read(&self) -> Result<u64, Poisoned> {
-        Ok(self.state.lock().map_err(|_| Poisoned)?.bytes_read)
-    }
-
-    /// Parses chunk `index` if it is local worker `local`'s to parse.
-    pub fn parse_if_mine(&self, index: u64, local: usize) -> Result<(), Poisoned> {
-        if index % self.workers as u64 == local as u64
-            && let Some(chunk) = self.chunk(index)?
-            && let Some(bytes) = chunk.parse()?
-        {
-            let mut state = self.state.lock().map_err(|_| Poisoned)?;
-            if state.spare.len() < self.workers + 1 {
-                state.spare.push(bytes);
-            }
+    fn build(&self, raw: RawChunk) -> Result<WalkChunk, Poisoned> {
+        let (walk, bytes) = raw.parse(self.owners, self.clock.as_ref());
+        let mut state = self.state.lock().map_err(|_| Poisoned)?;
+        if state.spare.len() < self.owners.locals + 1 {
+            state.spare.push(bytes);
         }
-        Ok(())
+        Ok(walk)
+    }
+}
+
+impl ChunkSource for SharedFile {
+    type Raw = RawChunk;
+
+    fn next_chunk(&self, index: u64, local: usize) -> Result<Next<RawChunk>, Poisoned> {
+        next_in_turn(self, index, local)
     }
 
-    /// The chunks a worker parses before it waits for chunk `index`.
-    pub fn ahead(&self, index: u64) -> std::ops::Range<u64> {
-        index..index + self.workers as u64
-    }
-
-    /// A worker has read chunk `index`: drop the chunks every worker has read.
-    pub fn done_with(&self, chunk: &Chunk) {
-        chunk.readers_left.fetch_sub(1, Ordering::AcqRel);
-        let Ok(mut state) = self.state.lock() else {
-            return;
-        };
-        while state
-            .chunks
-            .front()
-            .is_some_and(|c| c.readers_left.load(Ordering::Acquire) == 0)
-        {
-            state.chunks.pop_front();
-            state.first += 1;
+    fn done_with(&self, chunk: &Chunk) {
+        if let Ok(mut state) = self.state.lock() {
+            state.chunks.done_with(chunk);
         }
+    }
+
+    fn bytes_read(&self) -> Result<Option<u64>, Poisoned> {
+        Ok(Some(self.state.lock().map_err(|_| Poisoned)?.bytes_read))
     }
 }
 
@@ -211,10 +179,14 @@ impl State {
 
 #[cfg(test)]
 mod tests {
+    use super::super::chunk::{BAD_LINE, ParsedLine};
     use super::*;
+    use crate::change::time::ManualClock;
     use crate::source::jsonl::JsonlReader;
+    use crate::store::owner_of;
 
-    /// Every worker reads the same lines as one reader of the whole file.
+    /// Each worker walks every line in order, bad ones too, and gets the mutations whose key
+    /// it owns as one reader of the whole file reads them.
     #[test]
     fn chunks_hold_the_files_lines_in_order() {
         let dir = std::env::temp_dir().join(format!("kvflow-shared-{}", std::process::id()));
@@ -231,20 +203,47 @@ mod tests {
         text.push_str("{\"key\":\"last\"}");
         std::fs::write(&path, &text).unwrap();
         let whole: Vec<ParsedLine> = JsonlReader::new(text.as_bytes()).collect();
-        let shared = SharedFile::open(&path, 2).unwrap();
-        for local in 0..2 {
-            let mut got = Vec::new();
-            let mut index = 0;
-            while let Some(chunk) = shared.chunk(index).unwrap() {
-                for c in shared.ahead(index) {
-                    shared.parse_if_mine(c, 0).unwrap();
-                    shared.parse_if_mine(c, 1).unwrap();
+        let owners = Owners {
+            peers: 2,
+            first_local: 0,
+            locals: 2,
+        };
+        let shared = SharedFile::open(&path, owners, Arc::new(ManualClock::new(77))).unwrap();
+        let mut walked = [Vec::new(), Vec::new()];
+        let mut index = 0;
+        loop {
+            shared.next_chunk(index, 1).unwrap();
+            let chunk = match shared.next_chunk(index, 0).unwrap() {
+                Next::Ready(chunk) => chunk,
+                Next::End => break,
+                Next::Wait => panic!("chunk {index} was parsed by one of the two"),
+            };
+            let walk = chunk.walk().unwrap();
+            for (local, got) in walked.iter_mut().enumerate() {
+                let mut mine = walk.take_owned(local).into_iter();
+                let mut errors = walk.errors.iter();
+                for position in &walk.positions {
+                    if position.owner == BAD_LINE {
+                        got.push(Err(errors.next().unwrap().clone()));
+                    } else if position.owner as usize == local {
+                        got.push(Ok((position.seq, mine.next().unwrap())));
+                    }
                 }
-                got.extend(chunk.parsed().unwrap().iter().cloned());
+                assert!(mine.next().is_none());
                 shared.done_with(&chunk);
-                index += 1;
             }
-            assert_eq!(got, whole, "worker {local}");
+            index += 1;
+        }
+        for (local, got) in walked.iter().enumerate() {
+            let expected: Vec<ParsedLine> = whole
+                .iter()
+                .filter(|line| match line {
+                    Ok((_, m)) => owner_of(&m.key, 2) == local,
+                    Err(_) => true,
+                })
+                .cloned()
+                .collect();
+            assert_eq!(*got, expected, "worker {local}");
         }
         assert!(shared.state.lock().unwrap().chunks.is_empty());
         std::fs::remove_dir_all(&dir).unwrap();

@@ -1,0 +1,376 @@
+//! A chunk of input as a process's workers walk it, and the queue that shares chunks.
+//!
+//! Every worker walks every position of the input, in order, to cut the same batches and
+//! give each event the same largest-ts-before (see the feed's module doc). What a position
+//! costs a worker that does not own its key is therefore what decides how workers scale: a
+//! chunk holds, for every position, only its `seq`, its resolved `ts` and its owner
+//! ([`Position`]), and each local worker's own mutations apart, handed over by move
+//! ([`WalkChunk::take_owned`]). The worker that builds a chunk (parses a file's lines, or
+//! runs the generator) hashes each key once; the others compare one integer per position
+//! and never clone or drop a mutation they do not own.
+//!
+//! A chunk is the same whoever builds it, so which worker builds what cannot change a
+//! result. Chunks are dropped once every local worker has walked them ([`ChunkQueue`]).
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use crate::change::Mutation;
+use crate::change::time::Clock;
+use crate::source::jsonl::LineError;
+use crate::store::owner_of;
+
+/// One parsed line: its number and mutation, or why it is not one.
+pub type ParsedLine = Result<(u64, Mutation), LineError>;
+
+/// The owner of a position that is a bad line, not a mutation.
+pub const BAD_LINE: u32 = u32::MAX;
+
+/// One position of the input: its sequence number, its event time (the mutation's, or the
+/// clock's when it has none) and the worker that owns its key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Position {
+    pub seq: u64,
+    pub ts: u64,
+    /// The owning worker's index in the whole run, or [`BAD_LINE`].
+    pub owner: u32,
+}
+
+/// Which workers own keys: all the run's, and this process's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Owners {
+    /// Workers in the whole run (every process's).
+    pub peers: usize,
+    /// The index of this process's first worker.
+    pub first_local: usize,
+    /// This process's workers.
+    pub locals: usize,
+}
+
+impl Owners {
+    /// The owner of `key` (every key is worker 0's in a run of one worker).
+    fn of(&self, key: &str) -> usize {
+        match self.peers {
+            0 | 1 => 0,
+            peers => owner_of(key, peers),
+        }
+    }
+
+    /// `owner`'s index among this process's workers, when it is one of them.
+    fn local(&self, owner: usize) -> Option<usize> {
+        owner
+            .checked_sub(self.first_local)
+            .filter(|&local| local < self.locals)
+    }
+}
+
+/// A chunk of positions, with each local worker's mutations apart.
+#[derive(Debug)]
+pub struct WalkChunk {
+    pub positions: Vec<Position>,
+    /// The bad lines, in the order of their positions.
+    pub errors: Vec<LineError>,
+    owned: Vec<Mutex<Vec<Mutation>>>,
+}
+
+impl WalkChunk {
+    /// The chunk of `items`, in order. A mutation without a `ts` is stamped by `clock` here,
+    /// once, so every worker walks the same time.
+    pub fn build(
+        items: impl IntoIterator<Item = ParsedLine>,
+        owners: Owners,
+        clock: &dyn Clock,
+    ) -> WalkChunk {
+        let items = items.into_iter();
+        let mut chunk = WalkChunk {
+            positions: Vec::with_capacity(items.size_hint().0),
+            errors: Vec::new(),
+            owned: (0..owners.locals).map(|_| Mutex::default()).collect(),
+        };
+        let mut owned: Vec<Vec<Mutation>> = vec![Vec::new(); owners.locals];
+        for item in items {
+            match item {
+                Ok((seq, mutation)) => {
+                    let ts = mutation.ts.unwrap_or_else(|| clock.now_ms());
+                    let owner = owners.of(&mutation.key);
+                    if let Some(local) = owners.local(owner) {
+                        owned[local].push(mutation);
+                    }
+                    chunk.positions.push(Position {
+                        seq,
+                        ts,
+                        owner: owner as u32,
+                    });
+                }
+                Err(error) => {
+                    chunk.positions.push(Position {
+                        seq: error.line,
+                        ts: 0,
+                        owner: BAD_LINE,
+                    });
+                    chunk.errors.push(error);
+                }
+            }
+        }
+        for (slot, mutations) in chunk.owned.iter_mut().zip(owned) {
+            *slot = Mutex::new(mutations);
+        }
+        chunk
+    }
+
+    /// Local worker `local`'s mutations, in input order (once: a second call finds none).
+    pub fn take_owned(&self, local: usize) -> Vec<Mutation> {
+        self.owned
+            .get(local)
+            .and_then(|slot| {
+                slot.lock()
+                    .ok()
+                    .map(|mut owned| std::mem::take(&mut *owned))
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// A worker panicked while it held the shared input or a chunk: what it was doing is lost.
+#[derive(Debug)]
+pub struct Poisoned;
+
+/// A chunk shared by a process's workers: built once, walked by each.
+pub struct SharedChunk<Raw> {
+    /// What the chunk is built from, until its builder takes it.
+    pub raw: Mutex<Option<Raw>>,
+    walk: OnceLock<WalkChunk>,
+    readers_left: AtomicUsize,
+}
+
+impl<Raw> SharedChunk<Raw> {
+    pub fn new(raw: Option<Raw>, readers: usize) -> SharedChunk<Raw> {
+        SharedChunk {
+            raw: Mutex::new(raw),
+            walk: OnceLock::new(),
+            readers_left: AtomicUsize::new(readers),
+        }
+    }
+
+    /// The chunk, once built.
+    pub fn walk(&self) -> Option<&WalkChunk> {
+        self.walk.get()
+    }
+
+    /// Sets the built chunk (a second call does nothing).
+    pub fn set_walk(&self, walk: WalkChunk) {
+        let _ = self.walk.set(walk);
+    }
+}
+
+/// The chunks `first..` not yet walked by every local worker.
+pub struct ChunkQueue<Raw> {
+    chunks: VecDeque<Arc<SharedChunk<Raw>>>,
+    first: u64,
+}
+
+impl<Raw> Default for ChunkQueue<Raw> {
+    fn default() -> Self {
+        ChunkQueue {
+            chunks: VecDeque::new(),
+            first: 0,
+        }
+    }
+}
+
+impl<Raw> ChunkQueue<Raw> {
+    /// The index the next chunk pushed gets.
+    pub fn end(&self) -> u64 {
+        self.first + self.chunks.len() as u64
+    }
+
+    pub fn push(&mut self, chunk: SharedChunk<Raw>) {
+        self.chunks.push_back(Arc::new(chunk));
+    }
+
+    pub fn get(&self, index: u64) -> Option<Arc<SharedChunk<Raw>>> {
+        index
+            .checked_sub(self.first)
+            .and_then(|offset| self.chunks.get(offset as usize))
+            .cloned()
+    }
+
+    /// A worker has walked `chunk`: drop the chunks every worker has walked.
+    pub fn done_with(&mut self, chunk: &SharedChunk<Raw>) {
+        chunk.readers_left.fetch_sub(1, Ordering::AcqRel);
+        while self
+            .chunks
+            .front()
+            .is_some_and(|c| c.readers_left.load(Ordering::Acquire) == 0)
+        {
+            self.chunks.pop_front();
+            self.first += 1;
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.chunks.is_empty()
+    }
+}
+
+/// What a worker finds when it asks for the next chunk.
+pub enum Next<Raw> {
+    Ready(Arc<SharedChunk<Raw>>),
+    /// Another worker is building it: step the dataflow and ask again.
+    Wait,
+    End,
+}
+
+/// A process's input, built into chunks by its workers and walked by each of them.
+pub trait ChunkSource {
+    type Raw;
+
+    /// Chunk `index` for local worker `local`, which builds its share of the chunks ahead.
+    fn next_chunk(&self, index: u64, local: usize) -> Result<Next<Self::Raw>, Poisoned>;
+
+    /// A worker has walked `chunk`.
+    fn done_with(&self, chunk: &SharedChunk<Self::Raw>);
+
+    /// The bytes read so far, for an input that has bytes.
+    fn bytes_read(&self) -> Result<Option<u64>, Poisoned>;
+}
+
+/// An input read in order in chunks that the local workers build in turn: chunk `c` by worker
+/// `c % locals`, so the workers build side by side.
+pub trait BuiltInTurn {
+    type Raw;
+
+    fn locals(&self) -> usize;
+
+    /// Chunk `index`, read if no worker has asked for it yet; `None` past the end.
+    fn chunk(&self, index: u64) -> Result<Option<Arc<SharedChunk<Self::Raw>>>, Poisoned>;
+
+    /// Builds a chunk from what was read of it.
+    fn build(&self, raw: Self::Raw) -> Result<WalkChunk, Poisoned>;
+}
+
+/// Chunk `index` of `source` for local worker `local`, which first builds its own chunks
+/// among the next `locals` (before it would wait for another's).
+pub fn next_in_turn<S: BuiltInTurn>(
+    source: &S,
+    index: u64,
+    local: usize,
+) -> Result<Next<S::Raw>, Poisoned> {
+    let Some(chunk) = source.chunk(index)? else {
+        return Ok(Next::End);
+    };
+    let locals = source.locals() as u64;
+    for ahead in (index..index + locals).filter(|ahead| ahead % locals == local as u64) {
+        let Some(mine) = source.chunk(ahead)? else {
+            break;
+        };
+        let raw = mine.raw.lock().map_err(|_| Poisoned)?.take();
+        if let Some(raw) = raw {
+            mine.set_walk(source.build(raw)?);
+        }
+    }
+    Ok(match chunk.walk() {
+        Some(_) => Next::Ready(chunk),
+        None => Next::Wait,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::change::time::ManualClock;
+    use crate::value::Value;
+
+    fn owners(peers: usize, first_local: usize, locals: usize) -> Owners {
+        Owners {
+            peers,
+            first_local,
+            locals,
+        }
+    }
+
+    fn bad(line: u64) -> ParsedLine {
+        Err(LineError {
+            line,
+            message: "bad".into(),
+            text: String::new(),
+            cut_from: None,
+        })
+    }
+
+    /// Every position is kept in order; each local worker gets exactly the mutations whose
+    /// key it owns, in order; a missing ts is the clock's.
+    #[test]
+    fn positions_in_order_and_mutations_by_owner() {
+        let items: Vec<ParsedLine> = (1..=40u64)
+            .map(|line| match line {
+                7 => bad(7),
+                9 => Ok((
+                    9,
+                    Mutation {
+                        ts: None,
+                        ..Mutation::delete(format!("k{line}"), 0)
+                    },
+                )),
+                _ => Ok((
+                    line,
+                    Mutation::put(format!("k{line}"), Value::Int(line as i64), line * 10),
+                )),
+            })
+            .collect();
+        let clock = ManualClock::new(5);
+        // Workers 2 and 3 of a run of 4 (the second process of two).
+        let chunk = WalkChunk::build(items.clone(), owners(4, 2, 2), &clock);
+        assert_eq!(chunk.positions.len(), 40);
+        assert_eq!(chunk.errors, vec![bad(7).unwrap_err()]);
+        let mut mine: [Vec<Mutation>; 2] = [chunk.take_owned(0), chunk.take_owned(1)];
+        assert!(chunk.take_owned(0).is_empty() && chunk.take_owned(7).is_empty());
+        let mut expected: [Vec<Mutation>; 2] = Default::default();
+        for (item, position) in items.iter().zip(&chunk.positions) {
+            match item {
+                Err(error) => assert_eq!((position.seq, position.owner), (error.line, BAD_LINE)),
+                Ok((seq, m)) => {
+                    let owner = owner_of(&m.key, 4);
+                    assert_eq!(
+                        *position,
+                        Position {
+                            seq: *seq,
+                            ts: m.ts.unwrap_or(5),
+                            owner: owner as u32
+                        }
+                    );
+                    if owner >= 2 {
+                        expected[owner - 2].push(m.clone());
+                    }
+                }
+            }
+        }
+        assert!(!expected[0].is_empty() && !expected[1].is_empty());
+        assert_eq!(std::mem::take(&mut mine), expected);
+        // One worker owns everything.
+        let single = WalkChunk::build(items.clone(), owners(1, 0, 1), &clock);
+        assert!(
+            single
+                .positions
+                .iter()
+                .all(|p| p.owner == 0 || p.owner == BAD_LINE)
+        );
+        assert_eq!(single.take_owned(0).len(), 39);
+    }
+
+    #[test]
+    fn queue_drops_chunks_once_every_worker_walked_them() {
+        let mut queue: ChunkQueue<()> = ChunkQueue::default();
+        for _ in 0..3 {
+            queue.push(SharedChunk::new(None, 2));
+        }
+        let first = queue.get(0).unwrap();
+        queue.done_with(&first);
+        assert_eq!(queue.end(), 3);
+        assert!(queue.get(0).is_some());
+        queue.done_with(&first);
+        assert!(queue.get(0).is_none() && queue.get(1).is_some());
+        assert_eq!(queue.end(), 3);
+    }
+}
