@@ -4,8 +4,9 @@
 //! key's mutations reach its shard in input order, and every batch's timestamp is the same
 //! whoever computes it. Files, the generator and in-memory inputs are therefore walked by
 //! *every* worker: each one sees every position's `ts` (so all compute the same watermark
-//! and the same batch boundaries) and sends on only the mutations whose key it owns, which
-//! the exchange into the store then keeps local.
+//! and the same batch boundaries) and sends on only the mutations it owns, to its own shard:
+//! those whose key it owns, and the append-only keys of the chunks it built (no shard keeps
+//! those, so any may apply them; see [`chunk::Owners`]).
 //!
 //! What a worker pays for a position it does not own decides how workers scale, so the
 //! input is built once per process into chunks ([`chunk`]): a position is its `seq`, its
@@ -72,9 +73,10 @@ use crate::plan::Plan;
 use crate::sinks::OutputFactory;
 use crate::source::jsonl::LineError;
 use crate::store::data_dir::History;
+use crate::store::shard::{AppendOnlyKeys, ROUTE_BY_KEY};
 use crate::store::{Ingest, owner_of};
 use crate::workload::{GenConfig, Workload, generate};
-use chunk::{BAD_LINE, ChunkSource, Next, Owners, WalkChunk};
+use chunk::{BAD_LINE, ChunkSource, Next, Owned, Owners, WalkChunk};
 use shared_file::SharedFile;
 use shared_generator::SharedGenerator;
 use shared_memory::SharedMemory;
@@ -184,6 +186,8 @@ struct Feeder<'w, 'h> {
     watch: Option<&'w mut FrontierWatch>,
     /// Stamps of the batches sent, oldest first, not yet known to be processed.
     in_flight: std::collections::VecDeque<u64>,
+    /// The keys the store keeps none of (the plan's).
+    append_only: Option<AppendOnlyKeys>,
 }
 
 /// Feeds this worker's part of `input`, then returns (the caller closes the input).
@@ -227,6 +231,7 @@ pub(super) fn feed_worker(
         source_name: String::new(),
         watch,
         in_flight: Default::default(),
+        append_only: plan.append_only_keys.clone(),
     };
     let local = index % options.workers.max(1);
     if let Some(durable) = options.durable.as_deref() {
@@ -289,6 +294,7 @@ impl Feeder<'_, '_> {
                 }
                 let history =
                     History::open(dir, None).map_err(|e| RunError::Durable(e.to_string()))?;
+                feeder.owner_index = None;
                 feeder.replay_history(history)
             }
             InputSource::Live(queue) => feeder.feed_live(queue),
@@ -352,7 +358,9 @@ impl Feeder<'_, '_> {
                 self.limit_in_flight(previous);
                 previous = record.time;
             }
-            self.handle.send(record.to_ingest());
+            let mut ingest = record.to_ingest();
+            ingest.route = self.route();
+            self.handle.send(ingest);
             sent += 1;
             since_step += 1;
             if since_step >= 4096 {
@@ -413,6 +421,7 @@ impl Feeder<'_, '_> {
             peers: self.worker.peers(),
             first_local: index - index % locals,
             locals,
+            append_only: self.append_only.clone(),
         }
     }
 
@@ -432,7 +441,7 @@ impl Feeder<'_, '_> {
                 Next::End => return Ok(()),
             };
             if let Some(walk) = chunk.walk() {
-                self.walk_chunk(walk, local, &mut cursor)?;
+                self.walk_chunk(walk, source.owned(walk, local), &mut cursor)?;
             }
             source.done_with(&chunk);
             if self.reports
@@ -444,15 +453,14 @@ impl Feeder<'_, '_> {
         }
     }
 
-    /// Walks a chunk's positions in order, sending the mutations local worker `local` owns.
+    /// Walks a chunk's positions in order, sending the mutations this worker owns (`owned`).
     fn walk_chunk(
         &mut self,
         chunk: &WalkChunk,
-        local: usize,
+        mut owned: Owned<'_>,
         cursor: &mut Cursor,
     ) -> Result<(), RunError> {
         let me = self.worker.index() as u32;
-        let mut owned = chunk.take_owned(local).into_iter();
         let mut errors = chunk.errors.iter();
         for position in &chunk.positions {
             if position.owner == BAD_LINE {
@@ -462,7 +470,7 @@ impl Feeder<'_, '_> {
                 continue;
             }
             let mutation = match position.owner == me {
-                true => owned.next().map(Cow::Owned),
+                true => owned.at(position),
                 false => None,
             };
             self.feed_position((position.seq, position.ts), mutation, cursor)?;
@@ -528,6 +536,7 @@ impl Feeder<'_, '_> {
                 max_seen: observed.max_seen_before,
                 ts,
                 mutation: mutation.into_owned(),
+                route: self.route(),
             });
         }
         cursor.since_step += 1;
@@ -536,6 +545,16 @@ impl Feeder<'_, '_> {
             self.step();
         }
         Ok(())
+    }
+
+    /// Where this worker's ingests go: to its own shard when it sends only what it owns (a
+    /// key it owns, an append-only key its chunk gave it, its own shard's history), else to
+    /// each key's owner.
+    fn route(&self) -> u32 {
+        match self.owner_index {
+            Some(index) => index as u32,
+            None => ROUTE_BY_KEY,
+        }
     }
 
     /// A run whose checkpoint says it completed takes no more input.

@@ -347,12 +347,7 @@ mod tests {
             .into_iter()
             .filter_map(|(seq, mutation)| {
                 let ts = mutation.ts.unwrap_or_default();
-                let ingest = Ingest {
-                    seq,
-                    max_seen: 0,
-                    ts,
-                    mutation,
-                };
+                let ingest = Ingest::by_key(seq, 0, ts, mutation);
                 shard.apply(ingest).map(|c| (c.event.ts, c.event.kind))
             })
             .collect();

@@ -9,7 +9,7 @@ use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::operator::Operator;
 
 use super::data_dir::ShardLog;
-use super::shard::{AppendOnlyKeys, Change, Ingest, ShardState, key_hash};
+use super::shard::{AppendOnlyKeys, Change, Ingest, ShardState};
 
 const RETRY_LOG_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
 
@@ -40,7 +40,7 @@ pub fn shard_operator<'scope>(
     let peers = ingest.scope().peers();
     let scope = ingest.scope();
     ingest.unary(
-        Exchange::new(move |i: &Ingest| key_hash(&i.mutation.key) % peers as u64),
+        Exchange::new(move |i: &Ingest| i.target(peers)),
         "StoreShard",
         |cap, info| {
             let state = match figures.counts_bytes {

@@ -32,6 +32,32 @@ pub struct Ingest {
     pub max_seen: u64,
     pub ts: u64,
     pub mutation: Mutation,
+    /// The worker whose shard applies it, or [`ROUTE_BY_KEY`]: its key's owner.
+    pub route: u32,
+}
+
+/// An [`Ingest`] that goes to its key's owner ([`owner_of`]).
+pub const ROUTE_BY_KEY: u32 = u32::MAX;
+
+impl Ingest {
+    /// An ingest that goes to its key's owner.
+    pub fn by_key(seq: u64, max_seen: u64, ts: u64, mutation: Mutation) -> Ingest {
+        Ingest {
+            seq,
+            max_seen,
+            ts,
+            mutation,
+            route: ROUTE_BY_KEY,
+        }
+    }
+
+    /// The index of the worker whose shard applies it, among `peers`.
+    pub fn target(&self, peers: usize) -> u64 {
+        match self.route {
+            ROUTE_BY_KEY => key_hash(&self.mutation.key) % peers as u64,
+            worker => u64::from(worker),
+        }
+    }
 }
 
 /// What a shard emits for one applied mutation.
@@ -287,6 +313,7 @@ impl ShardState {
                     origin,
                     ..
                 },
+            ..
         } = ingest;
         // NB: an append-only key is never kept, so its put inserts and its delete finds
         // nothing, as for a key the shard does not hold.
@@ -465,12 +492,7 @@ mod tests {
 
     fn ingest(seq: u64, m: Mutation) -> Ingest {
         let ts = m.ts.unwrap_or(0);
-        Ingest {
-            seq,
-            max_seen: 0,
-            ts,
-            mutation: m,
-        }
+        Ingest::by_key(seq, 0, ts, m)
     }
 
     /// The bytes of every live key and its value's binary form, encoded afresh.

@@ -12,6 +12,7 @@
 //! A chunk is the same whoever builds it, so which worker builds what cannot change a
 //! result. Chunks are dropped once every local worker has walked them ([`ChunkQueue`]).
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -20,6 +21,7 @@ use crate::change::Mutation;
 use crate::change::time::Clock;
 use crate::source::jsonl::LineError;
 use crate::store::owner_of;
+use crate::store::shard::AppendOnlyKeys;
 
 /// One parsed line: its number and mutation, or why it is not one.
 pub type ParsedLine = Result<(u64, Mutation), LineError>;
@@ -37,8 +39,55 @@ pub struct Position {
     pub owner: u32,
 }
 
-/// Which workers own keys: all the run's, and this process's.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How a chunk is built: who owns what, who owns its append-only keys, and the clock that
+/// stamps a mutation without a `ts`.
+#[derive(Clone, Copy)]
+pub struct Building<'a> {
+    pub owners: &'a Owners,
+    pub chunk_owner: u32,
+    pub clock: &'a dyn Clock,
+}
+
+impl Position {
+    fn of(seq: u64, mutation: &Mutation, building: Building<'_>) -> Position {
+        Position {
+            seq,
+            ts: mutation.ts.unwrap_or_else(|| building.clock.now_ms()),
+            owner: building.owners.of(&mutation.key, building.chunk_owner),
+        }
+    }
+}
+
+/// A worker's own mutations of a chunk, in input order.
+pub enum Owned<'a> {
+    /// Held apart for it in the chunk, handed over by move.
+    Moved(std::vec::IntoIter<Mutation>),
+    /// Where they are, by position (`seq` is the index); the worker clones its own.
+    Shared(&'a [Mutation]),
+}
+
+impl<'a> Owned<'a> {
+    /// The mutation at `position`, which this worker owns.
+    pub fn at(&mut self, position: &Position) -> Option<Cow<'a, Mutation>> {
+        match self {
+            Owned::Moved(mutations) => mutations.next().map(Cow::Owned),
+            Owned::Shared(all) => all.get(position.seq as usize).map(Cow::Borrowed),
+        }
+    }
+}
+
+/// Which workers own which positions: all the run's workers, this process's, and the keys
+/// the store keeps none of.
+///
+/// A key the store keeps goes to its owner's shard ([`owner_of`]). An append-only key is
+/// in no shard's state, so any worker may apply it: it is owned by the worker that built
+/// its chunk, which then never hands the mutation to another core. Decision: handing every
+/// mutation from its builder to its key's owner had each cross cores once, allocated on
+/// one and freed on the other, and two workers ran a stream of new keys no faster than
+/// one; which worker applies an append-only put changes no row (its change is the put
+/// itself, and every operator after the store routes rows by their own keys). Across
+/// processes, the chunks take turns: chunk `c` is process `c % processes`'s.
+#[derive(Clone, Debug)]
 pub struct Owners {
     /// Workers in the whole run (every process's).
     pub peers: usize,
@@ -46,14 +95,32 @@ pub struct Owners {
     pub first_local: usize,
     /// This process's workers.
     pub locals: usize,
+    /// The keys the store keeps none of.
+    pub append_only: Option<AppendOnlyKeys>,
 }
 
 impl Owners {
-    /// The owner of `key` (every key is worker 0's in a run of one worker).
-    fn of(&self, key: &str) -> usize {
-        match self.peers {
-            0 | 1 => 0,
-            peers => owner_of(key, peers),
+    /// The owner of `key` in a chunk whose append-only keys are `chunk_owner`'s.
+    fn of(&self, key: &str, chunk_owner: u32) -> u32 {
+        if self.peers <= 1 {
+            return 0;
+        }
+        match &self.append_only {
+            Some(keys) if keys.contains(key) => chunk_owner,
+            _ => owner_of(key, self.peers) as u32,
+        }
+    }
+
+    /// Who owns the append-only keys of chunk `index`, built by local worker `builder`: the
+    /// builder, when the chunk is this process's; else the first worker of the process
+    /// whose it is.
+    pub fn chunk_owner(&self, index: u64, builder: usize) -> u32 {
+        let locals = self.locals.max(1);
+        let processes = (self.peers / locals).max(1) as u64;
+        let process = (index % processes) as usize;
+        match process == self.first_local / locals {
+            true => (self.first_local + builder) as u32,
+            false => (process * locals) as u32,
         }
     }
 
@@ -77,11 +144,8 @@ pub struct WalkChunk {
 impl WalkChunk {
     /// The chunk of `items`, in order. A mutation without a `ts` is stamped by `clock` here,
     /// once, so every worker walks the same time.
-    pub fn build(
-        items: impl IntoIterator<Item = ParsedLine>,
-        owners: Owners,
-        clock: &dyn Clock,
-    ) -> WalkChunk {
+    pub fn build(items: impl IntoIterator<Item = ParsedLine>, building: Building<'_>) -> WalkChunk {
+        let owners = building.owners;
         let items = items.into_iter();
         let mut chunk = WalkChunk {
             positions: Vec::with_capacity(items.size_hint().0),
@@ -92,16 +156,11 @@ impl WalkChunk {
         for item in items {
             match item {
                 Ok((seq, mutation)) => {
-                    let ts = mutation.ts.unwrap_or_else(|| clock.now_ms());
-                    let owner = owners.of(&mutation.key);
-                    if let Some(local) = owners.local(owner) {
+                    let position = Position::of(seq, &mutation, building);
+                    if let Some(local) = owners.local(position.owner as usize) {
                         owned[local].push(mutation);
                     }
-                    chunk.positions.push(Position {
-                        seq,
-                        ts,
-                        owner: owner as u32,
-                    });
+                    chunk.positions.push(position);
                 }
                 Err(error) => {
                     chunk.positions.push(Position {
@@ -117,6 +176,21 @@ impl WalkChunk {
             *slot = Mutex::new(mutations);
         }
         chunk
+    }
+
+    /// The chunk of mutations that stay where they are (each worker takes its own from there):
+    /// the positions alone.
+    pub fn positions_of<'a>(
+        items: impl Iterator<Item = (u64, &'a Mutation)>,
+        building: Building<'_>,
+    ) -> WalkChunk {
+        WalkChunk {
+            positions: items
+                .map(|(seq, mutation)| Position::of(seq, mutation, building))
+                .collect(),
+            errors: Vec::new(),
+            owned: Vec::new(),
+        }
     }
 
     /// Local worker `local`'s mutations, in input order (once: a second call finds none).
@@ -229,6 +303,11 @@ pub trait ChunkSource {
     /// Chunk `index` for local worker `local`, which builds its share of the chunks ahead.
     fn next_chunk(&self, index: u64, local: usize) -> Result<Next<Self::Raw>, Poisoned>;
 
+    /// Local worker `local`'s mutations of `chunk`: by default those held apart for it.
+    fn owned<'a>(&'a self, chunk: &'a WalkChunk, local: usize) -> Owned<'a> {
+        Owned::Moved(chunk.take_owned(local).into_iter())
+    }
+
     /// A worker has walked `chunk`.
     fn done_with(&self, chunk: &SharedChunk<Self::Raw>);
 
@@ -236,8 +315,12 @@ pub trait ChunkSource {
     fn bytes_read(&self) -> Result<Option<u64>, Poisoned>;
 }
 
-/// An input read in order in chunks that the local workers build in turn: chunk `c` by worker
-/// `c % locals`, so the workers build side by side.
+/// An input read in order in chunks that the local workers build between them: chunk `c` is
+/// local worker `c % locals`'s to build ahead of need, so the workers build side by side, and
+/// a worker that needs a chunk nobody has started builds it itself. Decision: a worker that
+/// waited for the chunk's own builder ran in lockstep with it, each waiting while the other
+/// stepped its dataflow, and two workers ran no faster than one; a chunk is the same whoever
+/// builds it, so taking over costs nothing but the build.
 pub trait BuiltInTurn {
     type Raw;
 
@@ -246,12 +329,12 @@ pub trait BuiltInTurn {
     /// Chunk `index`, read if no worker has asked for it yet; `None` past the end.
     fn chunk(&self, index: u64) -> Result<Option<Arc<SharedChunk<Self::Raw>>>, Poisoned>;
 
-    /// Builds a chunk from what was read of it.
-    fn build(&self, raw: Self::Raw) -> Result<WalkChunk, Poisoned>;
+    /// Builds chunk `index` from what was read of it, on local worker `builder`.
+    fn build(&self, raw: Self::Raw, index: u64, builder: usize) -> Result<WalkChunk, Poisoned>;
 }
 
 /// Chunk `index` of `source` for local worker `local`, which first builds its own chunks
-/// among the next `locals` (before it would wait for another's).
+/// among the next `locals`, then chunk `index` itself if nobody has started it.
 pub fn next_in_turn<S: BuiltInTurn>(
     source: &S,
     index: u64,
@@ -262,18 +345,30 @@ pub fn next_in_turn<S: BuiltInTurn>(
     };
     let locals = source.locals() as u64;
     for ahead in (index..index + locals).filter(|ahead| ahead % locals == local as u64) {
-        let Some(mine) = source.chunk(ahead)? else {
-            break;
-        };
-        let raw = mine.raw.lock().map_err(|_| Poisoned)?.take();
-        if let Some(raw) = raw {
-            mine.set_walk(source.build(raw)?);
+        match source.chunk(ahead)? {
+            Some(mine) => build_once(source, &mine, (ahead, local))?,
+            None => break,
         }
     }
+    build_once(source, &chunk, (index, local))?;
     Ok(match chunk.walk() {
         Some(_) => Next::Ready(chunk),
         None => Next::Wait,
     })
+}
+
+/// Builds `chunk` (its index, and the local worker that builds it) unless a worker has
+/// already taken what it is built from.
+fn build_once<S: BuiltInTurn>(
+    source: &S,
+    chunk: &SharedChunk<S::Raw>,
+    (index, builder): (u64, usize),
+) -> Result<(), Poisoned> {
+    let raw = chunk.raw.lock().map_err(|_| Poisoned)?.take();
+    if let Some(raw) = raw {
+        chunk.set_walk(source.build(raw, index, builder)?);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -287,6 +382,15 @@ mod tests {
             peers,
             first_local,
             locals,
+            append_only: None,
+        }
+    }
+
+    fn building<'a>(owners: &'a Owners, clock: &'a ManualClock) -> Building<'a> {
+        Building {
+            owners,
+            chunk_owner: owners.chunk_owner(0, 0),
+            clock,
         }
     }
 
@@ -321,7 +425,8 @@ mod tests {
             .collect();
         let clock = ManualClock::new(5);
         // Workers 2 and 3 of a run of 4 (the second process of two).
-        let chunk = WalkChunk::build(items.clone(), owners(4, 2, 2), &clock);
+        let run = owners(4, 2, 2);
+        let chunk = WalkChunk::build(items.clone(), building(&run, &clock));
         assert_eq!(chunk.positions.len(), 40);
         assert_eq!(chunk.errors, vec![bad(7).unwrap_err()]);
         let mut mine: [Vec<Mutation>; 2] = [chunk.take_owned(0), chunk.take_owned(1)];
@@ -349,7 +454,8 @@ mod tests {
         assert!(!expected[0].is_empty() && !expected[1].is_empty());
         assert_eq!(std::mem::take(&mut mine), expected);
         // One worker owns everything.
-        let single = WalkChunk::build(items.clone(), owners(1, 0, 1), &clock);
+        let one = owners(1, 0, 1);
+        let single = WalkChunk::build(items.clone(), building(&one, &clock));
         assert!(
             single
                 .positions
@@ -357,6 +463,54 @@ mod tests {
                 .all(|p| p.owner == 0 || p.owner == BAD_LINE)
         );
         assert_eq!(single.take_owned(0).len(), 39);
+    }
+
+    /// An append-only key is its chunk's: the builder's when the chunk is its process's, else
+    /// a worker of the process whose turn the chunk is; a kept key is its owner's wherever.
+    #[test]
+    fn append_only_keys_belong_to_their_chunk() {
+        let regex = regex::Regex::new("^bid_").unwrap();
+        let second_process = Owners {
+            append_only: Some(AppendOnlyKeys(regex)),
+            ..owners(4, 2, 2)
+        };
+        // Chunks take turns between the two processes: odd ones are this process's.
+        assert_eq!(second_process.chunk_owner(1, 1), 3);
+        assert_eq!(second_process.chunk_owner(3, 0), 2);
+        assert_eq!(second_process.chunk_owner(2, 1), 0);
+        let first_process = Owners {
+            first_local: 0,
+            ..second_process.clone()
+        };
+        assert_eq!(first_process.chunk_owner(2, 1), 1);
+        assert_eq!(first_process.chunk_owner(1, 1), 2);
+        let clock = ManualClock::new(0);
+        let items: Vec<ParsedLine> = ["bid_1", "bid_2", "person_1", "person_2", "bid_3"]
+            .iter()
+            .zip(1..)
+            .map(|(key, seq)| Ok((seq, Mutation::put(*key, Value::Int(seq as i64), seq))))
+            .collect();
+        let chunk = WalkChunk::build(
+            items,
+            Building {
+                owners: &second_process,
+                chunk_owner: 3,
+                clock: &clock,
+            },
+        );
+        let owners: Vec<u32> = chunk.positions.iter().map(|p| p.owner).collect();
+        let kept = |key: &str| owner_of(key, 4) as u32;
+        assert_eq!(owners, [3, 3, kept("person_1"), kept("person_2"), 3]);
+        let mine: Vec<String> = chunk
+            .take_owned(1)
+            .iter()
+            .map(|m| m.key.to_string())
+            .collect();
+        let expected: Vec<&str> = ["bid_1", "bid_2", "person_1", "person_2", "bid_3"]
+            .into_iter()
+            .filter(|key| key.starts_with("bid_") || kept(key) == 3)
+            .collect();
+        assert_eq!(mine, expected);
     }
 
     #[test]

@@ -76,12 +76,8 @@ impl Feeder<'_, '_> {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.last_seq = Some(seq);
         self.since_checkpoint += 1;
-        self.handle.send(Ingest {
-            seq,
-            max_seen,
-            ts,
-            mutation,
-        });
+        self.handle
+            .send(Ingest::by_key(seq, max_seen, ts, mutation));
         Ok(())
     }
 

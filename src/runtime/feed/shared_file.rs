@@ -18,7 +18,7 @@ use std::io::{BufRead, BufReader};
 use std::sync::{Arc, Mutex};
 
 use super::chunk::{
-    BuiltInTurn, ChunkQueue, ChunkSource, Next, Owners, Poisoned, SharedChunk, WalkChunk,
+    Building, BuiltInTurn, ChunkQueue, ChunkSource, Next, Owners, Poisoned, SharedChunk, WalkChunk,
     next_in_turn,
 };
 use crate::change::time::Clock;
@@ -38,7 +38,7 @@ pub struct RawChunk {
 
 impl RawChunk {
     /// Its parsed lines as a chunk to walk, and its bytes' buffer to read another chunk into.
-    fn parse(self, owners: Owners, clock: &dyn Clock) -> (WalkChunk, Vec<u8>) {
+    fn parse(self, building: Building<'_>) -> (WalkChunk, Vec<u8>) {
         let mut start = 0;
         let bytes = &self.bytes;
         let lines = self.lines.iter().flat_map(|&(line, end)| {
@@ -46,7 +46,7 @@ impl RawChunk {
             start = end;
             parsed
         });
-        let walk = WalkChunk::build(lines.chain(self.error.clone().map(Err)), owners, clock);
+        let walk = WalkChunk::build(lines.chain(self.error.clone().map(Err)), building);
         (walk, self.bytes)
     }
 }
@@ -82,10 +82,7 @@ impl SharedFile {
     ) -> std::io::Result<SharedFile> {
         let file = std::fs::File::open(path)?;
         Ok(SharedFile {
-            owners: Owners {
-                locals: owners.locals.max(1),
-                ..owners
-            },
+            owners,
             clock,
             state: Mutex::new(State {
                 reader: BufReader::with_capacity(1 << 16, file),
@@ -119,8 +116,12 @@ impl BuiltInTurn for SharedFile {
         Ok(state.chunks.get(index))
     }
 
-    fn build(&self, raw: RawChunk) -> Result<WalkChunk, Poisoned> {
-        let (walk, bytes) = raw.parse(self.owners, self.clock.as_ref());
+    fn build(&self, raw: RawChunk, index: u64, builder: usize) -> Result<WalkChunk, Poisoned> {
+        let (walk, bytes) = raw.parse(Building {
+            owners: &self.owners,
+            chunk_owner: self.owners.chunk_owner(index, builder),
+            clock: self.clock.as_ref(),
+        });
         let mut state = self.state.lock().map_err(|_| Poisoned)?;
         if state.spare.len() < self.owners.locals + 1 {
             state.spare.push(bytes);
@@ -207,6 +208,7 @@ mod tests {
             peers: 2,
             first_local: 0,
             locals: 2,
+            append_only: None,
         };
         let shared = SharedFile::open(&path, owners, Arc::new(ManualClock::new(77))).unwrap();
         let mut walked = [Vec::new(), Vec::new()];

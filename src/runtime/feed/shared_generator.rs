@@ -12,7 +12,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use super::chunk::{ChunkQueue, ChunkSource, Next, Owners, Poisoned, SharedChunk, WalkChunk};
+use super::chunk::{
+    Building, ChunkQueue, ChunkSource, Next, Owners, Poisoned, SharedChunk, WalkChunk,
+};
 use crate::change::time::Clock;
 use crate::workload::Generator;
 
@@ -38,10 +40,7 @@ pub struct SharedGenerator {
 impl SharedGenerator {
     pub fn new(generator: Generator, owners: Owners, clock: Arc<dyn Clock>) -> SharedGenerator {
         SharedGenerator {
-            owners: Owners {
-                locals: owners.locals.max(1),
-                ..owners
-            },
+            owners,
             clock,
             state: Mutex::new(State {
                 generator: Some(generator),
@@ -52,14 +51,25 @@ impl SharedGenerator {
         }
     }
 
-    /// Builds the next chunk from `generator`, whose next event is `seq`.
-    fn build(&self, generator: &mut Generator, seq: u64) -> SharedChunk<()> {
+    /// Builds chunk `index` on local worker `builder` from `generator`, whose next event is
+    /// `seq`.
+    fn build(
+        &self,
+        generator: &mut Generator,
+        (index, seq): (u64, u64),
+        builder: usize,
+    ) -> SharedChunk<()> {
         let events = generator
             .by_ref()
             .take(CHUNK_EVENTS)
             .zip(seq..)
             .map(|(mutation, seq)| Ok((seq, mutation)));
-        let walk = WalkChunk::build(events, self.owners, self.clock.as_ref());
+        let building = Building {
+            owners: &self.owners,
+            chunk_owner: self.owners.chunk_owner(index, builder),
+            clock: self.clock.as_ref(),
+        };
+        let walk = WalkChunk::build(events, building);
         let chunk = SharedChunk::new(None, self.owners.locals);
         chunk.set_walk(walk);
         chunk
@@ -67,12 +77,12 @@ impl SharedGenerator {
 }
 
 /// Marks the generator lost unless the chunk it is building is handed back.
-struct Building<'a> {
+struct BuildGuard<'a> {
     state: &'a Mutex<State>,
     done: bool,
 }
 
-impl Drop for Building<'_> {
+impl Drop for BuildGuard<'_> {
     fn drop(&mut self) {
         if !self.done
             && let Ok(mut state) = self.state.lock()
@@ -85,7 +95,7 @@ impl Drop for Building<'_> {
 impl ChunkSource for SharedGenerator {
     type Raw = ();
 
-    fn next_chunk(&self, index: u64, _local: usize) -> Result<Next<()>, Poisoned> {
+    fn next_chunk(&self, index: u64, local: usize) -> Result<Next<()>, Poisoned> {
         let mut state = self.state.lock().map_err(|_| Poisoned)?;
         if let Some(chunk) = state.chunks.get(index) {
             return Ok(Next::Ready(chunk));
@@ -100,13 +110,13 @@ impl ChunkSource for SharedGenerator {
             state.generator = Some(generator);
             return Ok(Next::End);
         }
-        let seq = state.next_seq;
+        let next = (state.chunks.end(), state.next_seq);
         drop(state);
-        let mut building = Building {
+        let mut building = BuildGuard {
             state: &self.state,
             done: false,
         };
-        let chunk = self.build(&mut generator, seq);
+        let chunk = self.build(&mut generator, next, local);
         let mut state = self.state.lock().map_err(|_| Poisoned)?;
         building.done = true;
         state.next_seq += chunk.walk().map_or(0, |walk| walk.positions.len() as u64);
@@ -151,6 +161,7 @@ mod tests {
             peers: 2,
             first_local: 0,
             locals: 2,
+            append_only: None,
         };
         let shared = SharedGenerator::new(
             generate(&Workload::Nexmark, &config),

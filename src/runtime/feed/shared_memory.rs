@@ -1,13 +1,18 @@
 //! Mutations already in memory (a benchmark's input, a library caller's), built into chunks
-//! by the process's workers in turn, as a file's lines are (see `shared_file`): chunk `c`,
-//! the [`CHUNK_EVENTS`] mutations from `c * CHUNK_EVENTS`, by worker `c % workers`.
+//! by the process's workers between them, as a file's lines are (see `shared_file`): chunk
+//! `c` holds the positions of the [`CHUNK_EVENTS`] mutations from `c * CHUNK_EVENTS`.
+//!
+//! The mutations stay where they are and each worker clones its own when it walks them.
+//! Decision: a chunk that held clones made by its builder had the other worker drop them,
+//! so every shared value's reference count went from one core's cache to the other's, and
+//! two workers spent on that what they saved by sharing the work.
 
 use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
 use super::chunk::{
-    BuiltInTurn, ChunkQueue, ChunkSource, Next, Owners, Poisoned, SharedChunk, WalkChunk,
-    next_in_turn,
+    Building, BuiltInTurn, ChunkQueue, ChunkSource, Next, Owned, Owners, Poisoned, SharedChunk,
+    WalkChunk, next_in_turn,
 };
 use crate::change::Mutation;
 use crate::change::time::Clock;
@@ -27,10 +32,7 @@ impl SharedMemory {
     pub fn new(mutations: Arc<Vec<Mutation>>, owners: Owners, clock: Arc<dyn Clock>) -> Self {
         SharedMemory {
             mutations,
-            owners: Owners {
-                locals: owners.locals.max(1),
-                ..owners
-            },
+            owners,
             clock,
             chunks: Mutex::default(),
         }
@@ -57,12 +59,19 @@ impl BuiltInTurn for SharedMemory {
         Ok(chunks.get(index))
     }
 
-    fn build(&self, range: Range<usize>) -> Result<WalkChunk, Poisoned> {
-        let items = self.mutations[range.clone()]
-            .iter()
-            .zip(range)
-            .map(|(mutation, seq)| Ok((seq as u64, mutation.clone())));
-        Ok(WalkChunk::build(items, self.owners, self.clock.as_ref()))
+    fn build(
+        &self,
+        range: Range<usize>,
+        index: u64,
+        builder: usize,
+    ) -> Result<WalkChunk, Poisoned> {
+        let items = (range.start as u64..).zip(&self.mutations[range]);
+        let building = Building {
+            owners: &self.owners,
+            chunk_owner: self.owners.chunk_owner(index, builder),
+            clock: self.clock.as_ref(),
+        };
+        Ok(WalkChunk::positions_of(items, building))
     }
 }
 
@@ -71,6 +80,10 @@ impl ChunkSource for SharedMemory {
 
     fn next_chunk(&self, index: u64, local: usize) -> Result<Next<Range<usize>>, Poisoned> {
         next_in_turn(self, index, local)
+    }
+
+    fn owned<'a>(&'a self, _: &'a WalkChunk, _: usize) -> Owned<'a> {
+        Owned::Shared(&self.mutations)
     }
 
     fn done_with(&self, chunk: &SharedChunk<Range<usize>>) {

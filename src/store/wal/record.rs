@@ -92,6 +92,7 @@ impl LogRecord {
                 ts: Some(self.ts),
                 origin: self.origin.clone(),
             },
+            route: super::super::shard::ROUTE_BY_KEY,
         }
     }
 

@@ -186,12 +186,7 @@ pub fn change_events(input: &Path) -> Vec<(u64, String, String)> {
     for item in JsonlReader::new(file) {
         let (seq, mutation) = item.expect("an input line");
         let ts = mutation.ts.expect("an event time");
-        let ingest = Ingest {
-            seq,
-            max_seen: 0,
-            ts,
-            mutation,
-        };
+        let ingest = Ingest::by_key(seq, 0, ts, mutation);
         if let Some(change) = state.apply(ingest) {
             let e = change.event;
             events.push((e.seq, e.kind.name().to_string(), e.key.to_string()));
