@@ -76,6 +76,18 @@ fn text(s: &Str) -> Text {
     Text::at(s.value.clone(), Some(s.at))
 }
 
+/// A join step's `kind`: `inner` (the default) or `left`.
+fn join_kind(kind: Option<&Str>) -> Result<JoinKind, Fail> {
+    match kind {
+        Some(k) => one_of(
+            k,
+            "join kind",
+            &[("inner", JoinKind::Inner), ("left", JoinKind::LeftOuter)],
+        ),
+        None => Ok(JoinKind::Inner),
+    }
+}
+
 /// `s` as one of `names`, or an "unknown {what}" error with a suggestion.
 fn one_of<T: Copy>(s: &Str, what: &str, names: &[(&str, T)]) -> Result<T, Fail> {
     if let Some((_, v)) = names.iter().find(|(n, _)| *n == s.value) {
@@ -166,10 +178,11 @@ fn step(raw: &RawStep) -> Result<StepSpec, Fail> {
             with: with.iter().map(text).collect(),
         },
         RawStep::Window(w) => window_rows(w)?,
-        RawStep::IntervalJoin { on, between } => StepSpec::IntervalJoin {
+        RawStep::IntervalJoin { on, between, kind } => StepSpec::IntervalJoin {
             on: join_on(on),
             lower: between.0,
             upper: between.1,
+            kind: join_kind(kind.as_ref())?,
         },
         RawStep::WindowJoin(on) => StepSpec::WindowJoin { on: join_on(on) },
         RawStep::Filter(s) => StepSpec::Filter(text(s)),
@@ -189,14 +202,7 @@ fn step(raw: &RawStep) -> Result<StepSpec, Fail> {
             with: text(with),
             left_on: left_on.iter().map(text).collect(),
             right_on: right_on.iter().map(text).collect(),
-            kind: match kind {
-                Some(k) => one_of(
-                    k,
-                    "join kind",
-                    &[("inner", JoinKind::Inner), ("left", JoinKind::LeftOuter)],
-                )?,
-                None => JoinKind::Inner,
-            },
+            kind: join_kind(kind.as_ref())?,
         },
         RawStep::Aggregate {
             key,

@@ -132,6 +132,7 @@ pub(super) enum RawStep {
     IntervalJoin {
         on: RawJoinOn,
         between: (i64, i64),
+        kind: Option<Str>,
     },
     /// `window_join = "other"`.
     WindowJoin(RawJoinOn),
@@ -443,8 +444,8 @@ impl<'a> Reader<'a> {
                 "between" if kind != Some("interval_join") => {
                     "`between` applies only to an `interval_join` step".to_string()
                 }
-                "kind" if kind != Some("join") => {
-                    "`kind` applies only to a join step (a window's kind goes inside `window`)"
+                "kind" if !matches!(kind, Some("join" | "interval_join")) => {
+                    "`kind` applies only to a `join` or `interval_join` step (a window's kind goes inside `window`)"
                         .to_string()
                 }
                 "left_on" | "right_on"
@@ -496,6 +497,7 @@ impl<'a> Reader<'a> {
             "interval_join" => RawStep::IntervalJoin {
                 on: self.join_on(&t, key, value, false)?,
                 between: between(&t, key)?,
+                kind: self.opt_string(&t, "kind")?,
             },
             "window_join" => RawStep::WindowJoin(self.join_on(&t, key, value, true)?),
             "distinct" => match value.get_ref() {

@@ -150,6 +150,7 @@ pub enum StepSpec {
         on: JoinOn,
         lower: i64,
         upper: i64,
+        kind: JoinKind,
     },
     /// A window join with `with`: equal `window_start`, `window_end` and keys.
     WindowJoin {
@@ -390,8 +391,13 @@ fn lower_step(plan: &Plan, input: Node, step: &StepSpec, from: &Text) -> Result<
         StepSpec::Window { kind, origin } => {
             super::lower_joins::lower_window_rows(input, *kind, *origin)?
         }
-        StepSpec::IntervalJoin { on, lower, upper } => {
-            super::lower_joins::lower_interval_join(plan, input, from, on, *lower, *upper)?
+        StepSpec::IntervalJoin {
+            on,
+            lower,
+            upper,
+            kind,
+        } => {
+            super::lower_joins::lower_interval_join(plan, input, from, on, (*lower, *upper), *kind)?
         }
         StepSpec::WindowJoin { on } => {
             super::lower_joins::lower_window_join(plan, input, from, on)?

@@ -9,7 +9,7 @@
 
 use crate::change::time::MAX_EVENT_TS;
 use crate::expr::Expr;
-use crate::plan::{JoinSides, Node, Plan, WindowKind};
+use crate::plan::{JoinKind, JoinSides, Node, Plan, WindowKind};
 use crate::schema::{Field, Schema, Type};
 
 use super::lower::{
@@ -63,8 +63,8 @@ pub(super) fn lower_interval_join(
     left: Node,
     from: &Text,
     on: &JoinOn,
-    lower: i64,
-    upper: i64,
+    (lower, upper): (i64, i64),
+    kind: JoinKind,
 ) -> Result<Node, LowerError> {
     let right = input_node(plan, &on.with)?;
     for (node, name) in [(&left, from), (&right, &on.with)] {
@@ -95,6 +95,7 @@ pub(super) fn lower_interval_join(
         join: Box::new(sides),
         lower,
         upper,
+        kind,
         schema,
     })
 }

@@ -357,6 +357,8 @@ pub enum Node {
         join: Box<JoinSides>,
         lower: i64,
         upper: i64,
+        /// Inner, or LEFT: an unmatched left row once, with NULLs, when no partner can come.
+        kind: JoinKind,
         schema: Schema,
     },
     /// A window join: rows of both sides with equal `window_start`, `window_end` and keys,

@@ -19,6 +19,13 @@
 //! sources), and a row that reaches the join through another pipeline is tested against its
 //! batch's watermark; either way it goes to the pipeline's late output. Every row that is not
 //! late finds all its partners, because none of them can have been released yet.
+//!
+//! **LEFT JOIN** (Flink's outer interval join). A left row that no right row matched is
+//! written once, with NULLs for the right side's fields, when it is released: no partner
+//! can come any more. It is stamped with the later of its batch time and its release time
+//! (`ts - lower + 1`), both functions of the row, so its time is the same however the input
+//! is batched. Until then the operator holds a capability for the row's batch time: the
+//! join's output frontier waits for the interval, as Flink's watermark does.
 
 use std::collections::BTreeMap;
 
@@ -30,10 +37,13 @@ use timely::progress::frontier::MutableAntichain;
 
 use differential_dataflow::AsCollection;
 
+use timely::dataflow::operators::Capability;
+
+use crate::operators::by_time::DelayCapability;
 use crate::operators::fallible::{Lines, Rows};
 use crate::operators::state_gauge::StateGauge;
 use crate::store::stable_hash;
-use crate::value::Row;
+use crate::value::{Row, Value};
 
 use super::join_sides::{Keyed, Side, joined, prepare};
 
@@ -43,6 +53,8 @@ pub struct IntervalJoinSpec {
     pub right: Side,
     pub lower: i64,
     pub upper: i64,
+    /// A LEFT JOIN: an unmatched left row is written with NULLs for the right side.
+    pub left_outer: bool,
 }
 
 /// Renders an interval join; returns its rows, late lines and error lines.
@@ -52,6 +64,9 @@ pub fn render_interval_join<'scope>(
     spec: IntervalJoinSpec,
 ) -> (Rows<'scope>, Lines<'scope>, Lines<'scope>) {
     use timely::dataflow::operators::Concatenate;
+    let outer = spec
+        .left_outer
+        .then(|| Row(vec![Value::Null; spec.right.schema.len()]));
     let (left, left_late, left_errors) = prepare(left, spec.left);
     let (right, right_late, right_errors) = prepare(right, spec.right);
     let scope = left.scope();
@@ -59,6 +74,7 @@ pub fn render_interval_join<'scope>(
         lower: spec.lower,
         upper: spec.upper,
     };
+
     let by_key = || Exchange::new(|((key, _, _), _, _): &(Keyed, u64, i64)| stable_hash(key));
     type Out = CapacityContainerBuilder<Vec<(Row, u64, i64)>>;
     let rows = left.binary_frontier::<_, Out, _, _, _, _>(
@@ -67,12 +83,18 @@ pub fn render_interval_join<'scope>(
         by_key(),
         "IntervalJoin",
         move |_cap, info| {
-            let mut state = IntervalState::new(bounds);
+            let mut state = IntervalState::new(bounds).left_outer(outer.is_some());
             let gauge = StateGauge::for_operator(info.global_id);
             let mut out = Vec::new();
+            // NB: a LEFT JOIN's held left rows, by batch time: a capability for the time and
+            // how many rows of it are held.
+            let mut waiting: BTreeMap<u64, (Capability<u64>, usize)> = BTreeMap::new();
             move |(left, left_frontier), (right, right_frontier), output| {
                 left.for_each(|cap, data| {
                     for (keyed, t, d) in data.drain(..) {
+                        if outer.is_some() {
+                            waiting.entry(t).or_insert_with(|| (cap.delayed_to(t), 0)).1 += 1;
+                        }
                         state.arrive(Which::Left, keyed, t, d, &mut out);
                     }
                     output.session(&cap).give_container(&mut out);
@@ -83,7 +105,26 @@ pub fn render_interval_join<'scope>(
                     }
                     output.session(&cap).give_container(&mut out);
                 });
-                state.release(frontier_of(left_frontier), frontier_of(right_frontier));
+                let released =
+                    state.release(frontier_of(left_frontier), frontier_of(right_frontier));
+                if let Some(nulls) = &outer {
+                    for held in released {
+                        let Some((cap, rows)) = waiting.get_mut(&held.time) else {
+                            continue;
+                        };
+                        if !held.matched {
+                            let time = held.time.max(held.release);
+                            let row = joined(&held.row, nulls);
+                            output
+                                .session(&cap.delayed_to(time))
+                                .give((row, time, held.diff));
+                        }
+                        *rows -= 1;
+                        if *rows == 0 {
+                            waiting.remove(&held.time);
+                        }
+                    }
+                }
                 if let Some(gauge) = &gauge {
                     gauge.set(state.len());
                 }
@@ -129,13 +170,15 @@ pub enum Which {
     Right,
 }
 
-/// A held row: its event time, batch time, the row and its multiplicity.
-struct Held {
+/// A held row: its event time, batch time, the row and its multiplicity, when it goes, and
+/// whether a row of the other side matched it.
+pub struct Held {
     ts: u64,
-    time: u64,
-    row: Row,
-    diff: i64,
-    release: u64,
+    pub time: u64,
+    pub row: Row,
+    pub diff: i64,
+    pub release: u64,
+    pub matched: bool,
 }
 
 /// One side's held rows by key, and the keys to look at when a time is released.
@@ -156,8 +199,8 @@ impl SideState {
         self.len += 1;
     }
 
-    /// Drops the rows whose release time is at or before `frontier`.
-    fn release(&mut self, frontier: u64) {
+    /// Drops the rows whose release time is at or before `frontier`, into `released`.
+    fn release(&mut self, frontier: u64, released: &mut Vec<Held>) {
         while let Some(entry) = self.expiry.first_entry() {
             if *entry.key() > frontier {
                 break;
@@ -167,7 +210,11 @@ impl SideState {
                     continue;
                 };
                 let before = rows.len();
-                rows.retain(|h| h.release > frontier);
+                let (gone, kept) = std::mem::take(rows)
+                    .into_iter()
+                    .partition(|h| h.release <= frontier);
+                *rows = kept;
+                released.extend::<Vec<Held>>(gone);
                 self.len -= before - rows.len();
                 if rows.is_empty() {
                     self.rows.remove(&key);
@@ -180,6 +227,7 @@ impl SideState {
 /// Both sides' held rows (see the module doc).
 pub struct IntervalState {
     bounds: Bounds,
+    left_outer: bool,
     left: SideState,
     right: SideState,
 }
@@ -188,9 +236,15 @@ impl IntervalState {
     pub fn new(bounds: Bounds) -> IntervalState {
         IntervalState {
             bounds,
+            left_outer: false,
             left: SideState::default(),
             right: SideState::default(),
         }
+    }
+
+    /// The same state, giving back its released left rows (a LEFT JOIN).
+    pub fn left_outer(self, left_outer: bool) -> IntervalState {
+        IntervalState { left_outer, ..self }
     }
 
     /// The rows held, on both sides.
@@ -209,10 +263,11 @@ impl IntervalState {
         out: &mut Vec<(Row, u64, i64)>,
     ) {
         let (mine, other) = match which {
-            Which::Left => (&mut self.left, &self.right),
-            Which::Right => (&mut self.right, &self.left),
+            Which::Left => (&mut self.left, &mut self.right),
+            Which::Right => (&mut self.right, &mut self.left),
         };
-        if let Some(partners) = other.rows.get(&key) {
+        let mut matched = false;
+        if let Some(partners) = other.rows.get_mut(&key) {
             for p in partners {
                 let pair = match which {
                     Which::Left if self.bounds.matches(ts, p.ts) => joined(&row, &p.row),
@@ -220,6 +275,7 @@ impl IntervalState {
                     _ => continue,
                 };
                 out.push((pair, t.max(p.time), diff * p.diff));
+                (matched, p.matched) = (true, true);
             }
         }
         let release = self.bounds.release_time(which, ts);
@@ -229,14 +285,21 @@ impl IntervalState {
             row,
             diff,
             release,
+            matched,
         };
         mine.hold(key, held);
     }
 
-    /// Releases what the other side's frontier has passed (see the module doc).
-    pub fn release(&mut self, left_frontier: u64, right_frontier: u64) {
-        self.left.release(right_frontier);
-        self.right.release(left_frontier);
+    /// Releases what the other side's frontier has passed (see the module doc); returns the
+    /// left rows released, for a LEFT JOIN (none otherwise).
+    pub fn release(&mut self, left_frontier: u64, right_frontier: u64) -> Vec<Held> {
+        let mut released = Vec::new();
+        self.left.release(right_frontier, &mut released);
+        if !self.left_outer {
+            released.clear();
+        }
+        self.right.release(left_frontier, &mut Vec::new());
+        released
     }
 }
 
@@ -306,5 +369,43 @@ mod tests {
             short <= 104 && long == short,
             "{short} then {long} rows held"
         );
+    }
+
+    /// A LEFT JOIN's state gives back every left row once it is released, marked matched
+    /// exactly when a right row paired with it, however the right rows came before or after.
+    #[test]
+    fn released_left_rows_say_whether_they_matched() {
+        let bounds = Bounds {
+            lower: -50,
+            upper: 20,
+        };
+        let mut state = IntervalState::new(bounds).left_outer(true);
+        let (mut out, mut released) = (Vec::new(), Vec::new());
+        let n = 600i64;
+        for i in 0..n {
+            let ts = (i * 10) as u64;
+            let row = |v| Row(vec![Value::Int(v)]);
+            state.arrive(Which::Left, (row(i % 7), ts, row(i)), ts, 1, &mut out);
+            // Right rows only for every third key, so some left rows find none.
+            if i % 3 == 0 {
+                state.arrive(Which::Right, (row(i % 7), ts, row(i)), ts, 1, &mut out);
+            }
+            released.extend(state.release(ts, ts));
+        }
+        released.extend(state.release(u64::MAX, u64::MAX));
+        let mut seen: Vec<(i64, bool)> = released
+            .iter()
+            .map(|h| (h.row.get(0).as_i64().unwrap_or(-1), h.matched))
+            .collect();
+        seen.sort();
+        let expected: Vec<(i64, bool)> = (0..n)
+            .map(|l| {
+                let partner = (0..n)
+                    .any(|r| r % 3 == 0 && l % 7 == r % 7 && (-50..=20).contains(&((l - r) * 10)));
+                (l, partner)
+            })
+            .collect();
+        assert!(expected.iter().any(|e| e.1) && expected.iter().any(|e| !e.1));
+        assert_eq!(seen, expected);
     }
 }

@@ -32,7 +32,7 @@ use self::spans::NodeSpans;
 use crate::operators::fallible::{Lines, Rows};
 use crate::plan::explain::graph::PlanGraph;
 use crate::plan::projection::{Projection, source_projection};
-use crate::plan::{JoinSides, Node, PipelineDef, Plan};
+use crate::plan::{JoinKind, JoinSides, Node, PipelineDef, Plan};
 use crate::store::Change;
 
 /// What render builds for one pipeline.
@@ -249,7 +249,11 @@ impl<'scope> Context<'_, 'scope> {
                 rows
             }
             Node::IntervalJoin {
-                join, lower, upper, ..
+                join,
+                lower,
+                upper,
+                kind,
+                ..
             } => {
                 let (left, right) = self.render_sides(join, side);
                 let (left_side, right_side) = join_sides(join, "IntervalJoin");
@@ -258,6 +262,7 @@ impl<'scope> Context<'_, 'scope> {
                     right: right_side,
                     lower: *lower,
                     upper: *upper,
+                    left_outer: *kind == JoinKind::LeftOuter,
                 };
                 let (rows, late, errors) = interval_join::render_interval_join(left, right, spec);
                 side.late.push(late);

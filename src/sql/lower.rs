@@ -304,8 +304,12 @@ fn join_step(
     };
     if let Some(between) = &join.between {
         let (lower, upper) = interval_bounds(between, l, r)?;
-        inner_only(join, "an interval join")?;
-        return Ok(StepSpec::IntervalJoin { on, lower, upper });
+        return Ok(StepSpec::IntervalJoin {
+            on,
+            lower,
+            upper,
+            kind: join.kind,
+        });
     }
     if window_join {
         inner_only(join, "a window join")?;
@@ -381,7 +385,7 @@ fn interval_bounds(b: &Between, l: &str, r: &str) -> Result<(i64, i64), SqlError
     Ok(if subject == l { (lo, hi) } else { (-hi, -lo) })
 }
 
-/// Interval and window joins are inner joins.
+/// A window join is an inner join.
 fn inner_only(join: &Join, what: &str) -> Result<(), SqlError> {
     match join.kind {
         JoinKind::Inner => Ok(()),

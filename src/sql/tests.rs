@@ -81,7 +81,9 @@ fn shape(spec: &PipelineSpec) -> Vec<String> {
                     .join(",")
             ),
             StepSpec::Window { kind, .. } => format!("window {kind:?}"),
-            StepSpec::IntervalJoin { on, lower, upper } => {
+            StepSpec::IntervalJoin {
+                on, lower, upper, ..
+            } => {
                 format!("interval_join {} [{lower}, {upper}]", join_on(on))
             }
             StepSpec::WindowJoin { on } => format!("window_join {}", join_on(on)),

@@ -4,6 +4,7 @@
 pub mod graph;
 mod sinks;
 
+use crate::plan::JoinKind;
 use std::fmt::Write as _;
 
 use super::{Node, Plan, Ranking, WindowKind};
@@ -165,9 +166,17 @@ pub fn describe(node: &Node) -> String {
         Node::Union { inputs, .. } => format!("Union of {} inputs", inputs.len()),
         Node::Window { kind, .. } => format!("Window {}", window_kind(*kind)),
         Node::IntervalJoin {
-            join, lower, upper, ..
+            join,
+            lower,
+            upper,
+            kind,
+            ..
         } => format!(
-            "IntervalJoin on {} AND {l}.ts - {r}.ts in [{lower}, {upper}]ms",
+            "IntervalJoin{} on {} AND {l}.ts - {r}.ts in [{lower}, {upper}]ms",
+            match kind {
+                JoinKind::Inner => "",
+                JoinKind::LeftOuter => " (left)",
+            },
             join_on(join),
             l = join.left_name,
             r = join.right_name

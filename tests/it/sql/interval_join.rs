@@ -166,3 +166,73 @@ fn interval_join_matches_a_brute_force_oracle_on_nexmark() {
         "TOML twin"
     );
 }
+
+/// LEFT JOIN: a click no view matched is written once, with NULLs for the view's fields,
+/// when no view can match it any more; a matched click is not; a late click joins nothing
+/// and is not written as unmatched either. The same lines for 1 and 4 workers, event by
+/// event and in large batches.
+#[test]
+fn left_interval_join_writes_each_unmatched_row_once() {
+    let sql = CLICKS_SQL.replace("FROM clicks JOIN views", "FROM clicks LEFT JOIN views");
+    let unmatched =
+        |user: &str, click: u64| json!({"user": user, "click_ts": T + click, "view_ts": null});
+    let expected = sorted([
+        matched("a", 19_500, 20_000),
+        matched("b", 30_000, 40_000),
+        matched("c", 40_000, 40_000),
+        unmatched("b", 29_999),
+        unmatched("c", 40_001),
+    ]);
+    let mut lines = Vec::new();
+    for (workers, per_event) in [(1, true), (1, false), (4, true), (4, false)] {
+        let written = run_sql_late(&sql, &clicks_input(), workers, per_event);
+        assert_eq!(written.rows("matched"), expected, "{workers} workers");
+        assert_eq!(written.late("matched").len(), 1, "{workers} workers");
+        lines.push(written.lines("matched"));
+    }
+    assert!(lines.windows(2).all(|w| w[0] == w[1]), "{lines:?}");
+}
+
+/// Every bid with its auctions 100..=2000 ms before it, or once with NULLs when it has none.
+fn early_bids_left_oracle(input: &[Mutation]) -> Vec<Json> {
+    let pairs = early_bids_oracle(input);
+    let mut out = pairs.clone();
+    for bid in input.iter().filter(|m| m.key.starts_with("bid_")) {
+        if !pairs.iter().any(|p| p["bid"] == json!(&*bid.key)) {
+            out.push(json!({"bid": &*bid.key, "auction": null,
+                            "bid_ts": bid.ts.expect("ts"), "auction_ts": null}));
+        }
+    }
+    sorted(out)
+}
+
+#[test]
+fn left_interval_join_matches_a_brute_force_oracle_on_nexmark() {
+    let input = nexmark(4000);
+    let expected = early_bids_left_oracle(&input);
+    let unmatched = expected.iter().filter(|r| r["auction"].is_null()).count();
+    assert!(
+        unmatched > 20 && expected.len() > unmatched + 20,
+        "the input must give both: {unmatched} of {}",
+        expected.len()
+    );
+    let sql = BIDS_SQL.replace("FROM bids JOIN auctions", "FROM bids LEFT JOIN auctions");
+    let one = run_sql(&sql, &input, 1, false);
+    assert_eq!(one.rows("early_bids"), expected);
+    let four = run_sql(&sql, &input, 4, true);
+    assert_eq!(
+        four.lines("early_bids"),
+        one.lines("early_bids"),
+        "4 workers"
+    );
+    let toml = BIDS_TOML.replace(
+        "between = [100, 2000]",
+        "between = [100, 2000]\nkind = \"left\"",
+    );
+    let toml = run_toml(&toml, &input, 2, false);
+    assert_eq!(
+        toml.lines("early_bids"),
+        one.lines("early_bids"),
+        "TOML twin"
+    );
+}
