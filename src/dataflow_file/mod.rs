@@ -70,7 +70,8 @@
 //! the same specs and are lowered here the same way.
 //!
 //! Sync sinks, alerts and routes (`[[sync]]`, `[[alerts]]`, `[[routes]]`) are described in
-//! `outputs.rs`.
+//! `outputs.rs`; an SQL file's `CREATE SINK` statements are written as those sections and
+//! read by the same code (`sql_sinks.rs`).
 //!
 //! Layout: `raw.rs` reads the spanned TOML document into raw structs (keys and TOML types),
 //! `convert.rs` and `agg.rs` turn them into the lowering API's specs, `lower` resolves and
@@ -86,11 +87,14 @@ mod raw;
 mod routes;
 mod settings;
 mod spans;
+mod sql_sinks;
 mod sync;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_outputs;
+#[cfg(test)]
+mod tests_sql_sinks;
 
 use std::path::{Path, PathBuf};
 
@@ -165,6 +169,7 @@ fn load_sql(text: &str, base_dir: &Path) -> Result<LoadedFile, Fail> {
         suggestion: e.suggestion,
     })?;
     plan.append_only_keys = convert::append_only_keys(store.as_ref())?;
+    plan.sinks = sql_sinks::read(&file, &plan, base_dir)?;
     Ok(LoadedFile { plan, input })
 }
 

@@ -15,6 +15,7 @@
 //! FROM TUMBLE(TABLE big, DESCRIPTOR(ts), INTERVAL '1' SECOND)
 //! GROUP BY window_start, window_end, split_part(key, '_', 1);
 //! INSERT INTO live WITH (final_state = true) SELECT … ;
+//! CREATE SINK live_to_redis FROM live WITH (connector = 'redis', url = 'redis://…/');
 //! ```
 //!
 //! A statement becomes one pipeline named after its view or output (a subquery in `FROM`
@@ -36,13 +37,14 @@
 //! offset, so an error inside one points into the `.sql` file.
 //!
 //! `SET input.<key> = <value>` takes the keys of a TOML file's `[input]` table (`file`,
-//! `generate`, `events`, `seed`, …), and `SET store.<key> = <value>` those of its `[store]`
-//! table; `docs/sql.md` is the reference.
+//! `generate`, `events`, `seed`, …), `SET store.<key> = <value>` those of its `[store]`
+//! table and `SET routing.<key>` those of `[routing]`; `CREATE SINK` declares sync targets,
+//! alerts, route handlers and routes (`sinks.rs`); `docs/sql.md` is the reference.
 //!
-//! Layout: `cursor.rs` (tokens, offsets, captured expressions), `statement.rs` (statements
-//! and their `WITH` options), `query.rs` (the SELECT grammar), `from.rs` (FROM items and
-//! window table functions), `lower.rs` (a SELECT into pipeline specs), `group.rs` (its
-//! aggregate) and `rank.rs` (its top-N).
+//! Layout: `cursor.rs` (tokens, offsets, captured expressions), `statement.rs` (statements and
+//! their `WITH` options), `sinks.rs` (`CREATE SINK`), `query.rs` (the SELECT grammar),
+//! `from.rs` (FROM items and window table functions), `lower.rs` (a SELECT into pipeline
+//! specs), `group.rs` (its aggregate) and `rank.rs` (its top-N).
 
 mod columns;
 mod cursor;
@@ -52,6 +54,7 @@ mod lower;
 mod query;
 mod rank;
 mod rewrite;
+pub mod sinks;
 mod statement;
 #[cfg(test)]
 mod tests;
@@ -63,8 +66,10 @@ use crate::plan::lower::{LowerError, PipelineSpec, SourceSpec};
 pub struct SqlFile {
     pub sources: Vec<SourceSpec>,
     pub pipelines: Vec<PipelineSpec>,
-    /// The `SET input.<key>` and `SET store.<key>` statements, in order.
+    /// The `SET input.<key>`, `SET store.<key>` and `SET routing.<key>` statements, in order.
     pub settings: Vec<Setting>,
+    /// The `CREATE SINK` statements, in order (`sinks.rs`).
+    pub sinks: Vec<sinks::SinkStatement>,
     /// The sources declared with columns, until their map steps are placed (`columns.rs`).
     typed_sources: Vec<String>,
     /// Expressions passed on with qualifiers cut out (`orders.value.id` -> `value.id`).
@@ -93,11 +98,13 @@ pub struct Setting {
     pub value_at: usize,
 }
 
-/// What a `SET` sets: the default input (TOML's `[input]`) or the store (`[store]`).
+/// What a `SET` sets: the default input (TOML's `[input]`), the store (`[store]`) or the
+/// routes (`[routing]`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SettingScope {
     Input,
     Store,
+    Routing,
 }
 
 #[derive(Clone, Debug, PartialEq)]

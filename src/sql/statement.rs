@@ -15,17 +15,17 @@ use crate::plan::{Emission, View};
 
 /// A `WITH` option's value and the offset of the value.
 #[derive(Clone, Debug)]
-enum OptValue {
+pub(super) enum OptValue {
     Str(String),
     Int(u64),
     Float(f64),
     Bool(bool),
 }
 
-struct Opt {
-    key: Text,
-    value: OptValue,
-    at: usize,
+pub(super) struct Opt {
+    pub key: Text,
+    pub value: OptValue,
+    pub at: usize,
 }
 
 const SOURCE_OPTIONS: &[&str] = &["key_regex", "kinds", "max_out_of_orderness"];
@@ -46,16 +46,18 @@ pub(super) fn statements(cur: &mut Cursor) -> Result<SqlFile, SqlError> {
         }
     }
     super::columns::inline_typed_sources(&mut file);
-    if !file.pipelines.iter().any(|p| !p.internal) {
+    if !file.pipelines.iter().any(|p| !p.internal) && file.sinks.is_empty() {
         return Err(SqlError::at(
             cur.at(),
-            "no outputs: an SQL file needs at least one `INSERT INTO name SELECT …`",
+            "no outputs: an SQL file needs at least one `INSERT INTO name SELECT …` or \
+             `CREATE SINK`",
         ));
     }
     Ok(file)
 }
 
 fn statement(cur: &mut Cursor, file: &mut SqlFile) -> Result<(), SqlError> {
+    let at = cur.at();
     if cur.eat_word("CREATE") {
         if cur.eat_word("SOURCE") {
             return source(cur, file);
@@ -63,7 +65,10 @@ fn statement(cur: &mut Cursor, file: &mut SqlFile) -> Result<(), SqlError> {
         if cur.eat_word("VIEW") {
             return query_statement(cur, file, true);
         }
-        return Err(cur.unexpected("SOURCE or VIEW after CREATE"));
+        if cur.eat_word("SINK") {
+            return super::sinks::sink(cur, file, at);
+        }
+        return Err(cur.unexpected("SOURCE, VIEW or SINK after CREATE"));
     }
     if cur.eat_word("INSERT") {
         cur.expect_word("INTO", "INTO after INSERT")?;
@@ -72,7 +77,7 @@ fn statement(cur: &mut Cursor, file: &mut SqlFile) -> Result<(), SqlError> {
     if cur.eat_word("SET") {
         return set(cur, file);
     }
-    Err(cur.unexpected("a statement (CREATE SOURCE, CREATE VIEW, INSERT INTO or SET)"))
+    Err(cur.unexpected("a statement (CREATE SOURCE, CREATE VIEW, CREATE SINK, INSERT INTO or SET)"))
 }
 
 /// `CREATE SOURCE name [(column, …)] FROM events|table [WITH (…)]` (columns: `columns.rs`).
@@ -204,10 +209,11 @@ fn set(cur: &mut Cursor, file: &mut SqlFile) -> Result<(), SqlError> {
     let scope = match scope_name.text.to_ascii_lowercase().as_str() {
         "input" => SettingScope::Input,
         "store" => SettingScope::Store,
+        "routing" => SettingScope::Routing,
         _ => {
             return Err(SqlError::at(
                 scope_name.origin.offset.unwrap_or(0),
-                "SET takes the default input's settings (`SET input.file = '…'`, `SET input.generate = '…'`) or the store's (`SET store.append_only_keys = '…'`)",
+                "SET takes the default input's settings (`SET input.file = '…'`, `SET input.generate = '…'`), the store's (`SET store.append_only_keys = '…'`) or the routes' (`SET routing.counts_window_ms = …`)",
             ));
         }
     };
@@ -237,24 +243,12 @@ fn set(cur: &mut Cursor, file: &mut SqlFile) -> Result<(), SqlError> {
 
 /// `WITH (key = value, …)`, if present, with every key one of `allowed` and none twice.
 fn options(cur: &mut Cursor, allowed: &[&str]) -> Result<Vec<Opt>, SqlError> {
-    if !(cur.is_word("WITH") && *cur.peek_nth(1) == Token::LParen) {
-        return Ok(Vec::new());
-    }
-    cur.next();
-    cur.next();
-    let mut opts: Vec<Opt> = Vec::new();
-    loop {
-        let key_at = cur.at();
-        let key = match cur.peek().clone() {
-            Token::SingleQuotedString(s) => {
-                cur.next();
-                Text::at(s, Some(key_at))
-            }
-            _ => cur.name("an option's name")?,
-        };
+    let opts = raw_options(cur)?;
+    for opt in &opts {
+        let key = &opt.key;
         if !allowed.contains(&key.text.as_str()) {
             return Err(SqlError::at(
-                key_at,
+                key.origin.offset.unwrap_or(opt.at),
                 format!(
                     "unknown option `{}`, expected one of: {}",
                     key.text,
@@ -263,6 +257,22 @@ fn options(cur: &mut Cursor, allowed: &[&str]) -> Result<Vec<Opt>, SqlError> {
             )
             .suggest(suggest(&key.text, allowed)));
         }
+    }
+    Ok(opts)
+}
+
+/// `WITH (key = value, …)`, if present, with no key twice; a key may be dotted
+/// (`standby.url`).
+pub(super) fn raw_options(cur: &mut Cursor) -> Result<Vec<Opt>, SqlError> {
+    if !(cur.is_word("WITH") && *cur.peek_nth(1) == Token::LParen) {
+        return Ok(Vec::new());
+    }
+    cur.next();
+    cur.next();
+    let mut opts: Vec<Opt> = Vec::new();
+    loop {
+        let key_at = cur.at();
+        let key = option_name(cur)?;
         if opts.iter().any(|o| o.key.text == key.text) {
             return Err(SqlError::at(
                 key_at,
@@ -279,6 +289,21 @@ fn options(cur: &mut Cursor, allowed: &[&str]) -> Result<Vec<Opt>, SqlError> {
     }
     cur.expect(&Token::RParen, "`,` or `)` in the options")?;
     Ok(opts)
+}
+
+/// An option's name: a quoted string, or names joined by `.`.
+fn option_name(cur: &mut Cursor) -> Result<Text, SqlError> {
+    let key_at = cur.at();
+    if let Token::SingleQuotedString(s) = cur.peek().clone() {
+        cur.next();
+        return Ok(Text::at(s, Some(key_at)));
+    }
+    let mut key = cur.name("an option's name")?;
+    while cur.eat(&Token::Period) {
+        let part = cur.name("the rest of the option's name after `.`")?;
+        key.text = format!("{}.{}", key.text, part.text);
+    }
+    Ok(key)
 }
 
 /// A string, a non-negative number, `true`/`false` or an interval (as milliseconds).

@@ -1,4 +1,4 @@
-//! dataflows/alerts.toml: alerts on order totals per user and 10 s window, delivered to a
+//! dataflows/alerts.toml and its SQL twin: alerts on order totals per user and 10 s window, delivered to a
 //! webhook served by the test (whose first answer is a 500, so the retry is exercised) and
 //! to the JSON Lines output; both checked against a brute-force recompute of the windows.
 
@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use kvflow::change::Op;
-use kvflow::dataflow_file::{DefaultInput, load_str};
+use kvflow::dataflow_file::{DefaultInput, load_sql_str, load_str};
 use kvflow::runtime::{InputSource, RunOptions, run};
 use kvflow::sinks::OutputKind;
 use kvflow::sinks::capture::Capture;
@@ -65,24 +65,48 @@ fn summary(alert: &serde_json::Value) -> (String, u64, i64) {
 
 #[test]
 fn alerts_file_fires_what_the_oracle_says_to_webhook_and_log() {
+    let toml = |url: &str| {
+        let deliver = format!(
+            r#"deliver = [{{ kind = "log" }}, {{ kind = "webhook", url = "{url}", retries = 3, retry_delay_ms = 1 }}]"#
+        );
+        (r#"deliver = [{ kind = "log" }]"#.to_string(), deliver)
+    };
+    fires_what_the_oracle_says("alerts.toml", toml);
+}
+
+/// The SQL twin, its webhook given as `webhook.<option>`s of the sink.
+#[test]
+fn alerts_sql_file_fires_what_the_oracle_says_to_webhook_and_log() {
+    let sql = |url: &str| {
+        let deliver = format!(
+            "deliver = 'log, webhook', webhook.url = '{url}', webhook.max_retries = 3, \
+             webhook.retry_delay_ms = 1"
+        );
+        ("deliver = 'log'".to_string(), deliver)
+    };
+    fires_what_the_oracle_says("alerts.sql", sql);
+}
+
+/// Runs the shipped file `name` with its delivery line replaced by one that also posts to a
+/// test webhook (`deliver(url)` gives the line and its replacement), on 2 workers, and
+/// checks the alerts posted and logged against the oracle.
+fn fires_what_the_oracle_says(name: &str, deliver: impl Fn(&str) -> (String, String)) {
     let receiver = Webhook::start(|n| match n {
         1 => Answer::Status(500),
         _ => Answer::Status(200),
     });
     let dir = repo("dataflows");
-    let text = std::fs::read_to_string(dir.join("alerts.toml")).expect("alerts.toml");
-    let webhook = format!(
-        r#"deliver = [{{ kind = "log" }}, {{ kind = "webhook", url = "{}", retries = 3, retry_delay_ms = 1 }}]"#,
-        receiver.url
-    );
-    let text = text.replace(r#"deliver = [{ kind = "log" }]"#, &webhook);
-    assert!(
-        text.contains(&receiver.url),
-        "the file's deliver line changed"
-    );
-    let loaded = load_str(&text, "alerts.toml", &dir).unwrap_or_else(|e| panic!("{e}"));
+    let text = std::fs::read_to_string(dir.join(name)).expect("the shipped file");
+    let (line, webhook) = deliver(&receiver.url);
+    assert!(text.contains(&line), "the file's deliver line changed");
+    let text = text.replace(&line, &webhook);
+    let loaded = match name.ends_with(".sql") {
+        true => load_sql_str(&text, name, &dir),
+        false => load_str(&text, name, &dir),
+    };
+    let loaded = loaded.unwrap_or_else(|e| panic!("{e}"));
     let Some(DefaultInput::Generate { workload, config }) = loaded.input else {
-        panic!("alerts.toml generates its input")
+        panic!("{name} generates its input")
     };
     let input: Vec<_> = generate(&workload, &config).collect();
     let expected = oracle(&input);

@@ -1,12 +1,12 @@
-//! dataflows/sync_redis.toml and dataflows/sync_postgres.toml: after a run, each target
-//! equals the oracle computed from the file's generated input. The files name the usual
+//! dataflows/sync_redis.toml and dataflows/sync_postgres.toml, and their SQL twins: after a
+//! run, each target equals the oracle computed from the file's generated input. The files name the usual
 //! local addresses (127.0.0.1:6379, port 5432); the tests point them at their own servers.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use kvflow::change::Mutation;
-use kvflow::dataflow_file::{DefaultInput, load_str};
+use kvflow::dataflow_file::{DefaultInput, load_sql_str, load_str};
 use kvflow::runtime::{InputSource, RunOptions, run};
 use kvflow::sinks::capture::Capture;
 use kvflow::sinks::external::ExternalSinks;
@@ -29,7 +29,11 @@ fn run_shipped(
     let text = std::fs::read_to_string(dir.join(name)).expect("a shipped dataflow file");
     assert!(text.contains(shipped), "{name} names {shipped}");
     let text = text.replace(shipped, ours);
-    let loaded = load_str(&text, name, &dir).unwrap_or_else(|e| panic!("{e}"));
+    let loaded = match name.ends_with(".sql") {
+        true => load_sql_str(&text, name, &dir),
+        false => load_str(&text, name, &dir),
+    };
+    let loaded = loaded.unwrap_or_else(|e| panic!("{e}"));
     let Some(DefaultInput::Generate { workload, config }) = loaded.input else {
         panic!("{name} generates its input")
     };
@@ -82,11 +86,11 @@ fn sync_redis_file_makes_redis_equal_the_oracle() {
     let Some(mut redis) = redis() else { return };
     let url = redis_url();
     let (users, totals) = ("kvflow-dataflow:users:", "kvflow-dataflow:totals:");
-    for workers in [1, 2] {
+    for (file, workers) in [("toml", 1), ("toml", 2), ("sql", 1), ("sql", 2)] {
         redis_clear(&mut redis, users);
         redis_clear(&mut redis, totals);
         let (input, sinks) = run_shipped(
-            "sync_redis.toml",
+            &format!("sync_redis.{file}"),
             ("redis://127.0.0.1:6379/", &url),
             workers,
         );
@@ -107,10 +111,11 @@ fn sync_postgres_file_makes_postgres_equal_the_oracle() {
     let Some(mut pg) = postgres() else { return };
     let url = postgres_url();
     let shipped = "host=127.0.0.1 port=5432 user=postgres dbname=test";
-    for workers in [1, 2] {
+    for (file, workers) in [("toml", 1), ("toml", 2), ("sql", 1), ("sql", 2)] {
         drop_table(&mut pg, "kvflow_orders");
         drop_table(&mut pg, "kvflow_status_totals");
-        let (input, _) = run_shipped("sync_postgres.toml", (shipped, &url), workers);
+        let name = format!("sync_postgres.{file}");
+        let (input, _) = run_shipped(&name, (shipped, &url), workers);
         assert_eq!(
             postgres_state(&mut pg, "kvflow_orders"),
             live(&input, "order_")

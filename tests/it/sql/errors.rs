@@ -136,7 +136,7 @@ const CASES: &[(&str, &str)] = &[
     ),
     (
         "SET §stor.append_only_keys = '^bid_';\nINSERT INTO o SELECT key FROM bids;",
-        "or the store's",
+        "the store's",
     ),
     (
         "SET input.generate = §'nexmrk';\nINSERT INTO o SELECT key FROM bids;",

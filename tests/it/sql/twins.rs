@@ -9,6 +9,8 @@ const TWINS: &[&str] = &[
     "live_table",
     "orders_join",
     "zipf_windows",
+    "alerts",
+    "routes",
     "nexmark/q0",
     "nexmark/q1",
     "nexmark/q2",
@@ -30,12 +32,33 @@ const TWINS: &[&str] = &[
     "nexmark/q22",
 ];
 
-fn run_outputs(file: &str) -> Vec<(String, Vec<u8>)> {
+/// Twins whose outputs are a server's state: `sinks::dataflow_files` runs each of them and
+/// its TOML file against the real server and compares both with the oracle (run here, they
+/// would write the tables that test reads).
+const SERVER_TWINS: &[&str] = &["sync_postgres", "sync_redis"];
+
+/// The `kvflow serve` dataflows, which have no input of their own: run on [`SERVE_INPUT`].
+const SERVE_TWINS: &[&str] = &["serve/orders", "serve/set_counts", "serve/sets_log"];
+
+/// Keys of the forms the serve dataflows read, with updates and deletes.
+const SERVE_INPUT: &str = r#"{"key":"order:1","value":{"user":"ada","amount":30},"ts":1}
+{"key":"order:2","value":{"user":"bob","amount":"12"},"ts":2}
+{"key":"order:1","value":{"user":"ada","amount":40},"ts":3}
+{"key":"user:1","value":"x","ts":4}
+{"key":"order:3","value":{"user":"ada","amount":5},"ts":5}
+{"key":"order:2","op":"delete","ts":6}
+{"key":"session:9","value":{"n":1},"ts":7}
+"#;
+
+/// Runs `file` on its default input, or on `input` when given.
+fn run_outputs(file: &str, input: Option<&std::path::Path>) -> Vec<(String, Vec<u8>)> {
     let dir = tmp();
-    let out = kvflow()
-        .args(["run", s(&repo(file)), "--output", s(dir.path())])
-        .output()
-        .expect("run kvflow");
+    let mut command = kvflow();
+    command.args(["run", s(&repo(file)), "--output", s(dir.path())]);
+    if let Some(input) = input {
+        command.args(["--input", s(input)]);
+    }
+    let out = command.output().expect("run kvflow");
     assert_success(&out);
     files(dir.path())
 }
@@ -43,33 +66,51 @@ fn run_outputs(file: &str) -> Vec<(String, Vec<u8>)> {
 #[test]
 fn every_sql_twin_writes_the_same_files_as_its_toml_file() {
     for twin in TWINS {
-        let toml = run_outputs(&format!("dataflows/{twin}.toml"));
-        let sql = run_outputs(&format!("dataflows/{twin}.sql"));
-        assert!(!toml.is_empty(), "{twin}: the TOML file wrote nothing");
-        let names = |f: &[(String, Vec<u8>)]| f.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
-        assert_eq!(names(&sql), names(&toml), "{twin}: different output files");
-        for ((name, a), (_, b)) in toml.iter().zip(&sql) {
-            assert!(
-                a == b,
-                "{twin}: {name} differs between the TOML and the SQL file"
-            );
-        }
+        assert_twins_write_the_same(twin, None);
     }
 }
 
 #[test]
-fn every_shipped_sql_file_has_a_toml_twin_in_the_test() {
-    for dir in ["dataflows", "dataflows/nexmark"] {
+fn every_serve_twin_writes_the_same_files_as_its_toml_file() {
+    let dir = tmp();
+    let input = dir.path().join("serve.jsonl");
+    std::fs::write(&input, SERVE_INPUT).expect("input");
+    for twin in SERVE_TWINS {
+        assert_twins_write_the_same(twin, Some(&input));
+    }
+}
+
+fn assert_twins_write_the_same(twin: &str, input: Option<&std::path::Path>) {
+    let toml = run_outputs(&format!("dataflows/{twin}.toml"), input);
+    let sql = run_outputs(&format!("dataflows/{twin}.sql"), input);
+    assert!(!toml.is_empty(), "{twin}: the TOML file wrote nothing");
+    let names = |f: &[(String, Vec<u8>)]| f.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&sql), names(&toml), "{twin}: different output files");
+    for ((name, a), (_, b)) in toml.iter().zip(&sql) {
+        assert!(
+            a == b,
+            "{twin}: {name} differs between the TOML and the SQL file"
+        );
+    }
+}
+
+#[test]
+fn every_shipped_dataflow_has_its_twin_in_the_test() {
+    let tested: Vec<&str> = [TWINS, SERVER_TWINS, SERVE_TWINS].concat();
+    for dir in ["dataflows", "dataflows/nexmark", "dataflows/serve"] {
         for entry in std::fs::read_dir(repo(dir)).expect("dataflows") {
             let path = entry.expect("entry").path();
-            if path.extension().is_some_and(|e| e == "sql") {
-                let stem = path.file_stem().expect("stem").to_string_lossy();
-                let name = match dir {
-                    "dataflows" => stem.to_string(),
-                    _ => format!("nexmark/{stem}"),
-                };
-                assert!(TWINS.contains(&name.as_str()), "{name}.sql is not in TWINS");
-            }
+            let Some(ext) = path.extension().filter(|e| *e == "sql" || *e == "toml") else {
+                continue;
+            };
+            let stem = path.file_stem().expect("stem").to_string_lossy();
+            let name = match dir.strip_prefix("dataflows/") {
+                Some(sub) => format!("{sub}/{stem}"),
+                None => stem.to_string(),
+            };
+            let twin = path.with_extension(if ext == "sql" { "toml" } else { "sql" });
+            assert!(twin.exists(), "{} has no twin", path.display());
+            assert!(tested.contains(&name.as_str()), "{name} is not in TWINS");
         }
     }
 }
