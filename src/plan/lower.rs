@@ -766,13 +766,19 @@ fn lower_join(
         .collect::<Result<Vec<_>, _>>()?;
     let left_name = from.text.clone();
     let right_name = with.text.clone();
-    if left_name == right_name {
+    // NB: a join of a join's rows (a second join step) keeps their qualified names.
+    let joined = joined_names(&left);
+    let names = joined.clone().unwrap_or_else(|| vec![left_name.clone()]);
+    if names.contains(&right_name) {
         return Err(LowerError::at(
             with.origin,
             "a join of an input with itself is not supported",
         ));
     }
-    let mut fields = qualified(&left_name, left.schema());
+    let mut fields = match joined {
+        Some(_) => left.schema().fields.clone(),
+        None => qualified(&left_name, left.schema()),
+    };
     fields.extend(qualified(&right_name, right.schema()));
     let schema = Schema { fields };
     Ok(Node::Join {
@@ -785,6 +791,27 @@ fn lower_join(
         kind,
         schema,
     })
+}
+
+/// The inputs whose names qualify the fields of `node`'s rows, when they are a join's rows
+/// (whose fields are already named `input.field`); `None` for any other rows.
+fn joined_names(node: &Node) -> Option<Vec<String>> {
+    let (left, left_name, right_name) = match node {
+        Node::Filter { input, .. } => return joined_names(input),
+        Node::Join {
+            left,
+            left_name,
+            right_name,
+            ..
+        } => (left.as_ref(), left_name, right_name),
+        Node::IntervalJoin { join, .. } | Node::WindowJoin { join, .. } => {
+            (&join.left, &join.left_name, &join.right_name)
+        }
+        _ => return None,
+    };
+    let mut names = joined_names(left).unwrap_or_else(|| vec![left_name.clone()]);
+    names.push(right_name.clone());
+    Some(names)
 }
 
 pub(super) fn qualified(side: &str, schema: &Schema) -> Vec<Field> {

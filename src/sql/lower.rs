@@ -93,11 +93,26 @@ fn pipeline(
             origin: Origin { offset: Some(w.at) },
         });
     }
-    let left = q.join.as_ref().map(|_| from.text.as_str());
+    let left = q.joins.first().map(|_| from.text.as_str());
     let (before, after) = where_steps(q.filter.as_ref(), left, skip, &mut cx.remaps);
     steps.extend(before);
-    if let Some(join) = &q.join {
-        steps.push(join_step(&q.from, join, rows_window.is_some(), out, cx)?);
+    // The inputs whose columns the rows have so far (a join qualifies them by these names).
+    let mut joined = vec![from.text.clone()];
+    for join in &q.joins {
+        let chained = q.joins.len() > 1;
+        let step = join_step(
+            &q.from,
+            join,
+            &joined,
+            chained,
+            rows_window.is_some(),
+            out,
+            cx,
+        )?;
+        if let StepSpec::Join { with, .. } = &step {
+            joined.push(with.text.clone());
+        }
+        steps.push(step);
     }
     steps.extend(after);
     if let Some((item, rn)) = ranked {
@@ -249,18 +264,30 @@ pub(super) fn window_options(
 /// The join of `left` and `join.right`: an interval join when ON bounds the times with
 /// BETWEEN, a window join when it equates both `window_start` and `window_end`, an equi-join
 /// otherwise. `windowed`: the left input is a window table function's rows.
+/// One `JOIN … ON …` of a SELECT. `joined` names the inputs of the rows it joins (the FROM
+/// item, then each earlier join's input); `chained` says the SELECT has several joins, each
+/// then a regular equi-join of the rows so far, whose columns keep their qualified names.
 fn join_step(
     left: &FromItem,
     join: &Join,
+    joined: &[String],
+    chained: bool,
     windowed: bool,
     out: &Output,
     cx: &mut Lowering,
 ) -> Result<StepSpec, SqlError> {
     check_join_inputs(left, join, windowed)?;
     let with = input(&join.right, out, cx)?;
-    let left_name = left.name().cloned().unwrap_or_default();
     let right_name = with.text.clone();
-    let (l, r) = (&left_name.text, &right_name);
+    if joined.contains(&right_name) {
+        return Err(SqlError::at(
+            with.origin.offset.unwrap_or(join.at),
+            format!(
+                "`{right_name}` is joined twice: a join of an input with itself is not supported"
+            ),
+        ));
+    }
+    let (l, r) = (joined, right_name.as_str());
     let mut left_on = Vec::new();
     let mut right_on = Vec::new();
     // The equalities of window_start and window_end, kept apart: a window join's window.
@@ -269,16 +296,13 @@ fn join_step(
         let (a, b) = match (side(a, l, r), side(b, l, r)) {
             (Some(true), Some(false)) => (a, b),
             (Some(false), Some(true)) => (b, a),
-            _ => {
-                return Err(SqlError::at(
-                    a.at,
-                    format!(
-                        "each equality of ON compares a column of `{l}` with one of `{r}`, qualified by their names (`{l}.x = {r}.y`)"
-                    ),
-                ));
-            }
+            _ => return Err(not_across(a, l, r)),
         };
-        let (a, b) = (strip(a, l, &mut cx.remaps), strip(b, r, &mut cx.remaps));
+        let a = match joined {
+            [first] => strip(a, first, &mut cx.remaps),
+            _ => a.text.clone(),
+        };
+        let b = strip(b, r, &mut cx.remaps);
         if a.text == b.text && ["window_start", "window_end"].contains(&a.text.as_str()) {
             windows.push((a, b));
             continue;
@@ -302,8 +326,15 @@ fn join_step(
             offset: Some(join.at),
         },
     };
+    if chained && (join.between.is_some() || window_join) {
+        return Err(SqlError::at(
+            join.at,
+            "an interval or a window join must be the only JOIN of its SELECT: join its result \
+             in a view",
+        ));
+    }
     if let Some(between) = &join.between {
-        let (lower, upper) = interval_bounds(between, l, r)?;
+        let (lower, upper) = interval_bounds(between, &l[0], r)?;
         return Ok(StepSpec::IntervalJoin {
             on,
             lower,
@@ -396,15 +427,34 @@ fn inner_only(join: &Join, what: &str) -> Result<(), SqlError> {
     }
 }
 
-/// `Some(true)` when every qualifier of `c` is `left`, `Some(false)` when every one is
-/// `right`, `None` otherwise (none, or mixed).
-fn side(c: &Captured, left: &str, right: &str) -> Option<bool> {
+/// `Some(true)` when every qualifier of `c` is one of `left`, `Some(false)` when every one
+/// is `right`, `None` otherwise (none, or mixed).
+fn side(c: &Captured, left: &[String], right: &str) -> Option<bool> {
     let names: BTreeSet<&str> = c.qualifiers.iter().map(|q| q.name.as_str()).collect();
     match names.into_iter().collect::<Vec<_>>().as_slice() {
-        [n] if *n == left => Some(true),
         [n] if *n == right => Some(false),
+        [] => None,
+        names if names.iter().all(|n| left.iter().any(|l| l == n)) => Some(true),
         _ => None,
     }
+}
+
+/// The error of an ON equality that does not compare the two sides.
+fn not_across(c: &Captured, left: &[String], right: &str) -> SqlError {
+    let message = match left {
+        [l] => format!(
+            "each equality of ON compares a column of `{l}` with one of `{right}`, qualified by their names (`{l}.x = {right}.y`)"
+        ),
+        _ => format!(
+            "each equality of ON compares a column of the inputs joined so far ({}) with one of `{right}`, qualified by their names (`{}.x = {right}.y`)",
+            left.iter()
+                .map(|l| format!("`{l}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            left[0]
+        ),
+    };
+    SqlError::at(c.at, message)
 }
 
 /// `SELECT a AS x, …`: a map step (none for `SELECT *`).

@@ -23,8 +23,8 @@
 //! pipeline has, in this order: a window assignment when `FROM` is a `TUMBLE` or `HOP` without
 //! an aggregate, the join (`FROM a [LEFT] JOIN b ON a.x = b.y AND …`: an interval join when ON
 //! also holds `a.ts BETWEEN b.ts - … AND b.ts + …`, a window join when it equates both
-//! `window_start` and `window_end`, an equi-join otherwise),
-//! `WHERE` (a filter), then either the aggregate (`GROUP BY`, optionally over a window table
+//! `window_start` and `window_end`, an equi-join otherwise; several `JOIN`s are a chain of
+//! equi-joins, each of the rows so far with one more input), `WHERE` (a filter), then either the aggregate (`GROUP BY`, optionally over a window table
 //! function) or the projection, then `HAVING` (a filter over the aggregate's output, which
 //! names its columns), then a projection when the SELECT list is not the aggregate's own
 //! output (`window_start, window_end`, the group fields, the aggregates, in that order).

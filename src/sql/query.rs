@@ -29,7 +29,8 @@ pub(super) struct Select {
     pub distinct: Option<usize>,
     pub items: Vec<Item>,
     pub from: FromItem,
-    pub join: Option<Join>,
+    /// `JOIN … ON …`, in order: each joins the rows so far with one more input.
+    pub joins: Vec<Join>,
     pub filter: Option<Where>,
     /// The offset of `GROUP` and the expressions.
     pub group_by: Option<(usize, Vec<Captured>)>,
@@ -152,7 +153,10 @@ fn select_core(cur: &mut Cursor, depth: usize) -> Result<Select, SqlError> {
     }
     cur.expect_word("FROM", "`,` or FROM after the SELECT list")?;
     let from = from_item(cur, depth)?;
-    let join = join(cur, depth)?;
+    let mut joins = Vec::new();
+    while let Some(next) = join(cur, depth)? {
+        joins.push(next);
+    }
     let filter = match cur.eat_word("WHERE") {
         true => Some(cur.conjuncts()?),
         false => None,
@@ -180,7 +184,7 @@ fn select_core(cur: &mut Cursor, depth: usize) -> Result<Select, SqlError> {
         distinct,
         items,
         from,
-        join,
+        joins,
         filter,
         group_by,
         having,
@@ -195,14 +199,27 @@ fn end_of_select(cur: &Cursor) -> Result<(), SqlError> {
         Token::EOF | Token::SemiColon | Token::RParen => Ok(()),
         Token::Word(w) if w.value.eq_ignore_ascii_case("UNION") => Ok(()),
         Token::Word(w)
-            if ["ORDER", "LIMIT", "JOIN", "INNER", "LEFT"]
+            if ["JOIN", "INNER", "LEFT"]
                 .iter()
                 .any(|k| w.value.eq_ignore_ascii_case(k)) =>
         {
             Err(SqlError::at(
                 cur.at(),
                 format!(
-                    "`{}` is not supported here in this version (one JOIN per SELECT; no ORDER BY or LIMIT: rank with ROW_NUMBER())",
+                    "`{}` here: the joins follow FROM, before WHERE, GROUP BY and HAVING",
+                    w.value
+                ),
+            ))
+        }
+        Token::Word(w)
+            if ["ORDER", "LIMIT"]
+                .iter()
+                .any(|k| w.value.eq_ignore_ascii_case(k)) =>
+        {
+            Err(SqlError::at(
+                cur.at(),
+                format!(
+                    "`{}` is not supported in this version (no ORDER BY or LIMIT: rank with ROW_NUMBER())",
                     w.value
                 ),
             ))

@@ -8,6 +8,7 @@ mod filter;
 mod fuzz;
 mod harness;
 mod interval_join;
+mod joins;
 mod set_ops;
 mod top_n;
 mod twins;

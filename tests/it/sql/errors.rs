@@ -210,6 +210,22 @@ const CASES: &[(&str, &str)] = &[
         "INSERT INTO o SELECT users.key AS k FROM users JOIN §bids ON users.key = bids.key;",
         "append-only",
     ),
+    (
+        "CREATE SOURCE items FROM table;\nINSERT INTO o SELECT bids.key AS k FROM bids JOIN users ON bids.key = users.key\nWHERE users.value.x = 1 §JOIN items ON bids.key = items.key;",
+        "the joins follow FROM",
+    ),
+    (
+        "CREATE SOURCE items FROM table;\nINSERT INTO o SELECT bids.key AS k FROM bids JOIN users ON bids.key = users.key\nJOIN items ON §items.key = items.value.x;",
+        "the inputs joined so far (`bids`, `users`)",
+    ),
+    (
+        "CREATE SOURCE asks FROM events;\nINSERT INTO o SELECT bids.key AS k FROM bids JOIN users ON bids.key = users.key\n§JOIN asks ON bids.key = asks.key AND bids.ts BETWEEN asks.ts AND asks.ts + 5;",
+        "must be the only JOIN of its SELECT",
+    ),
+    (
+        "INSERT INTO o SELECT bids.key AS k FROM bids JOIN users ON bids.key = users.key\nJOIN §users ON users.key = users.value.x;",
+        "a join of an input with itself",
+    ),
     ("CREATE VIEW v AS SELECT key FROM bids;§", "no outputs"),
     (
         "INSERT INTO o SELECT * FROM (SELECT *, §ROW_NUMBER() OVER (ORDER BY ts) AS rn FROM bids);",
