@@ -184,7 +184,10 @@ fn step(raw: &RawStep) -> Result<StepSpec, Fail> {
             upper: between.1,
             kind: join_kind(kind.as_ref())?,
         },
-        RawStep::WindowJoin(on) => StepSpec::WindowJoin { on: join_on(on) },
+        RawStep::WindowJoin { on, kind } => StepSpec::WindowJoin {
+            on: join_on(on),
+            kind: join_kind(kind.as_ref())?,
+        },
         RawStep::Filter(s) => StepSpec::Filter(text(s)),
         RawStep::Map(fields) => {
             StepSpec::Map(fields.iter().map(|(n, e)| (text(n), text(e))).collect())

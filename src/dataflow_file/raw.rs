@@ -135,7 +135,10 @@ pub(super) enum RawStep {
         kind: Option<Str>,
     },
     /// `window_join = "other"`.
-    WindowJoin(RawJoinOn),
+    WindowJoin {
+        on: RawJoinOn,
+        kind: Option<Str>,
+    },
 }
 
 /// The other input and the keys of an interval or window join; `at` is the step's key.
@@ -444,8 +447,8 @@ impl<'a> Reader<'a> {
                 "between" if kind != Some("interval_join") => {
                     "`between` applies only to an `interval_join` step".to_string()
                 }
-                "kind" if !matches!(kind, Some("join" | "interval_join")) => {
-                    "`kind` applies only to a `join` or `interval_join` step (a window's kind goes inside `window`)"
+                "kind" if !matches!(kind, Some("join" | "interval_join" | "window_join")) => {
+                    "`kind` applies only to a `join`, `interval_join` or `window_join` step (a window's kind goes inside `window`)"
                         .to_string()
                 }
                 "left_on" | "right_on"
@@ -499,7 +502,10 @@ impl<'a> Reader<'a> {
                 between: between(&t, key)?,
                 kind: self.opt_string(&t, "kind")?,
             },
-            "window_join" => RawStep::WindowJoin(self.join_on(&t, key, value, true)?),
+            "window_join" => RawStep::WindowJoin {
+                on: self.join_on(&t, key, value, true)?,
+                kind: self.opt_string(&t, "kind")?,
+            },
             "distinct" => match value.get_ref() {
                 DeValue::Boolean(true) => RawStep::Distinct(key.clone()),
                 _ => {

@@ -155,6 +155,7 @@ pub enum StepSpec {
     /// A window join with `with`: equal `window_start`, `window_end` and keys.
     WindowJoin {
         on: JoinOn,
+        kind: JoinKind,
     },
 }
 
@@ -399,8 +400,8 @@ fn lower_step(plan: &Plan, input: Node, step: &StepSpec, from: &Text) -> Result<
         } => {
             super::lower_joins::lower_interval_join(plan, input, from, on, (*lower, *upper), *kind)?
         }
-        StepSpec::WindowJoin { on } => {
-            super::lower_joins::lower_window_join(plan, input, from, on)?
+        StepSpec::WindowJoin { on, kind } => {
+            super::lower_joins::lower_window_join(plan, input, from, on, *kind)?
         }
     })
 }

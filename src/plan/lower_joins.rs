@@ -106,12 +106,14 @@ pub(super) fn lower_window_join(
     left: Node,
     from: &Text,
     on: &JoinOn,
+    kind: JoinKind,
 ) -> Result<Node, LowerError> {
     let right = input_node(plan, &on.with)?;
     let sides = join_sides(left, right, from, on, &["window_start", "window_end"])?;
     let schema = joined_schema(&sides);
     Ok(Node::WindowJoin {
         join: Box::new(sides),
+        kind,
         schema,
     })
 }

@@ -365,6 +365,8 @@ pub enum Node {
     /// joined when the window closes (see `render::window_join`). Fields as [`Node::Join`].
     WindowJoin {
         join: Box<JoinSides>,
+        /// Inner, or LEFT: a left row no right row of its window matched, once, with NULLs.
+        kind: JoinKind,
         schema: Schema,
     },
 }

@@ -8,7 +8,8 @@
 //! treats the others goes to the late output here, by a test of its own batch time: an
 //! interval join's row whose `ts` is below its batch's watermark (its partners' state may be
 //! gone), a window join's row that arrives after its window closed. A key with a null joins
-//! nothing (SQL), and a key or time that cannot be computed is the row's error.
+//! nothing (SQL): such a row is dropped, except on the left of a LEFT JOIN, where it is kept
+//! to come out unmatched. A key or time that cannot be computed is the row's error.
 
 use timely::dataflow::Stream;
 
@@ -31,6 +32,9 @@ pub struct Side {
     pub schema: Schema,
     /// The step's name in error lines: `IntervalJoin (left)`, `WindowJoin (right)`.
     pub step: String,
+    /// The left side of a LEFT JOIN: a row whose key has a null is kept (it matches nothing,
+    /// since the right side drops such rows, and comes out with NULLs).
+    pub keep_null_keys: bool,
 }
 
 /// Keys `rows` for the join; returns the keyed rows, the late lines and the error lines.
@@ -95,7 +99,7 @@ fn evaluate(side: &Side, row: &Row) -> Result<Option<(Row, u64)>, String> {
     }
     for expr in &side.keys {
         let value = expr.eval(row).map_err(|e| e.message)?;
-        if value.is_null() {
+        if value.is_null() && !side.keep_null_keys {
             return Ok(None);
         }
         key.push(value);

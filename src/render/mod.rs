@@ -256,7 +256,7 @@ impl<'scope> Context<'_, 'scope> {
                 ..
             } => {
                 let (left, right) = self.render_sides(join, side);
-                let (left_side, right_side) = join_sides(join, "IntervalJoin");
+                let (left_side, right_side) = join_sides(join, "IntervalJoin", *kind);
                 let spec = interval_join::IntervalJoinSpec {
                     left: left_side,
                     right: right_side,
@@ -269,9 +269,9 @@ impl<'scope> Context<'_, 'scope> {
                 side.errors.push(errors);
                 rows
             }
-            Node::WindowJoin { join, .. } => {
+            Node::WindowJoin { join, kind, .. } => {
                 let (left, right) = self.render_sides(join, side);
-                let (left_side, right_side) = join_sides(join, "WindowJoin");
+                let (left_side, right_side) = join_sides(join, "WindowJoin", *kind);
                 let (rows, late, errors) =
                     window_join::render_window_join(left, right, left_side, right_side);
                 side.late.push(late);
@@ -294,16 +294,19 @@ impl<'scope> Context<'_, 'scope> {
 }
 
 /// What an interval or window join reads from each side.
-fn join_sides(join: &JoinSides, op: &str) -> (join_sides::Side, join_sides::Side) {
+fn join_sides(join: &JoinSides, op: &str, kind: JoinKind) -> (join_sides::Side, join_sides::Side) {
     let side =
         |node: &Node, keys: &[crate::expr::Expr], fields: &[usize], which: &str| join_sides::Side {
             keys: keys.to_vec(),
             fields: fields.to_vec(),
             schema: node.schema().clone(),
             step: format!("{op} ({which})"),
+            keep_null_keys: false,
         };
+    let mut left = side(&join.left, &join.left_keys, &join.left_fields, "left");
+    left.keep_null_keys = kind == JoinKind::LeftOuter;
     (
-        side(&join.left, &join.left_keys, &join.left_fields, "left"),
+        left,
         side(&join.right, &join.right_keys, &join.right_fields, "right"),
     )
 }

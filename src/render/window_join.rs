@@ -6,8 +6,11 @@
 //! when both inputs' frontiers have passed that time, every key of the window is joined
 //! (each side's rows consolidated first, so a row retracted before the close is gone), the
 //! pairs are emitted at the close time and the window's state is dropped. Memory therefore
-//! holds the open windows only. A window with no rows on one side gives no rows (an inner
-//! join), and a row that arrives after its window closed goes to the late output.
+//! holds the open windows only. In an inner join, a window with no rows on one side gives no
+//! rows; in a LEFT JOIN, each left row of a window whose key has no right row there comes out
+//! once, at the close, with NULLs for the right side's fields (Flink's left window join: the
+//! close is when it is known that no partner can come). A row that arrives after its window
+//! closed goes to the late output.
 
 use foldhash::HashMap;
 use timely::container::CapacityContainerBuilder;
@@ -20,7 +23,7 @@ use differential_dataflow::AsCollection;
 use crate::operators::by_time::HeldByTime;
 use crate::operators::fallible::{Lines, Rows};
 use crate::store::stable_hash;
-use crate::value::Row;
+use crate::value::{Row, Value};
 
 use super::join_sides::{Keyed, Side, joined, prepare};
 
@@ -42,6 +45,10 @@ pub fn render_window_join<'scope>(
     right_side: Side,
 ) -> (Rows<'scope>, Lines<'scope>, Lines<'scope>) {
     use timely::dataflow::operators::Concatenate;
+    // A LEFT JOIN pads an unmatched left row with a NULL per right field.
+    let nulls = left_side
+        .keep_null_keys
+        .then(|| Row(vec![Value::Null; right_side.schema.len()]));
     let (left, left_late, left_errors) = prepare(left, left_side);
     let (right, right_late, right_errors) = prepare(right, right_side);
     let scope = left.scope();
@@ -70,7 +77,7 @@ pub fn render_window_join<'scope>(
                 });
                 let complete = |t: &u64| passed(left_frontier, t) && passed(right_frontier, t);
                 while let Some((close, cap, keys)) = open.next_completed_where(complete) {
-                    join_window(keys, close, &mut out);
+                    join_window(keys, close, nulls.as_ref(), &mut out);
                     output.session(&cap).give_container(&mut out);
                 }
             }
@@ -85,11 +92,21 @@ fn passed(frontier: &MutableAntichain<u64>, time: &u64) -> bool {
     !frontier.less_equal(time)
 }
 
-/// The pairs of every key of a closed window, at `close`.
-pub fn join_window(keys: WindowKeys, close: u64, out: &mut Vec<(Row, u64, i64)>) {
+/// The pairs of every key of a closed window, at `close`; with `nulls` (a LEFT JOIN), each
+/// left row of a key without right rows joined with them.
+pub fn join_window(
+    keys: WindowKeys,
+    close: u64,
+    nulls: Option<&Row>,
+    out: &mut Vec<(Row, u64, i64)>,
+) {
     for (_, mut pair) in keys {
         consolidate(&mut pair.left);
         consolidate(&mut pair.right);
+        if let Some(nulls) = nulls.filter(|_| pair.right.is_empty()) {
+            out.extend(pair.left.iter().map(|(l, d)| (joined(l, nulls), close, *d)));
+            continue;
+        }
         for (l, dl) in &pair.left {
             for (r, dr) in &pair.right {
                 out.push((joined(l, r), close, dl * dr));

@@ -193,7 +193,7 @@ fn names_input(step: &StepSpec, name: &str) -> bool {
     match step {
         StepSpec::Join { with, .. } => with.text == name,
         StepSpec::Union { with } => with.iter().any(|w| w.text == name),
-        StepSpec::IntervalJoin { on, .. } | StepSpec::WindowJoin { on } => on.with.text == name,
+        StepSpec::IntervalJoin { on, .. } | StepSpec::WindowJoin { on, .. } => on.with.text == name,
         _ => false,
     }
 }

@@ -17,8 +17,8 @@ use super::group::aggregate_steps;
 use super::query::{Between, ItemKind, Join, Select, Where};
 use super::rank::{Rank, ranked_input, row_number_item, top_n_steps};
 use super::rewrite::{Remap, strip};
+use crate::plan::Emission;
 use crate::plan::lower::{JoinOn, Origin, PipelineSpec, StepSpec, Text, WindowSpec};
-use crate::plan::{Emission, JoinKind};
 
 /// The pipelines of a statement (its subqueries', then its own) and the texts it cut.
 #[derive(Default)]
@@ -343,8 +343,10 @@ fn join_step(
         });
     }
     if window_join {
-        inner_only(join, "a window join")?;
-        return Ok(StepSpec::WindowJoin { on });
+        return Ok(StepSpec::WindowJoin {
+            on,
+            kind: join.kind,
+        });
     }
     Ok(StepSpec::Join {
         with: on.with,
@@ -414,17 +416,6 @@ fn interval_bounds(b: &Between, l: &str, r: &str) -> Result<(i64, i64), SqlError
         ));
     }
     Ok(if subject == l { (lo, hi) } else { (-hi, -lo) })
-}
-
-/// A window join is an inner join.
-fn inner_only(join: &Join, what: &str) -> Result<(), SqlError> {
-    match join.kind {
-        JoinKind::Inner => Ok(()),
-        JoinKind::LeftOuter => Err(SqlError::at(
-            join.at,
-            format!("{what} is an inner join in this version (no LEFT JOIN)"),
-        )),
-    }
 }
 
 /// `Some(true)` when every qualifier of `c` is one of `left`, `Some(false)` when every one

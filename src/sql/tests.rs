@@ -86,7 +86,7 @@ fn shape(spec: &PipelineSpec) -> Vec<String> {
             } => {
                 format!("interval_join {} [{lower}, {upper}]", join_on(on))
             }
-            StepSpec::WindowJoin { on } => format!("window_join {}", join_on(on)),
+            StepSpec::WindowJoin { on, .. } => format!("window_join {}", join_on(on)),
             StepSpec::TopN {
                 partition_by,
                 order_by,

@@ -173,16 +173,14 @@ pub fn describe(node: &Node) -> String {
             ..
         } => format!(
             "IntervalJoin{} on {} AND {l}.ts - {r}.ts in [{lower}, {upper}]ms",
-            match kind {
-                JoinKind::Inner => "",
-                JoinKind::LeftOuter => " (left)",
-            },
+            outer_mark(*kind),
             join_on(join),
             l = join.left_name,
             r = join.right_name
         ),
-        Node::WindowJoin { join, .. } => format!(
-            "WindowJoin on equal windows{}{}",
+        Node::WindowJoin { join, kind, .. } => format!(
+            "WindowJoin{} on equal windows{}{}",
+            outer_mark(*kind),
             if join.left_keys.is_empty() {
                 ""
             } else {
@@ -223,4 +221,12 @@ fn join_on(join: &crate::plan::JoinSides) -> String {
 /// The plan as a Mermaid flowchart (see [`graph::PlanGraph`]).
 pub fn explain_mermaid(plan: &Plan) -> String {
     graph::PlanGraph::of(plan).to_mermaid()
+}
+
+/// ` (left)` for a left outer join, nothing for an inner one.
+fn outer_mark(kind: JoinKind) -> &'static str {
+    match kind {
+        JoinKind::Inner => "",
+        JoinKind::LeftOuter => " (left)",
+    }
 }

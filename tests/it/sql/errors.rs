@@ -183,10 +183,6 @@ const CASES: &[(&str, &str)] = &[
         "are times of `asks`",
     ),
     (
-        "CREATE SOURCE asks FROM events;\nINSERT INTO o SELECT bids.key AS k FROM TUMBLE(TABLE bids, DESCRIPTOR(ts), 1000)\n§LEFT JOIN (SELECT * FROM TUMBLE(TABLE asks, DESCRIPTOR(ts), 1000)) AS w ON bids.window_start = w.window_start AND bids.window_end = w.window_end;",
-        "a window join is an inner join",
-    ),
-    (
         "CREATE SOURCE asks FROM events;\nINSERT INTO o SELECT bids.key AS k FROM bids\nJOIN §TUMBLE(TABLE asks, DESCRIPTOR(ts), 1000) ON bids.window_start = asks.window_start;",
         "the right side of a join cannot be a window table function",
     ),

@@ -176,16 +176,25 @@ fn left_interval_join_writes_each_unmatched_row_once() {
     let sql = CLICKS_SQL.replace("FROM clicks JOIN views", "FROM clicks LEFT JOIN views");
     let unmatched =
         |user: &str, click: u64| json!({"user": user, "click_ts": T + click, "view_ts": null});
+    let mut input = clicks_input();
+    // A click without a user: its key is NULL, which matches nothing, so it comes out once.
+    let anonymous = Mutation::put(
+        "click_7".to_string(),
+        Value::from_json(json!({})),
+        T + 40_000,
+    );
+    input.insert(8, anonymous);
     let expected = sorted([
         matched("a", 19_500, 20_000),
         matched("b", 30_000, 40_000),
         matched("c", 40_000, 40_000),
         unmatched("b", 29_999),
         unmatched("c", 40_001),
+        json!({"user": null, "click_ts": T + 40_000, "view_ts": null}),
     ]);
     let mut lines = Vec::new();
     for (workers, per_event) in [(1, true), (1, false), (4, true), (4, false)] {
-        let written = run_sql_late(&sql, &clicks_input(), workers, per_event);
+        let written = run_sql_late(&sql, &input, workers, per_event);
         assert_eq!(written.rows("matched"), expected, "{workers} workers");
         assert_eq!(written.late("matched").len(), 1, "{workers} workers");
         lines.push(written.lines("matched"));

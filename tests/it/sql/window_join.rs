@@ -1,7 +1,7 @@
 //! Window joins (equal `window_start` and `window_end` in ON) with expected outputs: a window
-//! where one side has no rows gives no rows, rows of other windows never meet; a brute-force
-//! oracle over generated Nexmark bids and auctions in hopping windows, the TOML twin, and 1
-//! and 4 workers.
+//! where one side has no rows gives no rows (a LEFT JOIN: its left rows with NULLs), rows of
+//! other windows never meet; a brute-force oracle over generated Nexmark bids and auctions in
+//! hopping windows, inner and left, the TOML twins, and 1 and 4 workers.
 
 use std::collections::HashMap;
 
@@ -69,6 +69,44 @@ fn a_window_with_an_empty_side_gives_no_rows() {
     assert!(lines.windows(2).all(|w| w[0] == w[1]), "{lines:?}");
 }
 
+/// The orders of each window with their customer's payments in it, NULL when none.
+fn orders_left_sql() -> String {
+    ORDERS_SQL.replace("\nJOIN paid ON", "\nLEFT JOIN paid ON")
+}
+
+#[test]
+fn a_left_window_join_writes_each_unmatched_left_row_once_with_nulls() {
+    let row = |start: u64, key: &str, n: Json| json!({"window_start": T + start, "order_key": key, "payments": n});
+    let mut input = orders_input();
+    // No user: its key is NULL, which matches nothing, so it comes out with NULLs.
+    let last = input.len() - 1;
+    input.insert(
+        last,
+        Mutation::put(
+            "order_7".to_string(),
+            Value::from_json(json!({ "item": 1 })),
+            T + 31_000,
+        ),
+    );
+    let expected = sorted([
+        row(0, "order_1", json!(2)),
+        row(0, "order_2", json!(2)),
+        row(0, "order_3", Json::Null),
+        row(10_000, "order_4", Json::Null),
+        row(10_000, "order_5", Json::Null),
+        row(30_000, "order_6", json!(1)),
+        row(30_000, "order_7", Json::Null),
+    ]);
+    let sql = orders_left_sql();
+    let mut lines = Vec::new();
+    for (workers, per_event) in [(1, true), (1, false), (4, true), (4, false)] {
+        let written = run_sql(&sql, &input, workers, per_event);
+        assert_eq!(written.rows("orders_paid"), expected, "{workers} workers");
+        lines.push(written.lines("orders_paid"));
+    }
+    assert!(lines.windows(2).all(|w| w[0] == w[1]), "{lines:?}");
+}
+
 const BIDS_SQL: &str = "
 CREATE SOURCE bids FROM events WITH (key_regex = '^bid_');
 CREATE SOURCE auctions FROM events WITH (key_regex = '^auction_');
@@ -112,8 +150,9 @@ right_on = ["CAST(value.id AS INT)"]
 map = { window_start = "bids.window_start", bid = "bids.key", auction = "auction_windows.key" }
 "#;
 
-/// Every (bid, auction) pair of one auction id in one hopping window (6 s every 2 s).
-fn same_window_oracle(input: &[Mutation]) -> Vec<Json> {
+/// Every (bid, auction) pair of one auction id in one hopping window (6 s every 2 s); with
+/// `left`, a bid without an auction in its window is paired with NULL.
+fn same_window_oracle(input: &[Mutation], left: bool) -> Vec<Json> {
     let windows = |ts: i64| {
         let last = ts - ts.rem_euclid(2000);
         (0..3)
@@ -133,12 +172,12 @@ fn same_window_oracle(input: &[Mutation]) -> Vec<Json> {
     let mut out = Vec::new();
     for b in input.iter().filter(|m| m.key.starts_with("bid_")) {
         for start in windows(b.ts.expect("ts") as i64) {
-            for a in auctions
-                .get(&(start, int(b, "auction")))
-                .into_iter()
-                .flatten()
-            {
+            let partners = auctions.get(&(start, int(b, "auction")));
+            for a in partners.into_iter().flatten() {
                 out.push(json!({"window_start": start, "bid": &*b.key, "auction": a}));
+            }
+            if left && partners.is_none() {
+                out.push(json!({"window_start": start, "bid": &*b.key, "auction": null}));
             }
         }
     }
@@ -154,7 +193,7 @@ fn window_join_matches_a_brute_force_oracle_on_nexmark() {
         ..GenConfig::default()
     };
     let input: Vec<Mutation> = generate(&Workload::Nexmark, &config).collect();
-    let expected = same_window_oracle(&input);
+    let expected = same_window_oracle(&input, false);
     assert!(
         expected.len() > 20,
         "the input must give pairs: {}",
@@ -174,4 +213,34 @@ fn window_join_matches_a_brute_force_oracle_on_nexmark() {
         one.lines("same_window"),
         "TOML twin"
     );
+}
+
+#[test]
+fn left_window_join_matches_a_brute_force_oracle_on_nexmark() {
+    let config = GenConfig {
+        events: 4000,
+        seed: 5,
+        rate_per_sec: 200,
+        ..GenConfig::default()
+    };
+    let input: Vec<Mutation> = generate(&Workload::Nexmark, &config).collect();
+    let expected = same_window_oracle(&input, true);
+    let unmatched = expected.iter().filter(|r| r["auction"].is_null()).count();
+    assert!(
+        unmatched > 20 && expected.len() > unmatched + 20,
+        "pairs and unmatched bids: {} of {}",
+        unmatched,
+        expected.len()
+    );
+    let sql = BIDS_SQL.replace("\nJOIN auction_windows", "\nLEFT JOIN auction_windows");
+    let one = run_sql(&sql, &input, 1, false);
+    assert_eq!(one.rows("same_window"), expected);
+    let four = run_sql(&sql, &input, 4, true);
+    assert_eq!(four.lines("same_window"), one.lines("same_window"));
+    let toml = BIDS_TOML.replace(
+        "window_join = \"auction_windows\"",
+        "window_join = \"auction_windows\"\nkind = \"left\"",
+    );
+    let toml = run_toml(&toml, &input, 2, false);
+    assert_eq!(toml.lines("same_window"), one.lines("same_window"));
 }
