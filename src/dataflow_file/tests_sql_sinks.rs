@@ -166,6 +166,12 @@ fn sink_statement_errors_point_at_the_mistake() {
         None,
     );
     check(
+        "CREATE SINK s FROM WITH (connector = 'route');",
+        "WITH (connector = 'route')",
+        "expected the pipeline, view or source the sink reads, after FROM",
+        None,
+    );
+    check(
         "CREATE SINK h FROM e WITH (connector = 'handler', kind = 'each');",
         "e WITH",
         "takes no FROM",

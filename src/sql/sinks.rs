@@ -25,6 +25,8 @@
 //! kind), its standby's are `standby.<key>`; a list is a comma-separated string; an alert's
 //! webhook options are `webhook.<key>`. Only the names and the value forms are checked here.
 
+use sqlparser::tokenizer::Token;
+
 use super::cursor::Cursor;
 use super::statement::{Opt, OptValue, raw_options};
 use super::{SqlError, SqlFile};
@@ -168,6 +170,9 @@ impl SinkStatement {
 pub(super) fn sink(cur: &mut Cursor, file: &mut SqlFile, at: usize) -> Result<(), SqlError> {
     let name = cur.name("the sink's name")?;
     let from = match cur.eat_word("FROM") {
+        true if cur.is_word("WITH") && *cur.peek_nth(1) == Token::LParen => {
+            return Err(cur.unexpected("the pipeline, view or source the sink reads, after FROM"));
+        }
         true => Some(cur.name("the pipeline, view or source the sink reads")?),
         false => None,
     };
