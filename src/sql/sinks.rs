@@ -28,7 +28,7 @@
 use sqlparser::tokenizer::Token;
 
 use super::cursor::Cursor;
-use super::statement::{Opt, OptValue, raw_options};
+use super::statement::{Opt, OptValue, list_items, raw_options};
 use super::{SqlError, SqlFile};
 use crate::expr::suggest;
 use crate::plan::lower::Text;
@@ -304,33 +304,4 @@ fn sink_option(opt: &Opt, allowed: &[String]) -> Result<SinkOption, SqlError> {
         value,
         value_at: opt.at,
     })
-}
-
-/// The trimmed, non-empty items of `text` (which starts at offset `at`), with their offsets.
-fn list_items(text: &str, at: usize) -> Vec<(String, usize)> {
-    let mut items = Vec::new();
-    let mut start = 0;
-    for piece in text.split(',') {
-        let item = piece.trim();
-        if !item.is_empty() {
-            let lead = piece.len() - piece.trim_start().len();
-            items.push((item.to_string(), at + start + lead));
-        }
-        start += piece.len() + 1;
-    }
-    items
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn list_items_keep_their_offsets() {
-        let items = list_items(" log, webhook ,", 10);
-        assert_eq!(
-            items,
-            vec![("log".to_string(), 11), ("webhook".to_string(), 16)]
-        );
-    }
 }

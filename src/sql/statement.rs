@@ -132,10 +132,8 @@ fn kinds(opt: &Opt, view: View) -> Result<Vec<EventKind>, SqlError> {
     let text = string(opt)?;
     let names = EventKind::ALL.map(|k| k.name());
     let mut kinds = Vec::new();
-    let mut start = 0;
-    for piece in text.split(',') {
-        let name = piece.trim();
-        let at = opt.at + 1 + start + (piece.len() - piece.trim_start().len());
+    for (name, at) in list_items(&text, opt.at + 1) {
+        let name = name.as_str();
         match EventKind::ALL.iter().find(|k| k.name() == name) {
             Some(kind) => kinds.push(*kind),
             None => {
@@ -149,9 +147,21 @@ fn kinds(opt: &Opt, view: View) -> Result<Vec<EventKind>, SqlError> {
                 .suggest(suggest(name, &names)));
             }
         }
-        start += piece.len() + 1;
     }
     Ok(kinds)
+}
+
+/// The trimmed items of a comma-separated `text` (which starts at offset `at`), each with the
+/// offset of its first character.
+pub(super) fn list_items(text: &str, at: usize) -> Vec<(String, usize)> {
+    let mut items = Vec::new();
+    let mut start = 0;
+    for piece in text.split(',') {
+        let lead = piece.len() - piece.trim_start().len();
+        items.push((piece.trim().to_string(), at + start + lead));
+        start += piece.len() + 1;
+    }
+    items
 }
 
 /// `CREATE VIEW name [WITH (…)] AS SELECT …` or `INSERT INTO name [WITH (…)] SELECT …`.

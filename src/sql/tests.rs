@@ -491,3 +491,14 @@ fn interval_and_window_joins_lower_to_their_steps() {
         ["join users on window_start = ts", "map n=w.n"]
     );
 }
+
+#[test]
+fn list_items_keep_their_offsets() {
+    let items = super::statement::list_items(" log, webhook ,, x", 10);
+    let expected = [("log", 11), ("webhook", 16), ("", 25), ("x", 27)];
+    let expected: Vec<(String, usize)> = expected
+        .iter()
+        .map(|(s, at)| (s.to_string(), *at))
+        .collect();
+    assert_eq!(items, expected);
+}

@@ -184,15 +184,20 @@ fn same_window_oracle(input: &[Mutation], left: bool) -> Vec<Json> {
     sorted(out)
 }
 
-#[test]
-fn window_join_matches_a_brute_force_oracle_on_nexmark() {
+/// 4000 generated Nexmark events, 200 per second of event time.
+fn nexmark_input() -> Vec<Mutation> {
     let config = GenConfig {
         events: 4000,
         seed: 5,
         rate_per_sec: 200,
         ..GenConfig::default()
     };
-    let input: Vec<Mutation> = generate(&Workload::Nexmark, &config).collect();
+    generate(&Workload::Nexmark, &config).collect()
+}
+
+#[test]
+fn window_join_matches_a_brute_force_oracle_on_nexmark() {
+    let input = nexmark_input();
     let expected = same_window_oracle(&input, false);
     assert!(
         expected.len() > 20,
@@ -217,13 +222,7 @@ fn window_join_matches_a_brute_force_oracle_on_nexmark() {
 
 #[test]
 fn left_window_join_matches_a_brute_force_oracle_on_nexmark() {
-    let config = GenConfig {
-        events: 4000,
-        seed: 5,
-        rate_per_sec: 200,
-        ..GenConfig::default()
-    };
-    let input: Vec<Mutation> = generate(&Workload::Nexmark, &config).collect();
+    let input = nexmark_input();
     let expected = same_window_oracle(&input, true);
     let unmatched = expected.iter().filter(|r| r["auction"].is_null()).count();
     assert!(
