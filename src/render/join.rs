@@ -17,6 +17,8 @@ use crate::plan::JoinKind;
 use crate::schema::Schema;
 use crate::value::{Row, Value};
 
+use super::hashed_row::HashedRow;
+
 use super::row_json;
 
 pub struct JoinSpec {
@@ -29,9 +31,10 @@ pub struct JoinSpec {
 }
 
 /// A side's rows keyed by their join key; the value carries the time the row was stamped
-/// with (for the instant lookup) or 0.
+/// with (for the instant lookup) or 0. Keys and rows carry their hashes, so the arrangements
+/// compare them as integers (see `render::hashed_row`).
 type Keyed<'scope> = VecCollection<'scope, u64, KeyedRow, i64>;
-type KeyedRow = (Row, (u64, Row));
+type KeyedRow = (HashedRow, (u64, HashedRow));
 
 fn key_rows<'scope>(
     rows: Rows<'scope>,
@@ -63,7 +66,8 @@ fn key_rows<'scope>(
                 }
             }
             // SQL: a null key joins nothing (it still appears, padded, in a left outer join).
-            let key = Row(key);
+            let key = HashedRow::new(Row(key));
+            let row = HashedRow::by_first_field(row);
             if instant {
                 out.ok.push(((key.clone(), (t, row.clone())), t, d));
                 out.ok.push(((key, (t, row)), t + 1, -d));
@@ -75,8 +79,8 @@ fn key_rows<'scope>(
     (keyed.as_collection(), errors)
 }
 
-fn has_null(key: &Row) -> bool {
-    key.0.iter().any(Value::is_null)
+fn has_null(key: &HashedRow) -> bool {
+    key.row.0.iter().any(Value::is_null)
 }
 
 pub fn render_join<'scope>(
@@ -95,8 +99,9 @@ pub fn render_join<'scope>(
         .clone()
         .filter(|(key, _)| !has_null(key))
         .join_map(right_keyed.clone(), |_key, (stamp, l), (_, r)| {
-            let mut values = l.0.clone();
-            values.extend(r.0.iter().cloned());
+            let mut values = Vec::with_capacity(l.row.0.len() + r.row.0.len());
+            values.extend(l.row.0.iter().cloned());
+            values.extend(r.row.0.iter().cloned());
             (*stamp, Row(values))
         });
     let joined = match spec.kind {
@@ -106,7 +111,7 @@ pub fn render_join<'scope>(
             let unmatched = left_keyed
                 .antijoin(right_keys)
                 .map(move |(_key, (stamp, l))| {
-                    let mut values = l.0;
+                    let mut values = l.row.0;
                     values.extend(std::iter::repeat_n(Value::Null, right_width));
                     (stamp, Row(values))
                 });

@@ -7,6 +7,7 @@
 mod aggregate_spec;
 mod chain;
 mod fold;
+mod hashed_row;
 mod interval_join;
 mod join;
 mod join_sides;
