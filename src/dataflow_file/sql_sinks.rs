@@ -218,12 +218,14 @@ impl Toml {
     /// `key = "text"` for a name of the statement: the string's characters are the name's.
     fn text_pair(&mut self, key: &str, text: &Text, at: usize) {
         let offset = text.origin.offset.unwrap_or(at);
-        let value = quoted(&text.text);
-        self.mark(offset, None);
-        self.text.push_str(key);
-        self.text.push_str(" = ");
-        self.value(offset.saturating_sub(1), &value, Some(text.text.len()));
-        self.text.push('\n');
+        let chars = Some(text.text.len());
+        self.entry(
+            key,
+            offset,
+            offset.saturating_sub(1),
+            &quoted(&text.text),
+            chars,
+        );
     }
 
     /// `key = value` for an option of a sink.
@@ -235,11 +237,7 @@ impl Toml {
             SinkValue::Bool(b) => (b.to_string(), None),
             SinkValue::List(items) => return self.list(key, option, items),
         };
-        self.mark(option.key_at, None);
-        self.text.push_str(&bare_key(key));
-        self.text.push_str(" = ");
-        self.value(option.value_at, &value, chars);
-        self.text.push('\n');
+        self.entry(key, option.key_at, option.value_at, &value, chars);
     }
 
     /// `key = ["a", "b"]`, each item at its own offset.
@@ -257,12 +255,25 @@ impl Toml {
         self.text.push_str("]\n");
     }
 
-    /// `key = value`, the key at `at`; `chars` as in [`Origin`].
+    /// `key = value`, the key and the value both from `at`; `chars` as in [`Origin`].
     fn pair(&mut self, key: &str, at: usize, value: &str, chars: Option<usize>) {
-        self.mark(at, None);
+        self.entry(key, at, at, value, chars);
+    }
+
+    /// `key = value`, the key from `key_at` and the value from `value_at` (a string's
+    /// opening quote when `chars` is set).
+    fn entry(
+        &mut self,
+        key: &str,
+        key_at: usize,
+        value_at: usize,
+        value: &str,
+        chars: Option<usize>,
+    ) {
+        self.mark(key_at, None);
         self.text.push_str(&bare_key(key));
         self.text.push_str(" = ");
-        self.value(at, value, chars);
+        self.value(value_at, value, chars);
         self.text.push('\n');
     }
 
