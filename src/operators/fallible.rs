@@ -7,6 +7,8 @@
 //! again and say nothing new.
 
 use differential_dataflow::{AsCollection, VecCollection};
+use timely::Container;
+use timely::container::DrainContainer;
 use timely::dataflow::Stream;
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::Concat;
@@ -65,16 +67,18 @@ where
     (oks, sides.concat(errors))
 }
 
-/// [`split_fallible`] with side lines and error lines as separate streams.
-pub fn split_fallible3<'scope, I, O, L>(
-    input: Stream<'scope, u64, Vec<I>>,
+/// [`split_fallible`] with side lines and error lines as separate streams, over any
+/// container: `logic` gets each record as the container drains it (owned from a `Vec`, by
+/// reference from the store's shared batches).
+pub fn split_fallible3<'scope, C, O, L>(
+    input: Stream<'scope, u64, C>,
     name: &str,
     mut logic: L,
 ) -> (Stream<'scope, u64, Vec<O>>, Lines<'scope>, Lines<'scope>)
 where
-    I: Clone + 'static,
+    C: Container + DrainContainer + Clone,
     O: Clone + 'static,
-    L: FnMut(I, u64, &mut Outputs<O>) + 'static,
+    L: for<'a> FnMut(C::Item<'a>, u64, &mut Outputs<O>) + 'static,
 {
     let mut builder = OperatorBuilder::new(name.to_string(), input.scope());
     let mut input = builder.new_input(input, Pipeline);
@@ -97,7 +101,7 @@ where
                     side: &mut side,
                     errors: &mut error,
                 };
-                for record in data.drain(..) {
+                for record in data.drain() {
                     logic(record, time, &mut outputs);
                 }
                 if !ok.is_empty() {

@@ -25,7 +25,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
-use timely::dataflow::Stream;
 use timely::dataflow::operators::Concatenate;
 
 use self::chain::RowChain;
@@ -34,7 +33,7 @@ use crate::operators::fallible::{Lines, Rows};
 use crate::plan::explain::graph::PlanGraph;
 use crate::plan::projection::{Projection, source_projection};
 use crate::plan::{JoinKind, JoinSides, Node, PipelineDef, Plan};
-use crate::store::Change;
+use crate::store::ChangeStream;
 
 /// What render builds for one pipeline.
 pub struct RenderedPipeline<'scope> {
@@ -55,7 +54,7 @@ struct SideOutputs<'scope> {
 /// sources admit on this worker. `spans` learns which graph node built each operator.
 pub fn render_plan<'scope>(
     plan: &Plan,
-    changes: Stream<'scope, u64, Vec<Change>>,
+    changes: ChangeStream<'scope>,
     rows_in: impl Fn(usize) -> Arc<AtomicU64>,
     spans: &RefCell<NodeSpans>,
 ) -> Vec<RenderedPipeline<'scope>> {
@@ -115,7 +114,7 @@ impl<'scope> Context<'_, 'scope> {
 
 struct Context<'a, 'scope> {
     plan: &'a Plan,
-    changes: &'a Stream<'scope, u64, Vec<Change>>,
+    changes: &'a ChangeStream<'scope>,
     rendered: &'a HashMap<String, Rows<'scope>>,
     /// Counts the changes the pipeline's sources admit.
     rows_in: Arc<AtomicU64>,

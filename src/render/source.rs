@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use differential_dataflow::AsCollection;
-use timely::dataflow::Stream;
 
 use super::chain::{self, RowChain};
 use crate::change::EventKind;
@@ -22,14 +21,14 @@ use crate::operators::fallible::{Lines, Rows, split_fallible3};
 use crate::plan::projection::Projection;
 use crate::plan::{SourceDef, View};
 use crate::schema::pos;
-use crate::store::Change;
+use crate::store::{Change, ChangeStream};
 use crate::value::Row;
 
 /// Rows of `def`'s view through `chain` (the row-local steps that follow the source), its
 /// late events when `lateness` is `Some(allowed_lateness)`, and the chain's error lines.
 /// Rows fill in only the fields of `projection`, when there is one.
 pub fn render_source<'scope>(
-    changes: Stream<'scope, u64, Vec<Change>>,
+    changes: ChangeStream<'scope>,
     (def, admitted): (&SourceDef, Arc<AtomicU64>),
     lateness: Option<u64>,
     chain: &RowChain,
@@ -45,54 +44,55 @@ pub fn render_source<'scope>(
     } else {
         format!("Source({}) | {}", def.name, chain.describe())
     };
-    let (rows, late, errors) = split_fallible3(changes, &name, move |change: Change, time, out| {
-        let event = &change.event;
-        // NB: a seeded change is a key put back from a snapshot: a table row, not an event.
-        if !def.admits(event.kind, &event.key) || (change.seeded && def.view == View::Events) {
-            return;
-        }
-        // NB: this worker's own counter, so a plain load and store.
-        admitted.store(admitted.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-        let on_time = bound.is_none_or(|b| !is_late(event.ts, b, change.max_seen));
-        let mut emit = |row: Row, diff: i64| {
-            let ok = &mut *out.ok;
-            chain.apply(
-                row,
-                diff > 0,
-                &mut |row| ok.push((row, time, diff)),
-                out.errors,
-            );
-        };
-        let mut insert = |row: Row| {
-            if on_time {
-                emit(row, 1);
-            } else {
-                out.side.push(late_line(&row, &names));
+    let (rows, late, errors) =
+        split_fallible3(changes, &name, move |change: &Change, time, out| {
+            let event = &change.event;
+            // NB: a seeded change is a key put back from a snapshot: a table row, not an event.
+            if !def.admits(event.kind, &event.key) || (change.seeded && def.view == View::Events) {
+                return;
             }
-        };
-        match def.view {
-            View::Events => {
-                insert(narrow.row(on_time, |keep| event_row(&change, keep)));
-            }
-            View::Table => {
-                if event.kind != EventKind::Delete {
-                    let (ts, seq) = (event.ts, event.seq);
-                    insert(narrow.row(on_time, |keep| {
-                        table_row_with(&event.key, ts, seq, &event.new, keep)
-                    }));
+            // NB: this worker's own counter, so a plain load and store.
+            admitted.store(admitted.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+            let on_time = bound.is_none_or(|b| !is_late(event.ts, b, change.max_seen));
+            let mut emit = |row: Row, diff: i64| {
+                let ok = &mut *out.ok;
+                chain.apply(
+                    row,
+                    diff > 0,
+                    &mut |row| ok.push((row, time, diff)),
+                    out.errors,
+                );
+            };
+            let mut insert = |row: Row| {
+                if on_time {
+                    emit(row, 1);
+                } else {
+                    out.side.push(late_line(&row, &names));
                 }
-                // NB: a row that was late never entered this view, so it is not retracted.
-                if let Some(prev) = change.prev
-                    && bound.is_none_or(|b| !is_late(prev.ts, b, prev.max_seen))
-                {
-                    let row = narrow.row(true, |keep| {
-                        table_row_with(&event.key, prev.ts, prev.seq, &change.old(), keep)
-                    });
-                    emit(row, -1);
+            };
+            match def.view {
+                View::Events => {
+                    insert(narrow.row(on_time, |keep| event_row(change, keep)));
+                }
+                View::Table => {
+                    if event.kind != EventKind::Delete {
+                        let (ts, seq) = (event.ts, event.seq);
+                        insert(narrow.row(on_time, |keep| {
+                            table_row_with(&event.key, ts, seq, &event.new, keep)
+                        }));
+                    }
+                    // NB: a row that was late never entered this view, so it is not retracted.
+                    if let Some(prev) = change.prev
+                        && bound.is_none_or(|b| !is_late(prev.ts, b, prev.max_seen))
+                    {
+                        let row = narrow.row(true, |keep| {
+                            table_row_with(&event.key, prev.ts, prev.seq, &change.old(), keep)
+                        });
+                        emit(row, -1);
+                    }
                 }
             }
-        }
-    });
+        });
     (rows.as_collection(), late, errors)
 }
 

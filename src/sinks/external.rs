@@ -25,7 +25,7 @@ use super::sync::{DeliveryOutputs, SyncDelivery, SyncOp, SyncSource, SyncStats};
 use super::{LineSink, OutputFactory, OutputKind};
 use crate::operators::fallible::Rows;
 use crate::plan::sinks::{AlertConfig, AlertTarget, RouteTable, SinkDefs, SyncConfig};
-use crate::store::Change;
+use crate::store::{ChangeStream, unshared};
 
 /// A queue the registry can drain and finish.
 trait Queue: Send + Sync {
@@ -231,7 +231,7 @@ impl<'scope> SinkContext<'_, 'scope> {
 /// Adds the plan's external sinks to a worker's dataflow; returns their streams to probe.
 pub fn render<'scope>(
     plan: &SinkDefs,
-    changes: &Stream<'scope, u64, Vec<Change>>,
+    changes: &ChangeStream<'scope>,
     context: &SinkContext<'_, 'scope>,
 ) -> Result<Vec<Stream<'scope, u64, Vec<()>>>, String> {
     let mut probes = Vec::new();
@@ -249,7 +249,7 @@ pub fn render<'scope>(
 
 fn render_routes<'scope>(
     table: &Arc<RouteTable>,
-    changes: &Stream<'scope, u64, Vec<Change>>,
+    changes: &ChangeStream<'scope>,
     context: &SinkContext<'_, 'scope>,
 ) -> Result<Stream<'scope, u64, Vec<()>>, String> {
     table.check()?;
@@ -271,7 +271,7 @@ fn render_routes<'scope>(
         context.external.route_stats(),
         context.delivered,
     );
-    Ok(route_changes(changes.clone(), dispatcher))
+    Ok(route_changes(unshared(changes), dispatcher))
 }
 
 fn render_alert<'scope>(
@@ -317,7 +317,7 @@ fn render_alert<'scope>(
 
 fn render_sync<'scope>(
     config: &SyncConfig,
-    changes: &Stream<'scope, u64, Vec<Change>>,
+    changes: &ChangeStream<'scope>,
     context: &SinkContext<'_, 'scope>,
 ) -> Result<Stream<'scope, u64, Vec<()>>, String> {
     let stats = context.external.sync_stats(&config.name);
@@ -367,7 +367,7 @@ fn render_sync<'scope>(
                 skip_origin: config.target_origin.clone(),
                 origin: config.origin.clone(),
             };
-            sync_table(changes.clone(), filter, delivery, stats)
+            sync_table(unshared(changes), filter, delivery, stats)
         }
     })
 }

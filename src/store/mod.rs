@@ -12,6 +12,7 @@ pub mod log_tail;
 pub mod manifest;
 pub mod operator;
 pub mod shard;
+pub mod shared;
 pub mod snapshot;
 pub mod stream;
 pub mod wal;
@@ -20,3 +21,4 @@ pub use operator::shard_operator;
 pub use shard::{
     Change, Ingest, Previous, ShardState, Stored, event_kind, key_hash, owner_of, stable_hash,
 };
+pub use shared::{ChangeStream, SharedChanges, unshared};

@@ -4,12 +4,14 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use timely::container::CapacityContainerBuilder;
 use timely::dataflow::Stream;
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::operator::Operator;
 
 use super::data_dir::ShardLog;
-use super::shard::{AppendOnlyKeys, Change, Ingest, ShardState};
+use super::shard::{AppendOnlyKeys, Ingest, ShardState};
+use super::shared::{ChangeStream, SharedChanges};
 
 const RETRY_LOG_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
 
@@ -36,10 +38,10 @@ pub fn shard_operator<'scope>(
     figures: Arc<ShardFigures>,
     mut log: Option<ShardLog>,
     append_only: Option<AppendOnlyKeys>,
-) -> Stream<'scope, u64, Vec<Change>> {
+) -> ChangeStream<'scope> {
     let peers = ingest.scope().peers();
     let scope = ingest.scope();
-    ingest.unary(
+    ingest.unary::<CapacityContainerBuilder<SharedChanges>, _, _, _>(
         Exchange::new(move |i: &Ingest| i.target(peers)),
         "StoreShard",
         |cap, info| {
@@ -58,7 +60,7 @@ pub fn shard_operator<'scope>(
                     log.retry();
                 }
                 if let Some((cap, entries)) = seed.take() {
-                    let mut changes = state.seed(entries);
+                    let mut changes = SharedChanges::new(state.seed(entries));
                     output.session(&cap).give_container(&mut changes);
                 }
                 input.for_each(|cap, data| {
@@ -67,11 +69,13 @@ pub fn shard_operator<'scope>(
                         log.log(time, data);
                     }
                     let before = state.missing_deletes;
-                    let mut session = output.session(&cap);
-                    for ingest in data.drain(..) {
-                        if let Some(change) = state.apply_deferred(ingest) {
-                            session.give(change);
-                        }
+                    let changes: Vec<_> = data
+                        .drain(..)
+                        .filter_map(|ingest| state.apply_deferred(ingest))
+                        .collect();
+                    if !changes.is_empty() {
+                        let mut changes = SharedChanges::new(changes);
+                        output.session(&cap).give_container(&mut changes);
                     }
                     if state.missing_deletes > before {
                         on_missing_delete(state.missing_deletes - before);
