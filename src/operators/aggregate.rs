@@ -151,18 +151,20 @@ impl AggDiff {
 
     /// Adds one row's contribution in place (arguments already checked to be numeric where
     /// a sum needs them; anything else counts as null).
+    /// A NULL argument changes no slot, so `count(*)` (whose argument is NULL: it counts
+    /// `rows`) allocates none.
     pub fn add_row(&mut self, funcs: &[AggFunc], args: &[Value], diff: i64) {
         self.rows += diff;
-        if self.slots.len() < funcs.len() {
-            self.slots.resize(funcs.len(), SumSlot::default());
-        }
-        for ((func, arg), slot) in funcs.iter().zip(args).zip(&mut self.slots) {
+        for (index, (func, arg)) in funcs.iter().zip(args).enumerate() {
+            if arg.is_null() {
+                continue;
+            }
+            if self.slots.len() <= index {
+                self.slots.resize(funcs.len(), SumSlot::default());
+            }
+            let slot = &mut self.slots[index];
             match func {
-                AggFunc::Count => {
-                    if !arg.is_null() {
-                        slot.values += diff;
-                    }
-                }
+                AggFunc::Count => slot.values += diff,
                 _ => {
                     let _ = slot.add(arg, diff);
                 }
@@ -305,6 +307,47 @@ mod tests {
         neg_b.negate();
         acc.plus_equals(&neg_b);
         assert!(acc.is_zero());
+    }
+
+    #[test]
+    fn rows_added_in_place_finish_as_their_one_row_differences_and_count_star_keeps_no_slot() {
+        let funcs = [AggFunc::Count, AggFunc::Sum, AggFunc::Count, AggFunc::Avg];
+        let marks = [true, false, false, false];
+        let rows = [
+            [
+                Value::Null,
+                Value::Int(5),
+                Value::from("x"),
+                Value::from(0.5),
+            ],
+            [Value::Null, Value::Null, Value::Null, Value::Int(3)],
+            [Value::Null, Value::Int(-2), Value::Int(1), Value::Null],
+        ];
+        let (mut in_place, mut summed) = (AggDiff::zero(), AggDiff::zero());
+        for (row, diff) in rows.iter().zip([1, 2, 1]) {
+            in_place.add_row(&funcs, row, diff);
+            summed.plus_equals(&AggDiff::of_row(&funcs, row, diff).unwrap());
+        }
+        assert_eq!(
+            in_place.finish(&funcs, &marks),
+            summed.finish(&funcs, &marks)
+        );
+        assert_eq!(
+            in_place.finish(&funcs, &marks),
+            vec![
+                Value::Int(4),
+                Value::Int(3),
+                Value::Int(2),
+                Value::from(6.5 / 3.0)
+            ]
+        );
+        let mut count_star = AggDiff::zero();
+        count_star.add_row(&[AggFunc::Count], &[Value::Null], 3);
+        assert!(count_star.slots.is_empty(), "count(*) needs no slot");
+        assert_eq!(
+            count_star.finish(&[AggFunc::Count], &[true]),
+            vec![Value::Int(3)]
+        );
     }
 
     #[test]

@@ -69,10 +69,12 @@ pub fn shard_operator<'scope>(
                         log.log(time, data);
                     }
                     let before = state.missing_deletes;
-                    let changes: Vec<_> = data
-                        .drain(..)
-                        .filter_map(|ingest| state.apply_deferred(ingest))
-                        .collect();
+                    // NB: sized up front: a batch grown by doubling copied itself over.
+                    let mut changes = Vec::with_capacity(data.len());
+                    changes.extend(
+                        data.drain(..)
+                            .filter_map(|ingest| state.apply_deferred(ingest)),
+                    );
                     if !changes.is_empty() {
                         let mut changes = SharedChanges::new(changes);
                         output.session(&cap).give_container(&mut changes);
