@@ -31,7 +31,7 @@
 //!
 //! Batches follow `change::time::Timeline`: a batch closes once the watermark moved
 //! `batch_ms` past its stamp and, for an input with a backlog, once it holds `batch_events`
-//! events. A round of progress tracking costs the same for 40 events as for 40 000, so a
+//! events. A round of progress tracking costs the same for 40 events as for 5 000, so a
 //! file, the generator or stdin is cut by volume as well as by event time; a live input
 //! (`serve`) is cut by event time alone, so a write's rows appear as soon as its time closes.
 //! Decision: stdin is cut like a file (a piped file gives the file's output byte for byte,
@@ -158,8 +158,9 @@ pub enum BadInputPolicy {
     Skip,
 }
 
-/// Batches sent and not yet processed everywhere while the next one is filled.
-pub const BATCHES_IN_FLIGHT: usize = 2;
+/// Batches sent and not yet processed everywhere while the next one is filled (see
+/// `runtime::DEFAULT_BATCH_EVENTS` for how it was chosen).
+pub const BATCHES_IN_FLIGHT: usize = 8;
 
 type InputHandleOf = InputHandle<u64, CapacityContainerBuilder<Vec<Ingest>>>;
 
