@@ -151,6 +151,7 @@ impl AggDiff {
 
     /// Adds one row's contribution in place (arguments already checked to be numeric where
     /// a sum needs them; anything else counts as null).
+    ///
     /// A NULL argument changes no slot, so `count(*)` (whose argument is NULL: it counts
     /// `rows`) allocates none.
     pub fn add_row(&mut self, funcs: &[AggFunc], args: &[Value], diff: i64) {

@@ -107,15 +107,20 @@ impl<D> HeldByTime<Vec<(D, i64)>> {
 /// from passing a time before it is handed over; one capability instead of one per time
 /// spares the progress tracking a change per distinct time (a session window's rows carry
 /// as many distinct times as there are sessions).
+///
+/// Decision: the records wait in one vector in arrival order and are sorted by time when
+/// handed over, not filed per time in a map: a session window's rows bring a distinct time
+/// each, and a map entry per row cost more than the sort (the rows mostly arrive in time
+/// order, which a stable sort takes as it is).
 struct Completing<R> {
-    times: BTreeMap<u64, Vec<R>>,
+    pending: Vec<(u64, R)>,
     hold: Option<Capability<u64>>,
 }
 
 impl<R> Default for Completing<R> {
     fn default() -> Self {
         Completing {
-            times: BTreeMap::new(),
+            pending: Vec::new(),
             hold: None,
         }
     }
@@ -127,23 +132,33 @@ impl<R> Completing<R> {
         if self.hold.as_ref().is_none_or(|hold| time < *hold.time()) {
             self.hold = Some(cap.delayed_to(time));
         }
-        self.times.entry(time).or_default().push(record);
+        self.pending.push((time, record));
     }
 
-    /// Hands over every complete time, earliest first, then holds the earliest left.
+    /// Hands over every complete time, earliest first (a time's records in arrival order),
+    /// then holds the earliest left.
     fn hand_over(
         &mut self,
         frontier: &MutableAntichain<u64>,
         on_time: &mut impl FnMut(u64, Vec<R>),
     ) {
-        while let Some(entry) = self.times.first_entry() {
-            if frontier.less_equal(entry.key()) {
-                break;
+        // NB: stable, so each time's records keep their arrival order.
+        self.pending.sort_by_key(|(time, _)| *time);
+        let complete = self
+            .pending
+            .partition_point(|(time, _)| !frontier.less_equal(time));
+        let waiting = self.pending.split_off(complete);
+        let mut records = std::mem::replace(&mut self.pending, waiting)
+            .into_iter()
+            .peekable();
+        while let Some((time, first)) = records.next() {
+            let mut batch = vec![first];
+            while let Some((_, record)) = records.next_if(|(t, _)| *t == time) {
+                batch.push(record);
             }
-            let (time, records) = entry.remove_entry();
-            on_time(time, records);
+            on_time(time, batch);
         }
-        match (self.times.first_key_value(), &mut self.hold) {
+        match (self.pending.first(), &mut self.hold) {
             (Some((earliest, _)), Some(hold)) => hold.downgrade(earliest),
             _ => self.hold = None,
         }
@@ -268,6 +283,26 @@ mod tests {
                 Some((4, vec!["f"])),
                 Some((5, vec!["e"])),
                 Some((7, vec!["g"])),
+                None,
+            ]
+        );
+    }
+
+    #[test]
+    fn a_time_filed_over_several_steps_keeps_its_records_in_arrival_order() {
+        let seen = run(vec![
+            (0, vec![(5, "x1"), (1, "a")]),
+            (2, vec![(5, "x2"), (3, "c"), (2, "b")]),
+            (4, vec![(5, "x3"), (4, "d")]),
+        ]);
+        assert_eq!(
+            seen,
+            vec![
+                Some((1, vec!["a"])),
+                Some((2, vec!["b"])),
+                Some((3, vec!["c"])),
+                Some((4, vec!["d"])),
+                Some((5, vec!["x1", "x2", "x3"])),
                 None,
             ]
         );

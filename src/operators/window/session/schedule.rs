@@ -6,18 +6,59 @@
 //! it again under a later time is skipped (the earlier visit files it anew), filing it under
 //! an earlier one leaves the old entry behind as stale, recognised when it comes up because
 //! the group no longer remembers that time.
+//!
+//! Decision: a binary heap of `(time, filing order, group)`, not a map from time to groups: a
+//! session's visit times are its own (milliseconds, nearly one per session), so a map made an
+//! entry and a vector per filing; the heap makes none. The filing order keeps groups filed
+//! under one time in the order they were filed.
 
-use std::collections::BTreeMap;
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
+
+/// One filing: ordered by time, then by when it was filed.
+struct Entry<G> {
+    time: u64,
+    order: u64,
+    group: G,
+}
+
+impl<G> Entry<G> {
+    fn key(&self) -> (u64, u64) {
+        (self.time, self.order)
+    }
+}
+
+impl<G> PartialEq for Entry<G> {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl<G> Eq for Entry<G> {}
+
+impl<G> PartialOrd for Entry<G> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<G> Ord for Entry<G> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.key().cmp(&other.key())
+    }
+}
 
 /// Groups (`G`, an id) filed by the time they need a visit.
 pub(super) struct Schedule<G> {
-    at: BTreeMap<u64, Vec<G>>,
+    at: BinaryHeap<Reverse<Entry<G>>>,
+    filings: u64,
 }
 
 impl<G> Default for Schedule<G> {
     fn default() -> Self {
         Schedule {
-            at: BTreeMap::new(),
+            at: BinaryHeap::new(),
+            filings: 0,
         }
     }
 }
@@ -30,20 +71,30 @@ impl<G: Copy + 'static> Schedule<G> {
             return;
         }
         *filed = Some(time);
-        self.at.entry(time).or_default().push(group);
+        self.filings += 1;
+        self.at.push(Reverse(Entry {
+            time,
+            order: self.filings,
+            group,
+        }));
     }
 
-    /// Takes every entry filed before `bound`, earliest first, as `(time, group)`.
+    /// Takes every entry filed before `bound`, earliest first (in filing order within a
+    /// time), as `(time, group)`.
     pub(super) fn take_before(&mut self, bound: u64) -> impl Iterator<Item = (u64, G)> + use<G> {
-        let later = self.at.split_off(&bound);
-        let due = std::mem::replace(&mut self.at, later);
+        let mut due = Vec::new();
+        while let Some(Reverse(entry)) = self.at.peek()
+            && entry.time < bound
+        {
+            due.push((entry.time, entry.group));
+            self.at.pop();
+        }
         due.into_iter()
-            .flat_map(|(time, groups)| groups.into_iter().map(move |group| (time, group)))
     }
 
     /// The earliest time filed (possibly a stale entry's).
     pub(super) fn first(&self) -> Option<u64> {
-        self.at.keys().next().copied()
+        self.at.peek().map(|Reverse(entry)| entry.time)
     }
 
     pub(super) fn has_before(&self, bound: u64) -> bool {
