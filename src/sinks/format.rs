@@ -13,7 +13,9 @@
 use std::fmt::Write as _;
 
 use crate::operators::window::WindowTiming;
-use crate::plan::{Emission, Node, PipelineDef};
+use crate::operators::window::session::group_hash;
+use crate::plan::{Emission, Node, PipelineDef, WindowKind};
+use crate::store::stable_hash;
 use crate::value::{JsonKeys, Row};
 
 /// How a pipeline's updates become lines.
@@ -31,6 +33,8 @@ enum Mode {
     Keyed {
         key_len: usize,
         final_window: Option<WindowTiming>,
+        /// A session window's rows, keyed `window_start, window_end, group..`.
+        sessions: bool,
     },
     RowChangelog,
 }
@@ -44,6 +48,8 @@ impl RowFormat {
                 final_window: window
                     .filter(|w| w.emission == Emission::Final)
                     .map(|w| WindowTiming::of(&w)),
+                sessions: window.is_some_and(|w| matches!(w.kind, WindowKind::Session { .. }))
+                    && names.starts_with(&["window_start".into(), "window_end".into()]),
             },
             node if node.is_append_only() => Mode::Append,
             _ => Mode::RowChangelog,
@@ -69,6 +75,17 @@ impl RowFormat {
         match &self.mode {
             Mode::Keyed { key_len, .. } => *key_len,
             Mode::Append | Mode::RowChangelog => self.names.len(),
+        }
+    }
+
+    /// The hash that picks the worker writing `row`: its identity's, or for a session
+    /// window its group's as the session operator placed it (a row of one session meets
+    /// the others of its key either way, and stays on the worker that made it).
+    pub fn route_hash(&self, row: &Row) -> u64 {
+        let identity = &row.0[..self.identity_len().min(row.0.len())];
+        match &self.mode {
+            Mode::Keyed { sessions: true, .. } if identity.len() > 2 => group_hash(&identity[2..]),
+            _ => stable_hash(identity),
         }
     }
 
@@ -105,6 +122,7 @@ impl RowFormat {
             Mode::Keyed {
                 key_len,
                 final_window,
+                ..
             } => self.keyed_lines(time, *key_len, final_window.as_ref(), updates, out),
         }
     }
@@ -212,5 +230,49 @@ mod tests {
         ];
         consolidate(&mut updates);
         assert_eq!(updates, vec![(b, 3)]);
+    }
+}
+
+#[cfg(test)]
+mod route_tests {
+    use super::*;
+    use crate::builder::{Agg, Pipeline, PlanBuilder, Window};
+    use crate::store::{key_hash, stable_hash};
+    use crate::value::Value;
+
+    fn format_of(window: Window) -> RowFormat {
+        let pipeline = Pipeline::from_events("p")
+            .window(window)
+            .group_by(["key"])
+            .aggregate([Agg::count("count")]);
+        let plan = PlanBuilder::new().pipeline(pipeline).build().expect("plan");
+        RowFormat::for_pipeline(&plan.pipelines[0])
+    }
+
+    fn row(start: i64, end: i64, key: &str, count: i64) -> Row {
+        Row(vec![
+            Value::Int(start),
+            Value::Int(end),
+            Value::from(key),
+            Value::Int(count),
+        ])
+    }
+
+    #[test]
+    fn session_rows_go_where_their_key_is_and_other_windows_by_their_identity() {
+        let sessions = format_of(Window::session(500));
+        // Every row of a key, whatever its bounds and count, routes as the store routes the key.
+        for (start, end, count) in [(0, 500, 1), (900, 1700, 2), (900, 1700, 3)] {
+            let r = row(start, end, "user_7", count);
+            assert_eq!(sessions.route_hash(&r), key_hash("user_7"));
+        }
+        let tumbling = format_of(Window::tumbling(1000));
+        let r = row(0, 1000, "user_7", 4);
+        assert_eq!(tumbling.route_hash(&r), stable_hash(&r.0[..3]));
+        assert_eq!(
+            tumbling.route_hash(&r),
+            tumbling.route_hash(&row(0, 1000, "user_7", 9)),
+            "updates of one window and key meet"
+        );
     }
 }

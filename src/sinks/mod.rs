@@ -32,7 +32,6 @@ use timely::dataflow::channels::pact::{Exchange, Pipeline};
 
 use crate::operators::by_time::AtCompletedTimes;
 use crate::operators::fallible::{Lines, Rows};
-use crate::store::stable_hash;
 use crate::value::Row;
 
 pub use format::RowFormat;
@@ -102,10 +101,8 @@ pub fn sink_rows<'scope>(
     final_sink: Option<Arc<dyn LineSink>>,
     written: Arc<AtomicU64>,
 ) -> Stream<'scope, u64, Vec<()>> {
-    let identity = format.identity_len();
-    let route = Exchange::new(move |(row, _, _): &(Row, u64, i64)| {
-        stable_hash(&row.0[..identity.min(row.0.len())])
-    });
+    let router = format.clone();
+    let route = Exchange::new(move |(row, _, _): &(Row, u64, i64)| router.route_hash(row));
     let final_state = final_sink.map(|sink| Rc::new(RefCell::new(FinalState::new(sink))));
     let at_end = final_state.clone();
     let names = format.names().to_vec();

@@ -154,8 +154,14 @@ fn consolidate_updates(updates: &mut Vec<(SessionRow, i64)>) {
 /// The worker of a group. NB: a group that is one string (sessions per key) hashes as the
 /// store routes its key, so a key's rows stay on the worker whose shard produced them.
 fn row_hash(row: &Row) -> u64 {
-    match row.0.as_slice() {
+    group_hash(&row.0)
+}
+
+/// The hash that places a session group's values on a worker: the sink of a session window
+/// routes its rows by it too, so they are written on the worker that made them.
+pub fn group_hash(group: &[Value]) -> u64 {
+    match group {
         [Value::Str(key)] => key_hash(key),
-        _ => stable_hash(row),
+        _ => stable_hash(group),
     }
 }
