@@ -78,6 +78,14 @@ impl RowFormat {
         }
     }
 
+    /// Whether a row may be written by the worker that made it: an append-only pipeline's
+    /// rows are never retracted, and equal rows give a line each however they are split
+    /// between workers (the raw form, which writes a time's equal rows as one line with
+    /// their summed diff, still brings them together).
+    pub fn writes_where_made(&self) -> bool {
+        matches!(self.mode, Mode::Append) && !self.raw
+    }
+
     /// The hash that picks the worker writing `row`: its identity's, or for a session
     /// window its group's as the session operator placed it (a row of one session meets
     /// the others of its key either way, and stays on the worker that made it).
@@ -256,6 +264,19 @@ mod route_tests {
             Value::from(key),
             Value::Int(count),
         ])
+    }
+
+    #[test]
+    fn only_an_append_only_pipeline_in_its_plain_form_is_written_where_it_is_made() {
+        let pipeline = Pipeline::from_events("a").map([("k", "key")]);
+        let plan = PlanBuilder::new().pipeline(pipeline).build().expect("plan");
+        let append = RowFormat::for_pipeline(&plan.pipelines[0]);
+        assert!(append.writes_where_made());
+        assert!(
+            !append.raw().writes_where_made(),
+            "raw lines sum equal rows"
+        );
+        assert!(!format_of(Window::session(500)).writes_where_made());
     }
 
     #[test]

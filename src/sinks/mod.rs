@@ -101,31 +101,37 @@ pub fn sink_rows<'scope>(
     final_sink: Option<Arc<dyn LineSink>>,
     written: Arc<AtomicU64>,
 ) -> Stream<'scope, u64, Vec<()>> {
+    // NB: the final state sums each row's multiplicity, so it needs every copy of a row.
+    let local = format.writes_where_made() && final_sink.is_none();
     let router = format.clone();
     let route = Exchange::new(move |(row, _, _): &(Row, u64, i64)| router.route_hash(row));
     let final_state = final_sink.map(|sink| Rc::new(RefCell::new(FinalState::new(sink))));
     let at_end = final_state.clone();
     let names = format.names().to_vec();
     let mut text = String::new();
-    rows.inner.at_completed_times(
-        route,
-        "SinkRows",
-        |(row, time, diff), _| (time, (row, diff)),
-        move |time, mut updates| {
-            if let Some(state) = &final_state {
-                state.borrow_mut().add(&updates);
-            }
-            let lines = format.format_time(time, &mut updates, &mut text);
-            written.fetch_add(lines as u64, Ordering::Relaxed);
-            sink.write_at(Some(time), &text);
-            text.clear();
-        },
-        move || {
-            if let Some(state) = &at_end {
-                state.borrow_mut().write(&names);
-            }
-        },
-    )
+    let stamp = |(row, time, diff), _| (time, (row, diff));
+    let on_time = move |time, mut updates: Vec<(Row, i64)>| {
+        if let Some(state) = &final_state {
+            state.borrow_mut().add(&updates);
+        }
+        let lines = format.format_time(time, &mut updates, &mut text);
+        written.fetch_add(lines as u64, Ordering::Relaxed);
+        sink.write_at(Some(time), &text);
+        text.clear();
+    };
+    let on_end = move || {
+        if let Some(state) = &at_end {
+            state.borrow_mut().write(&names);
+        }
+    };
+    match local {
+        true => rows
+            .inner
+            .at_completed_times(Pipeline, "SinkRows", stamp, on_time, on_end),
+        false => rows
+            .inner
+            .at_completed_times(route, "SinkRows", stamp, on_time, on_end),
+    }
 }
 
 /// A pipeline's consolidated state, written once when its input ends.
