@@ -64,6 +64,14 @@ fn windows_match_oracle() {
                 .group_by(["prefix"])
                 .aggregate([Agg::count("count"), Agg::sum("sum", "v")]),
         )
+        // A size that is no multiple of the slide: rows fold by 200 ms panes.
+        .pipeline(
+            Pipeline::from_events("w_panes")
+                .map(prefix_ts_v())
+                .window(Window::sliding(1000, 600))
+                .group_by(["prefix"])
+                .aggregate([Agg::count("count"), Agg::sum("sum", "v")]),
+        )
         .pipeline(
             Pipeline::from_events("w_ses_prefix")
                 .map(prefix_ts_v())
@@ -108,6 +116,7 @@ fn windows_match_oracle() {
         "w_tumble",
         "w_slide",
         "w_gaps",
+        "w_panes",
         "w_ses_prefix",
         "w_ses_key",
         "w_global",
@@ -127,6 +136,7 @@ fn windows_match_oracle() {
         want.insert("w_tumble", fixed_rows(&events, 1000, 1000));
         want.insert("w_slide", fixed_rows(&events, 1000, 250));
         want.insert("w_gaps", fixed_rows(&events, 300, 700));
+        want.insert("w_panes", fixed_rows(&events, 1000, 600));
         want.insert(
             "w_ses_prefix",
             session_rows(&replay.events, gap, |e| e.prefix()),
