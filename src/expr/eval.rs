@@ -17,9 +17,24 @@ static NULL: Value = Value::Null;
 
 /// Evaluates `node` over `row`.
 ///
+/// The leaves (a field, a literal) are most of the nodes evaluated, as the arguments of
+/// calls and operators: they are borrowed in place, inlined where `eval` is called, and
+/// only the other nodes go through the dispatch of [`eval_node`], whose frame is large.
+#[inline(always)]
+pub(crate) fn eval<'r>(node: &'r Node, row: &'r Row) -> Result<Val<'r>, EvalError> {
+    match node {
+        Node::Field(i) => Ok(Cow::Borrowed(row.get(*i))),
+        Node::Lit(v) => Ok(Cow::Borrowed(v)),
+        other => eval_node(other, row),
+    }
+}
+
+/// Evaluates a node that is not a leaf.
+///
 /// Each arm hands off to a function and returns its result directly, which keeps this
 /// recursive frame small in unoptimized builds.
-pub(crate) fn eval<'r>(node: &'r Node, row: &'r Row) -> Result<Val<'r>, EvalError> {
+#[inline(never)]
+fn eval_node<'r>(node: &'r Node, row: &'r Row) -> Result<Val<'r>, EvalError> {
     match node {
         Node::Field(i) => Ok(Cow::Borrowed(row.get(*i))),
         Node::Lit(v) => Ok(Cow::Borrowed(v)),
