@@ -33,7 +33,7 @@ use crate::plan::AggFunc;
 use crate::value::{Row, Value};
 
 use super::aggregate_spec::{AggregateSpec, FixedWindows};
-use super::chain::RowChain;
+use super::chain::{self, RowChain};
 
 /// Aggregate differences per group key, at differential times.
 pub type Diffs<'scope> = Stream<'scope, u64, Vec<(Row, u64, AggDiff)>>;
@@ -157,16 +157,21 @@ impl Folded {
             let Some((pane_start, _)) = pane.window else {
                 continue;
             };
-            for_each_window(pane_start as u64, windows.size, windows.slide, |start, end| {
-                let times = self.slot(pane.group, Some((start as i64, end as i64)));
-                for (t, diff) in &pane.times.0 {
-                    let (insert, release) = windows.timing.contribution_times(*t, end);
-                    times.add_diff(insert, diff.clone());
-                    let mut retraction = diff.clone();
-                    retraction.negate();
-                    times.add_diff(release, retraction);
-                }
-            });
+            for_each_window(
+                pane_start as u64,
+                windows.size,
+                windows.slide,
+                |start, end| {
+                    let times = self.slot(pane.group, Some((start as i64, end as i64)));
+                    for (t, diff) in &pane.times.0 {
+                        let (insert, release) = windows.timing.contribution_times(*t, end);
+                        times.add_diff(insert, diff.clone());
+                        let mut retraction = diff.clone();
+                        retraction.negate();
+                        times.add_diff(release, retraction);
+                    }
+                },
+            );
         }
     }
 
@@ -264,6 +269,7 @@ impl Folder {
                 {
                     failures.push(error_line(fold.spec.step(), &error));
                 }
+                chain::recycle(row);
             },
             lines,
         );

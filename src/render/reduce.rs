@@ -26,6 +26,7 @@ use crate::store::stable_hash;
 use crate::value::{Row, Value};
 
 use super::aggregate_spec::{AggregateSpec, FixedWindows};
+use super::chain;
 use super::fold::{Diffs, fold_abelian};
 
 type Keyed = (Row, Row);
@@ -144,10 +145,13 @@ where
         &name,
         move |(row, t, d): (Row, u64, i64), _, out: &mut Outputs<O>| {
             let ok = &mut *out.ok;
-            let mut evaluate = |row: Row| match spec.evaluate(&row) {
-                Ok((group, ts, args)) => emit(group, ts, args, t, d, ok),
-                Err(error) if d > 0 => failures.push(error_line(&spec.step, &error)),
-                Err(_) => {}
+            let mut evaluate = |row: Row| {
+                match spec.evaluate(&row) {
+                    Ok((group, ts, args)) => emit(group, ts, args, t, d, ok),
+                    Err(error) if d > 0 => failures.push(error_line(&spec.step, &error)),
+                    Err(_) => {}
+                }
+                chain::recycle(row);
             };
             spec.chain.apply(row, d > 0, &mut evaluate, out.errors);
             out.errors.append(&mut failures);
