@@ -65,6 +65,39 @@ impl Fields<'_> {
     }
 }
 
+/// The fields a line may name.
+#[derive(Clone, Copy)]
+enum Name {
+    Ts,
+    Op,
+    Key,
+    Value,
+    Origin,
+}
+
+/// Each field's name as a line spells it, quoted.
+const NAMES: [(&[u8], Name); 5] = [
+    (b"\"ts\"", Name::Ts),
+    (b"\"op\"", Name::Op),
+    (b"\"key\"", Name::Key),
+    (b"\"value\"", Name::Value),
+    (b"\"origin\"", Name::Origin),
+];
+
+/// The bytes that end a plain string: its closing quote, or an escape or a control
+/// character (which make the line the general parser's).
+static ENDS_PLAIN_STRING: [bool; 256] = {
+    let mut ends = [false; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        ends[byte] = true;
+        byte += 1;
+    }
+    ends[b'"' as usize] = true;
+    ends[b'\\' as usize] = true;
+    ends
+};
+
 struct Cursor<'a> {
     text: &'a str,
     bytes: &'a [u8],
@@ -79,15 +112,17 @@ impl<'a> Cursor<'a> {
             return Some(fields);
         }
         loop {
-            let name = self.plain_string()?;
+            let name = self.field_name()?;
             self.expect(b':')?;
             self.skip_space();
             match name {
-                "ts" if fields.ts.is_none() => fields.ts = Some(self.ts()?),
-                "op" if fields.op.is_none() => fields.op = Some(self.op()?),
-                "key" if fields.key.is_none() => fields.key = Some(self.plain_string()?),
-                "value" if fields.value.is_none() => fields.value = Some(self.value(0)?),
-                "origin" if fields.origin.is_none() => fields.origin = Some(self.plain_string()?),
+                Name::Ts if fields.ts.is_none() => fields.ts = Some(self.ts()?),
+                Name::Op if fields.op.is_none() => fields.op = Some(self.op()?),
+                Name::Key if fields.key.is_none() => fields.key = Some(self.plain_string()?),
+                Name::Value if fields.value.is_none() => fields.value = Some(self.value(0)?),
+                Name::Origin if fields.origin.is_none() => {
+                    fields.origin = Some(self.plain_string()?)
+                }
                 _ => return None,
             }
             if !self.eat(b',') {
@@ -162,21 +197,30 @@ impl<'a> Cursor<'a> {
         Some(Value::list(items))
     }
 
+    /// The quoted name of a known field, compared as bytes (a name spelled with an escape is
+    /// left to the general parser).
+    fn field_name(&mut self) -> Option<Name> {
+        self.skip_space();
+        let rest = self.bytes.get(self.at..)?;
+        let &(quoted, name) = NAMES.iter().find(|(quoted, _)| rest.starts_with(quoted))?;
+        self.at += quoted.len();
+        Some(name)
+    }
+
     /// A string with no escapes and no control characters (a `"` is never part of a
     /// multi-byte character, so the quotes bound a slice of the text).
     fn plain_string(&mut self) -> Option<&'a str> {
         self.expect(b'"')?;
         let start = self.at;
-        let mut end = start;
-        loop {
-            match *self.bytes.get(end)? {
-                b'"' => break,
-                b'\\' | 0..0x20 => return None,
-                _ => end += 1,
-            }
+        let rest = self.bytes.get(start..)?;
+        let len = rest
+            .iter()
+            .position(|b| ENDS_PLAIN_STRING[usize::from(*b)])?;
+        if rest[len] != b'"' {
+            return None;
         }
-        self.at = end + 1;
-        self.text.get(start..end)
+        self.at = start + len + 1;
+        self.text.get(start..start + len)
     }
 
     /// An integer of at most 18 digits, no leading zero, no fraction or exponent; `-0` is
