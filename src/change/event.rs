@@ -122,14 +122,15 @@ impl ChangeEvent {
     /// recycles rows allocates none.
     pub fn event_row_in(&self, keep: u64, mut values: Vec<Value>) -> Row {
         values.clear();
-        values.extend([
-            field(keep, 0, || Value::Str(self.key.clone())),
-            field(keep, 1, || time_value(self.ts)),
-            field(keep, 2, || self.kind.name_value()),
-            field(keep, 3, || Value::Int(self.seq as i64)),
-            field(keep, 4, || self.new.clone()),
-            field(keep, 5, || self.old.clone()),
-        ]);
+        // NB: pushed one by one into the reserved buffer: an array of the six built first was
+        // then copied over whole.
+        values.reserve(6);
+        values.push(field(keep, 0, || Value::Str(self.key.clone())));
+        values.push(field(keep, 1, || time_value(self.ts)));
+        values.push(field(keep, 2, || self.kind.name_value()));
+        values.push(field(keep, 3, || Value::Int(self.seq as i64)));
+        values.push(field(keep, 4, || self.new.clone()));
+        values.push(field(keep, 5, || self.old.clone()));
         Row(values)
     }
 }
