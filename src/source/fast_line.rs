@@ -10,6 +10,10 @@
 //! general parser reads the line (and words its error). So it never decides an error, and
 //! where it answers it agrees with the general parser (a test checks both on random and
 //! mutated lines).
+//!
+//! It reads the line's bytes before they are known to be UTF-8 ([`parse_bytes`]): outside
+//! strings it takes nothing but ASCII, and each string it keeps is checked on its own, so a
+//! line it answers is valid UTF-8 and the whole line need not be checked first.
 
 use std::collections::BTreeMap;
 
@@ -22,11 +26,12 @@ const MAX_DEPTH: u32 = 32;
 
 /// The mutation on `line` when it has the common shape (see the module docs), else `None`.
 pub fn parse(line: &str) -> Option<Mutation> {
-    let mut cursor = Cursor {
-        text: line,
-        bytes: line.as_bytes(),
-        at: 0,
-    };
+    parse_bytes(line.as_bytes())
+}
+
+/// [`parse`] for a line not yet known to be UTF-8: `None` for one that is not.
+pub fn parse_bytes(line: &[u8]) -> Option<Mutation> {
+    let mut cursor = Cursor { bytes: line, at: 0 };
     let fields = cursor.line()?;
     cursor.skip_space();
     if cursor.at != cursor.bytes.len() {
@@ -99,7 +104,6 @@ static ENDS_PLAIN_STRING: [bool; 256] = {
 };
 
 struct Cursor<'a> {
-    text: &'a str,
     bytes: &'a [u8],
     at: usize,
 }
@@ -207,8 +211,8 @@ impl<'a> Cursor<'a> {
         Some(name)
     }
 
-    /// A string with no escapes and no control characters (a `"` is never part of a
-    /// multi-byte character, so the quotes bound a slice of the text).
+    /// A string with no escapes and no control characters, valid UTF-8 (a `"` is never
+    /// part of a multi-byte character, so the quotes bound its bytes).
     fn plain_string(&mut self) -> Option<&'a str> {
         self.expect(b'"')?;
         let start = self.at;
@@ -220,7 +224,7 @@ impl<'a> Cursor<'a> {
             return None;
         }
         self.at = start + len + 1;
-        self.text.get(start..start + len)
+        std::str::from_utf8(&rest[..len]).ok()
     }
 
     /// An integer of at most 18 digits, no leading zero, no fraction or exponent; `-0` is

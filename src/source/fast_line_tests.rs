@@ -1,7 +1,7 @@
 //! The fast path against the general parser: wherever the fast path answers, the general
 //! parser gives the same mutation; on the common shape it does answer.
 
-use super::parse;
+use super::{parse, parse_bytes};
 use crate::rng::Rng;
 use crate::source::jsonl::parse_general;
 
@@ -214,4 +214,22 @@ fn anything_unusual_is_left_to_the_general_parser() {
         "]".repeat(40)
     );
     assert_eq!(parse(&deep), None);
+}
+
+/// Bytes that are not UTF-8, in any string the fast path would keep, leave the line to the
+/// general reading (which names the byte); valid multi-byte text is taken.
+#[test]
+fn a_line_that_is_not_utf8_is_left_to_the_general_parser() {
+    for line in [
+        &b"{\"key\":\"a\xff\"}"[..],
+        b"{\"key\":\"a\",\"op\":\"put\xc3\"}",
+        b"{\"key\":\"a\",\"value\":{\"n\xe2\x82\":1}}",
+        b"{\"key\":\"a\",\"value\":[\"\xed\xa0\x80\"]}",
+        b"{\"key\":\"a\",\"origin\":\"\xf0\x9f\"}",
+    ] {
+        assert_eq!(parse_bytes(line), None, "{}", String::from_utf8_lossy(line));
+    }
+    let text = "{\"key\":\"clé\",\"value\":{\"名\":\"中\"}}";
+    assert_eq!(parse_bytes(text.as_bytes()), parse(text));
+    assert!(parse(text).is_some());
 }

@@ -364,8 +364,11 @@ pub fn parse_line(line: u64, raw: &[u8]) -> Option<Result<(u64, Mutation), LineE
         text,
         cut_from,
     };
+    if let Some(mutation) = super::fast_line::parse_bytes(raw) {
+        return Some(Ok((line, mutation)));
+    }
     let result = match std::str::from_utf8(raw) {
-        Ok(text) => parse_mutation(text)
+        Ok(text) => parse_general(text)
             .map(|m| (line, m))
             .map_err(|message| error(message, truncate(text, raw.len()))),
         Err(e) => {
