@@ -145,9 +145,9 @@ impl<'a> Cursor<'a> {
     }
 
     fn op(&mut self) -> Option<Op> {
-        match self.plain_string()? {
-            "put" | "insert" | "update" => Some(Op::Put),
-            "delete" => Some(Op::Delete),
+        match self.plain_bytes()? {
+            b"put" | b"insert" | b"update" => Some(Op::Put),
+            b"delete" => Some(Op::Delete),
             _ => None,
         }
     }
@@ -214,6 +214,12 @@ impl<'a> Cursor<'a> {
     /// A string with no escapes and no control characters, valid UTF-8 (a `"` is never
     /// part of a multi-byte character, so the quotes bound its bytes).
     fn plain_string(&mut self) -> Option<&'a str> {
+        std::str::from_utf8(self.plain_bytes()?).ok()
+    }
+
+    /// The bytes of a string with no escapes and no control characters, not checked as
+    /// UTF-8 (for a string compared with ASCII words).
+    fn plain_bytes(&mut self) -> Option<&'a [u8]> {
         self.expect(b'"')?;
         let start = self.at;
         let rest = self.bytes.get(start..)?;
@@ -224,7 +230,7 @@ impl<'a> Cursor<'a> {
             return None;
         }
         self.at = start + len + 1;
-        std::str::from_utf8(&rest[..len]).ok()
+        Some(&rest[..len])
     }
 
     /// An integer of at most 18 digits, no leading zero, no fraction or exponent; `-0` is
