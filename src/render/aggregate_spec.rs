@@ -2,6 +2,8 @@
 //! a row is evaluated into them, and the fixed windows rows are assigned to. Shared by the
 //! two aggregation paths (`fold` for abelian aggregates, `reduce` for the others).
 
+use std::ops::Range;
+
 use crate::expr::Expr;
 use crate::operators::fallible::RecordError;
 use crate::operators::window::{WindowTiming, window_ts};
@@ -26,6 +28,9 @@ pub struct AggregateSpec {
     schema: Schema,
     pub(super) window: Option<WindowDef>,
     group_exprs: Vec<Expr>,
+    /// When the group is a run of the input's fields, in order: those fields, so a row's
+    /// group can be read in place ([`Self::group_in_place`]).
+    group_fields: Option<Range<usize>>,
     arg_exprs: Vec<Option<Expr>>,
     pub(super) funcs: Vec<AggFunc>,
     pub(super) counts_rows: Vec<bool>,
@@ -53,6 +58,7 @@ impl AggregateSpec {
             schema: schema.clone(),
             window,
             group_exprs: group_by.iter().map(|(_, e)| e.clone()).collect(),
+            group_fields: field_run(group_by.iter().map(|(_, e)| e)),
             arg_exprs: aggs.iter().map(|a| a.arg.clone()).collect(),
             funcs: aggs.iter().map(|a| a.func).collect(),
             counts_rows: aggs.iter().map(|a| a.arg.is_none()).collect(),
@@ -103,24 +109,36 @@ impl AggregateSpec {
     pub(super) fn evaluate(&self, row: &Row) -> Result<(Row, u64, Row), RecordError> {
         let mut group = Vec::with_capacity(self.group_exprs.len());
         let mut args = Vec::with_capacity(1 + self.arg_exprs.len());
-        let ts = self.evaluate_into(row, &mut group, &mut args)?;
+        let ts = self.evaluate_into(row, Some(&mut group), &mut args)?;
         Ok((Row(group), ts, Row(args)))
     }
 
-    /// [`Self::evaluate`] into reusable buffers: appends the group key to `group` and the
-    /// arguments `[ts, arg_0, ..]` to `args`; returns the event time.
+    /// The group of `row` as the run of its fields it is, when it is one (see
+    /// `group_fields`). Reading a field cannot fail, so this is the group that
+    /// [`Self::evaluate_into`] would build, without a copy.
+    pub(super) fn group_in_place<'r>(&self, row: &'r Row) -> Option<&'r [Value]> {
+        self.group_fields
+            .clone()
+            .and_then(|fields| row.0.get(fields))
+    }
+
+    /// [`Self::evaluate`] into reusable buffers: appends the group key to `group` (unless
+    /// `None`: the caller reads it in place) and the arguments `[ts, arg_0, ..]` to `args`;
+    /// returns the event time.
     pub(super) fn evaluate_into(
         &self,
         row: &Row,
-        group: &mut Vec<Value>,
+        group: Option<&mut Vec<Value>>,
         args: &mut Vec<Value>,
     ) -> Result<u64, RecordError> {
         let fail = |message: String| RecordError {
             message,
             record: row_json(row, &self.schema),
         };
-        for expr in &self.group_exprs {
-            group.push(expr.eval(row).map_err(|e| fail(e.message))?);
+        if let Some(group) = group {
+            for expr in &self.group_exprs {
+                group.push(expr.eval(row).map_err(|e| fail(e.message))?);
+            }
         }
         let ts_value = self.ts_index.map_or(Value::Null, |i| row.get(i).clone());
         let ts = match (&ts_value, self.window.is_some()) {
@@ -158,6 +176,14 @@ impl AggregateSpec {
     }
 }
 
+/// The fields `exprs` read, when each is a plain field and they are consecutive and in order.
+fn field_run<'e>(exprs: impl Iterator<Item = &'e Expr>) -> Option<Range<usize>> {
+    let fields: Vec<usize> = exprs.map(Expr::as_field).collect::<Option<_>>()?;
+    let first = *fields.first()?;
+    let consecutive = fields.iter().enumerate().all(|(i, f)| *f == first + i);
+    consecutive.then(|| first..first + fields.len())
+}
+
 /// The FILTER condition of a `first` or `last` aggregate.
 fn first_last_filter(agg: &AggDef) -> Option<Expr> {
     let first_last = matches!(agg.func, AggFunc::First | AggFunc::Last);
@@ -165,4 +191,29 @@ fn first_last_filter(agg: &AggDef) -> Option<Expr> {
         .as_ref()
         .filter(|_| first_last)
         .map(|f| f.condition.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exprs(texts: &[&str]) -> Vec<Expr> {
+        let schema = Schema::events();
+        texts
+            .iter()
+            .map(|t| Expr::compile(t, &schema).unwrap())
+            .collect()
+    }
+
+    /// Only plain fields, consecutive and in order, are read in place.
+    #[test]
+    fn a_group_is_read_in_place_only_when_it_is_a_run_of_fields() {
+        let run = |texts: &[&str]| field_run(exprs(texts).iter());
+        assert_eq!(run(&["ts", "kind"]), Some(1..3));
+        assert_eq!(run(&["key"]), Some(0..1));
+        assert_eq!(run(&["kind", "ts"]), None);
+        assert_eq!(run(&["key", "kind"]), None);
+        assert_eq!(run(&["split_part(key, '_', 1)"]), None);
+        assert_eq!(run(&[]), None);
+    }
 }

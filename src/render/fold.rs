@@ -293,10 +293,11 @@ impl Fold {
         } = self;
         key.clear();
         args.clear();
-        let ts = spec.evaluate_into(row, key, args)?;
+        let in_place = spec.group_in_place(row);
+        let ts = spec.evaluate_into(row, in_place.is_none().then_some(&mut *key), args)?;
         let funcs = spec.funcs();
         let args = &args[1..];
-        let group = folded.group(key);
+        let group = folded.group(in_place.unwrap_or(key));
         let window = windows.map(|_| {
             let start = ts - ts % *pane;
             (start as i64, start.saturating_add(*pane) as i64)
