@@ -280,7 +280,8 @@ mod tests {
     #[test]
     fn read_line_splits_as_read_until_does() {
         let text = b"{\"a\":1}\n\nlonger than the buffer\r\nlast without newline";
-        let lines = |read: &mut dyn FnMut(&mut BufReader<&[u8]>, &mut Vec<u8>) -> usize| {
+        type ReadLine<'a> = dyn FnMut(&mut BufReader<&[u8]>, &mut Vec<u8>) -> usize + 'a;
+        let lines = |read: &mut ReadLine| {
             let mut reader = BufReader::with_capacity(4, &text[..]);
             let mut seen = Vec::new();
             loop {
