@@ -115,6 +115,10 @@ impl<D> HeldByTime<Vec<(D, i64)>> {
 struct Completing<R> {
     pending: Vec<(u64, R)>,
     hold: Option<Capability<u64>>,
+    /// The buffer a time's records are handed over in, emptied and kept for the next time
+    /// (a session window's rows bring a time each: a new vector per time was an allocation
+    /// per row).
+    batch: Vec<R>,
 }
 
 impl<R> Default for Completing<R> {
@@ -122,6 +126,7 @@ impl<R> Default for Completing<R> {
         Completing {
             pending: Vec::new(),
             hold: None,
+            batch: Vec::new(),
         }
     }
 }
@@ -140,7 +145,7 @@ impl<R> Completing<R> {
     fn hand_over(
         &mut self,
         frontier: &MutableAntichain<u64>,
-        on_time: &mut impl FnMut(u64, Vec<R>),
+        on_time: &mut impl FnMut(u64, &mut Vec<R>),
     ) {
         // NB: stable, so each time's records keep their arrival order.
         self.pending.sort_by_key(|(time, _)| *time);
@@ -151,12 +156,14 @@ impl<R> Completing<R> {
         let mut records = std::mem::replace(&mut self.pending, waiting)
             .into_iter()
             .peekable();
+        let batch = &mut self.batch;
         while let Some((time, first)) = records.next() {
-            let mut batch = vec![first];
+            batch.push(first);
             while let Some((_, record)) = records.next_if(|(t, _)| *t == time) {
                 batch.push(record);
             }
             on_time(time, batch);
+            batch.clear();
         }
         match (self.pending.first(), &mut self.hold) {
             (Some((earliest, _)), Some(hold)) => hold.downgrade(earliest),
@@ -168,7 +175,8 @@ impl<R> Completing<R> {
 /// Consumes a stream one complete time at a time.
 pub trait AtCompletedTimes<'scope, D> {
     /// Holds each record until the frontier passes its time, then calls `on_time(time,
-    /// records)` once per time, in time order; calls `on_end()` once when the input is
+    /// records)` once per time, in time order (`records` is a buffer reused for the next
+    /// time: take it to keep the records); calls `on_end()` once when the input is
     /// exhausted. `stamp(record, batch_time)` splits a record into the time it belongs to
     /// (its own, for differential updates; its batch's otherwise) and what is handed over.
     /// Outputs nothing; the returned stream is for probing.
@@ -177,7 +185,7 @@ pub trait AtCompletedTimes<'scope, D> {
         pact: P,
         name: &str,
         stamp: impl Fn(D, u64) -> (u64, R) + 'static,
-        on_time: impl FnMut(u64, Vec<R>) + 'static,
+        on_time: impl FnMut(u64, &mut Vec<R>) + 'static,
         on_end: impl FnMut() + 'static,
     ) -> Stream<'scope, u64, Vec<()>>
     where
@@ -191,7 +199,7 @@ impl<'scope, D: Clone + 'static> AtCompletedTimes<'scope, D> for Stream<'scope, 
         pact: P,
         name: &str,
         stamp: impl Fn(D, u64) -> (u64, R) + 'static,
-        mut on_time: impl FnMut(u64, Vec<R>) + 'static,
+        mut on_time: impl FnMut(u64, &mut Vec<R>) + 'static,
         mut on_end: impl FnMut() + 'static,
     ) -> Stream<'scope, u64, Vec<()>>
     where
@@ -250,7 +258,10 @@ mod tests {
                     Pipeline,
                     "Test",
                     |(time, text), _| (time, text),
-                    move |time, texts| on_time.lock().unwrap().push(Some((time, texts))),
+                    move |time, texts: &mut Vec<&'static str>| {
+                        let texts = std::mem::take(texts);
+                        on_time.lock().unwrap().push(Some((time, texts)));
+                    },
                     move || on_end.lock().unwrap().push(None),
                 );
                 input

@@ -110,11 +110,11 @@ pub fn sink_rows<'scope>(
     let names = format.names().to_vec();
     let mut text = String::new();
     let stamp = |(row, time, diff), _| (time, (row, diff));
-    let on_time = move |time, mut updates: Vec<(Row, i64)>| {
+    let on_time = move |time, updates: &mut Vec<(Row, i64)>| {
         if let Some(state) = &final_state {
-            state.borrow_mut().add(&updates);
+            state.borrow_mut().add(updates);
         }
-        let lines = format.format_time(time, &mut updates, &mut text);
+        let lines = format.format_time(time, updates, &mut text);
         written.fetch_add(lines as u64, Ordering::Relaxed);
         sink.write_at(Some(time), &text);
         text.clear();
@@ -177,9 +177,9 @@ pub fn sink_lines<'scope>(
         Pipeline,
         "SinkLines",
         |line, batch_time| (batch_time, line),
-        move |time, lines| {
+        move |time, lines: &mut Vec<String>| {
             let mut text = String::new();
-            for line in &lines {
+            for line in lines.iter() {
                 text.push_str(line);
                 text.push('\n');
             }

@@ -292,7 +292,9 @@ pub fn route_changes<'scope>(
         "Routes",
         // NB: a handler's line shows the event's `old`, which the store may have deferred.
         |change: Change, batch_time| (batch_time, change.with_old()),
-        move |time, changes| shared.borrow_mut().on_time(time, changes),
+        move |time, changes: &mut Vec<Change>| {
+            shared.borrow_mut().on_time(time, std::mem::take(changes))
+        },
         move || at_end.borrow_mut().on_end(),
     )
 }

@@ -147,7 +147,7 @@ pub fn sync_rows<'scope>(
         route,
         "SyncRows",
         |(row, time, diff), _| (time, (row, diff)),
-        move |time, mut updates| delivery.send(time, keys.ops(time, &mut updates)),
+        move |time, updates: &mut Vec<(Row, i64)>| delivery.send(time, keys.ops(time, updates)),
         || {},
     )
 }
@@ -163,7 +163,9 @@ pub fn sync_table<'scope>(
         Pipeline,
         "SyncTable",
         |change, batch_time| (batch_time, change),
-        move |time, changes| delivery.send(time, filter.ops(changes, &stats)),
+        move |time, changes: &mut Vec<Change>| {
+            delivery.send(time, filter.ops(std::mem::take(changes), &stats))
+        },
         || {},
     )
 }
