@@ -111,7 +111,9 @@ struct Folded {
     slots: Vec<Slot>,
 }
 
-/// One group's differences in one window (`None` when the aggregate has no window).
+/// One group's differences in one window (`None` when the aggregate has no window). While
+/// rows are folded, a windowed aggregate's slots are panes; the drain turns them into windows
+/// ([`Folded::panes_into_windows`]).
 struct Slot {
     group: usize,
     window: Option<(i64, i64)>,
