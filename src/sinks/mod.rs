@@ -173,18 +173,19 @@ pub fn sink_lines<'scope>(
     sink: Arc<dyn LineSink>,
     written: Arc<AtomicU64>,
 ) -> Stream<'scope, u64, Vec<()>> {
+    let mut text = String::new();
     lines.at_completed_times(
         Pipeline,
         "SinkLines",
         |line, batch_time| (batch_time, line),
         move |time, lines: &mut Vec<String>| {
-            let mut text = String::new();
             for line in lines.iter() {
                 text.push_str(line);
                 text.push('\n');
             }
             written.fetch_add(lines.len() as u64, Ordering::Relaxed);
             sink.write_at(Some(time), &text);
+            text.clear();
         },
         || {},
     )
