@@ -2,6 +2,7 @@
 //! a stable operator name: fallible row maps, aggregate accumulators, window management and
 //! holding records until their time is complete ([`by_time`]).
 pub mod aggregate;
+pub mod append_aggregate;
 pub mod by_time;
 pub mod fallible;
 pub mod state_gauge;

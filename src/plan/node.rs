@@ -442,6 +442,23 @@ impl Node {
         }
     }
 
+    /// Whether every time's updates from this node net to insertions: no row it emits is
+    /// ever retracted. Every append-only node does this, and so does events looked up in a
+    /// table, whose joined rows are final when emitted (see `render::join`). Render keeps less
+    /// state for such an input (`operators::append_aggregate`); what a user may join or window
+    /// as an event stream stays [`Self::is_append_only`].
+    pub fn inserts_only(&self) -> bool {
+        match self {
+            Node::Join { left, .. } => left.is_append_only(),
+            Node::Filter { input, .. }
+            | Node::Map { input, .. }
+            | Node::FlatMap { input, .. }
+            | Node::Window { input, .. } => input.inserts_only(),
+            Node::Union { inputs, .. } => inputs.iter().all(Node::inserts_only),
+            _ => self.is_append_only(),
+        }
+    }
+
     /// Whether the rows this node emits are ever retracted (a changelog) or only appended.
     pub fn is_append_only(&self) -> bool {
         match self {

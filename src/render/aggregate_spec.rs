@@ -43,6 +43,8 @@ pub struct AggregateSpec {
     pub(super) chain: RowChain,
     /// The input never retracts (the events view, and steps over it).
     pub(super) append_only: bool,
+    /// Each time's updates of the input net to insertions (see `Node::inserts_only`).
+    pub(super) inserts_only: bool,
 }
 
 impl AggregateSpec {
@@ -52,7 +54,7 @@ impl AggregateSpec {
         group_by: &[(String, Expr)],
         aggs: &[AggDef],
         chain: RowChain,
-        append_only: bool,
+        (append_only, inserts_only): (bool, bool),
     ) -> AggregateSpec {
         AggregateSpec {
             schema: schema.clone(),
@@ -74,6 +76,7 @@ impl AggregateSpec {
             ),
             chain,
             append_only,
+            inserts_only,
         }
     }
 

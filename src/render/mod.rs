@@ -11,6 +11,7 @@ mod hashed_row;
 mod interval_join;
 mod join;
 mod join_sides;
+mod lookup_join;
 mod map_filter;
 mod reduce;
 mod source;
@@ -172,7 +173,7 @@ impl<'scope> Context<'_, 'scope> {
                     group_by,
                     aggs,
                     chain,
-                    input.is_append_only(),
+                    (input.is_append_only(), input.inserts_only()),
                 );
                 let (rows, errors) = reduce::render_aggregate(rows, spec);
                 side.errors.push(errors);

@@ -16,6 +16,7 @@ use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::vec::{Filter, Map};
 
 use crate::operators::aggregate::{AggDiff, finish_from_multiset};
+use crate::operators::append_aggregate::{AggFuncs, aggregate_appends};
 use crate::operators::fallible::{Lines, Outputs, Rows, error_line, split_fallible};
 use crate::operators::total::{FinishTotal, accumulate_totals};
 use crate::operators::window::WindowTiming;
@@ -68,6 +69,12 @@ pub fn render_aggregate<'scope>(
                         out.push(((group, args), t, d));
                     },
                 );
+                if spec.inserts_only && spec.window.is_none() {
+                    return (
+                        aggregate_appends(keyed, agg_funcs(&spec)).as_collection(),
+                        errors,
+                    );
+                }
                 (keyed.as_collection(), errors)
             }
         };
@@ -205,6 +212,15 @@ fn finish_total(spec: &AggregateSpec) -> FinishTotal {
         total.finish_into(&funcs, &counts_rows, &mut values);
         Row(values)
     })
+}
+
+/// The functions of `spec`, for the insert-only path.
+fn agg_funcs(spec: &AggregateSpec) -> AggFuncs {
+    AggFuncs {
+        funcs: spec.funcs.clone(),
+        counts_rows: spec.counts_rows.clone(),
+        filtered: spec.filtered_first_last(),
+    }
 }
 
 /// Every aggregate from each key's multiset of argument rows.
