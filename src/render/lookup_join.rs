@@ -6,8 +6,9 @@
 //! every event is sorted, merged and compacted twice) for a result that no later update ever
 //! revisits. Here the events are not kept at all: the table's rows live in a hash map by join
 //! key, and each complete time first applies the table's changes at that time, then looks up
-//! that time's events. That is what the instant join computed, update for update (it too
-//! saw the table's changes at the event's own time), so outputs are unchanged.
+//! that time's events. An event present for one tick in differential's `join` meets the same
+//! rows (it too sees the table's changes at the event's own time), so the output is the same
+//! collection.
 //!
 //! Times are handed over in order once both inputs have passed them, which is a function of
 //! the input alone: the result does not depend on how batches or workers interleave.
