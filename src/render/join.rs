@@ -1,10 +1,10 @@
 //! Equi-joins, inner and left outer, incremental under updates and deletes.
 //!
-//! Table ⋈ table is differential's `join`: an update on either side retracts the joined rows
-//! it changes. Events ⋈ table is a lookup at the event's time (as a stream-table join in
-//! Kafka Streams, see `render::lookup_join`): an event meets the table as it is at the
-//! event's batch's time `t`, its joined rows are final, and a later change to the table does
-//! not rewrite joins already emitted. Events are never kept.
+//! Table ⋈ table: an update on either side retracts the joined rows it changes. Events ⋈
+//! table is a lookup at the event's time (as a stream-table join in Kafka Streams): an event
+//! meets the table as it is at the event's batch's time `t`, its joined rows are final, and a
+//! later change to the table does not rewrite joins already emitted; events are never kept.
+//! Both are computed over hash maps of the sides' rows (`render::hash_join`).
 
 use differential_dataflow::{AsCollection, VecCollection};
 use timely::dataflow::operators::Concat;
@@ -15,8 +15,8 @@ use crate::plan::JoinKind;
 use crate::schema::Schema;
 use crate::value::{Row, Value};
 
+use super::hash_join::{JoinMode, hash_join};
 use super::hashed_row::HashedRow;
-use super::lookup_join::lookup_join;
 
 use super::row_json;
 
@@ -83,31 +83,9 @@ pub fn render_join<'scope>(
     let (left_keyed, left_errors) = key_rows(left, spec.left_keys, spec.left_schema, "left");
     let (right_keyed, right_errors) = key_rows(right, spec.right_keys, spec.right_schema, "right");
     let errors = left_errors.concat(right_errors);
-    if spec.left_append_only {
-        let pad_to = (spec.kind == JoinKind::LeftOuter).then_some(right_width);
-        return (lookup_join(left_keyed, right_keyed, pad_to), errors);
-    }
-    let right_keyed = right_keyed.filter(|(key, _)| !has_null(key));
-    let matched = left_keyed
-        .clone()
-        .filter(|(key, _)| !has_null(key))
-        .join_map(right_keyed.clone(), |_key, l, r| {
-            let mut values = Vec::with_capacity(l.row.0.len() + r.row.0.len());
-            values.extend(l.row.0.iter().cloned());
-            values.extend(r.row.0.iter().cloned());
-            Row(values)
-        });
-    let rows = match spec.kind {
-        JoinKind::Inner => matched,
-        JoinKind::LeftOuter => {
-            let right_keys = right_keyed.map(|(key, _)| key).distinct_core::<i64>();
-            let unmatched = left_keyed.antijoin(right_keys).map(move |(_key, l)| {
-                let mut values = l.row.0;
-                values.extend(std::iter::repeat_n(Value::Null, right_width));
-                Row(values)
-            });
-            matched.concat(unmatched)
-        }
+    let mode = JoinMode {
+        keep_left: !spec.left_append_only,
+        pad_to: (spec.kind == JoinKind::LeftOuter).then_some(right_width),
     };
-    (rows, errors)
+    (hash_join(left_keyed, right_keyed, mode), errors)
 }

@@ -7,11 +7,11 @@
 mod aggregate_spec;
 mod chain;
 mod fold;
+mod hash_join;
 mod hashed_row;
 mod interval_join;
 mod join;
 mod join_sides;
-mod lookup_join;
 mod map_filter;
 mod reduce;
 mod source;
