@@ -1,12 +1,13 @@
-//! A row that carries its stable hash, for the keys and values of arrangements.
+//! A row that carries its stable hash, for the keys and rows a join keeps.
 //!
-//! An arrangement sorts its updates by key, then value, and every merge of its batches
-//! compares them again. Rows of `Value`s compare field by field (strings byte by byte, JSON
-//! maps entry by entry), and a profile of the table join put a fifth of its time in those
-//! comparisons. A [`HashedRow`] orders by its 64-bit hash first and by the row only when two
-//! hashes are equal, so nearly every comparison is one integer comparison; it hashes as that
-//! number, so the exchange that routes it by key does not walk the row again either. The
-//! order differs from the rows' own, which no output shows: sinks sort what they write.
+//! Rows of `Value`s compare field by field (strings byte by byte, JSON maps entry by entry).
+//! A [`HashedRow`] compares its 64-bit hash first and the row only when two hashes are equal,
+//! so two rows that differ nearly always differ at one integer comparison; it hashes as that
+//! number, so the exchange that routes it by key and the hash map that finds it
+//! (`render::hash_join`) do not walk the row again. Measured: the join's rows kept as plain
+//! rows cost 2.4% more instructions on the table join (callgrind, 100 000 `users-orders`
+//! lines), since a user's orders are told apart by comparing them. It orders by the hash
+//! first, which no output shows: sinks sort what they write.
 //!
 //! The hash is `store::stable_hash`, the same on every worker and process, so a cluster
 //! routes equal rows to one worker.
@@ -34,10 +35,9 @@ impl HashedRow {
         }
     }
 
-    /// `row`, ordered first by the hash of its first field only. For the rows an arrangement
-    /// keeps as values: hashing a whole row walks its JSON maps, which costs what the
-    /// comparisons it saves cost, while a first field (a table row's key) already tells
-    /// nearly all rows apart.
+    /// `row`, ordered first by the hash of its first field only. For the rows a join keeps:
+    /// hashing a whole row walks its JSON maps, which costs what the comparisons it saves
+    /// cost, while a first field (a table row's key) already tells nearly all rows apart.
     pub fn by_first_field(row: Row) -> HashedRow {
         HashedRow {
             hash: stable_hash(row.0.first().unwrap_or(&Value::Null)),
