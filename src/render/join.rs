@@ -29,8 +29,8 @@ pub struct JoinSpec {
     pub left_append_only: bool,
 }
 
-/// A side's rows keyed by their join key. Keys and rows carry their hashes, so the
-/// arrangements compare them as integers (see `render::hashed_row`).
+/// A side's rows keyed by their join key. Keys and rows carry their hashes, so the hash maps
+/// that keep them mostly compare integers (see `render::hashed_row`).
 pub(super) type Keyed<'scope> = VecCollection<'scope, u64, KeyedRow, i64>;
 pub(super) type KeyedRow = (HashedRow, HashedRow);
 

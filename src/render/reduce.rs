@@ -4,11 +4,13 @@
 //! to the error output) and assigns windows; *aggregate* computes the aggregates per key;
 //! windowed results then drop their release updates (see `operators::window`).
 //!
-//! Aggregation takes one of two paths. When every aggregate is count, sum or avg, rows become
-//! [`AggDiff`] differences: pre-aggregated per key and time within each batch, then
-//! accumulated into one running total per key (`operators::total`). Otherwise a `reduce`
-//! sees each key's multiset of argument rows and computes every aggregate from it. Both
-//! retract exactly: an update replaces its old contribution, a delete removes it.
+//! Aggregation takes one of three paths. When every aggregate is count, sum or avg, rows
+//! become [`AggDiff`] differences: pre-aggregated per key and time within each batch, then
+//! accumulated into one running total per key (`operators::total`). Otherwise, over an
+//! input that only inserts and without a window, each key's aggregates are kept as they go
+//! (`operators::append_aggregate`). Otherwise a `reduce` sees each key's multiset of argument
+//! rows and computes every aggregate from it. All three give the same rows; the first and
+//! the last retract exactly: an update replaces its old contribution, a delete removes it.
 
 use differential_dataflow::{AsCollection, VecCollection};
 use timely::dataflow::Stream;
