@@ -129,17 +129,27 @@ impl Sides {
     }
 
     /// Applies one time's changes of both sides; tells `emit` each change of the joined rows.
+    /// Each side's changes are moved into its map once nothing else reads them.
     fn step(&mut self, left: Changes, right: Changes, emit: &mut impl FnMut(Row, i64)) {
         let pad_to = self.mode.pad_to;
-        // NB: a key whose right rows appear or all go changes its left rows' padded rows.
-        let had_right: Vec<(HashedRow, bool)> = match (self.mode.keep_left, pad_to) {
-            (true, Some(_)) => right
-                .iter()
-                .map(|((key, _), _)| (key.clone(), self.right.has(key)))
-                .collect(),
-            _ => Vec::new(),
-        };
-        self.right.apply(&right);
+        let mut had_right = Vec::new();
+        if self.mode.keep_left {
+            // L_{t-1} ⋈ ΔR, before either side changes.
+            for ((key, row), diff) in &right {
+                self.left.each_row(key, &mut |l, times| {
+                    emit(concat(&l.row, &row.row), times * diff)
+                });
+            }
+            // NB: a key whose right rows appear or all go changes its left rows' padded rows.
+            if pad_to.is_some() {
+                had_right = right
+                    .iter()
+                    .map(|((key, _), _)| (key.clone(), self.right.has(key)))
+                    .collect();
+            }
+        }
+        self.right.apply(right);
+        // ΔL ⋈ R_t.
         for ((key, row), diff) in &left {
             self.right
                 .look_up(key, &row.row, pad_to, &mut |joined, times| {
@@ -148,11 +158,6 @@ impl Sides {
         }
         if !self.mode.keep_left {
             return;
-        }
-        for ((key, row), diff) in &right {
-            self.left.each_row(key, &mut |l, times| {
-                emit(concat(&l.row, &row.row), times * diff)
-            });
         }
         if let Some(width) = pad_to {
             for (key, had) in once_per_key(had_right) {
@@ -165,7 +170,7 @@ impl Sides {
                 }
             }
         }
-        self.left.apply(&left);
+        self.left.apply(left);
     }
 }
 
@@ -217,24 +222,24 @@ impl TableRows {
     }
 
     /// Applies one time's changes. A row whose key has a null never joins, so it is not kept.
-    fn apply(&mut self, changes: &Changes) {
+    fn apply(&mut self, changes: Changes) {
         if self.by_key.capacity() == 0 {
             self.by_key = HashMap::with_capacity(changes.len());
         }
         for ((key, row), diff) in changes {
-            if !has_null(key) {
-                self.add(key, row, *diff);
+            if !has_null(&key) {
+                self.add(key, row, diff);
             }
         }
     }
 
-    fn add(&mut self, key: &HashedRow, row: &HashedRow, diff: i64) {
-        let Some(rows) = self.by_key.get_mut(key) else {
-            self.by_key.insert(key.clone(), vec![(row.clone(), diff)]);
+    fn add(&mut self, key: HashedRow, row: HashedRow, diff: i64) {
+        let Some(rows) = self.by_key.get_mut(&key) else {
+            self.by_key.insert(key, vec![(row, diff)]);
             self.len += 1;
             return;
         };
-        match rows.iter_mut().position(|(r, _)| r == row) {
+        match rows.iter_mut().position(|(r, _)| *r == row) {
             Some(at) => {
                 rows[at].1 += diff;
                 if rows[at].1 == 0 {
@@ -243,12 +248,12 @@ impl TableRows {
                 }
             }
             None => {
-                rows.push((row.clone(), diff));
+                rows.push((row, diff));
                 self.len += 1;
             }
         }
         if rows.is_empty() {
-            self.by_key.remove(key);
+            self.by_key.remove(&key);
         }
     }
 
@@ -306,8 +311,8 @@ mod tests {
     #[test]
     fn an_event_meets_the_rows_of_its_key_as_they_are_now() {
         let mut rows = TableRows::default();
-        rows.apply(&vec![(keyed("a", &[1]), 1), (keyed("a", &[2]), 1)]);
-        rows.apply(&vec![(keyed("b", &[3]), 2)]);
+        rows.apply(vec![(keyed("a", &[1]), 1), (keyed("a", &[2]), 1)]);
+        rows.apply(vec![(keyed("b", &[3]), 2)]);
         let (one, two, three) = (Value::Int(1), Value::Int(2), Value::Int(3));
         let nine = Value::Int(9);
         assert_eq!(
@@ -321,7 +326,7 @@ mod tests {
             joined(&rows, "b", 9, None),
             vec![(row(&[nine.clone(), three]), 2)]
         );
-        rows.apply(&vec![(keyed("a", &[1]), -1), (keyed("b", &[3]), -2)]);
+        rows.apply(vec![(keyed("a", &[1]), -1), (keyed("b", &[3]), -2)]);
         assert_eq!(rows.len(), 1);
         assert_eq!(
             joined(&rows, "a", 9, None),
@@ -340,7 +345,7 @@ mod tests {
         let mut rows = TableRows::default();
         let null_key = HashedRow::new(Row(vec![Value::Null]));
         let (_, row) = keyed("x", &[1]);
-        rows.apply(&vec![((null_key.clone(), row.clone()), 1)]);
+        rows.apply(vec![((null_key.clone(), row.clone()), 1)]);
         assert_eq!(rows.len(), 0);
         let mut out = Vec::new();
         rows.look_up(&null_key, &row.row, Some(1), &mut |row, times| {
