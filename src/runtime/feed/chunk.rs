@@ -142,17 +142,25 @@ pub struct WalkChunk {
 }
 
 impl WalkChunk {
-    /// The chunk of `items`, in order. A mutation without a `ts` is stamped by `clock` here,
-    /// once, so every worker walks the same time.
-    pub fn build(items: impl IntoIterator<Item = ParsedLine>, building: Building<'_>) -> WalkChunk {
+    /// The chunk of `items`, in order, about `expected` of them. A mutation without a `ts` is
+    /// stamped by `clock` here, once, so every worker walks the same time.
+    pub fn build(
+        items: impl IntoIterator<Item = ParsedLine>,
+        expected: usize,
+        building: Building<'_>,
+    ) -> WalkChunk {
         let owners = building.owners;
-        let items = items.into_iter();
         let mut chunk = WalkChunk {
-            positions: Vec::with_capacity(items.size_hint().0),
+            positions: Vec::with_capacity(expected),
             errors: Vec::new(),
             owned: (0..owners.locals).map(|_| Mutex::default()).collect(),
         };
-        let mut owned: Vec<Vec<Mutation>> = vec![Vec::new(); owners.locals];
+        // NB: sized up front: grown by doubling, each chunk's buffers were copied over and,
+        // past the allocator's large size, faulted in fresh pages (about 15% of ingest).
+        let share = owned_share(expected, owners.locals);
+        let mut owned: Vec<Vec<Mutation>> = (0..owners.locals)
+            .map(|_| Vec::with_capacity(share))
+            .collect();
         for item in items {
             match item {
                 Ok((seq, mutation)) => {
@@ -203,6 +211,16 @@ impl WalkChunk {
                     .map(|mut owned| std::mem::take(&mut *owned))
             })
             .unwrap_or_default()
+    }
+}
+
+/// The room to reserve for one local worker's mutations of a chunk of `expected`: all of
+/// them with one worker; with several, an even share and an eighth to spare, since keys
+/// spread about evenly.
+fn owned_share(expected: usize, locals: usize) -> usize {
+    match locals {
+        0 | 1 => expected,
+        _ => expected / locals + expected / 8,
     }
 }
 
@@ -426,7 +444,7 @@ mod tests {
         let clock = ManualClock::new(5);
         // Workers 2 and 3 of a run of 4 (the second process of two).
         let run = owners(4, 2, 2);
-        let chunk = WalkChunk::build(items.clone(), building(&run, &clock));
+        let chunk = WalkChunk::build(items.clone(), 40, building(&run, &clock));
         assert_eq!(chunk.positions.len(), 40);
         assert_eq!(chunk.errors, vec![bad(7).unwrap_err()]);
         let mut mine: [Vec<Mutation>; 2] = [chunk.take_owned(0), chunk.take_owned(1)];
@@ -455,7 +473,7 @@ mod tests {
         assert_eq!(std::mem::take(&mut mine), expected);
         // One worker owns everything.
         let one = owners(1, 0, 1);
-        let single = WalkChunk::build(items.clone(), building(&one, &clock));
+        let single = WalkChunk::build(items.clone(), 40, building(&one, &clock));
         assert!(
             single
                 .positions
@@ -492,6 +510,7 @@ mod tests {
             .collect();
         let chunk = WalkChunk::build(
             items,
+            0,
             Building {
                 owners: &second_process,
                 chunk_owner: 3,

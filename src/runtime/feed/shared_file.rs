@@ -46,7 +46,8 @@ impl RawChunk {
             start = end;
             parsed
         });
-        let walk = WalkChunk::build(lines.chain(self.error.clone().map(Err)), building);
+        let expected = self.lines.len() + usize::from(self.error.is_some());
+        let walk = WalkChunk::build(lines.chain(self.error.clone().map(Err)), expected, building);
         (walk, self.bytes)
     }
 }
@@ -150,7 +151,10 @@ impl ChunkSource for SharedFile {
 
 impl State {
     fn read_chunk(&mut self) -> RawChunk {
-        let mut raw = RawChunk::default();
+        let mut raw = RawChunk {
+            lines: Vec::with_capacity(CHUNK_LINES),
+            ..RawChunk::default()
+        };
         if let Some(mut bytes) = self.spare.pop() {
             bytes.clear();
             raw.bytes = bytes;

@@ -69,7 +69,7 @@ impl SharedGenerator {
             chunk_owner: self.owners.chunk_owner(index, builder),
             clock: self.clock.as_ref(),
         };
-        let walk = WalkChunk::build(events, building);
+        let walk = WalkChunk::build(events, CHUNK_EVENTS, building);
         let chunk = SharedChunk::new(None, self.owners.locals);
         chunk.set_walk(walk);
         chunk
