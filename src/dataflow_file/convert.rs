@@ -64,7 +64,7 @@ pub(super) fn append_only_keys(raw: Option<&RawStore>) -> Result<Option<AppendOn
             "`append_only_keys` must not be empty (`^` makes every key append-only)",
         ));
     }
-    let regex = regex::Regex::new(&pattern.value).map_err(|e| {
+    let regex = crate::store::KeyPattern::new(&pattern.value).map_err(|e| {
         let detail = e.to_string();
         let last = detail.lines().last().unwrap_or(&detail).trim().to_string();
         Fail::at(pattern.at, format!("bad key regex: {last}"))

@@ -27,7 +27,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use regex::Regex;
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -165,7 +164,7 @@ fn route(raw: &RawRoute, handlers: &[&str]) -> Result<Route, Fail> {
         route = route.kinds(parsed);
     }
     if let Some(pattern) = &raw.key_regex {
-        let regex = Regex::new(pattern.get_ref())
+        let regex = crate::store::KeyPattern::new(pattern.get_ref())
             .map_err(|e| Fail::at(inside(pattern), format!("bad key pattern: {e}")))?;
         route.key_regex = Some(regex);
     }

@@ -225,7 +225,7 @@ fn check_new_name(names: &mut HashSet<String>, name: &Text) -> Result<(), LowerE
 
 fn lower_source(spec: &SourceSpec) -> Result<SourceDef, LowerError> {
     let key_regex = match &spec.key_regex {
-        Some(text) => Some(regex::Regex::new(&text.text).map_err(|e| {
+        Some(text) => Some(crate::store::KeyPattern::new(&text.text).map_err(|e| {
             LowerError::at(
                 text.origin,
                 format!("bad key regex: {}", first_line(&e.to_string())),

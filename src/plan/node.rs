@@ -42,7 +42,7 @@ pub struct SourceDef {
     /// Event kinds to keep; empty keeps all.
     pub kinds: Vec<EventKind>,
     /// Keys to keep (a regex, matched anywhere; anchor it with `^...$`).
-    pub key_regex: Option<regex::Regex>,
+    pub key_regex: Option<crate::store::KeyPattern>,
     /// How far behind the largest ts seen an event may be and still be on time.
     pub max_out_of_orderness: u64,
 }

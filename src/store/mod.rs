@@ -7,6 +7,7 @@
 //! state ([`snapshot`]); [`log_progress`] tells a server which of its writes are logged.
 pub mod data_dir;
 pub mod faults;
+pub mod key_pattern;
 pub mod log_progress;
 pub mod log_tail;
 pub mod manifest;
@@ -17,6 +18,7 @@ pub mod snapshot;
 pub mod stream;
 pub mod wal;
 
+pub use key_pattern::KeyPattern;
 pub use operator::shard_operator;
 pub use shard::{
     Change, Ingest, Previous, ShardState, Stored, event_kind, key_hash, owner_of, stable_hash,

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::wal::value_codec::{decode_value, encode_value, encoded_len};
+use super::KeyPattern;
 use crate::change::{ChangeEvent, EventKind, Mutation, Op};
 use crate::value::Value;
 
@@ -284,7 +285,7 @@ pub struct ShardState {
 /// `old` or the table view depends on every key the store holds. Over a stream of new keys
 /// the store then stays flat however long the stream, and a put costs no table update.
 #[derive(Clone, Debug)]
-pub struct AppendOnlyKeys(pub regex::Regex);
+pub struct AppendOnlyKeys(pub KeyPattern);
 
 impl AppendOnlyKeys {
     pub fn contains(&self, key: &str) -> bool {
@@ -565,7 +566,7 @@ mod tests {
 
     #[test]
     fn append_only_keys_are_inserts_the_shard_does_not_keep() {
-        let keys = AppendOnlyKeys(regex::Regex::new("^bid_").unwrap());
+        let keys = AppendOnlyKeys(KeyPattern::new("^bid_").unwrap());
         let mut shard = ShardState::counting_bytes().with_append_only(Some(keys));
         let mut kinds = Vec::new();
         let mutations = [

@@ -4,11 +4,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
-use regex::Regex;
-
 use crate::change::{ChangeEvent, EventKind};
 use crate::expr::{Expr, ExprError};
 use crate::schema::Schema;
+use crate::store::KeyPattern;
 
 /// A route: events of some kinds whose key matches a pattern, sent to named handlers.
 #[derive(Clone, Debug)]
@@ -16,7 +15,7 @@ pub struct Route {
     pub name: String,
     /// Empty: every kind.
     pub kinds: Vec<EventKind>,
-    pub key_regex: Option<Regex>,
+    pub key_regex: Option<KeyPattern>,
     /// Higher first; the first route that matches an event takes it.
     pub priority: i64,
     pub handlers: Vec<String>,
@@ -39,7 +38,7 @@ impl Route {
     }
 
     pub fn key_regex(mut self, pattern: &str) -> Result<Route, regex::Error> {
-        self.key_regex = Some(Regex::new(pattern)?);
+        self.key_regex = Some(KeyPattern::new(pattern)?);
         Ok(self)
     }
 

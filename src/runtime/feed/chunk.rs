@@ -487,7 +487,7 @@ mod tests {
     /// a worker of the process whose turn the chunk is; a kept key is its owner's wherever.
     #[test]
     fn append_only_keys_belong_to_their_chunk() {
-        let regex = regex::Regex::new("^bid_").unwrap();
+        let regex = crate::store::KeyPattern::new("^bid_").unwrap();
         let second_process = Owners {
             append_only: Some(AppendOnlyKeys(regex)),
             ..owners(4, 2, 2)

@@ -1,0 +1,156 @@
+//! A key regex as sources and the store ask it: one question per change, so its cost counts.
+//!
+//! The patterns users write to pick keys are nearly always an anchored prefix (`^bid_`) or a
+//! few of them (`^(person|auction|bid)_`). A general regex search paid about 250–280
+//! instructions per key for those in a profile of Nexmark q4 (two sources and the store's
+//! append-only keys asked it of every event: a tenth of the worker). Decision: a pattern
+//! that is `^`, then either a literal or a group of literal alternatives, then a literal
+//! tail, and optionally `$`, is answered by comparing bytes; any other pattern by the regex.
+//! Both answer the same for every key (the unit test checks them against each other); the
+//! regex is kept for its text and for every other pattern.
+
+use std::fmt;
+
+/// A key regex, matched anywhere in the key (anchor it with `^...$`).
+#[derive(Clone)]
+pub struct KeyPattern {
+    regex: regex::Regex,
+    literal: Option<Literal>,
+}
+
+/// What a literal pattern matches: keys that start with, or equal, one of `texts`.
+#[derive(Clone, Debug)]
+struct Literal {
+    texts: Vec<Box<str>>,
+    whole_key: bool,
+}
+
+impl KeyPattern {
+    pub fn new(pattern: &str) -> Result<KeyPattern, regex::Error> {
+        Ok(KeyPattern {
+            regex: regex::Regex::new(pattern)?,
+            literal: Literal::of(pattern),
+        })
+    }
+
+    pub fn is_match(&self, key: &str) -> bool {
+        match &self.literal {
+            Some(literal) => literal.matches(key),
+            None => self.regex.is_match(key),
+        }
+    }
+
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        self.regex.as_str()
+    }
+}
+
+impl fmt::Debug for KeyPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("KeyPattern").field(&self.as_str()).finish()
+    }
+}
+
+impl Literal {
+    /// The literal form of `pattern`, when it has one.
+    fn of(pattern: &str) -> Option<Literal> {
+        let rest = pattern.strip_prefix('^')?;
+        let (rest, whole_key) = match rest.strip_suffix('$') {
+            Some(rest) => (rest, true),
+            None => (rest, false),
+        };
+        let (alternatives, tail) = match rest.strip_prefix('(') {
+            Some(group) => {
+                let group = group.strip_prefix("?:").unwrap_or(group);
+                let (inside, tail) = group.split_once(')')?;
+                (inside.split('|').collect::<Vec<_>>(), tail)
+            }
+            None => (vec![""], rest),
+        };
+        if !alternatives.iter().chain([&tail]).all(|part| is_plain(part)) {
+            return None;
+        }
+        let texts = alternatives
+            .iter()
+            .map(|alternative| format!("{alternative}{tail}").into_boxed_str())
+            .collect();
+        Some(Literal { texts, whole_key })
+    }
+
+    fn matches(&self, key: &str) -> bool {
+        self.texts.iter().any(|text| match self.whole_key {
+            true => key == &**text,
+            false => key.starts_with(&**text),
+        })
+    }
+}
+
+/// Whether `part` matches only itself: no character a regex reads as syntax.
+fn is_plain(part: &str) -> bool {
+    part.chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | ':' | '/' | '@' | '=' | ',' | ';'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Rng;
+
+    const PATTERNS: &[&str] = &[
+        "^bid_",
+        "^(person|auction|bid)_",
+        "^(?:a|ab|)b",
+        "^user_1$",
+        "^(x|y)$",
+        "^",
+        "bid_",
+        "^bid.",
+        "^(a|b",
+        "^a)b",
+        "^(a|b)(c|d)",
+        "^a+",
+        "^A_",
+        "^(?i)a_",
+        "^a|b",
+        "^a$b",
+    ];
+
+    fn random_key(rng: &mut Rng) -> String {
+        const PIECES: &[&str] = &[
+            "a", "b", "ab", "_", "bid", "bid_", "person_", "auction", "user_1", "x", "y", "A",
+            "c", "d", ".", ")", "(", "|", "$",
+        ];
+        let pieces = rng.below(5);
+        (0..pieces)
+            .map(|_| *rng.pick(PIECES))
+            .collect()
+    }
+
+    #[test]
+    fn literal_patterns_match_as_their_regex_does() {
+        let mut rng = Rng::new(11, 0);
+        for pattern in PATTERNS {
+            let Ok(key_pattern) = KeyPattern::new(pattern) else {
+                continue;
+            };
+            let regex = regex::Regex::new(pattern).unwrap();
+            for _ in 0..3000 {
+                let key = random_key(&mut rng);
+                assert_eq!(
+                    key_pattern.is_match(&key),
+                    regex.is_match(&key),
+                    "{pattern} on {key:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn prefixes_and_alternatives_take_the_literal_form() {
+        let literal = |p: &str| KeyPattern::new(p).unwrap().literal.is_some();
+        assert!(literal("^bid_") && literal("^(person|auction|bid)_") && literal("^user_1$"));
+        assert!(!literal("bid_") && !literal("^bid.") && !literal("^a|b") && !literal("^a+"));
+        assert!(!literal("^(a|b)(c|d)") && !literal("^(?i)a_"));
+    }
+}
