@@ -68,7 +68,11 @@ impl Literal {
             }
             None => (vec![""], rest),
         };
-        if !alternatives.iter().chain([&tail]).all(|part| is_plain(part)) {
+        if !alternatives
+            .iter()
+            .chain([&tail])
+            .all(|part| is_plain(part))
+        {
             return None;
         }
         let texts = alternatives
@@ -118,13 +122,11 @@ mod tests {
 
     fn random_key(rng: &mut Rng) -> String {
         const PIECES: &[&str] = &[
-            "a", "b", "ab", "_", "bid", "bid_", "person_", "auction", "user_1", "x", "y", "A",
-            "c", "d", ".", ")", "(", "|", "$",
+            "a", "b", "ab", "_", "bid", "bid_", "person_", "auction", "user_1", "x", "y", "A", "c",
+            "d", ".", ")", "(", "|", "$",
         ];
         let pieces = rng.below(5);
-        (0..pieces)
-            .map(|_| *rng.pick(PIECES))
-            .collect()
+        (0..pieces).map(|_| *rng.pick(PIECES)).collect()
     }
 
     #[test]

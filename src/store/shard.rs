@@ -20,8 +20,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::wal::value_codec::{decode_value, encode_value, encoded_len};
 use super::KeyPattern;
+use super::wal::value_codec::{decode_value, encode_value, encoded_len};
 use crate::change::{ChangeEvent, EventKind, Mutation, Op};
 use crate::value::Value;
 
