@@ -11,6 +11,7 @@
 
 pub mod json;
 mod order;
+pub use order::{OrderPrefix, PREFIX_FIELDS, order_prefix};
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;

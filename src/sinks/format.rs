@@ -12,6 +12,7 @@
 
 use std::fmt::Write as _;
 
+use super::row_sort::sort_by_row;
 use crate::operators::window::WindowTiming;
 use crate::operators::window::session::group_hash;
 use crate::plan::{Emission, Node, PipelineDef, WindowKind};
@@ -207,7 +208,7 @@ impl RowFormat {
 /// Sorts updates and sums the diffs of equal rows, dropping zeros.
 pub fn consolidate(updates: &mut Vec<(Row, i64)>) {
     // NB: equal rows are summed, so their order among themselves cannot show.
-    updates.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    sort_by_row(updates);
     let mut write = 0;
     for read in 0..updates.len() {
         if write > 0 && updates[write - 1].0 == updates[read].0 {
@@ -238,6 +239,40 @@ mod tests {
         ];
         consolidate(&mut updates);
         assert_eq!(updates, vec![(b, 3)]);
+    }
+
+    #[test]
+    fn consolidation_by_prefix_is_the_plain_sort_summed() {
+        let mut rng = crate::rng::Rng::new(3, 0);
+        let strings = ["", "a", "abcdefg", "abcdefg\0", "abcdefgh", "abcdefgi", "b"];
+        let field = |rng: &mut crate::rng::Rng| match rng.below(4) {
+            0 => Value::Int(rng.below(5) as i64 - 2),
+            1 => Value::str(*rng.pick(&strings)),
+            2 => Value::Float(crate::value::F64(rng.below(3) as f64 - 1.0)),
+            _ => Value::Null,
+        };
+        for _ in 0..50 {
+            let count = rng.below(1200) as usize;
+            let mut updates: Vec<(Row, i64)> = (0..count)
+                .map(|_| {
+                    let width = rng.below(4) as usize;
+                    let row = Row((0..width).map(|_| field(&mut rng)).collect());
+                    (row, rng.below(5) as i64 - 2)
+                })
+                .collect();
+            let mut expected = updates.clone();
+            expected.sort_by(|a, b| a.0.cmp(&b.0));
+            let mut summed: Vec<(Row, i64)> = Vec::new();
+            for (row, diff) in expected {
+                match summed.last_mut() {
+                    Some((last, sum)) if *last == row => *sum += diff,
+                    _ => summed.push((row, diff)),
+                }
+            }
+            summed.retain(|(_, diff)| *diff != 0);
+            consolidate(&mut updates);
+            assert_eq!(updates, summed);
+        }
     }
 }
 

@@ -19,6 +19,7 @@ pub mod format;
 pub mod path;
 pub mod resumed;
 pub mod routes;
+mod row_sort;
 pub mod sync;
 
 use std::cell::RefCell;
