@@ -63,11 +63,14 @@ impl Versions {
         }
     }
 
-    /// Whether a change at `version` is newer than what `key` holds.
+    /// Whether a change at `version` replaces what `key` holds: a newer `(ts, origin)`, or
+    /// the same one. An origin's changes arrive in the order it made them, and two made in
+    /// one millisecond share a version: refusing the second left the peer on the first
+    /// while the origin held the second, and the two nodes never converged.
     pub fn is_newer(&self, key: &str, version: &Version) -> bool {
         self.by_key
             .get(key)
-            .is_none_or(|(ts, origin)| (*ts, &**origin) < (version.0, &*version.1))
+            .is_none_or(|(ts, origin)| (*ts, &**origin) <= (version.0, &*version.1))
     }
 
     pub fn set(&mut self, key: Arc<str>, version: Version) {
@@ -318,6 +321,27 @@ mod tests {
     use super::*;
     use crate::change::EventKind;
     use crate::store::{Ingest, ShardState};
+
+    /// Two changes an origin made in one millisecond both apply, in the order they come; an
+    /// older version, or an equal time from a smaller origin, does not.
+    #[test]
+    fn synced_changes_of_one_millisecond_apply_in_order() {
+        let mut db = Db::new(0, 0, 100);
+        db.versions = Some(Versions::new("b"));
+        let set = |db: &mut Db, text: &str, version: (u64, &str)| {
+            let text: Arc<str> = text.into();
+            db.apply_synced("k", (version.0, version.1.into()), |db| {
+                db.put("k", text, None, KeyspaceEvent::Set)
+            })
+        };
+        assert!(set(&mut db, "first", (5, "a")));
+        assert!(set(&mut db, "second", (5, "a")));
+        assert_eq!(db.read("k").as_deref(), Some("second"));
+        assert!(!set(&mut db, "older", (4, "a")));
+        assert!(set(&mut db, "later", (5, "c")));
+        assert!(!set(&mut db, "smaller origin", (5, "a")));
+        assert_eq!(db.read("k").as_deref(), Some("later"));
+    }
 
     /// The server's change ring and the store's shard, given the same writes, agree on every
     /// event kind; the writes carry the request's time.

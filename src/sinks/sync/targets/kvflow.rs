@@ -3,8 +3,8 @@
 //! Each change goes as `KVFLOW.APPLY SET key value ts origin` or `KVFLOW.APPLY DEL key ts
 //! origin`, pipelined per batch. The receiving node keeps the change's origin, so its own
 //! sync never sends the change back (which stops loops between two nodes that sync each
-//! other), and with `--node-id` applies it only when newer than what the key holds
-//! (last-writer-wins on `(ts, origin)`), so both converge after concurrent writes. The
+//! other), and with `--node-id` applies it only when newer than what the key holds, or the same version
+//! (last-writer-wins on `(ts, origin)`; an origin's two changes in one millisecond share one), so both converge after concurrent writes. The
 //! conflict is resolved there; this sink itself applies source-wins (checked when the file
 //! is loaded).
 //!
