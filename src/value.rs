@@ -11,6 +11,7 @@
 
 pub mod json;
 mod order;
+pub mod row_pool;
 pub use order::{OrderPrefix, PREFIX_FIELDS, order_prefix};
 
 use std::cmp::Ordering;

@@ -35,6 +35,7 @@ use super::by_time::HeldByTime;
 use super::state_gauge::StateGauge;
 use crate::plan::AggFunc;
 use crate::store::stable_hash;
+use crate::value::row_pool;
 use crate::value::{Row, Value};
 
 /// `((group, args), time, diff)`: a key and one argument row `[ts, arg_0, arg_1, ...]`.
@@ -113,6 +114,7 @@ impl Groups {
                 continue;
             }
             self.add(group, &args, diff);
+            row_pool::recycle(args);
         }
         for (group, before) in self.touched.drain(..) {
             let after = match self.states.get_mut(&group) {
@@ -137,6 +139,8 @@ impl Groups {
                 let before = state.finish(&group, funcs);
                 state.touched = true;
                 self.touched.push((group, before));
+            } else {
+                row_pool::recycle(group);
             }
             state.add(args, diff, funcs);
             return;

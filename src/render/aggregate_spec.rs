@@ -11,7 +11,7 @@ use crate::plan::{AggDef, AggFunc, WindowDef};
 use crate::schema::Schema;
 use crate::value::{Row, Value};
 
-use super::chain::RowChain;
+use super::chain::{self, RowChain};
 use super::row_json;
 
 /// Fixed windows to assign rows to: `size`, `slide` and their timing.
@@ -110,8 +110,11 @@ impl AggregateSpec {
 
     /// Evaluates a row's group key, event time and argument row `[ts, arg_0, ..]`.
     pub(super) fn evaluate(&self, row: &Row) -> Result<(Row, u64, Row), RecordError> {
-        let mut group = Vec::with_capacity(self.group_exprs.len());
-        let mut args = Vec::with_capacity(1 + self.arg_exprs.len());
+        // NB: from the pool of row buffers: an insert-only aggregate hands them back.
+        let mut group = chain::spare();
+        group.reserve(self.group_exprs.len());
+        let mut args = chain::spare();
+        args.reserve(1 + self.arg_exprs.len());
         let ts = self.evaluate_into(row, Some(&mut group), &mut args)?;
         Ok((Row(group), ts, Row(args)))
     }

@@ -10,11 +10,9 @@
 //!
 //! A map step's input row is not needed once its output is built, nor is a row a filter
 //! drops, nor a row its consumer has read: its emptied buffer is kept in a pool per thread
-//! and becomes a later map output or source row ([`spare`], [`recycle`]). A source emits a
-//! batch of rows before their consumer runs, so the pool holds up to a batch's worth of
-//! buffers ([`MAX_SPARES`]); in steady state neither a source nor a map allocates a row.
+//! and becomes a later map output or source row ([`spare`], [`recycle`], `value::row_pool`);
+//! in steady state neither a source nor a map allocates a row.
 
-use std::cell::RefCell;
 use std::sync::Arc;
 
 use crate::expr::Expr;
@@ -24,6 +22,7 @@ use crate::schema::Schema;
 use crate::value::{Row, Value};
 
 use super::row_json;
+pub use crate::value::row_pool::{recycle, spare};
 
 enum StepKind {
     Filter(Expr),
@@ -163,18 +162,6 @@ impl RowChain {
     }
 }
 
-thread_local! {
-    /// Emptied row buffers for the next map outputs and source rows (see the module doc).
-    static SPARES: RefCell<Vec<Vec<Value>>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Rows wider than this are not kept as spares.
-const MAX_SPARE: usize = 64;
-
-/// At most this many buffers are kept per thread: a default batch's rows (see
-/// `runtime::DEFAULT_BATCH_EVENTS`), at most 64 values each.
-const MAX_SPARES: usize = 5_000;
-
 fn map_row(exprs: &[Expr], row: &Row) -> Result<Row, String> {
     let mut values = spare();
     values.reserve(exprs.len());
@@ -188,25 +175,6 @@ fn map_row(exprs: &[Expr], row: &Row) -> Result<Row, String> {
         }
     }
     Ok(Row(values))
-}
-
-/// An empty row buffer: a spare one, if there is one (see the module doc).
-pub fn spare() -> Vec<Value> {
-    SPARES.with_borrow_mut(Vec::pop).unwrap_or_default()
-}
-
-/// Keeps `row`'s buffer, emptied, for a later map output or source row.
-pub fn recycle(row: Row) {
-    let mut values = row.0;
-    if values.capacity() == 0 || values.capacity() > MAX_SPARE {
-        return;
-    }
-    values.clear();
-    SPARES.with_borrow_mut(|spares| {
-        if spares.len() < MAX_SPARES {
-            spares.push(values);
-        }
-    });
 }
 
 fn map_name(fields: &[(String, Expr)]) -> String {

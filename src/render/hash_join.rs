@@ -73,7 +73,11 @@ pub fn hash_join<'scope>(
                         |t: &u64| !left_frontier.less_equal(t) && !right_frontier.less_equal(t);
                     let mut joined = Vec::new();
                     let mut earliest: Option<Capability<u64>> = None;
-                    for (time, cap, (left, right)) in completed_in_order(&mut held, complete) {
+                    let completed = completed_in_order(&mut held, complete);
+                    // NB: an event looked up in a table mostly meets one row: its side's
+                    // changes are the output's size, reserved once rather than grown.
+                    joined.reserve(completed.iter().map(|(_, _, (left, _))| left.len()).sum());
+                    for (time, cap, (left, right)) in completed {
                         sides.step(left, right, &mut |row, diff| joined.push((row, time, diff)));
                         earliest.get_or_insert(cap);
                     }
