@@ -12,7 +12,7 @@
 pub mod json;
 mod order;
 pub mod row_pool;
-pub use order::{OrderPrefix, PREFIX_FIELDS, order_prefix};
+pub use order::{OrderPrefix, PREFIX_BYTES, order_prefix};
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;

@@ -244,7 +244,20 @@ mod tests {
     #[test]
     fn consolidation_by_prefix_is_the_plain_sort_summed() {
         let mut rng = crate::rng::Rng::new(3, 0);
-        let strings = ["", "a", "abcdefg", "abcdefg\0", "abcdefgh", "abcdefgi", "b"];
+        let strings = [
+            "",
+            "a",
+            "abcdefg",
+            "abcdefg\0",
+            "abcdefgh",
+            "abcdefgi",
+            "b",
+            "order_123456",
+            "order_123457",
+            "order_12345",
+            "abcdefghijklmnopqrstuvwxyz0123456789",
+            "abcdefghijklmnopqrstuvwxyz0123456780",
+        ];
         let field = |rng: &mut crate::rng::Rng| match rng.below(4) {
             0 => Value::Int(rng.below(5) as i64 - 2),
             1 => Value::str(*rng.pick(&strings)),

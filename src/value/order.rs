@@ -53,40 +53,40 @@ fn rank(value: &Value) -> u8 {
     }
 }
 
-/// The start of a row's place in the order, two integers per field for its first
-/// [`PREFIX_FIELDS`] fields: comparing two prefixes never contradicts comparing the rows,
-/// and rows whose prefixes are equal are told apart by comparing them whole (see
-/// [`order_prefix`]).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub struct OrderPrefix {
-    fields: [(u8, u64); PREFIX_FIELDS],
-}
+/// The start of a row's place in the order as bytes: comparing two prefixes never
+/// contradicts comparing the rows, and rows whose prefixes are equal are told apart by
+/// comparing them whole (see [`order_prefix`]).
+pub type OrderPrefix = [u8; PREFIX_BYTES];
 
-/// The fields an [`OrderPrefix`] covers.
-pub const PREFIX_FIELDS: usize = 3;
-
-impl OrderPrefix {
-    /// Each covered field's rank and payload (zero for a missing field or after an inexact
-    /// one).
-    pub fn parts(self) -> [(u8, u64); PREFIX_FIELDS] {
-        self.fields
-    }
-}
+/// The bytes an [`OrderPrefix`] holds.
+pub const PREFIX_BYTES: usize = 36;
 
 /// The prefix of `row`'s place in the order.
 ///
-/// Each field is its variant's rank (one more than in [`rank`], so a missing field sorts
-/// first, as a shorter row does) and a payload that orders values of that variant: an
-/// integer or a float as its bits made to order as unsigned, a string as its first seven
-/// bytes and then its length, or 255 when it is longer. A payload is exact when equal
-/// payloads mean equal values (every null, bool, integer, float and string of at most seven
-/// bytes); a field counts only after exact ones, so two rows with equal prefixes may still
-/// differ, never the other way round.
+/// Field after field, each is its variant's rank (one more than in [`rank`], so a missing
+/// field, a zero byte, sorts first as a shorter row does), then bytes that order values of
+/// that variant: an integer or a float as its bits made to order as unsigned (eight bytes,
+/// big-endian), a string in pieces of seven bytes each followed by a byte that is 255 when
+/// the string goes on and its bytes left (0–7) when it ends there. A field is exact when
+/// equal bytes mean equal values (a null, bool, integer or float, a string that ends within
+/// the prefix); the prefix stops after a field that is not, and is zero after its end.
 pub fn order_prefix(row: &[Value]) -> OrderPrefix {
-    let mut prefix = OrderPrefix::default();
-    for (slot, value) in prefix.fields.iter_mut().zip(row) {
-        let (field, exact) = field_prefix(value);
-        *slot = field;
+    let mut prefix = [0u8; PREFIX_BYTES];
+    let mut at = 0;
+    for value in row {
+        if at == PREFIX_BYTES {
+            break;
+        }
+        prefix[at] = rank(value) + 1;
+        at += 1;
+        let exact = match value {
+            Value::Null => true,
+            Value::Bool(b) => put_word(&mut prefix, &mut at, u64::from(*b)),
+            Value::Int(i) => put_word(&mut prefix, &mut at, (*i as u64) ^ (1 << 63)),
+            Value::Float(f) => put_word(&mut prefix, &mut at, float_payload(f.0)),
+            Value::Str(s) => put_string(&mut prefix, &mut at, s.as_bytes()),
+            Value::List(_) | Value::Map(_) => false,
+        };
         if !exact {
             break;
         }
@@ -94,19 +94,42 @@ pub fn order_prefix(row: &[Value]) -> OrderPrefix {
     prefix
 }
 
-/// A field's rank and payload, and whether the payload is exact.
-fn field_prefix(value: &Value) -> ((u8, u64), bool) {
-    const SIGN: u64 = 1 << 63;
-    let rank = rank(value) + 1;
-    let (payload, exact) = match value {
-        Value::Null => (0, true),
-        Value::Bool(b) => (u64::from(*b), true),
-        Value::Int(i) => ((*i as u64) ^ SIGN, true),
-        Value::Float(f) => (float_payload(f.0), true),
-        Value::Str(s) => string_payload(s.as_bytes()),
-        Value::List(_) | Value::Map(_) => (0, false),
-    };
-    ((rank, payload), exact)
+/// Writes `word` big-endian at `at` (as much as fits); whether all of it did.
+#[inline]
+fn put_word(prefix: &mut OrderPrefix, at: &mut usize, word: u64) -> bool {
+    let bytes = word.to_be_bytes();
+    if let Some(slot) = prefix.get_mut(*at..*at + 8) {
+        slot.copy_from_slice(&bytes);
+        *at += 8;
+        return true;
+    }
+    let fits = PREFIX_BYTES - *at;
+    prefix[*at..].copy_from_slice(&bytes[..fits]);
+    *at = PREFIX_BYTES;
+    false
+}
+
+/// Writes `bytes` in pieces of seven, each followed by 255 or, for the last, its length
+/// (as much as fits); whether the string ended within the prefix.
+fn put_string(prefix: &mut OrderPrefix, at: &mut usize, bytes: &[u8]) -> bool {
+    let mut pieces = bytes.chunks(7);
+    let mut piece = pieces.next().unwrap_or_default();
+    loop {
+        let mut word = [0u8; 8];
+        word[..piece.len()].copy_from_slice(piece);
+        let next = pieces.next();
+        word[7] = match next {
+            Some(_) => u8::MAX,
+            None => piece.len() as u8,
+        };
+        if !put_word(prefix, at, u64::from_be_bytes(word)) {
+            return false;
+        }
+        match next {
+            Some(next) => piece = next,
+            None => return true,
+        }
+    }
 }
 
 /// `f64::total_cmp`'s order as unsigned integers.
@@ -114,16 +137,6 @@ fn float_payload(f: f64) -> u64 {
     let bits = f.to_bits() as i64;
     let ordered = bits ^ (((bits >> 63) as u64) >> 1) as i64;
     (ordered as u64) ^ (1 << 63)
-}
-
-/// A string's first seven bytes, big-endian, then its length, or 255 past seven bytes.
-fn string_payload(bytes: &[u8]) -> (u64, bool) {
-    let mut head = [0u8; 8];
-    let kept = bytes.len().min(7);
-    head[..kept].copy_from_slice(&bytes[..kept]);
-    let exact = bytes.len() <= 7;
-    head[7] = if exact { bytes.len() as u8 } else { u8::MAX };
-    (u64::from_be_bytes(head), exact)
 }
 
 #[cfg(test)]
