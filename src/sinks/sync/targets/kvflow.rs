@@ -3,10 +3,10 @@
 //! Each change goes as `KVFLOW.APPLY SET key value ts origin` or `KVFLOW.APPLY DEL key ts
 //! origin`, pipelined per batch. The receiving node keeps the change's origin, so its own
 //! sync never sends the change back (which stops loops between two nodes that sync each
-//! other), and with `--node-id` applies it only when newer than what the key holds, or the same version
-//! (last-writer-wins on `(ts, origin)`; an origin's two changes in one millisecond share one), so both converge after concurrent writes. The
-//! conflict is resolved there; this sink itself applies source-wins (checked when the file
-//! is loaded).
+//! other), and with `--node-id` applies it only when newer than what the key holds, or of
+//! the same version (last-writer-wins on `(ts, origin)`; an origin's two changes in one
+//! millisecond share a version), so both converge after concurrent writes. The conflict is
+//! resolved there; this sink itself applies source-wins (checked when the file is loaded).
 //!
 //! A value goes as the text a client would `SET` on the node, not as JSON text: a string
 //! value `abc` (JSON `"abc"`) goes as `abc`, anything else as its JSON text. A serve node
