@@ -10,12 +10,13 @@
 //! `Value`.
 
 pub mod json;
+mod map;
 mod order;
 pub mod row_pool;
+pub use map::ValueMap;
 pub use order::{OrderPrefix, PREFIX_BYTES, order_prefix};
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -62,7 +63,7 @@ pub enum Value {
     Float(F64),
     Str(Arc<str>),
     List(Arc<Vec<Value>>),
-    Map(Arc<BTreeMap<String, Value>>),
+    Map(Arc<ValueMap>),
 }
 
 impl Value {
@@ -79,11 +80,9 @@ impl Value {
             serde_json::Value::Array(items) => {
                 Value::list(items.into_iter().map(Value::from_json).collect())
             }
-            serde_json::Value::Object(map) => Value::map(
-                map.into_iter()
-                    .map(|(k, v)| (k, Value::from_json(v)))
-                    .collect(),
-            ),
+            serde_json::Value::Object(map) => {
+                Value::map(map.into_iter().map(|(k, v)| (k, Value::from_json(v))))
+            }
         }
     }
 
@@ -102,9 +101,9 @@ impl Value {
         Value::List(Arc::new(items))
     }
 
-    /// A map value.
-    pub fn map(entries: BTreeMap<String, Value>) -> Value {
-        Value::Map(Arc::new(entries))
+    /// A map value of `fields` in any order; a repeated name keeps its last value.
+    pub fn map(fields: impl IntoIterator<Item = (String, Value)>) -> Value {
+        Value::Map(Arc::new(fields.into_iter().collect()))
     }
 
     pub fn is_null(&self) -> bool {
@@ -150,7 +149,7 @@ impl Value {
     /// Looks up `name` if this is a map; `Null` otherwise (JSON path semantics).
     pub fn get(&self, name: &str) -> &Value {
         match self {
-            Value::Map(map) => map_field(map, name).unwrap_or(&NULL),
+            Value::Map(map) => map.get(name).unwrap_or(&NULL),
             _ => &NULL,
         }
     }
@@ -355,78 +354,9 @@ impl JsonKeys {
     }
 }
 
-/// Maps of at most this many entries are searched by a scan that compares lengths first.
-/// A JSON object's field looked up by name was about 220 instructions in a profile of
-/// Nexmark q4 (a tree search compares the whole name with each key on its way); most of a
-/// record's keys differ from the name in length, which the scan tells in one comparison.
-const SCANNED_MAP_ENTRIES: usize = 16;
-
-/// The value of field `name` in `map`.
-fn map_field<'m>(map: &'m BTreeMap<String, Value>, name: &str) -> Option<&'m Value> {
-    if map.len() > SCANNED_MAP_ENTRIES {
-        return map.get(name);
-    }
-    let name = name.as_bytes();
-    map.iter()
-        .find(|(key, _)| same_bytes(key.as_bytes(), name))
-        .map(|(_, value)| value)
-}
-
-/// Whether `a` and `b` are equal, comparing words rather than calling out for short ones.
-#[inline]
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    let n = a.len();
-    if n != b.len() {
-        return false;
-    }
-    let word =
-        |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().unwrap_or_default());
-    let half =
-        |s: &[u8], at: usize| u32::from_le_bytes(s[at..at + 4].try_into().unwrap_or_default());
-    match n {
-        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
-        4..=7 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
-        _ => a == b,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_scanned_field_is_the_one_the_tree_finds() {
-        let names = [
-            "",
-            "a",
-            "ab",
-            "abc",
-            "abcd",
-            "abce",
-            "bbcd",
-            "abcdefg",
-            "abcdefh",
-            "abcdefgh",
-            "abcdefgi",
-            "bbcdefgh",
-            "abcdefghijklmnop",
-            "abcdefghijklmnoq",
-            "xbcdefghijklmnop",
-            "abcdefghijklmnopq",
-            "é",
-            "éa",
-        ];
-        let mut rng = crate::rng::Rng::new(5, 0);
-        for _ in 0..500 {
-            let entries = rng.below(SCANNED_MAP_ENTRIES as u64 + 4) as usize;
-            let map: BTreeMap<String, Value> = (0..entries)
-                .map(|i| (rng.pick(&names).to_string(), Value::Int(i as i64)))
-                .collect();
-            for name in names {
-                assert_eq!(map_field(&map, name), map.get(name), "{name:?} in {map:?}");
-            }
-        }
-    }
 
     #[test]
     fn strings_escape_wherever_the_special_byte_falls() {

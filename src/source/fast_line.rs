@@ -15,8 +15,6 @@
 //! strings it takes nothing but ASCII, and each string it keeps is checked on its own, so a
 //! line it answers is valid UTF-8 and the whole line need not be checked first.
 
-use std::collections::BTreeMap;
-
 use crate::change::time::MAX_EVENT_TS;
 use crate::change::{Mutation, Op};
 use crate::value::Value;
@@ -170,20 +168,20 @@ impl<'a> Cursor<'a> {
 
     fn map(&mut self, depth: u32) -> Option<Value> {
         self.expect(b'{')?;
-        let mut map = BTreeMap::new();
+        let mut fields = Vec::new();
         if !self.eat(b'}') {
             loop {
                 let name = self.plain_string()?;
                 self.expect(b':')?;
                 // A repeated name keeps its last value, as the general parser does.
-                map.insert(name.to_string(), self.value(depth + 1)?);
+                fields.push((name.to_string(), self.value(depth + 1)?));
                 if !self.eat(b',') {
                     self.expect(b'}')?;
                     break;
                 }
             }
         }
-        Some(Value::map(map))
+        Some(Value::map(fields))
     }
 
     fn list(&mut self, depth: u32) -> Option<Value> {

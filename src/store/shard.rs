@@ -518,7 +518,7 @@ mod tests {
                 1..=4 => Mutation::put(key.as_str(), Value::from(format!("s{seq}")), seq),
                 _ => {
                     let fields = [("n".to_string(), Value::Int(seq as i64))];
-                    Mutation::put(key.as_str(), Value::map(fields.into_iter().collect()), seq)
+                    Mutation::put(key.as_str(), Value::map(fields), seq)
                 }
             };
             shard.apply_deferred(ingest(seq, mutation));

@@ -3,7 +3,6 @@
 //! Same mapping as [`Value::from_json`]: integers that fit `i64` become `Int`, other numbers
 //! `Float`; a repeated map key keeps its last value.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -77,11 +76,11 @@ impl<'de> Visitor<'de> for ValueVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
-        let mut map = BTreeMap::new();
+        let mut fields = Vec::with_capacity(access.size_hint().unwrap_or(0).min(64));
         while let Some((key, JsonValue(value))) = access.next_entry::<String, JsonValue>()? {
-            map.insert(key, value);
+            fields.push((key, value));
         }
-        Ok(Value::map(map))
+        Ok(Value::map(fields))
     }
 }
 

@@ -23,8 +23,6 @@ pub mod uniform;
 pub mod users_orders;
 pub mod zipf;
 
-use std::collections::BTreeMap;
-
 use crate::change::Mutation;
 use crate::value::Value;
 use rng::Rng;
@@ -233,12 +231,7 @@ impl ExactSizeIterator for Generator {}
 
 /// A JSON map value from `(field, value)` pairs.
 fn map<const N: usize>(fields: [(&str, Value); N]) -> Value {
-    Value::map(
-        fields
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect::<BTreeMap<_, _>>(),
-    )
+    Value::map(fields.map(|(k, v)| (k.to_string(), v)))
 }
 
 /// `<prefix>_<n>` as a key.

@@ -14,10 +14,9 @@
 //! binary form copies strings whole and numbers as words. Decoding checks every length
 //! against the bytes left and bounds nesting, so damaged bytes give an error, never a panic.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::value::{F64, Value};
+use crate::value::{F64, Value, ValueMap};
 
 const NULL: u8 = 0;
 const FALSE: u8 = 1;
@@ -158,12 +157,13 @@ impl<'a> Reader<'a> {
             }
             MAP => {
                 let count = self.len()?;
-                let mut map = BTreeMap::new();
+                // NB: every field takes at least five bytes (see `items` above).
+                let mut fields = Vec::with_capacity(count.min(self.bytes.len() - self.at));
                 for _ in 0..count {
                     let key = self.text()?.to_string();
-                    map.insert(key, self.value(depth + 1)?);
+                    fields.push((key, self.value(depth + 1)?));
                 }
-                Value::Map(Arc::new(map))
+                Value::Map(Arc::new(ValueMap::from_fields(fields)))
             }
             other => return Err(format!("unknown value tag {other}")),
         })

@@ -165,7 +165,7 @@ impl J {
             J::Float(f) => Value::from(*f),
             J::Str(s) => Value::from(s.as_str()),
             J::List(items) => Value::list(items.iter().map(J::to_value).collect()),
-            J::Map(m) => Value::map(m.iter().map(|(k, v)| (k.clone(), v.to_value())).collect()),
+            J::Map(m) => Value::map(m.iter().map(|(k, v)| (k.clone(), v.to_value()))),
         }
     }
 }
