@@ -9,10 +9,12 @@
 //! never a string search over field names. [`json`] parses JSON text straight into a
 //! `Value`.
 
+mod field_name;
 pub mod json;
 mod map;
 mod order;
 pub mod row_pool;
+pub use field_name::FieldName;
 pub use map::ValueMap;
 pub use order::{OrderPrefix, PREFIX_BYTES, order_prefix};
 
@@ -102,7 +104,7 @@ impl Value {
     }
 
     /// A map value of `fields` in any order; a repeated name keeps its last value.
-    pub fn map(fields: impl IntoIterator<Item = (String, Value)>) -> Value {
+    pub fn map<N: Into<FieldName>>(fields: impl IntoIterator<Item = (N, Value)>) -> Value {
         Value::Map(Arc::new(fields.into_iter().collect()))
     }
 
@@ -178,7 +180,7 @@ impl Value {
                     if i > 0 {
                         out.push(',');
                     }
-                    write_json_string(k, out);
+                    write_json_string(k.as_str(), out);
                     out.push(':');
                     v.write_json(out);
                 }

@@ -17,7 +17,7 @@
 
 use crate::change::time::MAX_EVENT_TS;
 use crate::change::{Mutation, Op};
-use crate::value::Value;
+use crate::value::{FieldName, Value};
 
 /// Nesting deeper than this is left to the general parser (and its recursion limit).
 const MAX_DEPTH: u32 = 32;
@@ -174,7 +174,7 @@ impl<'a> Cursor<'a> {
                 let name = self.plain_string()?;
                 self.expect(b':')?;
                 // A repeated name keeps its last value, as the general parser does.
-                fields.push((name.to_string(), self.value(depth + 1)?));
+                fields.push((FieldName::from(name), self.value(depth + 1)?));
                 if !self.eat(b',') {
                     self.expect(b'}')?;
                     break;

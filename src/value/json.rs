@@ -7,7 +7,7 @@ use std::fmt;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use super::{F64, Value};
+use super::{F64, FieldName, Value};
 
 /// A [`Value`] that deserializes from any self-describing format (JSON here).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -77,7 +77,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
         let mut fields = Vec::with_capacity(access.size_hint().unwrap_or(0).min(64));
-        while let Some((key, JsonValue(value))) = access.next_entry::<String, JsonValue>()? {
+        while let Some((key, JsonValue(value))) = access.next_entry::<FieldName, JsonValue>()? {
             fields.push((key, value));
         }
         Ok(Value::map(fields))

@@ -18,7 +18,7 @@ use std::fmt;
 use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::Value;
+use super::{FieldName, Value};
 
 /// Objects with at most this many fields are scanned rather than binary-searched.
 const SCANNED_FIELDS: usize = 16;
@@ -26,12 +26,12 @@ const SCANNED_FIELDS: usize = 16;
 /// A JSON object: fields sorted by name, each name once.
 #[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ValueMap {
-    fields: Vec<(String, Value)>,
+    fields: Vec<(FieldName, Value)>,
 }
 
 impl ValueMap {
     /// The object of `fields` in any order; a repeated name keeps its last value.
-    pub fn from_fields(mut fields: Vec<(String, Value)>) -> ValueMap {
+    pub fn from_fields(mut fields: Vec<(FieldName, Value)>) -> ValueMap {
         if !strictly_sorted(&fields) {
             // NB: a stable sort keeps a repeated name's values in input order, so the
             // dedup below can keep the last one.
@@ -47,7 +47,7 @@ impl ValueMap {
         if self.fields.len() > SCANNED_FIELDS {
             let at = self
                 .fields
-                .binary_search_by(|(field, _)| field.as_str().cmp(name))
+                .binary_search_by(|(field, _)| field.as_bytes().cmp(name.as_bytes()))
                 .ok()?;
             return Some(&self.fields[at].1);
         }
@@ -59,7 +59,7 @@ impl ValueMap {
     }
 
     /// The fields in name order.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&String, &Value)> {
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&FieldName, &Value)> {
         self.fields.iter().map(|(name, value)| (name, value))
     }
 
@@ -72,12 +72,12 @@ impl ValueMap {
     }
 }
 
-fn strictly_sorted(fields: &[(String, Value)]) -> bool {
+fn strictly_sorted(fields: &[(FieldName, Value)]) -> bool {
     fields.windows(2).all(|pair| pair[0].0 < pair[1].0)
 }
 
 /// Of each run of one name (sorted, in input order), keeps the last entry.
-fn keep_last_of_each_name(fields: &mut Vec<(String, Value)>) {
+fn keep_last_of_each_name(fields: &mut Vec<(FieldName, Value)>) {
     fields.reverse();
     fields.dedup_by(|later, earlier| later.0 == earlier.0);
     fields.reverse();
@@ -104,23 +104,27 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
 impl From<BTreeMap<String, Value>> for ValueMap {
     fn from(map: BTreeMap<String, Value>) -> ValueMap {
         ValueMap {
-            fields: map.into_iter().collect(),
+            fields: map
+                .into_iter()
+                .map(|(name, value)| (FieldName::from(name), value))
+                .collect(),
         }
     }
 }
 
 impl IntoIterator for ValueMap {
-    type Item = (String, Value);
-    type IntoIter = std::vec::IntoIter<(String, Value)>;
+    type Item = (FieldName, Value);
+    type IntoIter = std::vec::IntoIter<(FieldName, Value)>;
 
     fn into_iter(self) -> Self::IntoIter {
         self.fields.into_iter()
     }
 }
 
-impl FromIterator<(String, Value)> for ValueMap {
-    fn from_iter<I: IntoIterator<Item = (String, Value)>>(fields: I) -> ValueMap {
-        ValueMap::from_fields(fields.into_iter().collect())
+impl<N: Into<FieldName>> FromIterator<(N, Value)> for ValueMap {
+    fn from_iter<I: IntoIterator<Item = (N, Value)>>(fields: I) -> ValueMap {
+        let fields = fields.into_iter();
+        ValueMap::from_fields(fields.map(|(name, value)| (name.into(), value)).collect())
     }
 }
 
@@ -153,7 +157,7 @@ impl<'de> Visitor<'de> for FieldsVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<ValueMap, A::Error> {
         let mut fields = Vec::with_capacity(access.size_hint().unwrap_or(0).min(64));
-        while let Some(field) = access.next_entry::<String, Value>()? {
+        while let Some(field) = access.next_entry::<FieldName, Value>()? {
             fields.push(field);
         }
         Ok(ValueMap::from_fields(fields))
@@ -175,6 +179,10 @@ mod tests {
             .collect()
     }
 
+    fn map_of(fields: &[(String, Value)]) -> ValueMap {
+        fields.iter().cloned().collect()
+    }
+
     fn as_btree(fields: &[(String, Value)]) -> BTreeMap<String, Value> {
         fields.iter().cloned().collect()
     }
@@ -185,10 +193,15 @@ mod tests {
         for n in [0, 1, 2, 5, 16, 17, 40] {
             for _ in 0..50 {
                 let fields = random_fields(&mut rng, n);
-                let map = ValueMap::from_fields(fields.clone());
+                let map = map_of(&fields);
                 let btree = as_btree(&fields);
                 assert_eq!(map, ValueMap::from(btree.clone()));
-                assert!(map.iter().eq(btree.iter()));
+                let names = |m: &ValueMap| {
+                    m.iter()
+                        .map(|(k, _)| k.as_str().to_string())
+                        .collect::<Vec<_>>()
+                };
+                assert_eq!(names(&map), btree.keys().cloned().collect::<Vec<_>>());
                 for name in (0..n + 3).map(|i| format!("f{i}")) {
                     assert_eq!(map.get(&name), btree.get(&name), "{name} of {fields:?}");
                 }
@@ -202,7 +215,7 @@ mod tests {
         let maps: Vec<Vec<(String, Value)>> =
             (0..60).map(|i| random_fields(&mut rng, i % 6)).collect();
         for a in &maps {
-            let (map_a, btree_a) = (ValueMap::from_fields(a.clone()), as_btree(a));
+            let (map_a, btree_a) = (map_of(&a), as_btree(a));
             assert_eq!(stable_hash(&map_a), stable_hash(&btree_a));
             let json = serde_json::to_string(&btree_a).expect("serialize");
             assert_eq!(serde_json::to_string(&map_a).expect("serialize"), json);
@@ -210,7 +223,7 @@ mod tests {
             let back: ValueMap = serde_json::from_str(&json).expect("deserialize");
             assert_eq!(back, map_a);
             for b in &maps {
-                let (map_b, btree_b) = (ValueMap::from_fields(b.clone()), as_btree(b));
+                let (map_b, btree_b) = (map_of(&b), as_btree(b));
                 assert_eq!(map_a.cmp(&map_b), btree_a.cmp(&btree_b));
             }
         }
@@ -244,7 +257,7 @@ mod tests {
             let fields: Vec<(String, Value)> = (0..entries)
                 .map(|i| (rng.pick(&names).to_string(), Value::Int(i as i64)))
                 .collect();
-            let (map, btree) = (ValueMap::from_fields(fields.clone()), as_btree(&fields));
+            let (map, btree) = (map_of(&fields), as_btree(&fields));
             for name in names {
                 assert_eq!(map.get(name), btree.get(name), "{name:?} in {map:?}");
             }

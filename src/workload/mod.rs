@@ -231,7 +231,7 @@ impl ExactSizeIterator for Generator {}
 
 /// A JSON map value from `(field, value)` pairs.
 fn map<const N: usize>(fields: [(&str, Value); N]) -> Value {
-    Value::map(fields.map(|(k, v)| (k.to_string(), v)))
+    Value::map(fields)
 }
 
 /// `<prefix>_<n>` as a key.

@@ -16,7 +16,7 @@
 
 use std::sync::Arc;
 
-use crate::value::{F64, Value, ValueMap};
+use crate::value::{F64, FieldName, Value, ValueMap};
 
 const NULL: u8 = 0;
 const FALSE: u8 = 1;
@@ -74,7 +74,8 @@ pub fn encoded_len(value: &Value) -> usize {
         Value::Str(s) => LEN + s.len(),
         Value::List(items) => LEN + items.iter().map(encoded_len).sum::<usize>(),
         Value::Map(map) => {
-            let entry = |(key, item): (&String, &Value)| LEN + key.len() + encoded_len(item);
+            let entry =
+                |(key, item): (&FieldName, &Value)| LEN + key.as_bytes().len() + encoded_len(item);
             LEN + map.iter().map(entry).sum::<usize>()
         }
     }
@@ -160,7 +161,7 @@ impl<'a> Reader<'a> {
                 // NB: every field takes at least five bytes (see `items` above).
                 let mut fields = Vec::with_capacity(count.min(self.bytes.len() - self.at));
                 for _ in 0..count {
-                    let key = self.text()?.to_string();
+                    let key = FieldName::from(self.text()?);
                     fields.push((key, self.value(depth + 1)?));
                 }
                 Value::Map(Arc::new(ValueMap::from_fields(fields)))
