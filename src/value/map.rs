@@ -215,7 +215,7 @@ mod tests {
         let maps: Vec<Vec<(String, Value)>> =
             (0..60).map(|i| random_fields(&mut rng, i % 6)).collect();
         for a in &maps {
-            let (map_a, btree_a) = (map_of(&a), as_btree(a));
+            let (map_a, btree_a) = (map_of(a), as_btree(a));
             assert_eq!(stable_hash(&map_a), stable_hash(&btree_a));
             let json = serde_json::to_string(&btree_a).expect("serialize");
             assert_eq!(serde_json::to_string(&map_a).expect("serialize"), json);
@@ -223,7 +223,7 @@ mod tests {
             let back: ValueMap = serde_json::from_str(&json).expect("deserialize");
             assert_eq!(back, map_a);
             for b in &maps {
-                let (map_b, btree_b) = (map_of(&b), as_btree(b));
+                let (map_b, btree_b) = (map_of(b), as_btree(b));
                 assert_eq!(map_a.cmp(&map_b), btree_a.cmp(&btree_b));
             }
         }
