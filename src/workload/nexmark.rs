@@ -14,7 +14,7 @@
 //! value also carries the event's `ts`, Nexmark's `dateTime`.
 
 use super::rng::{Rng, exp};
-use super::{key, map};
+use super::{concat, key, map};
 use crate::change::Mutation;
 use crate::value::Value;
 
@@ -90,8 +90,10 @@ impl Nexmark {
 
     fn person(&mut self, rng: &mut Rng, epoch: u64, ts: u64) -> Mutation {
         let id = FIRST_PERSON_ID + epoch;
-        let name = format!("{} {}", rng.pick(&FIRST_NAMES), rng.pick(&LAST_NAMES));
-        let email = format!("{}@{}.com", letters(rng, 7), letters(rng, 5));
+        let (first, last) = (rng.pick(&FIRST_NAMES), rng.pick(&LAST_NAMES));
+        let name = concat(&[first, " ", last]);
+        let (user, domain) = (letters(rng, 7), letters(rng, 5));
+        let email = concat(&[&user, "@", &domain, ".com"]);
         let value = map([
             ("id", int(id)),
             ("name", name.into()),
@@ -148,11 +150,12 @@ impl Nexmark {
         };
         let auction = FIRST_AUCTION_ID + auction;
         let channel = rng.below(CHANNELS.len() as u64) as usize;
-        let url = format!(
-            "https://www.nexmark.com/{}/item.htm?query=1&channel_id={}",
-            letters(rng, 5),
-            channel
-        );
+        let url = concat(&[
+            "https://www.nexmark.com/",
+            &letters(rng, 5),
+            "/item.htm?query=1&channel_id=",
+            itoa::Buffer::new().format(channel),
+        ]);
         self.bids += 1;
         let value = map([
             ("auction", int(auction)),
@@ -162,7 +165,14 @@ impl Nexmark {
             ("url", url.into()),
             ("ts", int(ts)),
         ]);
-        Mutation::put(format!("bid_{auction}_{}", self.bids), value, ts)
+        let mut numbers = (itoa::Buffer::new(), itoa::Buffer::new());
+        let key = concat(&[
+            "bid_",
+            numbers.0.format(auction),
+            "_",
+            numbers.1.format(self.bids),
+        ]);
+        Mutation::put(key, value, ts)
     }
 }
 
