@@ -116,6 +116,13 @@ impl Expr {
     pub fn eval(&self, row: &Row) -> Result<Value, EvalError> {
         match &*self.root {
             node::Node::Field(i) => Ok(row.get(*i).clone()),
+            // NB: `value.name`, the commonest expression of all, without the interpreter's
+            // dispatch: a pipeline evaluates it for every row (see `eval::path`).
+            node::Node::Path(base, steps)
+                if let (node::Node::Field(i), [node::Step::Key(name)]) = (&**base, &**steps) =>
+            {
+                Ok(row.get(*i).get(name).clone())
+            }
             root => eval::eval(root, row).map(std::borrow::Cow::into_owned),
         }
     }
