@@ -239,25 +239,44 @@ pub fn write_json_string(s: &str, out: &mut String) {
     out.push('"');
 }
 
-/// How many leading bytes need no escape, found eight at a time (a word with a control
-/// byte, a quote or a backslash stops the scan; the byte loop takes it from there).
+/// How many leading bytes need no escape, found sixteen and then eight at a time (a word
+/// with a control byte, a quote or a backslash stops the scan; the byte loop takes it from
+/// there). The last few bytes are checked as one word padded with a plain byte, so a string
+/// without escapes is never walked byte by byte.
 fn plain_prefix(bytes: &[u8]) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let has_zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGH != 0;
+    let word = |chunk: &[u8]| u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
     let mut at = 0;
-    for chunk in bytes.chunks_exact(8) {
-        let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-        let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH != 0;
-        if control
-            || has_zero(word ^ (ONES * u64::from(b'"')))
-            || has_zero(word ^ (ONES * u64::from(b'\\')))
-        {
+    for pair in bytes.chunks_exact(16) {
+        if escapes_in(word(&pair[..8])) | escapes_in(word(&pair[8..])) != 0 {
             break;
+        }
+        at += 16;
+    }
+    for chunk in bytes[at..].chunks_exact(8) {
+        if escapes_in(word(chunk)) != 0 {
+            return at;
         }
         at += 8;
     }
-    at
+    let rest = &bytes[at..];
+    let mut padded = [b'a'; 8];
+    padded[..rest.len()].copy_from_slice(rest);
+    match escapes_in(u64::from_le_bytes(padded)) {
+        0 => bytes.len(),
+        _ => at,
+    }
+}
+
+/// Nonzero when one of the eight bytes of `word` is a control byte, a quote or a backslash.
+#[inline(always)]
+fn escapes_in(word: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |w: u64| w.wrapping_sub(ONES) & !w & HIGH;
+    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
+    control
+        | zero_byte(word ^ (ONES * u64::from(b'"')))
+        | zero_byte(word ^ (ONES * u64::from(b'\\')))
 }
 
 impl From<i64> for Value {
