@@ -1,11 +1,11 @@
 //! A JSON object's fields as one sorted array: what `Value::Map` shares.
 //!
-//! Objects in events are small (a Nexmark bid has six fields, a `users-orders` row
-//! three or four), and a pipeline reads them by name for every event. A `BTreeMap` keeps them in a
-//! node walked by a generic iterator and built by sorting then bulk-loading; a profile of the
-//! table join put 11% of its worker in looking fields up that way. Here the fields sit in one
-//! array sorted by name: a small object is scanned, lengths compared first, and a large one
-//! is binary-searched.
+//! Objects in events are small (a Nexmark bid has six fields, a `users-orders` row three or
+//! four), and a pipeline reads them by name for every event. A `BTreeMap` keeps them in a node
+//! walked by a generic iterator and built by sorting then bulk-loading; a profile of the table
+//! join put 11% of its worker in looking fields up that way. Here the fields sit in one array
+//! sorted by name: a small object is scanned, lengths compared first, and a large one is
+//! binary-searched.
 //!
 //! Order, equality, hashing and serde are those of the `BTreeMap` it replaces (entries in
 //! name order, compared pairwise; a length then each pair hashed; a serde map), so sinks,
