@@ -3,7 +3,7 @@
 //! Field names are short (`auction`, `user_id`, `region`) and every object parsed, generated
 //! or decoded from the store has a few: as `String`s each was an allocation to make and to
 //! free, and finding a field by name read each candidate's bytes through a pointer. A name of
-//! up to [`INLINE`] bytes lives in the name itself, beside its value in the object's array;
+//! up to 22 bytes (`INLINE`) lives in the name itself, beside its value in the object's array;
 //! a longer one is boxed.
 //!
 //! It orders, hashes, prints and serializes as the `str` it holds, so a map of them is the
