@@ -11,18 +11,15 @@
 //! (A most-significant-byte sort, which stops splitting small buckets, was measured too: 4–6%
 //! more instructions in the sorts of Nexmark q0 and the table join.)
 
-use crate::value::{PREFIX_BYTES, Row, order_prefix};
+use crate::value::{OrderPrefix, PREFIX_BYTES, Row, order_prefix};
 
 /// Updates from this many on are radix sorted; fewer are compared directly.
 const RADIX_FROM: usize = 256;
 
-/// The bytes of an order prefix.
-const KEY_BYTES: usize = PREFIX_BYTES;
-
 /// One update's prefix bytes and its place in the unsorted updates.
 #[derive(Clone, Copy)]
 struct Keyed {
-    key: [u8; KEY_BYTES],
+    key: OrderPrefix,
     at: u32,
 }
 
@@ -51,7 +48,7 @@ pub fn sort_by_row(updates: &mut Vec<(Row, i64)>) {
 
 /// A stable least-significant-byte radix sort by `key`.
 fn radix_sort(items: &mut Vec<Keyed>) {
-    let mut counts = vec![[0u32; 256]; KEY_BYTES];
+    let mut counts = vec![[0u32; 256]; PREFIX_BYTES];
     for item in items.iter() {
         for (position, byte) in item.key.iter().enumerate() {
             counts[position][*byte as usize] += 1;
@@ -59,7 +56,7 @@ fn radix_sort(items: &mut Vec<Keyed>) {
     }
     let total = items.len() as u32;
     let mut scratch = items.clone();
-    for position in (0..KEY_BYTES).rev() {
+    for position in (0..PREFIX_BYTES).rev() {
         let histogram = &counts[position];
         if histogram.contains(&total) {
             continue;
