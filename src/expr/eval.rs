@@ -29,6 +29,36 @@ pub(crate) fn eval<'r>(node: &'r Node, row: &'r Row) -> Result<Val<'r>, EvalErro
     }
 }
 
+/// Evaluates `node` as a filter predicate: true only when it is `true` (see
+/// [`super::is_true`]).
+///
+/// A comparison of leaves — a field, a literal, or one key into a field (`value.name`) —
+/// the commonest filter, is answered from the values in place: the general path builds the
+/// operands' `Cow`s and the comparison's value only to test it, several times the work of
+/// the comparison itself.
+pub(crate) fn predicate(node: &Node, row: &Row) -> Result<bool, EvalError> {
+    if let Node::Cmp(op, a, b) = node
+        && let (Some(a), Some(b)) = (leaf(a, row), leaf(b, row))
+    {
+        return Ok(ops::compare_truth(*op, a, b)? == Some(true));
+    }
+    eval(node, row).map(|value| super::is_true(&value))
+}
+
+/// The value of a leaf in place: a field, a literal, or one key into a field.
+#[inline(always)]
+fn leaf<'r>(node: &'r Node, row: &'r Row) -> Option<&'r Value> {
+    match node {
+        Node::Field(i) => Some(row.get(*i)),
+        Node::Lit(v) => Some(v),
+        Node::Path(base, steps) => match (&**base, &**steps) {
+            (Node::Field(i), [Step::Key(name)]) => Some(row.get(*i).get(name)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// Evaluates a node that is not a leaf.
 ///
 /// Each arm hands off to a function and returns its result directly, which keeps this

@@ -129,7 +129,7 @@ impl Expr {
 
     /// Evaluates the expression as a filter predicate: true only for `Bool(true)`.
     pub fn eval_predicate(&self, row: &Row) -> Result<bool, EvalError> {
-        eval::eval(&self.root, row).map(|v| is_true(&v))
+        eval::predicate(&self.root, row)
     }
 
     /// The static result type.

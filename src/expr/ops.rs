@@ -127,7 +127,12 @@ pub(crate) fn sql_cmp(a: &Value, b: &Value) -> Result<Option<Ordering>, EvalErro
 
 /// `a op b` for a comparison operator, with SQL NULL semantics.
 pub(crate) fn compare(op: CmpOp, a: &Value, b: &Value) -> Result<Value, EvalError> {
-    let r = match op {
+    Ok(compare_truth(op, a, b)?.map_or(Value::Null, Value::Bool))
+}
+
+/// [`compare`]'s answer before it is a value: `None` for NULL.
+pub(crate) fn compare_truth(op: CmpOp, a: &Value, b: &Value) -> Result<Option<bool>, EvalError> {
+    Ok(match op {
         CmpOp::Eq => sql_eq(a, b),
         CmpOp::Ne => sql_eq(a, b).map(|e| !e),
         _ => sql_cmp(a, b)?.map(|o| match op {
@@ -136,8 +141,7 @@ pub(crate) fn compare(op: CmpOp, a: &Value, b: &Value) -> Result<Value, EvalErro
             CmpOp::Gt => o == Ordering::Greater,
             _ => o != Ordering::Less,
         }),
-    };
-    Ok(r.map_or(Value::Null, Value::Bool))
+    })
 }
 
 /// Appends the text form of a value: strings as they are, everything else as JSON.
