@@ -47,7 +47,7 @@ pub(crate) fn predicate(node: &Node, row: &Row) -> Result<bool, EvalError> {
 
 /// The value of a leaf in place: a field, a literal, or one key into a field.
 #[inline(always)]
-fn leaf<'r>(node: &'r Node, row: &'r Row) -> Option<&'r Value> {
+pub(crate) fn leaf<'r>(node: &'r Node, row: &'r Row) -> Option<&'r Value> {
     match node {
         Node::Field(i) => Some(row.get(*i)),
         Node::Lit(v) => Some(v),
