@@ -157,32 +157,24 @@ pub fn table_row(key: &Arc<str>, ts: u64, seq: u64, value: &Value) -> Row {
 
 /// [`table_row`] with only the fields whose bit is set in `keep` filled in; the others NULL.
 pub fn table_row_with(key: &Arc<str>, ts: u64, seq: u64, value: &Value, keep: u64) -> Row {
-    table_row_in((key, ts, seq, value), keep, Vec::new())
+    Row(vec![
+        field(keep, pos::KEY, || Value::Str(key.clone())),
+        field(keep, pos::TS, || time_value(ts)),
+        field(keep, pos::TABLE_SEQ, || Value::Int(seq as i64)),
+        field(keep, pos::TABLE_VALUE, || value.clone()),
+    ])
 }
 
-/// [`table_row_with`] in the buffer `values` (emptied first), so a caller that recycles rows
-/// allocates none. NB: NULLs first, then the kept fields over them, as in
-/// [`ChangeEvent::event_row_in`].
-pub fn table_row_in(
-    (key, ts, seq, value): (&Arc<str>, u64, u64, &Value),
-    keep: u64,
-    mut values: Vec<Value>,
-) -> Row {
-    values.clear();
-    values.extend(std::iter::repeat_n((), 4).map(|()| Value::Null));
-    if keeps(keep, pos::KEY) {
-        values[pos::KEY] = Value::Str(key.clone());
+/// Field `i` of a row: `value()` if the row keeps it, NULL otherwise. NB: the table view's
+/// rows keep most of their four fields, so they are built whole rather than NULLs first (as
+/// in [`ChangeEvent::event_row_in`]): that took 1.6% more instructions on the table join and
+/// measured no faster.
+#[inline(always)]
+fn field(keep: u64, i: usize, value: impl FnOnce() -> Value) -> Value {
+    match keeps(keep, i) {
+        true => value(),
+        false => Value::Null,
     }
-    if keeps(keep, pos::TS) {
-        values[pos::TS] = time_value(ts);
-    }
-    if keeps(keep, pos::TABLE_SEQ) {
-        values[pos::TABLE_SEQ] = Value::Int(seq as i64);
-    }
-    if keeps(keep, pos::TABLE_VALUE) {
-        values[pos::TABLE_VALUE] = value.clone();
-    }
-    Row(values)
 }
 
 /// Whether bit `field` is set in `keep`: the row keeps that field.

@@ -15,14 +15,14 @@ use differential_dataflow::AsCollection;
 
 use super::chain::{self, RowChain};
 use crate::change::EventKind;
-use crate::change::event::table_row_in;
+use crate::change::event::table_row_with;
 use crate::change::time::is_late;
 use crate::operators::fallible::{Lines, Rows, split_fallible3};
 use crate::plan::projection::Projection;
 use crate::plan::{SourceDef, View};
 use crate::schema::pos;
 use crate::store::{Change, ChangeStream};
-use crate::value::{Row, Value};
+use crate::value::Row;
 
 /// Rows of `def`'s view through `chain` (the row-local steps that follow the source), its
 /// late events when `lateness` is `Some(allowed_lateness)`, and the chain's error lines.
@@ -78,7 +78,7 @@ pub fn render_source<'scope>(
                     if event.kind != EventKind::Delete {
                         let (ts, seq) = (event.ts, event.seq);
                         insert(narrow.row(on_time, |keep| {
-                            table_row_in((&event.key, ts, seq, &event.new), keep, chain::spare())
+                            table_row_with(&event.key, ts, seq, &event.new, keep)
                         }));
                     }
                     // NB: a row that was late never entered this view, so it is not retracted.
@@ -86,16 +86,7 @@ pub fn render_source<'scope>(
                         && bound.is_none_or(|b| !is_late(prev.ts, b, prev.max_seen))
                     {
                         let row = narrow.row(true, |keep| {
-                            // NB: a packed old value is decoded only when the row keeps it.
-                            let old = match keep >> pos::TABLE_VALUE & 1 {
-                                1 => change.old(),
-                                _ => Value::Null,
-                            };
-                            table_row_in(
-                                (&event.key, prev.ts, prev.seq, &old),
-                                keep,
-                                chain::spare(),
-                            )
+                            table_row_with(&event.key, prev.ts, prev.seq, &change.old(), keep)
                         });
                         emit(row, -1);
                     }
