@@ -56,7 +56,15 @@ impl Hash for F64 {
 /// Strings, lists and maps are shared (`Arc`): a value is cloned at every step of a pipeline
 /// (shard state, change event, rows, group keys), and a clone must not copy a document.
 /// Serde writes them as plain strings, sequences and maps.
+///
+/// Decision: the tag is a whole word (`repr(u64)`), in the word a one-byte tag would have
+/// left as padding, so a value is three words and no bigger. With a one-byte tag, a value
+/// built and then moved was stored byte by byte and loaded back sixteen bytes at a time,
+/// and the load waited on the stores; rows, group keys and expression results all move
+/// values so. `window_counts.toml` over 500 000 lines, `-w 1`, 8 alternating runs: CPU time
+/// 1 369 → 1 318 ms mean, 3 128 → 3 073 M instructions over 200 000 lines.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[repr(u64)]
 pub enum Value {
     #[default]
     Null,
@@ -67,6 +75,11 @@ pub enum Value {
     List(Arc<Vec<Value>>),
     Map(Arc<ValueMap>),
 }
+
+// NB: the wider tag takes the padding's place: a value, and a value or nothing, stay three
+// words.
+const _: () = assert!(std::mem::size_of::<Value>() == 24);
+const _: () = assert!(std::mem::size_of::<Option<Value>>() == 24);
 
 impl Value {
     /// Converts parsed JSON into a `Value`; integral numbers that fit become `Int`.
