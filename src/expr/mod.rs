@@ -114,16 +114,11 @@ impl Expr {
 
     /// Evaluates the expression over one row (positions as in the compile-time schema).
     pub fn eval(&self, row: &Row) -> Result<Value, EvalError> {
-        match &*self.root {
-            node::Node::Field(i) => Ok(row.get(*i).clone()),
-            // NB: `value.name`, the commonest expression of all, without the interpreter's
-            // dispatch: a pipeline evaluates it for every row (see `eval::path`).
-            node::Node::Path(base, steps)
-                if let (node::Node::Field(i), [node::Step::Key(name)]) = (&**base, &**steps) =>
-            {
-                Ok(row.get(*i).get(name).clone())
-            }
-            root => eval::eval(root, row).map(std::borrow::Cow::into_owned),
+        // NB: a leaf — a field, a literal, `value.name`, the commonest expressions of all —
+        // without the interpreter's dispatch: a pipeline evaluates it for every row.
+        match eval::leaf(&self.root, row) {
+            Some(value) => Ok(value.clone()),
+            None => eval::eval(&self.root, row).map(std::borrow::Cow::into_owned),
         }
     }
 
