@@ -151,7 +151,7 @@ fn call_safe(func: &Func, args: &[Node], field: &impl Fn(usize) -> Shape) -> Opt
         Func::RegexpLike(_) if strings(1) => Some(Shape::Bool),
         Func::Length if strings(1) => Some(Shape::Int),
         Func::Concat => Some(Shape::Str),
-        Func::SplitPart => {
+        Func::SplitPart | Func::SplitPartByte(..) => {
             let text = shapes.first() == Some(&Shape::Str) && shapes.get(1) == Some(&Shape::Str);
             (text && literal_int(2).is_some_and(|n| n != 0)).then_some(Shape::Str)
         }

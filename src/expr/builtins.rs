@@ -42,6 +42,9 @@ pub(crate) fn call_eval<'r>(
             }
             return Ok(Cow::Owned(Value::from(out)));
         }
+        Func::SplitPartByte(delim, index) => {
+            return split_part_byte((*delim, *index), args, row, eval);
+        }
         Func::NullIf => {
             let a = eval_arg(args, 0, row, &eval)?;
             let b = eval_arg(args, 1, row, &eval)?;
@@ -145,9 +148,35 @@ pub(crate) fn call_eval<'r>(
             part_of(&v[0], split_part(s, delim, i)?)
         }
         Func::RegexpLike(re) => Value::Bool(re.is_match(text(f, &v[0])?)),
-        Func::Coalesce | Func::Concat | Func::NullIf => Value::Null, // handled above
+        // NB: handled above.
+        Func::Coalesce | Func::Concat | Func::NullIf | Func::SplitPartByte(..) => Value::Null,
     };
     Ok(Cow::Owned(out))
+}
+
+/// `split_part(text, '<byte>', <position>)` with its literals resolved (see
+/// `Func::SplitPartByte`): the same result and errors as the general call.
+fn split_part_byte<'r>(
+    (delim, index): (u8, usize),
+    args: &'r [Node],
+    row: &'r Row,
+    eval: impl Fn(&'r Node, &'r Row) -> Result<Val<'r>, EvalError>,
+) -> Result<Val<'r>, EvalError> {
+    let Some(arg) = args.first() else {
+        return Ok(Cow::Borrowed(&NULL));
+    };
+    let whole = match leaf(arg, row) {
+        Some(value) => Cow::Borrowed(value),
+        None => eval(arg, row)?,
+    };
+    match &*whole {
+        Value::Null => Ok(Cow::Borrowed(&NULL)),
+        Value::Str(s) => {
+            let part = nth_byte_part(s, delim, index).unwrap_or("");
+            Ok(Cow::Owned(part_of(&whole, part)))
+        }
+        other => Err(runtime_type("split_part", "a string", other)),
+    }
 }
 
 fn eval_arg<'r>(
@@ -282,6 +311,11 @@ fn split_part<'a>(s: &'a str, delim: &str, n: i64) -> Result<&'a str, EvalError>
 /// The `index`th part of `s` split at the ASCII byte `delim`, found with a byte scan (a
 /// split at an ASCII byte always falls on a char boundary).
 fn nth_ascii_part(s: &str, delim: u8, index: i64) -> Option<&str> {
+    nth_byte_part(s, delim, usize::try_from(index).ok()?)
+}
+
+/// [`nth_ascii_part`] at a position already known not to be negative.
+fn nth_byte_part(s: &str, delim: u8, index: usize) -> Option<&str> {
     let bytes = s.as_bytes();
     let end_from = |from: usize| {
         bytes[from..]
@@ -290,7 +324,7 @@ fn nth_ascii_part(s: &str, delim: u8, index: i64) -> Option<&str> {
             .map_or(bytes.len(), |at| from + at)
     };
     let mut start = 0;
-    for _ in 0..usize::try_from(index).ok()? {
+    for _ in 0..index {
         start = end_from(start) + 1;
         if start > bytes.len() {
             return None;

@@ -55,7 +55,7 @@ impl Func {
             Func::Replace => "replace",
             Func::StartsWith => "starts_with",
             Func::EndsWith => "ends_with",
-            Func::SplitPart => "split_part",
+            Func::SplitPart | Func::SplitPartByte(..) => "split_part",
             Func::RegexpLike(_) => "regexp_like",
         }
     }
@@ -214,7 +214,7 @@ pub(crate) fn compile(
             }
             Type::Bool
         }
-        Func::SplitPart => {
+        Func::SplitPart | Func::SplitPartByte(..) => {
             expect(f, &args[0], Type::Str)?;
             expect(f, &args[1], Type::Str)?;
             expect(f, &args[2], Type::Int)?;
@@ -222,6 +222,7 @@ pub(crate) fn compile(
         }
         Func::RegexpLike(_) => Type::Bool,
     };
+    let func = resolve_literals(func, &args);
     Ok(call(func, args, ty, call_range))
 }
 
@@ -239,6 +240,21 @@ fn arity(f: &str, min: usize, max: usize, args: &[Typed], range: Range) -> Resul
         format!("{f} takes {takes}, got {}", args.len()),
         range,
     ))
+}
+
+/// `func` with the literal arguments it can take now taken: `split_part` by one ASCII byte
+/// at a positive position skips evaluating, checking and converting them for every row.
+fn resolve_literals(func: Func, args: &[Typed]) -> Func {
+    let literals = (args.get(1).map(|a| &a.node), args.get(2).map(|a| &a.node));
+    match (func, literals) {
+        (Func::SplitPart, (Some(Node::Lit(Value::Str(d))), Some(Node::Lit(Value::Int(n)))))
+            if d.len() == 1 && d.is_ascii() && *n > 0 =>
+        {
+            let index = usize::try_from(*n - 1).unwrap_or(usize::MAX);
+            Func::SplitPartByte(d.as_bytes()[0], index)
+        }
+        (func, _) => func,
+    }
 }
 
 fn call(func: Func, args: Vec<Typed>, ty: Type, range: Range) -> Typed {

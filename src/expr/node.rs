@@ -85,6 +85,10 @@ pub(crate) enum Func {
     StartsWith,
     EndsWith,
     SplitPart,
+    /// `split_part` whose delimiter is one ASCII byte and whose position is positive, both
+    /// literals: resolved when the expression is compiled (the arguments stay, for analysis).
+    /// The position is 0-based here.
+    SplitPartByte(u8, usize),
     /// The pattern, compiled once when the expression is compiled.
     RegexpLike(Box<Regex>),
 }

@@ -2,6 +2,7 @@
 //! paths, dotted (join) field names and static types. Errors and robustness: `tests_errors.rs`.
 
 use super::*;
+use crate::expr::node::{Func, Node};
 use crate::value::F64;
 
 pub(super) fn schema() -> Schema {
@@ -624,4 +625,49 @@ fn predicates_answered_in_place_agree_with_evaluation() {
         }
     }
     assert!(compared > 500, "only {compared} comparisons compiled");
+}
+
+/// `split_part` with its literal delimiter and position resolved when compiled agrees with
+/// the general call (the same arguments, computed per row) on every kind of text: parts
+/// present and absent, an empty text, multi-byte characters, NULL and kinds that are not
+/// text (an error).
+#[test]
+fn split_part_with_literals_resolved_agrees_with_the_general_call() {
+    let texts = [
+        "key",
+        "'a_b_c'",
+        "'_a__b_'",
+        "''",
+        "'é_ü_x'",
+        "'no-delimiter'",
+        "value.name",
+        "value.n",
+        "value.missing",
+        "value.amount",
+        "value.tags",
+        "NULL",
+    ];
+    let mut resolved = 0;
+    for text in texts {
+        for delim in ["_", ",", ":", "é", "::"] {
+            for n in 1..=4 {
+                let literal = format!("split_part({text}, '{delim}', {n})");
+                let computed = format!("split_part({text}, '{delim}' || '', {n} + 0)");
+                let (Ok(fast), Ok(general)) = (
+                    Expr::compile(&literal, &schema()),
+                    Expr::compile(&computed, &schema()),
+                ) else {
+                    continue;
+                };
+                if matches!(&*fast.root, Node::Call(Func::SplitPartByte(..), _)) {
+                    resolved += 1;
+                }
+                assert_eq!(fast.eval(&row()), general.eval(&row()), "{literal}");
+            }
+        }
+    }
+    assert!(
+        resolved >= 100,
+        "only {resolved} calls resolved their literals"
+    );
 }
