@@ -80,6 +80,67 @@ impl AggregateSpec {
         }
     }
 
+    /// This aggregate read through the map that ends its chain: its group, arguments and
+    /// event time become the map's expressions they name, evaluated over the map's input,
+    /// and its chain loses the map. `None` unless every one of them names a map field
+    /// (an argument may be absent), the event time names a field the map copies as it is,
+    /// every map field nothing reads is a plain field or a literal (it cannot fail, so
+    /// skipping it drops no row), and no aggregate is a filtered `first` or `last`.
+    ///
+    /// The two agree on every row both evaluate; a row the fused spec fails on must go
+    /// through the map and this spec instead, for the error line that names the step that
+    /// failed.
+    pub(super) fn fuse_last_map(&self) -> Option<(AggregateSpec, RowChain)> {
+        let (before, last, map, input) = self.chain.split_last_map()?;
+        if self.first_last_filters.iter().any(Option::is_some) {
+            return None;
+        }
+        let through = |expr: &Expr| expr.as_field().and_then(|f| map.get(f)).cloned();
+        let group_exprs: Vec<Expr> = self
+            .group_exprs
+            .iter()
+            .map(through)
+            .collect::<Option<_>>()?;
+        let arg_exprs: Vec<Option<Expr>> = self
+            .arg_exprs
+            .iter()
+            .map(|arg| match arg {
+                Some(expr) => through(expr).map(Some),
+                None => Some(None),
+            })
+            .collect::<Option<_>>()?;
+        let ts_index = match self.ts_index {
+            Some(i) => Some(map.get(i)?.as_field()?),
+            None => None,
+        };
+        if self.unread_can_fail(&map) {
+            return None;
+        }
+        let fused = AggregateSpec {
+            schema: input,
+            group_fields: field_run(group_exprs.iter()),
+            group_exprs,
+            arg_exprs,
+            ts_index,
+            chain: before,
+            ..self.clone()
+        };
+        Some((fused, last))
+    }
+
+    /// Whether a field of `map` (the map that ends the chain) that this aggregate does not
+    /// read could fail: anything but a field or a literal.
+    fn unread_can_fail(&self, map: &[Expr]) -> bool {
+        let read: Vec<usize> = (self.group_exprs.iter())
+            .chain(self.arg_exprs.iter().flatten())
+            .filter_map(Expr::as_field)
+            .chain(self.ts_index)
+            .collect();
+        map.iter().enumerate().any(|(i, expr)| {
+            !read.contains(&i) && expr.as_field().is_none() && expr.as_constant().is_none()
+        })
+    }
+
     /// Which aggregates are a filtered `first` or `last` (see `first_last_filters`).
     pub(super) fn filtered_first_last(&self) -> Vec<bool> {
         self.first_last_filters

@@ -24,6 +24,7 @@ use crate::value::{Row, Value};
 use super::row_json;
 pub use crate::value::row_pool::{recycle, spare};
 
+#[derive(Clone)]
 enum StepKind {
     Filter(Expr),
     Map(Vec<Expr>),
@@ -31,6 +32,7 @@ enum StepKind {
 }
 
 /// One row-local step: what it does, its name in error lines, and its input schema.
+#[derive(Clone)]
 struct RowStep {
     kind: StepKind,
     name: String,
@@ -86,6 +88,24 @@ impl RowChain {
 
     pub fn is_empty(&self) -> bool {
         self.steps.is_empty()
+    }
+
+    /// When the last step is a map: the steps before it, that map alone, its expressions and
+    /// its input schema.
+    pub fn split_last_map(&self) -> Option<(RowChain, RowChain, Vec<Expr>, Schema)> {
+        let (last, before) = self.steps.split_last()?;
+        let StepKind::Map(exprs) = &last.kind else {
+            return None;
+        };
+        let chain = |steps: &[RowStep]| RowChain {
+            steps: Arc::new(steps.to_vec()),
+        };
+        Some((
+            chain(before),
+            chain(std::slice::from_ref(last)),
+            exprs.clone(),
+            last.schema.clone(),
+        ))
     }
 
     /// The names of the steps, for operator names.

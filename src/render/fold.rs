@@ -17,6 +17,16 @@
 //! take it in and release it. A hopping window of four slides so costs a row one lookup,
 //! not four lookups and eight differences. Sums are exact (see `operators::aggregate`), so
 //! adding a pane's total gives what adding its rows one by one gave.
+//!
+//! A chain that ends in a map is read through, not run, when it can be
+//! ([`AggregateSpec::fuse_last_map`]): the group, the arguments and the event time become
+//! the map expressions they name, evaluated over the map's input, so the map's row is never
+//! built, filled with clones and dropped again. A row that fails goes through the map and
+//! the aggregate as written, which is cheap because it is rare, and gives the error line of
+//! the step that failed, exactly as before. Decision: the map is fused only when every map
+//! field the aggregate does not read is a field or a literal, so skipping it can drop no
+//! row. `window_counts.toml` over 200 000 lines of the keyed stream, `-w 1`: callgrind
+//! 2 945.6 M -> 2 829.0 M instructions.
 
 use differential_dataflow::difference::{Abelian, IsZero, Semigroup};
 use foldhash::HashMap;
@@ -82,12 +92,24 @@ pub fn fold_abelian<'scope>(
 /// The row-local chain, and what its rows are folded into.
 struct Folder {
     chain: RowChain,
+    spec: AggregateSpec,
+    /// The aggregate read through the map that ends the chain, when it can be (see
+    /// [`AggregateSpec::fuse_last_map`]).
+    fused: Option<Fused>,
     fold: Fold,
+}
+
+/// A chain's last map folded into the aggregate: rows go through the steps before it and
+/// are folded by `spec`, which evaluates the map's expressions the aggregate reads; a row
+/// `spec` fails on goes through `map` and the aggregate as written, for its error line.
+struct Fused {
+    before: RowChain,
+    map: RowChain,
+    spec: AggregateSpec,
 }
 
 /// Per-activation state: the folded differences and reusable buffers.
 struct Fold {
-    spec: AggregateSpec,
     windows: Option<FixedWindows>,
     /// The width of a pane: `gcd(size, slide)` of the windows (see the module doc).
     pane: u64,
@@ -245,10 +267,16 @@ fn gcd(mut a: u64, mut b: u64) -> u64 {
 
 impl Folder {
     fn new(spec: AggregateSpec, windows: Option<FixedWindows>) -> Folder {
+        let fused = spec.fuse_last_map().map(|(fused, map)| Fused {
+            before: fused.chain().clone(),
+            map,
+            spec: fused,
+        });
         Folder {
             chain: spec.chain().clone(),
+            spec,
+            fused,
             fold: Fold {
-                spec,
                 pane: windows.map_or(1, |w| gcd(w.size, w.slide).max(1)),
                 windows,
                 args: Vec::new(),
@@ -260,18 +288,45 @@ impl Folder {
 
     /// Runs `row` (at time `t`, multiplicity `d`) through the chain and folds what comes out.
     fn add(&mut self, row: Row, t: u64, d: i64, lines: &mut Vec<String>) {
-        let fold = &mut self.fold;
+        if self.fused.is_some() {
+            return self.add_fused(row, t, d, lines);
+        }
+        let (fold, spec) = (&mut self.fold, &self.spec);
         let mut failures = Vec::new();
         self.chain.apply(
             row,
             d > 0,
             &mut |row| {
-                if let Err(error) = fold.fold_row(&row, t, d)
-                    && d > 0
-                {
-                    failures.push(error_line(fold.spec.step(), &error));
-                }
+                fold.fold_or_report(spec, &row, (t, d), &mut failures);
                 chain::recycle(row);
+            },
+            lines,
+        );
+        lines.append(&mut failures);
+    }
+
+    /// [`Self::add`] through the fused map (see [`Fused`]).
+    fn add_fused(&mut self, row: Row, t: u64, d: i64, lines: &mut Vec<String>) {
+        let Some(fused) = &self.fused else {
+            return;
+        };
+        let (fold, spec) = (&mut self.fold, &self.spec);
+        let mut failures = Vec::new();
+        fused.before.apply(
+            row,
+            d > 0,
+            &mut |row| {
+                if fold.fold_row(&fused.spec, &row, t, d).is_ok() {
+                    chain::recycle(row);
+                    return;
+                }
+                let mut map_failures = Vec::new();
+                let fold_mapped = &mut |mapped: Row| {
+                    fold.fold_or_report(spec, &mapped, (t, d), &mut failures);
+                    chain::recycle(mapped);
+                };
+                fused.map.apply(row, d > 0, fold_mapped, &mut map_failures);
+                failures.append(&mut map_failures);
             },
             lines,
         );
@@ -284,9 +339,29 @@ impl Folder {
 }
 
 impl Fold {
-    fn fold_row(&mut self, row: &Row, t: u64, d: i64) -> Result<(), RecordError> {
+    /// Folds `row` by `spec`; a failure on an insertion becomes an error line in `failures`.
+    fn fold_or_report(
+        &mut self,
+        spec: &AggregateSpec,
+        row: &Row,
+        (t, d): (u64, i64),
+        failures: &mut Vec<String>,
+    ) {
+        if let Err(error) = self.fold_row(spec, row, t, d)
+            && d > 0
+        {
+            failures.push(error_line(spec.step(), &error));
+        }
+    }
+
+    fn fold_row(
+        &mut self,
+        spec: &AggregateSpec,
+        row: &Row,
+        t: u64,
+        d: i64,
+    ) -> Result<(), RecordError> {
         let Fold {
-            spec,
             windows,
             pane,
             args,

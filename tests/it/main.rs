@@ -22,6 +22,7 @@ mod crash_sinks;
 mod dashboard;
 mod dataflows;
 mod durable_cli;
+mod fused_map;
 mod kept_values;
 mod keyed_stream;
 mod layers;
