@@ -36,13 +36,65 @@ pub(crate) fn eval<'r>(node: &'r Node, row: &'r Row) -> Result<Val<'r>, EvalErro
 /// the commonest filter, is answered from the values in place: the general path builds the
 /// operands' `Cow`s and the comparison's value only to test it, several times the work of
 /// the comparison itself.
+///
+/// AND and OR of such comparisons are answered the same way, item by item as [`and`] and
+/// [`or`] take them (the same order, the same stop, the same errors), without a value per
+/// item; an operand that casts an integer to INT (`CAST(value.ts AS INT)` over an integer)
+/// is read in place too, as the cast would give it back unchanged.
 pub(crate) fn predicate(node: &Node, row: &Row) -> Result<bool, EvalError> {
-    if let Node::Cmp(op, a, b) = node
-        && let (Some(a), Some(b)) = (leaf(a, row), leaf(b, row))
-    {
-        return Ok(ops::compare_truth(*op, a, b)? == Some(true));
+    match node {
+        Node::Cmp(..) | Node::And(_) | Node::Or(_) => Ok(truth(node, row, "")? == Some(true)),
+        _ => eval(node, row).map(|value| super::is_true(&value)),
     }
-    eval(node, row).map(|value| super::is_true(&value))
+}
+
+/// A condition's truth: `Some` of a boolean, `None` for NULL. Inside AND or OR (`op`), an
+/// item that is not a boolean is the error [`and`] and [`or`] give.
+fn truth(node: &Node, row: &Row, op: &str) -> Result<Option<bool>, EvalError> {
+    match node {
+        Node::Cmp(cmp, a, b) => {
+            if let (Some(a), Some(b)) = (operand(a, row), operand(b, row)) {
+                return ops::compare_truth(*cmp, a, b);
+            }
+        }
+        Node::And(list) => return connective(list, row, "AND", false),
+        Node::Or(list) => return connective(list, row, "OR", true),
+        _ => {}
+    }
+    bool_of(&*eval(node, row)?, op)
+}
+
+/// Three-valued AND (`stops_at` false) or OR (`stops_at` true), left to right, as [`and`]
+/// and [`or`] evaluate them.
+fn connective(
+    list: &[Node],
+    row: &Row,
+    op: &str,
+    stops_at: bool,
+) -> Result<Option<bool>, EvalError> {
+    let mut unknown = false;
+    for n in list {
+        match truth(n, row, op)? {
+            Some(b) if b == stops_at => return Ok(Some(stops_at)),
+            Some(_) => {}
+            None => unknown = true,
+        }
+    }
+    Ok((!unknown).then_some(!stops_at))
+}
+
+/// A comparison's operand in place: a leaf, or an integer (or NULL) leaf cast to INT, which
+/// the cast returns as it is.
+fn operand<'r>(node: &'r Node, row: &'r Row) -> Option<&'r Value> {
+    if let Node::Cast {
+        expr,
+        to: CastTo::Int,
+        ..
+    } = node
+    {
+        return leaf(expr, row).filter(|v| matches!(v, Value::Int(_) | Value::Null));
+    }
+    leaf(node, row)
 }
 
 /// The value of a leaf in place: a field, a literal, or one key into a field.

@@ -671,3 +671,47 @@ fn split_part_with_literals_resolved_agrees_with_the_general_call() {
         "only {resolved} calls resolved their literals"
     );
 }
+
+/// AND and OR of comparisons answered item by item agree with evaluating them and testing
+/// the value: the same truth, the same stop (a false item before an error hides it), the same
+/// errors (a non-boolean item, a cast that fails), over NULLs and casts read in place.
+#[test]
+fn and_and_or_answered_item_by_item_agree_with_evaluation() {
+    let items = [
+        "ts > 5",
+        "ts < 5",
+        "value.amount = 5",
+        "CAST(value.amount AS INT) >= 5",
+        "CAST(value.amount AS INT) < value.big",
+        "CAST(value.n AS INT) = 1",
+        "CAST(value.name AS INT) = 1",
+        "CAST(value.price AS INT) = 2",
+        "value.n > 1",
+        "value.missing = 'x'",
+        "value.flag",
+        "value.name",
+        "value.n",
+        "NULL",
+        "value.tags > 1",
+    ];
+    let mut compared = 0;
+    for a in items {
+        for b in items {
+            for shape in [
+                "{a} AND {b}",
+                "{a} OR {b}",
+                "{a} AND {b} OR {a}",
+                "({a} OR {b}) AND {b}",
+            ] {
+                let text = shape.replace("{a}", a).replace("{b}", b);
+                let Ok(e) = Expr::compile(&text, &schema()) else {
+                    continue;
+                };
+                let general = e.eval(&row()).map(|v| is_true(&v));
+                assert_eq!(e.eval_predicate(&row()), general, "{text}");
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared > 600, "only {compared} conditions compiled");
+}
