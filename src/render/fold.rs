@@ -91,7 +91,7 @@ pub fn fold_abelian<'scope>(
 
 /// The row-local chain, and what its rows are folded into.
 struct Folder {
-    chain: RowChain,
+    /// The aggregate as written, with the row-local chain before it.
     spec: AggregateSpec,
     /// The aggregate read through the map that ends the chain, when it can be (see
     /// [`AggregateSpec::fuse_last_map`]).
@@ -99,13 +99,38 @@ struct Folder {
     fold: Fold,
 }
 
-/// A chain's last map folded into the aggregate: rows go through the steps before it and
-/// are folded by `spec`, which evaluates the map's expressions the aggregate reads; a row
-/// `spec` fails on goes through `map` and the aggregate as written, for its error line.
+/// A chain's last map folded into the aggregate: rows go through the steps before the map
+/// (`spec`'s chain) and are folded by `spec`, which evaluates the map's expressions the
+/// aggregate reads; a row `spec` fails on goes through `map` and the aggregate as written,
+/// for its error line.
 struct Fused {
-    before: RowChain,
     map: RowChain,
     spec: AggregateSpec,
+}
+
+impl Fused {
+    /// Folds `row` by the fused spec, or, when that fails, through the map and `written`
+    /// (the aggregate as written), whose error lines go to `failures`.
+    fn fold(
+        &self,
+        fold: &mut Fold,
+        written: &AggregateSpec,
+        row: Row,
+        (t, d): (u64, i64),
+        failures: &mut Vec<String>,
+    ) {
+        if fold.fold_row(&self.spec, &row, t, d).is_ok() {
+            chain::recycle(row);
+            return;
+        }
+        let mut map_failures = Vec::new();
+        let fold_mapped = &mut |mapped: Row| {
+            fold.fold_or_report(written, &mapped, (t, d), failures);
+            chain::recycle(mapped);
+        };
+        self.map.apply(row, d > 0, fold_mapped, &mut map_failures);
+        failures.append(&mut map_failures);
+    }
 }
 
 /// Per-activation state: the folded differences and reusable buffers.
@@ -267,13 +292,10 @@ fn gcd(mut a: u64, mut b: u64) -> u64 {
 
 impl Folder {
     fn new(spec: AggregateSpec, windows: Option<FixedWindows>) -> Folder {
-        let fused = spec.fuse_last_map().map(|(fused, map)| Fused {
-            before: fused.chain().clone(),
-            map,
-            spec: fused,
-        });
+        let fused = spec
+            .fuse_last_map()
+            .map(|(fused, map)| Fused { map, spec: fused });
         Folder {
-            chain: spec.chain().clone(),
             spec,
             fused,
             fold: Fold {
@@ -286,50 +308,28 @@ impl Folder {
         }
     }
 
-    /// Runs `row` (at time `t`, multiplicity `d`) through the chain and folds what comes out.
+    /// Runs `row` (at time `t`, multiplicity `d`) through the chain and folds what comes out
+    /// (through the fused map when there is one, see [`Fused`]).
     fn add(&mut self, row: Row, t: u64, d: i64, lines: &mut Vec<String>) {
-        if self.fused.is_some() {
-            return self.add_fused(row, t, d, lines);
-        }
-        let (fold, spec) = (&mut self.fold, &self.spec);
+        let Folder { spec, fused, fold } = self;
         let mut failures = Vec::new();
-        self.chain.apply(
-            row,
-            d > 0,
-            &mut |row| {
-                fold.fold_or_report(spec, &row, (t, d), &mut failures);
-                chain::recycle(row);
-            },
-            lines,
-        );
-        lines.append(&mut failures);
-    }
-
-    /// [`Self::add`] through the fused map (see [`Fused`]).
-    fn add_fused(&mut self, row: Row, t: u64, d: i64, lines: &mut Vec<String>) {
-        let Some(fused) = &self.fused else {
-            return;
-        };
-        let (fold, spec) = (&mut self.fold, &self.spec);
-        let mut failures = Vec::new();
-        fused.before.apply(
-            row,
-            d > 0,
-            &mut |row| {
-                if fold.fold_row(&fused.spec, &row, t, d).is_ok() {
+        match fused {
+            Some(fused) => fused.spec.chain().apply(
+                row,
+                d > 0,
+                &mut |row| fused.fold(fold, spec, row, (t, d), &mut failures),
+                lines,
+            ),
+            None => spec.chain().apply(
+                row,
+                d > 0,
+                &mut |row| {
+                    fold.fold_or_report(spec, &row, (t, d), &mut failures);
                     chain::recycle(row);
-                    return;
-                }
-                let mut map_failures = Vec::new();
-                let fold_mapped = &mut |mapped: Row| {
-                    fold.fold_or_report(spec, &mapped, (t, d), &mut failures);
-                    chain::recycle(mapped);
-                };
-                fused.map.apply(row, d > 0, fold_mapped, &mut map_failures);
-                failures.append(&mut map_failures);
-            },
-            lines,
-        );
+                },
+                lines,
+            ),
+        }
         lines.append(&mut failures);
     }
 
