@@ -168,10 +168,9 @@ impl<R> Completing<R> {
         let complete = self
             .pending
             .partition_point(|(time, _)| !frontier.less_equal(time));
-        let waiting = self.pending.split_off(complete);
-        let mut records = std::mem::replace(&mut self.pending, waiting)
-            .into_iter()
-            .peekable();
+        // NB: drained in place, so `pending` keeps its room for the next activation's
+        // records (the few waiting ones move to its front).
+        let mut records = self.pending.drain(..complete).peekable();
         let batch = &mut self.batch;
         while let Some((time, first)) = records.next() {
             batch.push(first);
@@ -181,6 +180,7 @@ impl<R> Completing<R> {
             on_time(time, batch);
             batch.clear();
         }
+        drop(records);
         match (self.pending.first(), &mut self.hold) {
             (Some((earliest, _)), Some(hold)) => hold.downgrade(earliest),
             _ => self.hold = None,
