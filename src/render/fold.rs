@@ -27,9 +27,17 @@
 //! field the aggregate does not read is a field or a literal, so skipping it can drop no
 //! row. `window_counts.toml` over 200 000 lines of the keyed stream, `-w 1`: callgrind
 //! 2 945.6 M -> 2 829.0 M instructions.
+//!
+//! An aggregate straight over a source folds in the source's operator ([`fold_source`]):
+//! each change's rows go to the folder as they are made, instead of into a container, a
+//! channel and the fold's input. Late events and error lines leave as before, and the
+//! operator is the source's (`Source(events) | Fold(..)`), so its figures are the source
+//! node's in the metrics. `window_counts.toml`, same run: 2 749.4 M -> 2 685.9 M.
 
 use differential_dataflow::difference::{Abelian, IsZero, Semigroup};
 use foldhash::HashMap;
+use timely::Container;
+use timely::container::DrainContainer;
 use timely::dataflow::Stream;
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::Capability;
@@ -44,6 +52,8 @@ use crate::value::{Row, Value};
 
 use super::aggregate_spec::{AggregateSpec, FixedWindows};
 use super::chain::{self, RowChain};
+use super::source::SourceRows;
+use crate::store::{Change, ChangeStream};
 
 /// Aggregate differences per group key, at differential times.
 pub type Diffs<'scope> = Stream<'scope, u64, Vec<(Row, u64, AggDiff)>>;
@@ -55,22 +65,68 @@ pub fn fold_abelian<'scope>(
     windows: Option<FixedWindows>,
 ) -> (Diffs<'scope>, Lines<'scope>) {
     let name = format!("Fold({})", spec.step());
-    let mut builder = OperatorBuilder::new(name, rows.inner.scope());
-    let mut input = builder.new_input(rows.inner, Pipeline);
+    let folder = Folder::new(spec.clone(), windows);
+    let fold_row =
+        |(row, t, d): (Row, u64, i64), _, folder: &mut Folder, lines: &mut _, _: &mut _| {
+            folder.add(row, t, d, lines);
+        };
+    let (diffs, _, errors) = fold_operator(rows.inner, name, folder, fold_row);
+    (diffs, errors)
+}
+
+/// The rows of `source` folded as they are made, in the source's operator (see the module
+/// doc): differences per (group, time), the source's late events, and error lines.
+pub fn fold_source<'scope>(
+    changes: ChangeStream<'scope>,
+    source: SourceRows,
+    spec: &AggregateSpec,
+    windows: Option<FixedWindows>,
+) -> (Diffs<'scope>, Lines<'scope>, Lines<'scope>) {
+    let name = format!("{} | Fold({})", source.name(), spec.step());
+    let folder = Folder::new(spec.clone(), windows);
+    let fold_change =
+        move |change: &Change, time, folder: &mut Folder, lines: &mut _, late: &mut _| {
+            source.rows(change, &mut |row, d| folder.add(row, time, d, lines), late);
+        };
+    fold_operator(changes, name, folder, fold_change)
+}
+
+/// The fold operator over any input: `logic` hands each record's rows to the folder (with
+/// their times and diffs, and the error lines of the rows that fail) and may add side lines;
+/// each activation ends by giving the folded differences at the least capability it held.
+/// Outputs: the differences, the side lines, the error lines.
+fn fold_operator<'scope, C, L>(
+    input: Stream<'scope, u64, C>,
+    name: String,
+    mut folder: Folder,
+    mut logic: L,
+) -> (Diffs<'scope>, Lines<'scope>, Lines<'scope>)
+where
+    C: Container + DrainContainer,
+    L: for<'a> FnMut(C::Item<'a>, u64, &mut Folder, &mut Vec<String>, &mut Vec<String>) + 'static,
+{
+    let mut builder = OperatorBuilder::new(name, input.scope());
+    let mut input = builder.new_input(input, Pipeline);
     let (diff_output, diffs) = builder.new_output::<Vec<(Row, u64, AggDiff)>>();
+    let (side_output, sides) = builder.new_output::<Vec<String>>();
     let (error_output, errors) = builder.new_output::<Vec<String>>();
     let mut diff_output = OutputBuilder::from(diff_output);
+    let mut side_output = OutputBuilder::from(side_output);
     let mut error_output = OutputBuilder::from(error_output);
-    let mut folder = Folder::new(spec.clone(), windows);
     builder.build(move |_capabilities| {
-        let mut lines = Vec::new();
+        let (mut lines, mut side) = (Vec::new(), Vec::new());
         move |_frontiers| {
             let mut diff_handle = diff_output.activate();
+            let mut side_handle = side_output.activate();
             let mut error_handle = error_output.activate();
             let mut least: Option<Capability<u64>> = None;
             input.for_each(|cap, data| {
-                for (row, t, d) in data.drain(..) {
-                    folder.add(row, t, d, &mut lines);
+                let time = cap.least().copied().unwrap_or_default();
+                for record in data.drain() {
+                    logic(record, time, &mut folder, &mut lines, &mut side);
+                }
+                if !side.is_empty() {
+                    side_handle.session(&cap).give_iterator(side.drain(..));
                 }
                 if !lines.is_empty() {
                     error_handle.session(&cap).give_iterator(lines.drain(..));
@@ -86,7 +142,7 @@ pub fn fold_abelian<'scope>(
             }
         }
     });
-    (diffs, errors)
+    (diffs, sides, errors)
 }
 
 /// The row-local chain, and what its rows are folded into.

@@ -128,7 +128,7 @@ impl<'scope> Context<'_, 'scope> {
         match node {
             Node::Source {
                 source, lateness, ..
-            } => self.render_source(source, *lateness, &RowChain::default(), None, side),
+            } => self.render_source((source, *lateness, None), &RowChain::default(), side),
             Node::Pipeline { name, .. } => self.rendered[name].clone(),
             Node::Filter { .. } | Node::Map { .. } | Node::FlatMap { .. } => {
                 let (base, chain) = RowChain::split(node);
@@ -136,8 +136,8 @@ impl<'scope> Context<'_, 'scope> {
                     source, lateness, ..
                 } = base
                 {
-                    let projection = source_projection(node);
-                    return self.render_source(source, *lateness, &chain, projection, side);
+                    let read = (source.as_str(), *lateness, source_projection(node));
+                    return self.render_source(read, &chain, side);
                 }
                 let rows = self.render_node(base, side);
                 let (rows, errors) = map_filter::render_chain(rows, &chain);
@@ -152,21 +152,6 @@ impl<'scope> Context<'_, 'scope> {
                 ..
             } => {
                 let (base, chain) = RowChain::split(input);
-                let rows = match base {
-                    Node::Source {
-                        source, lateness, ..
-                    } => {
-                        let projection = source_projection(node);
-                        self.render_source(
-                            source,
-                            *lateness,
-                            &RowChain::default(),
-                            projection,
-                            side,
-                        )
-                    }
-                    base => self.render_node(base, side),
-                };
                 let spec = aggregate_spec::AggregateSpec::new(
                     input.schema(),
                     *window,
@@ -175,6 +160,25 @@ impl<'scope> Context<'_, 'scope> {
                     chain,
                     (input.is_append_only(), input.inserts_only()),
                 );
+                let rows = match base {
+                    Node::Source {
+                        source, lateness, ..
+                    } => {
+                        // NB: an aggregate that folds or sessionizes reads the source's
+                        // rows in the source's operator (see `fold` and `reduce`).
+                        let read = (source.as_str(), *lateness, source_projection(node));
+                        if let Some(windows) = reduce::abelian_fold(&spec) {
+                            let diffs = self.fold_source(read, &spec, windows, side);
+                            return reduce::finish_abelian(diffs, &spec);
+                        }
+                        if let Some(session) = reduce::session_window(&spec) {
+                            let session_rows = self.prepare_source_sessions(read, &spec, side);
+                            return reduce::sessions_of(session_rows, &spec, session);
+                        }
+                        self.render_source(read, &RowChain::default(), side)
+                    }
+                    base => self.render_node(base, side),
+                };
                 let (rows, errors) = reduce::render_aggregate(rows, spec);
                 side.errors.push(errors);
                 rows
@@ -317,29 +321,73 @@ impl<'scope> Context<'_, 'scope> {
     /// fields of `projection` (see `plan::projection`) when there is one.
     fn render_source(
         &self,
-        source: &str,
-        lateness: Option<u64>,
+        read: SourceRead<'_>,
         chain: &RowChain,
-        projection: Option<Projection>,
         side: &mut SideOutputs<'scope>,
     ) -> Rows<'scope> {
+        self.within_source(read, side, |changes, rows| {
+            source::render_source(changes, rows, chain)
+        })
+    }
+
+    /// A source node's rows folded in the source's operator by an abelian aggregate (see
+    /// `fold`): the differences per group and time.
+    fn fold_source(
+        &self,
+        read: SourceRead<'_>,
+        spec: &aggregate_spec::AggregateSpec,
+        windows: Option<aggregate_spec::FixedWindows>,
+        side: &mut SideOutputs<'scope>,
+    ) -> fold::Diffs<'scope> {
+        self.within_source(read, side, |changes, rows| {
+            fold::fold_source(changes, rows, spec, windows)
+        })
+    }
+
+    /// A source node's session rows, evaluated by the aggregate in the source's operator
+    /// (see `reduce::prepare_source_sessions`).
+    fn prepare_source_sessions(
+        &self,
+        read: SourceRead<'_>,
+        spec: &aggregate_spec::AggregateSpec,
+        side: &mut SideOutputs<'scope>,
+    ) -> reduce::SessionRows<'scope> {
+        self.within_source(read, side, |changes, rows| {
+            reduce::prepare_source_sessions(changes, rows, spec)
+        })
+    }
+
+    /// What `build` makes of a source's changes and rows, as the source node's operator; the
+    /// late events and error lines it returns go to `side`.
+    fn within_source<T>(
+        &self,
+        (source, lateness, projection): SourceRead<'_>,
+        side: &mut SideOutputs<'scope>,
+        build: impl FnOnce(
+            ChangeStream<'scope>,
+            source::SourceRows,
+        ) -> (T, Lines<'scope>, Lines<'scope>),
+    ) -> T {
         // NB: validation guarantees the source exists.
         let def = self.plan.source(source).expect("validated source");
         let id = format!("src_{source}");
-        let (rows, late, errors) = NodeSpans::within(
+        let (out, late, errors) = NodeSpans::within(
             self.spans,
             &id,
             || self.next_id(),
             || {
-                let counted = (def, self.rows_in.clone());
-                source::render_source(self.changes.clone(), counted, lateness, chain, projection)
+                let rows = source::SourceRows::new(def, self.rows_in.clone(), lateness, projection);
+                build(self.changes.clone(), rows)
             },
         );
         side.late.push(late);
         side.errors.push(errors);
-        rows
+        out
     }
 }
+
+/// Which source a node reads, its allowed lateness and the fields it fills in.
+type SourceRead<'a> = (&'a str, Option<u64>, Option<Projection>);
 
 /// A row as a JSON object with its schema's names, for error and late lines.
 pub(crate) fn row_json(row: &crate::value::Row, schema: &crate::schema::Schema) -> String {

@@ -11,6 +11,12 @@
 //! (`operators::append_aggregate`). Otherwise a `reduce` sees each key's multiset of argument
 //! rows and computes every aggregate from it. All three give the same rows; the first and
 //! the last retract exactly: an update replaces its old contribution, a delete removes it.
+//!
+//! An aggregate straight over a source is evaluated in the source's operator when its rows
+//! are folded (`fold::fold_source`) or sessionized ([`prepare_source_sessions`]): each
+//! change's rows are evaluated as they are made, with no container and channel between the
+//! source and the evaluation. Sessions alone over 200 000 lines of the keyed stream, `-w 1`:
+//! callgrind 1 549.3 M -> 1 539.1 M instructions.
 
 use differential_dataflow::{AsCollection, VecCollection};
 use timely::dataflow::Stream;
@@ -19,18 +25,21 @@ use timely::dataflow::operators::vec::{Filter, Map};
 
 use crate::operators::aggregate::{AggDiff, finish_from_multiset};
 use crate::operators::append_aggregate::{AggFuncs, aggregate_appends};
-use crate::operators::fallible::{Lines, Outputs, Rows, error_line, split_fallible};
+use crate::operators::fallible::{
+    Lines, Outputs, Rows, error_line, split_fallible, split_fallible3,
+};
 use crate::operators::total::{FinishTotal, accumulate_totals};
 use crate::operators::window::WindowTiming;
 use crate::operators::window::fixed::for_each_window;
 use crate::operators::window::session::{SessionRow, SessionUpdate, sessionize};
 use crate::plan::WindowKind;
-use crate::store::stable_hash;
+use crate::store::{Change, ChangeStream, stable_hash};
 use crate::value::{Row, Value};
 
 use super::aggregate_spec::{AggregateSpec, FixedWindows};
 use super::chain;
 use super::fold::{Diffs, fold_abelian};
+use super::source::SourceRows;
 
 type Keyed = (Row, Row);
 
@@ -39,54 +48,74 @@ pub fn render_aggregate<'scope>(
     rows: Rows<'scope>,
     spec: AggregateSpec,
 ) -> (Rows<'scope>, Lines<'scope>) {
-    let kind = spec.window.map(|w| w.kind);
-    let timing = spec.timing();
-    if let (Some(WindowKind::Session { gap }), Some(timing)) = (kind, timing) {
-        return render_sessions(rows, &spec, gap, timing);
-    }
-    let windows = timing.and_then(|timing| match kind {
-        Some(WindowKind::Tumbling { size }) => Some(FixedWindows {
-            size,
-            slide: size,
-            timing,
-        }),
-        Some(WindowKind::Sliding { size, slide }) => Some(FixedWindows {
-            size,
-            slide,
-            timing,
-        }),
-        _ => None,
-    });
-    let (aggregated, errors) = if spec.is_abelian() {
+    if let Some(windows) = abelian_fold(&spec) {
         let (diffs, errors) = fold_abelian(rows, &spec, windows);
-        (accumulate_abelian(diffs, &spec), errors)
-    } else {
-        let (keyed, errors) = match windows {
-            Some(windows) => fixed_windows(rows, &spec, windows),
-            None => {
-                let (keyed, errors) = prepare(
-                    rows,
-                    &spec,
-                    |group, _ts, args, t, d, out: &mut Vec<(Keyed, u64, i64)>| {
-                        out.push(((group, args), t, d));
-                    },
+        return (finish_abelian(diffs, &spec), errors);
+    }
+    if let Some(session) = session_window(&spec) {
+        return render_sessions(rows, &spec, session);
+    }
+    let timing = spec.timing();
+    let (keyed, errors) = match fixed_windows_of(&spec) {
+        Some(windows) => fixed_windows(rows, &spec, windows),
+        None => {
+            let (keyed, errors) = prepare(
+                rows,
+                &spec,
+                |group, _ts, args, t, d, out: &mut Vec<(Keyed, u64, i64)>| {
+                    out.push(((group, args), t, d));
+                },
+            );
+            if spec.inserts_only && spec.window.is_none() {
+                return (
+                    aggregate_appends(keyed, agg_funcs(&spec)).as_collection(),
+                    errors,
                 );
-                if spec.inserts_only && spec.window.is_none() {
-                    return (
-                        aggregate_appends(keyed, agg_funcs(&spec)).as_collection(),
-                        errors,
-                    );
-                }
-                (keyed.as_collection(), errors)
             }
-        };
-        (aggregate_multiset(keyed, &spec), errors)
+            (keyed.as_collection(), errors)
+        }
     };
+    let aggregated = aggregate_multiset(keyed, &spec);
     let rows = match timing {
         Some(timing) => drop_releases(aggregated, timing),
         None => aggregated,
     };
     (rows, errors)
+}
+
+/// Whether the aggregate folds its rows into abelian differences per group (count, sum and
+/// avg, without a session window), and then in which fixed windows (`None`: no window).
+pub fn abelian_fold(spec: &AggregateSpec) -> Option<Option<FixedWindows>> {
+    let session = matches!(
+        spec.window.map(|w| w.kind),
+        Some(WindowKind::Session { .. })
+    );
+    (spec.is_abelian() && !session).then(|| fixed_windows_of(spec))
+}
+
+/// The fixed (tumbling or sliding) windows of the aggregate, if it has any.
+fn fixed_windows_of(spec: &AggregateSpec) -> Option<FixedWindows> {
+    let timing = spec.timing()?;
+    let (size, slide) = match spec.window?.kind {
+        WindowKind::Tumbling { size } => (size, size),
+        WindowKind::Sliding { size, slide } => (size, slide),
+        _ => return None,
+    };
+    Some(FixedWindows {
+        size,
+        slide,
+        timing,
+    })
+}
+
+/// The aggregate's rows from its folded differences: running totals per key, finished, with
+/// the releases of closed windows dropped.
+pub fn finish_abelian<'scope>(diffs: Diffs<'scope>, spec: &AggregateSpec) -> Rows<'scope> {
+    let aggregated = accumulate_abelian(diffs, spec);
+    match spec.timing() {
+        Some(timing) => drop_releases(aggregated, timing),
+        None => aggregated,
+    }
 }
 
 /// Session windows: the session operator assigns rows, then the shared aggregation follows;
@@ -95,16 +124,40 @@ pub fn render_aggregate<'scope>(
 fn render_sessions<'scope>(
     rows: Rows<'scope>,
     spec: &AggregateSpec,
-    gap: u64,
-    timing: WindowTiming,
+    session: (u64, WindowTiming),
 ) -> (Rows<'scope>, Lines<'scope>) {
-    let (session_rows, errors) = prepare(
-        rows,
-        spec,
-        |group, ts, args, t, d, out: &mut Vec<(SessionRow, u64, i64)>| {
-            out.push(((group, ts, args), t, d));
-        },
-    );
+    let (session_rows, errors) = prepare(rows, spec, push_session_row);
+    (sessions_of(session_rows, spec, session), errors)
+}
+
+/// The gap and timing of the aggregate's session window, when it has one.
+pub fn session_window(spec: &AggregateSpec) -> Option<(u64, WindowTiming)> {
+    match (spec.window.map(|w| w.kind), spec.timing()) {
+        (Some(WindowKind::Session { gap }), Some(timing)) => Some((gap, timing)),
+        _ => None,
+    }
+}
+
+/// Session rows as [`prepare`] hands them over.
+pub type SessionRows<'scope> = Stream<'scope, u64, Vec<(SessionRow, u64, i64)>>;
+
+fn push_session_row(
+    group: Row,
+    ts: u64,
+    args: Row,
+    t: u64,
+    d: i64,
+    out: &mut Vec<(SessionRow, u64, i64)>,
+) {
+    out.push(((group, ts, args), t, d));
+}
+
+/// The rows of a session window's aggregate from its evaluated rows.
+pub fn sessions_of<'scope>(
+    session_rows: SessionRows<'scope>,
+    spec: &AggregateSpec,
+    (gap, timing): (u64, WindowTiming),
+) -> Rows<'scope> {
     let abelian = spec
         .is_abelian()
         .then(|| (spec.funcs.clone(), finish_total(spec)));
@@ -133,7 +186,25 @@ fn render_sessions<'scope>(
             .as_collection();
         aggregate_multiset(keyed, spec)
     };
-    (drop_releases(aggregated, timing), errors)
+    drop_releases(aggregated, timing)
+}
+
+/// A source's session rows, evaluated in the source's operator as its rows are made (see
+/// [`prepare`]): the session rows, the source's late events, and error lines.
+pub fn prepare_source_sessions<'scope>(
+    changes: ChangeStream<'scope>,
+    source: SourceRows,
+    spec: &AggregateSpec,
+) -> (SessionRows<'scope>, Lines<'scope>, Lines<'scope>) {
+    let spec = spec.clone();
+    let name = format!("{} | {}", source.name(), spec.step);
+    split_fallible3(changes, &name, move |change: &Change, time, out| {
+        let (ok, errors) = (&mut *out.ok, &mut *out.errors);
+        let mut prepare = |row: Row, d: i64| {
+            prepare_row(&spec, row, (time, d), &mut push_session_row, ok, errors);
+        };
+        source.rows(change, &mut prepare, out.side);
+    })
 }
 
 /// Evaluates rows and hands each `(group, ts, args)` to `emit` with its time and diff.
@@ -148,24 +219,37 @@ where
 {
     let spec = spec.clone();
     let name = spec.step.clone();
-    let mut failures = Vec::new();
     split_fallible(
         rows.inner,
         &name,
         move |(row, t, d): (Row, u64, i64), _, out: &mut Outputs<O>| {
-            let ok = &mut *out.ok;
-            let mut evaluate = |row: Row| {
-                match spec.evaluate(&row) {
-                    Ok((group, ts, args)) => emit(group, ts, args, t, d, ok),
-                    Err(error) if d > 0 => failures.push(error_line(&spec.step, &error)),
-                    Err(_) => {}
-                }
-                chain::recycle(row);
-            };
-            spec.chain.apply(row, d > 0, &mut evaluate, out.errors);
-            out.errors.append(&mut failures);
+            prepare_row(&spec, row, (t, d), &mut emit, out.ok, out.errors);
         },
     )
+}
+
+/// Runs `row` through the aggregate's chain and evaluates what comes out: `emit` gets each
+/// `(group, ts, args)` with the time and diff, and a failure on an insertion becomes an
+/// error line after the chain's own.
+fn prepare_row<O>(
+    spec: &AggregateSpec,
+    row: Row,
+    (t, d): (u64, i64),
+    emit: &mut impl FnMut(Row, u64, Row, u64, i64, &mut Vec<O>),
+    ok: &mut Vec<O>,
+    errors: &mut Vec<String>,
+) {
+    let mut failures = Vec::new();
+    let mut evaluate = |row: Row| {
+        match spec.evaluate(&row) {
+            Ok((group, ts, args)) => emit(group, ts, args, t, d, ok),
+            Err(error) if d > 0 => failures.push(error_line(&spec.step, &error)),
+            Err(_) => {}
+        }
+        chain::recycle(row);
+    };
+    spec.chain.apply(row, d > 0, &mut evaluate, errors);
+    errors.append(&mut failures);
 }
 
 /// Assigns rows to fixed windows: one contribution pair per window (see `WindowTiming`).

@@ -7,6 +7,10 @@
 //!
 //! A source fills in only the fields its pipeline reads (see `plan::projection`); a late
 //! row, or one that breaks the projection's assumptions, is built whole.
+//!
+//! [`SourceRows`] is what a source makes of each change; [`render_source`] sends its rows
+//! on, and an aggregate over the source evaluates them in the same operator instead (see
+//! `render::fold` and `render::reduce`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,76 +28,103 @@ use crate::schema::pos;
 use crate::store::{Change, ChangeStream};
 use crate::value::Row;
 
-/// Rows of `def`'s view through `chain` (the row-local steps that follow the source), its
-/// late events when `lateness` is `Some(allowed_lateness)`, and the chain's error lines.
-/// Rows fill in only the fields of `projection`, when there is one.
+/// Rows of `source`'s view through `chain` (the row-local steps that follow the source), its
+/// late events, and the chain's error lines.
 pub fn render_source<'scope>(
     changes: ChangeStream<'scope>,
-    (def, admitted): (&SourceDef, Arc<AtomicU64>),
-    lateness: Option<u64>,
+    source: SourceRows,
     chain: &RowChain,
-    projection: Option<Projection>,
 ) -> (Rows<'scope>, Lines<'scope>, Lines<'scope>) {
-    let narrow = Narrow::new(projection);
-    let def = def.clone();
     let chain = chain.clone();
-    let names = def.view.schema().names();
-    let bound = lateness.map(|l| l.saturating_add(def.max_out_of_orderness));
-    let name = if chain.is_empty() {
-        format!("Source({})", def.name)
-    } else {
-        format!("Source({}) | {}", def.name, chain.describe())
+    let name = match chain.is_empty() {
+        true => source.name(),
+        false => format!("{} | {}", source.name(), chain.describe()),
     };
     let (rows, late, errors) =
         split_fallible3(changes, &name, move |change: &Change, time, out| {
-            let event = &change.event;
-            // NB: a seeded change is a key put back from a snapshot: a table row, not an event.
-            if !def.admits(event.kind, &event.key) || (change.seeded && def.view == View::Events) {
-                return;
-            }
-            // NB: this worker's own counter, so a plain load and store.
-            admitted.store(admitted.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-            let on_time = bound.is_none_or(|b| !is_late(event.ts, b, change.max_seen));
+            let (ok, errors) = (&mut *out.ok, &mut *out.errors);
             let mut emit = |row: Row, diff: i64| {
-                let ok = &mut *out.ok;
-                chain.apply(
-                    row,
-                    diff > 0,
-                    &mut |row| ok.push((row, time, diff)),
-                    out.errors,
-                );
+                chain.apply(row, diff > 0, &mut |row| ok.push((row, time, diff)), errors);
             };
-            let mut insert = |row: Row| {
-                if on_time {
-                    emit(row, 1);
-                } else {
-                    out.side.push(late_line(&row, &names));
-                }
-            };
-            match def.view {
-                View::Events => {
-                    insert(narrow.row(on_time, |keep| event_row(change, keep)));
-                }
-                View::Table => {
-                    if event.kind != EventKind::Delete {
-                        let (ts, seq) = (event.ts, event.seq);
-                        insert(narrow.row(on_time, |keep| {
-                            table_row_with(&event.key, ts, seq, &event.new, keep)
-                        }));
-                    }
-                    // NB: a row that was late never entered this view, so it is not retracted.
-                    if let Some(prev) = change.prev
-                        && bound.is_none_or(|b| !is_late(prev.ts, b, prev.max_seen))
-                    {
-                        let row = narrow.row(true, |keep| {
-                            table_row_with(&event.key, prev.ts, prev.seq, &change.old(), keep)
-                        });
-                        emit(row, -1);
-                    }
-                }
-            }
+            source.rows(change, &mut emit, out.side);
         });
     (rows.as_collection(), late, errors)
+}
+
+/// What a source makes of each change: the rows of its view, and its late events.
+pub struct SourceRows {
+    def: SourceDef,
+    /// Counts the changes the source admits on this worker.
+    admitted: Arc<AtomicU64>,
+    /// How far behind the largest time seen an insertion may be and still be on time.
+    bound: Option<u64>,
+    narrow: Narrow,
+    names: Vec<String>,
+}
+
+impl SourceRows {
+    /// The rows of `def`'s view, with late events when `lateness` is
+    /// `Some(allowed_lateness)`, filling in only the fields of `projection` when there is one.
+    pub fn new(
+        def: &SourceDef,
+        admitted: Arc<AtomicU64>,
+        lateness: Option<u64>,
+        projection: Option<Projection>,
+    ) -> SourceRows {
+        SourceRows {
+            def: def.clone(),
+            admitted,
+            bound: lateness.map(|l| l.saturating_add(def.max_out_of_orderness)),
+            narrow: Narrow::new(projection),
+            names: def.view.schema().names(),
+        }
+    }
+
+    /// The name of the source's operator.
+    pub fn name(&self) -> String {
+        format!("Source({})", self.def.name)
+    }
+
+    /// Hands each row `change` makes in the view to `emit` with its diff (1 inserted, -1
+    /// retracted); a late insertion becomes a line in `late` instead.
+    pub fn rows(&self, change: &Change, emit: &mut impl FnMut(Row, i64), late: &mut Vec<String>) {
+        let event = &change.event;
+        let def = &self.def;
+        // NB: a seeded change is a key put back from a snapshot: a table row, not an event.
+        if !def.admits(event.kind, &event.key) || (change.seeded && def.view == View::Events) {
+            return;
+        }
+        // NB: this worker's own counter, so a plain load and store.
+        let admitted = &self.admitted;
+        admitted.store(admitted.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        let bound = self.bound;
+        let on_time = bound.is_none_or(|b| !is_late(event.ts, b, change.max_seen));
+        let mut insert = |row: Row| match on_time {
+            true => emit(row, 1),
+            false => late.push(late_line(&row, &self.names)),
+        };
+        let narrow = &self.narrow;
+        match def.view {
+            View::Events => insert(narrow.row(on_time, |keep| event_row(change, keep))),
+            View::Table => {
+                if event.kind != EventKind::Delete {
+                    let (ts, seq) = (event.ts, event.seq);
+                    insert(narrow.row(on_time, |keep| {
+                        table_row_with(&event.key, ts, seq, &event.new, keep)
+                    }));
+                }
+                // NB: a row that was late never entered this view, so it is not retracted.
+                if let Some(prev) = change.prev
+                    && bound.is_none_or(|b| !is_late(prev.ts, b, prev.max_seen))
+                {
+                    let row = narrow.row(true, |keep| {
+                        table_row_with(&event.key, prev.ts, prev.seq, &change.old(), keep)
+                    });
+                    emit(row, -1);
+                }
+            }
+        }
+    }
 }
 
 /// The events view's row of `change` with the fields whose bit is set in `keep`; a deferred

@@ -7,9 +7,8 @@
 //! the same rows, error lines and late lines, with one and with two workers.
 
 use std::fmt::Write as _;
-use std::path::Path;
 
-use crate::support::{assert_success, kvflow_output, s, sorted_lines, tmp};
+use crate::support::{mixed_changes, run_flow_in, sorted_lines, tmp};
 
 /// (name, source, map, aggregate step) of each pipeline.
 const PIPELINES: [(&str, &str, &str, &str); 6] = [
@@ -80,51 +79,11 @@ fn flow() -> String {
     flow
 }
 
-/// Keys under three prefixes; values integers, text, maps, floats and NULL; puts, updates,
-/// deletes, and an event late past the bound.
+/// The shared mixed changes and an event late past the bound.
 fn input() -> String {
-    let values = [
-        "1",
-        "2",
-        "\"x\"",
-        "3",
-        "{\"a\":1}",
-        "4.5",
-        "null",
-        "5",
-        "\"7\"",
-    ];
-    let mut lines = String::new();
-    for i in 0..240u64 {
-        let key = format!("{}_{}", ["a", "B", "c"][(i % 3) as usize], i % 17);
-        let ts = 1_000 + i * 37 - (i % 5) * 60;
-        let line = match i % 11 {
-            10 => format!("{{\"ts\":{ts},\"op\":\"delete\",\"key\":\"{key}\"}}"),
-            _ => format!(
-                "{{\"ts\":{ts},\"op\":\"put\",\"key\":\"{key}\",\"value\":{}}}",
-                values[(i % 9) as usize]
-            ),
-        };
-        lines.push_str(&line);
-        lines.push('\n');
-    }
+    let mut lines = mixed_changes();
     lines.push_str("{\"ts\":10,\"op\":\"put\",\"key\":\"a_late\",\"value\":1}\n");
     lines
-}
-
-fn run(dir: &Path, workers: &str) -> tempfile::TempDir {
-    let out = tmp();
-    let (flow, input) = (dir.join("flow.toml"), dir.join("input.jsonl"));
-    let args = [
-        "run",
-        s(&flow),
-        "--input",
-        s(&input),
-        "--output",
-        s(out.path()),
-    ];
-    assert_success(&kvflow_output(&[&args[..], &["-w", workers]].concat()));
-    out
 }
 
 #[test]
@@ -134,7 +93,7 @@ fn an_aggregate_read_through_its_map_gives_what_the_map_and_the_aggregate_give()
     std::fs::write(dir.path().join("input.jsonl"), input()).expect("input");
     let mut error_lines = 0;
     for workers in ["1", "2"] {
-        let out = run(dir.path(), workers);
+        let out = run_flow_in(dir.path(), workers);
         for (name, _, _, _) in PIPELINES {
             for output in ["", ".errors", ".late"] {
                 let fused = sorted_lines(&out.path().join(format!("{name}{output}.jsonl")));

@@ -46,6 +46,7 @@ mod serve_restart_state;
 mod serve_sync;
 mod sinks;
 mod smoke;
+mod source_fused;
 mod sql;
 mod wal_damage;
 mod watch_follow;

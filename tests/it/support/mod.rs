@@ -44,6 +44,56 @@ pub fn tmp() -> tempfile::TempDir {
     tempfile::tempdir().expect("temp dir")
 }
 
+/// Runs `DIR/flow.toml` over `DIR/input.jsonl` on `workers` workers; the output directory.
+pub fn run_flow_in(dir: &Path, workers: &str) -> tempfile::TempDir {
+    let out = tmp();
+    let (flow, input) = (dir.join("flow.toml"), dir.join("input.jsonl"));
+    let args = [
+        "run",
+        s(&flow),
+        "--input",
+        s(&input),
+        "--output",
+        s(out.path()),
+        "-w",
+        workers,
+    ];
+    assert_success(&kvflow_output(&args));
+    out
+}
+
+/// 240 changes that put keys under three prefixes (`a_`, `B_`, `c_`), update and delete
+/// them, with values of every kind (integers, text, maps, floats, NULL, a number as text);
+/// out of order by less than 200 ms, so none is late under a bound of 200.
+pub fn mixed_changes() -> String {
+    let values = [
+        "1",
+        "2",
+        "\"x\"",
+        "3",
+        "{\"a\":1}",
+        "4.5",
+        "null",
+        "5",
+        "\"7\"",
+    ];
+    let mut lines = String::new();
+    for i in 0..240u64 {
+        let key = format!("{}_{}", ["a", "B", "c"][(i % 3) as usize], i % 17);
+        let ts = 1_000 + i * 37 - (i % 5) * 60;
+        let line = match i % 11 {
+            10 => format!("{{\"ts\":{ts},\"op\":\"delete\",\"key\":\"{key}\"}}"),
+            _ => format!(
+                "{{\"ts\":{ts},\"op\":\"put\",\"key\":\"{key}\",\"value\":{}}}",
+                values[(i % 9) as usize]
+            ),
+        };
+        lines.push_str(&line);
+        lines.push('\n');
+    }
+    lines
+}
+
 /// The lines of the file at `path`, sorted (none if it does not exist).
 pub fn sorted_lines(path: &Path) -> Vec<String> {
     let mut lines: Vec<String> = std::fs::read_to_string(path)
