@@ -13,10 +13,12 @@ mod field_name;
 pub mod json;
 mod map;
 mod order;
+mod quick_hash;
 pub mod row_pool;
 pub use field_name::FieldName;
 pub use map::ValueMap;
 pub use order::{OrderPrefix, PREFIX_BYTES, order_prefix};
+pub use quick_hash::quick_hash;
 
 use std::cmp::Ordering;
 use std::fmt::Write as _;

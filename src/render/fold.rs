@@ -36,6 +36,7 @@
 
 use differential_dataflow::difference::{Abelian, IsZero, Semigroup};
 use foldhash::HashMap;
+use hashbrown::HashTable;
 use timely::Container;
 use timely::container::DrainContainer;
 use timely::dataflow::Stream;
@@ -48,7 +49,7 @@ use crate::operators::aggregate::AggDiff;
 use crate::operators::fallible::{Lines, RecordError, Rows, error_line};
 use crate::operators::window::fixed::for_each_window;
 use crate::plan::AggFunc;
-use crate::value::{Row, Value};
+use crate::value::{Row, Value, quick_hash};
 
 use super::aggregate_spec::{AggregateSpec, FixedWindows};
 use super::chain::{self, RowChain};
@@ -205,8 +206,8 @@ struct Fold {
 /// puts a row in several windows of one group).
 #[derive(Default)]
 struct Folded {
-    /// Group values → group number.
-    groups: HashMap<Row, usize>,
+    /// Group numbers by [`quick_hash`] of their values (the values are in `keys`).
+    groups: HashTable<usize>,
     /// Group number → group values.
     keys: Vec<Row>,
     /// (group number, window start) → slot.
@@ -226,16 +227,17 @@ struct Slot {
 impl Folded {
     /// The number of the group with values `key`, added if new.
     fn group(&mut self, key: &[Value]) -> usize {
-        match self.groups.get(key) {
-            Some(&group) => group,
-            None => {
-                let group = self.keys.len();
-                let values = Row(key.to_vec());
-                self.groups.insert(values.clone(), group);
-                self.keys.push(values);
-                group
-            }
+        let hash = quick_hash(key);
+        let keys = &self.keys;
+        if let Some(&group) = self.groups.find(hash, |&group| keys[group].0 == key) {
+            return group;
         }
+        let group = self.keys.len();
+        self.keys.push(Row(key.to_vec()));
+        let keys = &self.keys;
+        self.groups
+            .insert_unique(hash, group, |&group| quick_hash(&keys[group].0));
+        group
     }
 
     /// The differences of `group` in `window`, added if new.

@@ -7,13 +7,10 @@
 //! left is reused by a later group under a new generation, so an id kept by a stale schedule
 //! entry or a forgotten total never names the group that took the slot over.
 
-use std::hash::BuildHasher;
-
-use foldhash::fast::RandomState;
 use hashbrown::HashTable;
 
 use super::groups::GroupSessions;
-use crate::value::Row;
+use crate::value::{Row, quick_hash};
 
 /// A group's slot and the generation of the slot when the group took it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -36,7 +33,6 @@ struct Slot {
 #[derive(Default)]
 pub(super) struct Groups {
     by_row: HashTable<u32>,
-    hasher: RandomState,
     slots: Vec<Slot>,
     free: Vec<u32>,
 }
@@ -44,7 +40,7 @@ pub(super) struct Groups {
 impl Groups {
     /// The id of `group`, giving it a slot if it has none.
     pub(super) fn intern(&mut self, group: Row) -> GroupId {
-        let hash = self.hasher.hash_one(&group);
+        let hash = quick_hash(&group.0);
         let slots = &self.slots;
         let same = |slot: &u32| slots[*slot as usize].group == group;
         if let Some(slot) = self.by_row.find(hash, same) {
