@@ -86,11 +86,7 @@ pub fn render_aggregate<'scope>(
 /// Whether the aggregate folds its rows into abelian differences per group (count, sum and
 /// avg, without a session window), and then in which fixed windows (`None`: no window).
 pub fn abelian_fold(spec: &AggregateSpec) -> Option<Option<FixedWindows>> {
-    let session = matches!(
-        spec.window.map(|w| w.kind),
-        Some(WindowKind::Session { .. })
-    );
-    (spec.is_abelian() && !session).then(|| fixed_windows_of(spec))
+    (spec.is_abelian() && session_window(spec).is_none()).then(|| fixed_windows_of(spec))
 }
 
 /// The fixed (tumbling or sliding) windows of the aggregate, if it has any.
