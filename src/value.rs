@@ -18,7 +18,7 @@ pub mod row_pool;
 pub use field_name::FieldName;
 pub use map::ValueMap;
 pub use order::{OrderPrefix, PREFIX_BYTES, order_prefix};
-pub use quick_hash::quick_hash;
+pub use quick_hash::{quick_hash, str_hash};
 
 use std::cmp::Ordering;
 use std::fmt::Write as _;

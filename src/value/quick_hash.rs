@@ -35,8 +35,9 @@ fn value_hash(value: &Value) -> u64 {
 }
 
 /// A string's bytes: up to sixteen in two words (the first and the last eight, overlapping
-/// or zero-padded), with the length; longer ones through the general hasher.
-fn str_hash(bytes: &[u8]) -> u64 {
+/// or zero-padded), with the length; longer ones through the general hasher. Also the slot
+/// of a shared short string (`expr::intern`).
+pub fn str_hash(bytes: &[u8]) -> u64 {
     let len = bytes.len() as u64;
     let (first, last) = match bytes.len() {
         0..=7 => (padded_word(bytes), 0),
