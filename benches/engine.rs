@@ -26,7 +26,7 @@ mod session;
 
 /// The same allocator as the `kvflow` binary, for every program measured here.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: kvflow::allocator::Allocator = kvflow::allocator::Allocator;
 
 const EVENTS: u64 = 200_000;
 const BATCH_MS: u64 = 100;

@@ -34,6 +34,7 @@
 //! `explain` and the checker see it without the code that delivers it; sinks receive what a
 //! resumed run had already delivered as a value ([`sinks::resumed::Delivered`]), never the
 //! run itself.
+pub mod allocator;
 pub mod assemble;
 pub mod bench;
 pub mod builder;

@@ -6,10 +6,9 @@ mod commands;
 
 use clap::Parser;
 
-/// mimalloc: every row, key and group is a small allocation, and glibc's allocator was the
-/// largest single cost in profiles of the engine benchmarks.
+/// mimalloc (see `kvflow::allocator`).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: kvflow::allocator::Allocator = kvflow::allocator::Allocator;
 
 fn main() {
     let cli = args::Cli::parse();
