@@ -41,7 +41,12 @@ impl ShownTotals {
     /// Takes contributions to sessions' totals (each at a time not before any time applied
     /// so far).
     pub(super) fn add(&mut self, contributions: &mut Vec<Contribution>) {
-        self.pending.append(contributions);
+        // NB: most often nothing is pending: the buffers trade places instead of a copy of
+        // thousands of contributions.
+        match self.pending.is_empty() {
+            true => std::mem::swap(&mut self.pending, contributions),
+            false => self.pending.append(contributions),
+        }
     }
 
     /// Applies every pending contribution, time by time, and pushes the updates of the
@@ -49,6 +54,8 @@ impl ShownTotals {
     pub(super) fn flush(&mut self, out: &mut Vec<SessionUpdate>) {
         let mut pending = std::mem::take(&mut self.pending);
         sort_by_time(&mut pending);
+        // NB: `out` was handed on empty; most contributions finish one row.
+        out.reserve(pending.len());
         let mut rest = pending.drain(..).peekable();
         while let Some((key, time, acc)) = rest.next() {
             let finish = &self.finish;
