@@ -18,14 +18,15 @@
 //!    parse arguments and call these.
 //!
 //! [`workload`] generates inputs and [`bench`](mod@bench) measures runs over them (`kvflow bench`);
-//! [`exporter`] serves a run's counters to Prometheus (`--metrics`).
+//! [`exporter`] serves a run's counters to Prometheus (`--metrics`); [`allocator`] is the
+//! global allocator of the binary and its benchmarks.
 //!
 //! # Layers
 //!
 //! Modules import one way, each only from the layers before it:
 //!
 //! ```text
-//! value, schema → change → workload, source → store → expr → plan (sinks as data)
+//! allocator, value, schema → change → workload, source → store → expr → plan (sinks as data)
 //!   → sql → dataflow_file, builder (front ends) → operators → render → sinks (routes among them)
 //!   → assemble → runtime → server, bench → exporter → the binary's commands
 //! ```

@@ -6,7 +6,7 @@ use std::path::Path;
 
 /// The layers, earliest first; a module may refer to modules of earlier layers only.
 const LAYERS: &[&[&str]] = &[
-    &["value", "schema", "rng"],
+    &["allocator", "value", "schema", "rng"],
     &["change"],
     &["workload", "source"],
     &["store"],
