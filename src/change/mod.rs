@@ -4,6 +4,7 @@
 //! the shard that owns the key. Both carry event time (`ts`, milliseconds since the epoch) as
 //! data; the timely timestamp is the watermark (see [`time`]).
 pub mod event;
+pub mod shared_row;
 pub mod time;
 
 pub use event::{ChangeEvent, EventKind, Mutation, Op};

@@ -53,7 +53,7 @@ use crate::value::{Row, Value, quick_hash};
 
 use super::aggregate_spec::{AggregateSpec, FixedWindows};
 use super::chain::{self, RowChain};
-use super::source::SourceRows;
+use super::source::{SourceRow, SourceRows};
 use crate::store::{Change, ChangeStream};
 
 /// Aggregate differences per group key, at differential times.
@@ -85,9 +85,14 @@ pub fn fold_source<'scope>(
 ) -> (Diffs<'scope>, Lines<'scope>, Lines<'scope>) {
     let name = format!("{} | Fold({})", source.name(), spec.step());
     let folder = Folder::new(spec.clone(), windows);
+    let source = source.read_in_place();
     let fold_change =
         move |change: &Change, time, folder: &mut Folder, lines: &mut _, late: &mut _| {
-            source.rows(change, &mut |row, d| folder.add(row, time, d, lines), late);
+            let mut add = |row: SourceRow, d| match row {
+                SourceRow::Own(row) => folder.add(row, time, d, lines),
+                SourceRow::Shared(row) => folder.add_in_place(row, time, d, lines),
+            };
+            source.rows(change, &mut add, late);
         };
     fold_operator(changes, name, folder, fold_change)
 }
@@ -180,6 +185,18 @@ impl Fused {
             chain::recycle(row);
             return;
         }
+        self.fold_as_written(fold, written, row, (t, d), failures);
+    }
+
+    /// Folds `row`, which the fused spec failed on, through the map and `written`.
+    fn fold_as_written(
+        &self,
+        fold: &mut Fold,
+        written: &AggregateSpec,
+        row: Row,
+        (t, d): (u64, i64),
+        failures: &mut Vec<String>,
+    ) {
         let mut map_failures = Vec::new();
         let fold_mapped = &mut |mapped: Row| {
             fold.fold_or_report(written, &mapped, (t, d), failures);
@@ -389,6 +406,21 @@ impl Folder {
             ),
         }
         lines.append(&mut failures);
+    }
+
+    /// [`Self::add`] for a row read in place: folded where it is when no step comes before
+    /// the fold, copied into [`Self::add`] otherwise.
+    fn add_in_place(&mut self, row: &Row, t: u64, d: i64, lines: &mut Vec<String>) {
+        let Folder { spec, fused, fold } = self;
+        match fused {
+            Some(fused) if fused.spec.chain().is_empty() => {
+                if fold.fold_row(&fused.spec, row, t, d).is_err() {
+                    fused.fold_as_written(fold, spec, row.clone(), (t, d), lines);
+                }
+            }
+            None if spec.chain().is_empty() => fold.fold_or_report(spec, row, (t, d), lines),
+            _ => self.add(row.clone(), t, d, lines),
+        }
     }
 
     fn drain(&mut self) -> impl Iterator<Item = (Row, u64, AggDiff)> + '_ {

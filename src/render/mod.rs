@@ -60,6 +60,7 @@ pub fn render_plan<'scope>(
     spans: &RefCell<NodeSpans>,
 ) -> Vec<RenderedPipeline<'scope>> {
     let graph = PlanGraph::of(plan);
+    let shared_fields = source::SharedFields::default();
     let mut rendered: HashMap<String, Rows<'scope>> = HashMap::new();
     let mut out = Vec::new();
     for (index, pipeline) in plan.pipelines.iter().enumerate() {
@@ -68,6 +69,7 @@ pub fn render_plan<'scope>(
             changes: &changes,
             rendered: &rendered,
             rows_in: rows_in(index),
+            shared_fields: shared_fields.clone(),
             graph: &graph,
             spans,
         };
@@ -119,6 +121,8 @@ struct Context<'a, 'scope> {
     rendered: &'a HashMap<String, Rows<'scope>>,
     /// Counts the changes the pipeline's sources admit.
     rows_in: Arc<AtomicU64>,
+    /// The fields of the events rows the worker's sources share (see `source`).
+    shared_fields: source::SharedFields,
     graph: &'a PlanGraph,
     spans: &'a RefCell<NodeSpans>,
 }
@@ -376,7 +380,8 @@ impl<'scope> Context<'_, 'scope> {
             &id,
             || self.next_id(),
             || {
-                let rows = source::SourceRows::new(def, self.rows_in.clone(), lateness, projection);
+                let fields = (projection, self.shared_fields.clone());
+                let rows = source::SourceRows::new(def, self.rows_in.clone(), lateness, fields);
                 build(self.changes.clone(), rows)
             },
         );

@@ -39,7 +39,7 @@ use crate::value::{Row, Value};
 use super::aggregate_spec::{AggregateSpec, FixedWindows};
 use super::chain;
 use super::fold::{Diffs, fold_abelian};
-use super::source::SourceRows;
+use super::source::{SourceRow, SourceRows};
 
 type Keyed = (Row, Row);
 
@@ -194,10 +194,17 @@ pub fn prepare_source_sessions<'scope>(
 ) -> (SessionRows<'scope>, Lines<'scope>, Lines<'scope>) {
     let spec = spec.clone();
     let name = format!("{} | {}", source.name(), spec.step);
+    let source = source.read_in_place();
     split_fallible3(changes, &name, move |change: &Change, time, out| {
         let (ok, errors) = (&mut *out.ok, &mut *out.errors);
-        let mut prepare = |row: Row, d: i64| {
-            prepare_row(&spec, row, (time, d), &mut push_session_row, ok, errors);
+        let mut prepare = |row: SourceRow, d: i64| match row {
+            SourceRow::Shared(row) if spec.chain.is_empty() => {
+                evaluate_row(&spec, row, (time, d), &mut push_session_row, ok, errors);
+            }
+            row => {
+                let row = row.into_owned();
+                prepare_row(&spec, row, (time, d), &mut push_session_row, ok, errors);
+            }
         };
         source.rows(change, &mut prepare, out.side);
     })
@@ -237,15 +244,28 @@ fn prepare_row<O>(
 ) {
     let mut failures = Vec::new();
     let mut evaluate = |row: Row| {
-        match spec.evaluate(&row) {
-            Ok((group, ts, args)) => emit(group, ts, args, t, d, ok),
-            Err(error) if d > 0 => failures.push(error_line(&spec.step, &error)),
-            Err(_) => {}
-        }
+        evaluate_row(spec, &row, (t, d), emit, ok, &mut failures);
         chain::recycle(row);
     };
     spec.chain.apply(row, d > 0, &mut evaluate, errors);
     errors.append(&mut failures);
+}
+
+/// Evaluates a row that went through the aggregate's chain, as [`prepare_row`] does: `emit`
+/// gets its `(group, ts, args)`, and a failure on an insertion becomes a line in `failures`.
+fn evaluate_row<O>(
+    spec: &AggregateSpec,
+    row: &Row,
+    (t, d): (u64, i64),
+    emit: &mut impl FnMut(Row, u64, Row, u64, i64, &mut Vec<O>),
+    ok: &mut Vec<O>,
+    failures: &mut Vec<String>,
+) {
+    match spec.evaluate(row) {
+        Ok((group, ts, args)) => emit(group, ts, args, t, d, ok),
+        Err(error) if d > 0 => failures.push(error_line(&spec.step, &error)),
+        Err(_) => {}
+    }
 }
 
 /// Assigns rows to fixed windows: one contribution pair per window (see `WindowTiming`).

@@ -8,10 +8,20 @@
 //! A source fills in only the fields its pipeline reads (see `plan::projection`); a late
 //! row, or one that breaks the projection's assumptions, is built whole.
 //!
+//! Several pipelines mostly read one source, each in an operator of its own. An aggregate
+//! that evaluates its source's rows in place ([`SourceRows::read_in_place`]) reads each
+//! change's events row by reference, made once per change with the fields any such reader
+//! of the worker's dataflow reads (`Change::events_row`). Decision: made once rather than
+//! once per reader, since building and dropping a row was about 300 instructions per reader
+//! and event (callgrind, `window_counts.toml`, whose four pipelines read one source); a
+//! reader whose projection's assumptions the shared row breaks builds its own, whole.
+//!
 //! [`SourceRows`] is what a source makes of each change; [`render_source`] sends its rows
 //! on, and an aggregate over the source evaluates them in the same operator instead (see
 //! `render::fold` and `render::reduce`).
 
+use std::cell::Cell;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -43,13 +53,34 @@ pub fn render_source<'scope>(
     let (rows, late, errors) =
         split_fallible3(changes, &name, move |change: &Change, time, out| {
             let (ok, errors) = (&mut *out.ok, &mut *out.errors);
-            let mut emit = |row: Row, diff: i64| {
+            let mut emit = |row: SourceRow, diff: i64| {
+                let row = row.into_owned();
                 chain.apply(row, diff > 0, &mut |row| ok.push((row, time, diff)), errors);
             };
             source.rows(change, &mut emit, out.side);
         });
     (rows.as_collection(), late, errors)
 }
+
+/// A row a source hands on: its own, or a change's events row read in place.
+pub enum SourceRow<'c> {
+    Own(Row),
+    Shared(&'c Row),
+}
+
+impl SourceRow<'_> {
+    /// The row, copied if it is read in place.
+    pub fn into_owned(self) -> Row {
+        match self {
+            SourceRow::Own(row) => row,
+            SourceRow::Shared(row) => row.clone(),
+        }
+    }
+}
+
+/// The fields of the events rows that a worker's in-place readers read: a bit per field,
+/// each reader's set in when it is rendered.
+pub type SharedFields = Rc<Cell<u64>>;
 
 /// What a source makes of each change: the rows of its view, and its late events.
 pub struct SourceRows {
@@ -60,6 +91,9 @@ pub struct SourceRows {
     bound: Option<u64>,
     narrow: Narrow,
     names: Vec<String>,
+    /// The fields of the shared events rows; read from once the source reads in place.
+    shared: SharedFields,
+    in_place: bool,
 }
 
 impl SourceRows {
@@ -69,7 +103,7 @@ impl SourceRows {
         def: &SourceDef,
         admitted: Arc<AtomicU64>,
         lateness: Option<u64>,
-        projection: Option<Projection>,
+        (projection, shared): (Option<Projection>, SharedFields),
     ) -> SourceRows {
         SourceRows {
             def: def.clone(),
@@ -77,7 +111,19 @@ impl SourceRows {
             bound: lateness.map(|l| l.saturating_add(def.max_out_of_orderness)),
             narrow: Narrow::new(projection),
             names: def.view.schema().names(),
+            shared,
+            in_place: false,
         }
+    }
+
+    /// Hands on events rows read in place (see the module docs): for a reader that only
+    /// reads its rows. Adds the fields this source reads to the shared rows' fields.
+    pub fn read_in_place(mut self) -> SourceRows {
+        if self.def.view == View::Events {
+            self.shared.set(self.shared.get() | self.narrow.mask());
+            self.in_place = true;
+        }
+        self
     }
 
     /// The name of the source's operator.
@@ -87,7 +133,12 @@ impl SourceRows {
 
     /// Hands each row `change` makes in the view to `emit` with its diff (1 inserted, -1
     /// retracted); a late insertion becomes a line in `late` instead.
-    pub fn rows(&self, change: &Change, emit: &mut impl FnMut(Row, i64), late: &mut Vec<String>) {
+    pub fn rows<'c>(
+        &self,
+        change: &'c Change,
+        emit: &mut impl FnMut(SourceRow<'c>, i64),
+        late: &mut Vec<String>,
+    ) {
         let event = &change.event;
         let def = &self.def;
         // NB: a seeded change is a key put back from a snapshot: a table row, not an event.
@@ -99,11 +150,20 @@ impl SourceRows {
         admitted.store(admitted.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         let bound = self.bound;
         let on_time = bound.is_none_or(|b| !is_late(event.ts, b, change.max_seen));
+        let narrow = &self.narrow;
+        if on_time && self.in_place {
+            let row = change
+                .events_row
+                .get_or_init(|| event_row(change, self.shared.get()));
+            if narrow.holds(row) {
+                emit(SourceRow::Shared(row), 1);
+                return;
+            }
+        }
         let mut insert = |row: Row| match on_time {
-            true => emit(row, 1),
+            true => emit(SourceRow::Own(row), 1),
             false => late.push(late_line(&row, &self.names)),
         };
-        let narrow = &self.narrow;
         match def.view {
             View::Events => insert(narrow.row(on_time, |keep| event_row(change, keep))),
             View::Table => {
@@ -120,7 +180,7 @@ impl SourceRows {
                     let row = narrow.row(true, |keep| {
                         table_row_with(&event.key, prev.ts, prev.seq, &change.old(), keep)
                     });
-                    emit(row, -1);
+                    emit(SourceRow::Own(row), -1);
                 }
             }
         }
@@ -148,6 +208,19 @@ impl Narrow {
                 .fold(0u64, |m, i| m | 1 << i);
             (mask, p)
         }))
+    }
+
+    /// The fields a row of this source needs: all of them without a projection.
+    fn mask(&self) -> u64 {
+        self.0.as_ref().map_or(u64::MAX, |(mask, _)| *mask)
+    }
+
+    /// Whether `row`, which has every field of [`Self::mask`], holds what the projection
+    /// assumed.
+    fn holds(&self, row: &Row) -> bool {
+        self.0
+            .as_ref()
+            .is_none_or(|(_, projection)| projection.holds(row))
     }
 
     /// The row `make` builds, narrowed when `narrow` and the narrowed row holds what the

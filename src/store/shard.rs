@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use super::KeyPattern;
 use super::wal::value_codec::{decode_value, encode_value, encoded_len};
+use crate::change::shared_row::SharedRow;
 use crate::change::{ChangeEvent, EventKind, Mutation, Op};
 use crate::value::Value;
 
@@ -74,6 +75,9 @@ pub struct Change {
     /// The replaced value in its packed form, when [`ShardState::apply_deferred`] left
     /// `event.old` NULL for it: read it with [`Change::old`].
     pub packed_old: Option<Arc<[u8]>>,
+    /// The change's row of the events view, made once for the sources that read it in place.
+    #[serde(skip)]
+    pub events_row: SharedRow,
 }
 
 impl Change {
@@ -368,6 +372,7 @@ impl ShardState {
             max_seen,
             seeded: false,
             packed_old,
+            events_row: SharedRow::default(),
         })
     }
 
@@ -453,6 +458,7 @@ impl ShardState {
                 max_seen: stored.max_seen,
                 seeded: true,
                 packed_old: None,
+                events_row: SharedRow::default(),
             })
             .collect();
         changes.sort_by_key(|c| c.event.seq);
