@@ -119,6 +119,11 @@ impl ChangeEvent {
         self.event_row_in(keep, Vec::new())
     }
 
+    /// How many fields a row of the events view has.
+    pub fn width(&self) -> usize {
+        EVENT_FIELDS
+    }
+
     /// [`Self::to_event_row_with`] in the buffer `values` (emptied first), so a caller that
     /// recycles rows allocates none.
     pub fn event_row_in(&self, keep: u64, mut values: Vec<Value>) -> Row {
@@ -127,7 +132,7 @@ impl ChangeEvent {
         // them. A value chosen between NULL and a field and then pushed was put together on
         // the stack and copied over, and the copy's load waited on the store of the value's
         // tag, for every field: 8% of `window_counts.toml`, most of it that wait.
-        values.extend(std::iter::repeat_n((), 6).map(|()| Value::Null));
+        values.extend(std::iter::repeat_n((), EVENT_FIELDS).map(|()| Value::Null));
         if keeps(keep, pos::KEY) {
             values[pos::KEY] = Value::Str(self.key.clone());
         }
@@ -149,6 +154,9 @@ impl ChangeEvent {
         Row(values)
     }
 }
+
+/// The fields of an events row: `key, ts, kind, seq, value, old`.
+const EVENT_FIELDS: usize = 6;
 
 /// The row of the table view for a live key: `key, ts, seq, value` (see `Schema::table`).
 pub fn table_row(key: &Arc<str>, ts: u64, seq: u64, value: &Value) -> Row {

@@ -6,6 +6,7 @@
 //! casts and string functions over values of a known kind) and answers "may fail" for
 //! everything else.
 
+use crate::schema::Type;
 use crate::value::Value;
 
 use super::Expr;
@@ -20,6 +21,18 @@ pub enum Shape {
     Bool,
     /// Anything.
     Any,
+}
+
+impl Shape {
+    /// What a field of type `ty` holds, a JSON field taken to hold `json`.
+    pub fn of(ty: Type, json: Shape) -> Shape {
+        match ty {
+            Type::Str => Shape::Str,
+            Type::Int => Shape::Int,
+            Type::Json => json,
+            _ => Shape::Any,
+        }
+    }
 }
 
 impl Expr {

@@ -111,6 +111,15 @@ pub(crate) fn leaf<'r>(node: &'r Node, row: &'r Row) -> Option<&'r Value> {
     }
 }
 
+/// Whether [`leaf`] reads `node` (for any row).
+pub(crate) fn is_leaf(node: &Node) -> bool {
+    match node {
+        Node::Field(_) | Node::Lit(_) => true,
+        Node::Path(base, steps) => matches!((&**base, &**steps), (Node::Field(_), [Step::Key(_)])),
+        _ => false,
+    }
+}
+
 /// Evaluates a node that is not a leaf.
 ///
 /// Each arm hands off to a function and returns its result directly, which keeps this

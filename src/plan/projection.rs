@@ -77,12 +77,7 @@ pub fn source_projection(node: &Node) -> Option<Projection> {
         return None;
     }
     let kind = |json: Shape| {
-        move |i: usize| match schema.fields.get(i).map(|f| f.ty) {
-            Some(Type::Str) => Shape::Str,
-            Some(Type::Int) => Shape::Int,
-            Some(Type::Json) => json,
-            _ => Shape::Any,
-        }
+        move |i: usize| (schema.fields.get(i)).map_or(Shape::Any, |field| Shape::of(field.ty, json))
     };
     let ints = if readers.infallible(&kind(Shape::Any)) {
         Vec::new()

@@ -4,7 +4,7 @@
 
 use std::ops::Range;
 
-use crate::expr::Expr;
+use crate::expr::{Expr, Shape};
 use crate::operators::fallible::RecordError;
 use crate::operators::window::{WindowTiming, window_ts};
 use crate::plan::{AggDef, AggFunc, WindowDef};
@@ -13,6 +13,7 @@ use crate::value::{Row, Value};
 
 use super::chain::{self, RowChain};
 use super::row_json;
+use super::source::SharedRows;
 
 /// Fixed windows to assign rows to: `size`, `slide` and their timing.
 #[derive(Clone, Copy)]
@@ -45,6 +46,10 @@ pub struct AggregateSpec {
     pub(super) append_only: bool,
     /// Each time's updates of the input net to insertions (see `Node::inserts_only`).
     pub(super) inserts_only: bool,
+    /// Where a row read in place carries the value of each group and argument expression,
+    /// after the input's fields, when it does (see [`Self::read_derived`]).
+    derived_group: Vec<Option<usize>>,
+    derived_args: Vec<Option<usize>>,
 }
 
 impl AggregateSpec {
@@ -77,7 +82,32 @@ impl AggregateSpec {
             chain,
             append_only,
             inserts_only,
+            derived_group: Vec::new(),
+            derived_args: Vec::new(),
         }
+    }
+
+    /// How many fields the aggregate's input rows have.
+    pub(super) fn input_width(&self) -> usize {
+        self.schema.len()
+    }
+
+    /// Reads the group and argument expressions that `rows` derives (see
+    /// `render::source::SharedRows::derive`) from the rows read in place, which carry their
+    /// values after the input's fields.
+    pub(super) fn read_derived(&mut self, rows: &SharedRows) {
+        let schema = &self.schema;
+        let shape = |i: usize| {
+            (schema.fields.get(i)).map_or(Shape::Any, |field| Shape::of(field.ty, Shape::Any))
+        };
+        let derive = |expr: &Expr| {
+            let place = rows.derive(expr, &shape)?;
+            Some(schema.len() + place)
+        };
+        self.derived_group = self.group_exprs.iter().map(derive).collect();
+        self.derived_args = (self.arg_exprs.iter())
+            .map(|expr| expr.as_ref().and_then(derive))
+            .collect();
     }
 
     /// This aggregate read through the map that ends its chain: its group, arguments and
@@ -169,14 +199,19 @@ impl AggregateSpec {
         self.window.as_ref().map(WindowTiming::of)
     }
 
-    /// Evaluates a row's group key, event time and argument row `[ts, arg_0, ..]`.
-    pub(super) fn evaluate(&self, row: &Row) -> Result<(Row, u64, Row), RecordError> {
+    /// Evaluates a row's group key, event time and argument row `[ts, arg_0, ..]`; with
+    /// `derived`, `row` was read in place and carries its derived values.
+    pub(super) fn evaluate(
+        &self,
+        row: &Row,
+        derived: bool,
+    ) -> Result<(Row, u64, Row), RecordError> {
         // NB: from the pool of row buffers: an insert-only aggregate hands them back.
         let mut group = chain::spare();
         group.reserve(self.group_exprs.len());
         let mut args = chain::spare();
         args.reserve(1 + self.arg_exprs.len());
-        let ts = self.evaluate_into(row, Some(&mut group), &mut args)?;
+        let ts = self.evaluate_into(row, Some(&mut group), &mut args, derived)?;
         Ok((Row(group), ts, Row(args)))
     }
 
@@ -197,14 +232,25 @@ impl AggregateSpec {
         row: &Row,
         group: Option<&mut Vec<Value>>,
         args: &mut Vec<Value>,
+        derived: bool,
     ) -> Result<u64, RecordError> {
         let fail = |message: String| RecordError {
             message,
             record: row_json(row, &self.schema),
         };
+        // NB: a derived value is the expression's over this row; a row without its derived
+        // values (see `SharedRows::derive`) has the expression evaluated here.
+        let eval = |expr: &Expr, place: Option<&Option<usize>>| match place {
+            Some(Some(at)) if derived => row
+                .0
+                .get(*at)
+                .map_or_else(|| expr.eval(row), |v| Ok(v.clone())),
+            _ => expr.eval(row),
+        };
         if let Some(group) = group {
-            for expr in &self.group_exprs {
-                group.push(expr.eval(row).map_err(|e| fail(e.message))?);
+            for (i, expr) in self.group_exprs.iter().enumerate() {
+                let place = self.derived_group.get(i);
+                group.push(eval(expr, place).map_err(|e| fail(e.message))?);
             }
         }
         let ts_value = self.ts_index.map_or(Value::Null, |i| row.get(i).clone());
@@ -215,9 +261,10 @@ impl AggregateSpec {
         };
         args.push(ts_value);
         let filters = self.first_last_filters.iter();
-        for ((expr, func), filter) in self.arg_exprs.iter().zip(&self.funcs).zip(filters) {
+        let exprs = self.arg_exprs.iter().enumerate();
+        for (((i, expr), func), filter) in exprs.zip(&self.funcs).zip(filters) {
             let value = match expr {
-                Some(expr) => expr.eval(row).map_err(|e| fail(e.message))?,
+                Some(expr) => eval(expr, self.derived_args.get(i)).map_err(|e| fail(e.message))?,
                 None => Value::Null,
             };
             if let Some(condition) = filter {

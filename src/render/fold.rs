@@ -53,7 +53,7 @@ use crate::value::{Row, Value, quick_hash};
 
 use super::aggregate_spec::{AggregateSpec, FixedWindows};
 use super::chain::{self, RowChain};
-use super::source::{SourceRow, SourceRows};
+use super::source::{SharedRows, SourceRow, SourceRows};
 use crate::store::{Change, ChangeStream};
 
 /// Aggregate differences per group key, at differential times.
@@ -84,18 +84,27 @@ pub fn fold_source<'scope>(
     windows: Option<FixedWindows>,
 ) -> (Diffs<'scope>, Lines<'scope>, Lines<'scope>) {
     let name = format!("{} | Fold({})", source.name(), spec.step());
-    let folder = Folder::new(spec.clone(), windows);
+    let mut folder = Folder::new(spec.clone(), windows);
     let source = source.read_in_place();
+    if let Some(rows) = source.shared_rows() {
+        folder.read_derived(rows);
+    }
+    let width = source.width();
     let fold_change =
         move |change: &Change, time, folder: &mut Folder, lines: &mut _, late: &mut _| {
             let mut add = |row: SourceRow, d| match row {
-                SourceRow::Own(row) => folder.add(row, time, d, lines),
-                SourceRow::Shared(row) => folder.add_in_place(row, time, d, lines),
+                SourceRow::Shared(row) if folder.in_place().is_some() => {
+                    folder.add_in_place(row, time, d, lines)
+                }
+                row => folder.add(row.into_owned(width), time, d, lines),
             };
             source.rows(change, &mut add, late);
         };
     fold_operator(changes, name, folder, fold_change)
 }
+
+/// A row to fold, and whether it was read in place (with its derived values).
+type RowIn<'r> = (&'r Row, bool);
 
 /// The fold operator over any input: `logic` hands each record's rows to the folder (with
 /// their times and diffs, and the error lines of the rows that fail) and may add side lines;
@@ -181,7 +190,7 @@ impl Fused {
         (t, d): (u64, i64),
         failures: &mut Vec<String>,
     ) {
-        if fold.fold_row(&self.spec, &row, t, d).is_ok() {
+        if fold.fold_row(&self.spec, (&row, false), t, d).is_ok() {
             chain::recycle(row);
             return;
         }
@@ -199,7 +208,7 @@ impl Fused {
     ) {
         let mut map_failures = Vec::new();
         let fold_mapped = &mut |mapped: Row| {
-            fold.fold_or_report(written, &mapped, (t, d), failures);
+            fold.fold_or_report(written, (&mapped, false), (t, d), failures);
             chain::recycle(mapped);
         };
         self.map.apply(row, d > 0, fold_mapped, &mut map_failures);
@@ -399,7 +408,7 @@ impl Folder {
                 row,
                 d > 0,
                 &mut |row| {
-                    fold.fold_or_report(spec, &row, (t, d), &mut failures);
+                    fold.fold_or_report(spec, (&row, false), (t, d), &mut failures);
                     chain::recycle(row);
                 },
                 lines,
@@ -408,18 +417,35 @@ impl Folder {
         lines.append(&mut failures);
     }
 
-    /// [`Self::add`] for a row read in place: folded where it is when no step comes before
-    /// the fold, copied into [`Self::add`] otherwise.
+    /// The spec that folds rows read in place, where they are: the fused one, or the
+    /// aggregate as written, when no step comes before the fold.
+    fn in_place(&mut self) -> Option<&mut AggregateSpec> {
+        match &mut self.fused {
+            Some(fused) => fused.spec.chain().is_empty().then_some(&mut fused.spec),
+            None => self.spec.chain().is_empty().then_some(&mut self.spec),
+        }
+    }
+
+    /// Reads the values `rows` derives for the spec that folds rows read in place.
+    fn read_derived(&mut self, rows: &SharedRows) {
+        if let Some(spec) = self.in_place() {
+            spec.read_derived(rows);
+        }
+    }
+
+    /// [`Self::add`] for a row read in place, with its derived values: folded where it is
+    /// (the caller checked [`Self::in_place`]).
     fn add_in_place(&mut self, row: &Row, t: u64, d: i64, lines: &mut Vec<String>) {
         let Folder { spec, fused, fold } = self;
         match fused {
-            Some(fused) if fused.spec.chain().is_empty() => {
-                if fold.fold_row(&fused.spec, row, t, d).is_err() {
-                    fused.fold_as_written(fold, spec, row.clone(), (t, d), lines);
+            Some(fused) => {
+                if fold.fold_row(&fused.spec, (row, true), t, d).is_err() {
+                    let width = fused.spec.input_width();
+                    let own = SourceRow::Shared(row).into_owned(width);
+                    fused.fold_as_written(fold, spec, own, (t, d), lines);
                 }
             }
-            None if spec.chain().is_empty() => fold.fold_or_report(spec, row, (t, d), lines),
-            _ => self.add(row.clone(), t, d, lines),
+            None => fold.fold_or_report(spec, (row, true), (t, d), lines),
         }
     }
 
@@ -433,7 +459,7 @@ impl Fold {
     fn fold_or_report(
         &mut self,
         spec: &AggregateSpec,
-        row: &Row,
+        row: RowIn,
         (t, d): (u64, i64),
         failures: &mut Vec<String>,
     ) {
@@ -447,7 +473,7 @@ impl Fold {
     fn fold_row(
         &mut self,
         spec: &AggregateSpec,
-        row: &Row,
+        (row, derived): RowIn,
         t: u64,
         d: i64,
     ) -> Result<(), RecordError> {
@@ -461,7 +487,8 @@ impl Fold {
         key.clear();
         args.clear();
         let in_place = spec.group_in_place(row);
-        let ts = spec.evaluate_into(row, in_place.is_none().then_some(&mut *key), args)?;
+        let group = in_place.is_none().then_some(&mut *key);
+        let ts = spec.evaluate_into(row, group, args, derived)?;
         let funcs = spec.funcs();
         let args = &args[1..];
         let group = folded.group(in_place.unwrap_or(key));

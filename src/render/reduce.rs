@@ -192,17 +192,22 @@ pub fn prepare_source_sessions<'scope>(
     source: SourceRows,
     spec: &AggregateSpec,
 ) -> (SessionRows<'scope>, Lines<'scope>, Lines<'scope>) {
-    let spec = spec.clone();
+    let mut spec = spec.clone();
     let name = format!("{} | {}", source.name(), spec.step);
     let source = source.read_in_place();
+    if let Some(rows) = source.shared_rows().filter(|_| spec.chain.is_empty()) {
+        spec.read_derived(rows);
+    }
+    let width = source.width();
     split_fallible3(changes, &name, move |change: &Change, time, out| {
         let (ok, errors) = (&mut *out.ok, &mut *out.errors);
         let mut prepare = |row: SourceRow, d: i64| match row {
             SourceRow::Shared(row) if spec.chain.is_empty() => {
+                let row = (row, true);
                 evaluate_row(&spec, row, (time, d), &mut push_session_row, ok, errors);
             }
             row => {
-                let row = row.into_owned();
+                let row = row.into_owned(width);
                 prepare_row(&spec, row, (time, d), &mut push_session_row, ok, errors);
             }
         };
@@ -244,7 +249,7 @@ fn prepare_row<O>(
 ) {
     let mut failures = Vec::new();
     let mut evaluate = |row: Row| {
-        evaluate_row(spec, &row, (t, d), emit, ok, &mut failures);
+        evaluate_row(spec, (&row, false), (t, d), emit, ok, &mut failures);
         chain::recycle(row);
     };
     spec.chain.apply(row, d > 0, &mut evaluate, errors);
@@ -255,13 +260,13 @@ fn prepare_row<O>(
 /// gets its `(group, ts, args)`, and a failure on an insertion becomes a line in `failures`.
 fn evaluate_row<O>(
     spec: &AggregateSpec,
-    row: &Row,
+    (row, derived): (&Row, bool),
     (t, d): (u64, i64),
     emit: &mut impl FnMut(Row, u64, Row, u64, i64, &mut Vec<O>),
     ok: &mut Vec<O>,
     failures: &mut Vec<String>,
 ) {
-    match spec.evaluate(row) {
+    match spec.evaluate(row, derived) {
         Ok((group, ts, args)) => emit(group, ts, args, t, d, ok),
         Err(error) if d > 0 => failures.push(error_line(&spec.step, &error)),
         Err(_) => {}

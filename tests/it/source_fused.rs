@@ -11,10 +11,21 @@ use std::fmt::Write as _;
 
 use crate::support::{mixed_changes, run_flow_in, sorted_lines, tmp};
 
-/// (name, source, steps) of each pipeline. The first reads only `kind` and `ts` of the
-/// events, the next ones other fields: the events rows they share in place must hold every
-/// field any of them reads.
-const PIPELINES: [(&str, &str, &str); 7] = [
+/// (name, source, steps) of each pipeline. The first reads only `value` and `ts`, the next
+/// only `kind` and `ts` of the events, the next ones other fields: the events rows they share
+/// in place must hold every field any of them reads, and the values of the expressions they
+/// share only where those cannot fail.
+const PIPELINES: [(&str, &str, &str); 8] = [
+    (
+        // An expression that fails on most values (a number is not a string): each row it
+        // fails on is an error line, never a group.
+        "value_parts",
+        "events",
+        r#"[[pipelines.steps]]
+window = { kind = "tumbling", size = 1000 }
+group_by = { part = "split_part(value, '_', 1)" }
+aggregates = { n = "count(*)" }"#,
+    ),
     (
         "kinds",
         "events",
