@@ -137,13 +137,13 @@ impl Expr {
         &self.text
     }
 
-    /// `Some(i)` if the expression is exactly a reference to field `i`.
     /// Whether the expression is a leaf: a field, a literal or one key into a field, which
     /// [`Self::eval`] reads without the interpreter.
     pub fn is_leaf(&self) -> bool {
         eval::is_leaf(&self.root)
     }
 
+    /// `Some(i)` if the expression is exactly a reference to field `i`.
     pub fn as_field(&self) -> Option<usize> {
         match &*self.root {
             node::Node::Field(i) => Some(*i),

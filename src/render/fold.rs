@@ -53,7 +53,7 @@ use crate::value::{Row, Value, quick_hash};
 
 use super::aggregate_spec::{AggregateSpec, FixedWindows};
 use super::chain::{self, RowChain};
-use super::source::{SharedRows, SourceRow, SourceRows};
+use super::source::{SourceRow, SourceRows};
 use crate::store::{Change, ChangeStream};
 
 /// Aggregate differences per group key, at differential times.
@@ -85,18 +85,22 @@ pub fn fold_source<'scope>(
 ) -> (Diffs<'scope>, Lines<'scope>, Lines<'scope>) {
     let name = format!("{} | Fold({})", source.name(), spec.step());
     let mut folder = Folder::new(spec.clone(), windows);
-    let source = source.read_in_place();
-    if let Some(rows) = source.shared_rows() {
-        folder.read_derived(rows);
-    }
-    let width = source.width();
+    // NB: a fold with steps before it reads rows of its own (the steps make new ones).
+    let source = match folder.in_place() {
+        Some(spec) => {
+            let source = source.read_in_place();
+            if let Some(rows) = source.shared_rows() {
+                spec.read_derived(rows);
+            }
+            source
+        }
+        None => source,
+    };
     let fold_change =
         move |change: &Change, time, folder: &mut Folder, lines: &mut _, late: &mut _| {
             let mut add = |row: SourceRow, d| match row {
-                SourceRow::Shared(row) if folder.in_place().is_some() => {
-                    folder.add_in_place(row, time, d, lines)
-                }
-                row => folder.add(row.into_owned(width), time, d, lines),
+                SourceRow::Own(row) => folder.add(row, time, d, lines),
+                SourceRow::Shared(row) => folder.add_in_place(row, time, d, lines),
             };
             source.rows(change, &mut add, late);
         };
@@ -426,15 +430,8 @@ impl Folder {
         }
     }
 
-    /// Reads the values `rows` derives for the spec that folds rows read in place.
-    fn read_derived(&mut self, rows: &SharedRows) {
-        if let Some(spec) = self.in_place() {
-            spec.read_derived(rows);
-        }
-    }
-
     /// [`Self::add`] for a row read in place, with its derived values: folded where it is
-    /// (the caller checked [`Self::in_place`]).
+    /// (the source reads in place only for a folder with [`Self::in_place`]).
     fn add_in_place(&mut self, row: &Row, t: u64, d: i64, lines: &mut Vec<String>) {
         let Folder { spec, fused, fold } = self;
         match fused {

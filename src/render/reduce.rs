@@ -194,21 +194,23 @@ pub fn prepare_source_sessions<'scope>(
 ) -> (SessionRows<'scope>, Lines<'scope>, Lines<'scope>) {
     let mut spec = spec.clone();
     let name = format!("{} | {}", source.name(), spec.step);
-    let source = source.read_in_place();
-    if let Some(rows) = source.shared_rows().filter(|_| spec.chain.is_empty()) {
+    // NB: steps before the aggregate make new rows, so their input is read whole.
+    let source = match spec.chain.is_empty() {
+        true => source.read_in_place(),
+        false => source,
+    };
+    if let Some(rows) = source.shared_rows() {
         spec.read_derived(rows);
     }
-    let width = source.width();
     split_fallible3(changes, &name, move |change: &Change, time, out| {
         let (ok, errors) = (&mut *out.ok, &mut *out.errors);
         let mut prepare = |row: SourceRow, d: i64| match row {
-            SourceRow::Shared(row) if spec.chain.is_empty() => {
+            SourceRow::Own(row) => {
+                prepare_row(&spec, row, (time, d), &mut push_session_row, ok, errors);
+            }
+            SourceRow::Shared(row) => {
                 let row = (row, true);
                 evaluate_row(&spec, row, (time, d), &mut push_session_row, ok, errors);
-            }
-            row => {
-                let row = row.into_owned(width);
-                prepare_row(&spec, row, (time, d), &mut push_session_row, ok, errors);
             }
         };
         source.rows(change, &mut prepare, out.side);

@@ -194,11 +194,6 @@ impl SourceRows {
         self.in_place.then_some(&*self.shared)
     }
 
-    /// How many fields the view's rows have.
-    pub fn width(&self) -> usize {
-        self.names.len()
-    }
-
     /// The name of the source's operator.
     pub fn name(&self) -> String {
         format!("Source({})", self.def.name)
