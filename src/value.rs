@@ -453,7 +453,7 @@ mod tests {
     #[test]
     fn floats_are_written_as_the_standard_formatting_writes_them() {
         let mut rng = crate::rng::Rng::new(11, 0);
-        let mut check = |f: f64| {
+        let check = |f: f64| {
             let mut out = String::new();
             write_float(f, &mut out);
             assert_eq!(out, standard_float(f), "{f:e}");
