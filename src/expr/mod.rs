@@ -8,14 +8,15 @@
 //!   (CASE, CAST, function calls); every error is an [`ExprError`] with a byte range;
 //! - `node.rs`: the compiled tree (with the resolved functions and compiled LIKE patterns of
 //!   `like.rs` in its nodes);
-//! - `eval.rs`: evaluates the tree over a row;
+//! - `eval.rs`: evaluates the tree over a row, with `integers.rs` folding integer arithmetic
+//!   without values;
 //! - `ops.rs`: operator semantics shared by evaluation (arithmetic, comparison, casts);
 //! - `functions.rs`: the built-in functions' catalogue and type checks; `builtins.rs`: their
 //!   evaluation, handed the evaluator for their arguments, with `intern.rs` sharing their
 //!   short string results;
 //!
 //! Imports go one way: `node` uses only `like`; `ops`, `functions` and `builtins` use
-//! `node` (and `builtins` uses `ops`); `eval` uses `node`, `like`, `ops` and `builtins`.
+//! `node` (and `builtins` uses `ops`); `eval` uses `node`, `like`, `ops`, `builtins` and `integers` (which uses `ops`).
 //! - `suggest.rs`: "did you mean" by edit distance;
 //! - `analysis.rs`: the fields an expression reads, and whether it can fail (for plans that
 //!   narrow rows).
@@ -28,6 +29,7 @@ mod analysis;
 mod builtins;
 mod eval;
 mod functions;
+mod integers;
 mod intern;
 mod like;
 mod lower_calls;

@@ -29,7 +29,7 @@ pub(crate) fn arith(op: ArithOp, a: &Value, b: &Value) -> Result<Value, EvalErro
     }
 }
 
-fn int_arith(op: ArithOp, x: i64, y: i64) -> Result<i64, EvalError> {
+pub(crate) fn int_arith(op: ArithOp, x: i64, y: i64) -> Result<i64, EvalError> {
     if y == 0 && matches!(op, ArithOp::Div | ArithOp::Rem) {
         return Err(EvalError::new("division by zero"));
     }
