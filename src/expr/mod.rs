@@ -16,7 +16,8 @@
 //!   short string results;
 //!
 //! Imports go one way: `node` uses only `like`; `ops`, `functions` and `builtins` use
-//! `node` (and `builtins` uses `ops`); `eval` uses `node`, `like`, `ops`, `builtins` and `integers` (which uses `ops`).
+//! `node` (and `builtins` uses `ops`); `integers` uses `node`, `ops` and `eval`'s leaves;
+//! `eval` uses `node`, `like`, `ops`, `builtins` and `integers`.
 //! - `suggest.rs`: "did you mean" by edit distance;
 //! - `analysis.rs`: the fields an expression reads, and whether it can fail (for plans that
 //!   narrow rows).
