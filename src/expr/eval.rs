@@ -9,9 +9,9 @@ use crate::value::{Row, Value};
 
 use super::EvalError;
 use super::builtins;
-use super::integers::{int_arith_or_null, int_or_null, int_value};
 use super::like::LikePattern;
 use super::node::{ArithOp, CastTo, CmpOp, IsTest, Like, Node, Step};
+use super::numbers::{self, number, value_of};
 use super::ops::{self, Val};
 
 static NULL: Value = Value::Null;
@@ -42,7 +42,7 @@ pub(crate) fn eval<'r>(node: &'r Node, row: &'r Row) -> Result<Val<'r>, EvalErro
 /// [`or`] take them (the same order, the same stop, the same errors), without a value per
 /// item; an operand that casts an integer to INT (`CAST(value.ts AS INT)` over an integer)
 /// is read in place too, as the cast would give it back unchanged, and a comparison of
-/// integer arithmetic is folded as integers (`integers.rs`).
+/// arithmetic is folded as numbers (`numbers.rs`).
 pub(crate) fn predicate(node: &Node, row: &Row) -> Result<bool, EvalError> {
     match node {
         Node::Cmp(..) | Node::And(_) | Node::Or(_) => Ok(truth(node, row, "")? == Some(true)),
@@ -58,8 +58,8 @@ fn truth(node: &Node, row: &Row, op: &str) -> Result<Option<bool>, EvalError> {
             if let (Some(a), Some(b)) = (operand(a, row), operand(b, row)) {
                 return ops::compare_truth(*cmp, a, b);
             }
-            if let (Some(a), Some(b)) = (int_value(a, row), int_value(b, row)) {
-                return ops::compare_truth(*cmp, &int_or_null(a), &int_or_null(b));
+            if let (Some(a), Some(b)) = (number(a, row), number(b, row)) {
+                return ops::compare_truth(*cmp, &value_of(a), &value_of(b));
             }
         }
         Node::And(list) => return connective(list, row, "AND", false),
@@ -184,10 +184,10 @@ fn not<'r>(x: &'r Node, row: &'r Row) -> Result<Val<'r>, EvalError> {
 }
 
 fn arith<'r>(op: ArithOp, a: &'r Node, b: &'r Node, row: &'r Row) -> Result<Val<'r>, EvalError> {
-    if let (Some(x), Some(y)) = (int_value(a, row), int_value(b, row))
-        && let Some(result) = int_arith_or_null(op, x, y)
+    if let (Some(x), Some(y)) = (number(a, row), number(b, row))
+        && let Some(result) = numbers::arith(op, x, y)
     {
-        return Ok(owned(int_or_null(result)));
+        return Ok(owned(value_of(result)));
     }
     ops::arith(op, &*eval(a, row)?, &*eval(b, row)?).map(owned)
 }

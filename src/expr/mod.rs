@@ -8,16 +8,16 @@
 //!   (CASE, CAST, function calls); every error is an [`ExprError`] with a byte range;
 //! - `node.rs`: the compiled tree (with the resolved functions and compiled LIKE patterns of
 //!   `like.rs` in its nodes);
-//! - `eval.rs`: evaluates the tree over a row, with `integers.rs` folding integer arithmetic
-//!   without values;
+//! - `eval.rs`: evaluates the tree over a row, with `numbers.rs` folding arithmetic without
+//!   values;
 //! - `ops.rs`: operator semantics shared by evaluation (arithmetic, comparison, casts);
 //! - `functions.rs`: the built-in functions' catalogue and type checks; `builtins.rs`: their
 //!   evaluation, handed the evaluator for their arguments, with `intern.rs` sharing their
 //!   short string results;
 //!
 //! Imports go one way: `node` uses only `like`; `ops`, `functions` and `builtins` use
-//! `node` (and `builtins` uses `ops`); `integers` uses `node`, `ops` and `eval`'s leaves;
-//! `eval` uses `node`, `like`, `ops`, `builtins` and `integers`.
+//! `node` (and `builtins` uses `ops`); `numbers` uses `node`, `ops` and `eval`'s leaves;
+//! `eval` uses `node`, `like`, `ops`, `builtins` and `numbers`.
 //! - `suggest.rs`: "did you mean" by edit distance;
 //! - `analysis.rs`: the fields an expression reads, and whether it can fail (for plans that
 //!   narrow rows).
@@ -30,13 +30,13 @@ mod analysis;
 mod builtins;
 mod eval;
 mod functions;
-mod integers;
 mod intern;
 mod like;
 mod lower_calls;
 mod lower_fields;
 mod lower_ops;
 mod node;
+mod numbers;
 mod ops;
 mod parse;
 mod span;

@@ -43,7 +43,7 @@ pub(crate) fn int_arith(op: ArithOp, x: i64, y: i64) -> Result<i64, EvalError> {
     r.ok_or_else(|| EvalError::new(format!("integer overflow in {x} {} {y}", op.symbol())))
 }
 
-fn float_arith(op: ArithOp, x: f64, y: f64) -> Result<f64, EvalError> {
+pub(crate) fn float_arith(op: ArithOp, x: f64, y: f64) -> Result<f64, EvalError> {
     if y == 0.0 && matches!(op, ArithOp::Div | ArithOp::Rem) {
         return Err(EvalError::new("division by zero"));
     }
