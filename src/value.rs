@@ -24,6 +24,7 @@ use std::cmp::Ordering;
 use std::fmt::Write as _;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
+use std::sync::atomic::AtomicU8;
 
 use serde::{Deserialize, Serialize};
 
@@ -167,6 +168,16 @@ impl Value {
     pub fn get(&self, name: &str) -> &Value {
         match self {
             Value::Map(map) => map.get(name).unwrap_or(&NULL),
+            _ => &NULL,
+        }
+    }
+
+    /// [`Self::get`] by a [`FieldName`] made once, looked for first at `last_at` (see
+    /// [`ValueMap::get_at`]).
+    #[inline]
+    pub fn get_at(&self, name: &FieldName, last_at: &AtomicU8) -> &Value {
+        match self {
+            Value::Map(map) => map.get_at(name, last_at).unwrap_or(&NULL),
             _ => &NULL,
         }
     }

@@ -109,7 +109,7 @@ pub(crate) fn leaf<'r>(node: &'r Node, row: &'r Row) -> Option<&'r Value> {
         Node::Field(i) => Some(row.get(*i)),
         Node::Lit(v) => Some(v),
         Node::Path(base, steps) => match (&**base, &**steps) {
-            (Node::Field(i), [Step::Key(name)]) => Some(row.get(*i).get(name)),
+            (Node::Field(i), [Step::Key(key)]) => Some(row.get(*i).get_at(&key.name, &key.last_at)),
             _ => None,
         },
         _ => None,
@@ -334,7 +334,7 @@ fn path<'r>(base: &'r Node, steps: &'r [Step], row: &'r Row) -> Result<Val<'r>, 
 /// One path step; a missing key, an out-of-range index or a scalar yields NULL.
 fn step_into<'v>(v: &'v Value, step: &Step, row: &Row) -> Result<&'v Value, EvalError> {
     Ok(match step {
-        Step::Key(k) => v.get(k),
+        Step::Key(key) => v.get_at(&key.name, &key.last_at),
         Step::Index(i) => index(v, *i),
         Step::Dyn(node) => match &*eval(node, row)? {
             Value::Int(i) => index(v, *i),

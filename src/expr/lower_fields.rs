@@ -9,7 +9,7 @@ use crate::value::Value;
 
 use super::ExprError;
 use super::functions::article;
-use super::node::{Node, Step, Typed};
+use super::node::{Node, PathKey, Step, Typed};
 use super::parse::{Compiler, boxed, pathable, typed};
 use super::span::{Range, join};
 use super::suggest::did_you_mean;
@@ -30,7 +30,7 @@ impl Compiler<'_> {
             let field = self.schema.field(index);
             let mut steps: Vec<Step> = parts[k..]
                 .iter()
-                .map(|p| Step::Key(p.to_string()))
+                .map(|p| Step::Key(PathKey::new(*p)))
                 .collect();
             for a in chain {
                 steps.push(self.step(a)?);
@@ -140,7 +140,9 @@ impl Compiler<'_> {
     /// One path step after a field: `.name`, `[0]`, `['key']` or `[expr]`.
     fn step(&mut self, a: &AccessExpr) -> Result<Step, ExprError> {
         match a {
-            AccessExpr::Dot(SqlExpr::Identifier(id)) => Ok(Step::Key(id.value.clone())),
+            AccessExpr::Dot(SqlExpr::Identifier(id)) => {
+                Ok(Step::Key(PathKey::new(id.value.as_str())))
+            }
             AccessExpr::Dot(other) => Err(self.unsupported("this field access is", other)),
             AccessExpr::Subscript(Subscript::Index { index }) => self.subscript(index),
             AccessExpr::Subscript(Subscript::Slice { .. }) => {
@@ -154,7 +156,7 @@ impl Compiler<'_> {
         let t = self.expr(index)?;
         Ok(match t.node {
             Node::Lit(Value::Int(i)) => Step::Index(i),
-            Node::Lit(Value::Str(s)) => Step::Key(s.to_string()),
+            Node::Lit(Value::Str(s)) => Step::Key(PathKey::new(&*s)),
             node if matches!(t.ty, Type::Int | Type::Str | Type::Json | Type::Null) => {
                 Step::Dyn(node)
             }

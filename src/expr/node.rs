@@ -2,9 +2,11 @@
 //! and regular expressions are compiled, and functions are resolved, so evaluation never
 //! parses or looks up a name.
 
+use std::sync::atomic::{AtomicU8, Ordering};
+
 use regex::Regex;
 
-use crate::value::Value;
+use crate::value::{FieldName, Value};
 
 use super::like::LikePattern;
 
@@ -105,11 +107,42 @@ pub(crate) enum Side {
 #[derive(Clone, Debug)]
 pub(crate) enum Step {
     /// `.name` or `['name']`.
-    Key(String),
+    Key(PathKey),
     /// `[i]`, 0-based.
     Index(i64),
     /// `[expr]`: an integer indexes a list, a string keys a map.
     Dyn(Node),
+}
+
+/// A key of a JSON path, with where it was last found.
+///
+/// The objects one path reads are mostly alike (a source's values have the same fields), so
+/// the key is looked for first where it was found the last time, and a small object's scan
+/// is one comparison (`ValueMap::get_at`). The place is a hint shared by every worker that
+/// evaluates the tree: a relaxed atomic, written only when it changes, so it costs a plain
+/// load and the answer never depends on it.
+#[derive(Debug)]
+pub(crate) struct PathKey {
+    pub(crate) name: FieldName,
+    pub(crate) last_at: AtomicU8,
+}
+
+impl PathKey {
+    pub(crate) fn new(name: impl Into<FieldName>) -> PathKey {
+        PathKey {
+            name: name.into(),
+            last_at: AtomicU8::new(0),
+        }
+    }
+}
+
+impl Clone for PathKey {
+    fn clone(&self) -> PathKey {
+        PathKey {
+            name: self.name.clone(),
+            last_at: AtomicU8::new(self.last_at.load(Ordering::Relaxed)),
+        }
+    }
 }
 
 /// A LIKE pattern: compiled once when it is a literal.

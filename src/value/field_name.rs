@@ -43,6 +43,23 @@ impl FieldName {
         }
     }
 
+    /// Whether `self` and `other` are the same name. Two inline names are compared as their
+    /// lengths and whole arrays, a few words, with no loop and no call: the bytes after a
+    /// name's length are always zero (see `From<&str>`), so equal arrays mean equal names.
+    #[inline]
+    pub fn same(&self, other: &FieldName) -> bool {
+        match (&self.0, &other.0) {
+            (
+                Repr::Inline { len, bytes },
+                Repr::Inline {
+                    len: len_b,
+                    bytes: bytes_b,
+                },
+            ) => len == len_b && bytes == bytes_b,
+            _ => self.as_bytes() == other.as_bytes(),
+        }
+    }
+
     /// The name as text. An inline name's bytes were copied from a `&str` whole, so the
     /// check always passes; it costs a scan of a few bytes, paid where text is written.
     pub fn as_str(&self) -> &str {

@@ -14,6 +14,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -56,6 +57,31 @@ impl ValueMap {
             .iter()
             .find(|(field, _)| same_bytes(field.as_bytes(), name))
             .map(|(_, value)| value)
+    }
+
+    /// The value of field `name`, [`Self::get`] for a name made once and looked up often (a
+    /// path in an expression): first at `last_at`, where the name was found the last time,
+    /// then by a scan whose names are compared a few words at a time, and `last_at` is set
+    /// to where it was found. The hint decides only how fast the answer comes.
+    #[inline]
+    pub fn get_at(&self, name: &FieldName, last_at: &AtomicU8) -> Option<&Value> {
+        let hint = usize::from(last_at.load(Ordering::Relaxed));
+        if let Some((field, value)) = self.fields.get(hint)
+            && field.same(name)
+        {
+            return Some(value);
+        }
+        let at = match self.fields.len() > SCANNED_FIELDS {
+            true => self
+                .fields
+                .binary_search_by(|(field, _)| field.as_bytes().cmp(name.as_bytes()))
+                .ok()?,
+            false => self.fields.iter().position(|(field, _)| field.same(name))?,
+        };
+        if let Ok(at) = u8::try_from(at) {
+            last_at.store(at, Ordering::Relaxed);
+        }
+        Some(&self.fields[at].1)
     }
 
     /// The fields in name order.
@@ -204,6 +230,44 @@ mod tests {
                 assert_eq!(names(&map), btree.keys().cloned().collect::<Vec<_>>());
                 for name in (0..n + 3).map(|i| format!("f{i}")) {
                     assert_eq!(map.get(&name), btree.get(&name), "{name} of {fields:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_field_looked_up_by_its_made_name_is_the_one_looked_up_by_text() {
+        // NB: lengths around each word the inline comparison reads, inline and boxed, names
+        // that differ only in their last byte, and objects scanned and binary-searched.
+        let names: Vec<String> = (0..=30)
+            .flat_map(|len| {
+                let stem = "x".repeat(len);
+                [
+                    format!("{stem}"),
+                    format!("{stem}a"),
+                    format!("a{stem}"),
+                    format!("{stem}b"),
+                ]
+            })
+            .collect();
+        let mut rng = Rng::new(17, 0);
+        for size in [0, 1, 3, 16, 17, 60] {
+            let fields: Vec<(String, Value)> = (0..size)
+                .map(|i| (rng.pick(&names).clone(), Value::Int(i)))
+                .collect();
+            let json = serde_json::to_string(&as_btree(&fields)).expect("serialize");
+            for map in [
+                map_of(&fields),
+                serde_json::from_str(&json).expect("deserialize"),
+            ] {
+                let value = Value::Map(std::sync::Arc::new(map.clone()));
+                // NB: one hint for every lookup, so most start at another name's place.
+                let last_at = AtomicU8::new(0);
+                for name in names.iter().chain(&names) {
+                    let made = FieldName::from(name.as_str());
+                    let found = map.get_at(&made, &last_at);
+                    assert_eq!(found, map.get(name), "{name:?} in {fields:?}");
+                    assert_eq!(value.get_at(&made, &last_at), value.get(name), "{name:?}");
                 }
             }
         }
