@@ -243,7 +243,7 @@ mod tests {
             .flat_map(|len| {
                 let stem = "x".repeat(len);
                 [
-                    format!("{stem}"),
+                    stem.clone(),
                     format!("{stem}a"),
                     format!("a{stem}"),
                     format!("{stem}b"),
