@@ -12,6 +12,7 @@ pub mod log_progress;
 pub mod log_tail;
 pub mod manifest;
 pub mod operator;
+mod route;
 pub mod shard;
 pub mod shared;
 pub mod snapshot;

@@ -6,10 +6,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::Stream;
-use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::operator::Operator;
 
 use super::data_dir::ShardLog;
+use super::route::ingest_pact;
 use super::shard::{AppendOnlyKeys, Ingest, ShardState};
 use super::shared::{ChangeStream, SharedChanges};
 
@@ -39,10 +39,9 @@ pub fn shard_operator<'scope>(
     mut log: Option<ShardLog>,
     append_only: Option<AppendOnlyKeys>,
 ) -> ChangeStream<'scope> {
-    let peers = ingest.scope().peers();
     let scope = ingest.scope();
     ingest.unary::<CapacityContainerBuilder<SharedChanges>, _, _, _>(
-        Exchange::new(move |i: &Ingest| i.target(peers)),
+        ingest_pact(scope.index()),
         "StoreShard",
         |cap, info| {
             let state = match figures.counts_bytes {

@@ -141,6 +141,47 @@ fn the_piped_example_of_run_help_reads_stdin_without_a_data_dir() {
     assert_contains(&stderr(&piped), "events in: 10000 ");
 }
 
+/// Stdin is read by worker 0, which routes each mutation to its key's shard (three workers:
+/// not a power of two); a file is walked by every worker, each feeding its own shard. Both
+/// must give one worker's rows.
+#[test]
+fn stdin_routed_by_key_and_a_file_fed_by_owners_give_the_same_rows() {
+    let dir = scratch();
+    let input = dir.path().join("input.jsonl");
+    succeeded(kvflow_in_repo(&[
+        "generate",
+        "keyed-stream",
+        "--events",
+        "20000",
+        "--keys",
+        "3000",
+        "--rate-per-sec",
+        "400",
+        "--disorder-ms",
+        "300",
+        "--seed",
+        "3",
+        "-o",
+        s(&input),
+    ]));
+    let flow = "dataflows/window_counts.toml";
+    let from_file = |workers: &str| {
+        let output = kvflow_in_repo(&["run", flow, "--input", s(&input), "-w", workers]);
+        stdout_records(&succeeded(output).stdout)
+    };
+    let piped = kvflow()
+        .args(["run", flow, "--input", "-", "-w", "3"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(std::fs::File::open(&input).expect("input"))
+        .output()
+        .expect("run");
+    let one = from_file("1");
+    assert!(one.len() > 1000, "rows written: {}", one.len());
+    assert_eq!(stdout_records(&succeeded(piped).stdout), one);
+    assert_eq!(from_file("2"), one);
+    assert_eq!(from_file("3"), one);
+}
+
 #[test]
 fn stdout_is_json_lines_with_the_rows_of_the_output_files() {
     let dir = scratch();
