@@ -228,7 +228,7 @@ static NULL: Value = Value::Null;
 /// Writes a float as the standard formatting does: integral values below 1e15 with one
 /// decimal (`5.0`), others as their shortest round-trip digits, never in exponent notation.
 /// Decision: a fractional value goes through `zmij`'s shortest digits, which are the
-/// standard library's (the unit test compares the two over two million values) at a
+/// standard library's (the unit test compares the two over three million values) at a
 /// fraction of the cost: Nexmark q1 writes a float per bid. Its exponent form (below 1e-5
 /// or from 1e16 on) is not the standard one, and at 16 or 17 digits the two may break a tie
 /// differently (see [`AMBIGUOUS_DIGITS`]), so those values take the standard path.

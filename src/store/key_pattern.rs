@@ -27,9 +27,9 @@ struct Literal {
 
 /// One literal text, and for a text of up to eight bytes the word a key's first eight bytes
 /// hold when they start with it, and the mask of its bytes. (A prefix test of a key of eight
-/// bytes or more is then one load, a mask and a comparison; `starts_with` called `memcmp`,
-/// about 35 instructions, per text: Nexmark q0 asks three texts of the store's append-only
-/// keys and one of its source per event.)
+/// bytes or more is then one load, a mask and a comparison, where `starts_with` called
+/// `memcmp`: Nexmark q0 asks three texts of the store's append-only keys and one of its
+/// source per event, and took 840.5 M -> 824.8 M instructions over 200 000 events.)
 #[derive(Clone, Debug)]
 struct Text {
     text: Box<str>,

@@ -51,6 +51,9 @@ impl Distributor<Vec<Ingest>> for IngestRoute {
     ) {
         let own = self.own;
         if container.iter().all(|ingest| ingest.route as usize == own) {
+            // NB: what the split holds goes first (the exchange flushes it at each new
+            // stamp, so it is this stamp's): a key's ingests never overtake each other.
+            self.by_route.flush(stamp, pushers);
             Message::push_at(container, stamp.clone(), &mut pushers[own]);
             return;
         }
