@@ -6,7 +6,7 @@
 //! casts and string functions over values of a known kind) and answers "may fail" for
 //! everything else.
 
-use crate::schema::Type;
+use crate::schema::{Schema, Type};
 use crate::value::Value;
 
 use super::Expr;
@@ -32,6 +32,11 @@ impl Shape {
             Type::Json => json,
             _ => Shape::Any,
         }
+    }
+
+    /// What field `i` of `schema` holds ([`Self::of`]); anything when there is no such field.
+    pub fn of_field(schema: &Schema, i: usize, json: Shape) -> Shape {
+        (schema.fields.get(i)).map_or(Shape::Any, |field| Shape::of(field.ty, json))
     }
 }
 

@@ -76,9 +76,7 @@ pub fn source_projection(node: &Node) -> Option<Projection> {
     if keep.iter().all(|k| *k) {
         return None;
     }
-    let kind = |json: Shape| {
-        move |i: usize| (schema.fields.get(i)).map_or(Shape::Any, |field| Shape::of(field.ty, json))
-    };
+    let kind = |json: Shape| move |i: usize| Shape::of_field(schema, i, json);
     let ints = if readers.infallible(&kind(Shape::Any)) {
         Vec::new()
     } else if readers.infallible(&kind(Shape::Int)) {

@@ -97,9 +97,7 @@ impl AggregateSpec {
     /// values after the input's fields.
     pub(super) fn read_derived(&mut self, rows: &SharedRows) {
         let schema = &self.schema;
-        let shape = |i: usize| {
-            (schema.fields.get(i)).map_or(Shape::Any, |field| Shape::of(field.ty, Shape::Any))
-        };
+        let shape = |i: usize| Shape::of_field(schema, i, Shape::Any);
         let derive = |expr: &Expr| {
             let place = rows.derive(expr, &shape)?;
             Some(schema.len() + place)

@@ -350,7 +350,7 @@ mod tests {
     fn infallible_expressions_are_derived_once_after_the_fields() {
         let rows = SharedRows::default();
         rows.fields.set(u64::MAX);
-        let shape = |i: usize| Shape::of(Schema::events().fields[i].ty, Shape::Any);
+        let shape = |i: usize| Shape::of_field(&Schema::events(), i, Shape::Any);
         let prefix = compile("split_part(key, '_', 1)");
         assert_eq!(rows.derive(&prefix, &shape), Some(0));
         assert_eq!(
