@@ -259,8 +259,9 @@ fn run_worker(
         watch.as_mut(),
     );
     handle.close();
+    // NB: parked when there is nothing to do, as the feed waits (see `Feeder::wait_step`).
     while !probe.done() {
-        worker.step();
+        worker.step_or_park(Some(std::time::Duration::from_micros(50)));
         if let Some(watch) = watch.as_mut() {
             watch.check(&probe);
         }
