@@ -524,7 +524,8 @@ mod tests {
     /// through `zmij` and is written the same.
     #[test]
     fn only_a_float_that_could_tie_takes_the_standard_path() {
-        let tie = -2174330650677487.25;
+        // NB: -2174330650677487.25, exactly.
+        let tie = -8_697_322_602_709_949.0 / 4.0;
         assert!(!cannot_tie(tie));
         let mut out = String::new();
         write_float(tie, &mut out);
