@@ -49,6 +49,8 @@ pub struct AggregateSpec {
     /// Where a row read in place carries the value of each group and argument expression,
     /// after the input's fields, when it does (see [`Self::read_derived`]).
     derived_group: Vec<Option<usize>>,
+    /// When every group expression is derived, at consecutive places in order: those places.
+    derived_group_run: Option<Range<usize>>,
     derived_args: Vec<Option<usize>>,
 }
 
@@ -83,6 +85,7 @@ impl AggregateSpec {
             append_only,
             inserts_only,
             derived_group: Vec::new(),
+            derived_group_run: None,
             derived_args: Vec::new(),
         }
     }
@@ -103,6 +106,12 @@ impl AggregateSpec {
             Some(schema.len() + place)
         };
         self.derived_group = self.group_exprs.iter().map(derive).collect();
+        self.derived_group_run = self
+            .derived_group
+            .iter()
+            .copied()
+            .collect::<Option<Vec<_>>>()
+            .and_then(|places| run(&places));
         self.derived_args = (self.arg_exprs.iter())
             .map(|expr| expr.as_ref().and_then(derive))
             .collect();
@@ -214,11 +223,15 @@ impl AggregateSpec {
     }
 
     /// The group of `row` as the run of its fields it is, when it is one (see
-    /// `group_fields`). Reading a field cannot fail, so this is the group that
-    /// [`Self::evaluate_into`] would build, without a copy.
-    pub(super) fn group_in_place<'r>(&self, row: &'r Row) -> Option<&'r [Value]> {
+    /// `group_fields`), or as the run of its derived values (when `derived`: the row is
+    /// read in place and carries them). Reading a field cannot fail, and a derived value is
+    /// its expression's, so this is the group that [`Self::evaluate_into`] would build,
+    /// without a copy.
+    pub(super) fn group_in_place<'r>(&self, row: &'r Row, derived: bool) -> Option<&'r [Value]> {
+        let derived_run = || self.derived_group_run.clone().filter(|_| derived);
         self.group_fields
             .clone()
+            .or_else(derived_run)
             .and_then(|fields| row.0.get(fields))
     }
 
@@ -291,9 +304,14 @@ impl AggregateSpec {
 /// The fields `exprs` read, when each is a plain field and they are consecutive and in order.
 fn field_run<'e>(exprs: impl Iterator<Item = &'e Expr>) -> Option<Range<usize>> {
     let fields: Vec<usize> = exprs.map(Expr::as_field).collect::<Option<_>>()?;
-    let first = *fields.first()?;
-    let consecutive = fields.iter().enumerate().all(|(i, f)| *f == first + i);
-    consecutive.then(|| first..first + fields.len())
+    run(&fields)
+}
+
+/// `places` as a range, when they are consecutive and in order (and there is one).
+fn run(places: &[usize]) -> Option<Range<usize>> {
+    let first = *places.first()?;
+    let consecutive = places.iter().enumerate().all(|(i, f)| *f == first + i);
+    consecutive.then(|| first..first + places.len())
 }
 
 /// The FILTER condition of a `first` or `last` aggregate.

@@ -483,7 +483,7 @@ impl Fold {
         } = self;
         key.clear();
         args.clear();
-        let in_place = spec.group_in_place(row);
+        let in_place = spec.group_in_place(row, derived);
         let group = in_place.is_none().then_some(&mut *key);
         let ts = spec.evaluate_into(row, group, args, derived)?;
         let funcs = spec.funcs();
