@@ -9,6 +9,7 @@ use smallvec::SmallVec;
 use crate::operators::aggregate::AggDiff;
 use crate::plan::AggFunc;
 use crate::value::Row;
+use crate::value::row_pool::recycle;
 
 #[derive(Clone, Debug)]
 pub(super) struct Session {
@@ -65,6 +66,8 @@ impl GroupSessions {
                 }
                 if emit.keep_rows {
                     s.rows.push((ts, args, diff));
+                } else {
+                    recycle(args);
                 }
                 return;
             }
@@ -76,6 +79,7 @@ impl GroupSessions {
         let rows = if emit.keep_rows {
             vec![(ts, args, diff)]
         } else {
+            recycle(args);
             Vec::new()
         };
         let mut merged = Session {

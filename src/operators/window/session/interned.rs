@@ -10,6 +10,7 @@
 use hashbrown::HashTable;
 
 use super::groups::GroupSessions;
+use crate::value::row_pool::recycle;
 use crate::value::{Row, quick_hash};
 
 /// A group's slot and the generation of the slot when the group took it.
@@ -45,6 +46,8 @@ impl Groups {
         let same = |slot: &u32| slots[*slot as usize].group == group;
         if let Some(slot) = self.by_row.find(hash, same) {
             let generation = slots[*slot as usize].generation;
+            // NB: the group's buffer becomes a later row's (see `value::row_pool`).
+            recycle(group);
             return GroupId {
                 slot: *slot,
                 generation,
