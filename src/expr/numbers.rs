@@ -77,7 +77,7 @@ pub(super) fn value_of(number: Number) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use crate::expr::Expr;
+    use crate::expr::{EvalError, Expr};
     use crate::schema::Schema;
     use crate::value::{Row, Value};
 
@@ -119,24 +119,28 @@ mod tests {
             Expr::compile(&general, &schema).unwrap(),
         );
         for row in rows {
-            let describe = || format!("{text} over {:?}", row.0[4]);
-            let (a, b) = (fast.eval(row), slow.eval(row));
-            assert_eq!(
-                a.map_err(|e| e.message),
-                b.map_err(|e| e.message),
-                "{}",
-                describe()
-            );
-            let (a, b) = (fast.eval_predicate(row), slow.eval_predicate(row));
-            assert_eq!(
-                a.map_err(|e| e.message),
-                b.map_err(|e| e.message),
-                "{}",
-                describe()
+            let describe = format!("{text} over {:?}", row.0[4]);
+            agree(fast.eval(row), slow.eval(row), &describe);
+            agree(
+                fast.eval_predicate(row),
+                slow.eval_predicate(row),
+                &describe,
             );
         }
     }
 
+    /// The fast and general answers are the same, errors worded alike.
+    fn agree<T: PartialEq + std::fmt::Debug>(
+        fast: Result<T, EvalError>,
+        slow: Result<T, EvalError>,
+        describe: &str,
+    ) {
+        assert_eq!(
+            fast.map_err(|e| e.message),
+            slow.map_err(|e| e.message),
+            "{describe}"
+        );
+    }
     #[test]
     fn arithmetic_answers_as_the_general_evaluation() {
         let rows: Vec<Row> = OPERANDS
