@@ -8,6 +8,30 @@
 //! fixed when a plan is built, so evaluating `value.amount` is an index and a map lookup,
 //! never a string search over field names. [`json`] parses JSON text straight into a
 //! `Value`.
+//!
+//! # How rows are laid out, and what was taken from Materialize and Feldera
+//!
+//! Materialize packs a row's datums into one byte string (a tag byte, then the datum's
+//! bytes, no padding; 23 bytes inline before it allocates), reads them back as `Datum`s that
+//! borrow from those bytes, and orders rows in its arrangements by length and then bytes,
+//! not by the datums' order, since no output shows an arrangement's order. Feldera's SQL
+//! compiler generates a Rust tuple type per relation (`Tup3<i64, SqlString, ..>`): typed
+//! fields, a derived order, no tags at run time.
+//!
+//! Decision: a pipeline here comes from a file when the engine is already built, so there is
+//! no per-pipeline type to generate; rows stay positional vectors of `Value`, with names and
+//! JSON paths resolved when the plan is built (Feldera's positions, without the generated
+//! type). From Materialize's rows the engine takes the idea that a comparison should mostly
+//! look at bytes and integers, not walk values: a join's keys and rows compare a stable hash
+//! first (`render::hashed_row`), a sink sorts a time's rows by a 36-byte prefix that orders
+//! as the rows do (`value::order`, `sinks::row_sort`), a session's group is interned to an
+//! integer id (`operators::window::session::interned`), and a JSON object is one sorted
+//! array of inline names (`value::map`). A packed byte row was not taken: a sink writes a
+//! time's rows in the values' order (every output file so far is written that way, and
+//! stays byte for byte the same), which a byte order is not; and expressions read fields by
+//! index, which a packed row answers only by walking the fields before it. What a row of
+//! `Value`s needs to move cheaply is a tag that is a whole word (below) and strings shared
+//! rather than copied.
 
 mod field_name;
 pub mod json;

@@ -45,8 +45,13 @@
 //!
 //! Up to [`BATCHES_IN_FLIGHT`] batches may be unfinished while the next one is filled, so
 //! the workers never idle waiting for each other between batches, and memory stays bounded
-//! however long the input. A replay sends each logged mutation at its logged stamp (the
-//! batches of the run that wrote the log).
+//! however long the input.
+//!
+//! A replay sends each logged mutation at its logged stamp (the batches of the run that
+//! wrote the log), so its batches need no agreement at all, and the logs are split among
+//! the workers: shard `k`'s log is read by worker `k % workers`, which sends each record on
+//! to its key's owner. A kept key's mutations are all in one shard's log, in order, so they
+//! reach their owner in order from one reader; an append-only key is kept by no shard.
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -291,11 +296,8 @@ impl Feeder<'_, '_> {
                 feeder.feed_stdin()
             }
             InputSource::Logged(dir) => {
-                if index != 0 {
-                    return Ok(());
-                }
-                let history =
-                    History::open(dir, None).map_err(|e| RunError::Durable(e.to_string()))?;
+                let history = History::open_share(dir, index, feeder.worker.peers())
+                    .map_err(|e| RunError::Durable(e.to_string()))?;
                 feeder.owner_index = None;
                 feeder.replay_history(history)
             }
@@ -314,14 +316,18 @@ impl Feeder<'_, '_> {
     fn replay_history(&mut self, history: History) -> Result<(), RunError> {
         let (loaded, _) = history.progress();
         let metrics = self.metrics;
-        let mut counted = 0;
+        let (mut counted, mut counted_bytes) = (0, 0);
+        // NB: each worker reads its share of the logs, so each adds what it read.
         let mut report = |sent: u64, time: u64| {
             metrics
                 .events_in
                 .fetch_add(sent - counted, Ordering::Relaxed);
             counted = sent;
             let read = loaded.load(Ordering::Relaxed);
-            metrics.bytes_in.fetch_max(read, Ordering::Relaxed);
+            metrics
+                .bytes_in
+                .fetch_add(read.saturating_sub(counted_bytes), Ordering::Relaxed);
+            counted_bytes = counted_bytes.max(read);
             metrics.watermark_ms.fetch_max(time, Ordering::Relaxed);
         };
         let sent = self.send_history_reporting(history, u64::MAX, &mut report)?;
@@ -334,7 +340,7 @@ impl Feeder<'_, '_> {
     }
 
     /// Sends logged history before seq `until` at its logged batch stamps (each worker its
-    /// own shard's, in a resumed run; worker 0 everything, in a replay); returns how many
+    /// own shard's, in a resumed run; its share of the shards', in a replay); returns how many
     /// mutations it sent. The logged stamps are the batches of the run that wrote the log,
     /// cut by volume while it had a backlog, and are kept: a replay's `--from`, `--since` and
     /// raw times name them.

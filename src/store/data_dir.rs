@@ -45,7 +45,8 @@ impl DataDir {
             && recorded != shards
         {
             return Err(WalError::Invalid(format!(
-                "{} holds {recorded} shards (one per worker of the run that made it), and this                  run has {shards}: run it with -w {recorded} (workers per process)",
+                "{} holds {recorded} shards (one per worker of the run that made it), and this \
+                 run has {shards}: run it with -w {recorded} (workers per process)",
                 root.display()
             )));
         }
@@ -120,6 +121,14 @@ impl History {
     pub fn open(root: &Path, after: Option<u64>) -> Result<History, WalError> {
         let shards = recorded_shards(root)?.unwrap_or(0);
         Self::open_after(root, &vec![after; shards])
+    }
+
+    /// The records of reader `part`'s share of the shards, `parts` readers in all: shard k
+    /// is read by reader `k % parts` (a replay split among workers).
+    pub fn open_share(root: &Path, part: usize, parts: usize) -> Result<History, WalError> {
+        let shards = recorded_shards(root)?.unwrap_or(0);
+        let share = (0..shards).filter(|k| k % parts.max(1) == part);
+        Self::open_shards(root, share.map(|k| (k, None)))
     }
 
     /// Shard k's records with seq > `after[k]` (a restart past retention floors).

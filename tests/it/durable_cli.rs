@@ -182,6 +182,51 @@ fn replay_gives_the_live_run_output() {
     assert!(compared >= 4);
 }
 
+/// Each output file of `dir` by name, its lines sorted.
+fn sorted_files(dir: &Path) -> Vec<(String, Vec<String>)> {
+    let mut files: Vec<(String, Vec<String>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+            lines.sort();
+            (
+                path.file_name().unwrap().to_string_lossy().to_string(),
+                lines,
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn a_replay_split_among_workers_gives_the_live_run_output() {
+    let dirs = Dirs::new("20000");
+    assert!(dirs.run("4", None).status.success());
+    let live = sorted_files(&dirs.path("live"));
+    assert!(live.len() >= 4 && live.iter().all(|(_, lines)| !lines.is_empty()));
+    // NB: 3 workers read the four shards' logs unevenly (worker 0 reads two).
+    for workers in ["1", "2", "3", "4"] {
+        let replayed = dirs.path(&format!("replayed-{workers}"));
+        let out = kvflow_output(&[
+            "replay",
+            "--data-dir",
+            s(&dirs.path("data")),
+            DATAFLOW,
+            "--output",
+            s(&replayed),
+            "-w",
+            workers,
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(stderr.contains("events in: 20000 "), "{stderr}");
+        assert!(sorted_files(&replayed) == live, "-w {workers} differs");
+    }
+}
+
 /// Raw output rows (`{"diff":..,"time":..,..}`) of every file in `dir`, with their time.
 fn raw_lines(dir: &Path) -> Vec<(u64, String)> {
     let mut lines = Vec::new();
