@@ -153,24 +153,30 @@ fn bad_and_expired_tokens_are_clear_errors() {
     assert!(message.contains("older than the retained log"), "{message}");
 }
 
+/// Replays `dirs`' data directory into `output` with `extra` flags; returns its stderr.
+fn replay_into(dirs: &Dirs, output: &Path, extra: &[&str]) -> String {
+    let data = dirs.path("data");
+    let mut args = vec![
+        "replay",
+        "--data-dir",
+        s(&data),
+        DATAFLOW,
+        "--output",
+        s(output),
+    ];
+    args.extend_from_slice(extra);
+    let out = kvflow_output(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{stderr}");
+    stderr
+}
+
 #[test]
 fn replay_gives_the_live_run_output() {
     let dirs = Dirs::new("20000");
     assert!(dirs.run("1", None).status.success());
     let replayed = dirs.path("replayed");
-    let out = kvflow_output(&[
-        "replay",
-        "--data-dir",
-        s(&dirs.path("data")),
-        DATAFLOW,
-        "--output",
-        s(&replayed),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    replay_into(&dirs, &replayed, &[]);
     let mut compared = 0;
     for entry in std::fs::read_dir(dirs.path("live")).unwrap() {
         let entry = entry.unwrap();
@@ -210,18 +216,7 @@ fn a_replay_split_among_workers_gives_the_live_run_output() {
     // NB: 3 workers read the four shards' logs unevenly (worker 0 reads two).
     for workers in ["1", "2", "3", "4"] {
         let replayed = dirs.path(&format!("replayed-{workers}"));
-        let out = kvflow_output(&[
-            "replay",
-            "--data-dir",
-            s(&dirs.path("data")),
-            DATAFLOW,
-            "--output",
-            s(&replayed),
-            "-w",
-            workers,
-        ]);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "{stderr}");
+        let stderr = replay_into(&dirs, &replayed, &["-w", workers]);
         assert!(stderr.contains("events in: 20000 "), "{stderr}");
         assert!(sorted_files(&replayed) == live, "-w {workers} differs");
     }
@@ -247,16 +242,9 @@ fn raw_lines(dir: &Path) -> Vec<(u64, String)> {
 
 fn replay_raw(dirs: &Dirs, out: &str, extra: &[&str]) -> Vec<(u64, String)> {
     let dir = dirs.path(out);
-    let data = dirs.path("data");
-    let mut args = vec!["replay", "--raw", "--data-dir", s(&data), DATAFLOW];
-    args.extend_from_slice(&["--output", s(&dir)]);
+    let mut args = vec!["--raw"];
     args.extend_from_slice(extra);
-    let run = kvflow_output(&args);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    replay_into(dirs, &dir, &args);
     raw_lines(&dir)
 }
 
