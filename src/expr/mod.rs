@@ -38,6 +38,7 @@ mod lower_ops;
 mod node;
 mod numbers;
 mod ops;
+mod own_copy;
 mod parse;
 mod span;
 mod suggest;

@@ -55,17 +55,17 @@ impl RowChain {
             let (input, kind, name) = match current {
                 Node::Filter { input, predicate } => (
                     input,
-                    StepKind::Filter(predicate.clone()),
+                    StepKind::Filter(predicate.own_copy()),
                     format!("Filter {}", predicate.text()),
                 ),
                 Node::Map { input, fields, .. } => (
                     input,
-                    StepKind::Map(fields.iter().map(|(_, e)| e.clone()).collect()),
+                    StepKind::Map(fields.iter().map(|(_, e)| e.own_copy()).collect()),
                     map_name(fields),
                 ),
                 Node::FlatMap { input, expr, .. } => (
                     input,
-                    StepKind::FlatMap(expr.clone()),
+                    StepKind::FlatMap(expr.own_copy()),
                     format!("FlatMap {}", expr.text()),
                 ),
                 _ => break,
