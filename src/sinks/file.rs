@@ -36,7 +36,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use super::path::output_path;
 use super::{LineSink, OutputFactory, OutputKind};
@@ -160,10 +160,27 @@ impl OutputFactory for DirOutputs {
     }
 }
 
+/// Lines gathered before they are handed to the file, at most about this many bytes.
+const HAND_OVER_BYTES: usize = 1 << 16;
+
+/// The file's writer, once created.
+type Writer = Option<BufWriter<File>>;
+
 /// A file created on first write. Its first failure is kept, and it takes no more writes.
+///
+/// Decision: the workers of a process share a pipeline's file, and one lock held through
+/// the write system call made the other worker sleep on it (sessions over the 2M-line
+/// keyed stream on two workers: 117 of 13 963 samples contended, the writes 95 -> 327
+/// samples against one worker). Lines are gathered under one lock, and a full buffer is
+/// written under a second, taken before the first is released, so buffers reach the file
+/// in the order they filled (a worker's lines keep their order) while the other worker
+/// goes on gathering. Measured on that run, eight alternating runs: 1.62 s median before,
+/// 1.54 s after, system time about 0.30 s -> 0.18 s. The gathering lock is still contended
+/// while a large time's lines are copied (62 -> 82 samples; the writes 278 -> 200).
 pub struct LazyFile {
     path: PathBuf,
-    writer: Mutex<Option<BufWriter<File>>>,
+    pending: Mutex<Vec<u8>>,
+    writer: Mutex<Writer>,
     failed: OnceLock<String>,
     /// Also told the first failure: the directory's, when the file belongs to one.
     first_failure: FirstFailure,
@@ -179,6 +196,7 @@ impl LazyFile {
     fn in_dir(path: PathBuf, first_failure: FirstFailure) -> LazyFile {
         LazyFile {
             path,
+            pending: Mutex::default(),
             writer: Mutex::new(None),
             failed: OnceLock::new(),
             first_failure,
@@ -227,7 +245,8 @@ impl LazyFile {
     pub fn synced_len(&self) -> Result<Option<u64>, String> {
         self.checked()?;
         let context = |e: std::io::Error| format!("cannot sync {}: {e}", self.path.display());
-        let mut writer = self.writer.lock().map_err(|_| "output lock poisoned")?;
+        let mut writer = self.handed_over().ok_or("output lock poisoned")?;
+        self.checked()?;
         match writer.as_mut() {
             Some(w) => {
                 w.flush().map_err(context)?;
@@ -242,7 +261,7 @@ impl LazyFile {
     /// Flushes and fsyncs the file (if it was created); the first failure, if any.
     pub fn close(&self) -> Result<(), String> {
         self.checked()?;
-        if let Ok(mut writer) = self.writer.lock()
+        if let Some(mut writer) = self.handed_over()
             && let Some(w) = writer.as_mut()
         {
             let synced = w.flush().map_err(|e| ("write", e));
@@ -265,6 +284,39 @@ impl LazyFile {
         self.error().map_or(Ok(()), Err)
     }
 
+    /// The writer, once every gathered line has been handed to it.
+    fn handed_over(&self) -> Option<MutexGuard<'_, Writer>> {
+        let mut pending = self.pending.lock().ok()?;
+        let full = std::mem::take(&mut *pending);
+        let mut writer = self.writer.lock().ok()?;
+        drop(pending);
+        self.write_out(&mut writer, &full);
+        Some(writer)
+    }
+
+    /// Writes `bytes` to the file, creating it first if need be.
+    fn write_out(&self, writer: &mut Writer, bytes: &[u8]) {
+        if bytes.is_empty() || self.failed.get().is_some() {
+            return;
+        }
+        if writer.is_none() {
+            let opened = match self.append {
+                true => OpenOptions::new().append(true).open(&self.path),
+                false => File::create(&self.path),
+            };
+            match opened {
+                Ok(file) => *writer = Some(BufWriter::with_capacity(HAND_OVER_BYTES, file)),
+                Err(e) => return self.fail("create", e),
+            }
+        }
+        if let Some(w) = writer.as_mut()
+            && let Err(e) = w.write_all(bytes)
+        {
+            self.fail("write", e);
+            discard(writer.take());
+        }
+    }
+
     fn fail(&self, what: &str, error: std::io::Error) {
         self.fail_with(format!("cannot {what} {}: {error}", self.path.display()));
     }
@@ -282,32 +334,28 @@ impl LineSink for LazyFile {
         if lines.is_empty() || self.failed.get().is_some() {
             return;
         }
+        let Ok(mut pending) = self.pending.lock() else {
+            return;
+        };
+        pending.extend_from_slice(lines.as_bytes());
+        if pending.len() < HAND_OVER_BYTES {
+            return;
+        }
+        let full = std::mem::replace(&mut *pending, Vec::with_capacity(2 * HAND_OVER_BYTES));
         let Ok(mut writer) = self.writer.lock() else {
             return;
         };
-        if writer.is_none() {
-            let opened = match self.append {
-                true => OpenOptions::new().append(true).open(&self.path),
-                false => File::create(&self.path),
-            };
-            match opened {
-                Ok(file) => *writer = Some(BufWriter::with_capacity(1 << 16, file)),
-                Err(e) => return self.fail("create", e),
-            }
-        }
-        if let Some(w) = writer.as_mut()
-            && let Err(e) = w.write_all(lines.as_bytes())
-        {
-            self.fail("write", e);
-            discard(writer.take());
-        }
+        // NB: released only once the writer is held, so full buffers reach the file in the
+        // order they filled.
+        drop(pending);
+        self.write_out(&mut writer, &full);
     }
 
     fn flush(&self) {
         if self.failed.get().is_some() {
             return;
         }
-        if let Ok(mut writer) = self.writer.lock()
+        if let Some(mut writer) = self.handed_over()
             && let Some(w) = writer.as_mut()
             && let Err(e) = w.flush()
         {
